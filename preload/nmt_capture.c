@@ -1,0 +1,251 @@
+/*
+ * nmt_capture.c: the sampled path, run by the application thread.
+ *
+ * Only a sampled allocation, a free that the address filter cannot rule
+ * out, or an mmap-family call comes here. It takes the stack (libunwind's
+ * unw_backtrace by default, frame pointers with NMTRACE_UNWIND=fp), lets the
+ * JVM bridge append Java frames, and publishes one event into the thread's
+ * own ring. A full ring is never waited for: the event is dropped and
+ * counted. The re-entrancy guard is held throughout, so whatever the unwinder
+ * or the JVM allocates goes straight to the real allocator.
+ */
+#include <alloca.h>
+#include <pthread.h>
+#include <string.h>
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "nmt_internal.h"
+#include "nmt_sampler.h"
+
+NMT_HIDDEN _Atomic uint64_t nmt__unwind_errors, nmt__truncated_stacks;
+static _Atomic uint32_t nmt__thread_serial;
+
+
+NMT_HIDDEN int64_t nmt__next_gap(struct nmt_tls *t)
+{
+    if (nmt__cfg.rate <= 1)
+        return 0; /* rate 1: every allocation is sampled */
+    if (!t->inited_rng) {
+        t->rng_serial = atomic_fetch_add_explicit(&nmt__thread_serial, 1, memory_order_relaxed);
+        nmt_sampler_seed(t->rng, nmt__cfg.seed, t->rng_serial);
+        t->inited_rng = 1;
+    }
+    return nmt_sampler_next_gap(t->rng, nmt__cfg.rate);
+}
+
+NMT_HIDDEN void nmt__unwind_init(void)
+{
+    if (!nmt__cfg.unwind_fp)
+        unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+}
+
+/* Frame-pointer walk, bounded by this thread's stack. Needs code built with
+ * frame pointers (libnmtrace.so is); stops at the first frame without one. */
+static int fp_walk(void **out, int max)
+{
+    struct nmt_tls *t = &nmt__tls;
+    if (t->stack_hi == 0) {
+        pthread_attr_t attr;
+        void *lo;
+        size_t sz;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            if (pthread_attr_getstack(&attr, &lo, &sz) == 0) {
+                t->stack_lo = (uintptr_t)lo;
+                t->stack_hi = (uintptr_t)lo + sz;
+            }
+            pthread_attr_destroy(&attr);
+        }
+        if (t->stack_hi == 0)
+            return 0;
+    }
+    uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+    int n = 0;
+    while (n < max) {
+        if (fp < t->stack_lo || fp + 16 > t->stack_hi || (fp & 7) != 0)
+            break;
+        const uintptr_t *f = (const uintptr_t *)fp;
+        uintptr_t ret = f[1], next = f[0];
+        if (ret < 4096)
+            break;
+        out[n++] = (void *)ret;
+        if (next <= fp)
+            break;
+        fp = next;
+    }
+    return n;
+}
+
+/* Fills frames[] (room for max) with: entry, then the caller's frames out to
+ * the root. Our own frames are dropped by address, whatever the inlining. */
+NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry, uint32_t *flags)
+{
+    int want = (int)max + 7; /* our own frames: up to ~6 deep */
+    void **raw = (void **)(frames + 1);
+    int room = (int)max - 1;
+    /* Unwind into the tail of the buffer, then compact: no second buffer. */
+    void **tmp = alloca(sizeof(void *) * (size_t)want);
+    int n = nmt__cfg.unwind_fp ? fp_walk(tmp, want) : unw_backtrace(tmp, want);
+    int i = 0;
+    while (i < n && (uintptr_t)tmp[i] >= nmt__self_lo && (uintptr_t)tmp[i] < nmt__self_hi)
+        i++;
+    int k = 0;
+    for (; i < n && k < room; i++)
+        raw[k++] = tmp[i];
+    frames[0] = (uintptr_t)entry;
+    if (k == 0) {
+        *flags |= NMT_EVF_UNWIND_ERR;
+        atomic_fetch_add_explicit(&nmt__unwind_errors, 1, memory_order_relaxed);
+    }
+    if (n == want || i < n) {
+        *flags |= NMT_EVF_TRUNCATED;
+        atomic_fetch_add_explicit(&nmt__truncated_stacks, 1, memory_order_relaxed);
+    }
+    return (uint32_t)k + 1;
+}
+
+NMT_HIDDEN void nmt__child_start(void);
+
+/* The slot to publish into. *late is set when it is the shared slot of
+ * exited threads, which slot_leave() must unlock. */
+static struct nmt_thread *slot_enter(struct nmt_tls *t, int *late)
+{
+    *late = 0;
+    if (NMT_UNLIKELY(atomic_load_explicit(&nmt__child_pending, memory_order_relaxed)))
+        nmt__child_start();
+    if (NMT_LIKELY(t->thr != NULL))
+        return t->thr;
+    if (t->exited == 0) {
+        t->thr = nmt__thread_claim();
+        return t->thr;
+    }
+    struct nmt_thread *thr = nmt__thread_late_lock();
+    *late = thr != NULL;
+    return thr;
+}
+
+static void slot_leave(int late)
+{
+    if (late)
+        nmt__thread_late_unlock();
+}
+
+static void count_drop(struct nmt_thread *thr, uint64_t bytes)
+{
+    atomic_store_explicit(&thr->drops, atomic_load_explicit(&thr->drops, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    atomic_store_explicit(&thr->drop_bytes,
+                          atomic_load_explicit(&thr->drop_bytes, memory_order_relaxed) + bytes,
+                          memory_order_relaxed);
+}
+
+/* Publishes a stack-carrying event. frames[] is in the caller's stack
+ * (bounded by NMTRACE_DEPTH plus the Java frames). */
+static int publish(struct nmt_thread *thr, const struct nmt_ev *head, const uint64_t *frames,
+                   uint32_t nframes)
+{
+    uint32_t len = (uint32_t)(sizeof(struct nmt_ev) + nframes * sizeof(uint64_t));
+    struct nmt_ev *ev = nmt_ring_reserve(thr->ring, len);
+    if (ev == NULL)
+        return -1;
+    memcpy(ev, head, sizeof(*ev));
+    ev->nframes = (uint16_t)nframes;
+    memcpy(ev->frames, frames, nframes * sizeof(uint64_t));
+    nmt_ring_commit(thr->ring);
+    return 0;
+}
+
+static uint32_t frame_room(void)
+{
+    uint32_t room = nmt__cfg.depth + 1;
+    if (nmt_jvm_append != NULL)
+        room += NMT_JAVA_ROOM;
+    return room;
+}
+
+static uint32_t take_stack(uint64_t *frames, uint32_t room, void *entry, uint32_t *flags)
+{
+    uint32_t n = nmt__capture(frames, nmt__cfg.depth + 1, entry, flags);
+    if (room > nmt__cfg.depth + 1 && nmt_jvm_append != NULL)
+        n = nmt_jvm_append(frames, n, room);
+    return n;
+}
+
+NMT_HIDDEN void *nmt__sampled_alloc(void *ptr, size_t size, void *entry)
+{
+    struct nmt_tls *t = &nmt__tls;
+    t->guard++;
+    int late;
+    struct nmt_thread *thr = slot_enter(t, &late);
+    if (thr == NULL) {
+        atomic_fetch_add_explicit(&nmt__lost_no_ring, 1, memory_order_relaxed);
+        t->guard--;
+        return ptr;
+    }
+    uint32_t room = frame_room();
+    uint64_t *frames = alloca(room * sizeof(uint64_t));
+    struct nmt_ev head = {.type = NMT_EV_ALLOC};
+    uint32_t n = take_stack(frames, room, entry, &head.flags);
+    head.seq = atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed);
+    head.arg[0] = (uintptr_t)ptr;
+    head.arg[1] = size;
+    if (publish(thr, &head, frames, n) == 0)
+        nmt_addrfilter_add(&nmt__filter, ptr); /* only now may a free look for it */
+    else
+        count_drop(thr, size);
+    slot_leave(late);
+    t->guard--;
+    return ptr;
+}
+
+NMT_HIDDEN void nmt__record_free(void *ptr, uint64_t seq)
+{
+    struct nmt_tls *t = &nmt__tls;
+    t->guard++;
+    int late;
+    struct nmt_thread *thr = slot_enter(t, &late);
+    struct nmt_ev *ev = thr ? nmt_ring_reserve(thr->ring, (uint32_t)NMT_EV_FREE_SIZE) : NULL;
+    if (ev != NULL) {
+        ev->type = NMT_EV_FREE;
+        ev->nframes = 0;
+        ev->flags = 0;
+        ev->seq = seq;
+        ev->arg[0] = (uintptr_t)ptr;
+        nmt_ring_commit(thr->ring);
+    } else if (thr != NULL) {
+        atomic_store_explicit(&thr->free_drops,
+                              atomic_load_explicit(&thr->free_drops, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+    } else {
+        atomic_fetch_add_explicit(&nmt__lost_no_ring, 1, memory_order_relaxed);
+    }
+    slot_leave(late);
+    t->guard--;
+}
+
+NMT_HIDDEN void nmt__record_mmap(int type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+                                 void *entry, uint64_t seq)
+{
+    struct nmt_tls *t = &nmt__tls;
+    t->guard++;
+    int late;
+    struct nmt_thread *thr = slot_enter(t, &late);
+    if (thr == NULL) {
+        atomic_fetch_add_explicit(&nmt__lost_no_ring, 1, memory_order_relaxed);
+        t->guard--;
+        return;
+    }
+    struct nmt_ev head = {.type = (uint16_t)type, .seq = seq, .arg = {a0, a1, a2, a3}};
+    uint32_t n = 0;
+    uint32_t room = frame_room();
+    uint64_t *frames = alloca(room * sizeof(uint64_t));
+    /* Only the calls that create or commit pages need a stack: the others
+     * act on ranges whose owners are already known. */
+    if (type == NMT_EV_MMAP || type == NMT_EV_MPROTECT || type == NMT_EV_MREMAP)
+        n = take_stack(frames, room, entry, &head.flags);
+    if (publish(thr, &head, frames, n) != 0)
+        count_drop(thr, type == NMT_EV_MMAP ? a1 : 0);
+    slot_leave(late);
+    t->guard--;
+}

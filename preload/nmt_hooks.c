@@ -1,0 +1,312 @@
+/*
+ * nmt_hooks.c: the interposed allocation entry points and their hot path.
+ *
+ * An unsampled malloc costs a thread-local countdown compare and subtract; an
+ * unsampled free costs one load from the sampled-address filter and two
+ * compares for the bootstrap arena. No lock, no shared write, no syscall.
+ * Everything else (sampling, stacks, rings) is out of line in *_slow()
+ * functions and nmt_capture.c. errno is preserved as the real function left
+ * it: the recorder's own work never changes what the caller sees.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "nmt_internal.h"
+#include "nmt_sampler.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+__thread struct nmt_tls nmt__tls __attribute__((tls_model("initial-exec")));
+
+/* A countdown this large is never crossed: used when recording is off. */
+#define NMT_NEVER ((uint64_t)1 << 62)
+
+/* Called when an allocation of `size` bytes reaches the end of the
+ * countdown. Returns 1 when it is to be sampled. */
+static int sample_decision(struct nmt_tls *t, size_t size)
+{
+    if (NMT_UNLIKELY(!t->inited)) {
+        t->inited = 1;
+        t->countdown = (uint64_t)nmt__next_gap(t);
+        if (size < t->countdown) {
+            t->countdown -= size;
+            return 0;
+        }
+    }
+    /* Memoryless: after a sample the next gap starts afresh. */
+    t->countdown = (uint64_t)nmt__next_gap(t);
+    return 1;
+}
+
+/* Common slow path of every malloc-like entry point: the real call has not
+ * been made yet. Returns 1 when the caller must record the result. */
+static int alloc_slow_prologue(struct nmt_tls *t, size_t size)
+{
+    if (t->guard)
+        return 0;
+    if (atomic_load_explicit(&nmt__state, memory_order_relaxed) != NMT_ON) {
+        t->countdown = NMT_NEVER;
+        return 0;
+    }
+    return sample_decision(t, size);
+}
+
+static void *finish(void *p, size_t size, void *entry, int sampled)
+{
+    if (sampled && p != NULL) {
+        int saved = errno;
+        nmt__sampled_alloc(p, size, entry);
+        errno = saved;
+    }
+    return p;
+}
+
+static NMT_NOINLINE void *malloc_slow(size_t size)
+{
+    if (NMT_UNLIKELY(nmt__real.free == NULL)) {
+        nmt__ensure_init();
+        if (nmt__real.free == NULL)
+            return nmt__boot_alloc(size, 16);
+    }
+    struct nmt_tls *t = &nmt__tls;
+    int s = alloc_slow_prologue(t, size);
+    return finish(nmt__real.malloc(size), size, (void *)malloc, s);
+}
+
+EXPORT void *malloc(size_t size)
+{
+    struct nmt_tls *t = &nmt__tls;
+    if (NMT_LIKELY(size < t->countdown)) {
+        t->countdown -= size;
+        return nmt__real.malloc(size);
+    }
+    return malloc_slow(size);
+}
+
+static NMT_NOINLINE void *calloc_slow(size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total))
+        total = SIZE_MAX;
+    if (NMT_UNLIKELY(nmt__real.free == NULL)) {
+        /* dlsym calls calloc while the real one is being looked up. */
+        nmt__ensure_init();
+        if (nmt__real.free == NULL) {
+            if (total == SIZE_MAX) {
+                errno = ENOMEM;
+                return NULL;
+            }
+            return nmt__boot_alloc(total, 16);
+        }
+    }
+    struct nmt_tls *t = &nmt__tls;
+    int s = total != SIZE_MAX && alloc_slow_prologue(t, total);
+    return finish(nmt__real.calloc(n, size), total, (void *)calloc, s);
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+    struct nmt_tls *t = &nmt__tls;
+    size_t total;
+    if (NMT_LIKELY(!__builtin_mul_overflow(n, size, &total) && total < t->countdown)) {
+        t->countdown -= total;
+        return nmt__real.calloc(n, size);
+    }
+    return calloc_slow(n, size);
+}
+
+static NMT_NOINLINE void free_slow(void *p)
+{
+    if (nmt__is_boot(p))
+        return; /* bootstrap blocks live as long as the process */
+    if (NMT_UNLIKELY(nmt__real.free == NULL)) {
+        nmt__ensure_init();
+        if (nmt__real.free == NULL)
+            return; /* cannot be ours to free: leak it rather than crash */
+    }
+    struct nmt_tls *t = &nmt__tls;
+    if (!t->guard && atomic_load_explicit(&nmt__state, memory_order_relaxed) == NMT_ON &&
+        nmt_addrfilter_maybe(&nmt__filter, p)) {
+        int saved = errno;
+        /* Before the real free: the address may be reused at once. */
+        nmt__record_free(p, atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed));
+        errno = saved;
+    }
+    nmt__real.free(p);
+}
+
+EXPORT void free(void *p)
+{
+    void (*real_free)(void *) = nmt__real.free;
+    if (NMT_LIKELY(!nmt_addrfilter_maybe(&nmt__filter, p) && real_free != NULL &&
+                   !nmt__is_boot(p))) {
+        real_free(p);
+        return;
+    }
+    free_slow(p);
+}
+
+
+static void *boot_realloc(void *p, size_t size)
+{
+    void *q = malloc(size);
+    if (q != NULL) {
+        size_t old = nmt__boot_size(p);
+        memcpy(q, p, old < size ? old : size);
+    }
+    return q;
+}
+
+static NMT_NOINLINE void *realloc_slow(void *p, size_t size)
+{
+    if (nmt__is_boot(p))
+        return boot_realloc(p, size);
+    if (NMT_UNLIKELY(nmt__real.free == NULL)) {
+        nmt__ensure_init();
+        if (nmt__real.free == NULL)
+            return NULL;
+    }
+    struct nmt_tls *t = &nmt__tls;
+    int on = !t->guard && atomic_load_explicit(&nmt__state, memory_order_relaxed) == NMT_ON;
+    int tracked = on && nmt_addrfilter_maybe(&nmt__filter, p);
+    int s = size != 0 && alloc_slow_prologue(t, size);
+    /* The free half is recorded before the real call (the old address may be
+     * reused by another thread the moment realloc returns), and only if the
+     * block really went away: a failed realloc leaves it alive. */
+    void *q;
+    if (tracked) {
+        uint64_t seq = atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed);
+        q = nmt__real.realloc(p, size);
+        if (q != NULL || size == 0) {
+            int saved = errno;
+            nmt__record_free(p, seq);
+            errno = saved;
+        }
+    } else {
+        q = nmt__real.realloc(p, size);
+    }
+    return finish(q, size, (void *)realloc, s && q != NULL);
+}
+
+EXPORT void *realloc(void *p, size_t size)
+{
+    if (p == NULL)
+        return malloc(size);
+    struct nmt_tls *t = &nmt__tls;
+    if (NMT_LIKELY(size < t->countdown && !nmt_addrfilter_maybe(&nmt__filter, p) &&
+                   !nmt__is_boot(p))) {
+        t->countdown -= size;
+        return nmt__real.realloc(p, size);
+    }
+    return realloc_slow(p, size);
+}
+
+EXPORT void *reallocarray(void *p, size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(p, total);
+}
+
+/* The aligned family: all rare enough to share one slow helper. */
+enum { AL_POSIX, AL_ALIGNED, AL_MEMALIGN, AL_VALLOC, AL_PVALLOC };
+
+static void *aligned_real(int kind, size_t align, size_t size, int *err)
+{
+    void *p = NULL;
+    switch (kind) {
+    case AL_POSIX:
+        *err = nmt__real.posix_memalign(&p, align, size);
+        return *err ? NULL : p;
+    case AL_ALIGNED:
+        if (nmt__real.aligned_alloc)
+            return nmt__real.aligned_alloc(align, size);
+        return nmt__real.memalign(align, size);
+    case AL_MEMALIGN:
+        return nmt__real.memalign(align, size);
+    case AL_VALLOC:
+        if (nmt__real.valloc)
+            return nmt__real.valloc(size);
+        return nmt__real.memalign((size_t)sysconf(_SC_PAGESIZE), size);
+    default:
+        if (nmt__real.pvalloc)
+            return nmt__real.pvalloc(size);
+        size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+        return nmt__real.memalign(pg, (size + pg - 1) & ~(pg - 1));
+    }
+}
+
+static NMT_NOINLINE void *aligned_slow(int kind, size_t align, size_t size, int *err, void *entry)
+{
+    *err = 0;
+    if (NMT_UNLIKELY(nmt__real.free == NULL)) {
+        nmt__ensure_init();
+        if (nmt__real.free == NULL) {
+            void *p = nmt__boot_alloc(size, align < 4096 ? align : 4096);
+            if (p == NULL)
+                *err = ENOMEM;
+            return p;
+        }
+    }
+    struct nmt_tls *t = &nmt__tls;
+    if (size < t->countdown) {
+        t->countdown -= size;
+        return aligned_real(kind, align, size, err);
+    }
+    int s = alloc_slow_prologue(t, size);
+    return finish(aligned_real(kind, align, size, err), size, entry, s);
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+    int err;
+    void *p = aligned_slow(AL_POSIX, align, size, &err, (void *)posix_memalign);
+    if (err == 0)
+        *out = p;
+    return err;
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t size)
+{
+    int err;
+    return aligned_slow(AL_ALIGNED, align, size, &err, (void *)aligned_alloc);
+}
+
+EXPORT void *memalign(size_t align, size_t size)
+{
+    int err;
+    return aligned_slow(AL_MEMALIGN, align, size, &err, (void *)memalign);
+}
+
+EXPORT void *valloc(size_t size)
+{
+    int err;
+    return aligned_slow(AL_VALLOC, 0, size, &err, (void *)valloc);
+}
+
+EXPORT void *pvalloc(size_t size)
+{
+    int err;
+    return aligned_slow(AL_PVALLOC, 0, size, &err, (void *)pvalloc);
+}
+
+EXPORT size_t malloc_usable_size(void *p)
+{
+    if (p == NULL)
+        return 0;
+    if (nmt__is_boot(p))
+        return nmt__boot_size(p);
+    if (NMT_UNLIKELY(nmt__real.malloc_usable_size == NULL)) {
+        nmt__ensure_init();
+        if (nmt__real.malloc_usable_size == NULL)
+            return 0;
+    }
+    return nmt__real.malloc_usable_size(p);
+}

@@ -1,0 +1,154 @@
+/*
+ * nmt_init.c: the recorder's life cycle: start, fork, dump signal, exit.
+ *
+ * The constructor reads the configuration, finds the real functions, learns
+ * where our own code lies (so stacks can drop our frames), and starts the
+ * writer thread. Allocations made before it runs pass straight through.
+ * Under AT_SECURE (setuid and similar) nmtrace does nothing at all. At exit
+ * the destructor takes the final snapshot and turns recording off; threads
+ * still running then are passed through. A fork child clears the rings and
+ * tables it inherited and starts its own writer (and file) at its first
+ * event; an exec'ed program loads us afresh and writes its own file.
+ */
+#include <dlfcn.h>
+#include <link.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nmt_internal.h"
+#include "nmt_format.h"
+#include "nmt_writer.h"
+
+NMT_HIDDEN _Atomic int nmt__state;
+NMT_HIDDEN _Atomic int nmt__disabled;
+NMT_HIDDEN _Atomic uint64_t nmt__seq = 1;
+NMT_HIDDEN struct nmt_addrfilter nmt__filter;
+NMT_HIDDEN uintptr_t nmt__self_lo, nmt__self_hi;
+NMT_HIDDEN _Atomic int nmt__child_pending;
+NMT_HIDDEN uint64_t nmt__start_realtime, nmt__start_monotonic;
+
+static uint64_t clock_ns(clockid_t clk)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+NMT_HIDDEN void nmt__ensure_init(void)
+{
+    if (atomic_load_explicit(&nmt__disabled, memory_order_relaxed))
+        return;
+    nmt__resolve_real();
+}
+
+/* Our own executable segment, from the program headers of the object that
+ * contains this function. */
+static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    uintptr_t me = (uintptr_t)arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        if (me >= lo && me < hi) {
+            for (int j = 0; j < info->dlpi_phnum; j++) {
+                const ElfW(Phdr) *x = &info->dlpi_phdr[j];
+                if (x->p_type == PT_LOAD && (x->p_flags & PF_X)) {
+                    nmt__self_lo = info->dlpi_addr + x->p_vaddr;
+                    nmt__self_hi = nmt__self_lo + x->p_memsz;
+                }
+            }
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void on_dump_signal(int sig)
+{
+    (void)sig;
+    nmt__writer_request(NMT_SNAP_SIGNAL); /* one atomic store: async-signal-safe */
+}
+
+static void atfork_child(void)
+{
+    if (atomic_load_explicit(&nmt__state, memory_order_relaxed) != NMT_ON)
+        return;
+    nmt__threads_after_fork(nmt__tls.thr);
+    nmt__writer_after_fork();
+    nmt__start_realtime = clock_ns(CLOCK_REALTIME);
+    nmt__start_monotonic = clock_ns(CLOCK_MONOTONIC);
+    atomic_store_explicit(&nmt__child_pending, 1, memory_order_release);
+}
+
+/* A fork child's writer starts at its first recorded event, not in the
+ * atfork handler: a child that only execs should not leave a file. */
+NMT_HIDDEN void nmt__child_start(void)
+{
+    int expected = 1;
+    if (atomic_compare_exchange_strong(&nmt__child_pending, &expected, 0)) {
+        nmt__tls.guard++;
+        if (nmt__writer_start() != 0)
+            nmt__say("nmtrace: cannot start the writer thread in the fork child");
+        nmt__tls.guard--;
+    }
+}
+
+__attribute__((constructor(101))) static void nmt_init(void)
+{
+    if (getauxval(AT_SECURE)) {
+        atomic_store(&nmt__disabled, 1);
+        return;
+    }
+    nmt__tls.guard++;
+    nmt__config_load();
+    nmt__start_realtime = clock_ns(CLOCK_REALTIME);
+    nmt__start_monotonic = clock_ns(CLOCK_MONOTONIC);
+    if (!nmt__cfg.seed_set)
+        nmt__cfg.seed = nmt__start_realtime ^ ((uint64_t)getpid() << 32);
+    if (nmt__resolve_real() != 0) {
+        nmt__say("nmtrace: cannot find the real allocator functions; not recording");
+        atomic_store(&nmt__disabled, 1);
+        nmt__tls.guard--;
+        return;
+    }
+    dl_iterate_phdr(find_self, (void *)(uintptr_t)&find_self);
+    nmt__unwind_init();
+    nmt__thread_init_key();
+    pthread_atfork(NULL, NULL, atfork_child);
+    if (nmt_jvm_configure != NULL)
+        nmt_jvm_configure(nmt__cfg.java);
+    if (nmt__cfg.dump_signal) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_dump_signal;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        sigaction(nmt__cfg.dump_signal, &sa, NULL);
+    }
+    if (nmt__writer_start() != 0) {
+        nmt__say("nmtrace: cannot start the writer thread; not recording");
+        nmt__tls.guard--;
+        return;
+    }
+    atomic_store_explicit(&nmt__state, NMT_ON, memory_order_release);
+    nmt__tls.guard--;
+}
+
+__attribute__((destructor(101))) static void nmt_fini(void)
+{
+    if (atomic_load_explicit(&nmt__state, memory_order_acquire) != NMT_ON)
+        return;
+    nmt__tls.guard++;
+    int pending = atomic_exchange(&nmt__child_pending, 0);
+    (void)pending; /* a child without a writer still gets its final snapshot inline */
+    atomic_store_explicit(&nmt__state, NMT_STOPPED, memory_order_release);
+    nmt__writer_stop();
+    nmt__tls.guard--;
+}

@@ -1,0 +1,182 @@
+/*
+ * nmt_internal.h: what the recorder's files share with each other.
+ *
+ * The recorder is split by concern (STYLE.md): nmt_hooks.c (the interposed
+ * entry points and the hot path), nmt_bootstrap.c (real functions and the
+ * static arena), nmt_capture.c (the sampled path: stacks and events),
+ * nmt_thread.c (per-thread rings), nmt_writer.c (the background thread and the
+ * aggregate), nmt_snapshot.c (encoding records), nmt_os.c (every contact with
+ * the OS), nmt_config.c (NMTRACE_* variables), nmt_init.c (life cycle: init,
+ * fork, exit, signals). Nothing here is exported from libnmtrace.so.
+ */
+#ifndef NMT_INTERNAL_H
+#define NMT_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "nmt_addrfilter.h"
+#include "nmt_ring.h"
+
+#define NMT_HIDDEN       __attribute__((visibility("hidden")))
+#define NMT_LIKELY(x)    __builtin_expect(!!(x), 1)
+#define NMT_UNLIKELY(x)  __builtin_expect(!!(x), 0)
+#define NMT_NOINLINE     __attribute__((noinline))
+#define NMT_MAX_DEPTH    256
+/* Room for Java frames appended by the JVM bridge after the native ones. */
+#define NMT_MAX_FRAMES   (NMT_MAX_DEPTH + 512)
+
+/* ---- configuration (nmt_config.c) ---- */
+struct nmt_config {
+    uint64_t rate;        /* NMTRACE_RATE: mean bytes between samples; 1 = all */
+    uint64_t seed;        /* NMTRACE_SEED: 0 = from time and pid */
+    int seed_set;
+    int unwind_fp;        /* NMTRACE_UNWIND=fp */
+    uint32_t depth;       /* NMTRACE_DEPTH */
+    uint32_t interval;    /* NMTRACE_INTERVAL seconds, 0 = off */
+    uint64_t growth;      /* NMTRACE_GROWTH bytes, 0 = off */
+    int dump_signal;      /* NMTRACE_SIGNAL, 0 = off */
+    char trigger[512];    /* NMTRACE_TRIGGER path, "" = off */
+    char output[512];     /* NMTRACE_OUTPUT pattern */
+    int java;             /* NMTRACE_JAVA=auto (1) | off (0) */
+    uint32_t ring_kib;    /* NMTRACE_RING: per-thread ring size in KiB */
+    int quiet;            /* NMTRACE_QUIET=1: no notices on stderr */
+};
+NMT_HIDDEN extern struct nmt_config nmt__cfg;
+NMT_HIDDEN void nmt__config_load(void);
+/* Writes "config.NAME" INFO pairs through add(). */
+NMT_HIDDEN void nmt__config_describe(void (*add)(void *, const char *, const char *), void *ctx);
+
+/* ---- diagnostics: one line on stderr, never via stdio (it allocates) ---- */
+NMT_HIDDEN void nmt__say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- real functions and bootstrap (nmt_bootstrap.c) ---- */
+struct nmt_real {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    int (*posix_memalign)(void **, size_t, size_t);
+    void *(*aligned_alloc)(size_t, size_t);
+    void *(*memalign)(size_t, size_t);
+    void *(*valloc)(size_t);
+    void *(*pvalloc)(size_t);
+    size_t (*malloc_usable_size)(void *);
+    void *(*mmap)(void *, size_t, int, int, int, off_t);
+    int (*munmap)(void *, size_t);
+    void *(*mremap)(void *, size_t, size_t, int, ...);
+    int (*mprotect)(void *, size_t, int);
+};
+NMT_HIDDEN extern struct nmt_real nmt__real;
+NMT_HIDDEN int nmt__resolve_real(void);
+NMT_HIDDEN void *nmt__boot_alloc(size_t size, size_t align);
+NMT_HIDDEN extern char nmt__boot_arena[];
+#define NMT_BOOT_ARENA_SIZE (256u << 10)
+static inline int nmt__is_boot(const void *p)
+{
+    return (uintptr_t)p - (uintptr_t)nmt__boot_arena < NMT_BOOT_ARENA_SIZE;
+}
+NMT_HIDDEN size_t nmt__boot_size(const void *p);
+
+/* ---- life cycle (nmt_init.c) ---- */
+enum nmt_state {
+    NMT_OFF = 0,      /* not initialised yet, or disabled (AT_SECURE, fatal init error) */
+    NMT_ON = 1,       /* recording */
+    NMT_STOPPED = 2,  /* final snapshot taken: pass everything through */
+};
+NMT_HIDDEN extern _Atomic int nmt__state;
+NMT_HIDDEN extern _Atomic int nmt__disabled; /* never record in this process */
+NMT_HIDDEN void nmt__ensure_init(void);
+NMT_HIDDEN extern _Atomic uint64_t nmt__seq;   /* orders events across threads */
+NMT_HIDDEN extern struct nmt_addrfilter nmt__filter;
+NMT_HIDDEN extern uintptr_t nmt__self_lo, nmt__self_hi; /* our own text */
+NMT_HIDDEN extern _Atomic int nmt__child_pending;       /* fork child: writer not started */
+
+/* ---- per-thread state: initial-exec TLS only (a general-dynamic access can malloc) ---- */
+struct nmt_thread;
+struct nmt_tls {
+    uint64_t countdown;       /* bytes until the next sample; 0 = take the slow path */
+    uint64_t rng[2];
+    struct nmt_thread *thr;   /* this thread's ring, NULL until first event */
+    uint32_t guard;           /* > 0: inside nmtrace, pass through */
+    uint32_t inited;          /* countdown drawn */
+    uint32_t inited_rng;      /* rng seeded */
+    uint32_t rng_serial;      /* this thread's number, for seeding */
+    uint32_t exited;          /* thread-exit destructor ran (count) */
+    uint32_t pad;
+    uintptr_t stack_lo, stack_hi; /* for the frame-pointer walker */
+};
+extern __thread struct nmt_tls nmt__tls __attribute__((tls_model("initial-exec")));
+
+/* ---- per-thread rings (nmt_thread.c) ---- */
+enum { NMT_SLOT_FREE = 0, NMT_SLOT_OWNED = 1, NMT_SLOT_DEAD = 2 };
+struct nmt_thread {
+    struct nmt_thread *next;     /* registry list; slots are reused, never unlinked */
+    _Atomic int state;
+    uint32_t serial;             /* thread number, for seeding */
+    /* Producer-owned loss counters; the writer reads them relaxed. */
+    _Atomic uint64_t drops, drop_bytes, free_drops;
+    struct nmt_ring *ring;
+};
+NMT_HIDDEN extern struct nmt_thread *_Atomic nmt__threads;
+NMT_HIDDEN struct nmt_thread *nmt__thread_claim(void);
+NMT_HIDDEN void nmt__thread_init_key(void);
+NMT_HIDDEN struct nmt_thread *nmt__thread_late_lock(void);
+NMT_HIDDEN void nmt__thread_late_unlock(void);
+NMT_HIDDEN void nmt__threads_after_fork(struct nmt_thread *mine);
+NMT_HIDDEN extern _Atomic uint64_t nmt__lost_no_ring; /* events with no ring to go to */
+
+/* ---- events in the rings ---- */
+enum nmt_ev_type {
+    NMT_EV_ALLOC = 1,   /* arg: ptr, size */
+    NMT_EV_FREE = 2,    /* arg: ptr */
+    NMT_EV_MMAP = 3,    /* arg: addr, len, prot | flags << 32 */
+    NMT_EV_MUNMAP = 4,  /* arg: addr, len */
+    NMT_EV_MREMAP = 5,  /* arg: old, old_len, new, new_len */
+    NMT_EV_MPROTECT = 6 /* arg: addr, len, prot */
+};
+struct nmt_ev {
+    uint16_t type;
+    uint16_t nframes;
+    uint32_t flags;     /* NMT_EVF_* */
+    uint64_t seq;
+    uint64_t arg[4];
+    uint64_t frames[];  /* leaf first; frame 0 is the entry point */
+};
+#define NMT_EVF_TRUNCATED  1u /* stack cut at the depth limit */
+#define NMT_EVF_UNWIND_ERR 2u /* unwinder gave no caller frame */
+#define NMT_EV_FREE_SIZE   (offsetof(struct nmt_ev, arg) + sizeof(uint64_t))
+
+/* ---- the sampled path (nmt_capture.c) ---- */
+NMT_HIDDEN void *nmt__sampled_alloc(void *ptr, size_t size, void *entry);
+/* seq: taken by the caller before the block could be reused. */
+NMT_HIDDEN void nmt__record_free(void *ptr, uint64_t seq);
+NMT_HIDDEN void nmt__record_mmap(int type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+                                 void *entry, uint64_t seq);
+NMT_HIDDEN int64_t nmt__next_gap(struct nmt_tls *t);
+NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry, uint32_t *flags);
+NMT_HIDDEN void nmt__unwind_init(void);
+/* Global relaxed counters of rare failures (never on the unsampled path). */
+NMT_HIDDEN extern _Atomic uint64_t nmt__unwind_errors, nmt__truncated_stacks;
+
+/* ---- the JVM bridge (nmt_jvm*.c), weak: absent from builds without it ---- */
+#define NMT_JAVA_ROOM 512 /* frame slots reserved for the bridge's raw Java frames */
+typedef int (*nmt_emit_fn)(void *ctx, uint16_t type, const void *payload, uint32_t len);
+typedef void (*nmt_counter_fn)(void *ctx, const char *name, int64_t value);
+void nmt_jvm_configure(int enabled) __attribute__((weak));
+void nmt_jvm_poll(void) __attribute__((weak));
+uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max) __attribute__((weak));
+uint32_t nmt_jvm_translate(uint64_t *frames, uint32_t n) __attribute__((weak));
+void nmt_jvm_flush(nmt_emit_fn emit, void *ctx) __attribute__((weak));
+void nmt_jvm_counters(nmt_counter_fn add, void *ctx) __attribute__((weak));
+void nmt_jvm_shutdown(void) __attribute__((weak));
+
+/* ---- the writer (nmt_writer.c) ---- */
+NMT_HIDDEN int nmt__writer_start(void);
+NMT_HIDDEN void nmt__writer_stop(void);          /* final snapshot, then stop */
+NMT_HIDDEN void nmt__writer_request(int reason); /* async-signal-safe */
+NMT_HIDDEN void nmt__writer_after_fork(void);
+
+#endif

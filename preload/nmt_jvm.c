@@ -1,0 +1,324 @@
+/*
+ * nmt_jvm.c: the JVM bridge's life cycle.
+ *
+ * The writer thread polls (nmt_jvm_poll) for libjvm.so and a created JVM;
+ * -agentpath (Agent_OnLoad, at VMInit) and dynamic attach (Agent_OnAttach)
+ * enter the same start. The start spawns the bridge thread, which does every
+ * JVM call of the bridge: attaching as a daemon, JVMTI (capabilities, class
+ * and code events, method ids for every class so AsyncGetCallTrace works,
+ * the replay of existing code), then naming methods as they are seen. The
+ * writer thread never calls into the JVM: a JVM that is stopped at a
+ * safepoint or shutting down can block the bridge thread, never the writer.
+ * VMDeath and nmt_jvm_shutdown stop every use of the JVM; the bridge thread
+ * is never joined and never detaches at exit (a daemon thread entering a
+ * JVM that is exiting blocks forever).
+ */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nmt_jvm_internal.h"
+
+/* How often the writer looks for libjvm.so, and how long a JVM that never
+ * shows the signal of a finished initialisation is given before attaching. */
+#define PROBE_NS       (50ull * 1000000)
+#define INIT_GRACE_NS  (2000ull * 1000000)
+#define LIVE_WAIT_MS   10000
+
+_Atomic int nmt__jvm_state = NMT_JVM_WAITING;
+_Atomic(nmt__asgct_fn) nmt__jvm_asgct;
+JavaVM *_Atomic nmt__jvm_vm;
+
+static void *libjvm;
+static jint (*get_vms)(JavaVM **, jsize, jsize *);
+static uint64_t next_probe_ns, vm_seen_ns;
+
+void nmt_jvm_configure(int enabled)
+{
+    int expect = enabled ? NMT_JVM_OFF : NMT_JVM_WAITING;
+    atomic_compare_exchange_strong(&nmt__jvm_state, &expect,
+                                   enabled ? NMT_JVM_WAITING : NMT_JVM_OFF);
+}
+
+static void fail(const char *what, int err)
+{
+    char msg[200];
+    snprintf(msg, sizeof(msg), "JVM bridge: %s failed (%d): Java frames will be missing", what,
+             err);
+    nmt__jvm_say(msg);
+    atomic_store(&nmt__jvm_state, NMT_JVM_FAILED);
+}
+
+static void JNICALL on_class_load(jvmtiEnv *ti, JNIEnv *jni, jthread t, jclass c)
+{
+    /* Only enabled because AsyncGetCallTrace refuses to walk without it. */
+    (void)ti, (void)jni, (void)t, (void)c;
+}
+
+/* Creates the method ids of a class: AsyncGetCallTrace only reports methods
+ * whose ids exist. 1 when the class was prepared. */
+static int make_method_ids(jvmtiEnv *ti, jclass c)
+{
+    jint n = 0;
+    jmethodID *m = NULL;
+    if ((*ti)->GetClassMethods(ti, c, &n, &m) != JVMTI_ERROR_NONE)
+        return 0;
+    (*ti)->Deallocate(ti, (unsigned char *)m);
+    return 1;
+}
+
+static void JNICALL on_class_prepare(jvmtiEnv *ti, JNIEnv *jni, jthread t, jclass c)
+{
+    (void)jni, (void)t;
+    nmt__jvm_guard_enter();
+    if (make_method_ids(ti, c))
+        nmt__jvm_count(NMT_JST_CLASSES, 1);
+    nmt__jvm_guard_leave();
+}
+
+static void JNICALL on_vm_death(jvmtiEnv *ti, JNIEnv *jni)
+{
+    (void)ti, (void)jni;
+    atomic_store(&nmt__jvm_state, NMT_JVM_STOPPED);
+    nmt__jvm_methods_stop();
+}
+
+static void ids_for_loaded_classes(jvmtiEnv *ti, JNIEnv *jni)
+{
+    jint n = 0;
+    jclass *classes = NULL;
+    if ((*ti)->GetLoadedClasses(ti, &n, &classes) != JVMTI_ERROR_NONE)
+        return;
+    uint64_t made = 0;
+    for (jint i = 0; i < n; i++) {
+        /* Classes not prepared yet get their ids in ClassPrepare. */
+        made += (uint64_t)make_method_ids(ti, classes[i]);
+        (*jni)->DeleteLocalRef(jni, classes[i]);
+    }
+    (*ti)->Deallocate(ti, (unsigned char *)classes);
+    nmt__jvm_count(NMT_JST_CLASSES, made);
+}
+
+/* Bridge thread, attached: JVMTI set-up. 0, or the failing step was said. */
+static int setup(JavaVM *vm, JNIEnv *jni, jvmtiEnv **out)
+{
+    jvmtiEnv *ti = NULL;
+    jint r = (*vm)->GetEnv(vm, (void **)&ti, JVMTI_VERSION_1_2);
+    if (r != JNI_OK || !ti) {
+        fail("GetEnv(JVMTI)", r);
+        return -1;
+    }
+    /* A JVM found by polling may still be starting (before JDK 21,
+     * JNI_GetCreatedJavaVMs returns a JVM that is being created). */
+    jvmtiPhase phase = JVMTI_PHASE_ONLOAD;
+    for (int ms = 0; ms < LIVE_WAIT_MS; ms += 10) {
+        if ((*ti)->GetPhase(ti, &phase) != JVMTI_ERROR_NONE || phase == JVMTI_PHASE_LIVE ||
+            phase == JVMTI_PHASE_DEAD)
+            break;
+        usleep(10000);
+    }
+    if (phase != JVMTI_PHASE_LIVE) {
+        fail("waiting for the JVM's live phase", (int)phase);
+        return -1;
+    }
+    jvmtiCapabilities pot, caps;
+    memset(&pot, 0, sizeof(pot));
+    memset(&caps, 0, sizeof(caps));
+    (*ti)->GetPotentialCapabilities(ti, &pot);
+    caps.can_get_line_numbers = pot.can_get_line_numbers;
+    caps.can_get_source_file_name = pot.can_get_source_file_name;
+    caps.can_generate_compiled_method_load_events = pot.can_generate_compiled_method_load_events;
+    jvmtiError e = (*ti)->AddCapabilities(ti, &caps);
+    if (e != JVMTI_ERROR_NONE) {
+        fail("AddCapabilities", (int)e);
+        return -1;
+    }
+    jvmtiEventCallbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.ClassLoad = on_class_load;
+    cb.ClassPrepare = on_class_prepare;
+    cb.VMDeath = on_vm_death;
+    cb.CompiledMethodLoad = nmt__jvm_on_code_load;
+    cb.CompiledMethodUnload = nmt__jvm_on_code_unload;
+    cb.DynamicCodeGenerated = nmt__jvm_on_dynamic_code;
+    e = (*ti)->SetEventCallbacks(ti, &cb, (jint)sizeof(cb));
+    if (e != JVMTI_ERROR_NONE) {
+        fail("SetEventCallbacks", (int)e);
+        return -1;
+    }
+    static const jvmtiEvent needed[] = {JVMTI_EVENT_CLASS_LOAD, JVMTI_EVENT_CLASS_PREPARE,
+                                        JVMTI_EVENT_VM_DEATH};
+    for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+        e = (*ti)->SetEventNotificationMode(ti, JVMTI_ENABLE, needed[i], NULL);
+        if (e != JVMTI_ERROR_NONE) {
+            fail("enabling class events", (int)e);
+            return -1;
+        }
+    }
+    /* Code events are a bonus: without them stacks still have Java frames. */
+    (*ti)->SetEventNotificationMode(ti, JVMTI_ENABLE, JVMTI_EVENT_DYNAMIC_CODE_GENERATED, NULL);
+    if (caps.can_generate_compiled_method_load_events) {
+        (*ti)->SetEventNotificationMode(ti, JVMTI_ENABLE, JVMTI_EVENT_COMPILED_METHOD_LOAD, NULL);
+        (*ti)->SetEventNotificationMode(ti, JVMTI_ENABLE, JVMTI_EVENT_COMPILED_METHOD_UNLOAD,
+                                        NULL);
+    }
+    /* After ClassPrepare is on, so that no class falls between the two. */
+    ids_for_loaded_classes(ti, jni);
+    *out = ti;
+    return 0;
+}
+
+static void *bridge_main(void *arg)
+{
+    JavaVM *vm = arg;
+    nmt__jvm_guard_enter(); /* for the thread's whole life */
+    JNIEnv *jni = NULL;
+    JavaVMAttachArgs args = {JNI_VERSION_1_6, "nmtrace-jvm", NULL};
+    jint r = (*vm)->AttachCurrentThreadAsDaemon(vm, (void **)&jni, &args);
+    if (r != JNI_OK) {
+        fail("AttachCurrentThreadAsDaemon", r);
+        return NULL;
+    }
+    jvmtiEnv *ti = NULL;
+    if (setup(vm, jni, &ti) != 0)
+        return NULL;
+    nmt__asgct_fn asgct = NULL;
+    if (libjvm)
+        *(void **)&asgct = dlsym(libjvm, "AsyncGetCallTrace");
+    if (!asgct)
+        *(void **)&asgct = dlsym(RTLD_DEFAULT, "AsyncGetCallTrace");
+    if (!asgct)
+        nmt__jvm_say("JVM bridge: this JVM has no AsyncGetCallTrace: native stacks only");
+    atomic_store_explicit(&nmt__jvm_asgct, asgct, memory_order_release);
+    atomic_store_explicit(&nmt__jvm_vm, vm, memory_order_release);
+    int expect = NMT_JVM_STARTING;
+    if (!atomic_compare_exchange_strong(&nmt__jvm_state, &expect, NMT_JVM_ATTACHED))
+        return NULL; /* stopped meanwhile */
+    (*ti)->GenerateEvents(ti, JVMTI_EVENT_DYNAMIC_CODE_GENERATED);
+    (*ti)->GenerateEvents(ti, JVMTI_EVENT_COMPILED_METHOD_LOAD);
+    while (!nmt__jvm_methods_wait(100)) {
+        if (atomic_load(&nmt__jvm_state) != NMT_JVM_ATTACHED)
+            break;
+        nmt__jvm_methods_resolve(ti, jni);
+    }
+    return NULL;
+}
+
+/* Any thread: starts the bridge once. 0 or -1. */
+static int bridge_start(JavaVM *vm)
+{
+    int expect = NMT_JVM_WAITING;
+    if (!atomic_compare_exchange_strong(&nmt__jvm_state, &expect, NMT_JVM_STARTING))
+        return expect == NMT_JVM_OFF ? -1 : 0;
+    atomic_store(&nmt__jvm_vm, vm); /* java.* counters are written from now on */
+    if (!libjvm)
+        libjvm = dlopen("libjvm.so", RTLD_NOLOAD | RTLD_LAZY);
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    int e = pthread_create(&t, &a, bridge_main, vm);
+    pthread_attr_destroy(&a);
+    if (e != 0) {
+        fail("creating the bridge thread", e);
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 when a thread named "Signal Dispatcher" exists: HotSpot starts it at the
+ * end of JVM creation, right before VMInit. */
+static int jvm_initialised(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return 0;
+    int found = 0;
+    struct dirent *de;
+    while (!found && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[300], comm[32];
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t k = read(fd, comm, sizeof(comm) - 1);
+        close(fd);
+        found = k > 0 && strncmp(comm, "Signal Dispatch", 15) == 0;
+    }
+    closedir(d);
+    return found;
+}
+
+void nmt_jvm_poll(void)
+{
+    if (atomic_load_explicit(&nmt__jvm_state, memory_order_relaxed) != NMT_JVM_WAITING)
+        return;
+    uint64_t now = nmt__jvm_now_ns();
+    if (now < next_probe_ns)
+        return;
+    next_probe_ns = now + PROBE_NS;
+    if (!libjvm) {
+        libjvm = dlopen("libjvm.so", RTLD_NOLOAD | RTLD_LAZY);
+        if (!libjvm)
+            return;
+    }
+    if (!get_vms)
+        *(void **)&get_vms = dlsym(libjvm, "JNI_GetCreatedJavaVMs");
+    JavaVM *vm = NULL;
+    jsize nvm = 0;
+    if (!get_vms || get_vms(&vm, 1, &nvm) != JNI_OK || nvm < 1 || !vm)
+        return;
+    if (!vm_seen_ns)
+        vm_seen_ns = now;
+    if (!jvm_initialised() && now - vm_seen_ns < INIT_GRACE_NS)
+        return;
+    bridge_start(vm);
+}
+
+void nmt_jvm_shutdown(void)
+{
+    int st = atomic_load(&nmt__jvm_state);
+    while (st != NMT_JVM_OFF && st != NMT_JVM_STOPPED &&
+           !atomic_compare_exchange_weak(&nmt__jvm_state, &st, NMT_JVM_STOPPED))
+        ;
+    nmt__jvm_methods_stop();
+}
+
+static void JNICALL on_vm_init(jvmtiEnv *ti, JNIEnv *jni, jthread t)
+{
+    (void)ti, (void)t;
+    JavaVM *vm = NULL;
+    if ((*jni)->GetJavaVM(jni, &vm) == JNI_OK)
+        bridge_start(vm);
+}
+
+/* -agentpath:.../libnmtrace.so: start at VMInit, when the JVM is live. */
+JNIEXPORT jint JNICALL Agent_OnLoad(JavaVM *vm, char *options, void *reserved)
+{
+    (void)options, (void)reserved;
+    if (atomic_load(&nmt__jvm_state) != NMT_JVM_WAITING)
+        return JNI_OK;
+    jvmtiEnv *ti = NULL;
+    if ((*vm)->GetEnv(vm, (void **)&ti, JVMTI_VERSION_1_2) != JNI_OK || !ti)
+        return JNI_OK; /* the recorder still records native stacks */
+    jvmtiEventCallbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.VMInit = on_vm_init;
+    if ((*ti)->SetEventCallbacks(ti, &cb, (jint)sizeof(cb)) == JVMTI_ERROR_NONE)
+        (*ti)->SetEventNotificationMode(ti, JVMTI_ENABLE, JVMTI_EVENT_VM_INIT, NULL);
+    return JNI_OK;
+}
+
+/* Dynamic attach (jcmd JVMTI.agent_load, VirtualMachine.loadAgentPath). */
+JNIEXPORT jint JNICALL Agent_OnAttach(JavaVM *vm, char *options, void *reserved)
+{
+    (void)options, (void)reserved;
+    bridge_start(vm);
+    return JNI_OK;
+}

@@ -1,0 +1,54 @@
+/*
+ * nmt_jvm.h: the JVM bridge as the recorder sees it (DESIGN.md §5a).
+ *
+ * The bridge finds a HotSpot JVM in the process, attaches to it with a
+ * thread of its own, splices Java frames (AsyncGetCallTrace) above the native
+ * frames of sampled allocations, and writes the names of the Java methods
+ * and the history of the code cache into the profile (docs/FORMAT.md §5).
+ * Everything here is safe to call in a process without a JVM: it then costs
+ * one dlopen(RTLD_NOLOAD) every 50 ms on the writer thread.
+ */
+#ifndef NMT_JVM_H
+#define NMT_JVM_H
+
+#include <stdint.h>
+
+/* Writer thread (or init), before the first nmt_jvm_poll: 1 = NMTRACE_JAVA=auto, 0 = off. */
+void nmt_jvm_configure(int enabled);
+
+/* Writer thread, every loop: finds the JVM and starts the bridge's own thread. */
+void nmt_jvm_poll(void);
+
+/*
+ * Application thread, sampled path only, with the re-entrancy guard set.
+ * frames[0..n) are native frames, leaf first. Appends the Java frames of the
+ * calling thread in a raw form (bit 63 set) that only nmt_jvm_translate
+ * understands, possibly dropping trailing native frames that are JIT or
+ * interpreter code, and returns the new count (<= max). Takes no lock and
+ * never calls into the JVM except AsyncGetCallTrace; returns n unchanged
+ * (counting why) when no Java stack can be taken.
+ */
+uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max);
+
+/*
+ * Writer thread: turns the raw Java frames of frames[0..n) into file frames
+ * (docs/FORMAT.md STACK, bit 63) with method serials, queueing the methods
+ * not seen before to be named. Call it before the stack is interned.
+ * Returns the new count (<= n).
+ */
+uint32_t nmt_jvm_translate(uint64_t *frames, uint32_t n);
+
+/* Writer thread: writes the pending JMETHOD/JCODE records through emit
+ * (0 or -errno; on error the record is counted as lost, not retried). */
+typedef int (*nmt_emit_fn)(void *ctx, uint16_t type, const void *payload, uint32_t len);
+void nmt_jvm_flush(nmt_emit_fn emit, void *ctx);
+
+/* Writer thread, at each snapshot: adds the java.* counters (FORMAT.md §5). */
+typedef void (*nmt_counter_fn)(void *ctx, const char *name, int64_t value);
+void nmt_jvm_counters(nmt_counter_fn add, void *ctx);
+
+/* Exit path: stop taking Java stacks and stop calling into the JVM, which
+ * may be shutting down. Never blocks on the JVM. */
+void nmt_jvm_shutdown(void);
+
+#endif

@@ -1,0 +1,141 @@
+/*
+ * nmt_jvm_internal.h: what the JVM bridge's files share (names nmt__jvm_...).
+ *
+ * nmt_jvm.c: life cycle (finding the JVM, attaching, agent entry points, the
+ * bridge thread, shutdown). nmt_jvm_stack.c: the sampled path
+ * (AsyncGetCallTrace) and the striped counters. nmt_jvm_methods.c: method
+ * serials, naming methods (JMETHOD). nmt_jvm_code.c: JVMTI code events
+ * (JCODE). nmt_jvm_queue.c: records waiting for the writer, and the byte
+ * encoder. Nothing here is exported from libnmtrace.so.
+ */
+#ifndef NMT_JVM_INTERNAL_H
+#define NMT_JVM_INTERNAL_H
+
+#include <jni.h>
+#include <jvmti.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nmt_jvm.h"
+
+#define NMT_JVM_HIDDEN __attribute__((visibility("hidden")))
+
+/* Bridge states, also written as the counter java.state. */
+enum nmt__jvm_state {
+    NMT_JVM_OFF = 0,      /* NMTRACE_JAVA=off */
+    NMT_JVM_WAITING = 1,  /* no JVM (yet) */
+    NMT_JVM_STARTING = 2, /* JVM found, the bridge thread is attaching */
+    NMT_JVM_ATTACHED = 3, /* Java stacks are being taken */
+    NMT_JVM_FAILED = 4,   /* attaching failed; said once on stderr */
+    NMT_JVM_STOPPED = 5,  /* shutdown or VMDeath: the JVM is no longer called */
+};
+NMT_JVM_HIDDEN extern _Atomic int nmt__jvm_state;
+
+/* AsyncGetCallTrace's interface (not in any JDK header). */
+struct nmt__asgct_frame {
+    jint lineno; /* bytecode index; -3 for a native method */
+    jmethodID method;
+};
+struct nmt__asgct_trace {
+    JNIEnv *env;
+    jint num_frames; /* frames, or a negative reason (NMT_JST_ERR_*) */
+    struct nmt__asgct_frame *frames;
+};
+typedef void (*nmt__asgct_fn)(struct nmt__asgct_trace *trace, jint depth, void *ucontext);
+
+/* Set once the bridge is attached (AsyncGetCallTrace may stay NULL: then no
+ * Java stacks, only names for code events). Read by application threads. */
+NMT_JVM_HIDDEN extern _Atomic(nmt__asgct_fn) nmt__jvm_asgct;
+NMT_JVM_HIDDEN extern JavaVM *_Atomic nmt__jvm_vm;
+
+/*
+ * Counters (relaxed, striped by thread so application threads on the sampled
+ * path rarely share a cache line). Their names are in nmt_jvm_stack.c.
+ */
+enum nmt__jvm_stat {
+    NMT_JST_OK = 0,         /* samples with Java frames appended */
+    NMT_JST_ERR_FIRST = 1,  /* AsyncGetCallTrace result 0 .. -10: index 1 + (-code) */
+    NMT_JST_ERR_LAST = 11,
+    NMT_JST_ERR_OTHER = 12, /* a result outside 0 .. -10 */
+    NMT_JST_NOT_ATTACHED,   /* libjvm loaded but the bridge not attached */
+    NMT_JST_NOT_JAVA,       /* the thread is not attached to the JVM */
+    NMT_JST_NO_ROOM,        /* the native frames filled the buffer */
+    NMT_JST_TRUNCATED,      /* the Java stack was cut to fit */
+    NMT_JST_BAD_FRAME,      /* a frame whose method id does not fit the raw form */
+    NMT_JST_TRIMMED,        /* native frames in the code cache replaced by Java frames */
+    NMT_JST_METHODS,        /* method serials assigned */
+    NMT_JST_NAMED,          /* JMETHOD records with names */
+    NMT_JST_UNNAMED,        /* JMETHOD records whose method was gone (class unloaded) */
+    NMT_JST_CLASSES,        /* classes whose method ids were created */
+    NMT_JST_CODE_LOAD,      /* CompiledMethodLoad events */
+    NMT_JST_CODE_UNLOAD,    /* CompiledMethodUnload events */
+    NMT_JST_CODE_DYNAMIC,   /* DynamicCodeGenerated events */
+    NMT_JST_RECORDS_LOST,   /* JMETHOD/JCODE records lost (memory, queue full, write error) */
+    NMT_JST_INTERNAL,       /* other internal failures (out of memory) */
+    NMT_JST_COUNT
+};
+NMT_JVM_HIDDEN void nmt__jvm_count(enum nmt__jvm_stat s, uint64_t v);
+NMT_JVM_HIDDEN uint64_t nmt__jvm_stat_get(enum nmt__jvm_stat s);
+
+/* The code cache's extent as seen in code events: [lo, hi), lo == 0 until known. */
+NMT_JVM_HIDDEN void nmt__jvm_code_range_add(uint64_t start, uint64_t size);
+
+/*
+ * Raw Java frames between nmt_jvm_append and nmt_jvm_translate: bit 63 set,
+ * bits 60-62 the file's frame type, 44-59 the bytecode index (0xffff when
+ * unknown), 0-43 the jmethodID shifted right by 3 (jmethodIDs are 8-aligned
+ * C-heap pointers below 2^47).
+ */
+#define NMT_JRAW_BCI_SHIFT 44
+#define NMT_JRAW_BCI_NONE  0xffffull
+#define NMT_JRAW_ID_MASK   ((1ull << 44) - 1)
+
+/* Method serials (nmt_jvm_methods.c). Serial 0 means "no method". Thread-safe:
+ * a short mutex, never held across a JVM call. Returns 0 on out-of-memory. */
+NMT_JVM_HIDDEN uint32_t nmt__jvm_method_serial(jmethodID id);
+/* Bridge thread: names the methods queued since the last call (JMETHOD records). */
+NMT_JVM_HIDDEN void nmt__jvm_methods_resolve(jvmtiEnv *ti, JNIEnv *jni);
+/* Bridge thread: waits up to ms for methods to name or a stop; 1 = stop. */
+NMT_JVM_HIDDEN int nmt__jvm_methods_wait(int ms);
+NMT_JVM_HIDDEN void nmt__jvm_methods_stop(void);
+
+/* JVMTI callbacks of code events (nmt_jvm_code.c). */
+NMT_JVM_HIDDEN void JNICALL nmt__jvm_on_code_load(jvmtiEnv *ti, jmethodID method, jint size,
+                                                   const void *addr, jint map_len,
+                                                   const jvmtiAddrLocationMap *map,
+                                                   const void *info);
+NMT_JVM_HIDDEN void JNICALL nmt__jvm_on_code_unload(jvmtiEnv *ti, jmethodID method,
+                                                     const void *addr);
+NMT_JVM_HIDDEN void JNICALL nmt__jvm_on_dynamic_code(jvmtiEnv *ti, const char *name,
+                                                      const void *addr, jint length);
+
+/* Pending records (nmt_jvm_queue.c): copies payload; -ENOMEM/-ENOSPC when dropped. */
+NMT_JVM_HIDDEN int nmt__jvm_queue_push(uint16_t type, const void *payload, uint32_t len);
+
+/* A growable little-endian encoder; on allocation failure err is set and
+ * further puts are ignored. */
+struct nmt__jbuf {
+    uint8_t *p;
+    size_t len, cap;
+    int err;
+};
+NMT_JVM_HIDDEN void nmt__jbuf_u32(struct nmt__jbuf *b, uint32_t v);
+NMT_JVM_HIDDEN void nmt__jbuf_u64(struct nmt__jbuf *b, uint64_t v);
+NMT_JVM_HIDDEN void nmt__jbuf_str(struct nmt__jbuf *b, const char *s);
+NMT_JVM_HIDDEN void nmt__jbuf_free(struct nmt__jbuf *b);
+
+NMT_JVM_HIDDEN uint64_t nmt__jvm_now_ns(void); /* CLOCK_MONOTONIC */
+
+/*
+ * The recorder's re-entrancy guard, for threads the bridge runs code on
+ * (its own thread, JVMTI callbacks on JVM threads): their allocations go to
+ * the real allocator unrecorded. Nests.
+ */
+NMT_JVM_HIDDEN void nmt__jvm_guard_enter(void);
+NMT_JVM_HIDDEN void nmt__jvm_guard_leave(void);
+
+/* One line on stderr (honours NMTRACE_QUIET through the recorder). */
+NMT_JVM_HIDDEN void nmt__jvm_say(const char *msg);
+
+#endif

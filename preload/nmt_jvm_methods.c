@@ -1,0 +1,215 @@
+/*
+ * nmt_jvm_methods.c: Java method serials and their names (JMETHOD records).
+ *
+ * A jmethodID is only meaningful inside the recorded process, so each one
+ * seen in a stack or a code event gets a small serial (docs/FORMAT.md §5) and
+ * the bridge thread writes its class, name, signature, source file and line
+ * table into the profile. The table id -> serial is shared by the writer
+ * thread (nmt_jvm_translate) and JVMTI callbacks under one short mutex that
+ * is never held across a JVM call. Naming happens on the bridge thread, soon
+ * after the method was first seen: the method id is never dereferenced by us,
+ * only handed to JVMTI, which answers JVMTI_ERROR_INVALID_METHODID once the
+ * class was unloaded (HotSpot clears, and never frees, the ids of unloaded
+ * classes). Once GetMethodDeclaringClass succeeds, the local reference to the
+ * class keeps it loaded until the remaining calls are done.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nmt_format.h"
+#include "nmt_jvm_internal.h"
+
+struct slot {
+    uint64_t id; /* 0 = empty */
+    uint32_t serial;
+};
+struct pending {
+    uint64_t id;
+    uint32_t serial;
+};
+
+static pthread_mutex_t m_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t m_cv = PTHREAD_COND_INITIALIZER;
+static struct slot *tab;
+static size_t tab_cap, tab_used;
+static uint32_t next_serial;
+static struct pending *pend;
+static size_t pend_len, pend_cap;
+static int m_stop;
+
+static size_t hash_id(uint64_t id)
+{
+    return (size_t)((id >> 3) * 0x9e3779b97f4a7c15ull);
+}
+
+/* Under m_mu. 0 or -ENOMEM. */
+static int tab_grow(void)
+{
+    size_t cap = tab_cap ? tab_cap * 2 : 4096;
+    struct slot *t = calloc(cap, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    for (size_t i = 0; i < tab_cap; i++) {
+        if (!tab[i].id)
+            continue;
+        size_t j = hash_id(tab[i].id) & (cap - 1);
+        while (t[j].id)
+            j = (j + 1) & (cap - 1);
+        t[j] = tab[i];
+    }
+    free(tab);
+    tab = t;
+    tab_cap = cap;
+    return 0;
+}
+
+uint32_t nmt__jvm_method_serial(jmethodID method)
+{
+    uint64_t id = (uint64_t)(uintptr_t)method;
+    uint32_t serial = 0;
+    if (!id)
+        return 0;
+    pthread_mutex_lock(&m_mu);
+    if ((tab_used + 1) * 2 > tab_cap && tab_grow() != 0)
+        goto out;
+    size_t j = hash_id(id) & (tab_cap - 1);
+    while (tab[j].id && tab[j].id != id)
+        j = (j + 1) & (tab_cap - 1);
+    if (tab[j].id) {
+        serial = tab[j].serial;
+        goto out;
+    }
+    if (pend_len == pend_cap) {
+        size_t cap = pend_cap ? pend_cap * 2 : 256;
+        struct pending *p = realloc(pend, cap * sizeof(*p));
+        if (!p)
+            goto out;
+        pend = p;
+        pend_cap = cap;
+    }
+    serial = ++next_serial;
+    tab[j].id = id;
+    tab[j].serial = serial;
+    tab_used++;
+    pend[pend_len++] = (struct pending){id, serial};
+    nmt__jvm_count(NMT_JST_METHODS, 1);
+    pthread_cond_signal(&m_cv);
+out:
+    pthread_mutex_unlock(&m_mu);
+    if (!serial)
+        nmt__jvm_count(NMT_JST_INTERNAL, 1);
+    return serial;
+}
+
+uint32_t nmt_jvm_translate(uint64_t *frames, uint32_t n)
+{
+    uint32_t out = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t w = frames[i];
+        if (!(w >> 63)) {
+            frames[out++] = w;
+            continue;
+        }
+        uint64_t id = (w & NMT_JRAW_ID_MASK) << 3;
+        uint32_t bci = (uint32_t)((w >> NMT_JRAW_BCI_SHIFT) & 0xffff);
+        unsigned type = (unsigned)((w >> NMT_FRAME_JTYPE_SHIFT) & NMT_FRAME_JTYPE_MASK);
+        uint32_t serial = nmt__jvm_method_serial((jmethodID)(uintptr_t)id);
+        if (!serial)
+            continue; /* out of memory: counted, the frame is dropped */
+        frames[out++] = nmt_frame_java(
+            serial, bci == NMT_JRAW_BCI_NONE ? (uint32_t)NMT_FRAME_BCI_NONE : bci, type);
+    }
+    return out;
+}
+
+int nmt__jvm_methods_wait(int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)ms * 1000000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&m_mu);
+    if (!m_stop && !pend_len)
+        pthread_cond_timedwait(&m_cv, &m_mu, &ts);
+    int stop = m_stop;
+    pthread_mutex_unlock(&m_mu);
+    return stop;
+}
+
+void nmt__jvm_methods_stop(void)
+{
+    pthread_mutex_lock(&m_mu);
+    m_stop = 1;
+    pthread_cond_signal(&m_cv);
+    pthread_mutex_unlock(&m_mu);
+}
+
+/* Encodes and queues the JMETHOD record of one method (docs/FORMAT.md §5). */
+static void name_method(jvmtiEnv *ti, JNIEnv *jni, uint64_t id, uint32_t serial)
+{
+    jmethodID m = (jmethodID)(uintptr_t)id;
+    jclass cls = NULL;
+    char *cname = NULL, *name = NULL, *sig = NULL, *src = NULL;
+    jint mods = 0, nlines = 0;
+    jvmtiLineNumberEntry *lines = NULL;
+
+    jvmtiError e = (*ti)->GetMethodDeclaringClass(ti, m, &cls);
+    if (e == JVMTI_ERROR_NONE)
+        e = (*ti)->GetMethodName(ti, m, &name, &sig, NULL);
+    if (e == JVMTI_ERROR_NONE)
+        e = (*ti)->GetClassSignature(ti, cls, &cname, NULL);
+    if (e == JVMTI_ERROR_NONE) {
+        /* Optional facts: absent for native, abstract or synthetic code. */
+        if ((*ti)->GetMethodModifiers(ti, m, &mods) != JVMTI_ERROR_NONE)
+            mods = 0;
+        if ((*ti)->GetSourceFileName(ti, cls, &src) != JVMTI_ERROR_NONE)
+            src = NULL;
+        if ((*ti)->GetLineNumberTable(ti, m, &nlines, &lines) != JVMTI_ERROR_NONE) {
+            lines = NULL;
+            nlines = 0;
+        }
+    }
+    struct nmt__jbuf b = {0};
+    nmt__jbuf_u32(&b, serial);
+    nmt__jbuf_u32(&b, (uint32_t)e);
+    nmt__jbuf_u64(&b, id);
+    nmt__jbuf_u32(&b, (uint32_t)mods);
+    nmt__jbuf_str(&b, e == JVMTI_ERROR_NONE ? cname : NULL);
+    nmt__jbuf_str(&b, e == JVMTI_ERROR_NONE ? name : NULL);
+    nmt__jbuf_str(&b, e == JVMTI_ERROR_NONE ? sig : NULL);
+    nmt__jbuf_str(&b, e == JVMTI_ERROR_NONE ? src : NULL);
+    nmt__jbuf_u32(&b, (uint32_t)nlines);
+    for (jint i = 0; i < nlines; i++) {
+        nmt__jbuf_u32(&b, (uint32_t)lines[i].start_location);
+        nmt__jbuf_u32(&b, (uint32_t)lines[i].line_number);
+    }
+    if (b.err)
+        nmt__jvm_count(NMT_JST_RECORDS_LOST, 1);
+    else if (nmt__jvm_queue_push(NMT_REC_JMETHOD, b.p, (uint32_t)b.len) == 0)
+        nmt__jvm_count(e == JVMTI_ERROR_NONE ? NMT_JST_NAMED : NMT_JST_UNNAMED, 1);
+    nmt__jbuf_free(&b);
+    (*ti)->Deallocate(ti, (unsigned char *)cname);
+    (*ti)->Deallocate(ti, (unsigned char *)name);
+    (*ti)->Deallocate(ti, (unsigned char *)sig);
+    (*ti)->Deallocate(ti, (unsigned char *)src);
+    (*ti)->Deallocate(ti, (unsigned char *)lines);
+    if (cls)
+        (*jni)->DeleteLocalRef(jni, cls);
+}
+
+void nmt__jvm_methods_resolve(jvmtiEnv *ti, JNIEnv *jni)
+{
+    pthread_mutex_lock(&m_mu);
+    struct pending *work = pend;
+    size_t n = pend_len;
+    pend = NULL;
+    pend_len = pend_cap = 0;
+    pthread_mutex_unlock(&m_mu);
+    for (size_t i = 0; i < n; i++)
+        name_method(ti, jni, work[i].id, work[i].serial);
+    free(work);
+}

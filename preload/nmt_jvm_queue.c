@@ -1,0 +1,133 @@
+/*
+ * nmt_jvm_queue.c: the JVM bridge's records on their way to the profile.
+ *
+ * JMETHOD and JCODE records are encoded on the bridge thread and in JVMTI
+ * callbacks (JVM threads), and written by the recorder's writer thread in
+ * nmt_jvm_flush. They meet in a mutex-protected list: no application thread
+ * on the sampled path ever takes this lock, and no holder of it calls into the
+ * JVM, so a JVM that stops the world cannot make the writer wait. The list is
+ * bounded in bytes so a writer that cannot keep up (or a full disk) loses
+ * records (counted) instead of growing without limit.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nmt_jvm_internal.h"
+
+#define QUEUE_MAX_BYTES (64u << 20)
+
+struct qrec {
+    struct qrec *next;
+    uint16_t type;
+    uint32_t len;
+    uint8_t data[];
+};
+
+static pthread_mutex_t q_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct qrec *q_head, **q_tail = &q_head;
+static size_t q_bytes;
+
+int nmt__jvm_queue_push(uint16_t type, const void *payload, uint32_t len)
+{
+    struct qrec *r = malloc(sizeof(*r) + len);
+    if (!r) {
+        nmt__jvm_count(NMT_JST_RECORDS_LOST, 1);
+        return -ENOMEM;
+    }
+    r->next = NULL;
+    r->type = type;
+    r->len = len;
+    memcpy(r->data, payload, len);
+    pthread_mutex_lock(&q_mu);
+    if (q_bytes + len > QUEUE_MAX_BYTES) {
+        pthread_mutex_unlock(&q_mu);
+        free(r);
+        nmt__jvm_count(NMT_JST_RECORDS_LOST, 1);
+        return -ENOSPC;
+    }
+    *q_tail = r;
+    q_tail = &r->next;
+    q_bytes += len;
+    pthread_mutex_unlock(&q_mu);
+    return 0;
+}
+
+void nmt_jvm_flush(nmt_emit_fn emit, void *ctx)
+{
+    pthread_mutex_lock(&q_mu);
+    struct qrec *r = q_head;
+    q_head = NULL;
+    q_tail = &q_head;
+    q_bytes = 0;
+    pthread_mutex_unlock(&q_mu);
+    /* Emitted in queue order: JCODE records keep the order of the events. */
+    while (r) {
+        struct qrec *next = r->next;
+        if (emit(ctx, r->type, r->data, r->len) != 0)
+            nmt__jvm_count(NMT_JST_RECORDS_LOST, 1);
+        free(r);
+        r = next;
+    }
+}
+
+static void jbuf_room(struct nmt__jbuf *b, size_t n)
+{
+    if (b->err || b->len + n <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n)
+        cap *= 2;
+    uint8_t *p = realloc(b->p, cap);
+    if (!p) {
+        b->err = -ENOMEM;
+        return;
+    }
+    b->p = p;
+    b->cap = cap;
+}
+
+void nmt__jbuf_u32(struct nmt__jbuf *b, uint32_t v)
+{
+    jbuf_room(b, 4);
+    if (b->err)
+        return;
+    for (int i = 0; i < 4; i++)
+        b->p[b->len++] = (uint8_t)(v >> (8 * i));
+}
+
+void nmt__jbuf_u64(struct nmt__jbuf *b, uint64_t v)
+{
+    jbuf_room(b, 8);
+    if (b->err)
+        return;
+    for (int i = 0; i < 8; i++)
+        b->p[b->len++] = (uint8_t)(v >> (8 * i));
+}
+
+void nmt__jbuf_str(struct nmt__jbuf *b, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    nmt__jbuf_u32(b, (uint32_t)n);
+    jbuf_room(b, n);
+    if (b->err || n == 0)
+        return;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+void nmt__jbuf_free(struct nmt__jbuf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+uint64_t nmt__jvm_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}

@@ -1,0 +1,212 @@
+/*
+ * nmt_jvm_stack.c: the JVM bridge on the application's sampled path, and its
+ * counters.
+ *
+ * nmt_jvm_append takes the Java stack of the calling thread with HotSpot's
+ * AsyncGetCallTrace, which walks the thread's frames from its last Java frame
+ * anchor without locks and without a safepoint (it is made to run in signal
+ * handlers). It replaces the native frames that lie in the code cache (the
+ * interpreter, a native-method wrapper, compiled code: native unwinding
+ * cannot name them and usually derails there) with the Java frames, leaf
+ * first, in a raw form that nmt_jvm_translate turns into file frames on the
+ * writer thread. Every reason a Java stack could not be taken is counted, in
+ * counters striped by thread so the sampled path rarely writes a cache line
+ * another thread uses.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <ucontext.h>
+
+#include "nmt_jvm_internal.h"
+
+/* Java frames taken per sample at most (the stack buffer below). */
+#define JAVA_DEPTH_MAX 512
+#define NSTRIPES       16
+
+struct stripe {
+    _Atomic uint64_t v[NMT_JST_COUNT];
+} __attribute__((aligned(64)));
+static struct stripe stripes[NSTRIPES];
+
+static _Atomic uint64_t code_lo, code_hi;
+
+static inline struct stripe *my_stripe(void)
+{
+    uint64_t h = (uint64_t)pthread_self() * 0x9e3779b97f4a7c15ull;
+    return &stripes[h >> 60];
+}
+
+void nmt__jvm_count(enum nmt__jvm_stat s, uint64_t v)
+{
+    atomic_fetch_add_explicit(&my_stripe()->v[s], v, memory_order_relaxed);
+}
+
+uint64_t nmt__jvm_stat_get(enum nmt__jvm_stat s)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < NSTRIPES; i++)
+        sum += atomic_load_explicit(&stripes[i].v[s], memory_order_relaxed);
+    return sum;
+}
+
+void nmt__jvm_code_range_add(uint64_t start, uint64_t size)
+{
+    uint64_t end = start + size, cur;
+    if (start == 0 || size == 0)
+        return;
+    cur = atomic_load_explicit(&code_lo, memory_order_relaxed);
+    while ((cur == 0 || start < cur) &&
+           !atomic_compare_exchange_weak_explicit(&code_lo, &cur, start, memory_order_relaxed,
+                                                  memory_order_relaxed))
+        ;
+    cur = atomic_load_explicit(&code_hi, memory_order_relaxed);
+    while (end > cur && !atomic_compare_exchange_weak_explicit(
+                            &code_hi, &cur, end, memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+static uint32_t first_code_frame(const uint64_t *frames, uint32_t n)
+{
+    uint64_t lo = atomic_load_explicit(&code_lo, memory_order_relaxed);
+    uint64_t hi = atomic_load_explicit(&code_hi, memory_order_relaxed);
+    /* Frame 0 is nmtrace's entry point, never code-cache code. */
+    for (uint32_t i = 1; lo && i < n; i++)
+        if (frames[i] >= lo && frames[i] < hi)
+            return i;
+    return n;
+}
+
+static uint64_t raw_frame(const struct nmt__asgct_frame *f)
+{
+    uint64_t id = (uint64_t)(uintptr_t)f->method;
+    if (id == 0 || (id & 7) || (id >> 3) > NMT_JRAW_ID_MASK)
+        return 0;
+    uint64_t type, bci;
+    if (f->lineno == -3) {
+        type = 3; /* a native method: its JNI wrapper or intrinsic */
+        bci = NMT_JRAW_BCI_NONE;
+    } else {
+        /* AsyncGetCallTrace does not say interpreted from compiled. */
+        type = 4;
+        bci = f->lineno >= 0 && f->lineno < (jint)NMT_JRAW_BCI_NONE ? (uint64_t)f->lineno
+                                                                     : NMT_JRAW_BCI_NONE;
+    }
+    return (1ull << 63) | (type << 60) | (bci << NMT_JRAW_BCI_SHIFT) | (id >> 3);
+}
+
+/*
+ * AsyncGetCallTrace reads the context only for a thread running Java code; a
+ * thread in malloc is in the VM or in native code and is walked from its
+ * frame anchor, but the context must still be a real one. Out of line:
+ * getcontext returns twice as far as the compiler knows.
+ */
+static __attribute__((noinline)) jint take_trace(nmt__asgct_fn asgct, JNIEnv *env,
+                                                 struct nmt__asgct_frame *buf, uint32_t depth)
+{
+    ucontext_t uc;
+    if (getcontext(&uc) != 0)
+        return -100; /* counted as java.err.other */
+    struct nmt__asgct_trace trace = {env, 0, buf};
+    asgct(&trace, (jint)depth, &uc);
+    return trace.num_frames;
+}
+
+uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max)
+{
+    int st = atomic_load_explicit(&nmt__jvm_state, memory_order_relaxed);
+    if (__builtin_expect(st != NMT_JVM_ATTACHED, 1)) {
+        if (st == NMT_JVM_STARTING)
+            nmt__jvm_count(NMT_JST_NOT_ATTACHED, 1);
+        return n;
+    }
+    nmt__asgct_fn asgct = atomic_load_explicit(&nmt__jvm_asgct, memory_order_acquire);
+    JavaVM *vm = atomic_load_explicit(&nmt__jvm_vm, memory_order_acquire);
+    if (!asgct || !vm) {
+        nmt__jvm_count(NMT_JST_NOT_ATTACHED, 1);
+        return n;
+    }
+    /* GetEnv only reads the thread's own TLS: no lock, no state change. */
+    JNIEnv *env = NULL;
+    if ((*vm)->GetEnv(vm, (void **)&env, JNI_VERSION_1_6) != JNI_OK || !env) {
+        nmt__jvm_count(NMT_JST_NOT_JAVA, 1);
+        return n;
+    }
+    if (n >= max) {
+        nmt__jvm_count(NMT_JST_NO_ROOM, 1);
+        return n;
+    }
+    struct nmt__asgct_frame buf[JAVA_DEPTH_MAX];
+    uint32_t depth = max - n < JAVA_DEPTH_MAX ? max - n : JAVA_DEPTH_MAX;
+    jint got_frames = take_trace(asgct, env, buf, depth);
+    if (got_frames <= 0) {
+        int code = -got_frames;
+        nmt__jvm_count(code <= 10 ? (enum nmt__jvm_stat)(NMT_JST_ERR_FIRST + code)
+                                  : NMT_JST_ERR_OTHER,
+                       1);
+        return n;
+    }
+    uint32_t got = (uint32_t)got_frames;
+    if (got > depth)
+        got = depth;
+    uint32_t cut = first_code_frame(frames, n);
+    if (cut < n)
+        nmt__jvm_count(NMT_JST_TRIMMED, 1);
+    uint32_t out = cut;
+    for (uint32_t i = 0; i < got && out < max; i++) {
+        uint64_t w = raw_frame(&buf[i]);
+        if (!w) {
+            nmt__jvm_count(NMT_JST_BAD_FRAME, 1);
+            continue;
+        }
+        frames[out++] = w;
+    }
+    if (got == depth)
+        nmt__jvm_count(NMT_JST_TRUNCATED, 1);
+    nmt__jvm_count(NMT_JST_OK, 1);
+    return out;
+}
+
+/* Counter names, in enum order; the AsyncGetCallTrace results keep the names
+ * HotSpot's forte.cpp gives them. */
+static const char *const stat_names[NMT_JST_COUNT] = {
+    [NMT_JST_OK] = "java.stacks",
+    [NMT_JST_ERR_FIRST + 0] = "java.err.no_java_frame",
+    [NMT_JST_ERR_FIRST + 1] = "java.err.no_class_load",
+    [NMT_JST_ERR_FIRST + 2] = "java.err.gc_active",
+    [NMT_JST_ERR_FIRST + 3] = "java.err.unknown_not_java",
+    [NMT_JST_ERR_FIRST + 4] = "java.err.not_walkable_not_java",
+    [NMT_JST_ERR_FIRST + 5] = "java.err.unknown_java",
+    [NMT_JST_ERR_FIRST + 6] = "java.err.not_walkable_java",
+    [NMT_JST_ERR_FIRST + 7] = "java.err.unknown_state",
+    [NMT_JST_ERR_FIRST + 8] = "java.err.thread_exit",
+    [NMT_JST_ERR_FIRST + 9] = "java.err.deopt",
+    [NMT_JST_ERR_FIRST + 10] = "java.err.safepoint",
+    [NMT_JST_ERR_OTHER] = "java.err.other",
+    [NMT_JST_NOT_ATTACHED] = "java.err.not_attached",
+    [NMT_JST_NOT_JAVA] = "java.err.not_java_thread",
+    [NMT_JST_NO_ROOM] = "java.err.no_room",
+    [NMT_JST_TRUNCATED] = "java.truncated",
+    [NMT_JST_BAD_FRAME] = "java.bad_frames",
+    [NMT_JST_TRIMMED] = "java.trimmed_native",
+    [NMT_JST_METHODS] = "java.methods",
+    [NMT_JST_NAMED] = "java.methods_named",
+    [NMT_JST_UNNAMED] = "java.methods_unnamed",
+    [NMT_JST_CLASSES] = "java.classes",
+    [NMT_JST_CODE_LOAD] = "java.code.loads",
+    [NMT_JST_CODE_UNLOAD] = "java.code.unloads",
+    [NMT_JST_CODE_DYNAMIC] = "java.code.dynamic",
+    [NMT_JST_RECORDS_LOST] = "java.records_lost",
+    [NMT_JST_INTERNAL] = "java.internal_errors",
+};
+
+void nmt_jvm_counters(nmt_counter_fn add, void *ctx)
+{
+    int st = atomic_load_explicit(&nmt__jvm_state, memory_order_relaxed);
+    add(ctx, "java.state", st);
+    /* A process that never had a JVM gets only java.state. */
+    if (st == NMT_JVM_OFF || (st == NMT_JVM_WAITING && !atomic_load(&nmt__jvm_vm)))
+        return;
+    add(ctx, "java.asgct", atomic_load(&nmt__jvm_asgct) != NULL);
+    for (int i = 0; i < NMT_JST_COUNT; i++)
+        add(ctx, stat_names[i], (int64_t)nmt__jvm_stat_get((enum nmt__jvm_stat)i));
+}

@@ -1,0 +1,101 @@
+/*
+ * nmt_livetab.h: the writer thread's table of live sampled allocations.
+ *
+ * Maps address -> {stack id, size, seq} for every sampled allocation not yet
+ * freed. Events reach the writer through per-thread rings drained in any
+ * order, so for one object the FREE may be drained before the ALLOC, and an
+ * address reused by a later allocation may show its events interleaved with
+ * the earlier one's. Every event carries a global sequence number, taken by
+ * the allocating thread before the pointer is returned and by the freeing
+ * thread in free(), so events of one address are ordered by seq.
+ *
+ * The rule: an allocation is live when no later event of its address exists.
+ * Any FREE of p with a larger seq proves the allocation dead (it was freed at
+ * the latest then: even a free of an unsampled object at p, a false positive
+ * of the address filter, means p had been freed and reused), and so does a
+ * later ALLOC of p (its FREE was lost or is still in a ring). To apply the
+ * rule whatever the drain order, the table remembers, per address, the
+ * largest seq of a FREE seen recently (a "free mark", matched or not) until
+ * nmt_livetab_expire drops it; an ALLOC that arrives with a smaller seq is
+ * cancelled. A mark that never matched a live entry is an "orphan": a false
+ * positive of the filter, or a free whose allocation record was lost.
+ *
+ * Open addressing with linear probing and backward-shift deletion: no
+ * tombstones, so millions of alloc/free pairs do not degrade probing. Writer
+ * thread only; plain malloc; allocation failure is returned, never fatal.
+ */
+#ifndef NMT_LIVETAB_H
+#define NMT_LIVETAB_H
+
+#include <stdint.h>
+
+struct nmt_live {
+    uint64_t ptr;   /* 0 marks an empty slot */
+    uint64_t seq;   /* global event sequence number */
+    uint64_t size;  /* requested bytes (live entries) */
+    uint32_t stack; /* stack id (live entries) */
+    uint32_t round; /* writer round the event arrived in (orphans) */
+};
+
+struct nmt_livetab_map {
+    struct nmt_live *e;
+    uint64_t mask;  /* slots - 1 */
+    uint64_t count; /* occupied slots */
+    unsigned shift; /* 64 - log2(slots): the hash keeps the top bits */
+};
+
+struct nmt_livetab {
+    struct nmt_livetab_map live;  /* live allocations, one per address */
+    struct nmt_livetab_map marks; /* recent frees, one per address (largest seq) */
+    uint64_t orphans;             /* marks that matched no allocation (yet) */
+    uint64_t expired_orphans;     /* orphans dropped by expiry, since init */
+    uint64_t mark_failures;       /* frees not remembered for lack of memory */
+};
+
+/* 0 or -ENOMEM. */
+int nmt_livetab_init(struct nmt_livetab *t);
+void nmt_livetab_destroy(struct nmt_livetab *t);
+
+/* A sampled allocation of `size` bytes at ptr from `stack`. Returns
+ *   1  inserted live;
+ *   0  cancelled: the object is already dead (a FREE of ptr with a larger
+ *      seq has been seen: an orphan is thereby matched; or a newer
+ *      allocation holds ptr);
+ *   2  inserted live, replacing an older live entry of ptr whose FREE was
+ *      lost (or is still in a ring): *replaced (if not NULL) receives the
+ *      old entry so the caller can take it out of its live totals;
+ *   -ENOMEM (nothing changed), -EINVAL for ptr 0.
+ * The caller counts the allocation in its cumulative totals whatever the
+ * result, and in its live totals for 1 and 2. Every sampled allocation ends
+ * exactly once as "dead" through a 0 here, a replacement (2) or a matching
+ * free (1 from nmt_livetab_free): the places to undo its address-filter
+ * mark. */
+int nmt_livetab_alloc(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t stack,
+                      uint64_t size, uint32_t round, struct nmt_live *replaced);
+
+/* A free of ptr in writer round `round`. Returns 1 and fills *out (if not
+ * NULL) with the live entry it removes (one with a smaller seq), 0 when there
+ * is none (an orphan, for now). Either way the free is remembered as ptr's
+ * free mark until expiry. When a mark cannot be stored for lack of memory,
+ * a matching live entry is still removed (1) and mark_failures counts it;
+ * with no match the result is -ENOMEM. ptr 0: returns 0. */
+int nmt_livetab_free(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t round,
+                     struct nmt_live *out);
+
+/* Drops free marks last updated before round - 1. The writer drains every
+ * ring once per round and an ALLOC is in its ring before its pointer is
+ * returned, so every allocation older than a free drained in round r has
+ * been drained by the end of round r + 1. Unmatched marks dropped here are
+ * counted in expired_orphans. Shrinks the mark table when it is mostly
+ * empty, so a burst of frees does not leave every later expiry scanning a
+ * huge table. */
+void nmt_livetab_expire(struct nmt_livetab *t, uint32_t round);
+
+/* Live entries / free marks that have matched nothing so far. */
+uint64_t nmt_livetab_count(const struct nmt_livetab *t);
+uint64_t nmt_livetab_orphans(const struct nmt_livetab *t);
+
+/* Copies the live entry of ptr to *out and returns 1, or returns 0. */
+int nmt_livetab_lookup(const struct nmt_livetab *t, uint64_t ptr, struct nmt_live *out);
+
+#endif

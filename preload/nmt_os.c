@@ -1,0 +1,292 @@
+/*
+ * nmt_os.c: every contact the recorder has with the OS, outside the hooks.
+ *
+ * /proc/self/maps with ELF build-ids, /proc/self/status figures, mallinfo2,
+ * the command line, and the creation of the profile file. All of it runs on
+ * the writer thread (or the exiting thread for the last snapshot) with the
+ * re-entrancy guard held; none of it is ever on an application's hot path.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "nmt_buf.h"
+#include "nmt_format.h"
+#include "nmt_internal.h"
+#include "nmt_os.h"
+
+/* Reads a whole (proc) file into a malloc'ed, NUL-terminated buffer. */
+NMT_HIDDEN int nmt__os_read_file(const char *path, char **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    size_t cap = 16384, n = 0;
+    char *buf = malloc(cap);
+    while (buf != NULL) {
+        if (n + 1 >= cap) {
+            char *p = realloc(buf, cap * 2);
+            if (p == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = p;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (buf == NULL)
+        return -ENOMEM;
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* ---- build-ids, cached by (dev, inode) ---- */
+
+struct bid_entry {
+    uint64_t dev, inode;
+    uint8_t len;
+    uint8_t id[40];
+};
+static struct bid_entry *bid_cache;
+static size_t bid_count, bid_cap;
+
+static int pread_all(int fd, void *buf, size_t n, off_t off)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pread(fd, (char *)buf + done, n - done, off + (off_t)done);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+/* Finds NT_GNU_BUILD_ID in the PT_NOTE segments of a 64-bit ELF file. */
+static int read_build_id(const char *path, uint8_t *id, size_t max)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return 0;
+    int found = 0;
+    Elf64_Ehdr eh;
+    if (pread_all(fd, &eh, sizeof(eh), 0) != 0 || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) ||
+        eh.e_phnum == 0 || eh.e_phnum > 256)
+        goto out;
+    static Elf64_Phdr ph[256]; /* writer-only: keep big buffers off the stack */
+    if (pread_all(fd, ph, sizeof(Elf64_Phdr) * eh.e_phnum, (off_t)eh.e_phoff) != 0)
+        goto out;
+    for (int i = 0; i < eh.e_phnum && !found; i++) {
+        if (ph[i].p_type != PT_NOTE || ph[i].p_filesz > 65536 || ph[i].p_filesz < 12)
+            continue;
+        static unsigned char notes[65536];
+        if (pread_all(fd, notes, ph[i].p_filesz, (off_t)ph[i].p_offset) != 0)
+            continue;
+        size_t off = 0, end = ph[i].p_filesz;
+        size_t align = ph[i].p_align == 8 ? 8 : 4;
+        while (off + 12 <= end) {
+            uint32_t namesz, descsz, type;
+            memcpy(&namesz, notes + off, 4);
+            memcpy(&descsz, notes + off + 4, 4);
+            memcpy(&type, notes + off + 8, 4);
+            size_t name_off = off + 12;
+            size_t desc_off = name_off + ((namesz + align - 1) & ~(align - 1));
+            if (desc_off > end || descsz > end - desc_off)
+                break;
+            if (type == NT_GNU_BUILD_ID && namesz == 4 && memcmp(notes + name_off, "GNU", 4) == 0) {
+                size_t n = descsz < max ? descsz : max;
+                memcpy(id, notes + desc_off, n);
+                found = (int)n;
+                break;
+            }
+            off = desc_off + ((descsz + align - 1) & ~(align - 1));
+        }
+    }
+out:
+    close(fd);
+    return found;
+}
+
+static const struct bid_entry *build_id_for(const char *path, uint64_t dev, uint64_t inode)
+{
+    for (size_t i = 0; i < bid_count; i++)
+        if (bid_cache[i].dev == dev && bid_cache[i].inode == inode)
+            return &bid_cache[i];
+    if (bid_count == bid_cap) {
+        size_t cap = bid_cap ? bid_cap * 2 : 64;
+        struct bid_entry *p = realloc(bid_cache, cap * sizeof(*p));
+        if (p == NULL)
+            return NULL;
+        bid_cache = p;
+        bid_cap = cap;
+    }
+    struct bid_entry *e = &bid_cache[bid_count++];
+    e->dev = dev;
+    e->inode = inode;
+    e->len = (uint8_t)read_build_id(path, e->id, sizeof(e->id));
+    return e;
+}
+
+/* Appends the MAPS payload (count, entries) for /proc/self/maps. */
+NMT_HIDDEN int nmt__os_maps(struct nmt_buf *b)
+{
+    char *text;
+    size_t len;
+    int err = nmt__os_read_file("/proc/self/maps", &text, &len);
+    if (err != 0)
+        return err;
+    size_t count_at = b->len;
+    nmt__buf_u32(b, 0);
+    uint32_t count = 0;
+    char *line = text;
+    while (line < text + len) {
+        char *nl = strchr(line, '\n');
+        if (nl != NULL)
+            *nl = '\0';
+        unsigned long long start, end, off, inode;
+        unsigned maj, min;
+        char perms[8];
+        int path_at = 0;
+        if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end, perms, &off, &maj, &min,
+                   &inode, &path_at) >= 7) {
+            const char *path = path_at > 0 ? line + path_at : "";
+            uint32_t prot = (perms[0] == 'r' ? NMT_MAP_R : 0) | (perms[1] == 'w' ? NMT_MAP_W : 0) |
+                            (perms[2] == 'x' ? NMT_MAP_X : 0) | (perms[3] == 's' ? NMT_MAP_SHARED : 0);
+            uint64_t dev = ((uint64_t)maj << 20) | min;
+            nmt__buf_u64(b, start);
+            nmt__buf_u64(b, end);
+            nmt__buf_u64(b, off);
+            nmt__buf_u32(b, prot);
+            nmt__buf_u32(b, (uint32_t)dev);
+            nmt__buf_u64(b, inode);
+            nmt__buf_cstr(b, path);
+            const struct bid_entry *bid = NULL;
+            if (path[0] == '/' && inode != 0 && strstr(path, " (deleted)") == NULL)
+                bid = build_id_for(path, dev, inode);
+            nmt__buf_str(b, bid ? bid->id : NULL, bid ? bid->len : 0);
+            count++;
+        }
+        if (nl == NULL)
+            break;
+        line = nl + 1;
+    }
+    free(text);
+    if (!b->failed)
+        for (int i = 0; i < 4; i++)
+            b->data[count_at + i] = (unsigned char)(count >> (8 * i));
+    return b->failed ? -ENOMEM : 0;
+}
+
+static long long status_kb(const char *text, const char *key)
+{
+    const char *p = strstr(text, key);
+    if (p == NULL)
+        return -1;
+    return atoll(p + strlen(key));
+}
+
+NMT_HIDDEN void nmt__os_counters(nmt_counter_fn add, void *ctx)
+{
+    char *text;
+    size_t len;
+    if (nmt__os_read_file("/proc/self/status", &text, &len) == 0) {
+        long long v;
+        if ((v = status_kb(text, "\nVmRSS:")) >= 0)
+            add(ctx, "proc.rss", v * 1024);
+        if ((v = status_kb(text, "\nVmHWM:")) >= 0)
+            add(ctx, "proc.hwm", v * 1024);
+        if ((v = status_kb(text, "\nVmSize:")) >= 0)
+            add(ctx, "proc.vmsize", v * 1024);
+        if ((v = status_kb(text, "\nThreads:")) >= 0)
+            add(ctx, "proc.threads", v);
+        free(text);
+    }
+    struct mallinfo2 mi = mallinfo2();
+    add(ctx, "mallinfo.arena", (int64_t)mi.arena);
+    add(ctx, "mallinfo.ordblks", (int64_t)mi.ordblks);
+    add(ctx, "mallinfo.smblks", (int64_t)mi.smblks);
+    add(ctx, "mallinfo.hblks", (int64_t)mi.hblks);
+    add(ctx, "mallinfo.hblkhd", (int64_t)mi.hblkhd);
+    add(ctx, "mallinfo.usmblks", (int64_t)mi.usmblks);
+    add(ctx, "mallinfo.fsmblks", (int64_t)mi.fsmblks);
+    add(ctx, "mallinfo.uordblks", (int64_t)mi.uordblks);
+    add(ctx, "mallinfo.fordblks", (int64_t)mi.fordblks);
+    add(ctx, "mallinfo.keepcost", (int64_t)mi.keepcost);
+}
+
+/* Appends exe, cmdline and hostname as HEADER strings. */
+NMT_HIDDEN void nmt__os_identity(struct nmt_buf *b)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    nmt__buf_str(b, exe, n > 0 ? (size_t)n : 0);
+    char *cmd;
+    size_t len;
+    if (nmt__os_read_file("/proc/self/cmdline", &cmd, &len) == 0) {
+        nmt__buf_str(b, cmd, len);
+        free(cmd);
+    } else {
+        nmt__buf_str(b, NULL, 0);
+    }
+    struct utsname u;
+    nmt__buf_cstr(b, uname(&u) == 0 ? u.nodename : "");
+}
+
+/* Expands %p (pid) and %% in the output pattern, then creates the file
+ * exclusively, never following a symlink. If the name is taken (a pid that
+ * exec'ed keeps its pid, or an old file), ".1", ".2"... go before ".nmt". */
+NMT_HIDDEN int nmt__os_create_output(char *path, size_t size)
+{
+    char base[1024];
+    size_t o = 0;
+    for (const char *p = nmt__cfg.output; *p && o + 24 < sizeof(base); p++) {
+        if (p[0] == '%' && p[1] == 'p') {
+            o += (size_t)snprintf(base + o, sizeof(base) - o, "%d", (int)getpid());
+            p++;
+        } else if (p[0] == '%' && p[1] == '%') {
+            base[o++] = '%';
+            p++;
+        } else {
+            base[o++] = *p;
+        }
+    }
+    base[o] = '\0';
+    size_t blen = strlen(base);
+    const char *ext = "";
+    if (blen > 4 && strcmp(base + blen - 4, ".nmt") == 0) {
+        base[blen - 4] = '\0';
+        ext = ".nmt";
+    }
+    for (int i = 0; i < 1000; i++) {
+        if (i == 0)
+            snprintf(path, size, "%s%s", base, ext);
+        else
+            snprintf(path, size, "%s.%d%s", base, i, ext);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            return fd;
+        if (errno != EEXIST)
+            return -errno;
+    }
+    return -EEXIST;
+}

@@ -1,0 +1,21 @@
+/*
+ * nmt_os.h: the recorder's contact with the OS outside the hooks (nmt_os.c,
+ * nmt_jvmflags.c). Writer thread only.
+ */
+#ifndef NMT_OS_H
+#define NMT_OS_H
+
+#include <stddef.h>
+
+#include "nmt_buf.h"
+#include "nmt_internal.h"
+
+int nmt__os_read_file(const char *path, char **out, size_t *len);
+int nmt__os_maps(struct nmt_buf *b);
+void nmt__os_counters(nmt_counter_fn add, void *ctx);
+void nmt__os_identity(struct nmt_buf *b);
+int nmt__os_create_output(char *path, size_t size);
+/* For a java process: the JVM sizing facts as INFO pairs (jvm.*). */
+void nmt__os_jvm_info(void (*add)(void *, const char *, const char *), void *ctx);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * nmt_sampler.h: byte-based Poisson sampling of allocations.
+ *
+ * Each thread counts down an exponentially distributed number of bytes whose
+ * mean is the sampling rate; the allocation that crosses zero is sampled and
+ * stands for 1 / (1 - exp(-size/rate)) allocations of its size. This is the
+ * scheme of jemalloc's and tcmalloc's heap profilers: the probability that an
+ * allocation of s bytes is sampled is exactly 1 - exp(-s/rate), so weighting
+ * each sample by the inverse of that probability gives unbiased estimates of
+ * both bytes and object counts.
+ *
+ * The random generator is xorshift128+, one 16-byte state per thread. The
+ * caller keeps the state (in thread-local storage) and the countdown itself.
+ */
+#ifndef NMT_SAMPLER_H
+#define NMT_SAMPLER_H
+
+#include <stdint.h>
+
+/* Largest gap ever returned: far above any real rate, far below overflow of
+ * an int64_t countdown that subtracts a size_t. */
+#define NMT_SAMPLER_GAP_MAX (INT64_C(1) << 62)
+
+/* Fills state from (seed, thread_serial): equal inputs give equal streams,
+ * different serials give unrelated streams. A seed of 0 is fine; the state is
+ * never all-zero (xorshift's only fixed point). */
+void nmt_sampler_seed(uint64_t state[2], uint64_t seed, uint64_t thread_serial);
+
+/* xorshift128+ (Vigna): 64 random bits. Fast, not cryptographic. */
+static inline uint64_t nmt_sampler_next_u64(uint64_t state[2])
+{
+    uint64_t s1 = state[0];
+    const uint64_t s0 = state[1];
+    state[0] = s0;
+    s1 ^= s1 << 23;
+    state[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    return state[1] + s0;
+}
+
+/* The next countdown: ceil(-ln(U) * rate) with U uniform in (0, 1], so at
+ * least 1, and at most NMT_SAMPLER_GAP_MAX. rate <= 1 returns 1 (the caller
+ * treats rate 1 as "sample every allocation with weight 1").
+ *
+ * The countdown convention that makes the weights exact is
+ *     if ((countdown -= size) <= 0) { sample; countdown = next_gap(); }
+ * Rounding the gap up and sampling at <= 0 gives P(sampled) = P(X <= size)
+ * = 1 - exp(-size/rate) for an exponential X; with integer sizes, rounding
+ * down or sampling only below zero would shift every probability by a byte,
+ * which biases small allocations by several percent. */
+int64_t nmt_sampler_next_gap(uint64_t state[2], uint64_t rate);
+
+/* The weight of a sampled allocation of `size` bytes: 1 / (1 - exp(-size/rate)).
+ * Exactly 1.0 when rate <= 1; a size of 0 counts as 1 byte. */
+double nmt_sampler_weight(uint64_t size, uint64_t rate);
+
+#endif

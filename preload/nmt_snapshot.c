@@ -1,0 +1,289 @@
+/*
+ * nmt_snapshot.c: encodes the aggregate into profile records (docs/FORMAT.md).
+ *
+ * The file is created at the first snapshot (a process that never snapshots
+ * leaves nothing behind) with HEADER and INFO. Each snapshot appends the
+ * STACK records of stacks new since the last one, the JVM bridge's pending
+ * records, then SNAP_BEGIN, MAPS, COUNTERS, SITES and SNAP_END, encoded in
+ * memory and written in one go so that a crash leaves at most one partial
+ * snapshot at the end. Failures (no memory, disk full) are counted and said
+ * once; recording goes on.
+ */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nmt_buf.h"
+#include "nmt_format.h"
+#include "nmt_os.h"
+#include "nmt_writer.h"
+
+NMT_HIDDEN extern _Atomic uint64_t nmt__mmap_failed_after_record;
+NMT_HIDDEN size_t nmt__boot_used(void);
+NMT_HIDDEN extern uint64_t nmt__start_realtime, nmt__start_monotonic;
+
+static uint64_t clock_ns(clockid_t clk)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct kv_ctx {
+    struct nmt_buf *b;
+    uint32_t count;
+};
+
+static void kv_add(void *ctx, const char *k, const char *v)
+{
+    struct kv_ctx *c = ctx;
+    nmt__buf_cstr(c->b, k);
+    nmt__buf_cstr(c->b, v);
+    c->count++;
+}
+
+static void patch_u32(struct nmt_buf *b, size_t at, uint32_t v)
+{
+    if (!b->failed)
+        for (int i = 0; i < 4; i++)
+            b->data[at + i] = (unsigned char)(v >> (8 * i));
+}
+
+static void encode_header(struct nmt_buf *b)
+{
+    nmt__buf_put(b, NMT_MAGIC, NMT_MAGIC_LEN);
+    size_t r = nmt__rec_begin(b, NMT_REC_HEADER);
+    nmt__buf_u32(b, NMT_FORMAT_VERSION);
+    nmt__buf_u32(b, (uint32_t)getpid());
+    nmt__buf_u32(b, (uint32_t)getppid());
+    nmt__buf_u32(b, (nmt__cfg.unwind_fp ? NMT_HDR_UNWIND_FP : 0) |
+                        (nmt__cfg.java ? NMT_HDR_JAVA_AUTO : 0));
+    nmt__buf_u64(b, nmt__start_realtime);
+    nmt__buf_u64(b, nmt__start_monotonic);
+    nmt__buf_u64(b, nmt__cfg.rate);
+    nmt__buf_u32(b, nmt__cfg.depth);
+    nmt__buf_u32(b, (uint32_t)sysconf(_SC_PAGESIZE));
+    nmt__buf_cstr(b, "nmtrace " NMT_VERSION);
+    nmt__os_identity(b);
+    nmt__rec_end(b, r);
+
+    r = nmt__rec_begin(b, NMT_REC_INFO);
+    size_t count_at = b->len;
+    struct kv_ctx kv = {b, 0};
+    nmt__buf_u32(b, 0);
+    nmt__config_describe(kv_add, &kv);
+    nmt__os_jvm_info(kv_add, &kv);
+    patch_u32(b, count_at, kv.count);
+    nmt__rec_end(b, r);
+}
+
+static void encode_new_stacks(struct nmt_writer *w, struct nmt_buf *b)
+{
+    uint32_t n = nmt_stacktab_count(&w->stacks);
+    for (uint32_t id = w->stacks_written + 1; id <= n; id++) {
+        uint32_t nf;
+        const uint64_t *f = nmt_stacktab_frames(&w->stacks, id, &nf);
+        size_t r = nmt__rec_begin(b, NMT_REC_STACK);
+        nmt__buf_u32(b, id);
+        nmt__buf_u32(b, f ? nf : 0);
+        for (uint32_t i = 0; f && i < nf; i++)
+            nmt__buf_u64(b, f[i]);
+        nmt__rec_end(b, r);
+    }
+}
+
+static int emit_record(void *ctx, uint16_t type, const void *payload, uint32_t len)
+{
+    struct nmt_buf *b = ctx;
+    size_t r = nmt__rec_begin(b, type);
+    nmt__buf_put(b, payload, len);
+    nmt__rec_end(b, r);
+    return b->failed ? -ENOMEM : 0;
+}
+
+struct counter_ctx {
+    struct nmt_buf *b;
+    uint32_t count;
+};
+
+static void counter_add(void *ctx, const char *name, int64_t v)
+{
+    struct counter_ctx *c = ctx;
+    nmt__buf_cstr(c->b, name);
+    nmt__buf_u64(c->b, (uint64_t)v);
+    c->count++;
+}
+
+static void encode_counters(struct nmt_writer *w, struct nmt_buf *b)
+{
+    size_t r = nmt__rec_begin(b, NMT_REC_COUNTERS);
+    size_t count_at = b->len;
+    struct counter_ctx c = {b, 0};
+    nmt__buf_u32(b, 0);
+    nmt__os_counters(counter_add, &c);
+    uint64_t drops = w->dead_drops, drop_bytes = w->dead_drop_bytes,
+             free_drops = w->dead_free_drops;
+    uint32_t threads = 0;
+    for (struct nmt_thread *s = atomic_load_explicit(&nmt__threads, memory_order_acquire); s;
+         s = s->next) {
+        drops += atomic_load_explicit(&s->drops, memory_order_relaxed);
+        drop_bytes += atomic_load_explicit(&s->drop_bytes, memory_order_relaxed);
+        free_drops += atomic_load_explicit(&s->free_drops, memory_order_relaxed);
+        threads++;
+    }
+    counter_add(&c, "rec.samples", (int64_t)w->samples);
+    counter_add(&c, "rec.frees", (int64_t)w->frees);
+    counter_add(&c, "rec.mmap_events", (int64_t)w->mmap_events);
+    counter_add(&c, "rec.live_samples", (int64_t)nmt_livetab_count(&w->live));
+    counter_add(&c, "rec.stacks", (int64_t)nmt_stacktab_count(&w->stacks));
+    counter_add(&c, "rec.thread_slots", (int64_t)threads);
+    counter_add(&c, "rec.ring_drops", (int64_t)drops);
+    counter_add(&c, "rec.ring_drop_bytes", (int64_t)drop_bytes);
+    counter_add(&c, "rec.free_drops", (int64_t)free_drops);
+    counter_add(&c, "rec.lost_no_ring",
+                (int64_t)atomic_load_explicit(&nmt__lost_no_ring, memory_order_relaxed));
+    counter_add(&c, "rec.unwind_errors",
+                (int64_t)atomic_load_explicit(&nmt__unwind_errors, memory_order_relaxed));
+    counter_add(&c, "rec.truncated_stacks",
+                (int64_t)atomic_load_explicit(&nmt__truncated_stacks, memory_order_relaxed));
+    counter_add(&c, "rec.mmap_failed_after_record",
+                (int64_t)atomic_load_explicit(&nmt__mmap_failed_after_record,
+                                              memory_order_relaxed));
+    counter_add(&c, "rec.orphan_frees", (int64_t)nmt_livetab_orphans(&w->live));
+    counter_add(&c, "rec.bootstrap_bytes", (int64_t)nmt__boot_used());
+    counter_add(&c, "rec.internal_errors", (int64_t)w->internal_errors);
+    counter_add(&c, "rec.write_errors", (int64_t)w->write_errors);
+    counter_add(&c, "rec.mmap_reserved", (int64_t)nmt_mm_reserved(&w->mm));
+    counter_add(&c, "rec.mmap_committed", (int64_t)nmt_mm_committed(&w->mm));
+    counter_add(&c, "rec.live_estimate", (int64_t)llround(w->live_est));
+    if (nmt_jvm_counters != NULL)
+        nmt_jvm_counters(counter_add, &c);
+    patch_u32(b, count_at, c.count);
+    nmt__rec_end(b, r);
+}
+
+static uint64_t est(double v)
+{
+    return v <= 0.5 ? 0 : (uint64_t)llround(v);
+}
+
+/* SITES in records of at most ~1 MiB. Returns the number of entries. */
+static uint32_t encode_sites(struct nmt_writer *w, struct nmt_buf *b)
+{
+    uint32_t total = 0, n = nmt_stacktab_count(&w->stacks);
+    size_t r = 0, count_at = 0;
+    uint32_t in_rec = 0;
+    for (uint32_t id = 1; id <= n; id++) {
+        const struct nmt_stack_totals *st = nmt_stacktab_totals(&w->stacks, id);
+        if (st == NULL)
+            continue;
+        uint64_t lb = est(st->live_bytes), lo = est(st->live_objects);
+        uint64_t ab = est(st->alloc_bytes), ao = est(st->alloc_objects);
+        uint64_t res = st->reserved > 0 ? (uint64_t)st->reserved : 0;
+        uint64_t com = st->committed > 0 ? (uint64_t)st->committed : 0;
+        if (lb == 0 && ab == 0 && res == 0 && com == 0 && st->alloc_samples == 0)
+            continue;
+        if (in_rec == 0) {
+            r = nmt__rec_begin(b, NMT_REC_SITES);
+            count_at = b->len;
+            nmt__buf_u32(b, 0);
+        }
+        uint32_t flags = (st->alloc_samples ? NMT_SITE_MALLOC : 0) | (res || com ? NMT_SITE_MMAP : 0);
+        nmt__buf_u32(b, id);
+        nmt__buf_u32(b, flags);
+        nmt__buf_u64(b, lb);
+        nmt__buf_u64(b, lo);
+        nmt__buf_u64(b, ab);
+        nmt__buf_u64(b, ao);
+        nmt__buf_u64(b, st->live_samples);
+        nmt__buf_u64(b, st->alloc_samples);
+        nmt__buf_u64(b, res);
+        nmt__buf_u64(b, com);
+        in_rec++;
+        total++;
+        if (in_rec == 16384) {
+            patch_u32(b, count_at, in_rec);
+            nmt__rec_end(b, r);
+            in_rec = 0;
+        }
+    }
+    if (in_rec > 0) {
+        patch_u32(b, count_at, in_rec);
+        nmt__rec_end(b, r);
+    }
+    return total;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return k < 0 ? -errno : -ENOSPC;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+NMT_HIDDEN void nmt__snapshot_write(struct nmt_writer *w, int reason)
+{
+    if (w->file_failed)
+        return;
+    struct nmt_buf b = {0};
+    if (w->fd < 0) {
+        int fd = nmt__os_create_output(w->path, sizeof(w->path));
+        if (fd < 0) {
+            nmt__say("nmtrace: cannot create the profile '%s': %s; recording without output",
+                     nmt__cfg.output, strerror(-fd));
+            w->file_failed = 1;
+            return;
+        }
+        w->fd = fd;
+        encode_header(&b);
+    }
+    encode_new_stacks(w, &b);
+    if (nmt_jvm_flush != NULL)
+        nmt_jvm_flush(emit_record, &b);
+
+    size_t r = nmt__rec_begin(&b, NMT_REC_SNAP_BEGIN);
+    nmt__buf_u32(&b, w->snap_seq);
+    nmt__buf_u32(&b, (uint32_t)reason);
+    nmt__buf_u64(&b, clock_ns(CLOCK_REALTIME));
+    nmt__buf_u64(&b, clock_ns(CLOCK_MONOTONIC));
+    nmt__rec_end(&b, r);
+
+    r = nmt__rec_begin(&b, NMT_REC_MAPS);
+    if (nmt__os_maps(&b) != 0)
+        w->internal_errors++;
+    nmt__rec_end(&b, r);
+
+    encode_counters(w, &b);
+    uint32_t nsites = encode_sites(w, &b);
+
+    r = nmt__rec_begin(&b, NMT_REC_SNAP_END);
+    nmt__buf_u32(&b, w->snap_seq);
+    nmt__buf_u32(&b, nsites);
+    nmt__rec_end(&b, r);
+
+    if (b.failed) {
+        w->internal_errors++;
+        nmt__buf_free(&b);
+        return;
+    }
+    int err = write_all(w->fd, b.data, b.len);
+    nmt__buf_free(&b);
+    if (err != 0) {
+        w->write_errors++;
+        nmt__say("nmtrace: writing '%s' failed: %s; no more snapshots", w->path, strerror(-err));
+        w->file_failed = 1;
+        return;
+    }
+    w->stacks_written = nmt_stacktab_count(&w->stacks);
+    w->snap_seq++;
+    w->last_snap_live = w->live_est;
+}

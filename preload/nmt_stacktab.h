@@ -1,0 +1,67 @@
+/*
+ * nmt_stacktab.h: the writer thread's table of distinct stacks.
+ *
+ * Interns stacks (arrays of 64-bit frames) into ids 1, 2, 3... in order of
+ * first appearance, the ids the profile's STACK records carry, and keeps the
+ * per-stack totals that SITES records report plus a "STACK record already
+ * written" bit. Writer thread only: no locking. Allocates with plain malloc
+ * (the writer's own allocations pass through to the real allocator) and
+ * reports allocation failure as a return value.
+ *
+ * Pointers returned by nmt_stacktab_frames and nmt_stacktab_totals stay
+ * valid until nmt_stacktab_destroy: entries live in fixed-size segments and
+ * frames in large chunks, neither of which ever moves.
+ */
+#ifndef NMT_STACKTAB_H
+#define NMT_STACKTAB_H
+
+#include <stdint.h>
+
+struct nmt_stack_totals {
+    double live_bytes, live_objects;   /* estimated, sampling weights applied */
+    double alloc_bytes, alloc_objects; /* cumulative, estimated */
+    uint64_t live_samples, alloc_samples;
+    int64_t reserved, committed; /* mmap bytes, exact */
+};
+
+struct nmt_stack_ent;
+struct nmt_stack_chunk;
+
+struct nmt_stacktab {
+    uint64_t *slots;    /* open addressing: (hash >> 32) << 32 | id; 0 = empty */
+    uint32_t slot_mask; /* slot count - 1 (a power of two) */
+    uint32_t count;     /* ids handed out; the last id is count */
+    struct nmt_stack_ent **segs; /* entry of id i: segs[(i-1) >> SEG_BITS][(i-1) & SEG_MASK] */
+    uint32_t nsegs, segs_cap;
+    struct nmt_stack_chunk *chunks; /* frame storage, newest first */
+    uint32_t chunk_used, chunk_cap; /* frames used / available in the newest chunk */
+};
+
+/* 0 or -ENOMEM. */
+int nmt_stacktab_init(struct nmt_stacktab *t);
+
+/* Frees everything; t may be re-initialised afterwards. */
+void nmt_stacktab_destroy(struct nmt_stacktab *t);
+
+/* The id of the stack frames[0..n), adding it if unseen (*is_new = 1, else 0;
+ * is_new may be NULL). Returns 0 when memory runs out (the table is unchanged). */
+uint32_t nmt_stacktab_intern(struct nmt_stacktab *t, const uint64_t *frames, uint32_t n,
+                             int *is_new);
+
+/* The frames of id and their count, or NULL for an unknown id. */
+const uint64_t *nmt_stacktab_frames(const struct nmt_stacktab *t, uint32_t id, uint32_t *n);
+
+/* The totals of id (zero-initialised when interned), or NULL for an unknown id. */
+struct nmt_stack_totals *nmt_stacktab_totals(struct nmt_stacktab *t, uint32_t id);
+
+/* Number of distinct stacks: valid ids are 1..count. */
+uint32_t nmt_stacktab_count(const struct nmt_stacktab *t);
+
+/* Whether id's STACK record is in the file (0 for unknown ids), and setting it. */
+int nmt_stacktab_written(const struct nmt_stacktab *t, uint32_t id);
+void nmt_stacktab_mark_written(struct nmt_stacktab *t, uint32_t id);
+
+/* Clears every written bit: for a fork child, which starts a new file. */
+void nmt_stacktab_clear_written(struct nmt_stacktab *t);
+
+#endif

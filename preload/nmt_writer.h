@@ -1,0 +1,58 @@
+/*
+ * nmt_writer.h: the writer thread's state (nmt_writer.c) and the snapshot
+ * encoder that serialises it (nmt_snapshot.c). Writer thread only, except
+ * `stop` and `request`, which other threads set.
+ */
+#ifndef NMT_WRITER_H
+#define NMT_WRITER_H
+
+#include <pthread.h>
+
+#include "nmt_internal.h"
+#include "nmt_livetab.h"
+#include "nmt_mmap_model.h"
+#include "nmt_stacktab.h"
+
+struct nmt_held { /* an mmap-family event waiting for its turn */
+    uint64_t seq;
+    uint64_t arg[4];
+    uint32_t type, stack;
+};
+
+struct nmt_writer {
+    pthread_t thread;
+    int running;
+    _Atomic int stop;
+    _Atomic int exited;
+    _Atomic int request; /* a snapshot reason asked for by a signal */
+    int tables_ok;
+    struct nmt_stacktab stacks;
+    struct nmt_livetab live;
+    struct nmt_mm mm;
+    int mm_touched;
+    uint32_t round;
+    uint64_t round_max_seq;
+    struct nmt_held *held;
+    size_t held_n, held_cap;
+
+    /* file */
+    int fd;            /* -1 until the first snapshot */
+    int file_failed;   /* creation or a write failed: said once, recording goes on */
+    char path[1100];
+    uint32_t snap_seq;
+    uint32_t stacks_written; /* ids 1..stacks_written have a STACK record */
+
+    /* figures */
+    double live_est, last_snap_live;
+    uint64_t samples, frees, mmap_events, truncated;
+    uint64_t internal_errors, write_errors;
+    uint64_t dead_drops, dead_drop_bytes, dead_free_drops;
+};
+
+extern struct nmt_writer nmt__w;
+int nmt__writer_init_tables(struct nmt_writer *w);
+uint64_t nmt__writer_round(struct nmt_writer *w, int final);
+/* Encodes and appends one snapshot (and any new stacks). */
+void nmt__snapshot_write(struct nmt_writer *w, int reason);
+
+#endif

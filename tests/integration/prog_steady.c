@@ -1,0 +1,45 @@
+/*
+ * prog_steady.c: a process that runs for a while with one site that leaks
+ * steadily and one that grows and then levels off (a bounded cache). Used to
+ * test periodic, growth, signal and trigger-file snapshots and kill -9.
+ *   prog_steady [seconds] [MiB-per-second]
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void *cache[256];
+
+__attribute__((noinline)) void steady_leak_site(size_t bytes)
+{
+    for (size_t done = 0; done < bytes; done += 64 << 10) {
+        char *p = malloc(64 << 10);
+        p[0] = 1;
+    }
+}
+
+/* Fills a 256-slot cache of 64 KiB entries, then only replaces entries. */
+__attribute__((noinline)) void levelling_cache_site(int tick)
+{
+    for (int i = 0; i < 8; i++) {
+        int slot = (tick * 8 + i) % 256;
+        free(cache[slot]);
+        cache[slot] = malloc(64 << 10);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    double seconds = argc > 1 ? atof(argv[1]) : 3;
+    double mib = argc > 2 ? atof(argv[2]) : 8;
+    int ticks = (int)(seconds * 20);
+    for (int t = 0; t < ticks; t++) {
+        steady_leak_site((size_t)(mib * (1 << 20) / 20));
+        levelling_cache_site(t);
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}

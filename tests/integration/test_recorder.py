@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+"""Integration tests of libnmtrace.so on real programs with ground truth.
+
+Usage: test_recorder.py CASE --lib LIB --bindir DIR --workdir DIR
+Each CASE runs real processes under LD_PRELOAD and checks the profile with the
+independent reader nmtprof.py (docs/FORMAT.md). Exit 0 pass, 1 fail, 77 skip.
+"""
+import argparse
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nmtprof  # noqa: E402
+
+SITES = ["leak_malloc_site", "leak_calloc_site", "leak_realloc_site", "leak_memalign_site"]
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+class Env:
+    def __init__(self, a):
+        self.lib, self.bindir = os.path.abspath(a.lib), os.path.abspath(a.bindir)
+        self.work = os.path.abspath(a.workdir)
+        shutil.rmtree(self.work, ignore_errors=True)
+        os.makedirs(self.work)
+
+    def prog(self, name):
+        return os.path.join(self.bindir, name)
+
+    def run(self, argv, env=None, timeout=120, preload=True, check_rc=True):
+        e = dict(os.environ)
+        for k in list(e):
+            if k.startswith("NMTRACE_"):
+                del e[k]
+        e["NMTRACE_OUTPUT"] = os.path.join(self.work, "p.%p.nmt")
+        if preload:
+            e["LD_PRELOAD"] = self.lib
+        e.update(env or {})
+        r = subprocess.run(argv, env=e, capture_output=True, text=True, timeout=timeout,
+                           cwd=self.work)
+        if check_rc and r.returncode != 0:
+            raise Fail("%s exited %d: %s" % (argv, r.returncode, r.stderr[-2000:]))
+        return r
+
+    def profiles(self):
+        return sorted(glob.glob(os.path.join(self.work, "*.nmt")))
+
+    def only_profile(self):
+        ps = self.profiles()
+        check(len(ps) == 1, "expected one profile, found %s" % ps)
+        return nmtprof.Profile(ps[0])
+
+    def clean(self):
+        for p in self.profiles():
+            os.unlink(p)
+
+
+def truth_run(env, rate, seed=None, scale="1"):
+    env.clean()
+    e = {"NMTRACE_RATE": str(rate)}
+    if seed is not None:
+        e["NMTRACE_SEED"] = str(seed)
+    r = env.run([env.prog("prog_truth"), scale], e)
+    truth = json.loads(r.stdout)
+    prof = env.only_profile()
+    return truth, prof, prof.last()
+
+
+def case_exact(env):
+    """Rate 1: every allocation recorded, so per-site live bytes are exact."""
+    truth, prof, snap = truth_run(env, 1)
+    syms = nmtprof.Symbols(env.prog("prog_truth"))
+    for site in SITES:
+        got = nmtprof.site_total(prof, snap, syms, site, "live_bytes")
+        check(got == truth[site], "%s: live %d, truth %d" % (site, got, truth[site]))
+        objs = nmtprof.site_total(prof, snap, syms, site, "live_objects")
+        check(objs > 0, "%s: no live objects" % site)
+    mm = truth["leak_mmap_site"]
+    com = nmtprof.site_total(prof, snap, syms, "leak_mmap_site", "committed")
+    res = nmtprof.site_total(prof, snap, syms, "leak_mmap_site", "reserved")
+    check(com == mm["committed"], "mmap committed %d, truth %d" % (com, mm["committed"]))
+    check(res == mm["reserved"], "mmap reserved %d, truth %d" % (res, mm["reserved"]))
+    churn = nmtprof.site_total(prof, snap, syms, "churn", "live_bytes")
+    check(churn == 0, "churn (all freed) shows %d live bytes" % churn)
+    churn_c = nmtprof.site_total(prof, snap, syms, "churn", "committed")
+    check(churn_c == 0, "churn mmaps (all unmapped) show %d committed" % churn_c)
+    c = snap.counters
+    check(c.get("rec.ring_drops", 0) == 0, "ring drops at rate 1: %s" % c.get("rec.ring_drops"))
+    print("exact: all sites exact; samples", c.get("rec.samples"))
+
+
+def case_sampled(env):
+    """Default rate, fixed seed: each >= 32 MiB site within +-15 %.
+
+    The sites hold ~130 MiB each (scale 4): for small objects the relative
+    standard error of a byte-sampled estimate is sqrt(rate / bytes), 12.5 %
+    at 32 MiB but 6 % at 130 MiB, so +-15 % is a meaningful 2.4 sigma bound
+    rather than a coin toss on the seed."""
+    truth, prof, snap = truth_run(env, 524288, seed=42, scale="4")
+    check(prof.header["rate"] == 524288, "rate in header")
+    syms = nmtprof.Symbols(env.prog("prog_truth"))
+    for site in SITES:
+        got = nmtprof.site_total(prof, snap, syms, site, "live_bytes")
+        err = abs(got - truth[site]) / truth[site]
+        print("%s: estimate %d truth %d (%.1f%%)" % (site, got, truth[site], 100 * err))
+        check(err <= 0.15, "%s off by %.1f%%" % (site, 100 * err))
+
+
+def case_unbiased(env):
+    """30 seeds: the mean estimate of each site within +-3 % of the truth."""
+    syms = nmtprof.Symbols(env.prog("prog_truth"))
+    sums = {s: 0 for s in SITES}
+    n = 30
+    truth = None
+    for seed in range(1, n + 1):
+        truth, prof, snap = truth_run(env, 524288, seed=seed * 7919, scale="4")
+        for site in SITES:
+            sums[site] += nmtprof.site_total(prof, snap, syms, site, "live_bytes")
+    for site in SITES:
+        mean = sums[site] / n
+        err = (mean - truth[site]) / truth[site]
+        print("%s: mean of %d = %.0f, truth %d (%+.2f%%)" % (site, n, mean, truth[site], 100 * err))
+        check(abs(err) <= 0.03, "%s biased by %+.2f%%" % (site, 100 * err))
+
+
+def case_threads(env):
+    """8 threads per wave allocating, leaking and exiting."""
+    env.clean()
+    r = env.run([env.prog("prog_threads"), "6", "8"], {"NMTRACE_RATE": "1"})
+    truth = json.loads(r.stdout)
+    prof = env.only_profile()
+    snap = prof.last()
+    syms = nmtprof.Symbols(env.prog("prog_threads"))
+    got = nmtprof.site_total(prof, snap, syms, "thread_leak_site", "live_bytes")
+    check(got == truth["thread_leak_site"], "threads: live %d truth %d" % (got,
+                                                                         truth["thread_leak_site"]))
+    c = snap.counters
+    check(c["rec.ring_drops"] == 0 and c["rec.free_drops"] == 0, "drops: %s" % c)
+    check(c["rec.thread_slots"] <= 8 + 2, "slots not reused: %d" % c["rec.thread_slots"])
+    print("threads: exact, %d slots for 48 threads" % c["rec.thread_slots"])
+
+
+def case_fork_exec(env):
+    env.clean()
+    r = env.run([env.prog("prog_fork")], {"NMTRACE_RATE": "1"})
+    ids = json.loads(r.stdout)
+    check(ids["child_status"] == 0 and ids["exec_status"] == 0, "children failed: %s" % ids)
+    profs = [nmtprof.Profile(p) for p in env.profiles()]
+    by_role = {}
+    syms = nmtprof.Symbols(env.prog("prog_fork"))
+    for p in profs:
+        snap = p.last()
+        for role, func, blocks in (("parent", "parent_leak_site", 40),
+                                   ("child", "child_leak_site", 24),
+                                   ("exec", "exec_leak_site", 12)):
+            got = nmtprof.site_total(p, snap, syms, func, "live_bytes")
+            if got:
+                check(got == blocks * (256 << 10), "%s: %d bytes" % (role, got))
+                by_role[role] = p
+    check(set(by_role) == {"parent", "child", "exec"}, "profiles for %s only (files %s)" %
+          (sorted(by_role), env.profiles()))
+    check(by_role["parent"].header["pid"] == ids["parent"], "parent pid")
+    check(by_role["child"].header["pid"] == ids["child"], "child pid")
+    check(by_role["child"].header["ppid"] == ids["parent"], "child's ppid")
+    check(by_role["exec"].header["pid"] == ids["exec"], "exec pid")
+    # The fork child's profile must not claim the parent's leak.
+    snap = by_role["child"].last()
+    check(nmtprof.site_total(by_role["child"], snap, syms, "parent_leak_site", "live_bytes") == 0,
+          "child profile carries the parent's allocations")
+    print("fork/exec: three profiles, each with its own leak")
+
+
+def case_exit_race(env):
+    env.clean()
+    t0 = time.time()
+    env.run([env.prog("prog_exit_race")], {"NMTRACE_RATE": "4096"}, timeout=60)
+    check(time.time() - t0 < 30, "exit took too long")
+    prof = env.only_profile()
+    check(prof.last().reason == 1, "last snapshot is not the exit one")
+    print("exit race: exit 0, final snapshot written")
+
+
+def case_kill9(env):
+    env.clean()
+    e = dict(os.environ, LD_PRELOAD=env.lib, NMTRACE_INTERVAL="1", NMTRACE_RATE="65536",
+             NMTRACE_OUTPUT=os.path.join(env.work, "p.%p.nmt"))
+    p = subprocess.Popen([env.prog("prog_steady"), "20", "16"], env=e, cwd=env.work)
+    time.sleep(3.5)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    prof = env.only_profile()
+    check(len(prof.snapshots) >= 2, "only %d snapshots before kill -9" % len(prof.snapshots))
+    check(all(s.reason == 2 for s in prof.snapshots), "interval snapshots expected")
+    syms = nmtprof.Symbols(env.prog("prog_steady"))
+    got = nmtprof.site_total(prof, prof.last(), syms, "steady_leak_site", "live_bytes")
+    check(got > 8 << 20, "steady leak not visible in last snapshot: %d" % got)
+    # Cut the file at every byte of its last 4 KiB: each prefix reads back.
+    data = open(env.profiles()[0], "rb").read()
+    cut = os.path.join(env.work, "cut.bin")
+    for n in range(max(9, len(data) - 4096), len(data), 97):
+        open(cut, "wb").write(data[:n])
+        nmtprof.Profile(cut)
+    print("kill -9: %d snapshots readable" % len(prof.snapshots))
+
+
+def case_triggers(env):
+    """Growth, dump signal and trigger-file snapshots."""
+    env.clean()
+    trig = os.path.join(env.work, "dump-now")
+    e = dict(os.environ, LD_PRELOAD=env.lib, NMTRACE_GROWTH="16m", NMTRACE_SIGNAL="USR1",
+             NMTRACE_TRIGGER=trig, NMTRACE_OUTPUT=os.path.join(env.work, "p.%p.nmt"))
+    p = subprocess.Popen([env.prog("prog_steady"), "4", "16"], env=e, cwd=env.work)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGUSR1)
+    time.sleep(0.7)
+    open(trig, "w").close()
+    check(p.wait(timeout=60) == 0, "prog_steady failed")
+    prof = env.only_profile()
+    reasons = [s.reason for s in prof.snapshots]
+    check(3 in reasons, "no growth snapshot: %s" % reasons)
+    check(4 in reasons, "no signal snapshot: %s" % reasons)
+    check(5 in reasons, "no trigger-file snapshot: %s" % reasons)
+    check(reasons[-1] == 1, "no exit snapshot")
+    check(not os.path.exists(trig), "trigger file not consumed")
+    check([s.seq for s in prof.snapshots] == list(range(len(reasons))), "seq numbers")
+    print("triggers: reasons", reasons)
+
+
+def case_bad_env(env):
+    env.clean()
+    r = env.run([env.prog("prog_steady"), "0.2", "1"],
+                {"NMTRACE_RATE": "lots", "NMTRACE_DEPTH": "0", "NMTRACE_UNWIND": "magic",
+                 "NMTRACE_SIGNAL": "SEGV"})
+    lines = [l for l in r.stderr.splitlines() if l.startswith("nmtrace:")]
+    check(len(lines) == 4, "expected one line per bad variable, got %s" % lines)
+    for var in ("NMTRACE_RATE", "NMTRACE_DEPTH", "NMTRACE_UNWIND", "NMTRACE_SIGNAL"):
+        check(any(var in l for l in lines), "no line for %s" % var)
+    prof = env.only_profile()
+    check(prof.info["config.RATE"] == "524288", "default rate not used")
+    check(prof.info["config.DEPTH"] == "64", "default depth not used")
+    check(prof.info["config.SIGNAL"] == "off", "JVM signal accepted")
+    print("bad env: defaults used, one line each")
+
+
+def case_ring_overflow(env):
+    """A tiny ring under a burst: losses are counted, never silent."""
+    env.clean()
+    env.run([env.prog("prog_truth"), "0.3"], {"NMTRACE_RATE": "1", "NMTRACE_RING": "4"})
+    snap = env.only_profile().last()
+    c = snap.counters
+    print("ring overflow: drops", c["rec.ring_drops"], "free drops", c["rec.free_drops"])
+    check(c["rec.ring_drops"] + c["rec.free_drops"] > 0, "a 4 KiB ring at rate 1 lost nothing?")
+    check(c["rec.samples"] > 0, "nothing recorded")
+
+
+def case_fp_unwind(env):
+    truth, prof, snap = None, None, None
+    env.clean()
+    r = env.run([env.prog("prog_truth_fp"), "0.2"], {"NMTRACE_RATE": "1", "NMTRACE_UNWIND": "fp"})
+    truth = json.loads(r.stdout)
+    prof = env.only_profile()
+    snap = prof.last()
+    check(prof.header["flags"] & 1, "fp flag not in header")
+    syms = nmtprof.Symbols(env.prog("prog_truth_fp"))
+    for site in SITES:
+        got = nmtprof.site_total(prof, snap, syms, site, "live_bytes")
+        check(got == truth[site], "fp %s: %d vs %d" % (site, got, truth[site]))
+    print("fp unwinder: exact")
+
+
+def case_java(env):
+    java = shutil.which("java")
+    javac = shutil.which("javac")
+    if not java or not javac:
+        print("SKIP: no JDK (java/javac) found")
+        return 77
+    env.clean()
+    r = env.run([java, "-version"], timeout=120)
+    check("version" in r.stderr, "java -version printed nothing")
+    prof = env.only_profile()
+    check(prof.info.get("jvm.reasonable_total"), "no jvm sizing info")
+    env.clean()
+    src = os.path.join(env.work, "Small.java")
+    open(src, "w").write(
+        "import java.nio.ByteBuffer; import java.util.*;\n"
+        "public class Small { public static void main(String[] a) throws Exception {\n"
+        " List<ByteBuffer> keep = new ArrayList<>();\n"
+        " for (int i = 0; i < 64; i++) keep.add(ByteBuffer.allocateDirect(1 << 20));\n"
+        " Thread t = new Thread(() -> { for (int i = 0; i < 1000; i++) new StringBuilder().append(i); });\n"
+        " t.start(); t.join(); System.out.println(\"ok \" + keep.size()); } }\n")
+    subprocess.run([javac, "-d", env.work, src], check=True, timeout=120)
+    r = env.run([java, "-Xmx64m", "-cp", env.work, "Small"], timeout=120)
+    check(r.stdout.strip() == "ok 64", "java program output: %r" % r.stdout)
+    prof = env.only_profile()
+    snap = prof.last()
+    check(snap.counters["rec.samples"] > 0, "no samples in a JVM")
+    check(snap.counters["rec.mmap_events"] > 0, "no mmap events in a JVM")
+    live = sum(s["live_bytes"] for s in snap.sites.values())
+    check(live >= 32 << 20, "64 MiB of direct buffers not seen (live %d)" % live)
+    print("java: -version and a program ran, profile with %d stacks" % len(prof.stacks))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("case")
+    ap.add_argument("--lib", required=True)
+    ap.add_argument("--bindir", required=True)
+    ap.add_argument("--workdir", required=True)
+    a = ap.parse_args()
+    env = Env(a)
+    try:
+        rc = globals()["case_" + a.case](env)
+    except (Fail, nmtprof.ProfileError) as e:
+        print("FAIL:", e)
+        return 1
+    return rc or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -66,9 +66,8 @@ static inline void nmt_addrfilter_sub(struct nmt_addrfilter *f, const void *p)
 {
     _Atomic uint32_t *c = &f->count[nmt_addrfilter_slot(p)];
     uint32_t v = atomic_load_explicit(c, memory_order_relaxed);
-    while (v != 0 &&
-           !atomic_compare_exchange_weak_explicit(c, &v, v - 1, memory_order_relaxed,
-                                                  memory_order_relaxed))
+    while (v != 0 && !atomic_compare_exchange_weak_explicit(c, &v, v - 1, memory_order_relaxed,
+                                                            memory_order_relaxed))
         ;
 }
 

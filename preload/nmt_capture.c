@@ -22,7 +22,6 @@
 NMT_HIDDEN _Atomic uint64_t nmt__unwind_errors, nmt__truncated_stacks;
 static _Atomic uint32_t nmt__thread_serial;
 
-
 NMT_HIDDEN int64_t nmt__next_gap(struct nmt_tls *t)
 {
     if (nmt__cfg.rate <= 1)

@@ -95,8 +95,8 @@ static void size_var(const char *name, uint64_t *dst, uint64_t min, uint64_t max
     *dst = v;
 }
 
-static const char *const jvm_signals[] = {"SEGV", "BUS", "ILL", "FPE", "TRAP", "USR2",
-                                          "QUIT", "HUP", "INT", "TERM", "PROF", "KILL",
+static const char *const jvm_signals[] = {"SEGV", "BUS",  "ILL",  "FPE",  "TRAP", "USR2",
+                                          "QUIT", "HUP",  "INT",  "TERM", "PROF", "KILL",
                                           "STOP", "CHLD", "PIPE", "XFSZ"};
 
 static int signal_number(const char *s)
@@ -104,12 +104,12 @@ static int signal_number(const char *s)
     static const struct {
         const char *name;
         int num;
-    } names[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP},   {"INT", SIGINT},
-                 {"QUIT", SIGQUIT}, {"TERM", SIGTERM}, {"SEGV", SIGSEGV}, {"BUS", SIGBUS},
-                 {"ILL", SIGILL},   {"FPE", SIGFPE},   {"TRAP", SIGTRAP}, {"PROF", SIGPROF},
-                 {"KILL", SIGKILL}, {"STOP", SIGSTOP}, {"CHLD", SIGCHLD}, {"PIPE", SIGPIPE},
-                 {"XFSZ", SIGXFSZ}, {"WINCH", SIGWINCH}, {"URG", SIGURG}, {"ALRM", SIGALRM},
-                 {"VTALRM", SIGVTALRM}, {"PWR", SIGPWR}, {"SYS", SIGSYS}};
+    } names[] = {{"USR1", SIGUSR1},     {"USR2", SIGUSR2},   {"HUP", SIGHUP},   {"INT", SIGINT},
+                 {"QUIT", SIGQUIT},     {"TERM", SIGTERM},   {"SEGV", SIGSEGV}, {"BUS", SIGBUS},
+                 {"ILL", SIGILL},       {"FPE", SIGFPE},     {"TRAP", SIGTRAP}, {"PROF", SIGPROF},
+                 {"KILL", SIGKILL},     {"STOP", SIGSTOP},   {"CHLD", SIGCHLD}, {"PIPE", SIGPIPE},
+                 {"XFSZ", SIGXFSZ},     {"WINCH", SIGWINCH}, {"URG", SIGURG},   {"ALRM", SIGALRM},
+                 {"VTALRM", SIGVTALRM}, {"PWR", SIGPWR},     {"SYS", SIGSYS}};
     if (strncasecmp(s, "SIG", 3) == 0)
         s += 3;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

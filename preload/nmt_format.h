@@ -20,9 +20,9 @@
 
 /* Record frame: u16 type, u16 flags (0), u32 payload length, payload,
  * u32 CRC-32 (IEEE, as zlib's crc32) of the 8 frame bytes plus payload. */
-#define NMT_FRAME_HEAD   8
-#define NMT_FRAME_TAIL   4
-#define NMT_RECORD_MAX   (64u << 20) /* a larger length means corruption */
+#define NMT_FRAME_HEAD 8
+#define NMT_FRAME_TAIL 4
+#define NMT_RECORD_MAX (64u << 20) /* a larger length means corruption */
 
 enum nmt_record_type {
     NMT_REC_HEADER = 1,     /* first record of every file */
@@ -39,8 +39,8 @@ enum nmt_record_type {
 };
 
 /* HEADER.flags */
-#define NMT_HDR_UNWIND_FP  (1u << 0) /* frame-pointer unwinder, else libunwind */
-#define NMT_HDR_JAVA_AUTO  (1u << 1) /* the JVM bridge was allowed to start */
+#define NMT_HDR_UNWIND_FP (1u << 0) /* frame-pointer unwinder, else libunwind */
+#define NMT_HDR_JAVA_AUTO (1u << 1) /* the JVM bridge was allowed to start */
 
 /* SNAP_BEGIN.reason */
 enum nmt_snap_reason {
@@ -81,19 +81,19 @@ struct nmt_site_disk {
  * itself (a PC, not adjusted by a symbolizer); frames 1.. are return
  * addresses (a symbolizer looks up addr - 1). Java frames have bit 63 set.
  */
-#define NMT_FRAME_JAVA          (1ull << 63)
-#define NMT_FRAME_JTYPE_SHIFT   60
-#define NMT_FRAME_JTYPE_MASK    0x7ull
-#define NMT_FRAME_BCI_SHIFT     32
-#define NMT_FRAME_BCI_MASK      0x0fffffffull
-#define NMT_FRAME_BCI_NONE      0x0fffffffull
-#define NMT_FRAME_METHOD_MASK   0xffffffffull
+#define NMT_FRAME_JAVA        (1ull << 63)
+#define NMT_FRAME_JTYPE_SHIFT 60
+#define NMT_FRAME_JTYPE_MASK  0x7ull
+#define NMT_FRAME_BCI_SHIFT   32
+#define NMT_FRAME_BCI_MASK    0x0fffffffull
+#define NMT_FRAME_BCI_NONE    0x0fffffffull
+#define NMT_FRAME_METHOD_MASK 0xffffffffull
 
 enum nmt_java_frame_type {
     NMT_JFRAME_INTERPRETED = 0,
     NMT_JFRAME_COMPILED = 1, /* C1 or C2 */
     NMT_JFRAME_INLINED = 2,
-    NMT_JFRAME_NATIVE = 3,   /* a Java native method (its JNI stub) */
+    NMT_JFRAME_NATIVE = 3, /* a Java native method (its JNI stub) */
     NMT_JFRAME_UNKNOWN = 4,
 };
 

@@ -150,7 +150,6 @@ EXPORT void free(void *p)
     free_slow(p);
 }
 
-
 static void *boot_realloc(void *p, size_t size)
 {
     void *q = malloc(size);
@@ -173,7 +172,13 @@ static NMT_NOINLINE void *realloc_slow(void *p, size_t size)
     struct nmt_tls *t = &nmt__tls;
     int on = !t->guard && atomic_load_explicit(&nmt__state, memory_order_relaxed) == NMT_ON;
     int tracked = on && nmt_addrfilter_maybe(&nmt__filter, p);
-    int s = size != 0 && alloc_slow_prologue(t, size);
+    /* We may be here for the old block's sake alone: the new size is
+     * sampled only if it really crosses the countdown. */
+    int s = 0;
+    if (size != 0 && size < t->countdown)
+        t->countdown -= size;
+    else if (size != 0)
+        s = alloc_slow_prologue(t, size);
     /* The free half is recorded before the real call (the old address may be
      * reused by another thread the moment realloc returns), and only if the
      * block really went away: a failed realloc leaves it alive. */

@@ -20,29 +20,29 @@
 #include "nmt_addrfilter.h"
 #include "nmt_ring.h"
 
-#define NMT_HIDDEN       __attribute__((visibility("hidden")))
-#define NMT_LIKELY(x)    __builtin_expect(!!(x), 1)
-#define NMT_UNLIKELY(x)  __builtin_expect(!!(x), 0)
-#define NMT_NOINLINE     __attribute__((noinline))
-#define NMT_MAX_DEPTH    256
+#define NMT_HIDDEN      __attribute__((visibility("hidden")))
+#define NMT_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define NMT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define NMT_NOINLINE    __attribute__((noinline))
+#define NMT_MAX_DEPTH   256
 /* Room for Java frames appended by the JVM bridge after the native ones. */
-#define NMT_MAX_FRAMES   (NMT_MAX_DEPTH + 512)
+#define NMT_MAX_FRAMES (NMT_MAX_DEPTH + 512)
 
 /* ---- configuration (nmt_config.c) ---- */
 struct nmt_config {
-    uint64_t rate;        /* NMTRACE_RATE: mean bytes between samples; 1 = all */
-    uint64_t seed;        /* NMTRACE_SEED: 0 = from time and pid */
+    uint64_t rate; /* NMTRACE_RATE: mean bytes between samples; 1 = all */
+    uint64_t seed; /* NMTRACE_SEED: 0 = from time and pid */
     int seed_set;
-    int unwind_fp;        /* NMTRACE_UNWIND=fp */
-    uint32_t depth;       /* NMTRACE_DEPTH */
-    uint32_t interval;    /* NMTRACE_INTERVAL seconds, 0 = off */
-    uint64_t growth;      /* NMTRACE_GROWTH bytes, 0 = off */
-    int dump_signal;      /* NMTRACE_SIGNAL, 0 = off */
-    char trigger[512];    /* NMTRACE_TRIGGER path, "" = off */
-    char output[512];     /* NMTRACE_OUTPUT pattern */
-    int java;             /* NMTRACE_JAVA=auto (1) | off (0) */
-    uint32_t ring_kib;    /* NMTRACE_RING: per-thread ring size in KiB */
-    int quiet;            /* NMTRACE_QUIET=1: no notices on stderr */
+    int unwind_fp;     /* NMTRACE_UNWIND=fp */
+    uint32_t depth;    /* NMTRACE_DEPTH */
+    uint32_t interval; /* NMTRACE_INTERVAL seconds, 0 = off */
+    uint64_t growth;   /* NMTRACE_GROWTH bytes, 0 = off */
+    int dump_signal;   /* NMTRACE_SIGNAL, 0 = off */
+    char trigger[512]; /* NMTRACE_TRIGGER path, "" = off */
+    char output[512];  /* NMTRACE_OUTPUT pattern */
+    int java;          /* NMTRACE_JAVA=auto (1) | off (0) */
+    uint32_t ring_kib; /* NMTRACE_RING: per-thread ring size in KiB */
+    int quiet;         /* NMTRACE_QUIET=1: no notices on stderr */
 };
 NMT_HIDDEN extern struct nmt_config nmt__cfg;
 NMT_HIDDEN void nmt__config_load(void);
@@ -82,14 +82,14 @@ NMT_HIDDEN size_t nmt__boot_size(const void *p);
 
 /* ---- life cycle (nmt_init.c) ---- */
 enum nmt_state {
-    NMT_OFF = 0,      /* not initialised yet, or disabled (AT_SECURE, fatal init error) */
-    NMT_ON = 1,       /* recording */
-    NMT_STOPPED = 2,  /* final snapshot taken: pass everything through */
+    NMT_OFF = 0,     /* not initialised yet, or disabled (AT_SECURE, fatal init error) */
+    NMT_ON = 1,      /* recording */
+    NMT_STOPPED = 2, /* final snapshot taken: pass everything through */
 };
 NMT_HIDDEN extern _Atomic int nmt__state;
 NMT_HIDDEN extern _Atomic int nmt__disabled; /* never record in this process */
 NMT_HIDDEN void nmt__ensure_init(void);
-NMT_HIDDEN extern _Atomic uint64_t nmt__seq;   /* orders events across threads */
+NMT_HIDDEN extern _Atomic uint64_t nmt__seq; /* orders events across threads */
 NMT_HIDDEN extern struct nmt_addrfilter nmt__filter;
 NMT_HIDDEN extern uintptr_t nmt__self_lo, nmt__self_hi; /* our own text */
 NMT_HIDDEN extern _Atomic int nmt__child_pending;       /* fork child: writer not started */
@@ -97,14 +97,14 @@ NMT_HIDDEN extern _Atomic int nmt__child_pending;       /* fork child: writer no
 /* ---- per-thread state: initial-exec TLS only (a general-dynamic access can malloc) ---- */
 struct nmt_thread;
 struct nmt_tls {
-    uint64_t countdown;       /* bytes until the next sample; 0 = take the slow path */
+    uint64_t countdown; /* bytes until the next sample; 0 = take the slow path */
     uint64_t rng[2];
-    struct nmt_thread *thr;   /* this thread's ring, NULL until first event */
-    uint32_t guard;           /* > 0: inside nmtrace, pass through */
-    uint32_t inited;          /* countdown drawn */
-    uint32_t inited_rng;      /* rng seeded */
-    uint32_t rng_serial;      /* this thread's number, for seeding */
-    uint32_t exited;          /* thread-exit destructor ran (count) */
+    struct nmt_thread *thr; /* this thread's ring, NULL until first event */
+    uint32_t guard;         /* > 0: inside nmtrace, pass through */
+    uint32_t inited;        /* countdown drawn */
+    uint32_t inited_rng;    /* rng seeded */
+    uint32_t rng_serial;    /* this thread's number, for seeding */
+    uint32_t exited;        /* thread-exit destructor ran (count) */
     uint32_t pad;
     uintptr_t stack_lo, stack_hi; /* for the frame-pointer walker */
 };
@@ -113,9 +113,9 @@ extern __thread struct nmt_tls nmt__tls __attribute__((tls_model("initial-exec")
 /* ---- per-thread rings (nmt_thread.c) ---- */
 enum { NMT_SLOT_FREE = 0, NMT_SLOT_OWNED = 1, NMT_SLOT_DEAD = 2 };
 struct nmt_thread {
-    struct nmt_thread *next;     /* registry list; slots are reused, never unlinked */
+    struct nmt_thread *next; /* registry list; slots are reused, never unlinked */
     _Atomic int state;
-    uint32_t serial;             /* thread number, for seeding */
+    uint32_t serial; /* thread number, for seeding */
     /* Producer-owned loss counters; the writer reads them relaxed. */
     _Atomic uint64_t drops, drop_bytes, free_drops;
     struct nmt_ring *ring;
@@ -140,10 +140,10 @@ enum nmt_ev_type {
 struct nmt_ev {
     uint16_t type;
     uint16_t nframes;
-    uint32_t flags;     /* NMT_EVF_* */
+    uint32_t flags; /* NMT_EVF_* */
     uint64_t seq;
     uint64_t arg[4];
-    uint64_t frames[];  /* leaf first; frame 0 is the entry point */
+    uint64_t frames[]; /* leaf first; frame 0 is the entry point */
 };
 #define NMT_EVF_TRUNCATED  1u /* stack cut at the depth limit */
 #define NMT_EVF_UNWIND_ERR 2u /* unwinder gave no caller frame */

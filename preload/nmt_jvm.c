@@ -25,13 +25,14 @@
 
 /* How often the writer looks for libjvm.so, and how long a JVM that never
  * shows the signal of a finished initialisation is given before attaching. */
-#define PROBE_NS       (50ull * 1000000)
-#define INIT_GRACE_NS  (2000ull * 1000000)
-#define LIVE_WAIT_MS   10000
+#define PROBE_NS      (50ull * 1000000)
+#define INIT_GRACE_NS (2000ull * 1000000)
+#define LIVE_WAIT_MS  10000
 
 _Atomic int nmt__jvm_state = NMT_JVM_WAITING;
 _Atomic(nmt__asgct_fn) nmt__jvm_asgct;
 JavaVM *_Atomic nmt__jvm_vm;
+_Atomic int nmt__jvm_found;
 
 static void *libjvm;
 static jint (*get_vms)(JavaVM **, jsize, jsize *);
@@ -163,8 +164,7 @@ static int setup(JavaVM *vm, JNIEnv *jni, jvmtiEnv **out)
     (*ti)->SetEventNotificationMode(ti, JVMTI_ENABLE, JVMTI_EVENT_DYNAMIC_CODE_GENERATED, NULL);
     if (caps.can_generate_compiled_method_load_events) {
         (*ti)->SetEventNotificationMode(ti, JVMTI_ENABLE, JVMTI_EVENT_COMPILED_METHOD_LOAD, NULL);
-        (*ti)->SetEventNotificationMode(ti, JVMTI_ENABLE, JVMTI_EVENT_COMPILED_METHOD_UNLOAD,
-                                        NULL);
+        (*ti)->SetEventNotificationMode(ti, JVMTI_ENABLE, JVMTI_EVENT_COMPILED_METHOD_UNLOAD, NULL);
     }
     /* After ClassPrepare is on, so that no class falls between the two. */
     ids_for_loaded_classes(ti, jni);
@@ -214,7 +214,7 @@ static int bridge_start(JavaVM *vm)
     int expect = NMT_JVM_WAITING;
     if (!atomic_compare_exchange_strong(&nmt__jvm_state, &expect, NMT_JVM_STARTING))
         return expect == NMT_JVM_OFF ? -1 : 0;
-    atomic_store(&nmt__jvm_vm, vm); /* java.* counters are written from now on */
+    atomic_store(&nmt__jvm_found, 1);
     if (!libjvm)
         libjvm = dlopen("libjvm.so", RTLD_NOLOAD | RTLD_LAZY);
     pthread_t t;
@@ -274,8 +274,10 @@ void nmt_jvm_poll(void)
     jsize nvm = 0;
     if (!get_vms || get_vms(&vm, 1, &nvm) != JNI_OK || nvm < 1 || !vm)
         return;
-    if (!vm_seen_ns)
+    if (!vm_seen_ns) {
         vm_seen_ns = now;
+        atomic_store(&nmt__jvm_found, 1); /* java.* counters are written from now on */
+    }
     if (!jvm_initialised() && now - vm_seen_ns < INIT_GRACE_NS)
         return;
     bridge_start(vm);

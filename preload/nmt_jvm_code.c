@@ -23,8 +23,8 @@ enum { JCODE_LOAD = 1, JCODE_UNLOAD = 2, JCODE_DYNAMIC = 3 };
  * (a C2 method with deep inlining can have thousands). */
 #define MAX_PCS 8192
 
-static void head(struct nmt__jbuf *b, uint32_t kind, uint64_t start, uint64_t size,
-                 uint32_t serial, const char *name)
+static void head(struct nmt__jbuf *b, uint32_t kind, uint64_t start, uint64_t size, uint32_t serial,
+                 const char *name)
 {
     nmt__jbuf_u32(b, kind);
     nmt__jbuf_u64(b, nmt__jvm_now_ns());
@@ -51,9 +51,22 @@ static const jvmtiCompiledMethodLoadInlineRecord *inline_record(const void *info
     return NULL;
 }
 
+/* 1 when PcDesc i has the same frames as PcDesc i + 1 (of n). */
+static int same_frames(const jvmtiCompiledMethodLoadInlineRecord *rec, uint32_t i, uint32_t n)
+{
+    if (i + 1 >= n)
+        return 0;
+    const PCStackInfo *a = &rec->pcinfo[i], *b = &rec->pcinfo[i + 1];
+    if (a->numstackframes != b->numstackframes)
+        return 0;
+    for (jint k = 0; k < a->numstackframes; k++)
+        if (a->methods[k] != b->methods[k] || a->bcis[k] != b->bcis[k])
+            return 0;
+    return 1;
+}
+
 void JNICALL nmt__jvm_on_code_load(jvmtiEnv *ti, jmethodID method, jint size, const void *addr,
-                                    jint map_len, const jvmtiAddrLocationMap *map,
-                                    const void *info)
+                                   jint map_len, const jvmtiAddrLocationMap *map, const void *info)
 {
     (void)ti;
     (void)map_len;
@@ -62,14 +75,21 @@ void JNICALL nmt__jvm_on_code_load(jvmtiEnv *ti, jmethodID method, jint size, co
     nmt__jvm_count(NMT_JST_CODE_LOAD, 1);
     nmt__jvm_code_range_add((uint64_t)(uintptr_t)addr, (uint64_t)size);
     struct nmt__jbuf b = {0};
-    head(&b, JCODE_LOAD, (uint64_t)(uintptr_t)addr, (uint64_t)size,
-         nmt__jvm_method_serial(method), NULL);
+    head(&b, JCODE_LOAD, (uint64_t)(uintptr_t)addr, (uint64_t)size, nmt__jvm_method_serial(method),
+         NULL);
     const jvmtiCompiledMethodLoadInlineRecord *rec = inline_record(info);
-    uint32_t npcs = 0;
+    uint32_t total = 0;
     if (rec && rec->numpcs > 0 && rec->pcinfo)
-        npcs = rec->numpcs > MAX_PCS ? MAX_PCS : (uint32_t)rec->numpcs;
+        total = rec->numpcs > MAX_PCS ? MAX_PCS : (uint32_t)rec->numpcs;
+    /* A reader names an address by the first PcDesc at or after it, so a
+     * PcDesc with the same frames as the next one adds nothing. */
+    uint32_t npcs = 0;
+    for (uint32_t i = 0; i < total; i++)
+        npcs += !same_frames(rec, i, total);
     nmt__jbuf_u32(&b, npcs);
-    for (uint32_t i = 0; i < npcs && !b.err; i++) {
+    for (uint32_t i = 0; i < total && !b.err; i++) {
+        if (same_frames(rec, i, total))
+            continue;
         const PCStackInfo *pc = &rec->pcinfo[i];
         uint32_t nf = pc->numstackframes > 0 ? (uint32_t)pc->numstackframes : 0;
         nmt__jbuf_u64(&b, (uint64_t)(uintptr_t)pc->pc);
@@ -77,8 +97,8 @@ void JNICALL nmt__jvm_on_code_load(jvmtiEnv *ti, jmethodID method, jint size, co
         /* methods[0] is the innermost (inlined) method. */
         for (uint32_t k = 0; k < nf; k++) {
             nmt__jbuf_u32(&b, nmt__jvm_method_serial(pc->methods[k]));
-            nmt__jbuf_u32(&b, pc->bcis[k] >= 0 ? (uint32_t)pc->bcis[k]
-                                                : (uint32_t)NMT_FRAME_BCI_NONE);
+            nmt__jbuf_u32(&b,
+                          pc->bcis[k] >= 0 ? (uint32_t)pc->bcis[k] : (uint32_t)NMT_FRAME_BCI_NONE);
         }
     }
     finish(&b);
@@ -99,8 +119,7 @@ void JNICALL nmt__jvm_on_code_unload(jvmtiEnv *ti, jmethodID method, const void 
     nmt__jvm_guard_leave();
 }
 
-void JNICALL nmt__jvm_on_dynamic_code(jvmtiEnv *ti, const char *name, const void *addr,
-                                       jint length)
+void JNICALL nmt__jvm_on_dynamic_code(jvmtiEnv *ti, const char *name, const void *addr, jint length)
 {
     (void)ti;
     nmt__jvm_guard_enter();

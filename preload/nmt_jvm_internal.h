@@ -48,14 +48,16 @@ typedef void (*nmt__asgct_fn)(struct nmt__asgct_trace *trace, jint depth, void *
  * Java stacks, only names for code events). Read by application threads. */
 NMT_JVM_HIDDEN extern _Atomic(nmt__asgct_fn) nmt__jvm_asgct;
 NMT_JVM_HIDDEN extern JavaVM *_Atomic nmt__jvm_vm;
+/* 1 once a created JVM was seen (before the bridge attaches). */
+NMT_JVM_HIDDEN extern _Atomic int nmt__jvm_found;
 
 /*
  * Counters (relaxed, striped by thread so application threads on the sampled
  * path rarely share a cache line). Their names are in nmt_jvm_stack.c.
  */
 enum nmt__jvm_stat {
-    NMT_JST_OK = 0,         /* samples with Java frames appended */
-    NMT_JST_ERR_FIRST = 1,  /* AsyncGetCallTrace result 0 .. -10: index 1 + (-code) */
+    NMT_JST_OK = 0,        /* samples with Java frames appended */
+    NMT_JST_ERR_FIRST = 1, /* AsyncGetCallTrace result 0 .. -10: index 1 + (-code) */
     NMT_JST_ERR_LAST = 11,
     NMT_JST_ERR_OTHER = 12, /* a result outside 0 .. -10 */
     NMT_JST_NOT_ATTACHED,   /* libjvm loaded but the bridge not attached */
@@ -102,13 +104,13 @@ NMT_JVM_HIDDEN void nmt__jvm_methods_stop(void);
 
 /* JVMTI callbacks of code events (nmt_jvm_code.c). */
 NMT_JVM_HIDDEN void JNICALL nmt__jvm_on_code_load(jvmtiEnv *ti, jmethodID method, jint size,
-                                                   const void *addr, jint map_len,
-                                                   const jvmtiAddrLocationMap *map,
-                                                   const void *info);
+                                                  const void *addr, jint map_len,
+                                                  const jvmtiAddrLocationMap *map,
+                                                  const void *info);
 NMT_JVM_HIDDEN void JNICALL nmt__jvm_on_code_unload(jvmtiEnv *ti, jmethodID method,
-                                                     const void *addr);
+                                                    const void *addr);
 NMT_JVM_HIDDEN void JNICALL nmt__jvm_on_dynamic_code(jvmtiEnv *ti, const char *name,
-                                                      const void *addr, jint length);
+                                                     const void *addr, jint length);
 
 /* Pending records (nmt_jvm_queue.c): copies payload; -ENOMEM/-ENOSPC when dropped. */
 NMT_JVM_HIDDEN int nmt__jvm_queue_push(uint16_t type, const void *payload, uint32_t len);

@@ -89,7 +89,7 @@ static uint64_t raw_frame(const struct nmt__asgct_frame *f)
         /* AsyncGetCallTrace does not say interpreted from compiled. */
         type = 4;
         bci = f->lineno >= 0 && f->lineno < (jint)NMT_JRAW_BCI_NONE ? (uint64_t)f->lineno
-                                                                     : NMT_JRAW_BCI_NONE;
+                                                                    : NMT_JRAW_BCI_NONE;
     }
     return (1ull << 63) | (type << 60) | (bci << NMT_JRAW_BCI_SHIFT) | (id >> 3);
 }
@@ -115,7 +115,8 @@ uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max)
 {
     int st = atomic_load_explicit(&nmt__jvm_state, memory_order_relaxed);
     if (__builtin_expect(st != NMT_JVM_ATTACHED, 1)) {
-        if (st == NMT_JVM_STARTING)
+        if (st == NMT_JVM_STARTING ||
+            (st == NMT_JVM_WAITING && atomic_load_explicit(&nmt__jvm_found, memory_order_relaxed)))
             nmt__jvm_count(NMT_JST_NOT_ATTACHED, 1);
         return n;
     }
@@ -140,9 +141,8 @@ uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max)
     jint got_frames = take_trace(asgct, env, buf, depth);
     if (got_frames <= 0) {
         int code = -got_frames;
-        nmt__jvm_count(code <= 10 ? (enum nmt__jvm_stat)(NMT_JST_ERR_FIRST + code)
-                                  : NMT_JST_ERR_OTHER,
-                       1);
+        nmt__jvm_count(
+            code <= 10 ? (enum nmt__jvm_stat)(NMT_JST_ERR_FIRST + code) : NMT_JST_ERR_OTHER, 1);
         return n;
     }
     uint32_t got = (uint32_t)got_frames;
@@ -204,7 +204,7 @@ void nmt_jvm_counters(nmt_counter_fn add, void *ctx)
     int st = atomic_load_explicit(&nmt__jvm_state, memory_order_relaxed);
     add(ctx, "java.state", st);
     /* A process that never had a JVM gets only java.state. */
-    if (st == NMT_JVM_OFF || (st == NMT_JVM_WAITING && !atomic_load(&nmt__jvm_vm)))
+    if (st == NMT_JVM_OFF || (st == NMT_JVM_WAITING && !atomic_load(&nmt__jvm_found)))
         return;
     add(ctx, "java.asgct", atomic_load(&nmt__jvm_asgct) != NULL);
     for (int i = 0; i < NMT_JST_COUNT; i++)

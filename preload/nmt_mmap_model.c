@@ -259,8 +259,7 @@ void nmt_mm_destroy(struct nmt_mm *m)
     memset(m, 0, sizeof(*m));
 }
 
-int nmt_mm_map(struct nmt_mm *m, uint64_t addr, uint64_t len, int prot, int flags,
-               uint32_t stack)
+int nmt_mm_map(struct nmt_mm *m, uint64_t addr, uint64_t len, int prot, int flags, uint32_t stack)
 {
     uint64_t a, b;
     int rc = range(m, addr, len, &a, &b);

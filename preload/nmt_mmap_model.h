@@ -40,13 +40,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef void (*nmt_mm_delta_fn)(void *ctx, uint32_t stack, int64_t d_reserved,
-                                int64_t d_committed);
+typedef void (*nmt_mm_delta_fn)(void *ctx, uint32_t stack, int64_t d_reserved, int64_t d_committed);
 
 struct nmt_mm_seg {
-    uint64_t start, end;  /* page-aligned, start < end */
-    uint32_t rstack;      /* reserving stack, never 0 */
-    uint32_t cstack;      /* committing stack, 0 = PROT_NONE */
+    uint64_t start, end; /* page-aligned, start < end */
+    uint32_t rstack;     /* reserving stack, never 0 */
+    uint32_t cstack;     /* committing stack, 0 = PROT_NONE */
 };
 
 struct nmt_mm {
@@ -68,8 +67,7 @@ void nmt_mm_destroy(struct nmt_mm *m);
 
 /* A successful mmap: addr is the address it returned; prot and flags are the
  * caller's (PROT_*, MAP_*). */
-int nmt_mm_map(struct nmt_mm *m, uint64_t addr, uint64_t len, int prot, int flags,
-               uint32_t stack);
+int nmt_mm_map(struct nmt_mm *m, uint64_t addr, uint64_t len, int prot, int flags, uint32_t stack);
 /* A successful munmap. */
 int nmt_mm_unmap(struct nmt_mm *m, uint64_t addr, uint64_t len);
 /* A successful mremap: new_addr is the address it returned. */

@@ -171,7 +171,8 @@ NMT_HIDDEN int nmt__os_maps(struct nmt_buf *b)
                    &inode, &path_at) >= 7) {
             const char *path = path_at > 0 ? line + path_at : "";
             uint32_t prot = (perms[0] == 'r' ? NMT_MAP_R : 0) | (perms[1] == 'w' ? NMT_MAP_W : 0) |
-                            (perms[2] == 'x' ? NMT_MAP_X : 0) | (perms[3] == 's' ? NMT_MAP_SHARED : 0);
+                            (perms[2] == 'x' ? NMT_MAP_X : 0) |
+                            (perms[3] == 's' ? NMT_MAP_SHARED : 0);
             uint64_t dev = ((uint64_t)maj << 20) | min;
             nmt__buf_u64(b, start);
             nmt__buf_u64(b, end);

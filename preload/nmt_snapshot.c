@@ -148,9 +148,9 @@ static void encode_counters(struct nmt_writer *w, struct nmt_buf *b)
                 (int64_t)atomic_load_explicit(&nmt__unwind_errors, memory_order_relaxed));
     counter_add(&c, "rec.truncated_stacks",
                 (int64_t)atomic_load_explicit(&nmt__truncated_stacks, memory_order_relaxed));
-    counter_add(&c, "rec.mmap_failed_after_record",
-                (int64_t)atomic_load_explicit(&nmt__mmap_failed_after_record,
-                                              memory_order_relaxed));
+    counter_add(
+        &c, "rec.mmap_failed_after_record",
+        (int64_t)atomic_load_explicit(&nmt__mmap_failed_after_record, memory_order_relaxed));
     counter_add(&c, "rec.orphan_frees", (int64_t)nmt_livetab_orphans(&w->live));
     counter_add(&c, "rec.bootstrap_bytes", (int64_t)nmt__boot_used());
     counter_add(&c, "rec.internal_errors", (int64_t)w->internal_errors);
@@ -190,7 +190,8 @@ static uint32_t encode_sites(struct nmt_writer *w, struct nmt_buf *b)
             count_at = b->len;
             nmt__buf_u32(b, 0);
         }
-        uint32_t flags = (st->alloc_samples ? NMT_SITE_MALLOC : 0) | (res || com ? NMT_SITE_MMAP : 0);
+        uint32_t flags =
+            (st->alloc_samples ? NMT_SITE_MALLOC : 0) | (res || com ? NMT_SITE_MMAP : 0);
         nmt__buf_u32(b, id);
         nmt__buf_u32(b, flags);
         nmt__buf_u64(b, lb);

@@ -81,8 +81,8 @@ void nmt_stacktab_destroy(struct nmt_stacktab *t)
 }
 
 /* The slot where hash h is, or the empty slot where it would go. */
-static uint32_t probe(const struct nmt_stacktab *t, uint64_t h, const uint64_t *frames,
-                      uint32_t n, int *found)
+static uint32_t probe(const struct nmt_stacktab *t, uint64_t h, const uint64_t *frames, uint32_t n,
+                      int *found)
 {
     uint32_t i = (uint32_t)h & t->slot_mask;
     uint64_t tag = h >> 32 << 32;

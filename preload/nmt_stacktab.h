@@ -28,9 +28,9 @@ struct nmt_stack_ent;
 struct nmt_stack_chunk;
 
 struct nmt_stacktab {
-    uint64_t *slots;    /* open addressing: (hash >> 32) << 32 | id; 0 = empty */
-    uint32_t slot_mask; /* slot count - 1 (a power of two) */
-    uint32_t count;     /* ids handed out; the last id is count */
+    uint64_t *slots;             /* open addressing: (hash >> 32) << 32 | id; 0 = empty */
+    uint32_t slot_mask;          /* slot count - 1 (a power of two) */
+    uint32_t count;              /* ids handed out; the last id is count */
     struct nmt_stack_ent **segs; /* entry of id i: segs[(i-1) >> SEG_BITS][(i-1) & SEG_MASK] */
     uint32_t nsegs, segs_cap;
     struct nmt_stack_chunk *chunks; /* frame storage, newest first */

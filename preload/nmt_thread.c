@@ -51,8 +51,8 @@ static struct nmt_thread *slot_new(void)
     size_t ring_off = (sizeof(struct nmt_thread) + 63) & ~(size_t)63;
     size_t size = ring_off + nmt_ring_footprint(cap);
     /* The real mmap: our own memory must not appear in the profile. */
-    void *mem = nmt__real.mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-                               0);
+    void *mem =
+        nmt__real.mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED)
         return NULL;
     struct nmt_thread *thr = mem;
@@ -64,8 +64,8 @@ static struct nmt_thread *slot_new(void)
     struct nmt_thread *head = atomic_load_explicit(&nmt__threads, memory_order_relaxed);
     do {
         thr->next = head;
-    } while (!atomic_compare_exchange_weak_explicit(&nmt__threads, &head, thr,
-                                                    memory_order_release, memory_order_relaxed));
+    } while (!atomic_compare_exchange_weak_explicit(&nmt__threads, &head, thr, memory_order_release,
+                                                    memory_order_relaxed));
     return thr;
 }
 
@@ -125,7 +125,8 @@ NMT_HIDDEN void nmt__threads_after_fork(struct nmt_thread *mine)
         atomic_store_explicit(&s->drops, 0, memory_order_relaxed);
         atomic_store_explicit(&s->drop_bytes, 0, memory_order_relaxed);
         atomic_store_explicit(&s->free_drops, 0, memory_order_relaxed);
-        atomic_store_explicit(&s->state, s == mine || s == late_slot ? NMT_SLOT_OWNED : NMT_SLOT_FREE,
+        atomic_store_explicit(&s->state,
+                              s == mine || s == late_slot ? NMT_SLOT_OWNED : NMT_SLOT_FREE,
                               memory_order_relaxed);
     }
 }

@@ -259,6 +259,7 @@ static void *writer_main(void *arg)
 {
     (void)arg;
     nmt__tls.guard = 1; /* everything this thread allocates is nmtrace's own */
+    pthread_setname_np(pthread_self(), "nmtrace-writer");
     struct nmt_writer *w = &nmt__w;
     uint64_t next_interval = 0, next_trigger_check = 0;
     if (nmt__cfg.interval)
@@ -275,7 +276,8 @@ static void *writer_main(void *arg)
             reason = NMT_SNAP_INTERVAL;
             next_interval = now + (uint64_t)nmt__cfg.interval * 1000000000ull;
         }
-        if (reason == 0 && nmt__cfg.growth && w->live_est - w->last_snap_live >= (double)nmt__cfg.growth)
+        if (reason == 0 && nmt__cfg.growth &&
+            w->live_est - w->last_snap_live >= (double)nmt__cfg.growth)
             reason = NMT_SNAP_GROWTH;
         if (reason == 0 && nmt__cfg.trigger[0] && now >= next_trigger_check) {
             next_trigger_check = now + 100000000ull;

@@ -36,8 +36,8 @@ struct nmt_writer {
     size_t held_n, held_cap;
 
     /* file */
-    int fd;            /* -1 until the first snapshot */
-    int file_failed;   /* creation or a write failed: said once, recording goes on */
+    int fd;          /* -1 until the first snapshot */
+    int file_failed; /* creation or a write failed: said once, recording goes on */
     char path[1100];
     uint32_t snap_seq;
     uint32_t stacks_written; /* ids 1..stacks_written have a STACK record */

@@ -21,9 +21,18 @@ __attribute__((noinline)) void leak_blocks(int n)
         fork_keep[nkeep++] = malloc(256 << 10);
 }
 
-__attribute__((noinline)) void parent_leak_site(void) { leak_blocks(40); }
-__attribute__((noinline)) void child_leak_site(void) { leak_blocks(24); }
-__attribute__((noinline)) void exec_leak_site(void) { leak_blocks(12); }
+__attribute__((noinline)) void parent_leak_site(void)
+{
+    leak_blocks(40);
+}
+__attribute__((noinline)) void child_leak_site(void)
+{
+    leak_blocks(24);
+}
+__attribute__((noinline)) void exec_leak_site(void)
+{
+    leak_blocks(12);
+}
 
 int main(int argc, char **argv)
 {
@@ -46,7 +55,8 @@ int main(int argc, char **argv)
     }
     int st2;
     waitpid(e, &st2, 0);
-    printf("{\"parent\": %d, \"child\": %d, \"exec\": %d, \"child_status\": %d, \"exec_status\": %d}\n",
+    printf("{\"parent\": %d, \"child\": %d, \"exec\": %d, \"child_status\": %d, \"exec_status\": "
+           "%d}\n",
            (int)getpid(), (int)c, (int)e, WEXITSTATUS(st), WEXITSTATUS(st2));
     return 0;
 }

@@ -11,12 +11,14 @@
 #include <unistd.h>
 
 static void *cache[256];
+void *steady_head; /* global: the compiler must not drop the leaked blocks */
 
 __attribute__((noinline)) void steady_leak_site(size_t bytes)
 {
     for (size_t done = 0; done < bytes; done += 64 << 10) {
-        char *p = malloc(64 << 10);
-        p[0] = 1;
+        void **p = malloc(64 << 10);
+        *p = steady_head;
+        steady_head = p;
     }
 }
 

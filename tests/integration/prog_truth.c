@@ -133,7 +133,8 @@ int main(int argc, char **argv)
     size_t reserved;
     size_t mm = leak_mmap_site(&reserved);
     printf("{\"leak_malloc_site\": %zu, \"leak_calloc_site\": %zu, \"leak_realloc_site\": %zu, "
-           "\"leak_memalign_site\": %zu, \"leak_mmap_site\": {\"committed\": %zu, \"reserved\": %zu}}\n",
+           "\"leak_memalign_site\": %zu, \"leak_mmap_site\": {\"committed\": %zu, \"reserved\": "
+           "%zu}}\n",
            m, c, r, a, mm, reserved);
     return 0;
 }

@@ -33,6 +33,7 @@ _Atomic int nmt__jvm_state = NMT_JVM_WAITING;
 _Atomic(nmt__asgct_fn) nmt__jvm_asgct;
 JavaVM *_Atomic nmt__jvm_vm;
 _Atomic int nmt__jvm_found;
+void *(*nmt__jvm_dlsym)(void *handle, const char *name) = dlsym;
 
 static void *libjvm;
 static jint (*get_vms)(JavaVM **, jsize, jsize *);
@@ -45,13 +46,16 @@ void nmt_jvm_configure(int enabled)
                                    enabled ? NMT_JVM_WAITING : NMT_JVM_OFF);
 }
 
+/* Attaching failed: said once, state FAILED (unless stopped meanwhile). */
 static void fail(const char *what, int err)
 {
+    int expect = NMT_JVM_STARTING;
+    if (!atomic_compare_exchange_strong(&nmt__jvm_state, &expect, NMT_JVM_FAILED))
+        return;
     char msg[200];
     snprintf(msg, sizeof(msg), "JVM bridge: %s failed (%d): Java frames will be missing", what,
              err);
     nmt__jvm_say(msg);
-    atomic_store(&nmt__jvm_state, NMT_JVM_FAILED);
 }
 
 static void JNICALL on_class_load(jvmtiEnv *ti, JNIEnv *jni, jthread t, jclass c)
@@ -83,9 +87,13 @@ static void JNICALL on_class_prepare(jvmtiEnv *ti, JNIEnv *jni, jthread t, jclas
 
 static void JNICALL on_vm_death(jvmtiEnv *ti, JNIEnv *jni)
 {
-    (void)ti, (void)jni;
+    nmt__jvm_guard_enter();
     atomic_store(&nmt__jvm_state, NMT_JVM_STOPPED);
+    /* The last chance to name what was seen: JVMTI still works during this
+     * callback, not after it. */
+    nmt__jvm_methods_resolve(ti, jni);
     nmt__jvm_methods_stop();
+    nmt__jvm_guard_leave();
 }
 
 static void ids_for_loaded_classes(jvmtiEnv *ti, JNIEnv *jni)
@@ -186,19 +194,23 @@ static void *bridge_main(void *arg)
     jvmtiEnv *ti = NULL;
     if (setup(vm, jni, &ti) != 0)
         return NULL;
+    /* The writer's handle is its own: this thread looks libjvm up again. */
     nmt__asgct_fn asgct = NULL;
-    if (libjvm)
-        *(void **)&asgct = dlsym(libjvm, "AsyncGetCallTrace");
+    void *jvm = dlopen("libjvm.so", RTLD_NOLOAD | RTLD_LAZY);
+    if (jvm)
+        *(void **)&asgct = nmt__jvm_dlsym(jvm, "AsyncGetCallTrace");
     if (!asgct)
-        *(void **)&asgct = dlsym(RTLD_DEFAULT, "AsyncGetCallTrace");
+        *(void **)&asgct = nmt__jvm_dlsym(RTLD_DEFAULT, "AsyncGetCallTrace");
     if (!asgct)
         nmt__jvm_say("JVM bridge: this JVM has no AsyncGetCallTrace: native stacks only");
+    /* The interpreter and stubs first: their extent lets nmt_jvm_append
+     * drop the native frames that Java frames replace. */
+    (*ti)->GenerateEvents(ti, JVMTI_EVENT_DYNAMIC_CODE_GENERATED);
     atomic_store_explicit(&nmt__jvm_asgct, asgct, memory_order_release);
     atomic_store_explicit(&nmt__jvm_vm, vm, memory_order_release);
     int expect = NMT_JVM_STARTING;
     if (!atomic_compare_exchange_strong(&nmt__jvm_state, &expect, NMT_JVM_ATTACHED))
         return NULL; /* stopped meanwhile */
-    (*ti)->GenerateEvents(ti, JVMTI_EVENT_DYNAMIC_CODE_GENERATED);
     (*ti)->GenerateEvents(ti, JVMTI_EVENT_COMPILED_METHOD_LOAD);
     while (!nmt__jvm_methods_wait(100)) {
         if (atomic_load(&nmt__jvm_state) != NMT_JVM_ATTACHED)
@@ -215,8 +227,6 @@ static int bridge_start(JavaVM *vm)
     if (!atomic_compare_exchange_strong(&nmt__jvm_state, &expect, NMT_JVM_STARTING))
         return expect == NMT_JVM_OFF ? -1 : 0;
     atomic_store(&nmt__jvm_found, 1);
-    if (!libjvm)
-        libjvm = dlopen("libjvm.so", RTLD_NOLOAD | RTLD_LAZY);
     pthread_t t;
     pthread_attr_t a;
     pthread_attr_init(&a);

@@ -18,5 +18,5 @@ void nmt__jvm_guard_leave(void)
 
 void nmt__jvm_say(const char *msg)
 {
-    nmt__say("%s", msg);
+    nmt__say("nmtrace: %s", msg);
 }

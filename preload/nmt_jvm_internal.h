@@ -137,6 +137,9 @@ NMT_JVM_HIDDEN uint64_t nmt__jvm_now_ns(void); /* CLOCK_MONOTONIC */
 NMT_JVM_HIDDEN void nmt__jvm_guard_enter(void);
 NMT_JVM_HIDDEN void nmt__jvm_guard_leave(void);
 
+/* dlsym, replaceable by tests (a JVM without AsyncGetCallTrace). */
+NMT_JVM_HIDDEN extern void *(*nmt__jvm_dlsym)(void *handle, const char *name);
+
 /* One line on stderr (honours NMTRACE_QUIET through the recorder). */
 NMT_JVM_HIDDEN void nmt__jvm_say(const char *msg);
 

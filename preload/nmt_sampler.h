@@ -43,10 +43,12 @@ static inline uint64_t nmt_sampler_next_u64(uint64_t state[2])
  *
  * The countdown convention that makes the weights exact is
  *     if ((countdown -= size) <= 0) { sample; countdown = next_gap(); }
- * Rounding the gap up and sampling at <= 0 gives P(sampled) = P(X <= size)
- * = 1 - exp(-size/rate) for an exponential X; with integer sizes, rounding
- * down or sampling only below zero would shift every probability by a byte,
- * which biases small allocations by several percent. */
+ * (equivalently: sample when size >= countdown). With the gap rounded up,
+ * P(sampled) = P(X <= size) = 1 - exp(-size/rate) for an exponential X, for
+ * the first allocation after a sample as for every later one. Sampling only
+ * below zero would make it 1 - exp(-(size-1)/rate) for every allocation:
+ * a 16-byte allocation would be sampled 6% less often than its weight says,
+ * and a 1-byte one never. */
 int64_t nmt_sampler_next_gap(uint64_t state[2], uint64_t rate);
 
 /* The weight of a sampled allocation of `size` bytes: 1 / (1 - exp(-size/rate)).

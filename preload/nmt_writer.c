@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +62,7 @@ NMT_HIDDEN int nmt__writer_init_tables(struct nmt_writer *w)
         return -ENOMEM;
     if (nmt_livetab_init(&w->live) != 0)
         return -ENOMEM;
-    if (nmt_mm_init(&w->mm, mm_delta, w) != 0)
+    if (nmt_mm_init_page(&w->mm, mm_delta, w, (uint64_t)sysconf(_SC_PAGESIZE)) != 0)
         return -ENOMEM;
     w->tables_ok = 1;
     return 0;
@@ -290,8 +291,13 @@ static void *writer_main(void *arg)
             nmt__writer_round(w, 0);
             nmt__snapshot_write(w, reason);
         }
-        struct timespec ts = {0, drained ? 1000000 : 5000000};
-        nanosleep(&ts, NULL);
+        /* Keep up with a burst (rings are finite), idle cheaply otherwise. */
+        if (drained >= 256) {
+            sched_yield();
+        } else {
+            struct timespec ts = {0, drained ? 1000000 : 5000000};
+            nanosleep(&ts, NULL);
+        }
     }
     atomic_store_explicit(&w->exited, 1, memory_order_release);
     return NULL;

@@ -2,7 +2,9 @@
  * prog_exit_race.c: exit() while other threads are still allocating and
  * freeing. The process must exit 0, promptly, with a readable profile.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>

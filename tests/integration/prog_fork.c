@@ -5,7 +5,9 @@
  *   prog_fork            the parent (forks, then fork+execs "prog_fork exec")
  *   prog_fork exec       the exec'ed child
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,9 @@
  * test periodic, growth, signal and trigger-file snapshots and kill -9.
  *   prog_steady [seconds] [MiB-per-second]
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

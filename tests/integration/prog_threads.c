@@ -4,11 +4,14 @@
  * exited threads drained, nothing lost). Prints the ground truth as JSON.
  *   prog_threads [waves] [threads-per-wave]
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define LEAK_PER_THREAD (1 << 20) /* in 64 blocks of 16 KiB */
 
@@ -45,6 +48,7 @@ int main(int argc, char **argv)
             pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)(w * 100 + i + 1));
         for (int i = 0; i < per; i++)
             pthread_join(t[i], &leaked[n++]);
+        usleep(20000); /* lets the writer recycle the exited threads' rings */
     }
     printf("{\"thread_leak_site\": %ld}\n", (long)n * LEAK_PER_THREAD);
     return 0;

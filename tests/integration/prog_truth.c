@@ -6,7 +6,9 @@
  *   prog_truth [scale]   scale 1 (default): each malloc-family site leaks
  *                        32 MiB or more; a smaller scale runs faster.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

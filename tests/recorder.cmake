@@ -1,0 +1,33 @@
+# Recorder (preload/) tests. Included by tests/CMakeLists.txt.
+
+# ---- Unit tests of the recorder's pure data structures -------------------
+# Each unit compiles its module's .c files directly (no libnmtrace.so needed).
+set(NMT_PRELOAD_DIR ${NMT_TEST_DIR}/../preload)
+find_package(Threads REQUIRED)
+
+nmt_unit_test(test_sampler
+  SOURCES ${NMT_TEST_DIR}/test_sampler.c ${NMT_PRELOAD_DIR}/nmt_sampler.c
+  LIBS m LABELS recorder)
+nmt_unit_test(test_ring
+  SOURCES ${NMT_TEST_DIR}/test_ring.c
+  LIBS Threads::Threads LABELS recorder)
+nmt_unit_test(test_addrfilter
+  SOURCES ${NMT_TEST_DIR}/test_addrfilter.c
+  LIBS m Threads::Threads LABELS recorder)
+nmt_unit_test(test_stacktab
+  SOURCES ${NMT_TEST_DIR}/test_stacktab.c ${NMT_PRELOAD_DIR}/nmt_stacktab.c
+  LABELS recorder)
+nmt_unit_test(test_livetab
+  SOURCES ${NMT_TEST_DIR}/test_livetab.c ${NMT_PRELOAD_DIR}/nmt_livetab.c
+  LABELS recorder)
+nmt_unit_test(test_mmap_model
+  SOURCES ${NMT_TEST_DIR}/test_mmap_model.c ${NMT_PRELOAD_DIR}/nmt_mmap_model.c
+  LABELS recorder)
+# ---- end of recorder unit tests ------------------------------------------
+
+# ---- Ground-truth programs for integration tests -------------------------
+# prog_leaks: known leaks from five named call sites (see its header). Built
+# with frame pointers and without sanitizers: it runs under LD_PRELOAD.
+add_executable(prog_leaks ${NMT_TEST_DIR}/prog_leaks.c)
+target_compile_options(prog_leaks PRIVATE -O2 -g -fno-omit-frame-pointer)
+target_link_libraries(prog_leaks PRIVATE Threads::Threads)

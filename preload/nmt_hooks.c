@@ -48,8 +48,13 @@ static int alloc_slow_prologue(struct nmt_tls *t, size_t size)
 {
     if (t->guard)
         return 0;
-    if (atomic_load_explicit(&nmt__state, memory_order_relaxed) != NMT_ON) {
-        t->countdown = NMT_NEVER;
+    int state = atomic_load_explicit(&nmt__state, memory_order_relaxed);
+    if (NMT_UNLIKELY(state != NMT_ON)) {
+        /* Before the constructor (another preloaded library's init, say)
+         * keep taking the slow path until recording starts; once stopped or
+         * disabled, stay on the fast path for good. */
+        if (state == NMT_STOPPED || atomic_load_explicit(&nmt__disabled, memory_order_relaxed))
+            t->countdown = NMT_NEVER;
         return 0;
     }
     return sample_decision(t, size);

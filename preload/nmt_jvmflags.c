@@ -163,11 +163,33 @@ NMT_HIDDEN void nmt__os_jvm_info(void (*add)(void *, const char *, const char *)
      * _JAVA_OPTIONS; JDK_JAVA_OPTIONS is the launcher's, before the line. */
     env_args(&f, "JAVA_TOOL_OPTIONS");
     env_args(&f, "JDK_JAVA_OPTIONS");
+    /* Launcher options whose value is the next argument: skip the value, or
+     * it would be taken for the main class and end the scan. */
+    static const char *const with_value[] = {"-cp",
+                                             "-classpath",
+                                             "--class-path",
+                                             "-p",
+                                             "--module-path",
+                                             "--upgrade-module-path",
+                                             "--add-modules",
+                                             "--limit-modules",
+                                             "--add-reads",
+                                             "--add-exports",
+                                             "--add-opens",
+                                             "--patch-module",
+                                             "--enable-native-access"};
     for (size_t off = strlen(cmd) + 1; off < len; off += strlen(cmd + off) + 1) {
         const char *a = cmd + off;
-        if (a[0] != '-' || strcmp(a, "-jar") == 0)
-            break; /* the main class or -jar: the rest are the program's */
+        if (a[0] != '-' || strcmp(a, "-jar") == 0 || strcmp(a, "-m") == 0 ||
+            strcmp(a, "--module") == 0)
+            break; /* the main class, jar or module: the rest are the program's */
         one_arg(&f, a);
+        for (size_t i = 0; i < sizeof(with_value) / sizeof(with_value[0]); i++) {
+            if (strcmp(a, with_value[i]) == 0) {
+                off += strlen(cmd + off) + 1;
+                break;
+            }
+        }
     }
     env_args(&f, "_JAVA_OPTIONS");
     free(cmd);

@@ -36,6 +36,42 @@ static bool starts(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* HotSpot's own allocation wrappers: every JVM malloc goes through
+ * os::malloc and every mapping through os::commit_memory and friends, so
+ * taking them as the allocation site would file all of the JVM's memory
+ * under two functions. Like libc's malloc, they are plumbing; the site is
+ * their caller (Unsafe_AllocateMemory0, a Metaspace node, the compiler...). */
+int nms_function_is_wrapper(const char *function, enum nms_class cls)
+{
+    static const char *const jvm_wrappers[] = {"os::malloc(",
+                                               "os::realloc(",
+                                               "os::strdup",
+                                               "AllocateHeap(",
+                                               "ReallocateHeap(",
+                                               "os::commit_memory",
+                                               "os::pd_commit_memory",
+                                               "os::Linux::commit_memory",
+                                               "os::reserve_memory",
+                                               "os::pd_reserve_memory",
+                                               "os::attempt_reserve_memory",
+                                               "os::pd_attempt_reserve_memory",
+                                               "os::map_memory",
+                                               "os::pd_map_memory",
+                                               "os::pd_attempt_map_memory",
+                                               "os::uncommit_memory",
+                                               "os::pd_uncommit_memory",
+                                               "os::release_memory",
+                                               "os::pd_release_memory",
+                                               "Chunk::operator new",
+                                               "os::protect_memory"};
+    if (cls != NMS_JVM || function == NULL)
+        return 0;
+    for (size_t i = 0; i < sizeof(jvm_wrappers) / sizeof(jvm_wrappers[0]); i++)
+        if (starts(function, jvm_wrappers[i]))
+            return 1;
+    return starts(function, "CHeapObj<") && strstr(function, "::operator new") != NULL;
+}
+
 /* "libm.so.6", "libm-2.31.so": a library name followed by its version or ".so". */
 static bool lib_named(const char *base, const char *name)
 {

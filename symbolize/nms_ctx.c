@@ -574,7 +574,8 @@ long nms_allocation_site(struct nms_ctx *c, const uint64_t *addrs, size_t n,
         if (k < 0)
             return k;
         for (int j = 0; j < k; j++) {
-            if (!nms_class_is_plumbing(fr[j].cls)) {
+            if (!nms_class_is_plumbing(fr[j].cls) &&
+                !nms_function_is_wrapper(fr[j].function, fr[j].cls)) {
                 *site = &fr[j];
                 return (long)i;
             }

@@ -130,6 +130,11 @@ long nms_allocation_site(struct nms_ctx *c, const uint64_t *addrs, size_t n,
 /* 1 for the classes that are never an allocation site: nmtrace, allocator, libc. */
 int nms_class_is_plumbing(enum nms_class cls);
 
+/* 1 when `function` (a demangled name of class `cls`) is one of HotSpot's
+ * allocation wrappers (os::malloc, AllocateHeap, os::commit_memory, ...):
+ * plumbing like malloc itself, skipped when choosing the allocation site. */
+int nms_function_is_wrapper(const char *function, enum nms_class cls);
+
 /* "unknown", "nmtrace", "libc", "allocator", "jvm", "jdk", "jni", "jit", "java", "exe". */
 const char *nms_class_name(enum nms_class cls);
 

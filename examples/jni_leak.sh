@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# A third-party JNI library leaks (examples/README.md, "JNI library leak").
+# Usage: jni_leak.sh [threads=2] [blocksPerThread=20000] [blockBytes=1000]
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+need_java
+record jni_leak --rate 64k -- "$JAVA" -Xmx256m -cp "$CLASSES" -Djava.library.path="$JNILIB" \
+    JniLeak "${1:-2}" "${2:-20000}" "${3:-1000}"
+show "$NMREPORT" --nodecount 8 "$PROFILE"
+show "$NMREPORT" --by class "$PROFILE"
+show "$NMREPORT" --tree --focus nmex_session_open --nodecount 3 "$PROFILE"

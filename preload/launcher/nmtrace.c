@@ -1,0 +1,580 @@
+/*
+ * nmtrace.c: the `nmtrace [options] [--] command [args...]` launcher.
+ *
+ * It owns nothing of the recording itself: it turns options into NMTRACE_*
+ * variables, prepends libnmtrace.so (found at ../lib/ from the launcher's own
+ * path) to LD_PRELOAD, adds the perf-map flags to JAVA_TOOL_OPTIONS for a
+ * `java` command, then runs the command as a child, waits for it, and prints
+ * where the profile went and how to read it. Its exit status is the child's
+ * (128 + signal when the child was killed). Plain `LD_PRELOAD=libnmtrace.so
+ * cmd` stays the primary interface; the launcher only saves typing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef NMT_VERSION
+#define NMT_VERSION "unknown"
+#endif
+
+/* The recorder's default when NMTRACE_OUTPUT is unset (docs/FORMAT.md). */
+#define DEFAULT_OUTPUT  "nmtrace.%p.nmt"
+#define JAVA_PERF_FLAGS "-XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit"
+#define EXIT_USAGE      2
+
+static const char usage_text[] =
+    "usage: nmtrace [options] [--] command [args...]\n"
+    "Runs command with libnmtrace.so preloaded and says where its profile went.\n"
+    "\n"
+    "  -o, --output PATH      profile path; %p is replaced by the pid   (NMTRACE_OUTPUT)\n"
+    "  -r, --rate BYTES       mean bytes between samples, 1 = every allocation\n"
+    "                         (NMTRACE_RATE; BYTES may end in k, m, g or t)\n"
+    "  -i, --interval SEC     a snapshot every SEC seconds, 0 = off    (NMTRACE_INTERVAL)\n"
+    "  -g, --growth BYTES     a snapshot when tracked bytes grew by BYTES (NMTRACE_GROWTH)\n"
+    "  -d, --depth N          at most N native frames per stack        (NMTRACE_DEPTH)\n"
+    "  -u, --unwind METHOD    libunwind or fp                          (NMTRACE_UNWIND)\n"
+    "  -s, --seed N           sampler seed, for repeatable runs        (NMTRACE_SEED)\n"
+    "      --signal SIG       dump a snapshot on SIG (USR1, RTMIN+2, 10...) (NMTRACE_SIGNAL)\n"
+    "      --trigger FILE     dump a snapshot when FILE appears        (NMTRACE_TRIGGER)\n"
+    "      --java auto|off    JVM bridge; off also leaves JAVA_TOOL_OPTIONS alone (NMTRACE_JAVA)\n"
+    "  -q, --quiet            no notices from the recorder             (NMTRACE_QUIET)\n"
+    "      --lib PATH         the recorder library (default: ../lib/libnmtrace.so\n"
+    "                         next to this program)\n"
+    "  -h, --help             this text\n"
+    "      --version          print the version\n"
+    "\n"
+    "For a java command, -XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit is added\n"
+    "to JAVA_TOOL_OPTIONS so JIT frames can be named. The exit status is the command's\n"
+    "(128 + N when it was killed by signal N).\n";
+
+static void die_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "nmtrace: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see nmtrace --help)\n");
+    exit(EXIT_USAGE);
+}
+
+/* A byte count with an optional binary suffix, as a plain decimal string. */
+static void parse_bytes(const char *opt, const char *s, char *out, size_t n)
+{
+    char *end;
+    unsigned long long v, mul = 1;
+    if (*s == '\0' || *s == '-')
+        die_usage("bad byte count for %s", opt);
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s)
+        die_usage("bad byte count for %s", opt);
+    if (*end != '\0') {
+        switch (*end) {
+        case 'k':
+        case 'K':
+            mul = 1ull << 10;
+            break;
+        case 'm':
+        case 'M':
+            mul = 1ull << 20;
+            break;
+        case 'g':
+        case 'G':
+            mul = 1ull << 30;
+            break;
+        case 't':
+        case 'T':
+            mul = 1ull << 40;
+            break;
+        default:
+            die_usage("bad byte count for %s (digits, then k, m, g or t)", opt);
+        }
+        end++;
+        /* Accept "64k", "64KiB", "64kb". */
+        if (strcasecmp(end, "ib") != 0 && strcasecmp(end, "b") != 0 && *end != '\0')
+            die_usage("bad byte count for %s (digits, then k, m, g or t)", opt);
+        if (v > UINT64_MAX / mul)
+            die_usage("byte count too large for %s", opt);
+    }
+    snprintf(out, n, "%llu", v * mul);
+}
+
+static void parse_uint(const char *opt, const char *s, unsigned long long max, char *out, size_t n)
+{
+    char *end;
+    unsigned long long v;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (*s == '\0' || *s == '-' || errno != 0 || *end != '\0' || v > max)
+        die_usage("bad number for %s", opt);
+    snprintf(out, n, "%llu", v);
+}
+
+static const struct {
+    const char *name;
+    int sig;
+} signal_names[] = {
+    {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"USR1", SIGUSR1},   {"USR2", SIGUSR2},
+    {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"URG", SIGURG},
+    {"PWR", SIGPWR},   {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
+};
+
+/* SIG as a number: "USR1", "SIGUSR1", "RTMIN+2", "10". Returns -1 when bad. */
+static int signal_number(const char *s)
+{
+    char *end;
+    long v;
+    if (strncasecmp(s, "SIG", 3) == 0)
+        s += 3;
+    if (strncasecmp(s, "RTMIN", 5) == 0) {
+        v = 0;
+        if (s[5] == '+') {
+            errno = 0;
+            v = strtol(s + 6, &end, 10);
+            if (errno != 0 || end == s + 6 || *end != '\0')
+                return -1;
+        } else if (s[5] != '\0') {
+            return -1;
+        }
+        return v >= 0 && SIGRTMIN + v <= SIGRTMAX ? (int)(SIGRTMIN + v) : -1;
+    }
+    for (size_t i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++)
+        if (strcasecmp(s, signal_names[i].name) == 0)
+            return signal_names[i].sig;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 1 || v > SIGRTMAX)
+        return -1;
+    return (int)v;
+}
+
+/* Signals the recorder refuses (DESIGN.md: HotSpot, async-profiler and the
+ * process's own use); refusing them here gives the error before the run. */
+static int sig_taken(int sig)
+{
+    static const int taken[] = {SIGSEGV, SIGBUS,  SIGILL,  SIGFPE,  SIGTRAP, SIGUSR2,
+                                SIGQUIT, SIGHUP,  SIGINT,  SIGTERM, SIGPROF, SIGKILL,
+                                SIGSTOP, SIGCHLD, SIGPIPE, SIGXFSZ};
+    for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+        if (taken[i] == sig)
+            return 1;
+    return 0;
+}
+
+/* Where this program lives, so that ../lib/libnmtrace.so can be found. */
+static int default_lib(char *out, size_t n)
+{
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    char *slash;
+    if (len <= 0)
+        return -errno;
+    self[len] = '\0';
+    slash = strrchr(self, '/');
+    if (slash == NULL)
+        return -ENOENT;
+    *slash = '\0';
+    if ((size_t)snprintf(out, n, "%s/../lib/libnmtrace.so", self) >= n)
+        return -ENAMETOOLONG;
+    return 0;
+}
+
+static void set_env(const char *name, const char *value)
+{
+    if (setenv(name, value, 1) != 0) {
+        fprintf(stderr, "nmtrace: cannot set %s: %s\n", name, strerror(errno));
+        exit(EXIT_USAGE);
+    }
+}
+
+/* Puts lib first in LD_PRELOAD, keeping whatever was there after it. */
+static void prepend_preload(const char *lib)
+{
+    const char *old = getenv("LD_PRELOAD");
+    char *v;
+    if (old == NULL || *old == '\0') {
+        set_env("LD_PRELOAD", lib);
+        return;
+    }
+    if (asprintf(&v, "%s %s", lib, old) < 0) {
+        fprintf(stderr, "nmtrace: out of memory\n");
+        exit(EXIT_USAGE);
+    }
+    set_env("LD_PRELOAD", v);
+    free(v);
+}
+
+static int is_java(const char *cmd)
+{
+    const char *base = strrchr(cmd, '/');
+    return strcmp(base != NULL ? base + 1 : cmd, "java") == 0;
+}
+
+static void add_java_flags(void)
+{
+    const char *old = getenv("JAVA_TOOL_OPTIONS");
+    char *v;
+    if (old != NULL && strstr(old, "DumpPerfMapAtExit") != NULL)
+        return; /* the user chose already */
+    if (old == NULL || *old == '\0') {
+        set_env("JAVA_TOOL_OPTIONS", JAVA_PERF_FLAGS);
+        return;
+    }
+    if (asprintf(&v, "%s %s", old, JAVA_PERF_FLAGS) < 0) {
+        fprintf(stderr, "nmtrace: out of memory\n");
+        exit(EXIT_USAGE);
+    }
+    set_env("JAVA_TOOL_OPTIONS", v);
+    free(v);
+}
+
+/* The pattern with every %p replaced by pid and %% by %. */
+static int expand(const char *pattern, pid_t pid, char *out, size_t n)
+{
+    size_t o = 0;
+    for (const char *p = pattern; *p != '\0'; p++) {
+        char num[24];
+        const char *add = num;
+        if (p[0] == '%' && p[1] == 'p') {
+            snprintf(num, sizeof(num), "%ld", (long)pid);
+            p++;
+        } else if (p[0] == '%' && p[1] == '%') {
+            add = "%";
+            p++;
+        } else {
+            num[0] = *p;
+            num[1] = '\0';
+        }
+        size_t len = strlen(add);
+        if (o + len >= n)
+            return -ENAMETOOLONG;
+        memcpy(out + o, add, len);
+        o += len;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+static int newer_than(const struct stat *st, const struct timespec *t)
+{
+    return st->st_mtim.tv_sec > t->tv_sec ||
+           (st->st_mtim.tv_sec == t->tv_sec && st->st_mtim.tv_nsec >= t->tv_nsec);
+}
+
+/*
+ * Profiles of other processes of the run (fork children, exec'ed helpers,
+ * a shell script's java): files in the pattern's directory whose name is the
+ * pattern with any pid, written since the start. Only patterns with one %p in
+ * the file name are searched.
+ */
+static void list_others(const char *pattern, pid_t child, const struct timespec *start)
+{
+    char dir[PATH_MAX] = ".", mine[PATH_MAX];
+    const char *base = strrchr(pattern, '/'), *mark;
+    size_t pre, suf;
+    DIR *d;
+    struct dirent *e;
+    int shown = 0;
+
+    if (base != NULL) {
+        size_t len = (size_t)(base - pattern);
+        if (len >= sizeof(dir) || memchr(pattern, '%', len) != NULL)
+            return;
+        memcpy(dir, pattern, len);
+        dir[len == 0 ? 1 : len] = '\0';
+        if (len == 0)
+            dir[0] = '/';
+        base++;
+    } else {
+        base = pattern;
+    }
+    mark = strstr(base, "%p");
+    if (mark == NULL || strstr(mark + 2, "%") != NULL || memchr(base, '%', (size_t)(mark - base)))
+        return;
+    pre = (size_t)(mark - base);
+    suf = strlen(mark + 2);
+    if (expand(base, child, mine, sizeof(mine)) != 0 || (d = opendir(dir)) == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name), i;
+        char path[PATH_MAX];
+        struct stat st;
+        if (len <= pre + suf || strncmp(e->d_name, base, pre) != 0 ||
+            strcmp(e->d_name + len - suf, mark + 2) != 0 || strcmp(e->d_name, mine) == 0)
+            continue;
+        for (i = pre; i < len - suf; i++)
+            if (e->d_name[i] < '0' || e->d_name[i] > '9')
+                break;
+        if (i != len - suf)
+            continue;
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= sizeof(path) ||
+            stat(path, &st) != 0 || !S_ISREG(st.st_mode) || !newer_than(&st, start))
+            continue;
+        if (shown++ < 5)
+            fprintf(stderr, "nmtrace: also written by another process of the run: %s\n", path);
+    }
+    closedir(d);
+    if (shown > 5)
+        fprintf(stderr, "nmtrace: ... and %d more such profiles\n", shown - 5);
+}
+
+/*
+ * The name the recorder gives the n-th file of one pid: when the name is
+ * taken (a program that exec'ed keeps its pid), it puts ".1", ".2"... before
+ * a final ".nmt" (preload/nmt_os.c). n = 0 is the plain name.
+ */
+static int nth_name(const char *base, int n, char *out, size_t size)
+{
+    size_t len = strlen(base);
+    int w;
+    if (n == 0)
+        w = snprintf(out, size, "%s", base);
+    else if (len > 4 && strcmp(base + len - 4, ".nmt") == 0)
+        w = snprintf(out, size, "%.*s.%d.nmt", (int)(len - 4), base, n);
+    else
+        w = snprintf(out, size, "%s.%d", base, n);
+    return w < 0 || (size_t)w >= size ? -ENAMETOOLONG : 0;
+}
+
+/* Names the child's profile. After an exec chain (a shell script that execs
+ * java) the pid has several files; the last one is the final program's. */
+static void report_profile(const char *pattern, pid_t child, const struct timespec *start)
+{
+    char base[PATH_MAX], path[PATH_MAX], last[PATH_MAX] = "";
+    struct stat st;
+    int found = 0;
+    if (expand(pattern, child, base, sizeof(base)) != 0) {
+        fprintf(stderr, "nmtrace: output path too long: %s\n", pattern);
+        return;
+    }
+    for (int n = 0; n < 1000 && nth_name(base, n, path, sizeof(path)) == 0; n++) {
+        if (stat(path, &st) != 0) {
+            if (n > 0)
+                break; /* the recorder takes the first free name */
+            continue;
+        }
+        if (!newer_than(&st, start))
+            continue; /* an old file of a recycled pid */
+        if (found++)
+            fprintf(stderr, "nmtrace: also written, by an earlier program of the run: %s\n", last);
+        snprintf(last, sizeof(last), "%s", path);
+    }
+    if (found) {
+        fprintf(stderr, "nmtrace: profile written to %s\n", last);
+        fprintf(stderr, "nmtrace: read it with: nmreport %s\n", last);
+    } else {
+        fprintf(stderr, "nmtrace: no profile at %s (a static or setuid program is not recorded)\n",
+                base);
+    }
+    list_others(pattern, child, start);
+}
+
+static volatile sig_atomic_t child_pid;
+
+/* A TERM or HUP sent to the launcher alone goes on to the child; the
+ * launcher stays to report. INT and QUIT from a terminal reach the child
+ * directly (same process group), so the launcher just ignores them. */
+static void forward(int sig)
+{
+    if (child_pid > 0)
+        kill((pid_t)child_pid, sig);
+}
+
+static int run(char **argv, const char *pattern)
+{
+    struct timespec start;
+    struct sigaction fwd = {.sa_handler = forward}, ign = {.sa_handler = SIG_IGN}, old_int,
+                     old_quit;
+    int pipefd[2], err = 0, status;
+    pid_t pid;
+
+    clock_gettime(CLOCK_REALTIME, &start);
+    start.tv_nsec = 0; /* file times may be coarser than the clock */
+    if (pipe2(pipefd, O_CLOEXEC) != 0) {
+        fprintf(stderr, "nmtrace: pipe: %s\n", strerror(errno));
+        return EXIT_USAGE;
+    }
+    sigemptyset(&fwd.sa_mask);
+    sigaction(SIGINT, &ign, &old_int);
+    sigaction(SIGQUIT, &ign, &old_quit);
+    pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "nmtrace: fork: %s\n", strerror(errno));
+        return EXIT_USAGE;
+    }
+    if (pid == 0) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGQUIT, &old_quit, NULL);
+        close(pipefd[0]);
+        execvp(argv[0], argv);
+        err = errno;
+        if (write(pipefd[1], &err, sizeof(err)) < 0)
+            _exit(127);
+        _exit(err == ENOENT ? 127 : 126);
+    }
+    child_pid = pid;
+    sigaction(SIGTERM, &fwd, NULL);
+    sigaction(SIGHUP, &fwd, NULL);
+    close(pipefd[1]);
+    /* The pipe closes on a successful exec; an errno in it means exec failed. */
+    while (read(pipefd[0], &err, sizeof(err)) < 0 && errno == EINTR)
+        ;
+    close(pipefd[0]);
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            fprintf(stderr, "nmtrace: waitpid: %s\n", strerror(errno));
+            return EXIT_USAGE;
+        }
+    }
+    if (err != 0) {
+        fprintf(stderr, "nmtrace: cannot run %s: %s\n", argv[0], strerror(err));
+        return err == ENOENT ? 127 : 126;
+    }
+    report_profile(pattern, pid, &start);
+    if (WIFSIGNALED(status)) {
+        fprintf(stderr, "nmtrace: %s was killed by signal %d (%s)\n", argv[0], WTERMSIG(status),
+                strsignal(WTERMSIG(status)));
+        return 128 + WTERMSIG(status);
+    }
+    return WEXITSTATUS(status);
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_SIGNAL = 256, OPT_TRIGGER, OPT_JAVA, OPT_LIB, OPT_VERSION };
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"rate", required_argument, NULL, 'r'},
+        {"interval", required_argument, NULL, 'i'},
+        {"growth", required_argument, NULL, 'g'},
+        {"depth", required_argument, NULL, 'd'},
+        {"unwind", required_argument, NULL, 'u'},
+        {"seed", required_argument, NULL, 's'},
+        {"signal", required_argument, NULL, OPT_SIGNAL},
+        {"trigger", required_argument, NULL, OPT_TRIGGER},
+        {"java", required_argument, NULL, OPT_JAVA},
+        {"quiet", no_argument, NULL, 'q'},
+        {"lib", required_argument, NULL, OPT_LIB},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    char lib[PATH_MAX] = "", num[32];
+    const char *pattern;
+    int c, java = 1, sig;
+
+    opterr = 0;
+    /* '+': stop at the command, so its own options are left alone. */
+    while ((c = getopt_long(argc, argv, "+:o:r:i:g:d:u:s:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            /* The recorder keeps at most 511 bytes of a path. */
+            if (*optarg == '\0' || strlen(optarg) > 511)
+                die_usage("%s needs a path of 1 to 511 bytes", "--output");
+            set_env("NMTRACE_OUTPUT", optarg);
+            break;
+        case 'r':
+            parse_bytes("--rate", optarg, num, sizeof(num));
+            if (strcmp(num, "0") == 0 || strtoull(num, NULL, 10) > (1ull << 40))
+                die_usage("%s must be between 1 and 1T", "--rate");
+            set_env("NMTRACE_RATE", num);
+            break;
+        case 'i':
+            parse_uint("--interval", optarg, 86400 * 365, num, sizeof(num));
+            set_env("NMTRACE_INTERVAL", num);
+            break;
+        case 'g':
+            parse_bytes("--growth", optarg, num, sizeof(num));
+            set_env("NMTRACE_GROWTH", num);
+            break;
+        case 'd':
+            parse_uint("--depth", optarg, 256, num, sizeof(num));
+            if (strcmp(num, "0") == 0)
+                die_usage("%s must be between 1 and 256", "--depth");
+            set_env("NMTRACE_DEPTH", num);
+            break;
+        case 'u':
+            if (strcmp(optarg, "libunwind") != 0 && strcmp(optarg, "fp") != 0)
+                die_usage("--unwind wants libunwind or fp, not '%s'", optarg);
+            set_env("NMTRACE_UNWIND", optarg);
+            break;
+        case 's':
+            parse_uint("--seed", optarg, UINT64_MAX, num, sizeof(num));
+            set_env("NMTRACE_SEED", num);
+            break;
+        case OPT_SIGNAL:
+            sig = signal_number(optarg);
+            if (sig < 0)
+                die_usage("--signal: unknown signal '%s'", optarg);
+            if (sig_taken(sig))
+                die_usage("--signal %s is used by the JVM or the process itself (use USR1 or "
+                          "RTMIN+N)",
+                          optarg);
+            snprintf(num, sizeof(num), "%d", sig);
+            set_env("NMTRACE_SIGNAL", num);
+            break;
+        case OPT_TRIGGER:
+            if (*optarg == '\0' || strlen(optarg) > 511)
+                die_usage("%s needs a path of 1 to 511 bytes", "--trigger");
+            set_env("NMTRACE_TRIGGER", optarg);
+            break;
+        case OPT_JAVA:
+            if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "off") != 0)
+                die_usage("--java wants auto or off, not '%s'", optarg);
+            java = strcmp(optarg, "auto") == 0;
+            set_env("NMTRACE_JAVA", optarg);
+            break;
+        case 'q':
+            set_env("NMTRACE_QUIET", "1");
+            break;
+        case OPT_LIB:
+            snprintf(lib, sizeof(lib), "%s", optarg);
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        case OPT_VERSION:
+            printf("nmtrace %s\n", NMT_VERSION);
+            return 0;
+        case ':':
+            die_usage("%s needs a value", argv[optind - 1]);
+            break;
+        default:
+            die_usage("unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        die_usage("%s", "no command given");
+
+    if (lib[0] == '\0' && default_lib(lib, sizeof(lib)) != 0)
+        die_usage("%s", "cannot find this program's own path; give --lib");
+    if (access(lib, R_OK) != 0) {
+        fprintf(stderr, "nmtrace: cannot read the recorder %s: %s\n", lib, strerror(errno));
+        return EXIT_USAGE;
+    }
+    /* An absolute path, so children that chdir still find it. */
+    {
+        char abs[PATH_MAX];
+        if (realpath(lib, abs) != NULL)
+            snprintf(lib, sizeof(lib), "%s", abs);
+    }
+    prepend_preload(lib);
+    if (java && is_java(argv[optind]))
+        add_java_flags();
+
+    pattern = getenv("NMTRACE_OUTPUT");
+    if (pattern == NULL || *pattern == '\0')
+        pattern = DEFAULT_OUTPUT;
+    return run(argv + optind, pattern);
+}

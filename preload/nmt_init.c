@@ -82,6 +82,8 @@ static void atfork_child(void)
         return;
     nmt__threads_after_fork(nmt__tls.thr);
     nmt__writer_after_fork();
+    if (nmt_jvm_after_fork_child != NULL)
+        nmt_jvm_after_fork_child(); /* its thread is not in the child; reset its locks */
     nmt__start_realtime = clock_ns(CLOCK_REALTIME);
     nmt__start_monotonic = clock_ns(CLOCK_MONOTONIC);
     atomic_store_explicit(&nmt__child_pending, 1, memory_order_release);

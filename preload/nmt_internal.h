@@ -172,6 +172,8 @@ uint32_t nmt_jvm_translate(uint64_t *frames, uint32_t n) __attribute__((weak));
 void nmt_jvm_flush(nmt_emit_fn emit, void *ctx) __attribute__((weak));
 void nmt_jvm_counters(nmt_counter_fn add, void *ctx) __attribute__((weak));
 void nmt_jvm_shutdown(void) __attribute__((weak));
+size_t nmt_jvm_pending_bytes(void) __attribute__((weak));
+void nmt_jvm_after_fork_child(void) __attribute__((weak));
 
 /* ---- the writer (nmt_writer.c) ---- */
 NMT_HIDDEN int nmt__writer_start(void);

@@ -33,6 +33,9 @@ _Atomic int nmt__jvm_state = NMT_JVM_WAITING;
 _Atomic(nmt__asgct_fn) nmt__jvm_asgct;
 JavaVM *_Atomic nmt__jvm_vm;
 _Atomic int nmt__jvm_found;
+_Atomic int nmt__jvm_via;
+/* Agent_OnLoad ran: VMInit starts the bridge, the writer's poll does not. */
+static _Atomic int agent_pending;
 void *(*nmt__jvm_dlsym)(void *handle, const char *name) = dlsym;
 
 static void *libjvm;
@@ -221,12 +224,13 @@ static void *bridge_main(void *arg)
 }
 
 /* Any thread: starts the bridge once. 0 or -1. */
-static int bridge_start(JavaVM *vm)
+static int bridge_start(JavaVM *vm, enum nmt__jvm_via via)
 {
     int expect = NMT_JVM_WAITING;
     if (!atomic_compare_exchange_strong(&nmt__jvm_state, &expect, NMT_JVM_STARTING))
         return expect == NMT_JVM_OFF ? -1 : 0;
     atomic_store(&nmt__jvm_found, 1);
+    atomic_store(&nmt__jvm_via, via);
     pthread_t t;
     pthread_attr_t a;
     pthread_attr_init(&a);
@@ -267,7 +271,8 @@ static int jvm_initialised(void)
 
 void nmt_jvm_poll(void)
 {
-    if (atomic_load_explicit(&nmt__jvm_state, memory_order_relaxed) != NMT_JVM_WAITING)
+    if (atomic_load_explicit(&nmt__jvm_state, memory_order_relaxed) != NMT_JVM_WAITING ||
+        atomic_load_explicit(&agent_pending, memory_order_relaxed))
         return;
     uint64_t now = nmt__jvm_now_ns();
     if (now < next_probe_ns)
@@ -290,7 +295,7 @@ void nmt_jvm_poll(void)
     }
     if (!jvm_initialised() && now - vm_seen_ns < INIT_GRACE_NS)
         return;
-    bridge_start(vm);
+    bridge_start(vm, NMT_JVM_VIA_POLL);
 }
 
 void nmt_jvm_shutdown(void)
@@ -302,12 +307,22 @@ void nmt_jvm_shutdown(void)
     nmt__jvm_methods_stop();
 }
 
+void nmt_jvm_after_fork_child(void)
+{
+    int st = atomic_load(&nmt__jvm_state);
+    if (st != NMT_JVM_OFF)
+        atomic_store(&nmt__jvm_state, NMT_JVM_STOPPED);
+    nmt__jvm_methods_after_fork();
+    nmt__jvm_queue_after_fork();
+}
+
 static void JNICALL on_vm_init(jvmtiEnv *ti, JNIEnv *jni, jthread t)
 {
     (void)ti, (void)t;
     JavaVM *vm = NULL;
+    atomic_store(&agent_pending, 0);
     if ((*jni)->GetJavaVM(jni, &vm) == JNI_OK)
-        bridge_start(vm);
+        bridge_start(vm, NMT_JVM_VIA_ONLOAD);
 }
 
 /* -agentpath:.../libnmtrace.so: start at VMInit, when the JVM is live. */
@@ -322,8 +337,10 @@ JNIEXPORT jint JNICALL Agent_OnLoad(JavaVM *vm, char *options, void *reserved)
     jvmtiEventCallbacks cb;
     memset(&cb, 0, sizeof(cb));
     cb.VMInit = on_vm_init;
-    if ((*ti)->SetEventCallbacks(ti, &cb, (jint)sizeof(cb)) == JVMTI_ERROR_NONE)
-        (*ti)->SetEventNotificationMode(ti, JVMTI_ENABLE, JVMTI_EVENT_VM_INIT, NULL);
+    if ((*ti)->SetEventCallbacks(ti, &cb, (jint)sizeof(cb)) == JVMTI_ERROR_NONE &&
+        (*ti)->SetEventNotificationMode(ti, JVMTI_ENABLE, JVMTI_EVENT_VM_INIT, NULL) ==
+            JVMTI_ERROR_NONE)
+        atomic_store(&agent_pending, 1);
     return JNI_OK;
 }
 
@@ -331,6 +348,6 @@ JNIEXPORT jint JNICALL Agent_OnLoad(JavaVM *vm, char *options, void *reserved)
 JNIEXPORT jint JNICALL Agent_OnAttach(JavaVM *vm, char *options, void *reserved)
 {
     (void)options, (void)reserved;
-    bridge_start(vm);
+    bridge_start(vm, NMT_JVM_VIA_ONATTACH);
     return JNI_OK;
 }

@@ -11,6 +11,7 @@
 #ifndef NMT_JVM_H
 #define NMT_JVM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Writer thread (or init), before the first nmt_jvm_poll: 1 = NMTRACE_JAVA=auto, 0 = off. */
@@ -43,6 +44,11 @@ uint32_t nmt_jvm_translate(uint64_t *frames, uint32_t n);
 typedef int (*nmt_emit_fn)(void *ctx, uint16_t type, const void *payload, uint32_t len);
 void nmt_jvm_flush(nmt_emit_fn emit, void *ctx);
 
+/* Bytes of JMETHOD/JCODE records waiting for nmt_jvm_flush (at most 64 MiB
+ * are kept; beyond that records are lost and counted): lets the writer flush
+ * between snapshots when much is pending. Any thread. */
+size_t nmt_jvm_pending_bytes(void);
+
 /* Writer thread, at each snapshot: adds the java.* counters (FORMAT.md §5). */
 typedef void (*nmt_counter_fn)(void *ctx, const char *name, int64_t value);
 void nmt_jvm_counters(nmt_counter_fn add, void *ctx);
@@ -50,5 +56,10 @@ void nmt_jvm_counters(nmt_counter_fn add, void *ctx);
 /* Exit path: stop taking Java stacks and stop calling into the JVM, which
  * may be shutting down. Never blocks on the JVM. */
 void nmt_jvm_shutdown(void);
+
+/* Fork child (from the recorder's atfork child handler): the bridge thread
+ * and the JVM's threads are gone, so the bridge stops in the child; its locks
+ * are reset and records queued for the parent's profile are dropped. */
+void nmt_jvm_after_fork_child(void);
 
 #endif

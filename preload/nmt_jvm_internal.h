@@ -50,6 +50,14 @@ NMT_JVM_HIDDEN extern _Atomic(nmt__asgct_fn) nmt__jvm_asgct;
 NMT_JVM_HIDDEN extern JavaVM *_Atomic nmt__jvm_vm;
 /* 1 once a created JVM was seen (before the bridge attaches). */
 NMT_JVM_HIDDEN extern _Atomic int nmt__jvm_found;
+/* How the bridge was started, the counter java.attach_via. */
+enum nmt__jvm_via {
+    NMT_JVM_VIA_NONE = 0,
+    NMT_JVM_VIA_POLL = 1,     /* LD_PRELOAD: the writer found the JVM */
+    NMT_JVM_VIA_ONLOAD = 2,   /* -agentpath, at VMInit */
+    NMT_JVM_VIA_ONATTACH = 3, /* dynamic attach */
+};
+NMT_JVM_HIDDEN extern _Atomic int nmt__jvm_via;
 
 /*
  * Counters (relaxed, striped by thread so application threads on the sampled
@@ -101,6 +109,7 @@ NMT_JVM_HIDDEN void nmt__jvm_methods_resolve(jvmtiEnv *ti, JNIEnv *jni);
 /* Bridge thread: waits up to ms for methods to name or a stop; 1 = stop. */
 NMT_JVM_HIDDEN int nmt__jvm_methods_wait(int ms);
 NMT_JVM_HIDDEN void nmt__jvm_methods_stop(void);
+NMT_JVM_HIDDEN void nmt__jvm_methods_after_fork(void);
 
 /* JVMTI callbacks of code events (nmt_jvm_code.c). */
 NMT_JVM_HIDDEN void JNICALL nmt__jvm_on_code_load(jvmtiEnv *ti, jmethodID method, jint size,
@@ -114,6 +123,7 @@ NMT_JVM_HIDDEN void JNICALL nmt__jvm_on_dynamic_code(jvmtiEnv *ti, const char *n
 
 /* Pending records (nmt_jvm_queue.c): copies payload; -ENOMEM/-ENOSPC when dropped. */
 NMT_JVM_HIDDEN int nmt__jvm_queue_push(uint16_t type, const void *payload, uint32_t len);
+NMT_JVM_HIDDEN void nmt__jvm_queue_after_fork(void);
 
 /* A growable little-endian encoder; on allocation failure err is set and
  * further puts are ignored. */

@@ -148,6 +148,19 @@ void nmt__jvm_methods_stop(void)
     pthread_mutex_unlock(&m_mu);
 }
 
+void nmt__jvm_methods_after_fork(void)
+{
+    /* Serials stay (they are the parent's), the naming queue goes: no thread
+     * will name anything in the child. */
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t fresh_cv = PTHREAD_COND_INITIALIZER;
+    m_mu = fresh;
+    m_cv = fresh_cv;
+    pend = NULL;
+    pend_len = pend_cap = 0;
+    m_stop = 1;
+}
+
 /* Encodes and queues the JMETHOD record of one method (docs/FORMAT.md §5). */
 static void name_method(jvmtiEnv *ti, JNIEnv *jni, uint64_t id, uint32_t serial)
 {

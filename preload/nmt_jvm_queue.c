@@ -55,6 +55,14 @@ int nmt__jvm_queue_push(uint16_t type, const void *payload, uint32_t len)
     return 0;
 }
 
+size_t nmt_jvm_pending_bytes(void)
+{
+    pthread_mutex_lock(&q_mu);
+    size_t n = q_bytes;
+    pthread_mutex_unlock(&q_mu);
+    return n;
+}
+
 void nmt_jvm_flush(nmt_emit_fn emit, void *ctx)
 {
     pthread_mutex_lock(&q_mu);
@@ -71,6 +79,17 @@ void nmt_jvm_flush(nmt_emit_fn emit, void *ctx)
         free(r);
         r = next;
     }
+}
+
+void nmt__jvm_queue_after_fork(void)
+{
+    /* The parent's thread may have held the lock: a fresh one, and the
+     * records (for the parent's file) are abandoned, not freed. */
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    q_mu = fresh;
+    q_head = NULL;
+    q_tail = &q_head;
+    q_bytes = 0;
 }
 
 static void jbuf_room(struct nmt__jbuf *b, size_t n)

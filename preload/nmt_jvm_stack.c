@@ -22,6 +22,7 @@
 /* Java frames taken per sample at most (the stack buffer below). */
 #define JAVA_DEPTH_MAX 512
 #define NSTRIPES       16
+#define CODE_CACHE_MAX (2ull << 30)
 
 struct stripe {
     _Atomic uint64_t v[NMT_JST_COUNT];
@@ -53,6 +54,13 @@ void nmt__jvm_code_range_add(uint64_t start, uint64_t size)
 {
     uint64_t end = start + size, cur;
     if (start == 0 || size == 0)
+        return;
+    /* HotSpot reserves its code cache (at most 2 GiB) in one piece. Code
+     * reported elsewhere must not widen the range over libraries whose
+     * frames nmt_jvm_append would then drop. */
+    uint64_t lo = atomic_load_explicit(&code_lo, memory_order_relaxed);
+    uint64_t hi = atomic_load_explicit(&code_hi, memory_order_relaxed);
+    if (lo && (end > hi ? end : hi) - (start < lo ? start : lo) > CODE_CACHE_MAX)
         return;
     cur = atomic_load_explicit(&code_lo, memory_order_relaxed);
     while ((cur == 0 || start < cur) &&
@@ -132,12 +140,15 @@ uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max)
         nmt__jvm_count(NMT_JST_NOT_JAVA, 1);
         return n;
     }
-    if (n >= max) {
+    /* The Java frames replace the native ones from the first frame in the
+     * code cache on, so they may use that room too. */
+    uint32_t cut = first_code_frame(frames, n);
+    if (cut >= max) {
         nmt__jvm_count(NMT_JST_NO_ROOM, 1);
         return n;
     }
     struct nmt__asgct_frame buf[JAVA_DEPTH_MAX];
-    uint32_t depth = max - n < JAVA_DEPTH_MAX ? max - n : JAVA_DEPTH_MAX;
+    uint32_t depth = max - cut < JAVA_DEPTH_MAX ? max - cut : JAVA_DEPTH_MAX;
     jint got_frames = take_trace(asgct, env, buf, depth);
     if (got_frames <= 0) {
         int code = -got_frames;
@@ -148,7 +159,6 @@ uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max)
     uint32_t got = (uint32_t)got_frames;
     if (got > depth)
         got = depth;
-    uint32_t cut = first_code_frame(frames, n);
     if (cut < n)
         nmt__jvm_count(NMT_JST_TRIMMED, 1);
     uint32_t out = cut;
@@ -206,6 +216,7 @@ void nmt_jvm_counters(nmt_counter_fn add, void *ctx)
     /* A process that never had a JVM gets only java.state. */
     if (st == NMT_JVM_OFF || (st == NMT_JVM_WAITING && !atomic_load(&nmt__jvm_found)))
         return;
+    add(ctx, "java.attach_via", atomic_load(&nmt__jvm_via));
     add(ctx, "java.asgct", atomic_load(&nmt__jvm_asgct) != NULL);
     for (int i = 0; i < NMT_JST_COUNT; i++)
         add(ctx, stat_names[i], (int64_t)nmt__jvm_stat_get((enum nmt__jvm_stat)i));

@@ -232,22 +232,49 @@ static int write_all(int fd, const unsigned char *p, size_t n)
     return 0;
 }
 
+/* Creates the file and encodes its HEADER and INFO into b, once. */
+static int ensure_file(struct nmt_writer *w, struct nmt_buf *b)
+{
+    if (w->fd >= 0)
+        return 0;
+    int fd = nmt__os_create_output(w->path, sizeof(w->path));
+    if (fd < 0) {
+        nmt__say("nmtrace: cannot create the profile '%s': %s; recording without output",
+                 nmt__cfg.output, strerror(-fd));
+        w->file_failed = 1;
+        return fd;
+    }
+    w->fd = fd;
+    encode_header(b);
+    return 0;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t n);
+
+NMT_HIDDEN void nmt__snapshot_side_records(struct nmt_writer *w)
+{
+    if (w->file_failed || nmt_jvm_flush == NULL)
+        return;
+    struct nmt_buf b = {0};
+    if (ensure_file(w, &b) != 0)
+        return;
+    nmt_jvm_flush(emit_record, &b);
+    if (b.failed) {
+        w->internal_errors++;
+    } else if (b.len > 0 && write_all(w->fd, b.data, b.len) != 0) {
+        w->write_errors++;
+        w->file_failed = 1;
+    }
+    nmt__buf_free(&b);
+}
+
 NMT_HIDDEN void nmt__snapshot_write(struct nmt_writer *w, int reason)
 {
     if (w->file_failed)
         return;
     struct nmt_buf b = {0};
-    if (w->fd < 0) {
-        int fd = nmt__os_create_output(w->path, sizeof(w->path));
-        if (fd < 0) {
-            nmt__say("nmtrace: cannot create the profile '%s': %s; recording without output",
-                     nmt__cfg.output, strerror(-fd));
-            w->file_failed = 1;
-            return;
-        }
-        w->fd = fd;
-        encode_header(&b);
-    }
+    if (ensure_file(w, &b) != 0)
+        return;
     encode_new_stacks(w, &b);
     if (nmt_jvm_flush != NULL)
         nmt_jvm_flush(emit_record, &b);

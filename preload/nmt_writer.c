@@ -290,6 +290,10 @@ static void *writer_main(void *arg)
             /* One more round so that held mmap events are settled. */
             nmt__writer_round(w, 0);
             nmt__snapshot_write(w, reason);
+        } else if (nmt_jvm_pending_bytes != NULL && nmt_jvm_pending_bytes() > (4u << 20)) {
+            /* Between snapshots the JVM bridge's code history piles up: write
+             * it out before its bounded queue has to drop any. */
+            nmt__snapshot_side_records(w);
         }
         /* Keep up with a burst (rings are finite), idle cheaply otherwise. */
         if (drained >= 256) {

@@ -54,5 +54,8 @@ int nmt__writer_init_tables(struct nmt_writer *w);
 uint64_t nmt__writer_round(struct nmt_writer *w, int final);
 /* Encodes and appends one snapshot (and any new stacks). */
 void nmt__snapshot_write(struct nmt_writer *w, int reason);
+/* Appends the JVM bridge's pending records outside a snapshot (creating the
+ * file if needed): they are global to the file, not to a snapshot. */
+void nmt__snapshot_side_records(struct nmt_writer *w);
 
 #endif

@@ -56,8 +56,9 @@ static const char usage_text[] =
     "  -h, --help             this text\n"
     "      --version          print the version\n"
     "\n"
-    "For a java command, -XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit is added\n"
-    "to JAVA_TOOL_OPTIONS so JIT frames can be named. The exit status is the command's\n"
+    "For a java command, -XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit and\n"
+    "-agentpath:<libnmtrace.so> are added to JAVA_TOOL_OPTIONS so JIT frames are named\n"
+    "and the JVM bridge starts with the first class. The exit status is the command's\n"
     "(128 + N when it was killed by signal N).\n";
 
 static void die_usage(const char *fmt, const char *arg)
@@ -221,17 +222,21 @@ static int is_java(const char *cmd)
     return strcmp(base != NULL ? base + 1 : cmd, "java") == 0;
 }
 
-static void add_java_flags(void)
+/* For a java command: the perf-map flags (JIT frames named even with the
+ * bridge off) and -agentpath for the recorder itself, so the JVM bridge is
+ * there from the first class instead of attaching once the VM is up. What
+ * the user had in JAVA_TOOL_OPTIONS is kept, first. */
+static void add_java_flags(const char *lib)
 {
     const char *old = getenv("JAVA_TOOL_OPTIONS");
+    if (old == NULL)
+        old = "";
+    int perf = strstr(old, "DumpPerfMapAtExit") == NULL;
+    int agent = strstr(old, lib) == NULL;
     char *v;
-    if (old != NULL && strstr(old, "DumpPerfMapAtExit") != NULL)
-        return; /* the user chose already */
-    if (old == NULL || *old == '\0') {
-        set_env("JAVA_TOOL_OPTIONS", JAVA_PERF_FLAGS);
-        return;
-    }
-    if (asprintf(&v, "%s %s", old, JAVA_PERF_FLAGS) < 0) {
+    if (asprintf(&v, "%s%s%s%s%s", old, *old && perf ? " " : "", perf ? JAVA_PERF_FLAGS : "",
+                 (*old || perf) && agent ? " -agentpath:" : (agent ? "-agentpath:" : ""),
+                 agent ? lib : "") < 0) {
         fprintf(stderr, "nmtrace: out of memory\n");
         exit(EXIT_USAGE);
     }
@@ -571,7 +576,7 @@ int main(int argc, char **argv)
     }
     prepend_preload(lib);
     if (java && is_java(argv[optind]))
-        add_java_flags();
+        add_java_flags(lib);
 
     pattern = getenv("NMTRACE_OUTPUT");
     if (pattern == NULL || *pattern == '\0')

@@ -182,6 +182,14 @@ NMT_HIDDEN void *nmt__sampled_alloc(void *ptr, size_t size, void *entry)
         t->guard--;
         return ptr;
     }
+    if (nmt__exact && nmt_liveset_insert(&nmt__liveset, ptr) != 0) {
+        /* Both buckets full: 16 live samples hash there. Lost, and counted. */
+        atomic_fetch_add_explicit(&nmt__liveset_full, 1, memory_order_relaxed);
+        count_drop(thr, size);
+        slot_leave(late);
+        t->guard--;
+        return ptr;
+    }
     uint32_t room = frame_room();
     uint64_t *frames = alloca(room * sizeof(uint64_t));
     struct nmt_ev head = {.type = NMT_EV_ALLOC};
@@ -189,10 +197,13 @@ NMT_HIDDEN void *nmt__sampled_alloc(void *ptr, size_t size, void *entry)
     head.seq = atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed);
     head.arg[0] = (uintptr_t)ptr;
     head.arg[1] = size;
-    if (publish(thr, &head, frames, n) == 0)
+    if (publish(thr, &head, frames, n) == 0) {
         nmt_addrfilter_add(&nmt__filter, ptr); /* only now may a free look for it */
-    else
+    } else {
         count_drop(thr, size);
+        if (nmt__exact)
+            nmt_liveset_remove(&nmt__liveset, ptr);
+    }
     slot_leave(late);
     t->guard--;
     return ptr;

@@ -124,6 +124,30 @@ EXPORT void *calloc(size_t n, size_t size)
     return calloc_slow(n, size);
 }
 
+/* A maybe from the filter: in exact mode, is p really a live sample? If so
+ * it is ours to report, and its marks are cleared now, by this thread. At
+ * rate 1 every maybe is reported and the writer sorts them out. */
+static int claim_sampled(void *p)
+{
+    if (!nmt__exact)
+        return 1;
+    if (!nmt_liveset_remove(&nmt__liveset, p))
+        return 0; /* a filter false positive: no event */
+    nmt_addrfilter_sub(&nmt__filter, p);
+    return 1;
+}
+
+/* A realloc that failed left the block alive: put its marks back. */
+static void unclaim_sampled(void *p)
+{
+    if (nmt__exact) {
+        if (nmt_liveset_insert(&nmt__liveset, p) == 0)
+            nmt_addrfilter_add(&nmt__filter, p);
+        else
+            atomic_fetch_add_explicit(&nmt__liveset_full, 1, memory_order_relaxed);
+    }
+}
+
 static NMT_NOINLINE void free_slow(void *p)
 {
     if (nmt__is_boot(p))
@@ -135,7 +159,7 @@ static NMT_NOINLINE void free_slow(void *p)
     }
     struct nmt_tls *t = &nmt__tls;
     if (!t->guard && atomic_load_explicit(&nmt__state, memory_order_relaxed) == NMT_ON &&
-        nmt_addrfilter_maybe(&nmt__filter, p)) {
+        nmt_addrfilter_maybe(&nmt__filter, p) && claim_sampled(p)) {
         int saved = errno;
         /* Before the real free: the address may be reused at once. */
         nmt__record_free(p, atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed));
@@ -176,7 +200,7 @@ static NMT_NOINLINE void *realloc_slow(void *p, size_t size)
     }
     struct nmt_tls *t = &nmt__tls;
     int on = !t->guard && atomic_load_explicit(&nmt__state, memory_order_relaxed) == NMT_ON;
-    int tracked = on && nmt_addrfilter_maybe(&nmt__filter, p);
+    int tracked = on && nmt_addrfilter_maybe(&nmt__filter, p) && claim_sampled(p);
     /* We may be here for the old block's sake alone: the new size is
      * sampled only if it really crosses the countdown. */
     int s = 0;
@@ -195,6 +219,8 @@ static NMT_NOINLINE void *realloc_slow(void *p, size_t size)
             int saved = errno;
             nmt__record_free(p, seq);
             errno = saved;
+        } else {
+            unclaim_sampled(p);
         }
     } else {
         q = nmt__real.realloc(p, size);

@@ -27,6 +27,9 @@ NMT_HIDDEN _Atomic int nmt__state;
 NMT_HIDDEN _Atomic int nmt__disabled;
 NMT_HIDDEN _Atomic uint64_t nmt__seq = 1;
 NMT_HIDDEN struct nmt_addrfilter nmt__filter;
+NMT_HIDDEN struct nmt_liveset nmt__liveset;
+NMT_HIDDEN int nmt__exact;
+NMT_HIDDEN _Atomic uint64_t nmt__liveset_full;
 NMT_HIDDEN uintptr_t nmt__self_lo, nmt__self_hi;
 NMT_HIDDEN _Atomic int nmt__child_pending;
 NMT_HIDDEN uint64_t nmt__start_realtime, nmt__start_monotonic;
@@ -110,6 +113,7 @@ __attribute__((constructor(101))) static void nmt_init(void)
     }
     nmt__tls.guard++;
     nmt__config_load();
+    nmt__exact = nmt__cfg.rate > 1;
     nmt__start_realtime = clock_ns(CLOCK_REALTIME);
     nmt__start_monotonic = clock_ns(CLOCK_MONOTONIC);
     if (!nmt__cfg.seed_set)

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "nmt_addrfilter.h"
+#include "nmt_liveset.h"
 #include "nmt_ring.h"
 
 #define NMT_HIDDEN      __attribute__((visibility("hidden")))
@@ -91,6 +92,12 @@ NMT_HIDDEN extern _Atomic int nmt__disabled; /* never record in this process */
 NMT_HIDDEN void nmt__ensure_init(void);
 NMT_HIDDEN extern _Atomic uint64_t nmt__seq; /* orders events across threads */
 NMT_HIDDEN extern struct nmt_addrfilter nmt__filter;
+/* Exact mode (NMTRACE_RATE > 1): sampled pointers are also in nmt__liveset,
+ * and the freeing thread removes them and clears their filter slot itself.
+ * At rate 1 the writer decides and clears (nmt_liveset.h says why). */
+NMT_HIDDEN extern struct nmt_liveset nmt__liveset;
+NMT_HIDDEN extern int nmt__exact;
+NMT_HIDDEN extern _Atomic uint64_t nmt__liveset_full;
 NMT_HIDDEN extern uintptr_t nmt__self_lo, nmt__self_hi; /* our own text */
 NMT_HIDDEN extern _Atomic int nmt__child_pending;       /* fork child: writer not started */
 

@@ -153,6 +153,8 @@ static void encode_counters(struct nmt_writer *w, struct nmt_buf *b)
         (int64_t)atomic_load_explicit(&nmt__mmap_failed_after_record, memory_order_relaxed));
     counter_add(&c, "rec.orphan_frees", (int64_t)nmt_livetab_orphans(&w->live));
     counter_add(&c, "rec.expired_orphans", (int64_t)w->live.expired_orphans);
+    counter_add(&c, "rec.liveset_full",
+                (int64_t)atomic_load_explicit(&nmt__liveset_full, memory_order_relaxed));
     counter_add(&c, "rec.bootstrap_bytes", (int64_t)nmt__boot_used());
     counter_add(&c, "rec.internal_errors", (int64_t)(w->internal_errors + w->live.mark_failures));
     counter_add(&c, "rec.write_errors", (int64_t)w->write_errors);

@@ -38,6 +38,8 @@
 
 NMT_HIDDEN struct nmt_writer nmt__w = {.fd = -1};
 
+static void filter_sub(const struct nmt_ev *ev);
+
 static uint64_t now_ns(clockid_t clk)
 {
     struct timespec ts;
@@ -89,7 +91,7 @@ static void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
     double weight = nmt_sampler_weight(size, nmt__cfg.rate);
     w->samples++;
     if (id == 0) {
-        nmt_addrfilter_sub(&nmt__filter, (void *)(uintptr_t)ev->arg[0]);
+        filter_sub(ev);
         return;
     }
     struct nmt_stack_totals *st = nmt_stacktab_totals(&w->stacks, id);
@@ -102,7 +104,7 @@ static void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
         /* Freed before we saw it (r == 0), or no memory to track it. */
         if (r < 0)
             w->internal_errors++;
-        nmt_addrfilter_sub(&nmt__filter, (void *)(uintptr_t)ev->arg[0]);
+        filter_sub(ev);
         return;
     }
     if (r == 2) {
@@ -115,7 +117,7 @@ static void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
             old->live_samples--;
         }
         w->live_est -= ow * (double)replaced.size;
-        nmt_addrfilter_sub(&nmt__filter, (void *)(uintptr_t)ev->arg[0]);
+        filter_sub(ev);
     }
     st->live_bytes += weight * (double)size;
     st->live_objects += weight;
@@ -137,7 +139,7 @@ static void apply_free(struct nmt_writer *w, const struct nmt_ev *ev)
         st->live_samples--;
     }
     w->live_est -= weight * (double)out.size;
-    nmt_addrfilter_sub(&nmt__filter, (void *)(uintptr_t)ev->arg[0]);
+    filter_sub(ev);
 }
 
 /* Copies an mmap-family event into the hold-back list. */
@@ -374,4 +376,12 @@ NMT_HIDDEN void nmt__writer_after_fork(void)
         close(fd); /* the parent's file, inherited: not ours to append to */
     w->fd = -1;
     memset(&nmt__filter, 0, sizeof(nmt__filter));
+    memset(&nmt__liveset, 0, sizeof(nmt__liveset));
+}
+
+/* In exact mode the freeing thread already cleared the filter slot. */
+static void filter_sub(const struct nmt_ev *ev)
+{
+    if (!nmt__exact)
+        nmt_addrfilter_sub(&nmt__filter, (void *)(uintptr_t)ev->arg[0]);
 }

@@ -1,0 +1,112 @@
+"""benchlib: what the bench/ runners share (stdlib only).
+
+Finding the build's artefacts, running one timed child with a bound on its run
+time, interleaving configurations over rounds, and the statistics (medians of
+per-round ratios, so that a slow moment of the shared machine hits both sides
+of a pair alike).
+"""
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+
+
+def find_build(arg):
+    """The build directory: --build, then $NMT_BUILD, then <repo>/build."""
+    for cand in (arg, os.environ.get("NMT_BUILD"), os.path.join(REPO, "build")):
+        if cand and os.path.isdir(cand):
+            return os.path.abspath(cand)
+    sys.exit("no build directory: pass --build DIR (or set NMT_BUILD)")
+
+
+def need_file(path, what):
+    if not os.path.exists(path):
+        sys.exit("%s not found at %s (build it first)" % (what, path))
+    return path
+
+
+def find_jemalloc():
+    for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"):
+        p = os.path.join(d, "libjemalloc.so.2")
+        if os.path.exists(p):
+            return p
+    return None
+
+
+def run_timed(cmd, env, timeout):
+    """Runs cmd; returns (rc, stdout, stderr, cpu_seconds of it and every
+    descendant it waited for, wall seconds). A child past `timeout` is killed
+    with its whole process group."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, 9)
+        out, err = p.communicate()
+        return None, out, err + "\n(killed after %d s)" % timeout, 0.0, timeout
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return p.returncode, out, err, cpu, wall
+
+
+def parse_result(out):
+    """The key=value pairs of the line starting with RESULT, as floats."""
+    for line in out.splitlines():
+        if line.startswith("RESULT "):
+            kv = dict(f.split("=", 1) for f in line.split()[1:])
+            return {k: float(v) for k, v in kv.items()}
+    return None
+
+
+def rotated(items, r):
+    """items in the order of round r: rotated so every configuration takes
+    every position, which spreads warm-up and drift effects evenly."""
+    k = r % len(items)
+    return items[k:] + items[:k]
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def paired_ratio(rows, num, den, key):
+    """Median over rounds of num/den, pairing the runs of the same round."""
+    rs = []
+    for r in rows:
+        a, b = r.get(num), r.get(den)
+        if a is not None and b is not None and b.get(key):
+            rs.append(a[key] / b[key])
+    return median(rs), rs
+
+
+def fmt(x, spec="%.2f"):
+    return "-" if x is None or x != x else spec % x
+
+
+def machine_summary():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    load = os.getloadavg()
+    return "nproc %d, %s, kernel %s, load average %.1f %.1f %.1f" % (
+        os.cpu_count(), cpu, os.uname().release, *load)
+
+
+def tool(name):
+    return shutil.which(name)

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""run_java.py: bench/java/NativeChurn plain vs under libnmtrace.so, interleaved.
+
+Configurations, each run once per round in a rotated order:
+
+  plain      java ... NativeChurn
+  nmt-off    LD_PRELOAD=libnmtrace.so, default rate, NMTRACE_JAVA=off
+  nmt-auto   the same with the JVM bridge allowed (the default): sampled
+             allocations on Java threads also take the Java stack
+
+Prints median seconds and the median over rounds of each run's ratio to the
+plain run of the same round, for the workload's timed loop (after warm-up),
+the whole process's wall time (JVM start-up and the final snapshot included)
+and the CPU time of the whole process. Also reads each profile's java.*
+counters, to show that the bridge really was attached.
+
+Not a test. Every run is bounded by --timeout; temporary files are removed.
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as bl  # noqa: E402
+
+CONFIGS = ["plain", "nmt-off", "nmt-auto"]
+JVM_OPTS = "-Xmx256m -Xms256m -Xmn32m -XX:MaxDirectMemorySize=256m -XX:+UseSerialGC"
+
+
+def load_nmtprof():
+    sys.path.insert(0, os.path.join(bl.REPO, "tests", "integration"))
+    try:
+        import nmtprof
+        return nmtprof
+    except ImportError:
+        return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", help="build directory (default $NMT_BUILD or <repo>/build)")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--iters", type=int, default=60000, help="timed iterations per thread")
+    ap.add_argument("--warmup", type=int, default=20000, help="untimed iterations per thread")
+    ap.add_argument("--jvm-opts", default=JVM_OPTS)
+    ap.add_argument("--java", default=os.path.join(os.environ.get("JAVA_HOME", "/usr"), "bin", "java"))
+    ap.add_argument("--timeout", type=int, default=120, help="seconds per run")
+    ap.add_argument("--budget", type=int, default=400,
+                    help="seconds: no new round starts that would end past this")
+    a = ap.parse_args()
+    build = bl.find_build(a.build)
+    nmt = bl.need_file(os.path.join(build, "lib", "libnmtrace.so"), "libnmtrace.so")
+    classes = os.path.join(build, "bench", "java")
+    bl.need_file(os.path.join(classes, "NativeChurn.class"), "NativeChurn.class (target nmt_bench_java)")
+    bl.need_file(os.path.join(build, "lib", "libnmt_bench_jni.so"), "libnmt_bench_jni.so")
+    if not os.path.exists(a.java):
+        sys.exit("java not found at %s (use --java)" % a.java)
+    nmtprof = load_nmtprof()
+    notes = []
+    cmd = [a.java] + a.jvm_opts.split() + ["-Djava.library.path=" + os.path.join(build, "lib"),
+                                            "-cp", classes, "NativeChurn", str(a.threads),
+                                            str(a.iters), str(a.warmup)]
+    print("# NativeChurn, %s" % bl.machine_summary())
+    print("# %s" % " ".join(cmd), flush=True)
+    rows = []
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="nmt-java-") as tmp:
+        for r in range(a.rounds):
+            rs = time.monotonic()
+            row = {}
+            for c in bl.rotated(CONFIGS, r):
+                env = {k: v for k, v in os.environ.items()
+                       if not k.startswith("NMTRACE_") and k not in ("LD_PRELOAD", "JAVA_TOOL_OPTIONS")}
+                if c != "plain":
+                    env.update(LD_PRELOAD=nmt, NMTRACE_QUIET="1",
+                               NMTRACE_OUTPUT=os.path.join(tmp, "nmt.%p.nmt"),
+                               NMTRACE_JAVA="off" if c == "nmt-off" else "auto")
+                rc, out, err, cpu, wall = bl.run_timed(cmd, env, a.timeout)
+                res = bl.parse_result(out)
+                counters = None
+                for name in os.listdir(tmp):
+                    path = os.path.join(tmp, name)
+                    if name.endswith(".nmt") and nmtprof and counters is None:
+                        try:
+                            counters = nmtprof.Profile(path).last().counters
+                        except Exception as e:
+                            notes.append("could not read %s profile: %s" % (c, e))
+                    os.unlink(path)
+                if rc != 0 or res is None:
+                    notes.append("%s failed (rc %s): %s" % (
+                        c, rc, (err.strip().splitlines() or ["no output"])[-1]))
+                    row[c] = None
+                    continue
+                res.update(process_wall_s=wall, cpu_s=cpu, counters=counters)
+                row[c] = res
+            rows.append(row)
+            took = time.monotonic() - rs
+            print("# round %d done in %.0f s" % (r + 1, took), file=sys.stderr, flush=True)
+            if r + 1 < a.rounds and time.monotonic() - t0 + took > a.budget:
+                notes.append("stopped after %d of %d rounds: --budget %d s" % (r + 1, a.rounds, a.budget))
+                break
+
+    print("\n%d threads x %d iterations (after %d warm-up), %d rounds\n" % (
+        a.threads, a.iters, a.warmup, len(rows)))
+    print("| config | loop s | x plain | loop cpu s | x plain | process wall s | x plain "
+          "| process cpu s | x plain |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for c in CONFIGS:
+        line = "| %s |" % c
+        for k in ("loop_s", "loop_cpu_s", "process_wall_s", "cpu_s"):
+            vals = [r[c][k] for r in rows if r.get(c)]
+            ratio, _ = bl.paired_ratio(rows, c, "plain", k)
+            line += " %s | %s |" % (bl.fmt(bl.median(vals), "%.3f"),
+                                     "" if c == "plain" else bl.fmt(ratio, "%.3f"))
+        print(line)
+    print()
+    for c in ("nmt-off", "nmt-auto"):
+        r, _ = bl.paired_ratio(rows, c, "plain", "loop_s")
+        rc, _ = bl.paired_ratio(rows, c, "plain", "loop_cpu_s")
+        rp, _ = bl.paired_ratio(rows, c, "plain", "process_wall_s")
+        for what, v in (("loop wall", r), ("loop cpu", rc)):
+            print("- %s vs plain (%s): %.3fx; target <= 1.03x: %s" % (
+                c, what, v, "MET" if v <= 1.03 else "MISSED by %.1f%%" % ((v / 1.03 - 1) * 100)))
+        print("  whole process wall (start-up and exit included): %.3fx" % rp)
+        cs = [x[c]["counters"] for x in rows if x.get(c) and x[c].get("counters")]
+        if cs:
+            keys = ("java.state", "java.asgct", "java.stacks", "rec.samples", "rec.ring_drops")
+            print("  last run's counters: " + ", ".join(
+                "%s %d" % (k, cs[-1][k]) for k in keys if k in cs[-1]))
+    print("\n# load average at the end: %.1f %.1f %.1f; %.0f s in all" % (
+        *os.getloadavg(), time.monotonic() - t0))
+    for n in dict.fromkeys(notes):
+        print("note: " + n)
+
+
+if __name__ == "__main__":
+    main()

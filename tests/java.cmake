@@ -84,3 +84,5 @@ nmtj_test(examples_scripts_jemalloc test_scripts.py ARGS --set jemalloc TIMEOUT 
 
 # Issue 7's robustness criterion: every scenario 20 times with the bridge active.
 nmtj_test(java_soak test_soak.py TIMEOUT 1500 LABELS soak)
+# Issue 7: a C2-inlined method keeps its own frame.
+nmtj_test(java_bridge_inlined test_inlined.py TIMEOUT 180)

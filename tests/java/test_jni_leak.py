@@ -39,6 +39,24 @@ def body(c):
         mapped = nmtj.total(nmtj.stacks_with_frame(c.report_json("--committed", prof), r".", r"libjemalloc"),
                             "committed")
         nmtj.check(mapped > 0, "no committed mmap from libjemalloc: was jemalloc preloaded?")
+    if "LD_PRELOAD" not in env:
+        # Issue 7: the stack goes on from the JNI function through the Java_
+        # entry into the Java caller, named with its source line, with no JVM
+        # flag (the bridge attaches by itself).
+        leak = [s for s in nmtj.stacks_with_frame(js, r"^nmex_session_open$")
+                if s["values"]["inuse_space"] > 0]
+        heaviest = max(leak, key=lambda s: s["values"]["inuse_space"])
+        names = [f["function"] for f in heaviest["frames"]]
+        print("heaviest leak stack: " + " < ".join(names[:8]))
+        i = names.index("nmex_session_open")
+        nmtj.check(i + 1 < len(names) and names[i + 1] == "Java_NativeLib_leak",
+                   "nmex_session_open is not called from Java_NativeLib_leak: %s" % names)
+        java = [f for f in heaviest["frames"][i + 2:] if f["class"] == "java"]
+        nmtj.check(java and java[0]["function"].endswith("NativeLib.leak"),
+                   "no Java frame NativeLib.leak above the JNI entry: %s" % names)
+        callers = [f for f in java[1:] if "JniLeak" in f["function"]]
+        nmtj.check(callers and callers[0]["file"] == "JniLeak.java" and callers[0]["line"] > 0,
+                   "the Java caller in JniLeak has no source line: %s" % (callers[:1],))
     scratch = [s for s in js["top_sites"] if s["function"] == "nmex_scratch_fill"]
     live_scratch = sum(s["values"]["inuse_space"] for s in scratch)
     nmtj.check(live_scratch < truth * 0.02, "freed scratch buffers still show %d live bytes" % live_scratch)

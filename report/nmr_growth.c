@@ -158,12 +158,5 @@ static int one(const struct nmr_view *v, struct nmr_profile *p)
 
 int nmr_view_growth(const struct nmr_view *v)
 {
-    for (size_t i = 0; i < v->nprofiles; i++) {
-        if (i)
-            fputc('\n', v->out);
-        int rc = one(v, v->profiles[i]);
-        if (rc)
-            return rc;
-    }
-    return 0;
+    return nmr__each_profile(v, one);
 }

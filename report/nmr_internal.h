@@ -81,4 +81,13 @@ void nmr__print_total(const struct nmr_view *v);
 /* Prints "nmreport: <msg>" on stderr and returns -ENOMEM (views' OOM path). */
 int nmr__oom(void);
 
+/* Runs one(v, profile) for each profile of the view, a blank line between
+ * them; stops at the first error. For the views that report per file. */
+int nmr__each_profile(const struct nmr_view *v,
+                      int (*one)(const struct nmr_view *, struct nmr_profile *));
+
+/* FNV-1a of a frame's function and library, seeded (a parent node, or 0):
+ * the key of the aggregation tables. */
+uint64_t nmr__hash_fn_lib(uint64_t seed, const char *fn, const char *lib);
+
 #endif

@@ -11,13 +11,7 @@
 
 static uint64_t hkey(const char *fn, const char *lib)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *fn; fn++)
-        h = (h ^ (uint8_t)*fn) * 1099511628211ull;
-    h = (h ^ 0xff) * 1099511628211ull;
-    for (; *lib; lib++)
-        h = (h ^ (uint8_t)*lib) * 1099511628211ull;
-    return h;
+    return nmr__hash_fn_lib(0, fn, lib);
 }
 
 static const char *kfn(const struct nmr_series_key *k)

@@ -18,6 +18,30 @@ int nmr__oom(void)
     return -ENOMEM;
 }
 
+int nmr__each_profile(const struct nmr_view *v,
+                      int (*one)(const struct nmr_view *, struct nmr_profile *))
+{
+    for (size_t i = 0; i < v->nprofiles; i++) {
+        if (i)
+            fputc('\n', v->out);
+        int rc = one(v, v->profiles[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+uint64_t nmr__hash_fn_lib(uint64_t seed, const char *fn, const char *lib)
+{
+    uint64_t h = 1469598103934665603ull ^ seed;
+    for (; *fn; fn++)
+        h = (h ^ (uint8_t)*fn) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+    for (; *lib; lib++)
+        h = (h ^ (uint8_t)*lib) * 1099511628211ull;
+    return h;
+}
+
 void nmr__print_total(const struct nmr_view *v)
 {
     char b[32];

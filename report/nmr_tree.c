@@ -29,13 +29,7 @@ struct tree {
 
 static uint64_t hkey(size_t parent, const char *fn, const char *lib)
 {
-    uint64_t h = 1469598103934665603ull ^ (parent * 0x9e3779b97f4a7c15ull);
-    for (; *fn; fn++)
-        h = (h ^ (uint8_t)*fn) * 1099511628211ull;
-    h = (h ^ 0xff) * 1099511628211ull;
-    for (; *lib; lib++)
-        h = (h ^ (uint8_t)*lib) * 1099511628211ull;
-    return h;
+    return nmr__hash_fn_lib(parent * 0x9e3779b97f4a7c15ull, fn, lib);
 }
 
 static const char *fn_of(const struct tnode *t)

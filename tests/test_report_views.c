@@ -454,7 +454,7 @@ Test(views, java_and_jit_frames)
     HAS(&r, " Interpreter (jit)");
     HAS(&r, " com.acme.Foo.bar");
     HAS(&r, "com.acme.Foo.bar(Foo.java:42) (java)"); /* the Java frame, bci 0 */
-    HAS(&r, " java:8@3 (java)");                    /* a serial without JMETHOD */
+    HAS(&r, " java:8@3 (java)");                     /* a serial without JMETHOD */
     done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--by", "class", NULL}), 0);
     HAS(&r, "  java\n");

@@ -48,7 +48,7 @@ NMT_HIDDEN size_t nmt__boot_size(const void *p)
     return size;
 }
 
-NMT_HIDDEN size_t nmt__boot_used(void)
+size_t nmt__boot_used(void)
 {
     return atomic_load_explicit(&boot_used, memory_order_relaxed);
 }

@@ -78,12 +78,13 @@ static int fp_walk(void **out, int max)
 
 /* Fills frames[] (room for max) with: entry, then the caller's frames out to
  * the root. Our own frames are dropped by address, whatever the inlining. */
-NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry, uint32_t *flags)
+NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry)
 {
     int want = (int)max + 7; /* our own frames: up to ~6 deep */
     void **raw = (void **)(frames + 1);
     int room = (int)max - 1;
-    /* Unwind into the tail of the buffer, then compact: no second buffer. */
+    /* Unwind into a scratch array with room for our own frames, then copy the
+     * caller's frames after the entry point. */
     void **tmp = alloca(sizeof(void *) * (size_t)want);
     int n = nmt__cfg.unwind_fp ? fp_walk(tmp, want) : unw_backtrace(tmp, want);
     int i = 0;
@@ -93,18 +94,12 @@ NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry, ui
     for (; i < n && k < room; i++)
         raw[k++] = tmp[i];
     frames[0] = (uintptr_t)entry;
-    if (k == 0) {
-        *flags |= NMT_EVF_UNWIND_ERR;
+    if (k == 0)
         atomic_fetch_add_explicit(&nmt__unwind_errors, 1, memory_order_relaxed);
-    }
-    if (n == want || i < n) {
-        *flags |= NMT_EVF_TRUNCATED;
+    if (n == want || i < n)
         atomic_fetch_add_explicit(&nmt__truncated_stacks, 1, memory_order_relaxed);
-    }
     return (uint32_t)k + 1;
 }
-
-NMT_HIDDEN void nmt__child_start(void);
 
 /* The slot to publish into. *late is set when it is the shared slot of
  * exited threads, which slot_leave() must unlock. */
@@ -165,9 +160,13 @@ static uint32_t frame_room(void)
 
 static uint32_t take_stack(uint64_t *frames, uint32_t room, void *entry, uint32_t *flags)
 {
-    uint32_t n = nmt__capture(frames, nmt__cfg.depth + 1, entry, flags);
-    if (room > nmt__cfg.depth + 1 && nmt_jvm_append != NULL)
+    uint32_t n = nmt__capture(frames, nmt__cfg.depth + 1, entry);
+    if (room > nmt__cfg.depth + 1 && nmt_jvm_append != NULL) {
         n = nmt_jvm_append(frames, n, room);
+        /* Java frames, when any, come last: tell the writer to translate. */
+        if (n > 0 && (frames[n - 1] >> 63))
+            *flags |= NMT_EVF_JAVA;
+    }
     return n;
 }
 

@@ -34,7 +34,7 @@ NMT_HIDDEN uintptr_t nmt__self_lo, nmt__self_hi;
 NMT_HIDDEN _Atomic int nmt__child_pending;
 NMT_HIDDEN uint64_t nmt__start_realtime, nmt__start_monotonic;
 
-static uint64_t clock_ns(clockid_t clk)
+NMT_HIDDEN uint64_t nmt__clock_ns(clockid_t clk)
 {
     struct timespec ts;
     clock_gettime(clk, &ts);
@@ -87,8 +87,8 @@ static void atfork_child(void)
     nmt__writer_after_fork();
     if (nmt_jvm_after_fork_child != NULL)
         nmt_jvm_after_fork_child(); /* its thread is not in the child; reset its locks */
-    nmt__start_realtime = clock_ns(CLOCK_REALTIME);
-    nmt__start_monotonic = clock_ns(CLOCK_MONOTONIC);
+    nmt__start_realtime = nmt__clock_ns(CLOCK_REALTIME);
+    nmt__start_monotonic = nmt__clock_ns(CLOCK_MONOTONIC);
     atomic_store_explicit(&nmt__child_pending, 1, memory_order_release);
 }
 
@@ -114,8 +114,8 @@ __attribute__((constructor(101))) static void nmt_init(void)
     nmt__tls.guard++;
     nmt__config_load();
     nmt__exact = nmt__cfg.rate > 1;
-    nmt__start_realtime = clock_ns(CLOCK_REALTIME);
-    nmt__start_monotonic = clock_ns(CLOCK_MONOTONIC);
+    nmt__start_realtime = nmt__clock_ns(CLOCK_REALTIME);
+    nmt__start_monotonic = nmt__clock_ns(CLOCK_MONOTONIC);
     if (!nmt__cfg.seed_set)
         nmt__cfg.seed = nmt__start_realtime ^ ((uint64_t)getpid() << 32);
     if (nmt__resolve_real() != 0) {
@@ -152,8 +152,9 @@ __attribute__((destructor(101))) static void nmt_fini(void)
     if (atomic_load_explicit(&nmt__state, memory_order_acquire) != NMT_ON)
         return;
     nmt__tls.guard++;
-    int pending = atomic_exchange(&nmt__child_pending, 0);
-    (void)pending; /* a child without a writer still gets its final snapshot inline */
+    /* A fork child whose writer never started takes its final snapshot
+     * inline (nmt__writer_stop); no writer may start from here on. */
+    atomic_store(&nmt__child_pending, 0);
     atomic_store_explicit(&nmt__state, NMT_STOPPED, memory_order_release);
     nmt__writer_stop();
     nmt__tls.guard--;

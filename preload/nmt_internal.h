@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "nmt_addrfilter.h"
 #include "nmt_liveset.h"
@@ -80,6 +81,7 @@ static inline int nmt__is_boot(const void *p)
     return (uintptr_t)p - (uintptr_t)nmt__boot_arena < NMT_BOOT_ARENA_SIZE;
 }
 NMT_HIDDEN size_t nmt__boot_size(const void *p);
+NMT_HIDDEN size_t nmt__boot_used(void); /* bytes handed out, for rec.bootstrap_bytes */
 
 /* ---- life cycle (nmt_init.c) ---- */
 enum nmt_state {
@@ -100,6 +102,12 @@ NMT_HIDDEN extern int nmt__exact;
 NMT_HIDDEN extern _Atomic uint64_t nmt__liveset_full;
 NMT_HIDDEN extern uintptr_t nmt__self_lo, nmt__self_hi; /* our own text */
 NMT_HIDDEN extern _Atomic int nmt__child_pending;       /* fork child: writer not started */
+NMT_HIDDEN void nmt__child_start(void);                 /* starts a fork child's writer, once */
+NMT_HIDDEN extern uint64_t nmt__start_realtime, nmt__start_monotonic; /* HEADER times */
+/* munmap/mprotect/MAP_FIXED calls recorded before a syscall that then failed */
+NMT_HIDDEN extern _Atomic uint64_t nmt__mmap_failed_after_record;
+/* clock_gettime(clk) in nanoseconds (vDSO: no syscall) */
+NMT_HIDDEN uint64_t nmt__clock_ns(clockid_t clk);
 
 /* ---- per-thread state: initial-exec TLS only (a general-dynamic access can malloc) ---- */
 struct nmt_thread;
@@ -152,9 +160,8 @@ struct nmt_ev {
     uint64_t arg[4];
     uint64_t frames[]; /* leaf first; frame 0 is the entry point */
 };
-#define NMT_EVF_TRUNCATED  1u /* stack cut at the depth limit */
-#define NMT_EVF_UNWIND_ERR 2u /* unwinder gave no caller frame */
-#define NMT_EV_FREE_SIZE   (offsetof(struct nmt_ev, arg) + sizeof(uint64_t))
+#define NMT_EVF_JAVA     1u /* frames end with the JVM bridge's raw Java frames */
+#define NMT_EV_FREE_SIZE (offsetof(struct nmt_ev, arg) + sizeof(uint64_t))
 
 /* ---- the sampled path (nmt_capture.c) ---- */
 NMT_HIDDEN void *nmt__sampled_alloc(void *ptr, size_t size, void *entry);
@@ -163,7 +170,7 @@ NMT_HIDDEN void nmt__record_free(void *ptr, uint64_t seq);
 NMT_HIDDEN void nmt__record_mmap(int type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
                                  void *entry, uint64_t seq);
 NMT_HIDDEN int64_t nmt__next_gap(struct nmt_tls *t);
-NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry, uint32_t *flags);
+NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry);
 NMT_HIDDEN void nmt__unwind_init(void);
 /* Global relaxed counters of rare failures (never on the unsampled path). */
 NMT_HIDDEN extern _Atomic uint64_t nmt__unwind_errors, nmt__truncated_stacks;

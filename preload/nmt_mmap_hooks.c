@@ -22,7 +22,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-NMT_HIDDEN _Atomic uint64_t nmt__mmap_failed_after_record;
+_Atomic uint64_t nmt__mmap_failed_after_record;
 
 static int recording(void)
 {

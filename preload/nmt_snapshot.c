@@ -20,17 +20,6 @@
 #include "nmt_os.h"
 #include "nmt_writer.h"
 
-NMT_HIDDEN extern _Atomic uint64_t nmt__mmap_failed_after_record;
-NMT_HIDDEN size_t nmt__boot_used(void);
-NMT_HIDDEN extern uint64_t nmt__start_realtime, nmt__start_monotonic;
-
-static uint64_t clock_ns(clockid_t clk)
-{
-    struct timespec ts;
-    clock_gettime(clk, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 struct kv_ctx {
     struct nmt_buf *b;
     uint32_t count;
@@ -284,8 +273,8 @@ NMT_HIDDEN void nmt__snapshot_write(struct nmt_writer *w, int reason)
     size_t r = nmt__rec_begin(&b, NMT_REC_SNAP_BEGIN);
     nmt__buf_u32(&b, w->snap_seq);
     nmt__buf_u32(&b, (uint32_t)reason);
-    nmt__buf_u64(&b, clock_ns(CLOCK_REALTIME));
-    nmt__buf_u64(&b, clock_ns(CLOCK_MONOTONIC));
+    nmt__buf_u64(&b, nmt__clock_ns(CLOCK_REALTIME));
+    nmt__buf_u64(&b, nmt__clock_ns(CLOCK_MONOTONIC));
     nmt__rec_end(&b, r);
 
     r = nmt__rec_begin(&b, NMT_REC_MAPS);

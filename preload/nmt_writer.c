@@ -40,13 +40,6 @@ NMT_HIDDEN struct nmt_writer nmt__w = {.fd = -1};
 
 static void filter_sub(const struct nmt_ev *ev);
 
-static uint64_t now_ns(clockid_t clk)
-{
-    struct timespec ts;
-    clock_gettime(clk, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void mm_delta(void *ctx, uint32_t stack, int64_t d_reserved, int64_t d_committed)
 {
     struct nmt_writer *w = ctx;
@@ -72,11 +65,16 @@ NMT_HIDDEN int nmt__writer_init_tables(struct nmt_writer *w)
 
 static uint32_t intern(struct nmt_writer *w, const struct nmt_ev *ev)
 {
-    uint64_t frames[NMT_MAX_FRAMES];
-    uint32_t n = ev->nframes < NMT_MAX_FRAMES ? ev->nframes : NMT_MAX_FRAMES;
-    memcpy(frames, ev->frames, n * sizeof(uint64_t));
-    if (nmt_jvm_translate != NULL)
-        n = nmt_jvm_translate(frames, n);
+    const uint64_t *frames = ev->frames;
+    uint32_t n = ev->nframes;
+    uint64_t java[NMT_MAX_FRAMES];
+    /* Only stacks with Java frames need the bridge's rewrite (and a copy). */
+    if ((ev->flags & NMT_EVF_JAVA) && nmt_jvm_translate != NULL) {
+        n = n < NMT_MAX_FRAMES ? n : NMT_MAX_FRAMES;
+        memcpy(java, ev->frames, n * sizeof(uint64_t));
+        n = nmt_jvm_translate(java, n);
+        frames = java;
+    }
     int is_new;
     uint32_t id = nmt_stacktab_intern(&w->stacks, frames, n, &is_new);
     if (id == 0)
@@ -209,8 +207,6 @@ static void process(struct nmt_writer *w, const struct nmt_ev *ev)
 {
     switch (ev->type) {
     case NMT_EV_ALLOC:
-        if (ev->flags & NMT_EVF_TRUNCATED)
-            w->truncated++;
         apply_alloc(w, ev);
         break;
     case NMT_EV_FREE:
@@ -266,14 +262,15 @@ static void *writer_main(void *arg)
     struct nmt_writer *w = &nmt__w;
     uint64_t next_interval = 0, next_trigger_check = 0;
     if (nmt__cfg.interval)
-        next_interval = now_ns(CLOCK_MONOTONIC) + (uint64_t)nmt__cfg.interval * 1000000000ull;
+        next_interval =
+            nmt__clock_ns(CLOCK_MONOTONIC) + (uint64_t)nmt__cfg.interval * 1000000000ull;
     for (;;) {
         if (nmt_jvm_poll != NULL)
             nmt_jvm_poll();
         uint64_t drained = nmt__writer_round(w, 0);
         if (atomic_load_explicit(&w->stop, memory_order_acquire))
             break;
-        uint64_t now = now_ns(CLOCK_MONOTONIC);
+        uint64_t now = nmt__clock_ns(CLOCK_MONOTONIC);
         int reason = atomic_exchange_explicit(&w->request, 0, memory_order_acq_rel);
         if (reason == 0 && nmt__cfg.interval && now >= next_interval) {
             reason = NMT_SNAP_INTERVAL;

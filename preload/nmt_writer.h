@@ -44,7 +44,7 @@ struct nmt_writer {
 
     /* figures */
     double live_est, last_snap_live;
-    uint64_t samples, frees, mmap_events, truncated;
+    uint64_t samples, frees, mmap_events;
     uint64_t internal_errors, write_errors;
     uint64_t dead_drops, dead_drop_bytes, dead_free_drops;
 };

@@ -61,6 +61,7 @@ class Profile:
         self.snapshots = []
         self.truncated = False
         self.other_records = {}
+        self.types = {}  # record type -> number of valid records
         data = open(path, "rb").read()
         if data[:8] != MAGIC:
             raise ProfileError("not an nmtrace profile (bad magic)")
@@ -86,6 +87,7 @@ class Profile:
             if self.header is None and rtype != HEADER:
                 raise ProfileError("first record is not HEADER")
             cur = self._record(rtype, payload, cur)
+            self.types[rtype] = self.types.get(rtype, 0) + 1
             off = end
 
     def _record(self, t, p, cur):

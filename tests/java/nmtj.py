@@ -12,15 +12,14 @@ import glob
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
-import zlib
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import nmtprof  # noqa: E402  (the FORMAT.md reader shared with the recorder tests)
 
 SKIP = 77
-MAGIC = b"\x89NMT\r\n\x1a\n"
-REC_HEADER, REC_SNAP_BEGIN, REC_SNAP_END = 1, 5, 8
 
 
 class Fail(Exception):
@@ -182,56 +181,19 @@ def skip(msg):
 
 
 def read_profile(path):
-    """The record-level facts of a profile, checked the way docs/FORMAT.md
-    says: framing, CRCs, HEADER first; returns pid, ppid, the number of
-    complete snapshots with their times, and whether the file ends in a cut
-    record."""
-    with open(path, "rb") as f:
-        data = f.read()
-    check(data[:8] == MAGIC, "%s: bad magic" % path)
-    off, first, snaps, open_seq, cut = 8, True, 0, None, False
-    pid = ppid = exe = None
-    types = {}
-    times = []  # (seq, seconds since start) of each complete snapshot
-    reasons = []  # SNAP_BEGIN.reason of each complete snapshot
-    while off < len(data):
-        if off + 8 > len(data):
-            cut = True
-            break
-        rtype, _flags, length = struct.unpack_from("<HHI", data, off)
-        end = off + 8 + length + 4
-        if end > len(data):
-            cut = True
-            break
-        crc = struct.unpack_from("<I", data, off + 8 + length)[0]
-        if zlib.crc32(data[off:off + 8 + length]) & 0xFFFFFFFF != crc:
-            check(end == len(data), "%s: checksum mismatch in the record at offset %d" % (path, off))
-            cut = True
-            break
-        payload = data[off + 8:off + 8 + length]
-        if first:
-            check(rtype == REC_HEADER, "%s: first record is type %d, not HEADER" % (path, rtype))
-            pid, ppid = struct.unpack_from("<II", payload, 4)
-            start_mono = struct.unpack_from("<Q", payload, 24)[0]
-            # After the 48 bytes of fixed fields: producer, then exe (u32 length + bytes).
-            plen = struct.unpack_from("<I", payload, 48)[0]
-            elen = struct.unpack_from("<I", payload, 52 + plen)[0]
-            exe = payload[56 + plen:56 + plen + elen].decode("utf-8", "replace")
-            first = False
-        if rtype == REC_SNAP_BEGIN:
-            open_seq, reason, _rt, mono = struct.unpack_from("<IIQQ", payload, 0)
-        elif rtype == REC_SNAP_END:
-            seq = struct.unpack_from("<I", payload, 0)[0]
-            check(seq == open_seq, "%s: SNAP_END %d closes snapshot %s" % (path, seq, open_seq))
-            snaps += 1
-            times.append((seq, (mono - start_mono) / 1e9))
-            reasons.append(reason)
-            open_seq = None
-        types[rtype] = types.get(rtype, 0) + 1
-        off = end
-    check(not first, "%s: no HEADER record" % path)
-    return {"path": path, "pid": pid, "ppid": ppid, "exe": exe, "snapshots": snaps, "cut": cut, "types": types,
-            "times": times, "reasons": reasons}
+    """The record-level facts of a profile, read with the recorder tests'
+    FORMAT.md reader (tests/integration/nmtprof.py): pid, ppid, exe, the
+    number of complete snapshots with their times and reasons, the count of
+    each record type, and whether the file ends in a cut record."""
+    try:
+        p = nmtprof.Profile(path)
+    except nmtprof.ProfileError as e:
+        fail("%s: %s" % (path, e))
+    h = p.header
+    return {"path": path, "pid": h["pid"], "ppid": h["ppid"], "exe": h["exe"],
+            "snapshots": len(p.snapshots), "cut": p.truncated, "types": p.types,
+            "times": [(s.seq, (s.monotonic - h["start_monotonic"]) / 1e9) for s in p.snapshots],
+            "reasons": [s.reason for s in p.snapshots]}
 
 
 def main(name, body):

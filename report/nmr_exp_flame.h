@@ -87,4 +87,9 @@ int nmr__flame_build(const struct nmr_view *v, struct nmr_flame *f, int64_t *lef
 void nmr__flame_titles(const struct nmr_view *v, int64_t left_out, char *title, size_t tlen,
                        char *sub, size_t slen);
 
+/* Builds the flame graph of the view's rows and appends its SVG to b: the
+ * standalone file (--flamegraph) or the figure inside the HTML page. 0, or
+ * -ENOMEM. `id` prefixes the element ids, so two graphs can share a page. */
+int nmr__flame_render(const struct nmr_view *v, const char *id, int standalone, struct nmr_buf *b);
+
 #endif

@@ -74,25 +74,30 @@ void nmr__flame_titles(const struct nmr_view *v, int64_t left_out, char *title, 
         snprintf(sub + o, slen - o, ", selected stacks only");
 }
 
-int nmr_view_flame(const struct nmr_view *v)
+int nmr__flame_render(const struct nmr_view *v, const char *id, int standalone, struct nmr_buf *b)
 {
     struct nmr_flame f;
     int64_t left_out;
-    if (nmr__flame_build(v, &f, &left_out)) {
-        fprintf(stderr, "nmreport: --flamegraph: out of memory\n");
+    if (nmr__flame_build(v, &f, &left_out))
         return -ENOMEM;
-    }
     char title[512], sub[512];
     nmr__flame_titles(v, left_out, title, sizeof title, sub, sizeof sub);
     struct nmr_flame_opts o = {
-        .id = "nmflame",
+        .id = id,
         .title = title,
         .subtitle = sub,
         .unit = nmr_measure_is_bytes(v->measure) ? "bytes" : "objects",
-        .standalone = 1,
+        .standalone = standalone,
     };
+    int rc = nmr__flame_svg(&f, &o, b);
+    nmr__flame_free(&f);
+    return rc;
+}
+
+int nmr_view_flame(const struct nmr_view *v)
+{
     struct nmr_buf b = NMR_BUF_INIT;
-    int rc = nmr__flame_svg(&f, &o, &b);
+    int rc = nmr__flame_render(v, "nmflame", 1, &b);
     if (!rc)
         rc = nmr__buf_write(&b, v->out);
     if (rc == -ENOMEM)
@@ -101,6 +106,5 @@ int nmr_view_flame(const struct nmr_view *v)
         fprintf(stderr, "nmreport: --flamegraph: writing %s: %s\n",
                 v->opt->output ? v->opt->output : "stdout", strerror(-rc));
     nmr__buf_free(&b);
-    nmr__flame_free(&f);
     return rc;
 }

@@ -598,19 +598,6 @@ static int rollup(const struct nmr_view *v, struct nmr_buf *b, enum nmr_agg_key 
 
 static int flame(const struct nmr_view *v, struct nmr_buf *b)
 {
-    struct nmr_flame f;
-    int64_t left_out;
-    if (nmr__flame_build(v, &f, &left_out))
-        return -ENOMEM;
-    char title[512], sub[512];
-    nmr__flame_titles(v, left_out, title, sizeof title, sub, sizeof sub);
-    struct nmr_flame_opts o = {
-        .id = "flame",
-        .title = title,
-        .subtitle = sub,
-        .unit = nmr_measure_is_bytes(v->measure) ? "bytes" : "objects",
-        .standalone = 0,
-    };
     nmr__buf_puts(b, "<section id=\"flamegraph\"><h2>Flame graph</h2>\n<p class=\"note\">Each "
                      "bar is a frame, as wide as the memory allocated under it; callers below, "
                      "the allocating call on top. Click a bar to zoom, hover for figures; "
@@ -620,9 +607,8 @@ static int flame(const struct nmr_view *v, struct nmr_buf *b)
                      "<button id=\"flame-reset\" type=\"button\">Reset zoom and search</button>"
                      "<span class=\"hint\">matches turn magenta; the matched share is shown "
                      "under the graph</span></div>\n<div class=\"figure\">\n");
-    int rc = nmr__flame_svg(&f, &o, b);
+    int rc = nmr__flame_render(v, "flame", 0, b);
     nmr__buf_puts(b, "</div></section>\n");
-    nmr__flame_free(&f);
     return rc;
 }
 

@@ -21,7 +21,7 @@ function(nmt_recorder_test case)
   endif()
   add_test(NAME recorder_${case}
     COMMAND ${Python3_EXECUTABLE} ${NMT_IT_DIR}/test_recorder.py ${case}
-      --lib $<TARGET_FILE:nmtrace> --bindir ${CMAKE_RUNTIME_OUTPUT_DIRECTORY}
+      --lib ${NMT_TEST_PRELOAD} --bindir ${CMAKE_RUNTIME_OUTPUT_DIRECTORY}
       --workdir ${CMAKE_CURRENT_BINARY_DIR}/it_${case})
   set_tests_properties(recorder_${case} PROPERTIES TIMEOUT ${T_TIMEOUT} SKIP_RETURN_CODE 77
     LABELS "integration;recorder;${T_LABELS}")

@@ -77,6 +77,13 @@ add_test(NAME launcher
          COMMAND ${Python3_EXECUTABLE} -B ${NMTJ_DIR}/test_launcher.py --build ${CMAKE_BINARY_DIR}
                  --java=${NMTJ_JAVA})
 set_tests_properties(launcher PROPERTIES LABELS "launcher" TIMEOUT 120)
+# Installed under a path with a space; the signals it passes on.
+foreach(t space signals)
+  add_test(NAME launcher_${t}
+           COMMAND ${Python3_EXECUTABLE} -B ${NMTJ_DIR}/test_launcher_${t}.py --build ${CMAKE_BINARY_DIR}
+                   --java=${NMTJ_JAVA})
+  set_tests_properties(launcher_${t} PROPERTIES LABELS "launcher" TIMEOUT 300)
+endforeach()
 
 # The example scripts themselves (they need the launcher, build/bin/nmtrace).
 nmtj_test(examples_scripts_a test_scripts.py ARGS --set a TIMEOUT 180 LABELS examples)

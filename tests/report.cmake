@@ -9,6 +9,24 @@ add_executable(report_mkprofile ${NMT_TEST_DIR}/report_mkprofile.c)
 target_compile_options(report_mkprofile PRIVATE -O0 -g -fno-omit-frame-pointer)
 target_link_libraries(report_mkprofile PRIVATE nmr_testwriter)
 
+# Crafted, checksum-valid profiles with extreme figures and a 400,000-frame
+# stack: every view and export must answer with a result or one error line.
+add_executable(report_crafted ${NMT_TEST_DIR}/report_crafted.c)
+target_link_libraries(report_crafted PRIVATE nmr_testwriter)
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_Interpreter_FOUND)
+  # Deep enough that any recursion per frame overflows an 8 MiB C stack; in
+  # the ASan build (larger frames, slower) half as deep does.
+  set(_frames 400000)
+  if(NMT_SANITIZE)
+    set(_frames 200000)
+  endif()
+  add_test(NAME report_crafted
+    COMMAND ${Python3_EXECUTABLE} ${NMT_TEST_DIR}/report_crafted.py $<TARGET_FILE:nmreport>
+            $<TARGET_FILE:report_crafted> ${CMAKE_CURRENT_BINARY_DIR}/report_crafted ${_frames})
+  set_tests_properties(report_crafted PROPERTIES LABELS "report" TIMEOUT 900)
+endif()
+
 nmt_unit_test(test_reader SOURCES ${NMT_TEST_DIR}/test_reader.c LIBS nmr nmr_testwriter
   LABELS report)
 nmt_unit_test(test_report_views SOURCES ${NMT_TEST_DIR}/test_report_views.c

@@ -113,7 +113,10 @@ static void JNICALL on_vm_death(jvmtiEnv *ti, JNIEnv *jni)
     nmt__jvm_guard_enter();
     atomic_store(&nmt__jvm_state, NMT_JVM_STOPPED);
     /* The last chance to name what was seen: JVMTI still works during this
-     * callback, not after it. */
+     * callback, not after it. The writer queues the methods of a stack when
+     * it translates it: let it catch up first. */
+    if (nmt__jvm_wait_writer)
+        nmt__jvm_wait_writer();
     nmt__jvm_methods_resolve(ti, jni);
     nmt__jvm_methods_stop();
     nmt__jvm_guard_leave();

@@ -170,6 +170,11 @@ NMT_JVM_HIDDEN void *nmt__jvm_dlsym_route(void *handle, const char *name);
 /* dlsym, replaceable by tests (a JVM without AsyncGetCallTrace). */
 NMT_JVM_HIDDEN extern void *(*nmt__jvm_dlsym)(void *handle, const char *name);
 
+/* VMDeath, before the last naming: waits, briefly and bounded, until the
+ * writer has translated the stacks sampled so far, so their methods are
+ * queued while JVMTI can still name them. Weak: test harnesses may omit it. */
+NMT_JVM_HIDDEN void nmt__jvm_wait_writer(void) __attribute__((weak));
+
 /* One line on stderr (honours NMTRACE_QUIET through the recorder). */
 NMT_JVM_HIDDEN void nmt__jvm_say(const char *msg);
 

@@ -393,8 +393,16 @@ def case_java(env):
     snap = prof.last()
     check(snap.counters["rec.samples"] > 0, "no samples in a JVM")
     check(snap.counters["rec.mmap_events"] > 0, "no mmap events in a JVM")
+    # 64 buffers of 1 MiB at the default rate (512 KiB): each is sampled
+    # independently with p = 1 - exp(-2) = 0.86 and weighted 1 MiB / p; the
+    # estimate is below 32 MiB only if fewer than 28 are sampled (binomial
+    # tail below 1e-15).
     live = sum(s["live_bytes"] for s in snap.sites.values())
     check(live >= 32 << 20, "64 MiB of direct buffers not seen (live %d)" % live)
+    # Plain LD_PRELOAD: the bridge started when JNI_CreateJavaVM returned.
+    check(snap.counters.get("java.attach_via") == 4,
+          "java.attach_via is %s, not 4" % snap.counters.get("java.attach_via"))
+    check(snap.counters.get("java.stacks", 0) > 0, "no sampled stack got Java frames")
     print("java: -version and a program ran, profile with %d stacks" % len(prof.stacks))
 
 

@@ -257,15 +257,17 @@ def case_bad_env(env):
     env.clean()
     r = env.run([env.prog("prog_steady"), "0.2", "1"],
                 {"NMTRACE_RATE": "lots", "NMTRACE_DEPTH": "0", "NMTRACE_UNWIND": "magic",
-                 "NMTRACE_SIGNAL": "SEGV"})
+                 "NMTRACE_SIGNAL": "SEGV", "NMTRACE_ON_FULL": "block"})
     lines = [l for l in r.stderr.splitlines() if l.startswith("nmtrace:")]
-    check(len(lines) == 4, "expected one line per bad variable, got %s" % lines)
-    for var in ("NMTRACE_RATE", "NMTRACE_DEPTH", "NMTRACE_UNWIND", "NMTRACE_SIGNAL"):
+    check(len(lines) == 5, "expected one line per bad variable, got %s" % lines)
+    for var in ("NMTRACE_RATE", "NMTRACE_DEPTH", "NMTRACE_UNWIND", "NMTRACE_SIGNAL",
+                "NMTRACE_ON_FULL"):
         check(any(var in l for l in lines), "no line for %s" % var)
     prof = env.only_profile()
     check(prof.info["config.RATE"] == "524288", "default rate not used")
     check(prof.info["config.DEPTH"] == "64", "default depth not used")
     check(prof.info["config.SIGNAL"] == "off", "JVM signal accepted")
+    check(prof.info["config.ON_FULL"] == "wait", "default NMTRACE_ON_FULL not used")
     print("bad env: defaults used, one line each")
 
 

@@ -15,6 +15,8 @@ int nmt__os_maps(struct nmt_buf *b);
 void nmt__os_counters(nmt_counter_fn add, void *ctx);
 void nmt__os_identity(struct nmt_buf *b);
 int nmt__os_create_output(char *path, size_t size);
+/* 1 when the main thread has exited and the caller is the only task left. */
+int nmt__os_only_caller_left(void);
 /* For a java process: the JVM sizing facts as INFO pairs (jvm.*). */
 void nmt__os_jvm_info(void (*add)(void *, const char *, const char *), void *ctx);
 

@@ -36,7 +36,7 @@
 #include "nmt_format.h"
 #include "nmt_writer.h"
 
-NMT_HIDDEN struct nmt_writer nmt__w = {.fd = -1};
+NMT_HIDDEN struct nmt_writer nmt__w;
 
 static void filter_sub(const struct nmt_ev *ev);
 
@@ -367,11 +367,9 @@ NMT_HIDDEN void nmt__writer_stop(void)
 NMT_HIDDEN void nmt__writer_after_fork(void)
 {
     struct nmt_writer *w = &nmt__w;
-    int fd = w->fd;
+    /* Forgetting the parent's file is all it takes: no descriptor is held,
+     * and the child creates its own file at its first snapshot. */
     memset(w, 0, sizeof(*w));
-    if (fd >= 0)
-        close(fd); /* the parent's file, inherited: not ours to append to */
-    w->fd = -1;
     memset(&nmt__filter, 0, sizeof(nmt__filter));
     memset(&nmt__liveset, 0, sizeof(nmt__liveset));
 }

@@ -10,8 +10,12 @@
  * or the JVM allocates goes straight to the real allocator.
  */
 #include <alloca.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -34,10 +38,116 @@ NMT_HIDDEN int64_t nmt__next_gap(struct nmt_tls *t)
     return nmt_sampler_next_gap(t->rng, nmt__cfg.rate);
 }
 
+/* This thread's stack, learned once per thread (pthread_getattr_np reads
+ * /proc/self/maps for the main thread). 0 when it cannot be known. */
+static int stack_bounds(struct nmt_tls *t)
+{
+    if (t->stack_hi != 0)
+        return 1;
+    pthread_attr_t attr;
+    void *lo;
+    size_t sz;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        if (pthread_attr_getstack(&attr, &lo, &sz) == 0) {
+            t->stack_lo = (uintptr_t)lo;
+            t->stack_hi = (uintptr_t)lo + sz;
+        }
+        pthread_attr_destroy(&attr);
+    }
+    return t->stack_hi != 0;
+}
+
+/*
+ * libunwind's memory reader, without descriptors.
+ *
+ * libunwind 1.6 reads memory for the local address space through an
+ * accessor. When a frame has no unwind tables it falls back to following
+ * the frame chain and from then on validates every address before reading
+ * it, by writing the address into a pipe it keeps on the lowest descriptors
+ * it could get when it was initialised (3 and 4 in a fresh process), and it
+ * closes and reopens those numbers when a read from them fails. A program
+ * that closed and reused 3 and 4 had its files read, written and closed.
+ *
+ * So the accessor is replaced by this one, which needs no descriptor: words
+ * inside the calling thread's stack are read directly (every register save
+ * slot on the DWARF path is there, so that path gains no syscall); other
+ * reads for a cursor (arg != NULL: the frame-chain fallback, signal frames)
+ * go through process_vm_readv on our own pid, which fails with EFAULT
+ * instead of faulting on an unmapped or unreadable address. Reads that
+ * libunwind makes without a cursor (arg == NULL: its own unwind tables)
+ * were never validated and are read directly, as before.
+ */
+static int safe_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write,
+                           void *arg)
+{
+    (void)as;
+    if (write) {
+        *(unw_word_t *)addr = *val;
+        return 0;
+    }
+    struct nmt_tls *t = &nmt__tls;
+    if (arg == NULL ||
+        (addr >= t->stack_lo && addr + sizeof(unw_word_t) <= t->stack_hi && t->stack_hi != 0)) {
+        *val = *(const unw_word_t *)addr;
+        return 0;
+    }
+    if (addr < 4096)
+        return -UNW_EINVAL;
+    struct iovec local = {val, sizeof(*val)};
+    struct iovec remote = {(void *)addr, sizeof(*val)};
+    ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    return n == (ssize_t)sizeof(*val) ? 0 : -UNW_EINVAL;
+}
+
+/* The two lowest free descriptor numbers, found by taking and giving back
+ * two; -1 when there are not two. */
+static void lowest_free_pair(int *a, int *b)
+{
+    *a = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    *b = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (*a >= 0)
+        close(*a);
+    if (*b >= 0)
+        close(*b);
+    if (*a < 0 || *b < 0)
+        *a = *b = -1;
+}
+
+/* 1 when a and b are the two ends of one pipe made with O_NONBLOCK and
+ * O_CLOEXEC: how libunwind makes its validation pipe. */
+static int is_unwind_pipe(int a, int b)
+{
+    struct stat sa, sb;
+    if (a < 0 || b < 0 || fstat(a, &sa) != 0 || fstat(b, &sb) != 0)
+        return 0;
+    if (!S_ISFIFO(sa.st_mode) || sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev)
+        return 0;
+    int fa = fcntl(a, F_GETFL), fb = fcntl(b, F_GETFL);
+    int da = fcntl(a, F_GETFD), db = fcntl(b, F_GETFD);
+    return fa >= 0 && fb >= 0 && (fa & O_ACCMODE) == O_RDONLY && (fb & O_ACCMODE) == O_WRONLY &&
+           (fa & fb & O_NONBLOCK) && da >= 0 && db >= 0 && (da & db & FD_CLOEXEC);
+}
+
+/* Runs in the constructor, before the program has threads. libunwind makes
+ * its pipe when it is first initialised, whatever accessor is used later:
+ * initialise it here, on numbers we found free, install our reader, and
+ * close the pipe, which nothing reads any more. Had libunwind been
+ * initialised already, the check finds no fresh pipe and nothing is closed
+ * (our reader still keeps libunwind off its descriptors). */
 NMT_HIDDEN void nmt__unwind_init(void)
 {
-    if (!nmt__cfg.unwind_fp)
-        unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    if (nmt__cfg.unwind_fp)
+        return;
+    int a, b;
+    lowest_free_pair(&a, &b);
+    unw_accessors_t *acc = unw_get_accessors(unw_local_addr_space);
+    if (acc != NULL)
+        acc->access_mem = safe_access_mem;
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    if (acc != NULL && is_unwind_pipe(a, b)) {
+        close(a);
+        close(b);
+    }
 }
 
 /* Frame-pointer walk, bounded by this thread's stack. Needs code built with
@@ -45,20 +155,8 @@ NMT_HIDDEN void nmt__unwind_init(void)
 static int fp_walk(void **out, int max)
 {
     struct nmt_tls *t = &nmt__tls;
-    if (t->stack_hi == 0) {
-        pthread_attr_t attr;
-        void *lo;
-        size_t sz;
-        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-            if (pthread_attr_getstack(&attr, &lo, &sz) == 0) {
-                t->stack_lo = (uintptr_t)lo;
-                t->stack_hi = (uintptr_t)lo + sz;
-            }
-            pthread_attr_destroy(&attr);
-        }
-        if (t->stack_hi == 0)
-            return 0;
-    }
+    if (!stack_bounds(t))
+        return 0;
     uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
     int n = 0;
     while (n < max) {
@@ -86,7 +184,13 @@ NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry)
     /* Unwind into a scratch array with room for our own frames, then copy the
      * caller's frames after the entry point. */
     void **tmp = alloca(sizeof(void *) * (size_t)want);
-    int n = nmt__cfg.unwind_fp ? fp_walk(tmp, want) : unw_backtrace(tmp, want);
+    int n;
+    if (nmt__cfg.unwind_fp) {
+        n = fp_walk(tmp, want);
+    } else {
+        stack_bounds(&nmt__tls); /* for safe_access_mem's direct reads */
+        n = unw_backtrace(tmp, want);
+    }
     int i = 0;
     while (i < n && (uintptr_t)tmp[i] >= nmt__self_lo && (uintptr_t)tmp[i] < nmt__self_hi)
         i++;

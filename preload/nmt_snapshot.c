@@ -134,6 +134,8 @@ static void encode_counters(struct nmt_writer *w, struct nmt_buf *b)
     counter_add(&c, "rec.free_drops", (int64_t)free_drops);
     counter_add(&c, "rec.lost_no_ring",
                 (int64_t)atomic_load_explicit(&nmt__lost_no_ring, memory_order_relaxed));
+    counter_add(&c, "rec.small_rings",
+                (int64_t)atomic_load_explicit(&nmt__small_rings, memory_order_relaxed));
     counter_add(&c, "rec.unwind_errors",
                 (int64_t)atomic_load_explicit(&nmt__unwind_errors, memory_order_relaxed));
     counter_add(&c, "rec.truncated_stacks",

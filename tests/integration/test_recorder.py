@@ -197,26 +197,62 @@ def case_fork_exec(env):
 
 def case_exit_race(env):
     env.clean()
-    t0 = time.time()
-    env.run([env.prog("prog_exit_race")], {"NMTRACE_RATE": "4096"}, timeout=60)
-    check(time.time() - t0 < 30, "exit took too long")
+    # The timeout is the hang guard: exit must end, however busy the machine.
+    env.run([env.prog("prog_exit_race")], {"NMTRACE_RATE": "4096"}, timeout=120)
     prof = env.only_profile()
     check(prof.last().reason == 1, "last snapshot is not the exit one")
     print("exit race: exit 0, final snapshot written")
 
 
+def wait_for(what, cond, proc=None, limit=120):
+    """Polls cond() until it is true. The limit only guards against a hang:
+    the test waits for the state it checks, not for a guessed time."""
+    deadline = time.time() + limit
+    while True:
+        got = cond()
+        if got:
+            return got
+        check(proc is None or proc.poll() is None,
+              "process exited (%s) while waiting for %s" % (proc and proc.returncode, what))
+        check(time.time() < deadline, "no %s after %d s" % (what, limit))
+        time.sleep(0.05)
+
+
+def snapshot_reasons(env):
+    """Reasons of the complete snapshots written so far (none if no file)."""
+    ps = env.profiles()
+    if len(ps) != 1:
+        return []
+    try:
+        return [s.reason for s in nmtprof.Profile(ps[0]).snapshots]
+    except nmtprof.ProfileError:
+        return []
+
+
 def case_kill9(env):
     env.clean()
+    stop = os.path.join(env.work, "stop")
     e = dict(os.environ, LD_PRELOAD=env.lib, NMTRACE_INTERVAL="1", NMTRACE_RATE="65536",
              NMTRACE_OUTPUT=os.path.join(env.work, "p.%p.nmt"))
-    p = subprocess.Popen([env.prog("prog_steady"), "20", "16"], env=e, cwd=env.work)
-    time.sleep(3.5)
-    p.send_signal(signal.SIGKILL)
-    p.wait()
+    p = subprocess.Popen([env.prog("prog_steady"), "600", "16", stop], env=e, cwd=env.work)
+    try:
+        # At least two interval snapshots, the last with more than 8 MiB of
+        # the steady leak in it (16 MiB/s: under a second of running).
+        syms = nmtprof.Symbols(env.prog("prog_steady"))
+
+        def leaked_enough():
+            if len(snapshot_reasons(env)) < 2:
+                return False
+            prof = nmtprof.Profile(env.profiles()[0])
+            return nmtprof.site_total(prof, prof.last(), syms, "steady_leak_site",
+                                      "live_bytes") > 8 << 20
+        wait_for("two interval snapshots with the leak", leaked_enough, p)
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
     prof = env.only_profile()
     check(len(prof.snapshots) >= 2, "only %d snapshots before kill -9" % len(prof.snapshots))
     check(all(s.reason == 2 for s in prof.snapshots), "interval snapshots expected")
-    syms = nmtprof.Symbols(env.prog("prog_steady"))
     got = nmtprof.site_total(prof, prof.last(), syms, "steady_leak_site", "live_bytes")
     check(got > 8 << 20, "steady leak not visible in last snapshot: %d" % got)
     # Cut the file at every byte of its last 4 KiB: each prefix reads back.
@@ -229,17 +265,28 @@ def case_kill9(env):
 
 
 def case_triggers(env):
-    """Growth, dump signal and trigger-file snapshots."""
+    """Growth, dump signal and trigger-file snapshots, each acted on only once
+    the previous one is in the file."""
     env.clean()
     trig = os.path.join(env.work, "dump-now")
+    stop = os.path.join(env.work, "stop")
     e = dict(os.environ, LD_PRELOAD=env.lib, NMTRACE_GROWTH="16m", NMTRACE_SIGNAL="USR1",
              NMTRACE_TRIGGER=trig, NMTRACE_OUTPUT=os.path.join(env.work, "p.%p.nmt"))
-    p = subprocess.Popen([env.prog("prog_steady"), "4", "16"], env=e, cwd=env.work)
-    time.sleep(1.5)
-    p.send_signal(signal.SIGUSR1)
-    time.sleep(0.7)
-    open(trig, "w").close()
-    check(p.wait(timeout=60) == 0, "prog_steady failed")
+    p = subprocess.Popen([env.prog("prog_steady"), "600", "16", stop], env=e, cwd=env.work)
+    try:
+        # A growth snapshot also proves the recorder (and its signal handler)
+        # is in place before the signal is sent.
+        wait_for("growth snapshot", lambda: 3 in snapshot_reasons(env), p)
+        p.send_signal(signal.SIGUSR1)
+        wait_for("signal snapshot", lambda: 4 in snapshot_reasons(env), p)
+        open(trig, "w").close()
+        wait_for("trigger-file snapshot", lambda: 5 in snapshot_reasons(env), p)
+        open(stop, "w").close()
+        check(p.wait(timeout=120) == 0, "prog_steady failed")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
     prof = env.only_profile()
     reasons = [s.reason for s in prof.snapshots]
     check(3 in reasons, "no growth snapshot: %s" % reasons)

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -38,23 +39,58 @@ NMT_HIDDEN int64_t nmt__next_gap(struct nmt_tls *t)
     return nmt_sampler_next_gap(t->rng, nmt__cfg.rate);
 }
 
-/* This thread's stack, learned once per thread (pthread_getattr_np reads
- * /proc/self/maps for the main thread). 0 when it cannot be known. */
-static int stack_bounds(struct nmt_tls *t)
+extern void *__libc_stack_end; /* the main thread's initial stack pointer (ld.so) */
+
+#define STACK_SPAN_MAX (64u << 20)
+
+/* Where the stack the caller runs on ends, without locks or allocation:
+ * pthread_getattr_np takes the thread's lock and can allocate, so calling it
+ * from inside an allocation that pthread_getattr_np itself made deadlocks
+ * (the JVM asks for its threads' stacks that way). glibc puts a thread's
+ * descriptor (pthread_self()) at the top of the block its stack grows down
+ * in, also for stacks the program supplies; the main thread's stack ends
+ * above __libc_stack_end. 0 when neither is a plausible end. */
+static uintptr_t stack_end_above(uintptr_t sp)
 {
-    if (t->stack_hi != 0)
+    uintptr_t self = (uintptr_t)pthread_self();
+    if (self > sp && self - sp < STACK_SPAN_MAX)
+        return self;
+    uintptr_t end = (uintptr_t)__libc_stack_end;
+    if (end > sp && end - sp < STACK_SPAN_MAX)
+        return end;
+    return 0;
+}
+
+/* Sets t->stack_lo/hi to a range of the current stack known to be mapped:
+ * from the page of sp up to the stack's end, checked once with mincore
+ * (which fails on any unmapped page) and remembered, so that later captures
+ * on the same stack make no syscall. Everything below stack_lo down to the
+ * caller's own frame is live stack as well. Returns 0 (and an empty range)
+ * when the range is unknown or not wholly mapped. */
+static int stack_bounds(struct nmt_tls *t, uintptr_t sp)
+{
+    uintptr_t page = sp & ~(uintptr_t)4095;
+    uintptr_t hi = stack_end_above(sp);
+    if (hi != 0 && hi == t->stack_hi && page >= t->stack_lo)
         return 1;
-    pthread_attr_t attr;
-    void *lo;
-    size_t sz;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        if (pthread_attr_getstack(&attr, &lo, &sz) == 0) {
-            t->stack_lo = (uintptr_t)lo;
-            t->stack_hi = (uintptr_t)lo + sz;
-        }
-        pthread_attr_destroy(&attr);
+    /* A new stack, or deeper than checked so far: check what is new. */
+    uintptr_t from = page, to = hi;
+    if (hi != 0 && hi == t->stack_hi && t->stack_lo != 0)
+        to = t->stack_lo;
+    t->stack_lo = t->stack_hi = 0;
+    if (hi == 0)
+        return 0;
+    to = (to + 4095) & ~(uintptr_t)4095;
+    for (uintptr_t at = from; at < to;) {
+        unsigned char vec[256]; /* 1 MiB per call: no stack-sized buffer */
+        size_t len = to - at < sizeof(vec) * 4096 ? to - at : sizeof(vec) * 4096;
+        if (mincore((void *)at, len, vec) != 0)
+            return 0;
+        at += len;
     }
-    return t->stack_hi != 0;
+    t->stack_lo = page;
+    t->stack_hi = hi;
+    return 1;
 }
 
 /*
@@ -86,8 +122,9 @@ static int safe_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val
         return 0;
     }
     struct nmt_tls *t = &nmt__tls;
+    uintptr_t live = (uintptr_t)__builtin_frame_address(0);
     if (arg == NULL ||
-        (addr >= t->stack_lo && addr + sizeof(unw_word_t) <= t->stack_hi && t->stack_hi != 0)) {
+        (addr >= live && addr + sizeof(unw_word_t) <= t->stack_hi && t->stack_hi != 0)) {
         *val = *(const unw_word_t *)addr;
         return 0;
     }
@@ -99,18 +136,19 @@ static int safe_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val
     return n == (ssize_t)sizeof(*val) ? 0 : -UNW_EINVAL;
 }
 
-/* The two lowest free descriptor numbers, found by taking and giving back
- * two; -1 when there are not two. */
+/* The two lowest free descriptor numbers, which the next pipe will get:
+ * found by making a pipe and closing it. -1 when there are not two. */
 static void lowest_free_pair(int *a, int *b)
 {
-    *a = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    *b = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (*a >= 0)
-        close(*a);
-    if (*b >= 0)
-        close(*b);
-    if (*a < 0 || *b < 0)
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
         *a = *b = -1;
+        return;
+    }
+    close(fds[0]);
+    close(fds[1]);
+    *a = fds[0];
+    *b = fds[1];
 }
 
 /* 1 when a and b are the two ends of one pipe made with O_NONBLOCK and
@@ -155,12 +193,12 @@ NMT_HIDDEN void nmt__unwind_init(void)
 static int fp_walk(void **out, int max)
 {
     struct nmt_tls *t = &nmt__tls;
-    if (!stack_bounds(t))
-        return 0;
     uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+    if (!stack_bounds(t, fp))
+        return 0;
     int n = 0;
     while (n < max) {
-        if (fp < t->stack_lo || fp + 16 > t->stack_hi || (fp & 7) != 0)
+        if (fp < (uintptr_t)__builtin_frame_address(0) || fp + 16 > t->stack_hi || (fp & 7) != 0)
             break;
         const uintptr_t *f = (const uintptr_t *)fp;
         uintptr_t ret = f[1], next = f[0];
@@ -188,7 +226,7 @@ NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry)
     if (nmt__cfg.unwind_fp) {
         n = fp_walk(tmp, want);
     } else {
-        stack_bounds(&nmt__tls); /* for safe_access_mem's direct reads */
+        stack_bounds(&nmt__tls, (uintptr_t)__builtin_frame_address(0)); /* for safe_access_mem */
         n = unw_backtrace(tmp, want);
     }
     int i = 0;

@@ -121,7 +121,7 @@ struct nmt_tls {
     uint32_t rng_serial;    /* this thread's number, for seeding */
     uint32_t exited;        /* thread-exit destructor ran (count) */
     uint32_t pad;
-    uintptr_t stack_lo, stack_hi; /* for the frame-pointer walker */
+    uintptr_t stack_lo, stack_hi; /* mapped part of the stack, for the unwinders */
 };
 extern __thread struct nmt_tls nmt__tls __attribute__((tls_model("initial-exec")));
 

@@ -76,10 +76,19 @@ NMT_HIDDEN int nmt__resolve_real(void);
 NMT_HIDDEN void *nmt__boot_alloc(size_t size, size_t align);
 NMT_HIDDEN extern char nmt__boot_arena[];
 #define NMT_BOOT_ARENA_SIZE (256u << 10)
+/* The writer thread's heap (nmt_wheap.c) follows the bootstrap arena in the
+ * same static block, so one compare recognises both. */
+#define NMT_WHEAP_SIZE (8u << 20)
 static inline int nmt__is_boot(const void *p)
 {
-    return (uintptr_t)p - (uintptr_t)nmt__boot_arena < NMT_BOOT_ARENA_SIZE;
+    return (uintptr_t)p - (uintptr_t)nmt__boot_arena < NMT_BOOT_ARENA_SIZE + NMT_WHEAP_SIZE;
 }
+NMT_HIDDEN int nmt__wheap_owns(const void *p);
+NMT_HIDDEN void *nmt__wheap_alloc(size_t size);  /* NULL: use the real allocator */
+NMT_HIDDEN void *nmt__wheap_calloc(size_t size); /* zeroed */
+NMT_HIDDEN void nmt__wheap_free(void *p);
+NMT_HIDDEN void *nmt__wheap_realloc(void *p, size_t size, void *(*alloc)(size_t));
+NMT_HIDDEN void nmt__wheap_after_fork(void);
 NMT_HIDDEN size_t nmt__boot_size(const void *p);
 NMT_HIDDEN size_t nmt__boot_used(void); /* bytes handed out, for rec.bootstrap_bytes */
 
@@ -114,13 +123,13 @@ struct nmt_thread;
 struct nmt_tls {
     uint64_t countdown; /* bytes until the next sample; 0 = take the slow path */
     uint64_t rng[2];
-    struct nmt_thread *thr; /* this thread's ring, NULL until first event */
-    uint32_t guard;         /* > 0: inside nmtrace, pass through */
-    uint32_t inited;        /* countdown drawn */
-    uint32_t inited_rng;    /* rng seeded */
-    uint32_t rng_serial;    /* this thread's number, for seeding */
-    uint32_t exited;        /* thread-exit destructor ran (count) */
-    uint32_t pad;
+    struct nmt_thread *thr;       /* this thread's ring, NULL until first event */
+    uint32_t guard;               /* > 0: inside nmtrace, pass through */
+    uint32_t inited;              /* countdown drawn */
+    uint32_t inited_rng;          /* rng seeded */
+    uint32_t rng_serial;          /* this thread's number, for seeding */
+    uint32_t exited;              /* thread-exit destructor ran (count) */
+    uint32_t writer;              /* the writer thread: allocates from nmt_wheap.c */
     uintptr_t stack_lo, stack_hi; /* mapped part of the stack, for the unwinders */
 };
 extern __thread struct nmt_tls nmt__tls __attribute__((tls_model("initial-exec")));

@@ -257,7 +257,8 @@ NMT_HIDDEN uint64_t nmt__writer_round(struct nmt_writer *w, int final)
 static void *writer_main(void *arg)
 {
     (void)arg;
-    nmt__tls.guard = 1; /* everything this thread allocates is nmtrace's own */
+    nmt__tls.guard = 1;  /* everything this thread allocates is nmtrace's own */
+    nmt__tls.writer = 1; /* ... and comes from its own heap (nmt_wheap.c) */
     pthread_setname_np(pthread_self(), "nmtrace-writer");
     struct nmt_writer *w = &nmt__w;
     uint64_t next_interval = 0, next_trigger_check = 0;
@@ -309,7 +310,12 @@ static void *writer_main(void *arg)
 NMT_HIDDEN int nmt__writer_start(void)
 {
     struct nmt_writer *w = &nmt__w;
-    if (!w->tables_ok && nmt__writer_init_tables(w) != 0)
+    /* The tables are the writer's: from its heap, so that it never frees a
+     * glibc block (glibc's first free on a thread gives it a malloc arena). */
+    nmt__tls.writer++;
+    int tables = w->tables_ok || nmt__writer_init_tables(w) == 0;
+    nmt__tls.writer--;
+    if (!tables)
         return -ENOMEM;
     /* Block every signal in our thread: process-directed signals (SIGQUIT for
      * a JVM thread dump, SIGTERM) must reach the application's threads. */
@@ -370,6 +376,7 @@ NMT_HIDDEN void nmt__writer_after_fork(void)
     /* Forgetting the parent's file is all it takes: no descriptor is held,
      * and the child creates its own file at its first snapshot. */
     memset(w, 0, sizeof(*w));
+    nmt__wheap_after_fork();
     memset(&nmt__filter, 0, sizeof(nmt__filter));
     memset(&nmt__liveset, 0, sizeof(nmt__liveset));
 }

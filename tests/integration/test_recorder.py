@@ -614,20 +614,19 @@ def vm_need(env, argv):
 
 
 def case_hostio_vm(env):
-    """Under ulimit -v set above what a program creating N threads needs
+    """Under ulimit -v set just above what a program creating N threads needs
     unprofiled, it creates them all profiled too (same output and status),
-    and the rings it got were cut down (rec.small_rings). The 96 MiB margin
-    covers the recorder's code and static data, its writer thread's stack and
-    the 64 MiB of address space glibc reserves for the writer thread's malloc
-    arena (tried again at every allocation when it does not fit, so a smaller
-    margin loses the program a thread now and then): not rings, which at
-    rate 1 would otherwise take 16 MiB per thread."""
+    and the rings it got were cut down (rec.small_rings). The 24 MiB margin
+    is the recorder's fixed cost (its code, static data with the writer's
+    8 MiB heap, the writer's stack; about 16 MiB) plus room to spare; before,
+    the writer thread's 64 MiB glibc arena and 16 MiB rings per thread at
+    rate 1 did not fit."""
     import resource
     prog = env.prog("prog_hostio")
     for n in (1, 8):
         argv = [prog, "threads", str(n)]
         need = vm_need(env, argv)
-        lim = {resource.RLIMIT_AS: need + (96 << 20)}
+        lim = {resource.RLIMIT_AS: need + (24 << 20)}
         plain = same_as_plain(env, argv, lim, None, "%d threads under ulimit -v" % n)
         check(plain[0] == 0, "unprofiled run failed under its own limit")
     env.clean()

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "nmt_internal.h"
+#include "nmt_os.h"
 
 NMT_HIDDEN struct nmt_config nmt__cfg = {
     .rate = 524288,
@@ -26,7 +27,7 @@ NMT_HIDDEN struct nmt_config nmt__cfg = {
 
 NMT_HIDDEN void nmt__say(const char *fmt, ...)
 {
-    if (nmt__cfg.quiet)
+    if (nmt__cfg.quiet || !nmt__os_stderr_ok())
         return;
     char line[640];
     va_list ap;

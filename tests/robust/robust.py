@@ -170,6 +170,14 @@ class Proc:
                       tree_files(self.cwd), self.profdir)
 
 
+def unmount_under(d):
+    with open("/proc/mounts") as f:
+        points = [line.split()[1] for line in f]
+    for m in sorted(points, reverse=True):
+        if m.startswith(d + "/"):
+            subprocess.run(["umount", m], capture_output=True)
+
+
 def profile_paths(d):
     if not os.path.isdir(d):
         return []
@@ -187,6 +195,7 @@ class Suite:
         self.guard = a.guard
         self.runs = 0
         self.failures = []
+        unmount_under(self.work)  # left by a run that was killed
         shutil.rmtree(self.work, ignore_errors=True)
         os.makedirs(self.work)
 

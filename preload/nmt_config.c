@@ -164,6 +164,8 @@ NMT_HIDDEN void nmt__config_load(void)
 {
     const char *q = getenv("NMTRACE_QUIET");
     nmt__cfg.quiet = q != NULL && strcmp(q, "1") == 0;
+    if (q != NULL && *q != '\0' && !nmt__cfg.quiet && strcmp(q, "0") != 0)
+        nmt__say("nmtrace: NMTRACE_QUIET='%s' is not 0 or 1; using 0", q);
 
     size_var("NMTRACE_RATE", &nmt__cfg.rate, 1, (uint64_t)1 << 40);
     uint64_t v = nmt__cfg.depth;

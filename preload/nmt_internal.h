@@ -188,6 +188,7 @@ typedef int (*nmt_emit_fn)(void *ctx, uint16_t type, const void *payload, uint32
 typedef void (*nmt_counter_fn)(void *ctx, const char *name, int64_t value);
 void nmt_jvm_configure(int enabled) __attribute__((weak));
 void nmt_jvm_poll(void) __attribute__((weak));
+int nmt_jvm_wants_poll(void) __attribute__((weak));
 uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max) __attribute__((weak));
 uint32_t nmt_jvm_translate(uint64_t *frames, uint32_t n) __attribute__((weak));
 void nmt_jvm_flush(nmt_emit_fn emit, void *ctx) __attribute__((weak));

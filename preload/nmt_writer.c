@@ -271,7 +271,7 @@ NMT_HIDDEN uint64_t nmt__writer_round(struct nmt_writer *w, int final)
 /* What the writer waits for when idle. Anything else wakes it explicitly. */
 #define TRIGGER_CHECK_NS 100000000ull /* NMTRACE_TRIGGER: look for the file */
 #define GROWTH_CHECK_NS  100000000ull /* NMTRACE_GROWTH: drain to measure growth */
-#define JVM_TICK_NS      5000000ull   /* a JVM: the bridge's poll and its queue */
+#define JVM_TICK_NS      20000000ull  /* a JVM: the bridge's poll and its queue */
 #define ALONE_CHECK_NS   50000000ull  /* after main's pthread_exit: are we alone? */
 #define BURST_EVENTS     256          /* a round this busy is followed at once */
 
@@ -302,14 +302,17 @@ static int is_jvm_object(struct dl_phdr_info *info, size_t size, void *arg)
 }
 
 /* The JVM bridge needs the writer at a steady pace only where a JVM is or
- * may soon be: libjvm.so, or the java launcher's libjli.so, is loaded.
- * Looked up (without a syscall) each time the writer wakes until found;
- * a JVM created later wakes the writer itself (nmt__writer_wake). */
+ * may soon be: libjvm.so, or the java launcher's libjli.so, is loaded (its
+ * code history is written between snapshots before its queue fills), or
+ * the bridge asks for its poll. Looked up (without a syscall) each time the
+ * writer wakes until found. */
 static int jvm_possible(struct nmt_writer *w)
 {
-    if (!w->jvm_possible && nmt_jvm_poll != NULL && nmt__cfg.java)
+    if (nmt_jvm_poll == NULL || !nmt__cfg.java)
+        return 0;
+    if (!w->jvm_possible)
         w->jvm_possible = dl_iterate_phdr(is_jvm_object, NULL) != 0;
-    return w->jvm_possible;
+    return w->jvm_possible || (nmt_jvm_wants_poll != NULL && nmt_jvm_wants_poll());
 }
 
 /* Only the writer is left after the main thread's pthread_exit: glibc would
@@ -383,9 +386,9 @@ static void *writer_main(void *arg)
     if (nmt__cfg.interval)
         d.interval = nmt__clock_ns(CLOCK_MONOTONIC) + (uint64_t)nmt__cfg.interval * 1000000000ull;
     for (;;) {
+        if (nmt_jvm_poll != NULL)
+            nmt_jvm_poll(); /* no syscall without libjvm.so */
         int jvm = jvm_possible(w);
-        if (jvm)
-            nmt_jvm_poll();
         uint64_t drained = nmt__writer_round(w, 0);
         if (atomic_load_explicit(&w->stop, memory_order_acquire))
             break;

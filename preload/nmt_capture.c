@@ -8,11 +8,10 @@
  * own ring. A ring past half full wakes the writer if it sleeps. A full ring
  * makes the thread wait for the writer's next round (NMTRACE_ON_FULL=wait,
  * the default), bounded: the wait gives up when the writer shows no progress
- * for a second, and then the event is dropped and counted, as it is at once
- * with NMTRACE_ON_FULL=drop or wherever waiting could block the writer or
- * nobody (see may_wait). The re-entrancy guard is held throughout, so
- * whatever the unwinder or the JVM allocates goes straight to the real
- * allocator.
+ * for a second, and the event is then dropped and counted. It is dropped and
+ * counted at once with NMTRACE_ON_FULL=drop, and where no writer would answer
+ * (may_wait). The re-entrancy guard is held throughout, so whatever the
+ * unwinder or the JVM allocates goes straight to the real allocator.
  */
 #include <alloca.h>
 #include <pthread.h>

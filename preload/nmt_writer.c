@@ -302,17 +302,22 @@ static int is_jvm_object(struct dl_phdr_info *info, size_t size, void *arg)
 }
 
 /* The JVM bridge needs the writer at a steady pace only where a JVM is or
- * may soon be: libjvm.so, or the java launcher's libjli.so, is loaded (its
- * code history is written between snapshots before its queue fills), or
- * the bridge asks for its poll. Looked up (without a syscall) each time the
- * writer wakes until found. */
+ * may soon be: libjvm.so, or the java launcher's libjli.so, was loaded when
+ * the writer started, or the bridge has asked for its poll since (a JVM
+ * loaded later); from then on the bridge's code history is also written out
+ * between snapshots before its queue fills. The link map is read once: the
+ * writer must not take the loader's locks at every wake-up. */
 static int jvm_possible(struct nmt_writer *w)
 {
     if (nmt_jvm_poll == NULL || !nmt__cfg.java)
         return 0;
-    if (!w->jvm_possible)
+    if (!w->jvm_scanned) {
+        w->jvm_scanned = 1;
         w->jvm_possible = dl_iterate_phdr(is_jvm_object, NULL) != 0;
-    return w->jvm_possible || (nmt_jvm_wants_poll != NULL && nmt_jvm_wants_poll());
+    }
+    if (!w->jvm_possible && nmt_jvm_wants_poll != NULL && nmt_jvm_wants_poll())
+        w->jvm_possible = 1;
+    return w->jvm_possible;
 }
 
 /* Only the writer is left after the main thread's pthread_exit: glibc would

@@ -5,6 +5,10 @@
  * the command line, and the creation of the profile file. All of it runs on
  * the writer thread (or the exiting thread for the last snapshot) with the
  * re-entrancy guard held; none of it is ever on an application's hot path.
+ *
+ * The process is read through /proc/thread-self, the calling thread's own
+ * entry: /proc/self is the main thread's, empty (no maps, no exe) once the
+ * main thread has ended with pthread_exit while others run on.
  */
 #include <elf.h>
 #include <errno.h>
@@ -147,12 +151,12 @@ static const struct bid_entry *build_id_for(const char *path, uint64_t dev, uint
     return e;
 }
 
-/* Appends the MAPS payload (count, entries) for /proc/self/maps. */
+/* Appends the MAPS payload (count, entries) for the process's mappings. */
 NMT_HIDDEN int nmt__os_maps(struct nmt_buf *b)
 {
     char *text;
     size_t len;
-    int err = nmt__os_read_file("/proc/self/maps", &text, &len);
+    int err = nmt__os_read_file("/proc/thread-self/maps", &text, &len);
     if (err != 0)
         return err;
     size_t count_at = b->len;
@@ -210,7 +214,7 @@ NMT_HIDDEN void nmt__os_counters(nmt_counter_fn add, void *ctx)
 {
     char *text;
     size_t len;
-    if (nmt__os_read_file("/proc/self/status", &text, &len) == 0) {
+    if (nmt__os_read_file("/proc/thread-self/status", &text, &len) == 0) {
         long long v;
         if ((v = status_kb(text, "\nVmRSS:")) >= 0)
             add(ctx, "proc.rss", v * 1024);
@@ -239,11 +243,11 @@ NMT_HIDDEN void nmt__os_counters(nmt_counter_fn add, void *ctx)
 NMT_HIDDEN void nmt__os_identity(struct nmt_buf *b)
 {
     char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    ssize_t n = readlink("/proc/thread-self/exe", exe, sizeof(exe) - 1);
     nmt__buf_str(b, exe, n > 0 ? (size_t)n : 0);
     char *cmd;
     size_t len;
-    if (nmt__os_read_file("/proc/self/cmdline", &cmd, &len) == 0) {
+    if (nmt__os_read_file("/proc/thread-self/cmdline", &cmd, &len) == 0) {
         nmt__buf_str(b, cmd, len);
         free(cmd);
     } else {

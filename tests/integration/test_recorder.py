@@ -435,9 +435,17 @@ def case_main_exit(env):
     env.clean()
     env.run([env.prog("prog_main_exit"), "worker"], {"NMTRACE_RATE": "1",
                                                          "NMTRACE_RING": "4"}, timeout=60)
-    c = env.only_profile().last().counters
-    check_no_loss(c)
-    check(c["rec.samples"] >= 1000, "the worker's allocations are missing")
+    prof = env.only_profile()
+    snap = prof.last()
+    check_no_loss(snap.counters)
+    check(snap.counters["rec.samples"] >= 1000, "the worker's allocations are missing")
+    # Taken after main's exit: the process must still be described (the
+    # main thread's /proc entry is empty by then).
+    check(prof.header["exe"].endswith("prog_main_exit"), "exe: %r" % prof.header["exe"])
+    check(snap.maps, "no mappings in the final snapshot")
+    syms = nmtprof.Symbols(env.prog("prog_main_exit"))
+    got = nmtprof.site_total(prof, snap, syms, "worker", "alloc_objects")
+    check(got == 1000, "worker: %d allocations recorded, 1000 made" % got)
     print("main pthread_exit: same outcome as unprofiled, final snapshot written")
 
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "nmt_internal.h"
+#include "nmt_os.h"
 
 NMT_HIDDEN struct nmt_config nmt__cfg = {
     .rate = 524288,
@@ -26,7 +27,7 @@ NMT_HIDDEN struct nmt_config nmt__cfg = {
 
 NMT_HIDDEN void nmt__say(const char *fmt, ...)
 {
-    if (nmt__cfg.quiet)
+    if (nmt__cfg.quiet || !nmt__os_stderr_ok())
         return;
     char line[640];
     va_list ap;
@@ -163,6 +164,8 @@ NMT_HIDDEN void nmt__config_load(void)
 {
     const char *q = getenv("NMTRACE_QUIET");
     nmt__cfg.quiet = q != NULL && strcmp(q, "1") == 0;
+    if (q != NULL && *q != '\0' && !nmt__cfg.quiet && strcmp(q, "0") != 0)
+        nmt__say("nmtrace: NMTRACE_QUIET='%s' is not 0 or 1; using 0", q);
 
     size_var("NMTRACE_RATE", &nmt__cfg.rate, 1, (uint64_t)1 << 40);
     uint64_t v = nmt__cfg.depth;

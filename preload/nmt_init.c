@@ -45,7 +45,7 @@ NMT_HIDDEN uint64_t nmt__clock_ns(clockid_t clk)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-NMT_HIDDEN void nmt__ensure_init(void)
+NMT_HIDDEN NMT_NO_ASAN void nmt__ensure_init(void)
 {
     if (atomic_load_explicit(&nmt__disabled, memory_order_relaxed))
         return;

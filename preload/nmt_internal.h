@@ -27,6 +27,10 @@
 #define NMT_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define NMT_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define NMT_NOINLINE    __attribute__((noinline))
+/* For code that runs when another library's constructor allocates, which can
+ * be before the ASan runtime has mapped its shadow memory: the test-only
+ * sanitized build (NMT_SANITIZE) leaves it out of ASan's checks. */
+#define NMT_NO_ASAN __attribute__((no_sanitize_address))
 #define NMT_MAX_DEPTH   256
 /* Room for Java frames appended by the JVM bridge after the native ones. */
 #define NMT_MAX_FRAMES (NMT_MAX_DEPTH + 512)
@@ -78,10 +82,19 @@ NMT_HIDDEN int nmt__resolve_real(void);
 NMT_HIDDEN void *nmt__boot_alloc(size_t size, size_t align);
 NMT_HIDDEN extern char nmt__boot_arena[];
 #define NMT_BOOT_ARENA_SIZE (256u << 10)
+/* The writer thread's heap (nmt_wheap.c) follows the bootstrap arena in the
+ * same static block, so one compare recognises both. */
+#define NMT_WHEAP_SIZE (8u << 20)
 static inline int nmt__is_boot(const void *p)
 {
-    return (uintptr_t)p - (uintptr_t)nmt__boot_arena < NMT_BOOT_ARENA_SIZE;
+    return (uintptr_t)p - (uintptr_t)nmt__boot_arena < NMT_BOOT_ARENA_SIZE + NMT_WHEAP_SIZE;
 }
+NMT_HIDDEN int nmt__wheap_owns(const void *p);
+NMT_HIDDEN void *nmt__wheap_alloc(size_t size);  /* NULL: use the real allocator */
+NMT_HIDDEN void *nmt__wheap_calloc(size_t size); /* zeroed */
+NMT_HIDDEN void nmt__wheap_free(void *p);
+NMT_HIDDEN void *nmt__wheap_realloc(void *p, size_t size, void *(*alloc)(size_t));
+NMT_HIDDEN void nmt__wheap_after_fork(void);
 NMT_HIDDEN size_t nmt__boot_size(const void *p);
 NMT_HIDDEN size_t nmt__boot_used(void); /* bytes handed out, for rec.bootstrap_bytes */
 
@@ -123,7 +136,8 @@ struct nmt_tls {
     uint32_t rng_serial;          /* this thread's number, for seeding */
     uint32_t exited;              /* thread-exit destructor ran (count) */
     uint32_t main_thread;         /* the thread-group leader ("main" thread) */
-    uintptr_t stack_lo, stack_hi; /* for the frame-pointer walker */
+    uint32_t writer;              /* the writer thread: allocates from nmt_wheap.c */
+    uintptr_t stack_lo, stack_hi; /* mapped part of the stack, for the unwinders */
 };
 extern __thread struct nmt_tls nmt__tls __attribute__((tls_model("initial-exec")));
 
@@ -145,6 +159,7 @@ NMT_HIDDEN struct nmt_thread *nmt__thread_late_lock(void);
 NMT_HIDDEN void nmt__thread_late_unlock(void);
 NMT_HIDDEN void nmt__threads_after_fork(struct nmt_thread *mine);
 NMT_HIDDEN extern _Atomic uint64_t nmt__lost_no_ring; /* events with no ring to go to */
+NMT_HIDDEN extern _Atomic uint64_t nmt__small_rings;  /* rings made smaller than configured */
 
 /* ---- events in the rings ---- */
 enum nmt_ev_type {

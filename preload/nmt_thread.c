@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include "nmt_internal.h"
 
@@ -60,6 +61,12 @@ NMT_HIDDEN void nmt__thread_arm_main(void)
         pthread_setspecific(exit_key, &main_mark);
 }
 
+/* Under a limit on the address space (ulimit -v) every ring comes out of
+ * what the program was allowed, and a thread's first event is the wrong
+ * time to find that the next pthread_create has no room for its stack: there
+ * rings are kept at most this big (and counted in rec.small_rings). */
+#define LIMITED_RING_CAP (256u << 10)
+
 static uint32_t ring_capacity(void)
 {
     uint32_t kib = nmt__cfg.ring_kib;
@@ -69,16 +76,38 @@ static uint32_t ring_capacity(void)
     return cap;
 }
 
+static int address_space_limited(void)
+{
+    struct rlimit rl;
+    return getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
+}
+
+/* A ring that could not have its configured size: the address space is
+ * limited (ulimit -v) or exhausted. The thread gets a smaller one rather
+ * than none, and the shortfall is counted (rec.small_rings): at rate 1 a
+ * small ring fills sooner, and what that costs is counted as ring drops. */
+NMT_HIDDEN _Atomic uint64_t nmt__small_rings;
+
 static struct nmt_thread *slot_new(void)
 {
-    uint32_t cap = ring_capacity();
+    uint32_t want = ring_capacity(), cap = want;
+    if (cap > LIMITED_RING_CAP && address_space_limited())
+        cap = LIMITED_RING_CAP;
     size_t ring_off = (sizeof(struct nmt_thread) + 63) & ~(size_t)63;
-    size_t size = ring_off + nmt_ring_footprint(cap);
-    /* The real mmap: our own memory must not appear in the profile. */
-    void *mem =
-        nmt__real.mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *mem = MAP_FAILED;
+    for (;;) {
+        /* The real mmap: our own memory must not appear in the profile.
+         * MAP_NORESERVE: a ring's pages are committed as it fills. */
+        mem = nmt__real.mmap(NULL, ring_off + nmt_ring_footprint(cap), PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (mem != MAP_FAILED || cap <= 64u << 10)
+            break;
+        cap >>= 2;
+    }
     if (mem == MAP_FAILED)
         return NULL;
+    if (cap < want)
+        atomic_fetch_add_explicit(&nmt__small_rings, 1, memory_order_relaxed);
     struct nmt_thread *thr = mem;
     memset(thr, 0, sizeof(*thr));
     thr->ring = (struct nmt_ring *)((char *)mem + ring_off);

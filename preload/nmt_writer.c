@@ -44,7 +44,7 @@
 #include "nmt_os.h"
 #include "nmt_writer.h"
 
-NMT_HIDDEN struct nmt_writer nmt__w = {.fd = -1};
+NMT_HIDDEN struct nmt_writer nmt__w;
 NMT_HIDDEN struct nmt_wake nmt__bell;
 
 static void filter_sub(const struct nmt_ev *ev);
@@ -384,7 +384,8 @@ static int snapshot_due(struct nmt_writer *w, struct deadlines *d, uint64_t now)
 static void *writer_main(void *arg)
 {
     (void)arg;
-    nmt__tls.guard = 1; /* everything this thread allocates is nmtrace's own */
+    nmt__tls.guard = 1;  /* everything this thread allocates is nmtrace's own */
+    nmt__tls.writer = 1; /* ... and comes from its own heap (nmt_wheap.c) */
     pthread_setname_np(pthread_self(), "nmtrace-writer");
     struct nmt_writer *w = &nmt__w;
     struct deadlines d = {0, 0, 0};
@@ -432,7 +433,12 @@ static void *writer_main(void *arg)
 NMT_HIDDEN int nmt__writer_start(void)
 {
     struct nmt_writer *w = &nmt__w;
-    if (!w->tables_ok && nmt__writer_init_tables(w) != 0)
+    /* The tables are the writer's: from its heap, so that it never frees a
+     * glibc block (glibc's first free on a thread gives it a malloc arena). */
+    nmt__tls.writer++;
+    int tables = w->tables_ok || nmt__writer_init_tables(w) == 0;
+    nmt__tls.writer--;
+    if (!tables)
         return -ENOMEM;
     /* Block every signal in our thread: process-directed signals (SIGQUIT for
      * a JVM thread dump, SIGTERM) must reach the application's threads. */
@@ -515,12 +521,11 @@ NMT_HIDDEN void nmt__writer_stop(void)
 NMT_HIDDEN void nmt__writer_after_fork(void)
 {
     struct nmt_writer *w = &nmt__w;
-    int fd = w->fd;
+    /* Forgetting the parent's file is all it takes: no descriptor is held,
+     * and the child creates its own file at its first snapshot. */
     memset(w, 0, sizeof(*w));
     memset(&nmt__bell, 0, sizeof(nmt__bell)); /* no writer, no waiter here yet */
-    if (fd >= 0)
-        close(fd); /* the parent's file, inherited: not ours to append to */
-    w->fd = -1;
+    nmt__wheap_after_fork();
     memset(&nmt__filter, 0, sizeof(nmt__filter));
     memset(&nmt__liveset, 0, sizeof(nmt__liveset));
 }

@@ -12,6 +12,7 @@
 #include "nmt_internal.h"
 #include "nmt_livetab.h"
 #include "nmt_mmap_model.h"
+#include "nmt_os.h"
 #include "nmt_stacktab.h"
 
 struct nmt_held { /* an mmap-family event waiting for its turn */
@@ -40,10 +41,13 @@ struct nmt_writer {
     struct nmt_held *held;
     size_t held_n, held_cap;
 
-    /* file */
-    int fd;          /* -1 until the first snapshot */
-    int file_failed; /* creation or a write failed: said once, recording goes on */
-    char path[1100];
+    /* file: never held open between writes (nmt_os.c says why) */
+    int file_created; /* path and file_id name the file we created */
+    int header_done;  /* HEADER and INFO are in the file */
+    int file_failed;  /* not creatable, replaced or damaged: said once, no more writes */
+    int write_said;   /* a lost write has been said on stderr */
+    struct nmt_fileid file_id;
+    char path[4200];
     uint32_t snap_seq;
     uint32_t stacks_written; /* ids 1..stacks_written have a STACK record */
 

@@ -15,6 +15,15 @@ add_executable(prog_truth_fp ${NMT_IT_DIR}/prog_truth.c)
 target_compile_options(prog_truth_fp PRIVATE -O1 -g -fno-inline -fno-omit-frame-pointer
   -fno-optimize-sibling-calls)
 
+# prog_hostio: descriptors and resource limits. Part of it is built without
+# unwind tables, so that unwinding through it takes libunwind's frame-chain
+# fallback (the recorder_hostio_fds case checks with readelf that it has no FDE).
+add_executable(prog_hostio ${NMT_IT_DIR}/prog_hostio.c ${NMT_IT_DIR}/hostio_nounwind.c)
+target_compile_options(prog_hostio PRIVATE -O1 -g -fno-omit-frame-pointer)
+set_source_files_properties(${NMT_IT_DIR}/hostio_nounwind.c PROPERTIES
+  COMPILE_OPTIONS "-fno-asynchronous-unwind-tables;-fno-unwind-tables;-g0")
+target_link_libraries(prog_hostio PRIVATE Threads::Threads)
+
 function(nmt_recorder_test case)
   cmake_parse_arguments(T "" "TIMEOUT" "LABELS" ${ARGN})
   if(NOT T_TIMEOUT)
@@ -44,4 +53,9 @@ nmt_recorder_test(main_exit)
 nmt_recorder_test(main_exit_sigterm)
 nmt_recorder_test(fp_unwind)
 nmt_recorder_test(jemalloc)
+nmt_recorder_test(hostio_fds)
+nmt_recorder_test(hostio_fsize)
+nmt_recorder_test(hostio_vm)
+nmt_recorder_test(hostio_nofile)
+nmt_recorder_test(hostio_output)
 nmt_recorder_test(java LABELS java)

@@ -30,8 +30,8 @@
 /* For code that runs when another library's constructor allocates, which can
  * be before the ASan runtime has mapped its shadow memory: the test-only
  * sanitized build (NMT_SANITIZE) leaves it out of ASan's checks. */
-#define NMT_NO_ASAN __attribute__((no_sanitize_address))
-#define NMT_MAX_DEPTH   256
+#define NMT_NO_ASAN   __attribute__((no_sanitize_address))
+#define NMT_MAX_DEPTH 256
 /* Room for Java frames appended by the JVM bridge after the native ones. */
 #define NMT_MAX_FRAMES (NMT_MAX_DEPTH + 512)
 
@@ -138,6 +138,7 @@ struct nmt_tls {
     uint32_t main_thread;         /* the thread-group leader ("main" thread) */
     uint32_t writer;              /* the writer thread: allocates from nmt_wheap.c */
     uintptr_t stack_lo, stack_hi; /* mapped part of the stack, for the unwinders */
+    double grown; /* NMTRACE_GROWTH: estimated bytes sampled since this thread woke the writer */
 };
 extern __thread struct nmt_tls nmt__tls __attribute__((tls_model("initial-exec")));
 

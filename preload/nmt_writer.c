@@ -5,11 +5,11 @@
  * the table of live sampled allocations and the mmap address-space model, and
  * decides when to write a snapshot (nmt_snapshot.c encodes it). When idle it
  * sleeps on a futex (nmt_wake.h) and makes no syscall at all unless a timed
- * duty is configured (NMTRACE_INTERVAL, NMTRACE_TRIGGER, NMTRACE_GROWTH) or a
- * JVM is around. Producers wake it when a ring passes half full, when a ring
- * is full (they then wait for its next round, bounded), for a snapshot
- * signal, at a thread's exit, and at stop. Rounds may therefore be far apart;
- * nothing below depends on time, only on rounds.
+ * duty is configured (NMTRACE_INTERVAL, NMTRACE_TRIGGER) or a JVM is around.
+ * Producers wake it when a ring passes half full, when a ring is full (they
+ * then wait for its next round, bounded), after sampling a quarter of
+ * NMTRACE_GROWTH, for a snapshot signal, at a thread's exit, and at stop. Rounds may therefore be
+ * far apart; nothing below depends on time, only on rounds.
  *
  * Ordering across rings. Events carry a global sequence number. malloc/free
  * pairs drained out of order are matched by the live table through that
@@ -270,7 +270,6 @@ NMT_HIDDEN uint64_t nmt__writer_round(struct nmt_writer *w, int final)
 
 /* What the writer waits for when idle. Anything else wakes it explicitly. */
 #define TRIGGER_CHECK_NS 100000000ull /* NMTRACE_TRIGGER: look for the file */
-#define GROWTH_CHECK_NS  100000000ull /* NMTRACE_GROWTH: drain to measure growth */
 #define JVM_TICK_NS      20000000ull  /* a JVM: the bridge's poll and its queue */
 #define ALONE_CHECK_NS   50000000ull  /* after main's pthread_exit: are we alone? */
 #define BURST_EVENTS     256          /* a round this busy is followed at once */
@@ -354,8 +353,6 @@ static int64_t idle_timeout(const struct deadlines *d, uint64_t now, int jvm)
         t = until(t, d->trigger, now);
     if (atomic_load(&nmt__w.main_exited))
         t = until(t, d->alone, now);
-    if (nmt__cfg.growth)
-        t = until(t, now + GROWTH_CHECK_NS, now);
     if (jvm)
         t = until(t, now + JVM_TICK_NS, now);
     return t == UINT64_MAX ? -1 : (int64_t)t;
@@ -512,6 +509,10 @@ NMT_HIDDEN void nmt__writer_stop(void)
         nmt_jvm_shutdown();
     nmt__writer_round(w, 0);
     nmt__writer_round(w, 1);
+    /* Growth past NMTRACE_GROWTH that the writer had no time to snapshot
+     * before the process ended still gets its own snapshot. */
+    if (nmt__cfg.growth && w->live_est - w->last_snap_live >= (double)nmt__cfg.growth)
+        nmt__snapshot_write(w, NMT_SNAP_GROWTH);
     nmt__snapshot_write(w, NMT_SNAP_EXIT);
 }
 

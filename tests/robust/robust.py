@@ -135,6 +135,8 @@ class Proc:
         end = time.monotonic() + self.guard
         while not cond():
             if self.p.poll() is not None:
+                if cond():
+                    break  # it ended right after doing what we wait for
                 raise Fail("%s: ended (%s) before %s" % (self.label, status_text(self.p.returncode),
                                                          what))
             if time.monotonic() > end:
@@ -886,6 +888,7 @@ BAD_VALUES = {
     "NMTRACE_TRIGGER": ["t" * 5000],
     "NMTRACE_JAVA": ["maybe"],
     "NMTRACE_RING": ["1", "huge", "8g"],
+    "NMTRACE_ON_FULL": ["block", "WAIT"],
     "NMTRACE_QUIET": ["yes"],
 }
 # Read by nmreport, not by the recorder.

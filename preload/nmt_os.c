@@ -15,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -283,13 +286,59 @@ __attribute__((constructor(101))) static void stderr_at_start(void)
     stderr_remember();
 }
 
-NMT_HIDDEN int nmt__os_stderr_ok(void)
+static int is_stderr(int fd)
+{
+    struct stat st;
+    return stderr_id.open && fstat(fd, &st) == 0 && st.st_dev == stderr_id.dev &&
+           st.st_ino == stderr_id.ino;
+}
+
+/* The writer thread has a descriptor table of its own (nmt__os_private_files),
+ * without the program's stderr in it. */
+static __thread int private_files __attribute__((tls_model("initial-exec")));
+
+NMT_HIDDEN void nmt__os_say(const char *line, size_t n)
 {
     if (!stderr_id.known)
         stderr_remember();
-    struct stat st;
-    return stderr_id.open && fstat(2, &st) == 0 && st.st_dev == stderr_id.dev &&
-           st.st_ino == stderr_id.ino;
+    int fd = 2;
+    if (private_files) {
+        /* The program's current descriptor 2, opened anew (appending, so as
+         * not to write over what a file already holds). */
+        fd = open("/proc/self/fd/2", O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+            return;
+    }
+    if (is_stderr(fd)) {
+        ssize_t w = write(fd, line, n);
+        (void)w;
+    }
+    if (fd != 2)
+        close(fd);
+}
+
+/* Gives the calling thread (the writer) a descriptor table of its own, and
+ * empties it. Whatever the writer opens and closes from then on (the
+ * profile, /proc files, ELF files for build-ids, the dynamic loader's
+ * files) lives in that table: a program that closes every descriptor, or
+ * reuses the numbers, while a snapshot is being written can neither close
+ * ours nor have its own closed or written by us. The copied descriptors are
+ * closed at once: they are references to the program's files, and holding
+ * them would keep a pipe the program closed open for its reader. */
+NMT_HIDDEN int nmt__os_private_files(void)
+{
+    if (unshare(CLONE_FILES) != 0)
+        return -errno;
+    if (syscall(SYS_close_range, 0u, ~0u, 0u) != 0) {
+        struct rlimit rl;
+        rlim_t max = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+        if (max > (1u << 20))
+            max = 1u << 20;
+        for (rlim_t fd = 0; fd < max; fd++)
+            close((int)fd);
+    }
+    private_files = 1;
+    return 0;
 }
 
 /* The profile file is never held open. It is created once (exclusively, mode

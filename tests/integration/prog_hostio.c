@@ -42,9 +42,10 @@ static off_t size_of(const char *path)
 /* Asks the recorder for a snapshot and waits until it is in the file. */
 static void snapshot_now(const char *profile)
 {
-    off_t before = size_of(profile);
+    off_t before = size_of(profile); /* -1: not created yet */
     raise(SIGUSR1);
-    while (size_of(profile) == before) {
+    /* The file is created empty, then written: wait for the bytes. */
+    while (size_of(profile) <= (before > 0 ? before : 0)) {
         struct timespec ts = {0, 2000000};
         nanosleep(&ts, NULL);
     }

@@ -5,9 +5,14 @@
  * out, or an mmap-family call comes here. It takes the stack (libunwind's
  * unw_backtrace by default, frame pointers with NMTRACE_UNWIND=fp), lets the
  * JVM bridge append Java frames, and publishes one event into the thread's
- * own ring. A full ring is never waited for: the event is dropped and
- * counted. The re-entrancy guard is held throughout, so whatever the unwinder
- * or the JVM allocates goes straight to the real allocator.
+ * own ring. A ring past half full wakes the writer if it sleeps. A full ring
+ * makes the thread wait for the writer's next round (NMTRACE_ON_FULL=wait,
+ * the default), bounded: the wait gives up when the writer shows no progress
+ * for a second, and then the event is dropped and counted, as it is at once
+ * with NMTRACE_ON_FULL=drop or wherever waiting could block the writer or
+ * nobody (see may_wait). The re-entrancy guard is held throughout, so
+ * whatever the unwinder or the JVM allocates goes straight to the real
+ * allocator.
  */
 #include <alloca.h>
 #include <fcntl.h>
@@ -25,6 +30,7 @@
 #include "nmt_sampler.h"
 
 NMT_HIDDEN _Atomic uint64_t nmt__unwind_errors, nmt__truncated_stacks;
+NMT_HIDDEN _Atomic uint64_t nmt__ring_waits, nmt__ring_wait_ns, nmt__ring_wait_stalls;
 static _Atomic uint32_t nmt__thread_serial;
 
 NMT_HIDDEN int64_t nmt__next_gap(struct nmt_tls *t)
@@ -267,6 +273,52 @@ static void slot_leave(int late)
         nmt__thread_late_unlock();
 }
 
+/* A writer that has not moved for this long is taken to be stuck (it may be
+ * blocked on a lock the waiting thread holds): the wait gives up. */
+#define NMT_STALL_NS 1000000000ull
+
+/* Whether this thread may wait for room now: only when asked to, only for
+ * an event the application's own call produced (guard 1: not from inside
+ * the recorder, so never on the writer thread, whose guard is always held),
+ * only while recording and while a writer serves (it does not in a fork
+ * child before its writer started, nor once the final snapshot is under
+ * way). A signal handler that interrupts a push finds the guard held and
+ * records nothing, so it cannot wait on its own thread's ring either. */
+static int may_wait(const struct nmt_tls *t)
+{
+    return !nmt__cfg.on_full_drop && t->guard == 1 &&
+           atomic_load_explicit(&nmt__state, memory_order_relaxed) == NMT_ON &&
+           atomic_load_explicit(&nmt__bell.open, memory_order_relaxed);
+}
+
+/* Room for one record of len bytes in thr's ring, waiting for the writer if
+ * the ring is full and waiting is allowed. NULL: drop the event. */
+static void *reserve(struct nmt_thread *thr, uint32_t len)
+{
+    void *p = nmt_ring_reserve(thr->ring, len);
+    if (NMT_LIKELY(p != NULL) || !may_wait(&nmt__tls))
+        return p;
+    uint64_t ns;
+    int end;
+    p = nmt_ring_reserve_wait(thr->ring, len, &nmt__bell, NMT_STALL_NS, &ns, &end);
+    if (end != NMT_WAIT_TOO_BIG) {
+        atomic_fetch_add_explicit(&nmt__ring_waits, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&nmt__ring_wait_ns, ns, memory_order_relaxed);
+    }
+    if (end == NMT_WAIT_STALLED)
+        atomic_fetch_add_explicit(&nmt__ring_wait_stalls, 1, memory_order_relaxed);
+    return p;
+}
+
+/* Publishes the reserved record; wakes a sleeping writer when the ring has
+ * filled past half (the common push costs no syscall). */
+static void commit(struct nmt_thread *thr)
+{
+    nmt_ring_commit(thr->ring);
+    if (NMT_UNLIKELY(nmt_ring_past_half(thr->ring)))
+        nmt_wake_consumer(&nmt__bell);
+}
+
 static void count_drop(struct nmt_thread *thr, uint64_t bytes)
 {
     atomic_store_explicit(&thr->drops, atomic_load_explicit(&thr->drops, memory_order_relaxed) + 1,
@@ -282,13 +334,13 @@ static int publish(struct nmt_thread *thr, const struct nmt_ev *head, const uint
                    uint32_t nframes)
 {
     uint32_t len = (uint32_t)(sizeof(struct nmt_ev) + nframes * sizeof(uint64_t));
-    struct nmt_ev *ev = nmt_ring_reserve(thr->ring, len);
+    struct nmt_ev *ev = reserve(thr, len);
     if (ev == NULL)
         return -1;
     memcpy(ev, head, sizeof(*ev));
     ev->nframes = (uint16_t)nframes;
     memcpy(ev->frames, frames, nframes * sizeof(uint64_t));
-    nmt_ring_commit(thr->ring);
+    commit(thr);
     return 0;
 }
 
@@ -356,14 +408,14 @@ NMT_HIDDEN void nmt__record_free(void *ptr, uint64_t seq)
     t->guard++;
     int late;
     struct nmt_thread *thr = slot_enter(t, &late);
-    struct nmt_ev *ev = thr ? nmt_ring_reserve(thr->ring, (uint32_t)NMT_EV_FREE_SIZE) : NULL;
+    struct nmt_ev *ev = thr ? reserve(thr, (uint32_t)NMT_EV_FREE_SIZE) : NULL;
     if (ev != NULL) {
         ev->type = NMT_EV_FREE;
         ev->nframes = 0;
         ev->flags = 0;
         ev->seq = seq;
         ev->arg[0] = (uintptr_t)ptr;
-        nmt_ring_commit(thr->ring);
+        commit(thr);
     } else if (thr != NULL) {
         atomic_store_explicit(&thr->free_drops,
                               atomic_load_explicit(&thr->free_drops, memory_order_relaxed) + 1,

@@ -423,6 +423,30 @@ NMT_HIDDEN int nmt__os_create_output(char *path, size_t size, struct nmt_fileid 
     return -EEXIST;
 }
 
+/* 1 when the thread-group leader (the main thread) has exited and no other
+ * task but the caller remains: the leader stays a zombie, counted in
+ * "Threads:", until the whole group ends. Any thread counts, whether the
+ * recorder ever saw it or not (created before us, raw clone, never
+ * allocating). Two small /proc reads: for the rare state after the main
+ * thread's pthread_exit only. */
+NMT_HIDDEN int nmt__os_only_caller_left(void)
+{
+    char path[64], *text;
+    size_t len;
+    snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)getpid());
+    if (nmt__os_read_file(path, &text, &len) != 0)
+        return 0;
+    /* The state follows the command name, which may itself hold ')'. */
+    const char *rp = strrchr(text, ')');
+    int leader_gone = rp != NULL && (rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'));
+    free(text);
+    if (!leader_gone || nmt__os_read_file("/proc/self/status", &text, &len) != 0)
+        return 0;
+    long long threads = status_kb(text, "\nThreads:");
+    free(text);
+    return threads == 2;
+}
+
 static int write_all(int fd, const unsigned char *p, size_t n)
 {
     while (n > 0) {

@@ -27,6 +27,8 @@ int nmt__os_private_files(void);
 int nmt__os_create_output(char *path, size_t size, struct nmt_fileid *id);
 int nmt__os_append(const char *path, const struct nmt_fileid *id, const void *p, size_t n,
                    int *damaged);
+/* 1 when the main thread has exited and the caller is the only task left. */
+int nmt__os_only_caller_left(void);
 /* For a java process: the JVM sizing facts as INFO pairs (jvm.*). */
 void nmt__os_jvm_info(void (*add)(void *, const char *, const char *), void *ctx);
 

@@ -132,6 +132,12 @@ static void encode_counters(struct nmt_writer *w, struct nmt_buf *b)
     counter_add(&c, "rec.ring_drops", (int64_t)drops);
     counter_add(&c, "rec.ring_drop_bytes", (int64_t)drop_bytes);
     counter_add(&c, "rec.free_drops", (int64_t)free_drops);
+    counter_add(&c, "rec.ring_waits",
+                (int64_t)atomic_load_explicit(&nmt__ring_waits, memory_order_relaxed));
+    counter_add(&c, "rec.ring_wait_ns",
+                (int64_t)atomic_load_explicit(&nmt__ring_wait_ns, memory_order_relaxed));
+    counter_add(&c, "rec.ring_wait_stalls",
+                (int64_t)atomic_load_explicit(&nmt__ring_wait_stalls, memory_order_relaxed));
     counter_add(&c, "rec.lost_no_ring",
                 (int64_t)atomic_load_explicit(&nmt__lost_no_ring, memory_order_relaxed));
     counter_add(&c, "rec.small_rings",

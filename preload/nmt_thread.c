@@ -5,13 +5,19 @@
  * form a singly linked list that only grows, pushed with a CAS, so the writer
  * can walk it without a lock. When a thread exits, a pthread key destructor
  * marks its slot DEAD; the writer drains the ring and marks it FREE, and the
- * next new thread reuses it. A process that creates and ends thousands of
- * threads therefore holds only as many slots as it ever had threads alive at
- * once. Slot memory comes from the real mmap and is never returned.
+ * next new thread reuses it (the destructor wakes the writer for that). A
+ * process that creates and ends thousands of threads therefore holds only as
+ * many slots as it ever had threads alive at once. Slot memory comes from
+ * the real mmap and is never returned.
+ *
+ * The same key tells the writer when the main thread ends with pthread_exit:
+ * it is armed for the main thread from the start, slot or not.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <sys/resource.h>
 
 #include "nmt_internal.h"
@@ -21,20 +27,38 @@ NMT_HIDDEN _Atomic uint64_t nmt__lost_no_ring;
 static pthread_key_t exit_key;
 static int exit_key_ok;
 static _Atomic uint32_t slot_serial;
+static char main_mark; /* the key's value for a main thread without a slot */
 
 static void on_thread_exit(void *arg)
 {
-    struct nmt_thread *thr = arg;
     struct nmt_tls *t = &nmt__tls;
-    if (t->thr == thr)
-        t->thr = NULL;
     t->exited++;
-    atomic_store_explicit(&thr->state, NMT_SLOT_DEAD, memory_order_release);
+    if (arg != &main_mark) {
+        struct nmt_thread *thr = arg;
+        if (t->thr == thr)
+            t->thr = NULL;
+        atomic_store_explicit(&thr->state, NMT_SLOT_DEAD, memory_order_release);
+        nmt__writer_wake(); /* drain the ring, free the slot for the next thread */
+    }
+    if (t->main_thread)
+        nmt__writer_main_exited();
 }
 
 NMT_HIDDEN void nmt__thread_init_key(void)
 {
     exit_key_ok = pthread_key_create(&exit_key, on_thread_exit) == 0;
+}
+
+/* Called on the thread that may be the main one (the constructor's, a fork
+ * child's): if it is the thread-group leader, its pthread_exit is reported
+ * to the writer. */
+NMT_HIDDEN void nmt__thread_arm_main(void)
+{
+    if (gettid() != getpid())
+        return;
+    nmt__tls.main_thread = 1;
+    if (exit_key_ok && pthread_getspecific(exit_key) == NULL)
+        pthread_setspecific(exit_key, &main_mark);
 }
 
 /* Under a limit on the address space (ulimit -v) every ring comes out of
@@ -107,8 +131,15 @@ static atomic_flag late_lock = ATOMIC_FLAG_INIT;
 
 NMT_HIDDEN struct nmt_thread *nmt__thread_late_lock(void)
 {
-    while (atomic_flag_test_and_set_explicit(&late_lock, memory_order_acquire))
-        __builtin_ia32_pause();
+    /* The holder may wait for room in the ring (a second at most): yield
+     * the core rather than spin for that long. */
+    for (unsigned spins = 0; atomic_flag_test_and_set_explicit(&late_lock, memory_order_acquire);
+         spins++) {
+        if (spins < 100)
+            __builtin_ia32_pause();
+        else
+            sched_yield();
+    }
     if (late_slot == NULL)
         late_slot = slot_new();
     if (late_slot == NULL)

@@ -1,12 +1,13 @@
 /*
  * nmt_writer.h: the writer thread's state (nmt_writer.c) and the snapshot
  * encoder that serialises it (nmt_snapshot.c). Writer thread only, except
- * `stop` and `request`, which other threads set.
+ * `stop`, `request` and `main_exited`, which other threads set.
  */
 #ifndef NMT_WRITER_H
 #define NMT_WRITER_H
 
 #include <pthread.h>
+#include <signal.h>
 
 #include "nmt_internal.h"
 #include "nmt_livetab.h"
@@ -25,7 +26,10 @@ struct nmt_writer {
     int running;
     _Atomic int stop;
     _Atomic int exited;
-    _Atomic int request; /* a snapshot reason asked for by a signal */
+    _Atomic int request;     /* a snapshot reason asked for by a signal */
+    _Atomic int main_exited; /* the main thread called pthread_exit */
+    sigset_t app_mask;       /* the signal mask of the thread that started us */
+    int jvm_possible;        /* libjvm or the java launcher is loaded */
     int tables_ok;
     struct nmt_stacktab stacks;
     struct nmt_livetab live;

@@ -19,12 +19,10 @@ void nmt__os_identity(struct nmt_buf *b);
 struct nmt_fileid {
     uint64_t dev, ino;
 };
-/* Writes a notice line to the program's stderr, if it still is the one the
- * program started with. */
-void nmt__os_say(const char *line, size_t n);
-/* The writer thread's own, empty descriptor table. */
-int nmt__os_private_files(void);
-int nmt__os_create_output(char *path, size_t size, struct nmt_fileid *id);
+/* 1 while descriptor 2 is still the stderr the program started with. */
+int nmt__os_stderr_ok(void);
+int nmt__os_create_output(char *path, size_t size, struct nmt_fileid *id, const void *data,
+                          size_t n, int *write_err);
 int nmt__os_append(const char *path, const struct nmt_fileid *id, const void *p, size_t n,
                    int *damaged);
 /* 1 when the main thread has exited and the caller is the only task left. */

@@ -378,9 +378,6 @@ static void *writer_main(void *arg)
     (void)arg;
     nmt__tls.guard = 1;  /* everything this thread allocates is nmtrace's own */
     nmt__tls.writer = 1; /* ... and comes from its own heap (nmt_wheap.c) */
-    /* Its own descriptor table (nmt_os.c); where that is refused (seccomp) it
-     * shares the program's, as before. */
-    (void)nmt__os_private_files();
     pthread_setname_np(pthread_self(), "nmtrace-writer");
     struct nmt_writer *w = &nmt__w;
     struct deadlines d = {0, 0, 0};

@@ -659,10 +659,11 @@ def case_hostio_fsize(env):
 
 
 def case_hostio_nofile(env):
-    """A program that opens files until EMFILE gets as many as unprofiled:
-    the recorder holds no descriptor in the program's table (libunwind's pipe
-    is closed), and what its writer thread opens for a moment lives in that
-    thread's own table."""
+    """A program that opens files until EMFILE gets as many as unprofiled,
+    or one fewer: the recorder holds no descriptor (libunwind's pipe is
+    closed at start), but its writer thread opens one for a moment now and
+    then (/proc files and the profile at a snapshot), one at a time, so at
+    most one is missing at any instant."""
     import re
     import resource
     prog = env.prog("prog_hostio")
@@ -682,7 +683,7 @@ def case_hostio_nofile(env):
                               extra={"NMTRACE_RATE": rate, "NMTRACE_QUIET": "1"})
             check(got[0] == 0 and got[2] == b"", "ulimit -n %d at rate %s: %r" % (limit, rate, got))
             n = count(got[1])
-            check(n == want, "ulimit -n %d at rate %s: %d descriptors, unprofiled %d"
+            check(want - 1 <= n <= want, "ulimit -n %d at rate %s: %d descriptors, unprofiled %d"
                   % (limit, rate, n, want))
 
 

@@ -2,13 +2,17 @@
  * prog_steady.c: a process that runs for a while with one site that leaks
  * steadily and one that grows and then levels off (a bounded cache). Used to
  * test periodic, growth, signal and trigger-file snapshots and kill -9.
- *   prog_steady [seconds] [MiB-per-second]
+ *   prog_steady [seconds] [MiB-per-second] [stop-file]
+ * With a stop file it runs until that file exists (tests that act on the
+ * running process wait for what they check instead of guessing how long the
+ * process needs); seconds is then only a limit against hanging forever.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,8 +42,10 @@ int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 3;
     double mib = argc > 2 ? atof(argv[2]) : 8;
+    const char *stop = argc > 3 ? argv[3] : NULL;
     int ticks = (int)(seconds * 20);
-    for (int t = 0; t < ticks; t++) {
+    struct stat st;
+    for (int t = 0; t < ticks && !(stop && stat(stop, &st) == 0); t++) {
         steady_leak_site((size_t)(mib * (1 << 20) / 20));
         levelling_cache_site(t);
         struct timespec ts = {0, 50000000};

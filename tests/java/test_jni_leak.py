@@ -35,7 +35,7 @@ def body(c):
         found = [j for j in JEMALLOC if os.path.exists(j)]
         if not found:
             nmtj.skip("libjemalloc.so.2 is not installed (Debian: libjemalloc2)")
-        env["LD_PRELOAD"] = c.lib + " " + found[0]
+        env["LD_PRELOAD"] = c.preload + " " + found[0]
     c.scratch("jni_leak")
     out, prof = nmtj.record_java(c, "JniLeak", 2, 20000, 1000, env=env)
     truth = nmtj.printed_number(out, "leaked")

@@ -1,0 +1,84 @@
+/*
+ * rb_daemon.c: a daemon-style program that closes every descriptor above 2
+ * and reuses the numbers for its own data files while the recorder takes
+ * snapshots. The recorder's descriptors (the profile, an unwinder's pipe)
+ * are open before the close-all when the driver waits for a snapshot after
+ * round 0; nothing of the recorder may end up in, or close, the data files.
+ *   rb_daemon ROUNDS [nounwind]
+ * Each round waits for one line on stdin (the driver paces the rounds and
+ * waits for a snapshot after each), leaks 8 MiB in 256 KiB blocks (growth
+ * for NMTRACE_GROWTH), writes one record to each data file and prints one
+ * line. With "nounwind" every round also allocates from a frame without
+ * unwind tables (rb_nounwind.c). Unprofiled, the data files get descriptors
+ * 3 and 4; it prints which ones they got.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rb_common.h"
+#include "rb_nounwind.h"
+
+static unsigned long round_work(int round, int nounwind)
+{
+    for (int i = 0; i < 32; i++)
+        rb_leak_site(256 << 10);
+    unsigned long sum = rb_churn(2000, (unsigned)round);
+    if (nounwind)
+        sum += rb_nounwind_churn(5000);
+    return sum;
+}
+
+static void write_record(int fd, const char *name, int round)
+{
+    char line[256];
+    int n = snprintf(line, sizeof(line), "%s round %d: the daemon's own data, %d bytes of it\n",
+                     name, round, round * 1000);
+    rb_require(write(fd, line, (size_t)n) == n, "write a data record");
+}
+
+static void print_file(const char *name)
+{
+    char buf[8192];
+    int fd = open(name, O_RDONLY);
+    rb_require(fd >= 0, "reopen a data file");
+    ssize_t n = read(fd, buf, sizeof(buf));
+    close(fd);
+    rb_require(n >= 0, "read a data file");
+    printf("%s holds %zd bytes\n", name, n);
+}
+
+int main(int argc, char **argv)
+{
+    int rounds = argc > 1 ? atoi(argv[1]) : 4;
+    int nounwind = argc > 2 && strcmp(argv[2], "nounwind") == 0;
+    rb_require(rb_wait_line() == 1, "line for round 0");
+    printf("round 0: %lu\n", round_work(0, nounwind));
+    fflush(stdout);
+
+    rb_require(rb_wait_line() == 1, "line for the close-all");
+    for (int fd = 3; fd < 1024; fd++)
+        close(fd);
+    int a = open("data-a.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int b = open("data-b.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    rb_require(a >= 0 && b >= 0, "open the data files");
+    printf("data files on descriptors %d and %d\n", a, b);
+    fflush(stdout);
+
+    for (int r = 1; r <= rounds; r++) {
+        rb_require(rb_wait_line() == 1, "line for a round");
+        write_record(a, "data-a", r);
+        unsigned long sum = round_work(r, nounwind);
+        write_record(b, "data-b", r);
+        printf("round %d: %lu\n", r, sum);
+        fflush(stdout);
+    }
+    rb_require(close(a) == 0 && close(b) == 0, "close the data files");
+    print_file("data-a.txt");
+    print_file("data-b.txt");
+    printf("leaked %llu\n", (unsigned long long)rb_leaked_bytes());
+    return 0;
+}

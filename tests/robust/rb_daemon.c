@@ -22,13 +22,25 @@
 #include "rb_common.h"
 #include "rb_nounwind.h"
 
+/* Calls rb_nounwind_churn below `pages` more pages of stack: each round
+ * unwinds through stack addresses no earlier round used (an unwinder that
+ * remembers which addresses it validated must look at these afresh). */
+__attribute__((noinline)) static unsigned long nounwind_deeper(int pages)
+{
+    volatile char pad[4096];
+    pad[0] = (char)pages;
+    if (pages > 0)
+        return nounwind_deeper(pages - 1) + (unsigned long)pad[0];
+    return rb_nounwind_churn(5000) + (unsigned long)pad[0];
+}
+
 static unsigned long round_work(int round, int nounwind)
 {
     for (int i = 0; i < 32; i++)
         rb_leak_site(256 << 10);
     unsigned long sum = rb_churn(2000, (unsigned)round);
     if (nounwind)
-        sum += rb_nounwind_churn(5000);
+        sum += nounwind_deeper(round * 4);
     return sum;
 }
 

@@ -18,8 +18,9 @@
 NMT_HIDDEN struct nmt_real nmt__real;
 
 /* Each arena block has a 16-byte header holding its size, for realloc and
- * malloc_usable_size on bootstrap pointers. */
-NMT_HIDDEN char nmt__boot_arena[NMT_BOOT_ARENA_SIZE] __attribute__((aligned(64)));
+ * malloc_usable_size on bootstrap pointers. The writer's heap follows the
+ * arena in the same array (nmt_wheap.c). */
+NMT_HIDDEN char nmt__boot_arena[NMT_BOOT_ARENA_SIZE + NMT_WHEAP_SIZE] __attribute__((aligned(64)));
 static _Atomic size_t boot_used;
 
 NMT_HIDDEN void *nmt__boot_alloc(size_t size, size_t align)

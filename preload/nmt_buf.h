@@ -23,6 +23,9 @@ void nmt__buf_free(struct nmt_buf *b);
 
 static inline void nmt__buf_put(struct nmt_buf *b, const void *p, size_t n)
 {
+    /* Nothing to copy: p and b->data may both be NULL then. */
+    if (n == 0)
+        return;
     if (b->len + n > b->cap && nmt__buf_reserve(b, n) != 0)
         return;
     memcpy(b->data + b->len, p, n);

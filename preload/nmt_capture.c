@@ -5,13 +5,23 @@
  * out, or an mmap-family call comes here. It takes the stack (libunwind's
  * unw_backtrace by default, frame pointers with NMTRACE_UNWIND=fp), lets the
  * JVM bridge append Java frames, and publishes one event into the thread's
- * own ring. A full ring is never waited for: the event is dropped and
- * counted. The re-entrancy guard is held throughout, so whatever the unwinder
- * or the JVM allocates goes straight to the real allocator.
+ * own ring. A ring past half full wakes the writer if it sleeps. A full ring
+ * makes the thread wait for the writer's next round (NMTRACE_ON_FULL=wait,
+ * the default), bounded: the wait gives up when the writer shows no progress
+ * for a second, and then the event is dropped and counted, as it is at once
+ * with NMTRACE_ON_FULL=drop or wherever waiting could block the writer or
+ * nobody (see may_wait). The re-entrancy guard is held throughout, so
+ * whatever the unwinder or the JVM allocates goes straight to the real
+ * allocator.
  */
 #include <alloca.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -20,6 +30,7 @@
 #include "nmt_sampler.h"
 
 NMT_HIDDEN _Atomic uint64_t nmt__unwind_errors, nmt__truncated_stacks;
+NMT_HIDDEN _Atomic uint64_t nmt__ring_waits, nmt__ring_wait_ns, nmt__ring_wait_stalls;
 static _Atomic uint32_t nmt__thread_serial;
 
 NMT_HIDDEN int64_t nmt__next_gap(struct nmt_tls *t)
@@ -34,10 +45,153 @@ NMT_HIDDEN int64_t nmt__next_gap(struct nmt_tls *t)
     return nmt_sampler_next_gap(t->rng, nmt__cfg.rate);
 }
 
+extern void *__libc_stack_end; /* the main thread's initial stack pointer (ld.so) */
+
+#define STACK_SPAN_MAX (64u << 20)
+
+/* Where the stack the caller runs on ends, without locks or allocation:
+ * pthread_getattr_np takes the thread's lock and can allocate, so calling it
+ * from inside an allocation that pthread_getattr_np itself made deadlocks
+ * (the JVM asks for its threads' stacks that way). glibc puts a thread's
+ * descriptor (pthread_self()) at the top of the block its stack grows down
+ * in, also for stacks the program supplies; the main thread's stack ends
+ * above __libc_stack_end. 0 when neither is a plausible end. */
+static uintptr_t stack_end_above(uintptr_t sp)
+{
+    uintptr_t self = (uintptr_t)pthread_self();
+    if (self > sp && self - sp < STACK_SPAN_MAX)
+        return self;
+    uintptr_t end = (uintptr_t)__libc_stack_end;
+    if (end > sp && end - sp < STACK_SPAN_MAX)
+        return end;
+    return 0;
+}
+
+/* Sets t->stack_lo/hi to a range of the current stack known to be mapped:
+ * from the page of sp up to the stack's end, checked once with mincore
+ * (which fails on any unmapped page) and remembered, so that later captures
+ * on the same stack make no syscall. Everything below stack_lo down to the
+ * caller's own frame is live stack as well. Returns 0 (and an empty range)
+ * when the range is unknown or not wholly mapped. */
+static int stack_bounds(struct nmt_tls *t, uintptr_t sp)
+{
+    uintptr_t page = sp & ~(uintptr_t)4095;
+    uintptr_t hi = stack_end_above(sp);
+    if (hi != 0 && hi == t->stack_hi && page >= t->stack_lo)
+        return 1;
+    /* A new stack, or deeper than checked so far: check what is new. */
+    uintptr_t from = page, to = hi;
+    if (hi != 0 && hi == t->stack_hi && t->stack_lo != 0)
+        to = t->stack_lo;
+    t->stack_lo = t->stack_hi = 0;
+    if (hi == 0)
+        return 0;
+    to = (to + 4095) & ~(uintptr_t)4095;
+    for (uintptr_t at = from; at < to;) {
+        unsigned char vec[256]; /* 1 MiB per call: no stack-sized buffer */
+        size_t len = to - at < sizeof(vec) * 4096 ? to - at : sizeof(vec) * 4096;
+        if (mincore((void *)at, len, vec) != 0)
+            return 0;
+        at += len;
+    }
+    t->stack_lo = page;
+    t->stack_hi = hi;
+    return 1;
+}
+
+/*
+ * libunwind's memory reader, without descriptors.
+ *
+ * libunwind 1.6 reads memory for the local address space through an
+ * accessor. When a frame has no unwind tables it falls back to following
+ * the frame chain and from then on validates every address before reading
+ * it, by writing the address into a pipe it keeps on the lowest descriptors
+ * it could get when it was initialised (3 and 4 in a fresh process), and it
+ * closes and reopens those numbers when a read from them fails. A program
+ * that closed and reused 3 and 4 had its files read, written and closed.
+ *
+ * So the accessor is replaced by this one, which needs no descriptor: words
+ * inside the calling thread's stack are read directly (every register save
+ * slot on the DWARF path is there, so that path gains no syscall); other
+ * reads for a cursor (arg != NULL: the frame-chain fallback, signal frames)
+ * go through process_vm_readv on our own pid, which fails with EFAULT
+ * instead of faulting on an unmapped or unreadable address. Reads that
+ * libunwind makes without a cursor (arg == NULL: its own unwind tables)
+ * were never validated and are read directly, as before.
+ */
+static int safe_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write,
+                           void *arg)
+{
+    (void)as;
+    if (write) {
+        *(unw_word_t *)addr = *val;
+        return 0;
+    }
+    struct nmt_tls *t = &nmt__tls;
+    uintptr_t live = (uintptr_t)__builtin_frame_address(0);
+    if (arg == NULL ||
+        (addr >= live && addr + sizeof(unw_word_t) <= t->stack_hi && t->stack_hi != 0)) {
+        *val = *(const unw_word_t *)addr;
+        return 0;
+    }
+    if (addr < 4096)
+        return -UNW_EINVAL;
+    struct iovec local = {val, sizeof(*val)};
+    struct iovec remote = {(void *)addr, sizeof(*val)};
+    ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    return n == (ssize_t)sizeof(*val) ? 0 : -UNW_EINVAL;
+}
+
+/* The two lowest free descriptor numbers, which the next pipe will get:
+ * found by making a pipe and closing it. -1 when there are not two. */
+static void lowest_free_pair(int *a, int *b)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        *a = *b = -1;
+        return;
+    }
+    close(fds[0]);
+    close(fds[1]);
+    *a = fds[0];
+    *b = fds[1];
+}
+
+/* 1 when a and b are the two ends of one pipe made with O_NONBLOCK and
+ * O_CLOEXEC: how libunwind makes its validation pipe. */
+static int is_unwind_pipe(int a, int b)
+{
+    struct stat sa, sb;
+    if (a < 0 || b < 0 || fstat(a, &sa) != 0 || fstat(b, &sb) != 0)
+        return 0;
+    if (!S_ISFIFO(sa.st_mode) || sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev)
+        return 0;
+    int fa = fcntl(a, F_GETFL), fb = fcntl(b, F_GETFL);
+    int da = fcntl(a, F_GETFD), db = fcntl(b, F_GETFD);
+    return fa >= 0 && fb >= 0 && (fa & O_ACCMODE) == O_RDONLY && (fb & O_ACCMODE) == O_WRONLY &&
+           (fa & fb & O_NONBLOCK) && da >= 0 && db >= 0 && (da & db & FD_CLOEXEC);
+}
+
+/* Runs in the constructor, before the program has threads. libunwind makes
+ * its pipe when it is first initialised, whatever accessor is used later:
+ * initialise it here, on numbers we found free, install our reader, and
+ * close the pipe, which nothing reads any more. Had libunwind been
+ * initialised already, the check finds no fresh pipe and nothing is closed
+ * (our reader still keeps libunwind off its descriptors). */
 NMT_HIDDEN void nmt__unwind_init(void)
 {
-    if (!nmt__cfg.unwind_fp)
-        unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    if (nmt__cfg.unwind_fp)
+        return;
+    int a, b;
+    lowest_free_pair(&a, &b);
+    unw_accessors_t *acc = unw_get_accessors(unw_local_addr_space);
+    if (acc != NULL)
+        acc->access_mem = safe_access_mem;
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    if (acc != NULL && is_unwind_pipe(a, b)) {
+        close(a);
+        close(b);
+    }
 }
 
 /* Frame-pointer walk, bounded by this thread's stack. Needs code built with
@@ -45,24 +199,12 @@ NMT_HIDDEN void nmt__unwind_init(void)
 static int fp_walk(void **out, int max)
 {
     struct nmt_tls *t = &nmt__tls;
-    if (t->stack_hi == 0) {
-        pthread_attr_t attr;
-        void *lo;
-        size_t sz;
-        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-            if (pthread_attr_getstack(&attr, &lo, &sz) == 0) {
-                t->stack_lo = (uintptr_t)lo;
-                t->stack_hi = (uintptr_t)lo + sz;
-            }
-            pthread_attr_destroy(&attr);
-        }
-        if (t->stack_hi == 0)
-            return 0;
-    }
     uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+    if (!stack_bounds(t, fp))
+        return 0;
     int n = 0;
     while (n < max) {
-        if (fp < t->stack_lo || fp + 16 > t->stack_hi || (fp & 7) != 0)
+        if (fp < (uintptr_t)__builtin_frame_address(0) || fp + 16 > t->stack_hi || (fp & 7) != 0)
             break;
         const uintptr_t *f = (const uintptr_t *)fp;
         uintptr_t ret = f[1], next = f[0];
@@ -86,7 +228,13 @@ NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry)
     /* Unwind into a scratch array with room for our own frames, then copy the
      * caller's frames after the entry point. */
     void **tmp = alloca(sizeof(void *) * (size_t)want);
-    int n = nmt__cfg.unwind_fp ? fp_walk(tmp, want) : unw_backtrace(tmp, want);
+    int n;
+    if (nmt__cfg.unwind_fp) {
+        n = fp_walk(tmp, want);
+    } else {
+        stack_bounds(&nmt__tls, (uintptr_t)__builtin_frame_address(0)); /* for safe_access_mem */
+        n = unw_backtrace(tmp, want);
+    }
     int i = 0;
     while (i < n && (uintptr_t)tmp[i] >= nmt__self_lo && (uintptr_t)tmp[i] < nmt__self_hi)
         i++;
@@ -125,6 +273,52 @@ static void slot_leave(int late)
         nmt__thread_late_unlock();
 }
 
+/* A writer that has not moved for this long is taken to be stuck (it may be
+ * blocked on a lock the waiting thread holds): the wait gives up. */
+#define NMT_STALL_NS 1000000000ull
+
+/* Whether this thread may wait for room now: only when asked to, only for
+ * an event the application's own call produced (guard 1: not from inside
+ * the recorder, so never on the writer thread, whose guard is always held),
+ * only while recording and while a writer serves (it does not in a fork
+ * child before its writer started, nor once the final snapshot is under
+ * way). A signal handler that interrupts a push finds the guard held and
+ * records nothing, so it cannot wait on its own thread's ring either. */
+static int may_wait(const struct nmt_tls *t)
+{
+    return !nmt__cfg.on_full_drop && t->guard == 1 &&
+           atomic_load_explicit(&nmt__state, memory_order_relaxed) == NMT_ON &&
+           atomic_load_explicit(&nmt__bell.open, memory_order_relaxed);
+}
+
+/* Room for one record of len bytes in thr's ring, waiting for the writer if
+ * the ring is full and waiting is allowed. NULL: drop the event. */
+static void *reserve(struct nmt_thread *thr, uint32_t len)
+{
+    void *p = nmt_ring_reserve(thr->ring, len);
+    if (NMT_LIKELY(p != NULL) || !may_wait(&nmt__tls))
+        return p;
+    uint64_t ns;
+    int end;
+    p = nmt_ring_reserve_wait(thr->ring, len, &nmt__bell, NMT_STALL_NS, &ns, &end);
+    if (end != NMT_WAIT_TOO_BIG) {
+        atomic_fetch_add_explicit(&nmt__ring_waits, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&nmt__ring_wait_ns, ns, memory_order_relaxed);
+    }
+    if (end == NMT_WAIT_STALLED)
+        atomic_fetch_add_explicit(&nmt__ring_wait_stalls, 1, memory_order_relaxed);
+    return p;
+}
+
+/* Publishes the reserved record; wakes a sleeping writer when the ring has
+ * filled past half (the common push costs no syscall). */
+static void commit(struct nmt_thread *thr)
+{
+    nmt_ring_commit(thr->ring);
+    if (NMT_UNLIKELY(nmt_ring_past_half(thr->ring)))
+        nmt_wake_consumer(&nmt__bell);
+}
+
 static void count_drop(struct nmt_thread *thr, uint64_t bytes)
 {
     atomic_store_explicit(&thr->drops, atomic_load_explicit(&thr->drops, memory_order_relaxed) + 1,
@@ -140,13 +334,13 @@ static int publish(struct nmt_thread *thr, const struct nmt_ev *head, const uint
                    uint32_t nframes)
 {
     uint32_t len = (uint32_t)(sizeof(struct nmt_ev) + nframes * sizeof(uint64_t));
-    struct nmt_ev *ev = nmt_ring_reserve(thr->ring, len);
+    struct nmt_ev *ev = reserve(thr, len);
     if (ev == NULL)
         return -1;
     memcpy(ev, head, sizeof(*ev));
     ev->nframes = (uint16_t)nframes;
     memcpy(ev->frames, frames, nframes * sizeof(uint64_t));
-    nmt_ring_commit(thr->ring);
+    commit(thr);
     return 0;
 }
 
@@ -214,14 +408,14 @@ NMT_HIDDEN void nmt__record_free(void *ptr, uint64_t seq)
     t->guard++;
     int late;
     struct nmt_thread *thr = slot_enter(t, &late);
-    struct nmt_ev *ev = thr ? nmt_ring_reserve(thr->ring, (uint32_t)NMT_EV_FREE_SIZE) : NULL;
+    struct nmt_ev *ev = thr ? reserve(thr, (uint32_t)NMT_EV_FREE_SIZE) : NULL;
     if (ev != NULL) {
         ev->type = NMT_EV_FREE;
         ev->nframes = 0;
         ev->flags = 0;
         ev->seq = seq;
         ev->arg[0] = (uintptr_t)ptr;
-        nmt_ring_commit(thr->ring);
+        commit(thr);
     } else if (thr != NULL) {
         atomic_store_explicit(&thr->free_drops,
                               atomic_load_explicit(&thr->free_drops, memory_order_relaxed) + 1,

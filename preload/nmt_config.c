@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "nmt_internal.h"
+#include "nmt_os.h"
 
 NMT_HIDDEN struct nmt_config nmt__cfg = {
     .rate = 524288,
@@ -26,7 +27,7 @@ NMT_HIDDEN struct nmt_config nmt__cfg = {
 
 NMT_HIDDEN void nmt__say(const char *fmt, ...)
 {
-    if (nmt__cfg.quiet)
+    if (nmt__cfg.quiet || !nmt__os_stderr_ok())
         return;
     char line[640];
     va_list ap;
@@ -210,6 +211,14 @@ NMT_HIDDEN void nmt__config_load(void)
             nmt__say("nmtrace: NMTRACE_JAVA='%s' is not auto or off; using auto", java);
     }
 
+    const char *full = getenv("NMTRACE_ON_FULL");
+    if (full != NULL && *full != '\0') {
+        if (strcmp(full, "drop") == 0)
+            nmt__cfg.on_full_drop = 1;
+        else if (strcmp(full, "wait") != 0)
+            nmt__say("nmtrace: NMTRACE_ON_FULL='%s' is not wait or drop; using wait", full);
+    }
+
     signal_var();
     string_var("NMTRACE_OUTPUT", nmt__cfg.output, sizeof(nmt__cfg.output));
     string_var("NMTRACE_TRIGGER", nmt__cfg.trigger, sizeof(nmt__cfg.trigger));
@@ -236,4 +245,5 @@ NMT_HIDDEN void nmt__config_describe(void (*add)(void *, const char *, const cha
     add(ctx, "config.JAVA", nmt__cfg.java ? "auto" : "off");
     snprintf(buf, sizeof(buf), "%u", nmt__cfg.ring_kib);
     add(ctx, "config.RING", buf);
+    add(ctx, "config.ON_FULL", nmt__cfg.on_full_drop ? "drop" : "wait");
 }

@@ -78,6 +78,11 @@ static NMT_NOINLINE void *malloc_slow(size_t size)
             return nmt__boot_alloc(size, 16);
     }
     struct nmt_tls *t = &nmt__tls;
+    if (NMT_UNLIKELY(t->writer)) {
+        void *w = nmt__wheap_alloc(size);
+        if (w != NULL)
+            return w;
+    }
     int s = alloc_slow_prologue(t, size);
     return finish(nmt__real.malloc(size), size, (void *)malloc, s);
 }
@@ -109,6 +114,11 @@ static NMT_NOINLINE void *calloc_slow(size_t n, size_t size)
         }
     }
     struct nmt_tls *t = &nmt__tls;
+    if (NMT_UNLIKELY(t->writer) && total != SIZE_MAX) {
+        void *w = nmt__wheap_calloc(total);
+        if (w != NULL)
+            return w;
+    }
     int s = total != SIZE_MAX && alloc_slow_prologue(t, total);
     return finish(nmt__real.calloc(n, size), total, (void *)calloc, s);
 }
@@ -150,8 +160,11 @@ static void unclaim_sampled(void *p)
 
 static NMT_NOINLINE void free_slow(void *p)
 {
-    if (nmt__is_boot(p))
+    if (nmt__is_boot(p)) {
+        if (nmt__wheap_owns(p))
+            nmt__wheap_free(p);
         return; /* bootstrap blocks live as long as the process */
+    }
     if (NMT_UNLIKELY(nmt__real.free == NULL)) {
         nmt__ensure_init();
         if (nmt__real.free == NULL)
@@ -181,6 +194,8 @@ EXPORT void free(void *p)
 
 static void *boot_realloc(void *p, size_t size)
 {
+    if (nmt__wheap_owns(p))
+        return nmt__wheap_realloc(p, size, malloc);
     void *q = malloc(size);
     if (q != NULL) {
         size_t old = nmt__boot_size(p);

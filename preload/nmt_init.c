@@ -6,7 +6,11 @@
  * writer thread. Allocations made before it runs pass straight through.
  * Under AT_SECURE (setuid and similar) nmtrace does nothing at all. At exit
  * the destructor takes the final snapshot and turns recording off; threads
- * still running then are passed through. A fork child clears the rings and
+ * still running then are passed through, and none of them waits for a full
+ * ring any more. When the main thread ends with pthread_exit, the writer
+ * ends the process with exit(0) once only it is left, as glibc would have
+ * done on the last thread's exit (the destructor then runs on the writer
+ * thread). A fork child clears the rings and
  * tables it inherited and starts its own writer (and file) at its first
  * event; an exec'ed program loads us afresh and writes its own file.
  */
@@ -41,7 +45,7 @@ NMT_HIDDEN uint64_t nmt__clock_ns(clockid_t clk)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-NMT_HIDDEN void nmt__ensure_init(void)
+NMT_HIDDEN NMT_NO_ASAN void nmt__ensure_init(void)
 {
     if (atomic_load_explicit(&nmt__disabled, memory_order_relaxed))
         return;
@@ -85,6 +89,11 @@ static void atfork_child(void)
         return;
     nmt__threads_after_fork(nmt__tls.thr);
     nmt__writer_after_fork();
+    atomic_store_explicit(&nmt__ring_waits, 0, memory_order_relaxed);
+    atomic_store_explicit(&nmt__ring_wait_ns, 0, memory_order_relaxed);
+    atomic_store_explicit(&nmt__ring_wait_stalls, 0, memory_order_relaxed);
+    nmt__tls.main_thread = 0;
+    nmt__thread_arm_main(); /* the forking thread leads the child's group */
     if (nmt_jvm_after_fork_child != NULL)
         nmt_jvm_after_fork_child(); /* its thread is not in the child; reset its locks */
     nmt__start_realtime = nmt__clock_ns(CLOCK_REALTIME);
@@ -127,6 +136,7 @@ __attribute__((constructor(101))) static void nmt_init(void)
     dl_iterate_phdr(find_self, (void *)(uintptr_t)&find_self);
     nmt__unwind_init();
     nmt__thread_init_key();
+    nmt__thread_arm_main();
     pthread_atfork(NULL, NULL, atfork_child);
     if (nmt_jvm_configure != NULL)
         nmt_jvm_configure(nmt__cfg.java);

@@ -21,11 +21,16 @@
 #include "nmt_addrfilter.h"
 #include "nmt_liveset.h"
 #include "nmt_ring.h"
+#include "nmt_wake.h"
 
 #define NMT_HIDDEN      __attribute__((visibility("hidden")))
 #define NMT_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define NMT_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define NMT_NOINLINE    __attribute__((noinline))
+/* For code that runs when another library's constructor allocates, which can
+ * be before the ASan runtime has mapped its shadow memory: the test-only
+ * sanitized build (NMT_SANITIZE) leaves it out of ASan's checks. */
+#define NMT_NO_ASAN __attribute__((no_sanitize_address))
 #define NMT_MAX_DEPTH   256
 /* Room for Java frames appended by the JVM bridge after the native ones. */
 #define NMT_MAX_FRAMES (NMT_MAX_DEPTH + 512)
@@ -44,6 +49,7 @@ struct nmt_config {
     char output[512];  /* NMTRACE_OUTPUT pattern */
     int java;          /* NMTRACE_JAVA=auto (1) | off (0) */
     uint32_t ring_kib; /* NMTRACE_RING: per-thread ring size in KiB */
+    int on_full_drop;  /* NMTRACE_ON_FULL=drop: a full ring drops instead of waiting */
     int quiet;         /* NMTRACE_QUIET=1: no notices on stderr */
 };
 NMT_HIDDEN extern struct nmt_config nmt__cfg;
@@ -76,10 +82,19 @@ NMT_HIDDEN int nmt__resolve_real(void);
 NMT_HIDDEN void *nmt__boot_alloc(size_t size, size_t align);
 NMT_HIDDEN extern char nmt__boot_arena[];
 #define NMT_BOOT_ARENA_SIZE (256u << 10)
+/* The writer thread's heap (nmt_wheap.c) follows the bootstrap arena in the
+ * same static block, so one compare recognises both. */
+#define NMT_WHEAP_SIZE (8u << 20)
 static inline int nmt__is_boot(const void *p)
 {
-    return (uintptr_t)p - (uintptr_t)nmt__boot_arena < NMT_BOOT_ARENA_SIZE;
+    return (uintptr_t)p - (uintptr_t)nmt__boot_arena < NMT_BOOT_ARENA_SIZE + NMT_WHEAP_SIZE;
 }
+NMT_HIDDEN int nmt__wheap_owns(const void *p);
+NMT_HIDDEN void *nmt__wheap_alloc(size_t size);  /* NULL: use the real allocator */
+NMT_HIDDEN void *nmt__wheap_calloc(size_t size); /* zeroed */
+NMT_HIDDEN void nmt__wheap_free(void *p);
+NMT_HIDDEN void *nmt__wheap_realloc(void *p, size_t size, void *(*alloc)(size_t));
+NMT_HIDDEN void nmt__wheap_after_fork(void);
 NMT_HIDDEN size_t nmt__boot_size(const void *p);
 NMT_HIDDEN size_t nmt__boot_used(void); /* bytes handed out, for rec.bootstrap_bytes */
 
@@ -114,14 +129,15 @@ struct nmt_thread;
 struct nmt_tls {
     uint64_t countdown; /* bytes until the next sample; 0 = take the slow path */
     uint64_t rng[2];
-    struct nmt_thread *thr; /* this thread's ring, NULL until first event */
-    uint32_t guard;         /* > 0: inside nmtrace, pass through */
-    uint32_t inited;        /* countdown drawn */
-    uint32_t inited_rng;    /* rng seeded */
-    uint32_t rng_serial;    /* this thread's number, for seeding */
-    uint32_t exited;        /* thread-exit destructor ran (count) */
-    uint32_t pad;
-    uintptr_t stack_lo, stack_hi; /* for the frame-pointer walker */
+    struct nmt_thread *thr;       /* this thread's ring, NULL until first event */
+    uint32_t guard;               /* > 0: inside nmtrace, pass through */
+    uint32_t inited;              /* countdown drawn */
+    uint32_t inited_rng;          /* rng seeded */
+    uint32_t rng_serial;          /* this thread's number, for seeding */
+    uint32_t exited;              /* thread-exit destructor ran (count) */
+    uint32_t main_thread;         /* the thread-group leader ("main" thread) */
+    uint32_t writer;              /* the writer thread: allocates from nmt_wheap.c */
+    uintptr_t stack_lo, stack_hi; /* mapped part of the stack, for the unwinders */
 };
 extern __thread struct nmt_tls nmt__tls __attribute__((tls_model("initial-exec")));
 
@@ -138,10 +154,12 @@ struct nmt_thread {
 NMT_HIDDEN extern struct nmt_thread *_Atomic nmt__threads;
 NMT_HIDDEN struct nmt_thread *nmt__thread_claim(void);
 NMT_HIDDEN void nmt__thread_init_key(void);
+NMT_HIDDEN void nmt__thread_arm_main(void); /* on the main thread: report its pthread_exit */
 NMT_HIDDEN struct nmt_thread *nmt__thread_late_lock(void);
 NMT_HIDDEN void nmt__thread_late_unlock(void);
 NMT_HIDDEN void nmt__threads_after_fork(struct nmt_thread *mine);
 NMT_HIDDEN extern _Atomic uint64_t nmt__lost_no_ring; /* events with no ring to go to */
+NMT_HIDDEN extern _Atomic uint64_t nmt__small_rings;  /* rings made smaller than configured */
 
 /* ---- events in the rings ---- */
 enum nmt_ev_type {
@@ -174,6 +192,10 @@ NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry);
 NMT_HIDDEN void nmt__unwind_init(void);
 /* Global relaxed counters of rare failures (never on the unsampled path). */
 NMT_HIDDEN extern _Atomic uint64_t nmt__unwind_errors, nmt__truncated_stacks;
+/* Waits for room in a full ring: how many, nanoseconds in all, and how many
+ * gave up because the writer showed no progress (their events then count as
+ * drops). */
+NMT_HIDDEN extern _Atomic uint64_t nmt__ring_waits, nmt__ring_wait_ns, nmt__ring_wait_stalls;
 
 /* ---- the JVM bridge (nmt_jvm*.c), weak: absent from builds without it ---- */
 #define NMT_JAVA_ROOM 512 /* frame slots reserved for the bridge's raw Java frames */
@@ -181,6 +203,7 @@ typedef int (*nmt_emit_fn)(void *ctx, uint16_t type, const void *payload, uint32
 typedef void (*nmt_counter_fn)(void *ctx, const char *name, int64_t value);
 void nmt_jvm_configure(int enabled) __attribute__((weak));
 void nmt_jvm_poll(void) __attribute__((weak));
+int nmt_jvm_wants_poll(void) __attribute__((weak));
 uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max) __attribute__((weak));
 uint32_t nmt_jvm_translate(uint64_t *frames, uint32_t n) __attribute__((weak));
 void nmt_jvm_flush(nmt_emit_fn emit, void *ctx) __attribute__((weak));
@@ -190,9 +213,18 @@ size_t nmt_jvm_pending_bytes(void) __attribute__((weak));
 void nmt_jvm_after_fork_child(void) __attribute__((weak));
 
 /* ---- the writer (nmt_writer.c) ---- */
+/* The writer's sleep and the producers' waits for room (nmt_wake.h). */
+NMT_HIDDEN extern struct nmt_wake nmt__bell;
 NMT_HIDDEN int nmt__writer_start(void);
 NMT_HIDDEN void nmt__writer_stop(void);          /* final snapshot, then stop */
 NMT_HIDDEN void nmt__writer_request(int reason); /* async-signal-safe */
+/* Wakes the writer if it sleeps, for a module that has published work for it
+ * (a ring past half full, an exited thread, a JVM that appeared). Any thread,
+ * async-signal-safe. */
+NMT_HIDDEN void nmt__writer_wake(void);
+/* The main thread ended without exit() (pthread_exit): from now on the
+ * writer watches for the moment only the recorder's threads remain. */
+NMT_HIDDEN void nmt__writer_main_exited(void);
 NMT_HIDDEN void nmt__writer_after_fork(void);
 
 #endif

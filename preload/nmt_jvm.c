@@ -1,21 +1,31 @@
 /*
  * nmt_jvm.c: the JVM bridge's life cycle.
  *
- * The writer thread polls (nmt_jvm_poll) for libjvm.so and a created JVM;
- * -agentpath (Agent_OnLoad, at VMInit) and dynamic attach (Agent_OnAttach)
- * enter the same start. The start spawns the bridge thread, which does every
- * JVM call of the bridge: attaching as a daemon, JVMTI (capabilities, class
- * and code events, method ids for every class so AsyncGetCallTrace works,
- * the replay of existing code), then naming methods as they are seen. The
+ * Three ways in, all ending in the same JVMTI set-up (attach_here):
+ * - JNI_CreateJavaVM looked up through libnmtrace.so's dlsym
+ *   (nmt_jvm_dlsym.c, plain LD_PRELOAD): set up on the creating thread
+ *   before JNI_CreateJavaVM returns, before the main class loads;
+ * - -agentpath (Agent_OnLoad): set up on the thread that receives VMInit;
+ * - dynamic attach (Agent_OnAttach), and the fallback for a JVM created
+ *   without our dlsym (a program linked with -ljvm): the writer's poll
+ *   (nmt_jvm_poll) finds it, and a bridge thread attaches and sets up.
+ * The set-up takes JVMTI capabilities, class and code events, and method
+ * ids for every loaded class so AsyncGetCallTrace works. A bridge thread of
+ * its own (attached as a daemon) then names methods as they are seen. The
  * writer thread never calls into the JVM: a JVM that is stopped at a
  * safepoint or shutting down can block the bridge thread, never the writer.
  * VMDeath and nmt_jvm_shutdown stop every use of the JVM; the bridge thread
  * is never joined and never detaches at exit (a daemon thread entering a
  * JVM that is exiting blocks forever).
+ *
+ * A process without libjvm.so pays nothing: the poll looks at the link map
+ * (dl_iterate_phdr, no system call) only when objects were loaded since it
+ * last looked, and asks for a timed wake-up only once libjvm.so is there.
  */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,8 +33,9 @@
 
 #include "nmt_jvm_internal.h"
 
-/* How often the writer looks for libjvm.so, and how long a JVM that never
- * shows the signal of a finished initialisation is given before attaching. */
+/* How often the writer asks a loaded libjvm.so for a JVM, and how long a JVM
+ * that never shows the signal of a finished initialisation is given before
+ * attaching. */
 #define PROBE_NS      (50ull * 1000000)
 #define INIT_GRACE_NS (2000ull * 1000000)
 #define LIVE_WAIT_MS  10000
@@ -36,18 +47,27 @@ _Atomic int nmt__jvm_found;
 _Atomic int nmt__jvm_via;
 /* Agent_OnLoad ran: VMInit starts the bridge, the writer's poll does not. */
 static _Atomic int agent_pending;
+/* nmt_jvm_configure(1) ran: the JNI_CreateJavaVM lookup may be taken over. */
+static _Atomic int configured;
+/* The wrapper of JNI_CreateJavaVM was handed out: it starts the bridge, the
+ * poll does not (it could see the JVM half-created). */
+static _Atomic int create_pending;
+/* libjvm.so is in the link map (seen by the poll or the dlsym hook). */
+static _Atomic int libjvm_loaded;
 void *(*nmt__jvm_dlsym)(void *handle, const char *name) = dlsym;
 
+/* The handle JNI_CreateJavaVM was looked up in (the dlsym hook). */
+static void *_Atomic create_handle;
+/* Started synchronously: the naming thread's JVM and JVMTI environment. */
+static JavaVM *names_vm;
+static jvmtiEnv *names_ti;
+
+/* The poll's state (writer thread, or init before the writer starts). */
 static void *libjvm;
+static char libjvm_path[1024];
+static unsigned long long seen_adds;
 static jint (*get_vms)(JavaVM **, jsize, jsize *);
 static uint64_t next_probe_ns, vm_seen_ns;
-
-void nmt_jvm_configure(int enabled)
-{
-    int expect = enabled ? NMT_JVM_OFF : NMT_JVM_WAITING;
-    atomic_compare_exchange_strong(&nmt__jvm_state, &expect,
-                                   enabled ? NMT_JVM_WAITING : NMT_JVM_OFF);
-}
 
 /* Attaching failed: said once, state FAILED (unless stopped meanwhile). */
 static void fail(const char *what, int err)
@@ -93,7 +113,10 @@ static void JNICALL on_vm_death(jvmtiEnv *ti, JNIEnv *jni)
     nmt__jvm_guard_enter();
     atomic_store(&nmt__jvm_state, NMT_JVM_STOPPED);
     /* The last chance to name what was seen: JVMTI still works during this
-     * callback, not after it. */
+     * callback, not after it. The writer queues the methods of a stack when
+     * it translates it: let it catch up first. */
+    if (nmt__jvm_wait_writer)
+        nmt__jvm_wait_writer();
     nmt__jvm_methods_resolve(ti, jni);
     nmt__jvm_methods_stop();
     nmt__jvm_guard_leave();
@@ -183,23 +206,84 @@ static int setup(JavaVM *vm, JNIEnv *jni, jvmtiEnv **out)
     return 0;
 }
 
-static void *bridge_main(void *arg)
+/* What a look at the link map is for. */
+struct jvm_scan {
+    int check_adds; /* stop when nothing was loaded since the last look */
+    char *path;     /* out: libjvm.so's path, "" if not loaded */
+    size_t cap;
+};
+
+static int find_libjvm_cb(struct dl_phdr_info *info, size_t size, void *arg)
 {
-    JavaVM *vm = arg;
-    nmt__jvm_guard_enter(); /* for the thread's whole life */
-    JNIEnv *jni = NULL;
-    JavaVMAttachArgs args = {JNI_VERSION_1_6, "nmtrace-jvm", NULL};
-    jint r = (*vm)->AttachCurrentThreadAsDaemon(vm, (void **)&jni, &args);
-    if (r != JNI_OK) {
-        fail("AttachCurrentThreadAsDaemon", r);
-        return NULL;
+    struct jvm_scan *sc = arg;
+    if (sc->check_adds) {
+        sc->check_adds = 0;
+        if (size >= offsetof(struct dl_phdr_info, dlpi_adds) + sizeof(info->dlpi_adds)) {
+            if (info->dlpi_adds == seen_adds)
+                return 1;
+            seen_adds = info->dlpi_adds;
+        }
     }
+    const char *name = info->dlpi_name ? info->dlpi_name : "";
+    size_t len = strlen(name);
+    static const char want[] = "/libjvm.so";
+    if (len < sizeof(want) - 1 || len >= sc->cap ||
+        strcmp(name + len - (sizeof(want) - 1), want) != 0)
+        return 0;
+    memcpy(sc->path, name, len + 1);
+    return 1;
+}
+
+/* Writer thread: 1 when libjvm.so is in the link map. No system call, and
+ * only a glance when nothing was loaded since the last call. */
+static int find_libjvm(void)
+{
+    if (!libjvm_path[0]) {
+        struct jvm_scan sc = {1, libjvm_path, sizeof(libjvm_path)};
+        dl_iterate_phdr(find_libjvm_cb, &sc);
+        if (!libjvm_path[0])
+            return 0;
+        atomic_store(&libjvm_loaded, 1);
+    }
+    return 1;
+}
+
+/* Init (the recorder's constructor), before the writer starts. */
+void nmt_jvm_configure(int enabled)
+{
+    int expect = enabled ? NMT_JVM_OFF : NMT_JVM_WAITING;
+    atomic_compare_exchange_strong(&nmt__jvm_state, &expect,
+                                   enabled ? NMT_JVM_WAITING : NMT_JVM_OFF);
+    atomic_store(&configured, enabled);
+    /* A program linked with -ljvm: the poll is needed from the start. */
+    if (enabled)
+        find_libjvm();
+}
+
+/* Any thread: a handle of the loaded libjvm.so, the one JNI_CreateJavaVM
+ * was looked up in or the one at its path in the link map (dlopen of a
+ * loaded object's full path with RTLD_NOLOAD matches it by name: no file is
+ * opened). NULL if none. */
+static void *libjvm_handle(void)
+{
+    void *h = atomic_load(&create_handle);
+    if (h && h != RTLD_DEFAULT)
+        return h;
+    char path[sizeof(libjvm_path)] = "";
+    struct jvm_scan sc = {0, path, sizeof(path)};
+    dl_iterate_phdr(find_libjvm_cb, &sc);
+    return path[0] ? dlopen(path, RTLD_NOLOAD | RTLD_LAZY) : NULL;
+}
+
+/* Any thread attached to the JVM, state STARTING: JVMTI set-up, then Java
+ * stacks are taken (state ATTACHED). 0, or the failing step was said. */
+static int attach_here(JavaVM *vm, JNIEnv *jni, jvmtiEnv **out)
+{
     jvmtiEnv *ti = NULL;
     if (setup(vm, jni, &ti) != 0)
-        return NULL;
-    /* The writer's handle is its own: this thread looks libjvm up again. */
+        return -1;
     nmt__asgct_fn asgct = NULL;
-    void *jvm = dlopen("libjvm.so", RTLD_NOLOAD | RTLD_LAZY);
+    void *jvm = libjvm_handle();
     if (jvm)
         *(void **)&asgct = nmt__jvm_dlsym(jvm, "AsyncGetCallTrace");
     if (!asgct)
@@ -213,35 +297,142 @@ static void *bridge_main(void *arg)
     atomic_store_explicit(&nmt__jvm_vm, vm, memory_order_release);
     int expect = NMT_JVM_STARTING;
     if (!atomic_compare_exchange_strong(&nmt__jvm_state, &expect, NMT_JVM_ATTACHED))
-        return NULL; /* stopped meanwhile */
+        return -1; /* stopped meanwhile */
+    *out = ti;
+    return 0;
+}
+
+/* Bridge thread, attached: replays the compiled code, then names the
+ * methods the sampled stacks meet until the bridge stops. */
+static void name_methods(jvmtiEnv *ti, JNIEnv *jni)
+{
     (*ti)->GenerateEvents(ti, JVMTI_EVENT_COMPILED_METHOD_LOAD);
     while (!nmt__jvm_methods_wait(100)) {
         if (atomic_load(&nmt__jvm_state) != NMT_JVM_ATTACHED)
             break;
         nmt__jvm_methods_resolve(ti, jni);
     }
+}
+
+/* The bridge thread of a JVM found by the poll or dynamic attach. */
+static void *bridge_main(void *arg)
+{
+    JavaVM *vm = arg;
+    nmt__jvm_guard_enter(); /* for the thread's whole life */
+    JNIEnv *jni = NULL;
+    JavaVMAttachArgs args = {JNI_VERSION_1_6, "nmtrace-jvm", NULL};
+    jint r = (*vm)->AttachCurrentThreadAsDaemon(vm, (void **)&jni, &args);
+    if (r != JNI_OK) {
+        fail("AttachCurrentThreadAsDaemon", r);
+        return NULL;
+    }
+    jvmtiEnv *ti = NULL;
+    if (attach_here(vm, jni, &ti) == 0)
+        name_methods(ti, jni);
     return NULL;
 }
 
-/* Any thread: starts the bridge once. 0 or -1. */
-static int bridge_start(JavaVM *vm, enum nmt__jvm_via via)
+/* The bridge thread after a start on the JVM's own thread: it only names. */
+static void *names_main(void *arg)
 {
-    int expect = NMT_JVM_WAITING;
-    if (!atomic_compare_exchange_strong(&nmt__jvm_state, &expect, NMT_JVM_STARTING))
-        return expect == NMT_JVM_OFF ? -1 : 0;
-    atomic_store(&nmt__jvm_found, 1);
-    atomic_store(&nmt__jvm_via, via);
+    (void)arg;
+    nmt__jvm_guard_enter();
+    JNIEnv *jni = NULL;
+    JavaVMAttachArgs args = {JNI_VERSION_1_6, "nmtrace-jvm", NULL};
+    jint r = (*names_vm)->AttachCurrentThreadAsDaemon(names_vm, (void **)&jni, &args);
+    if (r != JNI_OK) {
+        /* Stacks still get Java frames; methods are named at VMDeath. */
+        nmt__jvm_say("JVM bridge: the naming thread cannot attach: methods named at exit only");
+        nmt__jvm_count(NMT_JST_INTERNAL, 1);
+        return NULL;
+    }
+    name_methods(names_ti, jni);
+    return NULL;
+}
+
+static int spawn(void *(*fn)(void *), void *arg)
+{
     pthread_t t;
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    int e = pthread_create(&t, &a, bridge_main, vm);
+    int e = pthread_create(&t, &a, fn, arg);
     pthread_attr_destroy(&a);
-    if (e != 0) {
+    return e;
+}
+
+/* Any thread: claims the start (WAITING -> STARTING). 1 when claimed. */
+static int claim_start(enum nmt__jvm_via via)
+{
+    int expect = NMT_JVM_WAITING;
+    if (!atomic_compare_exchange_strong(&nmt__jvm_state, &expect, NMT_JVM_STARTING))
+        return 0;
+    atomic_store(&nmt__jvm_found, 1);
+    atomic_store(&nmt__jvm_via, via);
+    return 1;
+}
+
+/* Any thread: starts the bridge once, on a thread of its own. */
+static void bridge_start(JavaVM *vm, enum nmt__jvm_via via)
+{
+    if (!claim_start(via))
+        return;
+    int e = spawn(bridge_main, vm);
+    if (e != 0)
         fail("creating the bridge thread", e);
-        return -1;
+}
+
+/* A thread of the JVM, in the live phase (JNI_CreateJavaVM has just
+ * returned, or VMInit): starts the bridge here, so stacks have Java frames
+ * from the next Java method on; a thread of its own then names methods. */
+static void start_here(JavaVM *vm, JNIEnv *jni, enum nmt__jvm_via via)
+{
+    if (!vm || !jni || !claim_start(via))
+        return;
+    nmt__jvm_guard_enter();
+    jvmtiEnv *ti = NULL;
+    if ((*jni)->PushLocalFrame(jni, 16) != JNI_OK) {
+        fail("PushLocalFrame", -1);
+    } else {
+        int r = attach_here(vm, jni, &ti);
+        (*jni)->PopLocalFrame(jni, NULL);
+        if (r == 0) {
+            names_vm = vm;
+            names_ti = ti;
+            int e = spawn(names_main, NULL);
+            if (e != 0) {
+                nmt__jvm_say("JVM bridge: no naming thread: methods named at exit only");
+                nmt__jvm_count(NMT_JST_INTERNAL, 1);
+            }
+        }
     }
-    return 0;
+    nmt__jvm_guard_leave();
+}
+
+int nmt__jvm_want_create_hook(void)
+{
+    return atomic_load_explicit(&configured, memory_order_relaxed) &&
+           atomic_load_explicit(&nmt__jvm_state, memory_order_relaxed) == NMT_JVM_WAITING;
+}
+
+void nmt__jvm_create_hooked(void *handle)
+{
+    atomic_store(&create_handle, handle);
+    atomic_store(&create_pending, 1);
+    atomic_store(&libjvm_loaded, 1);
+}
+
+void nmt__jvm_creating(void)
+{
+    /* From here on a sample without Java frames is counted (not_attached). */
+    if (atomic_load(&nmt__jvm_state) == NMT_JVM_WAITING)
+        atomic_store(&nmt__jvm_found, 1);
+}
+
+void nmt__jvm_created(JavaVM *vm, JNIEnv *jni)
+{
+    start_here(vm, jni, NMT_JVM_VIA_CREATE);
+    atomic_store(&create_pending, 0);
 }
 
 /* 1 when a thread named "Signal Dispatcher" exists: HotSpot starts it at the
@@ -269,22 +460,36 @@ static int jvm_initialised(void)
     return found;
 }
 
+/* 1 while the poll has to look for a created JVM: libjvm.so is loaded, no
+ * bridge yet, and neither VMInit nor the JNI_CreateJavaVM wrapper will start
+ * it. Any thread. */
+static int poll_needed(void)
+{
+    return atomic_load_explicit(&nmt__jvm_state, memory_order_relaxed) == NMT_JVM_WAITING &&
+           !atomic_load_explicit(&agent_pending, memory_order_relaxed) &&
+           !atomic_load_explicit(&create_pending, memory_order_relaxed);
+}
+
+int nmt_jvm_wants_poll(void)
+{
+    return poll_needed() && atomic_load_explicit(&libjvm_loaded, memory_order_relaxed);
+}
+
 void nmt_jvm_poll(void)
 {
-    if (atomic_load_explicit(&nmt__jvm_state, memory_order_relaxed) != NMT_JVM_WAITING ||
-        atomic_load_explicit(&agent_pending, memory_order_relaxed))
+    if (!poll_needed() || !find_libjvm())
         return;
     uint64_t now = nmt__jvm_now_ns();
     if (now < next_probe_ns)
         return;
     next_probe_ns = now + PROBE_NS;
     if (!libjvm) {
-        libjvm = dlopen("libjvm.so", RTLD_NOLOAD | RTLD_LAZY);
+        libjvm = dlopen(libjvm_path, RTLD_NOLOAD | RTLD_LAZY);
         if (!libjvm)
             return;
     }
     if (!get_vms)
-        *(void **)&get_vms = dlsym(libjvm, "JNI_GetCreatedJavaVMs");
+        *(void **)&get_vms = nmt__jvm_dlsym(libjvm, "JNI_GetCreatedJavaVMs");
     JavaVM *vm = NULL;
     jsize nvm = 0;
     if (!get_vms || get_vms(&vm, 1, &nvm) != JNI_OK || nvm < 1 || !vm)
@@ -320,12 +525,13 @@ static void JNICALL on_vm_init(jvmtiEnv *ti, JNIEnv *jni, jthread t)
 {
     (void)ti, (void)t;
     JavaVM *vm = NULL;
-    atomic_store(&agent_pending, 0);
     if ((*jni)->GetJavaVM(jni, &vm) == JNI_OK)
-        bridge_start(vm, NMT_JVM_VIA_ONLOAD);
+        start_here(vm, jni, NMT_JVM_VIA_ONLOAD);
+    atomic_store(&agent_pending, 0);
 }
 
-/* -agentpath:.../libnmtrace.so: start at VMInit, when the JVM is live. */
+/* -agentpath:.../libnmtrace.so: start at VMInit, on the thread that
+ * receives it (the JVM is live, the main class not loaded yet). */
 JNIEXPORT jint JNICALL Agent_OnLoad(JavaVM *vm, char *options, void *reserved)
 {
     (void)options, (void)reserved;

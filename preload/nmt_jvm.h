@@ -5,8 +5,8 @@
  * thread of its own, splices Java frames (AsyncGetCallTrace) above the native
  * frames of sampled allocations, and writes the names of the Java methods
  * and the history of the code cache into the profile (docs/FORMAT.md §5).
- * Everything here is safe to call in a process without a JVM: it then costs
- * one dlopen(RTLD_NOLOAD) every 50 ms on the writer thread.
+ * Everything here is safe to call in a process without a JVM, and cheap:
+ * no system call, no timed wake-up (nmt_jvm_wants_poll stays 0).
  */
 #ifndef NMT_JVM_H
 #define NMT_JVM_H
@@ -17,8 +17,15 @@
 /* Writer thread (or init), before the first nmt_jvm_poll: 1 = NMTRACE_JAVA=auto, 0 = off. */
 void nmt_jvm_configure(int enabled);
 
-/* Writer thread, every loop: finds the JVM and starts the bridge's own thread. */
+/* Writer thread, at every wake-up: finds a JVM that was created without the
+ * dlsym hook (nmt_jvm_dlsym.c) and starts the bridge's own thread. Without
+ * libjvm.so it only glances at the link map when objects were loaded. */
 void nmt_jvm_poll(void);
+
+/* Any thread: 1 while nmt_jvm_poll needs to be called about every 50 ms
+ * (libjvm.so is loaded and the bridge not started by other means); 0 means
+ * the writer may sleep until it has other work. */
+int nmt_jvm_wants_poll(void);
 
 /*
  * Application thread, sampled path only, with the re-entrancy guard set.

@@ -1,10 +1,16 @@
 /*
  * nmt_jvm_glue.c: the JVM bridge's only contact with the recorder's
- * internals: its re-entrancy guard and its stderr notices. Kept apart so
- * the bridge can be exercised by a test harness that provides these two.
+ * internals: its re-entrancy guard, its stderr notices, and waiting for the
+ * writer at VMDeath. Kept apart so the bridge can be exercised by a test
+ * harness that provides the first two (the wait is optional there).
  */
+#include <time.h>
+
 #include "nmt_internal.h"
 #include "nmt_jvm_internal.h"
+
+/* How long VMDeath waits at most for the writer to catch up. */
+#define WRITER_WAIT_NS (200ull * 1000000)
 
 void nmt__jvm_guard_enter(void)
 {
@@ -19,4 +25,25 @@ void nmt__jvm_guard_leave(void)
 void nmt__jvm_say(const char *msg)
 {
     nmt__say("nmtrace: %s", msg);
+}
+
+void nmt__jvm_wait_writer(void)
+{
+    if (atomic_load(&nmt__state) != NMT_ON)
+        return;
+    uint64_t deadline = nmt__clock_ns(CLOCK_MONOTONIC) + WRITER_WAIT_NS;
+    for (struct nmt_thread *s = atomic_load_explicit(&nmt__threads, memory_order_acquire); s;
+         s = s->next) {
+        if (atomic_load_explicit(&s->state, memory_order_acquire) == NMT_SLOT_FREE || !s->ring)
+            continue;
+        /* Ring positions only grow: the writer has taken everything
+         * committed so far once its head reaches this tail. */
+        uint64_t tail = atomic_load_explicit(&s->ring->tail, memory_order_acquire);
+        while (atomic_load_explicit(&s->ring->head, memory_order_acquire) < tail) {
+            if (nmt__clock_ns(CLOCK_MONOTONIC) >= deadline || atomic_load(&nmt__state) != NMT_ON)
+                return;
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
 }

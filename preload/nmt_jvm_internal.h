@@ -2,7 +2,8 @@
  * nmt_jvm_internal.h: what the JVM bridge's files share (names nmt__jvm_...).
  *
  * nmt_jvm.c: life cycle (finding the JVM, attaching, agent entry points, the
- * bridge thread, shutdown). nmt_jvm_stack.c: the sampled path
+ * bridge thread, shutdown). nmt_jvm_dlsym.c (with nmt_jvm_dlsym_stub.S):
+ * the exported dlsym that catches JNI_CreateJavaVM. nmt_jvm_stack.c: the sampled path
  * (AsyncGetCallTrace) and the striped counters. nmt_jvm_methods.c: method
  * serials, naming methods (JMETHOD). nmt_jvm_code.c: JVMTI code events
  * (JCODE). nmt_jvm_queue.c: records waiting for the writer, and the byte
@@ -53,9 +54,10 @@ NMT_JVM_HIDDEN extern _Atomic int nmt__jvm_found;
 /* How the bridge was started, the counter java.attach_via. */
 enum nmt__jvm_via {
     NMT_JVM_VIA_NONE = 0,
-    NMT_JVM_VIA_POLL = 1,     /* LD_PRELOAD: the writer found the JVM */
+    NMT_JVM_VIA_POLL = 1,     /* the writer found a JVM created without our dlsym */
     NMT_JVM_VIA_ONLOAD = 2,   /* -agentpath, at VMInit */
     NMT_JVM_VIA_ONATTACH = 3, /* dynamic attach */
+    NMT_JVM_VIA_CREATE = 4,   /* LD_PRELOAD: JNI_CreateJavaVM returned (nmt_jvm_dlsym.c) */
 };
 NMT_JVM_HIDDEN extern _Atomic int nmt__jvm_via;
 
@@ -68,7 +70,10 @@ enum nmt__jvm_stat {
     NMT_JST_ERR_FIRST = 1, /* AsyncGetCallTrace result 0 .. -10: index 1 + (-code) */
     NMT_JST_ERR_LAST = 11,
     NMT_JST_ERR_OTHER = 12, /* a result outside 0 .. -10 */
-    NMT_JST_NOT_ATTACHED,   /* libjvm loaded but the bridge not attached */
+    NMT_JST_NOT_ATTACHED,   /* a JVM is being created or was found, the bridge not attached */
+    NMT_JST_FAILED,         /* the bridge failed to attach (said once on stderr) */
+    NMT_JST_STOPPED,        /* after VMDeath or the recorder's exit */
+    NMT_JST_NO_ASGCT,       /* attached to a JVM without AsyncGetCallTrace */
     NMT_JST_NOT_JAVA,       /* the thread is not attached to the JVM */
     NMT_JST_NO_ROOM,        /* the native frames filled the buffer */
     NMT_JST_TRUNCATED,      /* the Java stack was cut to fit */
@@ -147,8 +152,28 @@ NMT_JVM_HIDDEN uint64_t nmt__jvm_now_ns(void); /* CLOCK_MONOTONIC */
 NMT_JVM_HIDDEN void nmt__jvm_guard_enter(void);
 NMT_JVM_HIDDEN void nmt__jvm_guard_leave(void);
 
+/*
+ * The JNI_CreateJavaVM hook (nmt_jvm_dlsym.c calls these, any thread).
+ * want: 1 when the lookup should be taken over (bridge enabled, not
+ * started). hooked: the wrapper was handed out for a lookup in handle; the
+ * poll leaves that JVM to it. creating: the wrapper is about to create a
+ * JVM. created: it returned (vm NULL when creation failed): the bridge
+ * starts on this thread.
+ */
+NMT_JVM_HIDDEN int nmt__jvm_want_create_hook(void);
+NMT_JVM_HIDDEN void nmt__jvm_create_hooked(void *handle);
+NMT_JVM_HIDDEN void nmt__jvm_creating(void);
+NMT_JVM_HIDDEN void nmt__jvm_created(JavaVM *vm, JNIEnv *jni);
+/* The stub's predicate: where dlsym(handle, name) jumps to. */
+NMT_JVM_HIDDEN void *nmt__jvm_dlsym_route(void *handle, const char *name);
+
 /* dlsym, replaceable by tests (a JVM without AsyncGetCallTrace). */
 NMT_JVM_HIDDEN extern void *(*nmt__jvm_dlsym)(void *handle, const char *name);
+
+/* VMDeath, before the last naming: waits, briefly and bounded, until the
+ * writer has translated the stacks sampled so far, so their methods are
+ * queued while JVMTI can still name them. Weak: test harnesses may omit it. */
+NMT_JVM_HIDDEN void nmt__jvm_wait_writer(void) __attribute__((weak));
 
 /* One line on stderr (honours NMTRACE_QUIET through the recorder). */
 NMT_JVM_HIDDEN void nmt__jvm_say(const char *msg);

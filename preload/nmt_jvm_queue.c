@@ -28,7 +28,9 @@ struct qrec {
 
 static pthread_mutex_t q_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct qrec *q_head, **q_tail = &q_head;
-static size_t q_bytes;
+/* Written under q_mu; atomic so nmt_jvm_pending_bytes reads it without the
+ * lock (the writer asks at every wake-up). */
+static _Atomic size_t q_bytes;
 
 int nmt__jvm_queue_push(uint16_t type, const void *payload, uint32_t len)
 {
@@ -57,10 +59,7 @@ int nmt__jvm_queue_push(uint16_t type, const void *payload, uint32_t len)
 
 size_t nmt_jvm_pending_bytes(void)
 {
-    pthread_mutex_lock(&q_mu);
-    size_t n = q_bytes;
-    pthread_mutex_unlock(&q_mu);
-    return n;
+    return atomic_load_explicit(&q_bytes, memory_order_relaxed);
 }
 
 void nmt_jvm_flush(nmt_emit_fn emit, void *ctx)

@@ -123,15 +123,20 @@ uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max)
 {
     int st = atomic_load_explicit(&nmt__jvm_state, memory_order_relaxed);
     if (__builtin_expect(st != NMT_JVM_ATTACHED, 1)) {
-        if (st == NMT_JVM_STARTING ||
-            (st == NMT_JVM_WAITING && atomic_load_explicit(&nmt__jvm_found, memory_order_relaxed)))
-            nmt__jvm_count(NMT_JST_NOT_ATTACHED, 1);
+        /* Once a JVM is known every sample without Java frames is counted,
+         * by why; before, the process is not (yet) a Java process. */
+        if (st == NMT_JVM_OFF || !atomic_load_explicit(&nmt__jvm_found, memory_order_relaxed))
+            return n;
+        nmt__jvm_count(st == NMT_JVM_FAILED    ? NMT_JST_FAILED
+                       : st == NMT_JVM_STOPPED ? NMT_JST_STOPPED
+                                               : NMT_JST_NOT_ATTACHED,
+                       1);
         return n;
     }
     nmt__asgct_fn asgct = atomic_load_explicit(&nmt__jvm_asgct, memory_order_acquire);
     JavaVM *vm = atomic_load_explicit(&nmt__jvm_vm, memory_order_acquire);
     if (!asgct || !vm) {
-        nmt__jvm_count(NMT_JST_NOT_ATTACHED, 1);
+        nmt__jvm_count(NMT_JST_NO_ASGCT, 1);
         return n;
     }
     /* GetEnv only reads the thread's own TLS: no lock, no state change. */
@@ -193,6 +198,9 @@ static const char *const stat_names[NMT_JST_COUNT] = {
     [NMT_JST_ERR_FIRST + 10] = "java.err.safepoint",
     [NMT_JST_ERR_OTHER] = "java.err.other",
     [NMT_JST_NOT_ATTACHED] = "java.err.not_attached",
+    [NMT_JST_FAILED] = "java.err.bridge_failed",
+    [NMT_JST_STOPPED] = "java.err.stopped",
+    [NMT_JST_NO_ASGCT] = "java.err.no_asgct",
     [NMT_JST_NOT_JAVA] = "java.err.not_java_thread",
     [NMT_JST_NO_ROOM] = "java.err.no_room",
     [NMT_JST_TRUNCATED] = "java.truncated",

@@ -2,7 +2,7 @@
  * nmt_os.c: every contact the recorder has with the OS, outside the hooks.
  *
  * /proc/self/maps with ELF build-ids, /proc/self/status figures, mallinfo2,
- * the command line, and the creation of the profile file. All of it runs on
+ * the command line, and the creation of and appends to the profile file. All of it runs on
  * the writer thread (or the exiting thread for the last snapshot) with the
  * re-entrancy guard held; none of it is ever on an application's hot path.
  */
@@ -10,11 +10,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nmt_buf.h"
@@ -253,10 +256,77 @@ NMT_HIDDEN void nmt__os_identity(struct nmt_buf *b)
     nmt__buf_cstr(b, uname(&u) == 0 ? u.nodename : "");
 }
 
+/* What descriptor 2 was when the program started. The recorder's one-line
+ * notices go there only while it still is that file: a program that closed
+ * stderr and reused the number for its own data must not find our notice in
+ * it (ls, for one, closes 1 and 2 before exit, where the final snapshot
+ * runs). */
+static struct {
+    int known, open;
+    dev_t dev;
+    ino_t ino;
+} stderr_id;
+
+static void stderr_remember(void)
+{
+    struct stat st;
+    stderr_id.open = fstat(2, &st) == 0;
+    if (stderr_id.open) {
+        stderr_id.dev = st.st_dev;
+        stderr_id.ino = st.st_ino;
+    }
+    stderr_id.known = 1;
+}
+
+__attribute__((constructor(101))) static void stderr_at_start(void)
+{
+    stderr_remember();
+}
+
+NMT_HIDDEN int nmt__os_stderr_ok(void)
+{
+    if (!stderr_id.known)
+        stderr_remember();
+    struct stat st;
+    return stderr_id.open && fstat(2, &st) == 0 && st.st_dev == stderr_id.dev &&
+           st.st_ino == stderr_id.ino;
+}
+
+/* The profile file is never held open. It is created once (exclusively, mode
+ * 0600, never through a symlink) and its identity remembered; each write then
+ * opens it again by its absolute path, checks with fstat that it is still the
+ * file we created, appends and closes. Holding no descriptor between writes
+ * means that a program that closes every descriptor and reuses the numbers
+ * can never have our bytes written into, or its file closed by, the
+ * recorder, and that a program that uses every descriptor it may have is not
+ * one short because of us. A descriptor kept out of the way (high number)
+ * would still be closed by close-all loops and could be reused under us; the
+ * cost of opening per write is three syscalls per snapshot. */
+
+/* Makes path absolute (the program may chdir between writes). */
+static int make_absolute(char *path, size_t size)
+{
+    if (path[0] == '/')
+        return 0;
+    char cwd[4096];
+    if (getcwd(cwd, sizeof(cwd)) == NULL)
+        return -errno;
+    char rel[1100];
+    size_t n = strlen(path);
+    if (n >= sizeof(rel))
+        return -ENAMETOOLONG;
+    memcpy(rel, path, n + 1);
+    const char *r = rel[0] == '.' && rel[1] == '/' ? rel + 2 : rel;
+    int k = snprintf(path, size, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, r);
+    return k < 0 || (size_t)k >= size ? -ENAMETOOLONG : 0;
+}
+
 /* Expands %p (pid) and %% in the output pattern, then creates the file
  * exclusively, never following a symlink. If the name is taken (a pid that
- * exec'ed keeps its pid, or an old file), ".1", ".2"... go before ".nmt". */
-NMT_HIDDEN int nmt__os_create_output(char *path, size_t size)
+ * exec'ed keeps its pid, or an old file), ".1", ".2"... go before ".nmt".
+ * On success path holds the file's absolute path and id its identity; no
+ * descriptor is left open. */
+NMT_HIDDEN int nmt__os_create_output(char *path, size_t size, struct nmt_fileid *id)
 {
     char base[1024];
     size_t o = 0;
@@ -283,11 +353,115 @@ NMT_HIDDEN int nmt__os_create_output(char *path, size_t size)
             snprintf(path, size, "%s%s", base, ext);
         else
             snprintf(path, size, "%s.%d%s", base, i, ext);
-        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd >= 0)
-            return fd;
-        if (errno != EEXIST)
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+        if (fd < 0 && errno == EEXIST)
+            continue;
+        if (fd < 0)
             return -errno;
+        struct stat st;
+        int err = fstat(fd, &st) == 0 ? 0 : -errno;
+        close(fd);
+        if (err == 0)
+            err = make_absolute(path, size);
+        if (err != 0) {
+            unlink(path);
+            return err;
+        }
+        id->dev = (uint64_t)st.st_dev;
+        id->ino = (uint64_t)st.st_ino;
+        return 0;
     }
     return -EEXIST;
+}
+
+/* 1 when the thread-group leader (the main thread) has exited and no other
+ * task but the caller remains: the leader stays a zombie, counted in
+ * "Threads:", until the whole group ends. Any thread counts, whether the
+ * recorder ever saw it or not (created before us, raw clone, never
+ * allocating). Two small /proc reads: for the rare state after the main
+ * thread's pthread_exit only. */
+NMT_HIDDEN int nmt__os_only_caller_left(void)
+{
+    char path[64], *text;
+    size_t len;
+    snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)getpid());
+    if (nmt__os_read_file(path, &text, &len) != 0)
+        return 0;
+    /* The state follows the command name, which may itself hold ')'. */
+    const char *rp = strrchr(text, ')');
+    int leader_gone = rp != NULL && (rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'));
+    free(text);
+    if (!leader_gone || nmt__os_read_file("/proc/self/status", &text, &len) != 0)
+        return 0;
+    long long threads = status_kb(text, "\nThreads:");
+    free(text);
+    return threads == 2;
+}
+
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return k < 0 ? -errno : -ENOSPC;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Opens the profile again and appends n bytes, all or nothing: a failed
+ * write (disk full, RLIMIT_FSIZE) is cut back off so that the file still
+ * ends at a record boundary and later snapshots can follow (*damaged is set
+ * when it could not be cut back). Returns 0, -ESTALE when the path no longer names our file, or
+ * -errno.
+ *
+ * Signals our write raises must not reach the program: SIGXFSZ (past
+ * RLIMIT_FSIZE) would kill it, SIGPIPE cannot come from a regular file but
+ * is blocked as well. This may run on an application thread (the final
+ * snapshot), so both are blocked around the write, and an instance that
+ * became pending during it is ours and taken off again; one that was
+ * already pending before belongs to the program and is left alone. */
+NMT_HIDDEN int nmt__os_append(const char *path, const struct nmt_fileid *id, const void *p,
+                              size_t n, int *damaged)
+{
+    sigset_t ours, old, before, after;
+    sigemptyset(&ours);
+    sigaddset(&ours, SIGXFSZ);
+    sigaddset(&ours, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &ours, &old);
+    sigpending(&before);
+    /* O_NONBLOCK: should a FIFO have been put at the path, open neither
+     * blocks nor succeeds without a reader; fstat then rejects it anyway. */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+    int err = fd < 0 ? -errno : 0;
+    struct stat st;
+    if (err == 0 && fstat(fd, &st) != 0)
+        err = -errno;
+    if (err == 0 &&
+        (!S_ISREG(st.st_mode) || (uint64_t)st.st_dev != id->dev || (uint64_t)st.st_ino != id->ino))
+        err = -ESTALE;
+    if (err == 0) {
+        err = write_all(fd, p, n);
+        if (err != 0 && ftruncate(fd, st.st_size) != 0)
+            *damaged = 1; /* a partial snapshot stays at the end: write no more */
+    }
+    if (fd >= 0)
+        close(fd);
+    sigpending(&after);
+    static const int sigs[] = {SIGXFSZ, SIGPIPE};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        if (sigismember(&after, sigs[i]) && !sigismember(&before, sigs[i])) {
+            sigset_t one;
+            sigemptyset(&one);
+            sigaddset(&one, sigs[i]);
+            struct timespec zero = {0, 0};
+            while (sigtimedwait(&one, NULL, &zero) < 0 && errno == EINTR)
+                ;
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err;
 }

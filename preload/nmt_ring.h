@@ -163,6 +163,32 @@ static inline void nmt_ring_release(struct nmt_ring *r)
     atomic_store_explicit(&r->head, r->next, memory_order_release);
 }
 
+/* Producer, after a commit: 1 when the ring holds half its capacity or more.
+ * The consumer's head is re-read before saying so, so an answer of 1 is not
+ * an artefact of a stale cache. */
+static inline int nmt_ring_past_half(struct nmt_ring *r)
+{
+    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    if (tail - r->head_cache < r->cap / 2)
+        return 0;
+    r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
+    return tail - r->head_cache >= r->cap / 2;
+}
+
+/* Consumer: the producer's committed position now. Draining only while
+ * nmt_ring_position is below it bounds a drain to what was there, so a
+ * producer faster than the consumer cannot keep it on one ring forever. */
+static inline uint64_t nmt_ring_committed(struct nmt_ring *r)
+{
+    return atomic_load_explicit(&r->tail, memory_order_acquire);
+}
+
+/* Consumer: its own position, the start of the oldest unreleased record. */
+static inline uint64_t nmt_ring_position(struct nmt_ring *r)
+{
+    return atomic_load_explicit(&r->head, memory_order_relaxed);
+}
+
 /* Bytes currently held (committed and not released, padding included).
  * Exact from either side when the other is idle; a snapshot otherwise. */
 static inline uint32_t nmt_ring_used(const struct nmt_ring *r)

@@ -7,7 +7,8 @@
  * records, then SNAP_BEGIN, MAPS, COUNTERS, SITES and SNAP_END, encoded in
  * memory and written in one go so that a crash leaves at most one partial
  * snapshot at the end. Failures (no memory, disk full) are counted and said
- * once; recording goes on.
+ * once; recording goes on. The file is opened for each write and closed
+ * again (nmt_os.c).
  */
 #include <errno.h>
 #include <math.h>
@@ -131,8 +132,16 @@ static void encode_counters(struct nmt_writer *w, struct nmt_buf *b)
     counter_add(&c, "rec.ring_drops", (int64_t)drops);
     counter_add(&c, "rec.ring_drop_bytes", (int64_t)drop_bytes);
     counter_add(&c, "rec.free_drops", (int64_t)free_drops);
+    counter_add(&c, "rec.ring_waits",
+                (int64_t)atomic_load_explicit(&nmt__ring_waits, memory_order_relaxed));
+    counter_add(&c, "rec.ring_wait_ns",
+                (int64_t)atomic_load_explicit(&nmt__ring_wait_ns, memory_order_relaxed));
+    counter_add(&c, "rec.ring_wait_stalls",
+                (int64_t)atomic_load_explicit(&nmt__ring_wait_stalls, memory_order_relaxed));
     counter_add(&c, "rec.lost_no_ring",
                 (int64_t)atomic_load_explicit(&nmt__lost_no_ring, memory_order_relaxed));
+    counter_add(&c, "rec.small_rings",
+                (int64_t)atomic_load_explicit(&nmt__small_rings, memory_order_relaxed));
     counter_add(&c, "rec.unwind_errors",
                 (int64_t)atomic_load_explicit(&nmt__unwind_errors, memory_order_relaxed));
     counter_add(&c, "rec.truncated_stacks",
@@ -209,62 +218,77 @@ static uint32_t encode_sites(struct nmt_writer *w, struct nmt_buf *b)
     return total;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
+/* Creates the file at the first write, once; b gets HEADER and INFO in
+ * front of what follows for as long as no write has put them in the file. */
+static int prepare_file(struct nmt_writer *w, struct nmt_buf *b)
 {
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? -errno : -ENOSPC;
-        p += k;
-        n -= (size_t)k;
+    if (w->file_failed)
+        return -1;
+    if (!w->file_created) {
+        int err = nmt__os_create_output(w->path, sizeof(w->path), &w->file_id);
+        if (err != 0) {
+            nmt__say("nmtrace: cannot create the profile '%s': %s; recording without output",
+                     nmt__cfg.output, strerror(-err));
+            w->file_failed = 1;
+            return err;
+        }
+        w->file_created = 1;
     }
+    if (!w->header_done)
+        encode_header(b);
     return 0;
 }
 
-/* Creates the file and encodes its HEADER and INFO into b, once. */
-static int ensure_file(struct nmt_writer *w, struct nmt_buf *b)
+/* Appends b to the file. A lost write is counted (rec.write_errors, in the
+ * next snapshot that gets through) and said once; the next snapshot tries
+ * again, so a full disk or RLIMIT_FSIZE costs snapshots, not the file. A
+ * file that is no longer ours, or that could not be cut back to its last
+ * whole record, is not written again. */
+static int append(struct nmt_writer *w, const struct nmt_buf *b)
 {
-    if (w->fd >= 0)
+    int damaged = 0;
+    int err = nmt__os_append(w->path, &w->file_id, b->data, b->len, &damaged);
+    if (err == 0) {
+        w->header_done = 1;
         return 0;
-    int fd = nmt__os_create_output(w->path, sizeof(w->path));
-    if (fd < 0) {
-        nmt__say("nmtrace: cannot create the profile '%s': %s; recording without output",
-                 nmt__cfg.output, strerror(-fd));
-        w->file_failed = 1;
-        return fd;
     }
-    w->fd = fd;
-    encode_header(b);
-    return 0;
+    w->write_errors++;
+    if (err == -ESTALE || damaged) {
+        nmt__say("nmtrace: the profile '%s' %s; no more snapshots", w->path,
+                 err == -ESTALE ? "is no longer the file nmtrace created"
+                                : "could not be cut back after a failed write");
+        w->file_failed = 1;
+    } else if (!w->write_said) {
+        nmt__say("nmtrace: writing the profile '%s' failed: %s; snapshots are lost (and "
+                 "counted) until writing works again",
+                 w->path, strerror(-err));
+        w->write_said = 1;
+    }
+    return err;
 }
-
-static int write_all(int fd, const unsigned char *p, size_t n);
 
 NMT_HIDDEN void nmt__snapshot_side_records(struct nmt_writer *w)
 {
     if (w->file_failed || nmt_jvm_flush == NULL)
         return;
     struct nmt_buf b = {0};
-    if (ensure_file(w, &b) != 0)
+    if (prepare_file(w, &b) != 0)
         return;
     nmt_jvm_flush(emit_record, &b);
-    if (b.failed) {
+    if (b.failed)
         w->internal_errors++;
-    } else if (b.len > 0 && write_all(w->fd, b.data, b.len) != 0) {
-        w->write_errors++;
-        w->file_failed = 1;
-    }
+    else if (b.len > 0)
+        append(w, &b);
     nmt__buf_free(&b);
 }
 
 NMT_HIDDEN void nmt__snapshot_write(struct nmt_writer *w, int reason)
 {
-    if (w->file_failed)
-        return;
+    /* Whatever comes of this attempt, growth is measured from here: a
+     * snapshot that cannot be written must not be retried at every round. */
+    w->last_snap_live = w->live_est;
     struct nmt_buf b = {0};
-    if (ensure_file(w, &b) != 0)
+    if (prepare_file(w, &b) != 0)
         return;
     encode_new_stacks(w, &b);
     if (nmt_jvm_flush != NULL)
@@ -295,15 +319,10 @@ NMT_HIDDEN void nmt__snapshot_write(struct nmt_writer *w, int reason)
         nmt__buf_free(&b);
         return;
     }
-    int err = write_all(w->fd, b.data, b.len);
+    int err = append(w, &b);
     nmt__buf_free(&b);
-    if (err != 0) {
-        w->write_errors++;
-        nmt__say("nmtrace: writing '%s' failed: %s; no more snapshots", w->path, strerror(-err));
-        w->file_failed = 1;
-        return;
-    }
+    if (err != 0)
+        return; /* its new stacks go out again with the next snapshot */
     w->stacks_written = nmt_stacktab_count(&w->stacks);
     w->snap_seq++;
-    w->last_snap_live = w->live_est;
 }

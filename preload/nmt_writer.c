@@ -3,8 +3,13 @@
  *
  * One thread drains every per-thread ring in rounds, keeps the stack table,
  * the table of live sampled allocations and the mmap address-space model, and
- * decides when to write a snapshot (nmt_snapshot.c encodes it). Application
- * threads never wait for it: it polls, sleeping a little when idle.
+ * decides when to write a snapshot (nmt_snapshot.c encodes it). When idle it
+ * sleeps on a futex (nmt_wake.h) and makes no syscall at all unless a timed
+ * duty is configured (NMTRACE_INTERVAL, NMTRACE_TRIGGER, NMTRACE_GROWTH) or a
+ * JVM is around. Producers wake it when a ring passes half full, when a ring
+ * is full (they then wait for its next round, bounded), for a snapshot
+ * signal, at a thread's exit, and at stop. Rounds may therefore be far apart;
+ * nothing below depends on time, only on rounds.
  *
  * Ordering across rings. Events carry a global sequence number. malloc/free
  * pairs drained out of order are matched by the live table through that
@@ -18,7 +23,9 @@
  * in sequence order, all held events whose seq is at most the largest seq
  * seen in the previous round.
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -34,9 +41,11 @@
 #include "nmt_sampler.h"
 #include "nmt_stacktab.h"
 #include "nmt_format.h"
+#include "nmt_os.h"
 #include "nmt_writer.h"
 
-NMT_HIDDEN struct nmt_writer nmt__w = {.fd = -1};
+NMT_HIDDEN struct nmt_writer nmt__w;
+NMT_HIDDEN struct nmt_wake nmt__bell;
 
 static void filter_sub(const struct nmt_ev *ev);
 
@@ -218,8 +227,10 @@ static void process(struct nmt_writer *w, const struct nmt_ev *ev)
     }
 }
 
-/* One round: drain every ring, recycle the slots of exited threads, then
- * apply the mmap events that are safe to apply. Returns events drained. */
+/* One round: drain every ring (each up to what it held when the round got
+ * to it), recycle the slots of exited threads, apply the mmap events that are
+ * safe to apply, then let producers waiting for room retry. Returns events
+ * drained. */
 NMT_HIDDEN uint64_t nmt__writer_round(struct nmt_writer *w, int final)
 {
     uint64_t drained = 0;
@@ -232,11 +243,13 @@ NMT_HIDDEN uint64_t nmt__writer_round(struct nmt_writer *w, int final)
             continue;
         const void *rec;
         uint32_t len;
-        while ((rec = nmt_ring_peek(s->ring, &len)) != NULL) {
+        uint64_t end = nmt_ring_committed(s->ring);
+        while (nmt_ring_position(s->ring) < end && (rec = nmt_ring_peek(s->ring, &len)) != NULL) {
             if (len >= NMT_EV_FREE_SIZE)
                 process(w, rec);
             nmt_ring_release(s->ring);
-            drained++;
+            if ((++drained & 255) == 0)
+                nmt_wake_beat(&nmt__bell);
         }
         if (state == NMT_SLOT_DEAD) {
             /* Fold its loss counters into ours before the slot is reused. */
@@ -249,59 +262,162 @@ NMT_HIDDEN uint64_t nmt__writer_round(struct nmt_writer *w, int final)
     }
     apply_held(w, final ? UINT64_MAX : prev_max);
     nmt_livetab_expire(&w->live, w->round);
+    nmt_wake_passed(&nmt__bell);
     return drained;
 }
 
 /* ---- the thread ---- */
 
+/* What the writer waits for when idle. Anything else wakes it explicitly. */
+#define TRIGGER_CHECK_NS 100000000ull /* NMTRACE_TRIGGER: look for the file */
+#define GROWTH_CHECK_NS  100000000ull /* NMTRACE_GROWTH: drain to measure growth */
+#define JVM_TICK_NS      5000000ull   /* a JVM: the bridge's poll and its queue */
+#define ALONE_CHECK_NS   50000000ull  /* after main's pthread_exit: are we alone? */
+#define BURST_EVENTS     256          /* a round this busy is followed at once */
+
+/* Work the writer would find if it looked now. Asked after the writer has
+ * announced its sleep, so that work published meanwhile is not slept
+ * through (nmt_wake.h). */
+static int has_work(void *arg)
+{
+    struct nmt_writer *w = arg;
+    if (atomic_load(&w->stop) || atomic_load(&w->request) || atomic_load(&nmt__bell.waiters))
+        return 1;
+    for (struct nmt_thread *s = atomic_load_explicit(&nmt__threads, memory_order_acquire); s;
+         s = s->next) {
+        int state = atomic_load_explicit(&s->state, memory_order_acquire);
+        if (state == NMT_SLOT_DEAD ||
+            (state == NMT_SLOT_OWNED && nmt_ring_used(s->ring) >= s->ring->cap / 2))
+            return 1;
+    }
+    return 0;
+}
+
+static int is_jvm_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size, (void)arg;
+    const char *base = strrchr(info->dlpi_name, '/');
+    base = base ? base + 1 : info->dlpi_name;
+    return strcmp(base, "libjvm.so") == 0 || strcmp(base, "libjli.so") == 0;
+}
+
+/* The JVM bridge needs the writer at a steady pace only where a JVM is or
+ * may soon be: libjvm.so, or the java launcher's libjli.so, is loaded.
+ * Looked up (without a syscall) each time the writer wakes until found;
+ * a JVM created later wakes the writer itself (nmt__writer_wake). */
+static int jvm_possible(struct nmt_writer *w)
+{
+    if (!w->jvm_possible && nmt_jvm_poll != NULL && nmt__cfg.java)
+        w->jvm_possible = dl_iterate_phdr(is_jvm_object, NULL) != 0;
+    return w->jvm_possible;
+}
+
+/* Only the writer is left after the main thread's pthread_exit: glibc would
+ * have ended the process with exit(0) when its last thread left, and the
+ * writer, counted as a thread, kept that from happening. End it the same
+ * way, with the starting thread's signal mask back (a signal pending on the
+ * process is delivered as it would have been). The final snapshot is taken
+ * by the destructor, on this thread (nmt__writer_stop). */
+static void end_process(struct nmt_writer *w)
+{
+    pthread_sigmask(SIG_SETMASK, &w->app_mask, NULL);
+    exit(0);
+}
+
+/* The next moments at which the writer has a timed duty (0: none). */
+struct deadlines {
+    uint64_t interval, trigger, alone;
+};
+
+static uint64_t until(uint64_t t, uint64_t deadline, uint64_t now)
+{
+    uint64_t left = deadline > now ? deadline - now : 0;
+    return left < t ? left : t;
+}
+
+/* How long the writer may sleep: until the next timed duty, or for good
+ * (-1) when it has none. */
+static int64_t idle_timeout(const struct deadlines *d, uint64_t now, int jvm)
+{
+    uint64_t t = UINT64_MAX;
+    if (nmt__cfg.interval)
+        t = until(t, d->interval, now);
+    if (nmt__cfg.trigger[0])
+        t = until(t, d->trigger, now);
+    if (atomic_load(&nmt__w.main_exited))
+        t = until(t, d->alone, now);
+    if (nmt__cfg.growth)
+        t = until(t, now + GROWTH_CHECK_NS, now);
+    if (jvm)
+        t = until(t, now + JVM_TICK_NS, now);
+    return t == UINT64_MAX ? -1 : (int64_t)t;
+}
+
+/* The snapshot reason due now, if any; moves the deadlines it consumes. */
+static int snapshot_due(struct nmt_writer *w, struct deadlines *d, uint64_t now)
+{
+    int reason = atomic_exchange_explicit(&w->request, 0, memory_order_acq_rel);
+    if (reason == 0 && nmt__cfg.interval && now >= d->interval) {
+        reason = NMT_SNAP_INTERVAL;
+        d->interval = now + (uint64_t)nmt__cfg.interval * 1000000000ull;
+    }
+    if (reason == 0 && nmt__cfg.growth &&
+        w->live_est - w->last_snap_live >= (double)nmt__cfg.growth)
+        reason = NMT_SNAP_GROWTH;
+    if (reason == 0 && nmt__cfg.trigger[0] && now >= d->trigger) {
+        d->trigger = now + TRIGGER_CHECK_NS;
+        struct stat st;
+        if (stat(nmt__cfg.trigger, &st) == 0 && unlink(nmt__cfg.trigger) == 0)
+            reason = NMT_SNAP_TRIGGER;
+    }
+    return reason;
+}
+
 static void *writer_main(void *arg)
 {
     (void)arg;
-    nmt__tls.guard = 1; /* everything this thread allocates is nmtrace's own */
+    nmt__tls.guard = 1;  /* everything this thread allocates is nmtrace's own */
+    nmt__tls.writer = 1; /* ... and comes from its own heap (nmt_wheap.c) */
     pthread_setname_np(pthread_self(), "nmtrace-writer");
     struct nmt_writer *w = &nmt__w;
-    uint64_t next_interval = 0, next_trigger_check = 0;
+    struct deadlines d = {0, 0, 0};
     if (nmt__cfg.interval)
-        next_interval =
-            nmt__clock_ns(CLOCK_MONOTONIC) + (uint64_t)nmt__cfg.interval * 1000000000ull;
+        d.interval = nmt__clock_ns(CLOCK_MONOTONIC) + (uint64_t)nmt__cfg.interval * 1000000000ull;
     for (;;) {
-        if (nmt_jvm_poll != NULL)
+        int jvm = jvm_possible(w);
+        if (jvm)
             nmt_jvm_poll();
         uint64_t drained = nmt__writer_round(w, 0);
         if (atomic_load_explicit(&w->stop, memory_order_acquire))
             break;
         uint64_t now = nmt__clock_ns(CLOCK_MONOTONIC);
-        int reason = atomic_exchange_explicit(&w->request, 0, memory_order_acq_rel);
-        if (reason == 0 && nmt__cfg.interval && now >= next_interval) {
-            reason = NMT_SNAP_INTERVAL;
-            next_interval = now + (uint64_t)nmt__cfg.interval * 1000000000ull;
-        }
-        if (reason == 0 && nmt__cfg.growth &&
-            w->live_est - w->last_snap_live >= (double)nmt__cfg.growth)
-            reason = NMT_SNAP_GROWTH;
-        if (reason == 0 && nmt__cfg.trigger[0] && now >= next_trigger_check) {
-            next_trigger_check = now + 100000000ull;
-            struct stat st;
-            if (stat(nmt__cfg.trigger, &st) == 0 && unlink(nmt__cfg.trigger) == 0)
-                reason = NMT_SNAP_TRIGGER;
-        }
+        int reason = snapshot_due(w, &d, now);
         if (reason != 0) {
-            /* One more round so that held mmap events are settled. */
+            /* One more round: every mmap event drained by the round above
+             * is settled by it, however long ago it was published. */
             nmt__writer_round(w, 0);
             nmt__snapshot_write(w, reason);
-        } else if (nmt_jvm_pending_bytes != NULL && nmt_jvm_pending_bytes() > (4u << 20)) {
+        } else if (jvm && nmt_jvm_pending_bytes != NULL && nmt_jvm_pending_bytes() > (4u << 20)) {
             /* Between snapshots the JVM bridge's code history piles up: write
              * it out before its bounded queue has to drop any. */
             nmt__snapshot_side_records(w);
         }
-        /* Keep up with a burst (rings are finite), idle cheaply otherwise. */
-        if (drained >= 256) {
-            sched_yield();
-        } else {
-            struct timespec ts = {0, drained ? 1000000 : 5000000};
-            nanosleep(&ts, NULL);
+        if (atomic_load(&w->main_exited) && now >= d.alone) {
+            d.alone = now + ALONE_CHECK_NS;
+            if (nmt__os_only_caller_left())
+                end_process(w);
         }
+        /* Keep up with a burst (rings are finite); otherwise sleep until a
+         * producer, a signal, a thread's exit or a timed duty needs us. */
+        if (drained >= BURST_EVENTS) {
+            sched_yield();
+            continue;
+        }
+        now = nmt__clock_ns(CLOCK_MONOTONIC);
+        nmt_wake_sleep(&nmt__bell, idle_timeout(&d, now, jvm), has_work, w);
     }
+    /* No producer may wait for us from now on. */
+    nmt_wake_open(&nmt__bell, 0);
     atomic_store_explicit(&w->exited, 1, memory_order_release);
     return NULL;
 }
@@ -309,43 +425,73 @@ static void *writer_main(void *arg)
 NMT_HIDDEN int nmt__writer_start(void)
 {
     struct nmt_writer *w = &nmt__w;
-    if (!w->tables_ok && nmt__writer_init_tables(w) != 0)
+    /* The tables are the writer's: from its heap, so that it never frees a
+     * glibc block (glibc's first free on a thread gives it a malloc arena). */
+    nmt__tls.writer++;
+    int tables = w->tables_ok || nmt__writer_init_tables(w) == 0;
+    nmt__tls.writer--;
+    if (!tables)
         return -ENOMEM;
     /* Block every signal in our thread: process-directed signals (SIGQUIT for
      * a JVM thread dump, SIGTERM) must reach the application's threads. */
-    sigset_t all, old;
+    sigset_t all;
     sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_sigmask(SIG_SETMASK, &all, &w->app_mask);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 1u << 20);
+    nmt_wake_open(&nmt__bell, 1); /* before the first producer could need it */
     int err = pthread_create(&w->thread, &attr, writer_main, NULL);
     pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (err != 0)
+    pthread_sigmask(SIG_SETMASK, &w->app_mask, NULL);
+    if (err != 0) {
+        nmt_wake_open(&nmt__bell, 0);
         return -err;
+    }
     w->running = 1;
     return 0;
+}
+
+NMT_HIDDEN void nmt__writer_wake(void)
+{
+    int saved = errno;
+    nmt_wake_consumer(&nmt__bell);
+    errno = saved;
 }
 
 NMT_HIDDEN void nmt__writer_request(int reason)
 {
     atomic_store_explicit(&nmt__w.request, reason, memory_order_release);
+    nmt__writer_wake();
+}
+
+NMT_HIDDEN void nmt__writer_main_exited(void)
+{
+    atomic_store_explicit(&nmt__w.main_exited, 1, memory_order_release);
+    nmt__writer_wake();
 }
 
 /* The final snapshot. Other threads may still be allocating: what they do
- * after the last drain is not in the profile, by design. */
+ * after the last drain is not in the profile, by design; none of them waits
+ * for room any more. When the writer itself ends the process (end_process),
+ * it is the caller and takes the snapshot inline. */
 NMT_HIDDEN void nmt__writer_stop(void)
 {
     struct nmt_writer *w = &nmt__w;
-    if (w->running) {
+    if (w->running && pthread_equal(pthread_self(), w->thread)) {
         atomic_store_explicit(&w->stop, 1, memory_order_release);
+        nmt_wake_open(&nmt__bell, 0);
+        w->running = 0;
+    } else if (w->running) {
+        atomic_store_explicit(&w->stop, 1, memory_order_release);
+        nmt__writer_wake();
         /* Bounded wait: exit must never hang on us. */
         for (int i = 0; i < 5000 && !atomic_load_explicit(&w->exited, memory_order_acquire); i++) {
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
         }
         if (!atomic_load_explicit(&w->exited, memory_order_acquire)) {
+            nmt_wake_open(&nmt__bell, 0);
             nmt__say("nmtrace: the writer thread did not stop in 5 s; no final snapshot");
             return;
         }
@@ -367,11 +513,11 @@ NMT_HIDDEN void nmt__writer_stop(void)
 NMT_HIDDEN void nmt__writer_after_fork(void)
 {
     struct nmt_writer *w = &nmt__w;
-    int fd = w->fd;
+    /* Forgetting the parent's file is all it takes: no descriptor is held,
+     * and the child creates its own file at its first snapshot. */
     memset(w, 0, sizeof(*w));
-    if (fd >= 0)
-        close(fd); /* the parent's file, inherited: not ours to append to */
-    w->fd = -1;
+    memset(&nmt__bell, 0, sizeof(nmt__bell)); /* no writer, no waiter here yet */
+    nmt__wheap_after_fork();
     memset(&nmt__filter, 0, sizeof(nmt__filter));
     memset(&nmt__liveset, 0, sizeof(nmt__liveset));
 }

@@ -1,16 +1,18 @@
 /*
  * nmt_writer.h: the writer thread's state (nmt_writer.c) and the snapshot
  * encoder that serialises it (nmt_snapshot.c). Writer thread only, except
- * `stop` and `request`, which other threads set.
+ * `stop`, `request` and `main_exited`, which other threads set.
  */
 #ifndef NMT_WRITER_H
 #define NMT_WRITER_H
 
 #include <pthread.h>
+#include <signal.h>
 
 #include "nmt_internal.h"
 #include "nmt_livetab.h"
 #include "nmt_mmap_model.h"
+#include "nmt_os.h"
 #include "nmt_stacktab.h"
 
 struct nmt_held { /* an mmap-family event waiting for its turn */
@@ -24,7 +26,10 @@ struct nmt_writer {
     int running;
     _Atomic int stop;
     _Atomic int exited;
-    _Atomic int request; /* a snapshot reason asked for by a signal */
+    _Atomic int request;     /* a snapshot reason asked for by a signal */
+    _Atomic int main_exited; /* the main thread called pthread_exit */
+    sigset_t app_mask;       /* the signal mask of the thread that started us */
+    int jvm_possible;        /* libjvm or the java launcher is loaded */
     int tables_ok;
     struct nmt_stacktab stacks;
     struct nmt_livetab live;
@@ -35,10 +40,13 @@ struct nmt_writer {
     struct nmt_held *held;
     size_t held_n, held_cap;
 
-    /* file */
-    int fd;          /* -1 until the first snapshot */
-    int file_failed; /* creation or a write failed: said once, recording goes on */
-    char path[1100];
+    /* file: never held open between writes (nmt_os.c says why) */
+    int file_created; /* path and file_id name the file we created */
+    int header_done;  /* HEADER and INFO are in the file */
+    int file_failed;  /* not creatable, replaced or damaged: said once, no more writes */
+    int write_said;   /* a lost write has been said on stderr */
+    struct nmt_fileid file_id;
+    char path[4200];
     uint32_t snap_seq;
     uint32_t stacks_written; /* ids 1..stacks_written have a STACK record */
 

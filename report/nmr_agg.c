@@ -94,7 +94,7 @@ int nmr__agg_add(struct nmr_agg *a, const struct nmr_row *rows, size_t n)
         if (!nd)
             return -ENOMEM;
         for (int k = 0; k < NMR_NVALUES; k++)
-            nd->flat[k] = nmr__add(nd->flat[k], rows[i].v[k]);
+            nd->flat[k] = nmr_sat_add(nd->flat[k], rows[i].v[k]);
         gen++;
         uint32_t nf = s->nframes ? s->nframes : 1;
         for (uint32_t j = 0; j < nf; j++) {
@@ -109,7 +109,7 @@ int nmr__agg_add(struct nmr_agg *a, const struct nmr_row *rows, size_t n)
                 continue;
             nd->gen = gen;
             for (int k = 0; k < NMR_NVALUES; k++)
-                nd->cum[k] = nmr__add(nd->cum[k], rows[i].v[k]);
+                nd->cum[k] = nmr_sat_add(nd->cum[k], rows[i].v[k]);
         }
     }
     return 0;

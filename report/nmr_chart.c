@@ -24,7 +24,8 @@ struct rank {
 static int by_val_desc(const void *a, const void *b)
 {
     const struct rank *x = a, *y = b;
-    int64_t ax = x->val < 0 ? -x->val : x->val, ay = y->val < 0 ? -y->val : y->val;
+    int64_t ax = x->val < 0 ? nmr_sat_neg(x->val) : x->val;
+    int64_t ay = y->val < 0 ? nmr_sat_neg(y->val) : y->val;
     if (ax != ay)
         return ax > ay ? -1 : 1;
     return x->key < y->key ? -1 : x->key > y->key;

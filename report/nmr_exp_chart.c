@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern const char nmr__chart_js[];
@@ -117,7 +118,16 @@ int nmr__chart_svg(const double *x, const char *const *xlabels, size_t n,
     int width = o->width > 0 ? o->width : 1000;
     int bytes = !o->unit || strcmp(o->unit, "bytes") == 0;
     const char *id = o->id ? o->id : "nmchart";
-    const char *colors[ns ? ns : 1];
+    /* Per-series colours and per-point stacking bases: as many as the file
+     * has snapshots and series, so on the heap. */
+    const char **colors = malloc((ns ? ns : 1) * sizeof(*colors));
+    double *base = malloc(n * sizeof(*base)), *top = malloc(n * sizeof(*top));
+    if (colors == NULL || base == NULL || top == NULL) {
+        free(colors);
+        free(base);
+        free(top);
+        return -ENOMEM;
+    }
     for (size_t k = 0, pal = 0; k < ns; k++)
         colors[k] = s[k].color ? s[k].color : palette[pal++ % NPAL];
 
@@ -230,7 +240,6 @@ int nmr__chart_svg(const double *x, const char *const *xlabels, size_t n,
                     (g.left + g.right) / 2, g.bottom + 34);
 
     /* Stacked areas, bottom up. */
-    double base[n], top[n];
     for (size_t i = 0; i < n; i++)
         base[i] = 0;
     for (size_t k = 0; k < ns; k++) {
@@ -260,7 +269,7 @@ int nmr__chart_svg(const double *x, const char *const *xlabels, size_t n,
             nmr__buf_puts(out, "\"/>");
         }
         nmr__buf_puts(out, "</g>\n");
-        memcpy(base, top, sizeof base);
+        memcpy(base, top, n * sizeof(*base));
     }
     /* Lines on top, broken where a value is missing. */
     for (size_t k = 0; k < ns; k++) {
@@ -378,5 +387,8 @@ int nmr__chart_svg(const double *x, const char *const *xlabels, size_t n,
     nmr__buf_puts(out, "})(");
     nmr__buf_jstr(out, id);
     nmr__buf_puts(out, ");\n]]></script>\n</svg>\n");
+    free(colors);
+    free(base);
+    free(top);
     return nmr__buf_error(out);
 }

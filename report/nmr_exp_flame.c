@@ -139,20 +139,23 @@ int nmr__flame_add(struct nmr_flame *f, const struct nmr_flame_frame *path, size
         return 0;
     /* Create the whole path first so a failure leaves the values consistent
      * (an empty new node is harmless: the layout skips zero values). */
-    uint32_t idx[n ? n : 1];
+    uint32_t *idx = malloc((n ? n : 1) * sizeof(*idx));
     uint32_t cur = 0;
+    if (idx == NULL)
+        return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        if (f->nnodes * 2 >= f->hcap && grow_hash(f))
+        uint32_t c = 0;
+        if ((f->nnodes * 2 >= f->hcap && grow_hash(f)) || !(c = child(f, cur, &path[i]))) {
+            free(idx);
             return -ENOMEM;
-        uint32_t c = child(f, cur, &path[i]);
-        if (!c)
-            return -ENOMEM;
+        }
         idx[i] = cur = c;
     }
     f->nodes[0].value += value;
     for (size_t i = 0; i < n; i++)
         f->nodes[idx[i]].value += value;
     f->total += value;
+    free(idx);
     return 0;
 }
 
@@ -263,10 +266,15 @@ static void label(struct nmr_buf *b, const char *name, double w)
     size_t cut = (size_t)fit - 2;
     while (cut > 0 && ((unsigned char)name[cut] & 0xc0) == 0x80)
         cut--;
-    char tmp[cut + 3];
+    char *tmp = malloc(cut + 3);
+    if (tmp == NULL) {
+        b->err = -ENOMEM;
+        return;
+    }
     memcpy(tmp, name, cut);
     memcpy(tmp + cut, "..", 3);
     nmr__buf_xml(b, tmp);
+    free(tmp);
 }
 
 static const char *cls_attr(enum nmr_class c)
@@ -359,16 +367,14 @@ static int emit_tree(struct emit *e)
             }
             st = ns;
         }
-        /* Starts go left to right; push right to left so the leftmost child
-         * comes out first and frame indices follow reading order. */
+        /* Starts go left to right; pushed right to left so the leftmost
+         * child comes out first and frame indices follow reading order. */
         double s = it.start;
-        double starts[nk ? nk : 1];
         for (size_t i = 0; i < nk; i++) {
-            starts[i] = s;
+            st[top + nk - 1 - i] = (struct item){kids[i], s};
             s += f->nodes[kids[i]].value;
         }
-        for (size_t i = nk; i-- > 0;)
-            st[top++] = (struct item){kids[i], starts[i]};
+        top += nk;
     }
     free(st);
     free(kids);

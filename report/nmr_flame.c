@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nmr_exp_flame.h"
@@ -17,15 +18,25 @@ int nmr__flame_build(const struct nmr_view *v, struct nmr_flame *f, int64_t *lef
     if (rc)
         return rc;
     *left_out = 0;
+    /* One path buffer for every row, as deep as the deepest stack: a stack's
+     * depth comes from the file and is not bounded by the C stack. */
+    uint32_t deepest = 0;
+    for (size_t i = 0; i < v->nrows; i++)
+        if (v->rows[i].stack->nframes > deepest)
+            deepest = v->rows[i].stack->nframes;
+    struct nmr_flame_frame *path = malloc(((size_t)deepest + 1) * sizeof(*path));
+    if (path == NULL) {
+        nmr__flame_free(f);
+        return -ENOMEM;
+    }
     for (size_t i = 0; i < v->nrows; i++) {
         const struct nmr_row *r = &v->rows[i];
         const struct nmr_stack *s = r->stack;
         int64_t val = r->v[v->measure];
         if (val <= 0) {
-            *left_out += val < 0 ? -val : 0;
+            *left_out = nmr_sat_add(*left_out, nmr_sat_neg(val));
             continue;
         }
-        struct nmr_flame_frame path[s->nframes + 1];
         size_t n = 0;
         for (uint32_t k = s->nframes; k-- > 0;) {
             const struct nmr_frame *fr = &s->frames[k];
@@ -35,10 +46,11 @@ int nmr__flame_build(const struct nmr_view *v, struct nmr_flame *f, int64_t *lef
         rc = nmr__flame_add(f, path, n, (double)val);
         if (rc) {
             nmr__flame_free(f);
-            return rc;
+            break;
         }
     }
-    return 0;
+    free(path);
+    return rc;
 }
 
 static const char *base_name(const char *p)
@@ -68,7 +80,7 @@ void nmr__flame_titles(const struct nmr_view *v, int64_t left_out, char *title, 
     if (left_out && o < slen) {
         char b[32];
         o += (size_t)snprintf(sub + o, slen - o, ", shrinkage not drawn: %s",
-                              nmr_fmt_value(b, sizeof b, -left_out, v->measure));
+                              nmr_fmt_value(b, sizeof b, nmr_sat_neg(left_out), v->measure));
     }
     if ((v->opt->has_focus || v->opt->has_ignore) && o < slen)
         snprintf(sub + o, slen - o, ", selected stacks only");

@@ -50,7 +50,7 @@ static void analyse(const struct nmr_series *se, size_t k, struct grow *g)
     g->first = y[0];
     g->last = y[n - 1];
     g->late_early = NAN;
-    if (nmr__sub(g->last, g->first) <= 0 || g->slope <= 0) {
+    if (nmr_sat_sub(g->last, g->first) <= 0 || g->slope <= 0) {
         g->verdict = "stable";
         return;
     }
@@ -106,8 +106,8 @@ static int one(const struct nmr_view *v, struct nmr_profile *p)
     int64_t total_growth = 0;
     for (size_t k = 0; k < se.nkeys; k++) {
         analyse(&se, k, &g[k]);
-        int64_t d = nmr__sub(g[k].last, g[k].first);
-        total_growth = nmr__add(total_growth, d > 0 ? d : 0);
+        int64_t d = nmr_sat_sub(g[k].last, g[k].first);
+        total_growth = nmr_sat_add(total_growth, d > 0 ? d : 0);
     }
     qsort(g, se.nkeys, sizeof(*g), cmp_grow);
     const struct nmr_snapshot *s0 = &p->snaps[0], *sn = &p->snaps[p->nsnaps - 1];
@@ -123,7 +123,7 @@ static int one(const struct nmr_view *v, struct nmr_profile *p)
     size_t shown = 0, hidden = 0;
     for (size_t i = 0; i < se.nkeys; i++) {
         const struct grow *x = &g[i];
-        int64_t d = nmr__sub(x->last, x->first);
+        int64_t d = nmr_sat_sub(x->last, x->first);
         if (x->first == 0 && x->last == 0 && x->slope == 0)
             continue;
         if ((v->opt->nodecount && shown >= v->opt->nodecount) ||
@@ -134,7 +134,7 @@ static int one(const struct nmr_view *v, struct nmr_profile *p)
         shown++;
         char sl[40], gr[32], fi[32], la[32], le[16], lab[1024];
         if (nmr_measure_is_bytes(v->measure)) {
-            nmr_fmt_bytes(sl, sizeof(sl) - 4, (int64_t)llround(x->slope));
+            nmr_fmt_bytes(sl, sizeof(sl) - 4, nmr_sat_from_double(round(x->slope)));
             strcat(sl, "/s");
         } else {
             snprintf(sl, sizeof(sl), "%.2f%s", x->slope, unit);

@@ -101,16 +101,16 @@ static void figures(const struct nmr_view *v, struct figures *f)
         const struct nmr_snapshot *s = v->snaps[i];
         int64_t x;
         if (nmr_counter_get(s, "proc.rss", &x))
-            f->rss += x, f->have_rss = 1;
+            f->rss = nmr_sat_add(f->rss, x), f->have_rss = 1;
         if (nmr_counter_get(s, "proc.hwm", &x))
-            f->hwm += x, f->have_hwm = 1;
+            f->hwm = nmr_sat_add(f->hwm, x), f->have_hwm = 1;
         if (nmr_counter_get(s, "proc.threads", &x))
-            f->threads += x, f->have_threads = 1;
+            f->threads = nmr_sat_add(f->threads, x), f->have_threads = 1;
         for (size_t e = 0; e < s->nsites; e++) {
-            f->live += (int64_t)s->sites[e].live_bytes;
-            f->live_objects += (int64_t)s->sites[e].live_objects;
-            f->committed += (int64_t)s->sites[e].committed;
-            f->reserved += (int64_t)s->sites[e].reserved;
+            f->live = nmr_sat_add(f->live, nmr_sat_i64(s->sites[e].live_bytes));
+            f->live_objects = nmr_sat_add(f->live_objects, nmr_sat_i64(s->sites[e].live_objects));
+            f->committed = nmr_sat_add(f->committed, nmr_sat_i64(s->sites[e].committed));
+            f->reserved = nmr_sat_add(f->reserved, nmr_sat_i64(s->sites[e].reserved));
         }
     }
 }
@@ -158,7 +158,7 @@ static void summary(const struct nmr_view *v, struct nmr_buf *b)
              nmr_fmt_bytes((char[32]){0}, 32, f.reserved));
     card(b, "", "mmap committed", s, d);
     if (f.have_rss) {
-        nmr_fmt_bytes(s, sizeof s, f.rss - f.live - f.committed);
+        nmr_fmt_bytes(s, sizeof s, nmr_sat_sub(nmr_sat_sub(f.rss, f.live), f.committed));
         card(b, "", "RSS minus tracked", s,
              "allocator overhead, code, stacks, untouched or untracked memory (see --rss)");
     }
@@ -245,7 +245,7 @@ static void facts(const struct nmr_view *v, struct nmr_buf *b)
         snprintf(t, sizeof t,
                  "one sample per %s allocated on average (rate %" PRIu64
                  "): malloc figures are unbiased estimates",
-                 nmr_fmt_bytes((char[32]){0}, 32, (int64_t)p->rate), p->rate);
+                 nmr_fmt_bytes((char[32]){0}, 32, nmr_sat_i64(p->rate)), p->rate);
     fact(b, "Sampling", t, 0);
     utc(s->realtime_ns, u, sizeof u);
     snprintf(t, sizeof t, "%" PRIu32 " (%s) at %.1fs, %s; %zu complete snapshot%s in the file",

@@ -43,18 +43,6 @@ static inline uint64_t nmr__le64(const uint8_t *p)
     return (uint64_t)nmr__le32(p) | ((uint64_t)nmr__le32(p + 4) << 32);
 }
 
-/* Figures come from files: a damaged (but checksummed) one may hold values
- * near 2^63, so sums wrap like unsigned arithmetic instead of overflowing
- * (undefined behaviour) in signed arithmetic. */
-static inline int64_t nmr__add(int64_t a, int64_t b)
-{
-    return (int64_t)((uint64_t)a + (uint64_t)b);
-}
-static inline int64_t nmr__sub(int64_t a, int64_t b)
-{
-    return (int64_t)((uint64_t)a - (uint64_t)b);
-}
-
 /*
  * Symbolizer (nmr_symbols.c). nmr__sym_open prepares a profile for
  * symbolization with the options (debug dirs, --symbols-from, --perf-map)

@@ -117,7 +117,7 @@ int nmr_view_jeprof(const struct nmr_view *v)
         int64_t c[4];
         counts(&v->rows[i], v->measure, c);
         for (int k = 0; k < 4; k++)
-            tot[k] += c[k];
+            tot[k] = nmr_sat_add(tot[k], c[k]);
     }
     nmr__buf_puts(&b, "heap_v2/1\n");
     nmr__buf_printf(&b, "  t*: %" PRId64 ": %" PRId64 " [%" PRId64 ": %" PRId64 "]\n", tot[0],

@@ -185,13 +185,18 @@ static void main_mapping(struct pp *p)
 static uint64_t function_id(struct pp *p, const char *name, const char *file)
 {
     size_t ln = strlen(name), lf = file ? strlen(file) : 0;
-    char key[ln + lf + 2];
+    char *key = malloc(ln + lf + 2);
+    if (key == NULL) {
+        p->oom = 1;
+        return 0;
+    }
     memcpy(key, name, ln + 1);
     if (lf)
         memcpy(key + ln + 1, file, lf);
     key[ln + 1 + lf] = 0;
     int added;
     uint32_t id = nmr__intern(&p->funcs, key, ln + lf + 2, &added);
+    free(key);
     if (!id) {
         p->oom = 1;
         return 0;
@@ -261,11 +266,16 @@ static uint64_t location_id(struct pp *p, const struct nmr_profile *pr, const st
 static uint64_t api_location(struct pp *p, const char *api)
 {
     size_t la = strlen(api);
-    char key[la + 5];
+    char *key = malloc(la + 5);
+    if (key == NULL) {
+        p->oom = 1;
+        return 0;
+    }
     memcpy(key, "api:", 4);
     memcpy(key + 4, api, la + 1);
     int added;
     uint32_t id = nmr__intern(&p->locs, key, la + 5, &added);
+    free(key);
     if (!id) {
         p->oom = 1;
         return 0;
@@ -286,8 +296,12 @@ static void add_sample(struct pp *p, const struct nmr_row *r)
 {
     const struct nmr_stack *s = r->stack;
     const char *api = s->api ? s->api : "?";
-    uint64_t locs[s->nframes + 1];
+    uint64_t *locs = malloc(((size_t)s->nframes + 1) * sizeof(*locs));
     size_t n = 0;
+    if (locs == NULL) {
+        p->oom = 1;
+        return;
+    }
     uint32_t i = s->site > 0 ? (uint32_t)s->site : 0;
     while (i < s->nframes) {
         uint32_t last = i;
@@ -311,6 +325,7 @@ static void add_sample(struct pp *p, const struct nmr_row *r)
     nmr__pb_int(b, LB_STR, str(p, api));
     nmr__pb_end(b, lm);
     nmr__pb_end(b, mark);
+    free(locs);
 }
 
 static void value_type(struct pp *p, struct nmr_buf *b, unsigned field, const char *type,

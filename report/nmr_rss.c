@@ -43,16 +43,16 @@ static int one(const struct nmr_view *v, const struct nmr_profile *p, const stru
     int64_t live = 0, committed = 0, reserved = 0;
     int64_t by_class[NMR_NCLASSES] = {0};
     for (size_t i = 0; i < s->nsites; i++) {
-        live = nmr__add(live, (int64_t)s->sites[i].live_bytes);
-        committed = nmr__add(committed, (int64_t)s->sites[i].committed);
-        reserved = nmr__add(reserved, (int64_t)s->sites[i].reserved);
+        live = nmr_sat_add(live, (int64_t)s->sites[i].live_bytes);
+        committed = nmr_sat_add(committed, (int64_t)s->sites[i].committed);
+        reserved = nmr_sat_add(reserved, (int64_t)s->sites[i].reserved);
         if (s->sites[i].committed) {
             struct nmr_stack *st = nmr_stack_get(p, s->sites[i].stack_id);
             if (st && nmr__symbolize((struct nmr_profile *)p, st))
                 return nmr__oom();
             const struct nmr_frame *site = st ? nmr_stack_site(st) : NULL;
             int64_t *c = &by_class[site ? site->cls : NMR_CLS_UNKNOWN];
-            *c = nmr__add(*c, (int64_t)s->sites[i].committed);
+            *c = nmr_sat_add(*c, (int64_t)s->sites[i].committed);
         }
     }
     fprintf(f, "RSS reconciliation of %s, snapshot %u (%s at %.1fs)\n", p->path, s->seq,
@@ -67,10 +67,10 @@ static int one(const struct nmr_view *v, const struct nmr_profile *p, const stru
          p->rate > 1 ? "(estimate from sampling)" : "(every allocation)");
     int64_t held = live;
     if (have_mi) {
-        int64_t mheld = nmr__add(arena, hblkhd), inuse = nmr__add(uord, hblkhd);
+        int64_t mheld = nmr_sat_add(arena, hblkhd), inuse = nmr_sat_add(uord, hblkhd);
         line(f, "malloc: held by glibc (arena + hblkhd)", mheld, NULL);
         line(f, "malloc:   in use (uordblks + hblkhd)", inuse, NULL);
-        line(f, "malloc:   allocator overhead and free space", nmr__sub(mheld, inuse), NULL);
+        line(f, "malloc:   allocator overhead and free space", nmr_sat_sub(mheld, inuse), NULL);
         /* When another allocator is preloaded glibc holds little: its memory
          * then shows as mmap committed by class allocator. */
         if (mheld > held)
@@ -87,7 +87,7 @@ static int one(const struct nmr_view *v, const struct nmr_profile *p, const stru
             line(f, what, by_class[c], NULL);
         }
     line(f, "mmap: reserved (tracked, not all resident)", reserved, NULL);
-    int64_t untracked = nmr__sub(nmr__sub(rss, held), committed);
+    int64_t untracked = nmr_sat_sub(nmr_sat_sub(rss, held), committed);
     line(f, "untracked: RSS - malloc held - mmap committed", untracked,
          untracked < 0 ? "(negative: committed pages not all touched yet)"
                        : "(code, stacks, data of libraries, memory nmtrace did not see)");
@@ -103,13 +103,13 @@ static int one(const struct nmr_view *v, const struct nmr_profile *p, const stru
     }
     if (expect >= 0) {
         nmr_fmt_bytes(b[0], sizeof(b[0]), expect);
-        nmr_fmt_bytes(b[1], sizeof(b[1]), nmr__sub(rss, expect));
+        nmr_fmt_bytes(b[1], sizeof(b[1]), nmr_sat_sub(rss, expect));
         if (rss > expect)
             fprintf(f, "verdict: RSS is ABOVE the reasonable total %s from %s, by %s\n", b[0], src,
                     b[1]);
         else
             fprintf(f, "verdict: RSS is within the reasonable total %s from %s (%s below)\n", b[0],
-                    src, nmr_fmt_bytes(b[2], sizeof(b[2]), nmr__sub(expect, rss)));
+                    src, nmr_fmt_bytes(b[2], sizeof(b[2]), nmr_sat_sub(expect, rss)));
     } else {
         fprintf(f, "verdict: no reasonable total known (give --expect BYTES)\n");
     }

@@ -44,14 +44,14 @@ static int errf(char *err, size_t errlen, int code, const char *fmt, ...)
 
 static void site_values(const struct nmr_site *s, int64_t v[NMR_NVALUES])
 {
-    v[NMR_INUSE_SPACE] = (int64_t)s->live_bytes;
-    v[NMR_INUSE_OBJECTS] = (int64_t)s->live_objects;
-    v[NMR_ALLOC_SPACE] = (int64_t)s->alloc_bytes;
-    v[NMR_ALLOC_OBJECTS] = (int64_t)s->alloc_objects;
-    v[NMR_RESERVED] = (int64_t)s->reserved;
-    v[NMR_COMMITTED] = (int64_t)s->committed;
-    v[NMR_LIVE_SAMPLES] = (int64_t)s->live_samples;
-    v[NMR_ALLOC_SAMPLES] = (int64_t)s->alloc_samples;
+    v[NMR_INUSE_SPACE] = nmr_sat_i64(s->live_bytes);
+    v[NMR_INUSE_OBJECTS] = nmr_sat_i64(s->live_objects);
+    v[NMR_ALLOC_SPACE] = nmr_sat_i64(s->alloc_bytes);
+    v[NMR_ALLOC_OBJECTS] = nmr_sat_i64(s->alloc_objects);
+    v[NMR_RESERVED] = nmr_sat_i64(s->reserved);
+    v[NMR_COMMITTED] = nmr_sat_i64(s->committed);
+    v[NMR_LIVE_SAMPLES] = nmr_sat_i64(s->live_samples);
+    v[NMR_ALLOC_SAMPLES] = nmr_sat_i64(s->alloc_samples);
 }
 
 /* The signature of a symbolized stack: what identifies it across files. */
@@ -152,7 +152,7 @@ static int add_snapshot(struct builder *b, struct nmr_profile *p, const struct n
         int64_t v[NMR_NVALUES];
         site_values(&s->sites[i], v);
         for (int k = 0; k < NMR_NVALUES; k++)
-            r->v[k] = sign > 0 ? nmr__add(r->v[k], v[k]) : nmr__sub(r->v[k], v[k]);
+            r->v[k] = sign > 0 ? nmr_sat_add(r->v[k], v[k]) : nmr_sat_sub(r->v[k], v[k]);
     }
     return 0;
 }
@@ -187,11 +187,11 @@ static void finish_rows(const struct nmr_opts *o, enum nmr_measure m, struct nmr
             continue;
         if (total_all)
             for (int j = 0; j < NMR_NVALUES; j++)
-                total_all[j] = nmr__add(total_all[j], rows[i].v[j]);
+                total_all[j] = nmr_sat_add(total_all[j], rows[i].v[j]);
         if (!nmr_stack_selected(o, rows[i].stack))
             continue;
         for (int j = 0; j < NMR_NVALUES; j++)
-            total[j] = nmr__add(total[j], rows[i].v[j]);
+            total[j] = nmr_sat_add(total[j], rows[i].v[j]);
         rows[k++] = rows[i];
     }
     *nrows = k;

@@ -117,7 +117,7 @@ int nmr__series_build(const struct nmr_view *v, struct nmr_profile *p, enum nmr_
             if (kid[id] == SIZE_MAX)
                 continue;
             int64_t *cell = &out->val[(kid[id] - 1) * out->nsnaps + si];
-            *cell = nmr__add(*cell, measure_of(&s->sites[e], m));
+            *cell = nmr_sat_add(*cell, measure_of(&s->sites[e], m));
         }
     }
     rc = 0;

@@ -21,6 +21,13 @@ static int is_bytes_counter(const char *n)
            strcmp(n, "mallinfo.smblks") != 0 && strcmp(n, "mallinfo.hblks") != 0;
 }
 
+/* Durations in nanoseconds (rec.ring_wait_ns). */
+static int is_ns_counter(const char *n)
+{
+    size_t len = strlen(n);
+    return len > 3 && strcmp(n + len - 3, "_ns") == 0;
+}
+
 static void one(const struct nmr_view *v, const struct nmr_profile *p, const struct nmr_snapshot *s)
 {
     FILE *f = v->out;
@@ -56,6 +63,9 @@ static void one(const struct nmr_view *v, const struct nmr_profile *p, const str
         if (is_bytes_counter(c->name))
             fprintf(f, "  %-30s %20" PRId64 "  %s\n", c->name, c->value,
                     nmr_fmt_bytes(b, sizeof(b), c->value));
+        else if (is_ns_counter(c->name))
+            fprintf(f, "  %-30s %20" PRId64 "  %.3f s\n", c->name, c->value,
+                    (double)c->value / 1e9);
         else
             fprintf(f, "  %-30s %20" PRId64 "\n", c->name, c->value);
     }
@@ -64,6 +74,13 @@ static void one(const struct nmr_view *v, const struct nmr_profile *p, const str
         (nmr_counter_get(s, "rec.free_drops", &d) && d > 0))
         fprintf(f, "  warning: the recorder lost events (rec.ring_drops / rec.free_drops): "
                    "figures are estimates\n");
+    int64_t waits, ns;
+    if (nmr_counter_get(s, "rec.ring_waits", &waits) && waits > 0 &&
+        nmr_counter_get(s, "rec.ring_wait_ns", &ns))
+        fprintf(f,
+                "  note: threads waited %" PRId64 " times for the recorder to drain a full ring, "
+                "%.3f s in all (a larger NMTRACE_RING waits less)\n",
+                waits, (double)ns / 1e9);
     fprintf(f, "\nInfo:\n");
     for (size_t i = 0; i < p->ninfo; i++)
         fprintf(f, "  %-30s %s\n", p->info[i].key, p->info[i].value);

@@ -89,7 +89,7 @@ int nmr__print_agg_table(const struct nmr_view *v, enum nmr_agg_key key)
         const struct nmr_node *nd = &a.nodes[i];
         if (nd->flat[m] == 0 && nd->cum[m] == 0)
             continue;
-        sum = nmr__add(sum, nd->flat[m]);
+        sum = nmr_sat_add(sum, nd->flat[m]);
         if ((v->opt->nodecount && shown >= v->opt->nodecount) ||
             !nmr_view_above_threshold(v, nd->cum[m], total)) {
             hidden++;

@@ -16,7 +16,7 @@ static int64_t sum_sites(const struct nmr_snapshot *s, int committed)
 {
     int64_t t = 0;
     for (size_t i = 0; i < s->nsites; i++)
-        t = nmr__add(t, (int64_t)(committed ? s->sites[i].committed : s->sites[i].live_bytes));
+        t = nmr_sat_add(t, (int64_t)(committed ? s->sites[i].committed : s->sites[i].live_bytes));
     return t;
 }
 
@@ -48,7 +48,7 @@ static int one(const struct nmr_view *v, struct nmr_profile *p)
         for (size_t k = 0; k < se.nkeys; k++) {
             int64_t cur = se.val[k * se.nsnaps + i];
             int64_t prev = i ? se.val[k * se.nsnaps + i - 1] : 0;
-            int64_t d = nmr__sub(cur, prev);
+            int64_t d = nmr_sat_sub(cur, prev);
             if (d == 0)
                 continue;
             uint64_t ad = d < 0 ? (uint64_t)0 - (uint64_t)d : (uint64_t)d;

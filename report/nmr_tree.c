@@ -96,7 +96,7 @@ static int build(struct tree *t, const struct nmr_view *v)
         if (s->nframes == 0) {
             if (!(cur = child(t, 0, NULL, s->api)))
                 return -ENOMEM;
-            t->n[cur - 1].v = nmr__add(t->n[cur - 1].v, val);
+            t->n[cur - 1].v = nmr_sat_add(t->n[cur - 1].v, val);
             continue;
         }
         /* Default: site first, then its callers; --callers: outermost first. */
@@ -104,7 +104,7 @@ static int build(struct tree *t, const struct nmr_view *v)
             uint32_t j = v->opt->callers ? s->nframes - 1 - k : (uint32_t)site + k;
             if (!(cur = child(t, cur, &s->frames[j], s->api)))
                 return -ENOMEM;
-            t->n[cur - 1].v = nmr__add(t->n[cur - 1].v, val);
+            t->n[cur - 1].v = nmr_sat_add(t->n[cur - 1].v, val);
         }
     }
     /* Link children after the fact: indexes are stable now. */
@@ -133,13 +133,21 @@ static int cmp_idx(const void *a, const void *b)
 }
 
 /* The frames below the site (libc, allocator) of the stacks, for "via". */
+#define TREE_MAX_INDENT 64
+
 static void print_line(const struct nmr_view *v, const struct tnode *t, int depth, int64_t total,
                        int is_site)
 {
     char b[32];
     const struct nmr_frame *f = t->frame;
-    fprintf(v->out, "%*s%10s %5.1f%%  ", depth * 2, "",
-            nmr_fmt_value(b, sizeof(b), t->v, v->measure), nmr_pct(t->v, total));
+    /* Two spaces a level, up to TREE_MAX_INDENT levels; deeper lines say
+     * their level instead, so a deep stack's tree stays linear in size. */
+    if (depth > TREE_MAX_INDENT)
+        fprintf(v->out, "%*s[%d] ", TREE_MAX_INDENT * 2, "", depth);
+    else
+        fprintf(v->out, "%*s", depth * 2, "");
+    fprintf(v->out, "%10s %5.1f%%  ", nmr_fmt_value(b, sizeof(b), t->v, v->measure),
+            nmr_pct(t->v, total));
     if (!f) {
         fprintf(v->out, "%s (no frames)\n", t->api);
         return;
@@ -159,35 +167,83 @@ static void print_line(const struct nmr_view *v, const struct tnode *t, int dept
     fputc('\n', v->out);
 }
 
-static int print(const struct nmr_view *v, const struct tree *t, size_t first, int depth,
-                 int64_t total, size_t *lines, size_t *hidden)
+/* The children of first's sibling list, sorted for printing; NULL on ENOMEM. */
+static size_t *sorted_children(const struct tree *t, size_t first, size_t *count)
 {
     size_t n = 0;
     for (size_t c = first; c; c = t->n[c - 1].next)
         n++;
     size_t *idx = malloc((n ? n : 1) * sizeof(*idx));
     if (!idx)
-        return -ENOMEM;
+        return NULL;
     n = 0;
     for (size_t c = first; c; c = t->n[c - 1].next)
         idx[n++] = c;
     sort_tree = t;
     qsort(idx, n, sizeof(*idx), cmp_idx);
+    *count = n;
+    return idx;
+}
+
+/*
+ * Depth-first, each level's children in sorted order. Iterative, with one
+ * entry per open level: the tree is as deep as the deepest stack in the
+ * file, far more than the C stack could take in recursion.
+ */
+static int print(const struct nmr_view *v, const struct tree *t, size_t first, int64_t total,
+                 size_t *lines, size_t *hidden)
+{
+    struct level {
+        size_t *idx, n, i;
+    } *st = malloc(16 * sizeof(*st));
+    size_t cap = 16, depth = 0;
     int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        const struct tnode *c = &t->n[idx[i] - 1];
+    if (!st || !(st[0].idx = sorted_children(t, first, &st[0].n))) {
+        free(st);
+        return -ENOMEM;
+    }
+    st[0].i = 0;
+    for (;;) {
+        struct level *l = &st[depth];
+        if (l->i == l->n) {
+            free(l->idx);
+            if (depth-- == 0)
+                break;
+            continue;
+        }
+        const struct tnode *c = &t->n[l->idx[l->i++] - 1];
         if (!nmr_view_above_threshold(v, c->v, total) ||
             (depth == 0 && v->opt->nodecount && *lines >= v->opt->nodecount)) {
             (*hidden)++;
             continue;
         }
         int is_site = v->opt->callers ? c->first_child == 0 : depth == 0;
-        print_line(v, c, depth, total, is_site);
+        print_line(v, c, depth > INT32_MAX ? INT32_MAX : (int)depth, total, is_site);
         if (depth == 0)
             (*lines)++;
-        rc = print(v, t, c->first_child, depth + 1, total, lines, hidden);
+        if (!c->first_child)
+            continue;
+        if (depth + 1 == cap) {
+            struct level *ns = realloc(st, 2 * cap * sizeof(*st));
+            if (!ns) {
+                rc = -ENOMEM;
+                break;
+            }
+            st = ns;
+            cap *= 2;
+        }
+        l = &st[++depth];
+        l->i = 0;
+        if (!(l->idx = sorted_children(t, c->first_child, &l->n))) {
+            depth--;
+            rc = -ENOMEM;
+            break;
+        }
     }
-    free(idx);
+    if (rc)
+        for (size_t d = 0; d <= depth; d++)
+            free(st[d].idx);
+    free(st);
     return rc;
 }
 
@@ -210,7 +266,7 @@ int nmr_view_tree(const struct nmr_view *v)
                 v->opt->callers
                     ? "Callers tree: outermost frames first, allocation sites at the leaves"
                     : "Allocation sites, each with its callers below it");
-        rc = print(v, &t, head, 0, v->total[v->measure], &lines, &hidden);
+        rc = print(v, &t, head, v->total[v->measure], &lines, &hidden);
         if (!rc && hidden)
             fprintf(v->out, "(%zu more below --nodecount/--threshold)\n", hidden);
     }

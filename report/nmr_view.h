@@ -31,6 +31,7 @@
 #include <stdio.h>
 
 #include "nmr_profile.h"
+#include "nmr_sat.h"
 
 /*
  * Values carried by every row. The first NMR_NMEASURES are the selectable

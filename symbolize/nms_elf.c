@@ -14,6 +14,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Whether [off, off + len) lies inside a file of `size` bytes, written so
+ * that offsets and lengths near 2^64 (a crafted file) cannot wrap around. */
+static int inside(uint64_t off, uint64_t len, uint64_t size)
+{
+    return len <= size && off <= size - len;
+}
+
 /* Checks that every section's bytes lie inside the file: libelf maps lazily, so a
  * truncated debug file would otherwise fail late, section by section. */
 static int elf_validate(Elf *elf, uint64_t file_size)
@@ -24,14 +31,16 @@ static int elf_validate(Elf *elf, uint64_t file_size)
         return -ENOEXEC;
     if (elf_getshdrnum(elf, &shnum) != 0 || elf_getshdrstrndx(elf, &shstrndx) != 0)
         return -EIO;
-    if (eh.e_shoff + (uint64_t)shnum * eh.e_shentsize > file_size)
+    uint64_t table;
+    if (__builtin_mul_overflow((uint64_t)shnum, (uint64_t)eh.e_shentsize, &table) ||
+        !inside(eh.e_shoff, table, file_size))
         return -EIO;
     Elf_Scn *scn = NULL;
     while ((scn = elf_nextscn(elf, scn)) != NULL) {
         GElf_Shdr sh;
         if (!gelf_getshdr(scn, &sh))
             return -EIO;
-        if (sh.sh_type != SHT_NOBITS && sh.sh_offset + sh.sh_size > file_size)
+        if (sh.sh_type != SHT_NOBITS && !inside(sh.sh_offset, sh.sh_size, file_size))
             return -EIO;
     }
     return 0;

@@ -43,7 +43,7 @@ function(nmtj_test name script)
   endif()
   add_test(NAME ${name}
            COMMAND ${Python3_EXECUTABLE} -B ${NMTJ_DIR}/${script} --build ${CMAKE_BINARY_DIR}
-                   --java=${NMTJ_JAVA} ${T_ARGS})
+                   --java=${NMTJ_JAVA} --preload=${NMT_TEST_PRELOAD} ${T_ARGS})
   set_tests_properties(${name} PROPERTIES LABELS "java;${T_LABELS}" TIMEOUT ${T_TIMEOUT}
                                           SKIP_RETURN_CODE 77)
 endfunction()
@@ -70,12 +70,20 @@ nmtj_test(java_warmup test_warmup.py TIMEOUT 120)
 
 # The C demo and the launcher need no JDK; they carry their own labels.
 add_test(NAME examples_c_leak
-         COMMAND ${Python3_EXECUTABLE} -B ${NMTJ_DIR}/test_c_leak.py --build ${CMAKE_BINARY_DIR})
+         COMMAND ${Python3_EXECUTABLE} -B ${NMTJ_DIR}/test_c_leak.py --build ${CMAKE_BINARY_DIR}
+                 --preload=${NMT_TEST_PRELOAD})
 set_tests_properties(examples_c_leak PROPERTIES LABELS "examples" TIMEOUT 60)
 add_test(NAME launcher
          COMMAND ${Python3_EXECUTABLE} -B ${NMTJ_DIR}/test_launcher.py --build ${CMAKE_BINARY_DIR}
                  --java=${NMTJ_JAVA})
 set_tests_properties(launcher PROPERTIES LABELS "launcher" TIMEOUT 120)
+# Installed under a path with a space; the signals it passes on.
+foreach(t space signals)
+  add_test(NAME launcher_${t}
+           COMMAND ${Python3_EXECUTABLE} -B ${NMTJ_DIR}/test_launcher_${t}.py --build ${CMAKE_BINARY_DIR}
+                   --java=${NMTJ_JAVA})
+  set_tests_properties(launcher_${t} PROPERTIES LABELS "launcher" TIMEOUT 300)
+endforeach()
 
 # The example scripts themselves (they need the launcher, build/bin/nmtrace).
 nmtj_test(examples_scripts_a test_scripts.py ARGS --set a TIMEOUT 180 LABELS examples)

@@ -28,6 +28,20 @@ if(TARGET test_jvm_bridge)
     ${PROJECT_SOURCE_DIR}/preload ${PROJECT_SOURCE_DIR}/report)
 endif()
 
+# libnmtrace.so's dlsym (it catches JNI_CreateJavaVM) keeps RTLD_NEXT
+# relative to the caller: a program and a preloaded shim get the same
+# answers with and without the recorder. No JDK needed.
+if(TARGET nmtrace)
+  add_library(nmtt_dlsym_lib SHARED ${NMT_JB_DIR}/dlsym_lib.c)
+  add_library(nmtt_dlsym_shim SHARED ${NMT_JB_DIR}/dlsym_shim.c)
+  add_executable(nmtt_dlsym_prog ${NMT_JB_DIR}/dlsym_prog.c)
+  target_link_libraries(nmtt_dlsym_prog PRIVATE nmtt_dlsym_lib dl)
+  target_link_libraries(nmtt_dlsym_shim PRIVATE dl)
+  add_test(NAME java_bridge_dlsym_next COMMAND ${NMT_JB_DIR}/dlsym_next.sh
+    $<TARGET_FILE:nmtrace> $<TARGET_FILE:nmtt_dlsym_shim> $<TARGET_FILE:nmtt_dlsym_prog>)
+  set_tests_properties(java_bridge_dlsym_next PROPERTIES LABELS "java;integration" TIMEOUT 60)
+endif()
+
 # Integration: needs javac, the recorder and nmreport.
 if(Java_JAVAC_EXECUTABLE AND Java_JAVA_EXECUTABLE AND TARGET nmtrace AND TARGET nmreport)
   set(NMT_JB_CLASSES ${CMAKE_CURRENT_BINARY_DIR}/java_bridge/classes)

@@ -11,6 +11,17 @@ nmt_unit_test(test_sampler
 nmt_unit_test(test_ring
   SOURCES ${NMT_TEST_DIR}/test_ring.c
   LIBS Threads::Threads LABELS recorder)
+# The ring between application threads and the writer, under ThreadSanitizer
+# (a plain program: Criterion does not run under TSan).
+if(NMT_TSAN)
+  add_executable(tsan_ring ${NMT_TEST_DIR}/tsan_ring.c)
+  target_compile_options(tsan_ring PRIVATE -fsanitize=thread -fno-omit-frame-pointer)
+  target_link_options(tsan_ring PRIVATE -fsanitize=thread)
+  target_link_libraries(tsan_ring PRIVATE Threads::Threads)
+  add_test(NAME tsan_ring COMMAND tsan_ring)
+  set_tests_properties(tsan_ring PROPERTIES LABELS "tsan;recorder" TIMEOUT 300
+    ENVIRONMENT "TSAN_OPTIONS=halt_on_error=1:abort_on_error=1")
+endif()
 nmt_unit_test(test_addrfilter
   SOURCES ${NMT_TEST_DIR}/test_addrfilter.c
   LIBS m Threads::Threads LABELS recorder)

@@ -9,6 +9,24 @@ add_executable(report_mkprofile ${NMT_TEST_DIR}/report_mkprofile.c)
 target_compile_options(report_mkprofile PRIVATE -O0 -g -fno-omit-frame-pointer)
 target_link_libraries(report_mkprofile PRIVATE nmr_testwriter)
 
+# Crafted, checksum-valid profiles with extreme figures and a 400,000-frame
+# stack: every view and export must answer with a result or one error line.
+add_executable(report_crafted ${NMT_TEST_DIR}/report_crafted.c)
+target_link_libraries(report_crafted PRIVATE nmr_testwriter)
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_Interpreter_FOUND)
+  # Deep enough that any recursion per frame overflows an 8 MiB C stack; in
+  # the ASan build (larger frames, slower) half as deep does.
+  set(_frames 400000)
+  if(NMT_SANITIZE)
+    set(_frames 200000)
+  endif()
+  add_test(NAME report_crafted
+    COMMAND ${Python3_EXECUTABLE} ${NMT_TEST_DIR}/report_crafted.py $<TARGET_FILE:nmreport>
+            $<TARGET_FILE:report_crafted> ${CMAKE_CURRENT_BINARY_DIR}/report_crafted ${_frames})
+  set_tests_properties(report_crafted PROPERTIES LABELS "report" TIMEOUT 900)
+endif()
+
 nmt_unit_test(test_reader SOURCES ${NMT_TEST_DIR}/test_reader.c LIBS nmr nmr_testwriter
   LABELS report)
 nmt_unit_test(test_report_views SOURCES ${NMT_TEST_DIR}/test_report_views.c
@@ -72,12 +90,13 @@ endif()
 find_package(Python3 COMPONENTS Interpreter)
 if(Python3_FOUND)
   # With the recorder built, the golden cases include a real recording of
-  # tests/report_prog.c.
+  # tests/report_prog.c; not with a sanitized recorder, whose recording also
+  # holds the ASan runtime's own allocations.
   set(_real)
-  if(TARGET nmtrace)
+  if(TARGET nmtrace AND NOT NMT_SANITIZE)
     add_executable(report_prog ${NMT_TEST_DIR}/report_prog.c)
     target_compile_options(report_prog PRIVATE -O0 -g -fno-omit-frame-pointer)
-    set(_real $<TARGET_FILE:nmtrace> $<TARGET_FILE:report_prog>)
+    set(_real ${NMT_TEST_PRELOAD} $<TARGET_FILE:report_prog>)
   endif()
   add_test(NAME report_golden
     COMMAND ${Python3_EXECUTABLE} ${NMT_TEST_DIR}/report_golden.py $<TARGET_FILE:nmreport>
@@ -85,11 +104,12 @@ if(Python3_FOUND)
             ${CMAKE_CURRENT_BINARY_DIR}/report_golden ${_real})
   set_tests_properties(report_golden PROPERTIES LABELS "report" TIMEOUT 120)
 
+
   # A real recording of tests/prog_leaks.c, checked view by view.
   if(TARGET nmtrace AND TARGET prog_leaks)
     add_test(NAME report_e2e
       COMMAND ${Python3_EXECUTABLE} ${NMT_TEST_DIR}/report_e2e.py $<TARGET_FILE:nmreport>
-              $<TARGET_FILE:nmtrace> $<TARGET_FILE:prog_leaks>
+              ${NMT_TEST_PRELOAD} $<TARGET_FILE:prog_leaks>
               ${CMAKE_CURRENT_BINARY_DIR}/report_e2e)
     set_tests_properties(report_e2e PROPERTIES LABELS "report;integration" TIMEOUT 600)
   endif()

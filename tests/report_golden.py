@@ -21,7 +21,7 @@ import subprocess
 import sys
 
 NMREPORT, MK, GOLDEN, WORK = (os.path.abspath(a) for a in sys.argv[1:5])
-LIB, PROG = (os.path.abspath(a) for a in sys.argv[5:7]) if len(sys.argv) > 6 else (None, None)
+LIB, PROG = (":".join(os.path.abspath(p) for p in a.split(":")) for a in sys.argv[5:7]) if len(sys.argv) > 6 else (None, None)
 
 CASES = [
     ("basic", "text", []),

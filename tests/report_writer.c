@@ -99,17 +99,25 @@ void rw_end(struct rw *w, uint16_t type)
 
 void rw_header(struct rw *w, uint32_t version, uint32_t pid, uint64_t rate, const char *exe)
 {
-    rw_u32(w, version);
-    rw_u32(w, pid);
-    rw_u32(w, 1); /* ppid */
-    rw_u32(w, 0); /* flags: libunwind */
-    rw_u64(w, 1700000000000000000ull);
-    rw_u64(w, RW_START_MONO);
-    rw_u64(w, rate);
-    rw_u32(w, 64);   /* depth */
-    rw_u32(w, 4096); /* page size */
+    /* ppid 1, flags 0 (libunwind), depth 64, page size 4096. */
+    struct rw_hdr h = {version,       pid,  1,  0,    1700000000000000000ull,
+                       RW_START_MONO, rate, 64, 4096, exe};
+    rw_header_full(w, &h);
+}
+
+void rw_header_full(struct rw *w, const struct rw_hdr *h)
+{
+    rw_u32(w, h->version);
+    rw_u32(w, h->pid);
+    rw_u32(w, h->ppid);
+    rw_u32(w, h->flags);
+    rw_u64(w, h->start_realtime);
+    rw_u64(w, h->start_mono);
+    rw_u64(w, h->rate);
+    rw_u32(w, h->depth);
+    rw_u32(w, h->page_size);
     rw_str(w, "nmtrace-test 0.1.0");
-    rw_str(w, exe);
+    rw_str(w, h->exe);
     static const char cmd[] = "prog\0--flag\0";
     rw_u32(w, sizeof(cmd) - 1);
     rw_bytes(w, cmd, sizeof(cmd) - 1);
@@ -136,10 +144,16 @@ void rw_stack(struct rw *w, uint32_t id, const uint64_t *frames, uint32_t n)
 
 void rw_snap_begin(struct rw *w, uint32_t seq, uint32_t reason, uint64_t mono_ns)
 {
+    rw_snap_begin_at(w, seq, reason, 1700000000000000000ull + mono_ns, RW_START_MONO + mono_ns);
+}
+
+void rw_snap_begin_at(struct rw *w, uint32_t seq, uint32_t reason, uint64_t realtime_ns,
+                      uint64_t mono_ns)
+{
     rw_u32(w, seq);
     rw_u32(w, reason);
-    rw_u64(w, 1700000000000000000ull + mono_ns);
-    rw_u64(w, RW_START_MONO + mono_ns);
+    rw_u64(w, realtime_ns);
+    rw_u64(w, mono_ns);
     rw_end(w, NMT_REC_SNAP_BEGIN);
 }
 

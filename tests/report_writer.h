@@ -33,9 +33,20 @@ void rw_record(struct rw *w, uint16_t type, const void *payload, uint32_t len);
 
 /* Convenience records. */
 void rw_header(struct rw *w, uint32_t version, uint32_t pid, uint64_t rate, const char *exe);
+/* A HEADER with every figure chosen (crafted files). */
+struct rw_hdr {
+    uint32_t version, pid, ppid, flags;
+    uint64_t start_realtime, start_mono, rate;
+    uint32_t depth, page_size;
+    const char *exe;
+};
+void rw_header_full(struct rw *w, const struct rw_hdr *h);
 void rw_info(struct rw *w, const char *key, const char *value);
 void rw_stack(struct rw *w, uint32_t id, const uint64_t *frames, uint32_t n);
 void rw_snap_begin(struct rw *w, uint32_t seq, uint32_t reason, uint64_t mono_ns);
+/* SNAP_BEGIN with absolute times (crafted files). */
+void rw_snap_begin_at(struct rw *w, uint32_t seq, uint32_t reason, uint64_t realtime_ns,
+                      uint64_t mono_ns);
 /* MAPS of the calling process (/proc/self/maps), so real addresses of the
  * test program symbolize. */
 void rw_maps_self(struct rw *w);

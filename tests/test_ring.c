@@ -1,7 +1,10 @@
 /*
  * test_ring.c: units for the per-thread SPSC ring (preload/nmt_ring.h):
  * order, padding at the end of the data, full and recovery, zero-length
- * records, and a two-thread stress run that checks every record.
+ * records, and a two-thread stress run that checks every record; and its
+ * wait and wake-up protocol (preload/nmt_wake.h): a sleeping consumer woken
+ * by a producer, producers waiting for room losing nothing, and every way a
+ * wait ends without room (no consumer, a stalled one, a record too big).
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -10,6 +13,7 @@
 #include <string.h>
 
 #include "../preload/nmt_ring.h"
+#include "../preload/nmt_wake.h"
 
 static struct nmt_ring *ring_new(uint32_t cap)
 {
@@ -254,4 +258,204 @@ Test(ring, two_thread_stress, .timeout = 120)
     cr_assert_null(nmt_ring_peek(r, &len));
     cr_assert_eq(nmt_ring_used(r), 0);
     free(r);
+}
+
+/* ---- waiting and waking (nmt_wake.h) ---- */
+
+struct pair {
+    struct nmt_ring *r;
+    struct nmt_wake w;
+    _Atomic int stop;
+    _Atomic uint64_t sleeps, got;
+    uint64_t records;
+};
+
+static int pair_has_work(void *arg)
+{
+    struct pair *p = arg;
+    return atomic_load(&p->stop) || nmt_ring_used(p->r) >= p->r->cap / 2 ||
+           atomic_load(&p->w.waiters) != 0;
+}
+
+/* The consumer as the writer runs it: drain, tell waiters, sleep. Records
+ * carry their sequence number; any gap or reordering fails the test. */
+static void *consumer(void *arg)
+{
+    struct pair *p = arg;
+    uint64_t expect = 0;
+    for (;;) {
+        int last = atomic_load(&p->stop); /* then one more drain */
+        uint32_t len;
+        const uint64_t *rec;
+        while ((rec = nmt_ring_peek(p->r, &len)) != NULL) {
+            cr_assert_eq(*rec, expect, "record %lu arrived as %lu", expect, *rec);
+            expect++;
+            nmt_ring_release(p->r);
+        }
+        atomic_store(&p->got, expect);
+        nmt_wake_passed(&p->w);
+        if (last)
+            break;
+        atomic_fetch_add(&p->sleeps, 1);
+        nmt_wake_sleep(&p->w, -1, pair_has_work, p);
+    }
+    return NULL;
+}
+
+static void *waiting_producer(void *arg)
+{
+    struct pair *p = arg;
+    for (uint64_t seq = 0; seq < p->records; seq++) {
+        uint64_t ns;
+        int end;
+        uint64_t *rec = nmt_ring_reserve_wait(p->r, 8 + (uint32_t)(seq % 5) * 8, &p->w,
+                                              60ull * 1000000000, &ns, &end);
+        cr_assert_not_null(rec, "record %lu: the wait ended with %d", seq, end);
+        cr_assert_eq(end, NMT_WAIT_ROOM);
+        *rec = seq;
+        nmt_ring_commit(p->r);
+        if (nmt_ring_past_half(p->r))
+            nmt_wake_consumer(&p->w);
+    }
+    return NULL;
+}
+
+Test(wake, producer_waits_for_room_and_loses_nothing, .timeout = 120)
+{
+    /* A 4 KiB ring and 200k records: the producer must wait again and again,
+     * and the consumer sleeps whenever the ring is below half. */
+    struct pair p = {.r = ring_new(4096), .records = 200000};
+    nmt_wake_open(&p.w, 1);
+    pthread_t c, t;
+    cr_assert_eq(pthread_create(&c, NULL, consumer, &p), 0);
+    cr_assert_eq(pthread_create(&t, NULL, waiting_producer, &p), 0);
+    pthread_join(t, NULL);
+    atomic_store(&p.stop, 1);
+    nmt_wake_consumer(&p.w);
+    pthread_join(c, NULL);
+    cr_assert_eq(atomic_load(&p.got), p.records);
+    cr_assert_eq(atomic_load(&p.w.waiters), 0);
+    cr_assert_gt(atomic_load(&p.sleeps), 0);
+    free(p.r);
+}
+
+Test(wake, sleeping_consumer_is_woken, .timeout = 60)
+{
+    /* The consumer sleeps with no timeout: only wakes bring it back. */
+    struct pair p = {.r = ring_new(4096)};
+    nmt_wake_open(&p.w, 1);
+    pthread_t c;
+    cr_assert_eq(pthread_create(&c, NULL, consumer, &p), 0);
+    for (uint64_t seq = 0; seq < 1000; seq++) {
+        uint64_t *rec;
+        while ((rec = nmt_ring_reserve(p.r, 8)) == NULL) {
+            nmt_wake_consumer(&p.w); /* full: the consumer must come */
+            sched_yield();
+        }
+        *rec = seq;
+        nmt_ring_commit(p.r);
+        if (seq % 100 == 99)
+            nmt_wake_consumer(&p.w); /* below half: wake it by hand */
+        while (seq % 100 == 99 && atomic_load(&p.got) <= seq)
+            sched_yield(); /* each wake is answered by a drain */
+    }
+    atomic_store(&p.stop, 1);
+    nmt_wake_consumer(&p.w);
+    pthread_join(c, NULL);
+    cr_assert_eq(atomic_load(&p.got), 1000);
+    free(p.r);
+}
+
+static struct nmt_ring *full_ring(void)
+{
+    struct nmt_ring *r = ring_new(4096);
+    while (push(r, 64, 1))
+        ;
+    return r;
+}
+
+Test(wake, no_consumer_no_wait)
+{
+    struct nmt_ring *r = full_ring();
+    struct nmt_wake w = {0}; /* never opened */
+    uint64_t ns = 1;
+    int end = -1;
+    cr_assert_null(nmt_ring_reserve_wait(r, 64, &w, 60ull * 1000000000, &ns, &end));
+    cr_assert_eq(end, NMT_WAIT_CLOSED);
+    cr_assert_eq(atomic_load(&w.waiters), 0);
+    free(r);
+}
+
+Test(wake, too_big_never_waits)
+{
+    struct nmt_ring *r = ring_new(4096);
+    struct nmt_wake w = {0};
+    nmt_wake_open(&w, 1);
+    uint64_t ns = 1;
+    int end = -1;
+    cr_assert_null(
+        nmt_ring_reserve_wait(r, nmt_ring_max_record(r) + 8, &w, 60ull * 1000000000, &ns, &end));
+    cr_assert_eq(end, NMT_WAIT_TOO_BIG);
+    cr_assert_eq(ns, 0);
+    free(r);
+}
+
+Test(wake, stalled_consumer_ends_the_wait, .timeout = 60)
+{
+    /* A consumer that never moves: the first wait gives up after stall_ns,
+     * the next does not wait at all until the consumer shows progress. */
+    struct nmt_ring *r = full_ring();
+    struct nmt_wake w = {0};
+    nmt_wake_open(&w, 1);
+    uint64_t ns;
+    int end = -1;
+    cr_assert_null(nmt_ring_reserve_wait(r, 64, &w, 20000000, &ns, &end));
+    cr_assert_eq(end, NMT_WAIT_STALLED);
+    cr_assert_geq(ns, 20000000);
+    cr_assert_null(nmt_ring_reserve_wait(r, 64, &w, 20000000, &ns, &end));
+    cr_assert_eq(end, NMT_WAIT_STALLED);
+    cr_assert_eq(ns, 0, "waited again for a consumer known to be stuck");
+    /* The consumer moves (and frees room): waiting works again. */
+    uint32_t len;
+    cr_assert_not_null(nmt_ring_peek(r, &len));
+    nmt_ring_release(r);
+    nmt_wake_passed(&w);
+    cr_assert_not_null(nmt_ring_reserve_wait(r, 64, &w, 20000000, &ns, &end));
+    cr_assert_eq(end, NMT_WAIT_ROOM);
+    cr_assert_eq(atomic_load(&w.waiters), 0);
+    free(r);
+}
+
+struct closing {
+    struct nmt_ring *r;
+    struct nmt_wake w;
+    int end;
+};
+
+static void *wait_forever(void *arg)
+{
+    struct closing *c = arg;
+    uint64_t ns;
+    void *p = nmt_ring_reserve_wait(c->r, 64, &c->w, 3600ull * 1000000000, &ns, &c->end);
+    cr_assert_null(p);
+    return NULL;
+}
+
+Test(wake, closing_releases_waiters, .timeout = 60)
+{
+    /* A consumer that stops serving must not leave producers waiting. */
+    struct closing c = {.r = full_ring(), .end = -1};
+    nmt_wake_open(&c.w, 1);
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, wait_forever, &c), 0);
+    while (atomic_load(&c.w.waiters) != 3)
+        sched_yield();
+    nmt_wake_beat(&c.w); /* alive, but it stops */
+    nmt_wake_open(&c.w, 0);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    cr_assert_eq(c.end, NMT_WAIT_CLOSED);
+    cr_assert_eq(atomic_load(&c.w.waiters), 0);
+    free(c.r);
 }

@@ -5,9 +5,11 @@
  * variables, prepends libnmtrace.so (found at ../lib/ from the launcher's own
  * path) to LD_PRELOAD, adds the perf-map flags to JAVA_TOOL_OPTIONS for a
  * `java` command, then runs the command as a child, waits for it, and prints
- * where the profile went and how to read it. Its exit status is the child's
- * (128 + signal when the child was killed). Plain `LD_PRELOAD=libnmtrace.so
- * cmd` stays the primary interface; the launcher only saves typing.
+ * where the profile went and how to read it. The signals a user sends to the
+ * launcher (TERM, INT, HUP, QUIT, USR1, USR2 and the --signal one) go on to
+ * the child. Its exit status is the child's (128 + signal when the child was
+ * killed). Plain `LD_PRELOAD=libnmtrace.so cmd` stays the primary interface;
+ * the launcher only saves typing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,8 +60,11 @@ static const char usage_text[] =
     "\n"
     "For a java command, -XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit and\n"
     "-agentpath:<libnmtrace.so> are added to JAVA_TOOL_OPTIONS so JIT frames are named\n"
-    "and the JVM bridge starts with the first class. The exit status is the command's\n"
-    "(128 + N when it was killed by signal N).\n";
+    "and the JVM bridge starts with the first class. TERM, INT, HUP, QUIT, USR1, USR2\n"
+    "and the --signal one, sent to nmtrace, go on to the command. The exit status is\n"
+    "the command's (128 + N when it was killed by signal N). A recorder whose path\n"
+    "has a space or ':' is preloaded through a link in $XDG_RUNTIME_DIR (or /tmp)\n"
+    "/nmtrace-<uid>/, as LD_PRELOAD cannot hold such a path.\n";
 
 static void die_usage(const char *fmt, const char *arg)
 {
@@ -197,6 +202,65 @@ static void set_env(const char *name, const char *value)
         fprintf(stderr, "nmtrace: cannot set %s: %s\n", name, strerror(errno));
         exit(EXIT_USAGE);
     }
+}
+
+/* LD_PRELOAD has no quoting: ld.so splits it at every space and ':'. A
+ * recorder installed under such a path is preloaded through a symbolic link
+ * in a private directory of this user, <runtime dir>/nmtrace-<uid>/, named
+ * after the library's device and inode. The link stays after the run, so a
+ * daemon the command leaves behind can still exec programs that preload it.
+ * The same link goes into -agentpath, which then needs no quoting either. */
+static int unsplittable(const char *path)
+{
+    return strpbrk(path, " :\t\n") == NULL;
+}
+
+static int private_dir(const char *base, char *out, size_t n)
+{
+    struct stat st;
+    if ((size_t)snprintf(out, n, "%s/nmtrace-%lu", base, (unsigned long)getuid()) >= n)
+        return -ENAMETOOLONG;
+    if (mkdir(out, 0700) != 0 && errno != EEXIST)
+        return -errno;
+    /* Someone else's directory, or a link planted in a shared /tmp: refuse. */
+    if (lstat(out, &st) != 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077) != 0)
+        return -EPERM;
+    return 0;
+}
+
+static int preload_link(const char *lib, char *out, size_t n)
+{
+    const char *rt = getenv("XDG_RUNTIME_DIR");
+    char dir[PATH_MAX], tmp[PATH_MAX], seen[PATH_MAX];
+    struct stat st;
+    ssize_t len;
+    int err;
+    if (rt == NULL || rt[0] != '/' || !unsplittable(rt) || strlen(rt) > 256)
+        rt = "/tmp";
+    if ((err = private_dir(rt, dir, sizeof(dir))) != 0)
+        return err;
+    if (stat(lib, &st) != 0)
+        return -errno;
+    if ((size_t)snprintf(out, n, "%s/libnmtrace-%lx-%lx.so", dir, (unsigned long)st.st_dev,
+                         (unsigned long)st.st_ino) >= n ||
+        (size_t)snprintf(tmp, sizeof(tmp), "%s.%ld", out, (long)getpid()) >= sizeof(tmp))
+        return -ENAMETOOLONG;
+    len = readlink(out, seen, sizeof(seen) - 1);
+    if (len > 0 && (seen[len] = '\0', strcmp(seen, lib) == 0))
+        return 0;
+    /* A new link under a temporary name, renamed over: a concurrent run
+     * never sees a missing or half-made link. */
+    unlink(tmp);
+    if (symlink(lib, tmp) != 0)
+        return -errno;
+    if (rename(tmp, out) != 0) {
+        err = -errno;
+        unlink(tmp);
+        return err;
+    }
+    return 0;
 }
 
 /* Puts lib first in LD_PRELOAD, keeping whatever was there after it. */
@@ -387,20 +451,49 @@ static void report_profile(const char *pattern, pid_t child, const struct timesp
 
 static volatile sig_atomic_t child_pid;
 
-/* A TERM or HUP sent to the launcher alone goes on to the child; the
- * launcher stays to report. INT and QUIT from a terminal reach the child
- * directly (same process group), so the launcher just ignores them. */
-static void forward(int sig)
+/* What the launcher passes on: the signals a user or a service manager sends
+ * to stop, reload or poke a program, and the --signal one (set in main). */
+static int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, 0};
+#define N_FORWARDED ((int)(sizeof(forwarded) / sizeof(forwarded[0])))
+
+/* A signal sent to the launcher goes on to the child. One the terminal
+ * generated (Ctrl-C, Ctrl-\) already reached the child, which is in the same
+ * foreground process group: passing it on would deliver it twice. */
+static void forward(int sig, siginfo_t *info, void *uc)
 {
+    (void)uc;
+    if (info != NULL && info->si_code == SI_KERNEL)
+        return;
     if (child_pid > 0)
         kill((pid_t)child_pid, sig);
+}
+
+/* Catches every forwarded signal that is not ignored (one ignored when the
+ * launcher started, as under nohup, stays ignored for the child too). The
+ * signals are blocked until the child's pid is known: one that arrives
+ * during the fork is delivered, and forwarded, once it is. */
+static void catch_forwarded(sigset_t *blocked, sigset_t *old_mask)
+{
+    struct sigaction fwd = {.sa_sigaction = forward, .sa_flags = SA_SIGINFO | SA_RESTART}, cur;
+    sigemptyset(blocked);
+    for (int i = 0; i < N_FORWARDED; i++)
+        if (forwarded[i] > 0)
+            sigaddset(blocked, forwarded[i]);
+    fwd.sa_mask = *blocked;
+    sigprocmask(SIG_BLOCK, blocked, old_mask);
+    for (int i = 0; i < N_FORWARDED; i++) {
+        if (forwarded[i] <= 0 || sigaction(forwarded[i], NULL, &cur) != 0 ||
+            cur.sa_handler == SIG_IGN)
+            continue;
+        sigaction(forwarded[i], &fwd, NULL);
+    }
 }
 
 static int run(char **argv, const char *pattern)
 {
     struct timespec start;
-    struct sigaction fwd = {.sa_handler = forward}, ign = {.sa_handler = SIG_IGN}, old_int,
-                     old_quit;
+    struct sigaction dfl = {.sa_handler = SIG_DFL}, cur;
+    sigset_t blocked, old_mask;
     int pipefd[2], err = 0, status;
     pid_t pid;
 
@@ -410,17 +503,19 @@ static int run(char **argv, const char *pattern)
         fprintf(stderr, "nmtrace: pipe: %s\n", strerror(errno));
         return EXIT_USAGE;
     }
-    sigemptyset(&fwd.sa_mask);
-    sigaction(SIGINT, &ign, &old_int);
-    sigaction(SIGQUIT, &ign, &old_quit);
+    catch_forwarded(&blocked, &old_mask);
     pid = fork();
     if (pid < 0) {
         fprintf(stderr, "nmtrace: fork: %s\n", strerror(errno));
         return EXIT_USAGE;
     }
     if (pid == 0) {
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGQUIT, &old_quit, NULL);
+        /* The command starts with the dispositions and mask the launcher had. */
+        for (int i = 0; i < N_FORWARDED; i++)
+            if (forwarded[i] > 0 && sigaction(forwarded[i], NULL, &cur) == 0 &&
+                cur.sa_handler != SIG_IGN)
+                sigaction(forwarded[i], &dfl, NULL);
+        sigprocmask(SIG_SETMASK, &old_mask, NULL);
         close(pipefd[0]);
         execvp(argv[0], argv);
         err = errno;
@@ -429,8 +524,7 @@ static int run(char **argv, const char *pattern)
         _exit(err == ENOENT ? 127 : 126);
     }
     child_pid = pid;
-    sigaction(SIGTERM, &fwd, NULL);
-    sigaction(SIGHUP, &fwd, NULL);
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
     close(pipefd[1]);
     /* The pipe closes on a successful exec; an errno in it means exec failed. */
     while (read(pipefd[0], &err, sizeof(err)) < 0 && errno == EINTR)
@@ -528,6 +622,7 @@ int main(int argc, char **argv)
                           optarg);
             snprintf(num, sizeof(num), "%d", sig);
             set_env("NMTRACE_SIGNAL", num);
+            forwarded[N_FORWARDED - 1] = sig;
             break;
         case OPT_TRIGGER:
             if (*optarg == '\0' || strlen(optarg) > 511)
@@ -571,8 +666,21 @@ int main(int argc, char **argv)
     /* An absolute path, so children that chdir still find it. */
     {
         char abs[PATH_MAX];
+        int err;
         if (realpath(lib, abs) != NULL)
             snprintf(lib, sizeof(lib), "%s", abs);
+        else
+            snprintf(abs, sizeof(abs), "%s", lib);
+        if (!unsplittable(lib)) {
+            if ((err = preload_link(abs, lib, sizeof(lib))) != 0) {
+                fprintf(stderr,
+                        "nmtrace: the recorder's path %s has a space or ':', which LD_PRELOAD "
+                        "cannot hold, and no link to it could be made: %s (install nmtrace "
+                        "under a path without them)\n",
+                        abs, strerror(-err));
+                return EXIT_USAGE;
+            }
+        }
     }
     prepend_preload(lib);
     if (java && is_java(argv[optind]))

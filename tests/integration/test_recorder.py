@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Integration tests of libnmtrace.so on real programs with ground truth.
 
-Usage: test_recorder.py CASE --lib LIB --bindir DIR --workdir DIR
-Each CASE runs real processes under LD_PRELOAD and checks the profile with the
-independent reader nmtprof.py (docs/FORMAT.md). Exit 0 pass, 1 fail, 77 skip.
+Usage: test_recorder.py CASE --lib LIB[:LIB...] --bindir DIR --workdir DIR
+Each CASE runs real processes under LD_PRELOAD (LIB: what to preload, in
+order) and checks the profile with the independent reader nmtprof.py
+(docs/FORMAT.md). Exit 0 pass, 1 fail, 77 skip.
 """
 import argparse
 import glob
@@ -32,7 +33,10 @@ def check(cond, msg):
 
 class Env:
     def __init__(self, a):
-        self.lib, self.bindir = os.path.abspath(a.lib), os.path.abspath(a.bindir)
+        # --lib is what goes into LD_PRELOAD: the recorder, in a sanitized
+        # build with the sanitizer runtime (':'-separated).
+        self.lib = ":".join(os.path.abspath(p) for p in a.lib.split(":") if p)
+        self.bindir = os.path.abspath(a.bindir)
         self.work = os.path.abspath(a.workdir)
         shutil.rmtree(self.work, ignore_errors=True)
         os.makedirs(self.work)
@@ -302,27 +306,162 @@ def case_bad_env(env):
     env.clean()
     r = env.run([env.prog("prog_steady"), "0.2", "1"],
                 {"NMTRACE_RATE": "lots", "NMTRACE_DEPTH": "0", "NMTRACE_UNWIND": "magic",
-                 "NMTRACE_SIGNAL": "SEGV"})
+                 "NMTRACE_SIGNAL": "SEGV", "NMTRACE_ON_FULL": "block"})
     lines = [l for l in r.stderr.splitlines() if l.startswith("nmtrace:")]
-    check(len(lines) == 4, "expected one line per bad variable, got %s" % lines)
-    for var in ("NMTRACE_RATE", "NMTRACE_DEPTH", "NMTRACE_UNWIND", "NMTRACE_SIGNAL"):
+    check(len(lines) == 5, "expected one line per bad variable, got %s" % lines)
+    for var in ("NMTRACE_RATE", "NMTRACE_DEPTH", "NMTRACE_UNWIND", "NMTRACE_SIGNAL",
+                "NMTRACE_ON_FULL"):
         check(any(var in l for l in lines), "no line for %s" % var)
     prof = env.only_profile()
     check(prof.info["config.RATE"] == "524288", "default rate not used")
     check(prof.info["config.DEPTH"] == "64", "default depth not used")
     check(prof.info["config.SIGNAL"] == "off", "JVM signal accepted")
+    check(prof.info["config.ON_FULL"] == "wait", "default NMTRACE_ON_FULL not used")
     print("bad env: defaults used, one line each")
 
 
 def case_ring_overflow(env):
-    """A tiny ring under a burst: losses are counted, never silent."""
+    """A tiny ring under a burst. NMTRACE_ON_FULL=drop: losses are counted,
+    never silent. The default (wait): the thread waits, nothing is lost, and
+    the profile is exact."""
     env.clean()
-    env.run([env.prog("prog_truth"), "0.3"], {"NMTRACE_RATE": "1", "NMTRACE_RING": "4"})
-    snap = env.only_profile().last()
-    c = snap.counters
-    print("ring overflow: drops", c["rec.ring_drops"], "free drops", c["rec.free_drops"])
+    env.run([env.prog("prog_truth"), "0.3"],
+            {"NMTRACE_RATE": "1", "NMTRACE_RING": "4", "NMTRACE_ON_FULL": "drop"})
+    prof = env.only_profile()
+    c = prof.last().counters
+    print("ring overflow, drop: drops", c["rec.ring_drops"], "free drops", c["rec.free_drops"])
+    check(prof.info["config.ON_FULL"] == "drop", "ON_FULL not in INFO")
     check(c["rec.ring_drops"] + c["rec.free_drops"] > 0, "a 4 KiB ring at rate 1 lost nothing?")
+    check(c["rec.ring_waits"] == 0, "waited with NMTRACE_ON_FULL=drop")
     check(c["rec.samples"] > 0, "nothing recorded")
+    truth, prof, snap = truth_run(env, 1, scale="0.3", extra={"NMTRACE_RING": "4"})
+    c = snap.counters
+    print("ring overflow, wait: waits", c["rec.ring_waits"], "for", c["rec.ring_wait_ns"], "ns")
+    check_no_loss(c)
+    # A 4 KiB ring holds about twenty events: the burst cannot fit.
+    check(c["rec.ring_waits"] > 0, "a 4 KiB ring at rate 1 never filled?")
+    syms = nmtprof.Symbols(env.prog("prog_truth"))
+    for site in SITES:
+        got = nmtprof.site_total(prof, snap, syms, site, "live_bytes")
+        check(got == truth[site], "%s: live %d, truth %d" % (site, got, truth[site]))
+
+
+# Every counter of events the recorder lost, or could not account for.
+LOSS_COUNTERS = ("rec.ring_drops", "rec.ring_drop_bytes", "rec.free_drops", "rec.lost_no_ring",
+                 "rec.liveset_full", "rec.ring_wait_stalls", "rec.internal_errors",
+                 "rec.write_errors")
+
+
+def check_no_loss(c):
+    for k in LOSS_COUNTERS:
+        check(k in c, "counter %s missing" % k)
+        check(c[k] == 0, "%s = %d: events lost" % (k, c[k]))
+
+
+def churn_run(env, extra):
+    """prog_churn at rate 1: per leaking site the exact live bytes and
+    objects, nothing live where everything was freed, nothing lost."""
+    env.clean()
+    r = env.run([env.prog("prog_churn")], dict(extra, NMTRACE_RATE="1"))
+    truth = json.loads(r.stdout)
+    prof = env.only_profile()
+    snap = prof.last()
+    check(snap.reason == 1, "last snapshot is not the exit one")
+    syms = nmtprof.Symbols(env.prog("prog_churn"))
+    for site, t in sorted(truth.items()):
+        b = nmtprof.site_total(prof, snap, syms, site, "live_bytes")
+        o = nmtprof.site_total(prof, snap, syms, site, "live_objects")
+        check(t["objects"] > 0, "%s leaked nothing: a useless truth" % site)
+        check((b, o) == (t["bytes"], t["objects"]), "%s: live %d bytes in %d objects, truth %d "
+              "in %d" % (site, b, o, t["bytes"], t["objects"]))
+    for field in ("live_bytes", "live_objects"):
+        got = nmtprof.site_total(prof, snap, syms, "churn_site", field)
+        check(got == 0, "churn_site (all freed) shows %s %d" % (field, got))
+    c = snap.counters
+    check_no_loss(c)
+    return c
+
+
+def case_churn_exact(env):
+    """Four threads churning, leaking and freeing each other's blocks."""
+    c = churn_run(env, {})
+    print("churn: exact; %d samples, %d waits" % (c["rec.samples"], c["rec.ring_waits"]))
+
+
+def case_churn_small_ring(env):
+    """The same with 64 KiB rings: threads wait for the writer, lose nothing."""
+    c = churn_run(env, {"NMTRACE_RING": "64"})
+    # ~100k events of ~150 bytes per thread through 64 KiB: rings fill.
+    check(c["rec.ring_waits"] > 0, "64 KiB rings at rate 1 never filled?")
+    check(c["rec.ring_wait_ns"] > 0, "waits took no time")
+    print("churn, 64 KiB rings: exact; %d waits, %.1f ms waiting" %
+          (c["rec.ring_waits"], c["rec.ring_wait_ns"] / 1e6))
+
+
+def run_both(env, argv, timeout=60):
+    """Runs argv unprofiled and profiled: (plain, profiled) results."""
+    plain = env.run(argv, preload=False, check_rc=False, timeout=timeout)
+    prof = env.run(argv, check_rc=False, timeout=timeout)
+    return plain, prof
+
+
+def same_outcome(what, plain, prof):
+    check(prof.returncode == plain.returncode, "%s: exit %d, unprofiled %d (stderr %r)" %
+          (what, prof.returncode, plain.returncode, prof.stderr[-500:]))
+    check(prof.stdout == plain.stdout, "%s: stdout %r, unprofiled %r" %
+          (what, prof.stdout, plain.stdout))
+    check(prof.stderr == plain.stderr, "%s: stderr %r, unprofiled %r" %
+          (what, prof.stderr, plain.stderr))
+
+
+def case_main_exit(env):
+    """main() ends with pthread_exit: the process ends as it does unprofiled
+    (exit 0 once the last thread leaves, atexit handlers and stdio flushed),
+    with the final snapshot, whether other threads remain or not, and
+    whether the recorder ever saw them or not."""
+    for mode in ("alone", "worker", "quiet"):
+        env.clean()
+        try:
+            plain, prof = run_both(env, [env.prog("prog_main_exit"), mode])
+        except subprocess.TimeoutExpired:
+            raise Fail("%s: the process did not end" % mode)
+        same_outcome(mode, plain, prof)
+        check("atexit ran" in plain.stdout, "%s: the program itself misbehaves" % mode)
+        p = env.only_profile()
+        check(p.last().reason == 1, "%s: no exit snapshot" % mode)
+    # At rate 1 with small rings too: the worker's events reach the profile.
+    env.clean()
+    env.run([env.prog("prog_main_exit"), "worker"], {"NMTRACE_RATE": "1",
+                                                         "NMTRACE_RING": "4"}, timeout=60)
+    c = env.only_profile().last().counters
+    check_no_loss(c)
+    check(c["rec.samples"] >= 1000, "the worker's allocations are missing")
+    print("main pthread_exit: same outcome as unprofiled, final snapshot written")
+
+
+def case_main_exit_sigterm(env):
+    """SIGTERM to a process whose main thread has left and whose worker
+    waits: it dies of SIGTERM, as unprofiled."""
+    rcs = []
+    for preload in (False, True):
+        env.clean()
+        e = dict(os.environ, NMTRACE_OUTPUT=os.path.join(env.work, "p.%p.nmt"))
+        if preload:
+            e["LD_PRELOAD"] = env.lib
+        p = subprocess.Popen([env.prog("prog_main_exit"), "block"], env=e, cwd=env.work,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = p.stdout.readline() + p.stdout.readline()
+        check(line == "main block\nready\n", "no ready line: %r" % line)
+        p.send_signal(signal.SIGTERM)
+        try:
+            out, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            raise Fail("SIGTERM did not end the process (preload %s)" % preload)
+        rcs.append((p.returncode, line + out, err))
+    check(rcs[0] == rcs[1], "profiled %r, unprofiled %r" % (rcs[1], rcs[0]))
+    check(rcs[0][0] == -signal.SIGTERM, "unprofiled exit %d" % rcs[0][0])
+    print("main pthread_exit + SIGTERM: killed by SIGTERM, as unprofiled")
 
 
 def case_fp_unwind(env):
@@ -349,7 +488,12 @@ def case_jemalloc(env):
         print("SKIP: libjemalloc.so.2 not installed (libjemalloc-dev)")
         return 77
     env.clean()
-    e = dict(BIG_RING, NMTRACE_RATE="1", LD_PRELOAD=env.lib + " " + libs[0])
+    if os.environ.get("NMT_TEST_SANITIZED"):
+        # The sanitized recorder wraps ASan's allocator, and jemalloc placed
+        # between them calls ASan's interceptors before ASan is set up.
+        print("SKIP: jemalloc cannot be wrapped by the ASan build of the recorder")
+        return 77
+    e = dict(BIG_RING, NMTRACE_RATE="1", LD_PRELOAD=env.lib + ":" + libs[0])
     r = env.run([env.prog("prog_truth"), "0.3"], e)
     truth = json.loads(r.stdout)
     prof = env.only_profile()
@@ -393,9 +537,260 @@ def case_java(env):
     snap = prof.last()
     check(snap.counters["rec.samples"] > 0, "no samples in a JVM")
     check(snap.counters["rec.mmap_events"] > 0, "no mmap events in a JVM")
+    # 64 buffers of 1 MiB at the default rate (512 KiB): each is sampled
+    # independently with p = 1 - exp(-2) = 0.86 and weighted 1 MiB / p; the
+    # estimate is below 32 MiB only if fewer than 28 are sampled (binomial
+    # tail below 1e-15).
     live = sum(s["live_bytes"] for s in snap.sites.values())
     check(live >= 32 << 20, "64 MiB of direct buffers not seen (live %d)" % live)
+    # Plain LD_PRELOAD: the bridge started when JNI_CreateJavaVM returned.
+    check(snap.counters.get("java.attach_via") == 4,
+          "java.attach_via is %s, not 4" % snap.counters.get("java.attach_via"))
+    check(snap.counters.get("java.stacks", 0) > 0, "no sampled stack got Java frames")
     print("java: -version and a program ran, profile with %d stacks" % len(prof.stacks))
+
+
+
+# ---- the host process: descriptors, signals and resource limits ----
+
+def run_limited(env, argv, limits=None, preload=True, extra=None, stdin=None):
+    """Runs argv with the given resource limits; returns (rc, stdout, stderr)
+    as bytes. stdout is a pipe, so the program's stdio buffers it fully."""
+    import resource
+
+    def setup():
+        for res, v in (limits or {}).items():
+            resource.setrlimit(res, (v, v))
+
+    e = dict(os.environ)
+    for k in list(e):
+        if k.startswith("NMTRACE_"):
+            del e[k]
+    e.pop("LD_PRELOAD", None)
+    e["NMTRACE_OUTPUT"] = os.path.join(env.work, "p.%p.nmt")
+    if preload:
+        e["LD_PRELOAD"] = env.lib
+    e.update(extra or {})
+    r = subprocess.run(argv, env=e, capture_output=True, timeout=120, cwd=env.work,
+                       preexec_fn=setup, stdin=subprocess.DEVNULL)
+    return r.returncode, r.stdout, r.stderr
+
+
+def same_as_plain(env, argv, limits, extra, what):
+    plain = run_limited(env, argv, limits, preload=False)
+    for rate in ("1", "524288"):
+        e = {"NMTRACE_RATE": rate, "NMTRACE_QUIET": "1"}
+        e.update(extra or {})
+        got = run_limited(env, argv, limits, extra=e)
+        check(got[0] == plain[0], "%s at rate %s: exit status %d, unprofiled %d (stderr %r)"
+              % (what, rate, got[0], plain[0], got[2][-300:]))
+        check(got[1] == plain[1], "%s at rate %s: stdout differs from unprofiled" % (what, rate))
+        check(got[2] == plain[2], "%s at rate %s: stderr %r, unprofiled %r"
+              % (what, rate, got[2][-300:], plain[2][-300:]))
+    return plain
+
+
+def no_fde_covers(binary, func):
+    """True when no FDE in .eh_frame or .debug_frame covers func."""
+    nm = subprocess.run(["nm", binary], capture_output=True, text=True, check=True).stdout
+    addr = next(int(l.split()[0], 16) for l in nm.splitlines() if l.endswith(" " + func))
+    frames = subprocess.run(["readelf", "-wf", binary], capture_output=True, text=True,
+                            check=True).stdout
+    for l in frames.splitlines():
+        if " FDE " in l and "pc=" in l:
+            lo, hi = (int(x, 16) for x in l.split("pc=")[1].split(".."))
+            if lo <= addr < hi:
+                return False
+    return True
+
+
+def case_hostio_fds(env):
+    """A daemon that closes fds 3..1023 and writes its own files on 3 and 4,
+    through code without unwind tables, while snapshots are taken: its files
+    and stdout are those of an unprofiled run, at rate 1 and by default."""
+    prog = env.prog("prog_hostio")
+    check(no_fde_covers(prog, "hostio_nounwind_write"),
+          "hostio_nounwind_write has unwind info: the fallback path is not exercised")
+    ref = [os.path.join(env.work, n) for n in ("ref_a", "ref_b")]
+    r = env.run([prog, "daemon"] + ref, preload=False)
+    want = [open(p, "rb").read() for p in ref]
+    check(len(want[0]) > 20000 and want[0] == want[1], "reference run wrote %d/%d bytes"
+          % (len(want[0]), len(want[1])))
+    for rate in ("1", "524288"):
+        env.clean()
+        out = [os.path.join(env.work, "out_%s_%s" % (rate, n)) for n in "ab"]
+        prof = os.path.join(env.work, "daemon_%s.nmt" % rate)
+        got = env.run([prog, "daemon"] + out + [prof],
+                      env={"NMTRACE_RATE": rate, "NMTRACE_SIGNAL": "USR1",
+                           "NMTRACE_OUTPUT": prof}, timeout=120)
+        check(got.stdout == r.stdout, "rate %s: stdout %r, unprofiled %r"
+              % (rate, got.stdout, r.stdout))
+        for p, w in zip(out, want):
+            data = open(p, "rb").read()
+            check(data == w, "rate %s: %s has %d bytes, unprofiled %d" % (rate, p, len(data),
+                                                                      len(w)))
+        snaps = nmtprof.Profile(prof).snapshots
+        # one before the close-all, one per batch, the final one
+        check(len(snaps) == 6, "rate %s: %d snapshots, expected 6" % (rate, len(snaps)))
+        check(snaps[-1].counters.get("rec.write_errors", 0) == 0,
+              "rate %s: write errors counted" % rate)
+
+
+def case_hostio_fsize(env):
+    """Under ulimit -f (0 and small) the final snapshot's write raises no
+    SIGXFSZ in the program: same stdout, stderr (NMTRACE_QUIET=1) and exit
+    status as unprofiled; the loss is said once when not quiet."""
+    import resource
+    ls = shutil.which("ls")
+    prog = env.prog("prog_hostio")
+    for limit in (0, 4096):
+        lim = {resource.RLIMIT_FSIZE: limit}
+        for argv in ([ls, "/"], [prog, "print"]):
+            plain = same_as_plain(env, argv, lim, None, "%s under ulimit -f %d" % (argv, limit))
+            check(plain[0] == 0 and plain[1], "%s: the unprofiled run failed" % argv)
+        env.clean()
+        rc, out, err = run_limited(env, [prog, "print"], lim)
+        lines = err.decode().splitlines()
+        check(rc == 0 and len(lines) == 1 and "nmtrace: writing the profile" in lines[0],
+              "ulimit -f %d, not quiet: rc %d, stderr %r (expected one notice)" % (limit, rc, err))
+        for p in env.profiles():
+            check(os.path.getsize(p) == 0, "%s: a partial snapshot was left" % p)
+
+
+def case_hostio_nofile(env):
+    """A program that opens files until EMFILE gets as many as unprofiled:
+    the recorder holds no descriptor of its own."""
+    import resource
+    prog = env.prog("prog_hostio")
+    for limit in (64, 1024):
+        plain = same_as_plain(env, [prog, "fds"], {resource.RLIMIT_NOFILE: limit}, None,
+                              "ulimit -n %d" % limit)
+        check(b"opened" in plain[1], "unexpected output %r" % plain[1])
+
+
+def case_hostio_output(env):
+    """Unwritable directory, full filesystem, existing file or symlink at the
+    output path: the program's output and status are unchanged, one line on
+    stderr when the profile cannot be made, nothing written through a link."""
+    prog = env.prog("prog_hostio")
+    argv = [prog, "print"]
+    plain = run_limited(env, argv, preload=False)
+    # an existing file and a symlink at the path: both left as they were
+    target = os.path.join(env.work, "target")
+    with open(target, "w") as f:
+        f.write("not a profile\n")
+    link = os.path.join(env.work, "link.nmt")
+    os.symlink(target, link)
+    exist = os.path.join(env.work, "exist.nmt")
+    shutil.copy(target, exist)
+    for path in (link, exist):
+        got = run_limited(env, argv, extra={"NMTRACE_OUTPUT": path})
+        check(got == plain, "output at %s: result differs from unprofiled (%r)" % (path, got[2]))
+        check(open(target).read() == "not a profile\n" and open(exist).read() == open(target).read(),
+              "a file at the output path was written")
+        alt = path[:-4] + ".1.nmt"
+        check(nmtprof.Profile(alt).snapshots, "no profile at %s" % alt)
+        os.unlink(alt)
+    # a directory we cannot write, and a full filesystem: as root (whom
+    # permissions do not stop) both are tiny tmpfs mounts, read-only and full
+    root = os.geteuid() == 0
+    if root and shutil.which("mount") is None:
+        print("SKIP: the unwritable and full filesystem cases need mount as root")
+        return 77
+
+    def mount_tmpfs(path, opts):
+        os.mkdir(path)
+        return subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", path],
+                              capture_output=True).returncode == 0
+
+    def expect_one_notice(out, what, quiet):
+        got = run_limited(env, argv, extra={"NMTRACE_OUTPUT": out, "NMTRACE_QUIET": quiet})
+        check(got[:2] == plain[:2], "%s: exit status or stdout differ: %r" % (what, got[2]))
+        lines = got[2].decode().splitlines()
+        check(len(lines) == (0 if quiet == "1" else 1) and
+              all(line.startswith("nmtrace: ") for line in lines),
+              "%s, NMTRACE_QUIET=%s: stderr %r" % (what, quiet, got[2]))
+
+    ro = os.path.join(env.work, "ro")
+    if root:
+        if not mount_tmpfs(ro, "ro,size=16k"):
+            print("SKIP: cannot mount a tmpfs")
+            return 77
+    else:
+        os.mkdir(ro, 0o555)
+    try:
+        for quiet in ("1", "0"):
+            expect_one_notice(os.path.join(ro, "p.nmt"), "unwritable directory", quiet)
+        check(os.listdir(ro) == [], "a file appeared in the unwritable directory")
+    finally:
+        if root:
+            subprocess.run(["umount", ro])
+        else:
+            os.chmod(ro, 0o755)
+    if not root:
+        print("SKIP: a full filesystem needs root to mount a tmpfs")
+        return 77
+    mnt = os.path.join(env.work, "full")
+    if not mount_tmpfs(mnt, "size=16k"):
+        print("SKIP: cannot mount a tmpfs")
+        return 77
+    try:
+        with open(os.path.join(mnt, "filler"), "wb") as f:
+            try:
+                f.write(b"x" * 65536)
+            except OSError:
+                pass
+        out = os.path.join(mnt, "p.nmt")
+        for quiet in ("1", "0"):
+            expect_one_notice(out, "full filesystem", quiet)
+            if os.path.exists(out):
+                check(os.path.getsize(out) == 0, "full filesystem: a partial snapshot was left")
+                os.unlink(out)
+    finally:
+        subprocess.run(["umount", mnt])
+
+
+def vm_need(env, argv):
+    """The smallest RLIMIT_AS (to 1 MiB) under which argv succeeds unprofiled."""
+    import resource
+    lo, hi = 1 << 20, 4 << 30
+    check(run_limited(env, argv, {resource.RLIMIT_AS: hi}, preload=False)[0] == 0,
+          "%s fails even with 4 GiB" % argv)
+    while hi - lo > (1 << 20):
+        mid = (lo + hi) // 2
+        if run_limited(env, argv, {resource.RLIMIT_AS: mid}, preload=False)[0] == 0:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def case_hostio_vm(env):
+    """Under ulimit -v set just above what a program creating N threads needs
+    unprofiled, it creates them all profiled too (same output and status),
+    and the rings it got were cut down (rec.small_rings). The 24 MiB margin
+    is the recorder's fixed cost (its code, static data with the writer's
+    8 MiB heap, the writer's stack; about 16 MiB) plus room to spare; before,
+    the writer thread's 64 MiB glibc arena and 16 MiB rings per thread at
+    rate 1 did not fit."""
+    if os.environ.get("NMT_TEST_SANITIZED"):
+        # ASan reserves terabytes of address space for its shadow memory:
+        # nothing runs under a ulimit -v sized for the plain program.
+        print("SKIP: ulimit -v cannot be tested with the ASan build of the recorder")
+        return 77
+    import resource
+    prog = env.prog("prog_hostio")
+    for n in (1, 8):
+        argv = [prog, "threads", str(n)]
+        need = vm_need(env, argv)
+        lim = {resource.RLIMIT_AS: need + (24 << 20)}
+        plain = same_as_plain(env, argv, lim, None, "%d threads under ulimit -v" % n)
+        check(plain[0] == 0, "unprofiled run failed under its own limit")
+    env.clean()
+    rc, out, err = run_limited(env, argv, lim, extra={"NMTRACE_RATE": "1"})
+    check(rc == 0, "rate 1 under ulimit -v: exit status %d" % rc)
+    small = env.only_profile().last().counters.get("rec.small_rings", 0)
+    check(small >= 1, "rate 1 under ulimit -v: rec.small_rings is %d, expected >= 1" % small)
 
 
 def main():

@@ -43,10 +43,13 @@ class Ctx:
         ap.add_argument("--build", required=True, help="the CMake build directory")
         ap.add_argument("--java", default="", help="java executable (default: from PATH)")
         ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
+        ap.add_argument("--preload", default="", help="what to put in LD_PRELOAD, ':'-separated "
+                        "(default: the build's libnmtrace.so; NMT_TEST_PRELOAD in tests/CMakeLists.txt)")
         self.args, self.rest = ap.parse_known_args(argv)
         b = os.path.abspath(self.args.build)
         self.build = b
         self.lib = os.path.join(b, "lib", "libnmtrace.so")
+        self.preload = self.args.preload or self.lib
         self.nmreport = os.path.join(b, "bin", "nmreport")
         self.launcher = os.path.join(b, "bin", "nmtrace")
         self.ex_classes = os.path.join(b, "examples", "classes")
@@ -96,7 +99,7 @@ class Ctx:
         for k in list(env):
             if k.startswith("NMTRACE_") or k in ("LD_PRELOAD", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS"):
                 del env[k]
-        env["LD_PRELOAD"] = self.lib
+        env["LD_PRELOAD"] = self.preload
         env["NMTRACE_OUTPUT"] = os.path.join(self.tmp, "p.%p.nmt")
         for k, v in (extra or {}).items():
             env[k] = str(v)

@@ -29,7 +29,6 @@ def body(c):
     c.scratch("soak")
     total_java = 0
     for main, args, jvm in SCENARIOS:
-        named = 0
         for i in range(runs):
             for p in c.profiles():
                 os.unlink(p)
@@ -40,12 +39,16 @@ def body(c):
             c.no_crash_files()
             info = c.main_profile()
             nmtj.check(info["snapshots"] >= 1, "%s run %d: no complete snapshot" % (main, i + 1))
-            named += info["types"].get(10, 0)
-        # A short run can end before the bridge has attached (it polls for the
-        # VM), so Java names are required over the runs, not in each one.
-        nmtj.check(named > 0 or main == "WarmUp",
-                   "%s: no Java method named (JMETHOD) in %d runs" % (main, runs))
-        total_java += named
+            # The bridge starts before the main class loads, and VMDeath names
+            # what was sampled: every run whose Java code allocates natively
+            # names Java methods. WarmUp only touches the Java heap.
+            named = info["types"].get(10, 0)
+            via = nmtj.nmtprof.Profile(info["path"]).last().counters.get("java.attach_via")
+            nmtj.check(via == 4, "%s run %d: java.attach_via is %s, not 4 (JNI_CreateJavaVM caught)"
+                       % (main, i + 1, via))
+            nmtj.check(named > 0 or main == "WarmUp",
+                       "%s run %d: no Java method named (JMETHOD)" % (main, i + 1))
+            total_java += named
     print("%d scenarios x %d runs: no crash, no hang; %d JMETHOD records" %
           (len(SCENARIOS), runs, total_java))
 

@@ -68,6 +68,9 @@ int main(int argc, char **argv)
     CHECK(argc == 2, "usage: embed_no_asgct CLASSES_DIR");
     nmt__jvm_dlsym = hide_asgct;
     nmt_jvm_configure(1);
+    /* Linked with -ljvm: libjvm.so is in the link map from the start, so the
+     * writer is asked for timed wake-ups to poll. */
+    CHECK(nmt_jvm_wants_poll() == 1, "nmt_jvm_wants_poll() is 0 with libjvm.so linked");
 
     char cp[4096];
     snprintf(cp, sizeof(cp), "-Djava.class.path=%s", argv[1]);
@@ -96,8 +99,9 @@ int main(int argc, char **argv)
     CHECK(counter("java.attach_via") == NMT_JVM_VIA_POLL, "java.attach_via = %lld",
           (long long)counter("java.attach_via"));
     CHECK(counter("java.asgct") == 0, "java.asgct = %lld", (long long)counter("java.asgct"));
-    CHECK(counter("java.err.not_attached") == 1, "java.err.not_attached = %lld",
-          (long long)counter("java.err.not_attached"));
+    CHECK(counter("java.err.no_asgct") == 1, "java.err.no_asgct = %lld",
+          (long long)counter("java.err.no_asgct"));
+    CHECK(nmt_jvm_wants_poll() == 0, "nmt_jvm_wants_poll() is 1 with the bridge attached");
     CHECK(counter("java.classes") > 100, "java.classes = %lld", (long long)counter("java.classes"));
 
     /* Names still travel. */
@@ -123,6 +127,8 @@ int main(int argc, char **argv)
     nmt_jvm_shutdown();
     CHECK(atomic_load(&nmt__jvm_state) == NMT_JVM_STOPPED, "not stopped");
     CHECK(nmt_jvm_append(frames, 3, 8) == 3, "append after shutdown");
+    CHECK(counter("java.err.stopped") == 1, "java.err.stopped = %lld",
+          (long long)counter("java.err.stopped"));
     puts("ok");
     /* Not DestroyJavaVM: the process ends here like a recorded one does. */
     fflush(stdout);

@@ -197,6 +197,61 @@ Test(jvm_append, untouched_when_not_attached)
     cr_assert_eq(c.value, NMT_JVM_WAITING);
 }
 
+/* Once a JVM is known, a sample without Java frames is counted by why. */
+Test(jvm_append, every_missed_stack_counted_by_reason)
+{
+    uint64_t f[4] = {1, 2, 3, 0};
+    nmt_jvm_configure(1);
+    nmt__jvm_creating(); /* the JNI_CreateJavaVM wrapper is creating a JVM */
+    cr_assert_eq(nmt_jvm_append(f, 3, 4), 3);
+    cr_assert_eq(counter("java.err.not_attached"), 1);
+    atomic_store(&nmt__jvm_state, NMT_JVM_FAILED);
+    cr_assert_eq(nmt_jvm_append(f, 3, 4), 3);
+    cr_assert_eq(counter("java.err.bridge_failed"), 1);
+    attach_fake();
+    atomic_store(&nmt__jvm_asgct, NULL);
+    cr_assert_eq(nmt_jvm_append(f, 3, 4), 3);
+    cr_assert_eq(counter("java.err.no_asgct"), 1);
+    getenv_result = JNI_EDETACHED;
+    atomic_store(&nmt__jvm_asgct, fake_asgct);
+    cr_assert_eq(nmt_jvm_append(f, 3, 4), 3);
+    cr_assert_eq(counter("java.err.not_java_thread"), 1);
+    getenv_result = JNI_OK;
+    nmt_jvm_shutdown();
+    cr_assert_eq(nmt_jvm_append(f, 3, 4), 3);
+    cr_assert_eq(counter("java.err.stopped"), 1);
+    cr_assert_eq(counter("java.stacks"), 0);
+}
+
+/* Without libjvm.so (this test program does not load it) the poll does
+ * nothing and never asks the writer for a timed wake-up. */
+Test(jvm_poll, no_libjvm_no_wakeups)
+{
+    nmt_jvm_configure(1);
+    cr_assert_eq(nmt_jvm_wants_poll(), 0);
+    for (int i = 0; i < 3; i++)
+        nmt_jvm_poll();
+    cr_assert_eq(nmt_jvm_wants_poll(), 0);
+    cr_assert_eq(atomic_load(&nmt__jvm_state), NMT_JVM_WAITING);
+    cr_assert_eq(counter("java.state"), NMT_JVM_WAITING);
+}
+
+/* The JNI_CreateJavaVM lookup is taken over only while the bridge waits;
+ * a failed creation starts nothing and leaves the state as it was. */
+Test(jvm_hook, create_hook_only_while_waiting)
+{
+    cr_assert_eq(nmt__jvm_want_create_hook(), 0, "taken over before configure");
+    nmt_jvm_configure(1);
+    cr_assert_eq(nmt__jvm_want_create_hook(), 1);
+    nmt__jvm_create_hooked(NULL);
+    nmt__jvm_creating();
+    nmt__jvm_created(NULL, NULL);
+    cr_assert_eq(atomic_load(&nmt__jvm_state), NMT_JVM_WAITING);
+    cr_assert_eq(counter("java.attach_via"), NMT_JVM_VIA_NONE);
+    nmt_jvm_configure(0);
+    cr_assert_eq(nmt__jvm_want_create_hook(), 0, "taken over with NMTRACE_JAVA=off");
+}
+
 Test(jvm_append, off_stays_off)
 {
     nmt_jvm_configure(0);

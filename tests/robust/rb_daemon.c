@@ -8,7 +8,7 @@
  * Each round waits for one line on stdin (the driver paces the rounds and
  * waits for a snapshot after each), leaks 8 MiB in 256 KiB blocks (growth
  * for NMTRACE_GROWTH), writes one record to each data file and prints one
- * line. With "nounwind" every round also allocates from a frame without
+ * line; a last line ends it. With "nounwind" every round also allocates from a frame without
  * unwind tables (rb_nounwind.c). It prints the descriptor each data file got
  * (3 to 6 unprofiled).
  */
@@ -96,6 +96,7 @@ int main(int argc, char **argv)
         printf("round %d: %lu\n", r, sum);
         fflush(stdout);
     }
+    rb_require(rb_wait_line() == 1, "line for the end");
     for (int i = 0; i < NFILES; i++) {
         rb_require(close(fds[i]) == 0, "close a data file");
         print_file(names[i]);

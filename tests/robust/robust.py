@@ -332,6 +332,9 @@ def check_profile(prof, label, exact=False, truth=None, prog=None, need_exit=Tru
     if not prof.snapshots:
         return
     snap = prof.last()
+    check(prof.header["exe"] and snap.maps, "%s: %s has %s and %d MAPS entries in its last "
+          "snapshot: its stacks cannot be symbolized" % (
+              label, prof.path, "exe %r" % prof.header["exe"], len(snap.maps)))
     seqs = [s.seq for s in prof.snapshots]
     check(seqs == list(range(len(seqs))), "%s: snapshot seqs %s" % (label, seqs))
     lost = losses(snap)
@@ -458,6 +461,7 @@ def daemon(s, nounwind, rates):
             pr.read_line()
             if profiled:
                 pr.wait_for("snapshot after round %d" % r, lambda: len(pr.snapshots()) > before)
+        pr.send(b"end\n")
         return pr.finish()
 
     plain = drive(s.start(argv, label + "-plain", profiled=False), False)
@@ -486,7 +490,7 @@ def daemon(s, nounwind, rates):
 
 def finish_blind(pr, rounds):
     try:
-        pr.send(b"x\n" * (rounds + 2))
+        pr.send(b"x\n" * (rounds + 3))
     except (BrokenPipeError, ValueError):
         pass
     return pr.finish()
@@ -886,6 +890,7 @@ BAD_VALUES = {
     "NMTRACE_TRIGGER": ["t" * 5000],
     "NMTRACE_JAVA": ["maybe"],
     "NMTRACE_RING": ["1", "huge", "8g"],
+    "NMTRACE_ON_FULL": ["sometimes", "block"],
     "NMTRACE_QUIET": ["yes"],
 }
 # Read by nmreport, not by the recorder.

@@ -536,6 +536,8 @@ static int run(char **argv, const char *pattern)
             return EXIT_USAGE;
         }
     }
+    /* Reaped: its pid may be reused, so a late signal goes nowhere. */
+    child_pid = 0;
     if (err != 0) {
         fprintf(stderr, "nmtrace: cannot run %s: %s\n", argv[0], strerror(err));
         return err == ENOENT ? 127 : 126;

@@ -8,11 +8,10 @@
  * own ring. A ring past half full wakes the writer if it sleeps. A full ring
  * makes the thread wait for the writer's next round (NMTRACE_ON_FULL=wait,
  * the default), bounded: the wait gives up when the writer shows no progress
- * for a second, and then the event is dropped and counted, as it is at once
- * with NMTRACE_ON_FULL=drop or wherever waiting could block the writer or
- * nobody (see may_wait). The re-entrancy guard is held throughout, so
- * whatever the unwinder or the JVM allocates goes straight to the real
- * allocator.
+ * for a second, and the event is then dropped and counted. It is dropped and
+ * counted at once with NMTRACE_ON_FULL=drop, and where no writer would answer
+ * (may_wait). The re-entrancy guard is held throughout, so whatever the
+ * unwinder or the JVM allocates goes straight to the real allocator.
  */
 #include <alloca.h>
 #include <fcntl.h>
@@ -321,6 +320,19 @@ static void commit(struct nmt_thread *thr)
         nmt_wake_consumer(&nmt__bell);
 }
 
+/* NMTRACE_GROWTH: the writer can only see growth in what it has drained.
+ * Each thread wakes it after sampling a quarter of the threshold (estimated
+ * bytes, frees not subtracted: at worst an early look), so a growth snapshot
+ * follows the growth without a timer. */
+static void growth_wake(struct nmt_tls *t, size_t size)
+{
+    t->grown += nmt_sampler_weight(size, nmt__cfg.rate) * (double)size;
+    if (t->grown * 4 >= (double)nmt__cfg.growth) {
+        t->grown = 0;
+        nmt_wake_consumer(&nmt__bell);
+    }
+}
+
 static void count_drop(struct nmt_thread *thr, uint64_t bytes)
 {
     atomic_store_explicit(&thr->drops, atomic_load_explicit(&thr->drops, memory_order_relaxed) + 1,
@@ -394,6 +406,8 @@ NMT_HIDDEN void *nmt__sampled_alloc(void *ptr, size_t size, void *entry)
     head.arg[1] = size;
     if (publish(thr, &head, frames, n) == 0) {
         nmt_addrfilter_add(&nmt__filter, ptr); /* only now may a free look for it */
+        if (nmt__cfg.growth)
+            growth_wake(t, size);
     } else {
         count_drop(thr, size);
         if (nmt__exact)

@@ -140,6 +140,7 @@ struct nmt_tls {
     uint32_t main_thread;         /* the thread-group leader ("main" thread) */
     uint32_t writer;              /* the writer thread: allocates from nmt_wheap.c */
     uintptr_t stack_lo, stack_hi; /* mapped part of the stack, for the unwinders */
+    double grown; /* NMTRACE_GROWTH: estimated bytes sampled since this thread woke the writer */
 };
 extern __thread struct nmt_tls nmt__tls __attribute__((tls_model("initial-exec")));
 

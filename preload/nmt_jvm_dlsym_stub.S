@@ -39,6 +39,21 @@ dlsym:
     .cfi_endproc
     .size   dlsym, .-dlsym
 
+#if defined(__CET__)
+    /* Keeps the library marked for IBT/shadow stacks when the C files are
+     * (-fcf-protection): the stub starts with endbr64 and its call returns. */
+    .section .note.gnu.property, "a"
+    .p2align 3
+    .long   4                       /* name size */
+    .long   16                      /* descriptor size */
+    .long   5                       /* NT_GNU_PROPERTY_TYPE_0 */
+    .asciz  "GNU"
+    .long   0xc0000002              /* GNU_PROPERTY_X86_FEATURE_1_AND */
+    .long   4
+    .long   __CET__                 /* 1 IBT, 2 SHSTK */
+    .p2align 3
+#endif
+
 #elif defined(__aarch64__)
 
     .text

@@ -32,6 +32,7 @@ void nmt__jvm_wait_writer(void)
     if (atomic_load(&nmt__state) != NMT_ON)
         return;
     uint64_t deadline = nmt__clock_ns(CLOCK_MONOTONIC) + WRITER_WAIT_NS;
+    nmt__writer_wake(); /* it may be asleep until its next tick */
     for (struct nmt_thread *s = atomic_load_explicit(&nmt__threads, memory_order_acquire); s;
          s = s->next) {
         if (atomic_load_explicit(&s->state, memory_order_acquire) == NMT_SLOT_FREE || !s->ring)

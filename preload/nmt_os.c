@@ -5,6 +5,10 @@
  * the command line, and the creation of and appends to the profile file. All of it runs on
  * the writer thread (or the exiting thread for the last snapshot) with the
  * re-entrancy guard held; none of it is ever on an application's hot path.
+ *
+ * The process is read through /proc/thread-self, the calling thread's own
+ * entry: /proc/self is the main thread's, empty (no maps, no exe) once the
+ * main thread has ended with pthread_exit while others run on.
  */
 #include <elf.h>
 #include <errno.h>
@@ -25,10 +29,37 @@
 #include "nmt_internal.h"
 #include "nmt_os.h"
 
+/* Every descriptor the recorder opens is closed through here. It shares the
+ * program's descriptor table: a program that closes every descriptor while
+ * we hold one (a daemon's close-all loop) closes ours, and may at once get
+ * the same number for its own file. Closing that would close the program's
+ * file, so the descriptor is closed only while it still is the file we
+ * opened (what the window between fstat and close leaves is nanoseconds, not
+ * the length of a read or a write). */
+static int open_own(const char *path, int flags, struct stat *id)
+{
+    int fd = open(path, flags, 0600); /* the mode counts only when creating */
+    if (fd >= 0 && fstat(fd, id) != 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    return fd;
+}
+
+static void close_own(int fd, const struct stat *id)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0 && st.st_dev == id->st_dev && st.st_ino == id->st_ino)
+        close(fd);
+}
+
 /* Reads a whole (proc) file into a malloc'ed, NUL-terminated buffer. */
 NMT_HIDDEN int nmt__os_read_file(const char *path, char **out, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat id;
+    int fd = open_own(path, O_RDONLY | O_CLOEXEC, &id);
     if (fd < 0)
         return -errno;
     size_t cap = 16384, n = 0;
@@ -51,7 +82,7 @@ NMT_HIDDEN int nmt__os_read_file(const char *path, char **out, size_t *len)
             break;
         n += (size_t)r;
     }
-    close(fd);
+    close_own(fd, &id);
     if (buf == NULL)
         return -ENOMEM;
     buf[n] = '\0';
@@ -87,7 +118,8 @@ static int pread_all(int fd, void *buf, size_t n, off_t off)
 /* Finds NT_GNU_BUILD_ID in the PT_NOTE segments of a 64-bit ELF file. */
 static int read_build_id(const char *path, uint8_t *id, size_t max)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat own;
+    int fd = open_own(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, &own);
     if (fd < 0)
         return 0;
     int found = 0;
@@ -126,7 +158,7 @@ static int read_build_id(const char *path, uint8_t *id, size_t max)
         }
     }
 out:
-    close(fd);
+    close_own(fd, &own);
     return found;
 }
 
@@ -150,12 +182,12 @@ static const struct bid_entry *build_id_for(const char *path, uint64_t dev, uint
     return e;
 }
 
-/* Appends the MAPS payload (count, entries) for /proc/self/maps. */
+/* Appends the MAPS payload (count, entries) for the process's mappings. */
 NMT_HIDDEN int nmt__os_maps(struct nmt_buf *b)
 {
     char *text;
     size_t len;
-    int err = nmt__os_read_file("/proc/self/maps", &text, &len);
+    int err = nmt__os_read_file("/proc/thread-self/maps", &text, &len);
     if (err != 0)
         return err;
     size_t count_at = b->len;
@@ -213,7 +245,7 @@ NMT_HIDDEN void nmt__os_counters(nmt_counter_fn add, void *ctx)
 {
     char *text;
     size_t len;
-    if (nmt__os_read_file("/proc/self/status", &text, &len) == 0) {
+    if (nmt__os_read_file("/proc/thread-self/status", &text, &len) == 0) {
         long long v;
         if ((v = status_kb(text, "\nVmRSS:")) >= 0)
             add(ctx, "proc.rss", v * 1024);
@@ -242,11 +274,11 @@ NMT_HIDDEN void nmt__os_counters(nmt_counter_fn add, void *ctx)
 NMT_HIDDEN void nmt__os_identity(struct nmt_buf *b)
 {
     char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    ssize_t n = readlink("/proc/thread-self/exe", exe, sizeof(exe) - 1);
     nmt__buf_str(b, exe, n > 0 ? (size_t)n : 0);
     char *cmd;
     size_t len;
-    if (nmt__os_read_file("/proc/self/cmdline", &cmd, &len) == 0) {
+    if (nmt__os_read_file("/proc/thread-self/cmdline", &cmd, &len) == 0) {
         nmt__buf_str(b, cmd, len);
         free(cmd);
     } else {
@@ -321,12 +353,55 @@ static int make_absolute(char *path, size_t size)
     return k < 0 || (size_t)k >= size ? -ENAMETOOLONG : 0;
 }
 
-/* Expands %p (pid) and %% in the output pattern, then creates the file
- * exclusively, never following a symlink. If the name is taken (a pid that
- * exec'ed keeps its pid, or an old file), ".1", ".2"... go before ".nmt".
- * On success path holds the file's absolute path and id its identity; no
- * descriptor is left open. */
-NMT_HIDDEN int nmt__os_create_output(char *path, size_t size, struct nmt_fileid *id)
+static int write_guarded(int fd, const struct stat *st, const void *p, size_t n, int *damaged);
+
+/* The directory part of path ("." when there is none). */
+static void dir_of(const char *path, char *dir, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        snprintf(dir, size, ".");
+    else if (slash == path)
+        snprintf(dir, size, "/");
+    else
+        snprintf(dir, size, "%.*s", (int)(slash - path), path);
+}
+
+/* Gives the unnamed file fd the first free name of the pattern; never
+ * through a symlink (linkat does not replace or follow an existing name). */
+static int link_first_free(int fd, const struct stat *st, const char *base, const char *ext,
+                           char *path, size_t size)
+{
+    char self[64];
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+    for (int i = 0; i < 1000; i++) {
+        if (i == 0)
+            snprintf(path, size, "%s%s", base, ext);
+        else
+            snprintf(path, size, "%s.%d%s", base, i, ext);
+        struct stat now;
+        if (fstat(fd, &now) != 0 || now.st_ino != st->st_ino || now.st_dev != st->st_dev)
+            return -ESTALE;
+        if (linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -errno;
+    }
+    return -EEXIST;
+}
+
+/* Expands %p (pid) and %% in the output pattern and creates the file with
+ * its first n bytes, mode 0600, never through a symlink. If the name is
+ * taken (a pid that exec'ed keeps its pid, or an old file), ".1", ".2"...
+ * go before ".nmt". The file is written unnamed (O_TMPFILE) and then given
+ * its name, so that nobody ever sees it empty or half-written; where the
+ * filesystem cannot do that, it is created with O_EXCL and written.
+ * Returns 0 when the file exists (path then holds its absolute path and id
+ * its identity; no descriptor is left open), or -errno. *write_err is the
+ * write's error, or 0: a file created by name whose first write failed is
+ * left empty, to be written later; an unnamed one is gone. */
+NMT_HIDDEN int nmt__os_create_output(char *path, size_t size, struct nmt_fileid *id,
+                                     const void *data, size_t n, int *write_err)
 {
     char base[1024];
     size_t o = 0;
@@ -348,30 +423,50 @@ NMT_HIDDEN int nmt__os_create_output(char *path, size_t size, struct nmt_fileid 
         base[blen - 4] = '\0';
         ext = ".nmt";
     }
-    for (int i = 0; i < 1000; i++) {
+    int damaged = 0, err;
+    char dir[1024];
+    dir_of(base, dir, sizeof(dir));
+    struct stat st;
+    int fd = open_own(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, &st);
+    if (fd >= 0) {
+        int linked = -1;
+        *write_err = write_guarded(fd, &st, data, n, &damaged);
+        if (*write_err == 0)
+            linked = link_first_free(fd, &st, base, ext, path, size);
+        close_own(fd, &st);
+        if (*write_err != 0)
+            return *write_err;
+        if (linked == 0)
+            goto named;
+        if (linked == -EEXIST || linked == -ESTALE)
+            return linked;
+        /* linkat refused (no /proc, say): create by name instead */
+    }
+    err = -EEXIST;
+    for (int i = 0; i < 1000 && err == -EEXIST; i++) {
         if (i == 0)
             snprintf(path, size, "%s%s", base, ext);
         else
             snprintf(path, size, "%s.%d%s", base, i, ext);
-        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
-        if (fd < 0 && errno == EEXIST)
-            continue;
-        if (fd < 0)
-            return -errno;
-        struct stat st;
-        int err = fstat(fd, &st) == 0 ? 0 : -errno;
-        close(fd);
-        if (err == 0)
-            err = make_absolute(path, size);
-        if (err != 0) {
-            unlink(path);
-            return err;
-        }
-        id->dev = (uint64_t)st.st_dev;
-        id->ino = (uint64_t)st.st_ino;
-        return 0;
+        fd = open_own(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, &st);
+        err = fd < 0 ? -errno : 0;
     }
-    return -EEXIST;
+    if (err != 0)
+        return err;
+    *write_err = write_guarded(fd, &st, data, n, &damaged);
+    close_own(fd, &st);
+    if (damaged) {
+        unlink(path); /* ours, and it holds a partial snapshot */
+        return *write_err;
+    }
+named:
+    if (make_absolute(path, size) != 0) {
+        unlink(path);
+        return -ENAMETOOLONG;
+    }
+    id->dev = (uint64_t)st.st_dev;
+    id->ino = (uint64_t)st.st_ino;
+    return 0;
 }
 
 /* 1 when the thread-group leader (the main thread) has exited and no other
@@ -398,9 +493,13 @@ NMT_HIDDEN int nmt__os_only_caller_left(void)
     return threads == 2;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
+/* Writes while fd is still the file opened as id (see close_own). */
+static int write_all(int fd, const struct stat *id, const unsigned char *p, size_t n)
 {
     while (n > 0) {
+        struct stat st;
+        if (fstat(fd, &st) != 0 || st.st_dev != id->st_dev || st.st_ino != id->st_ino)
+            return -ESTALE;
         ssize_t k = write(fd, p, n);
         if (k < 0 && errno == EINTR)
             continue;
@@ -424,8 +523,14 @@ static int write_all(int fd, const unsigned char *p, size_t n)
  * snapshot), so both are blocked around the write, and an instance that
  * became pending during it is ours and taken off again; one that was
  * already pending before belongs to the program and is left alone. */
-NMT_HIDDEN int nmt__os_append(const char *path, const struct nmt_fileid *id, const void *p,
-                              size_t n, int *damaged)
+/* Signals our write raises must not reach the program: SIGXFSZ (past
+ * RLIMIT_FSIZE) would kill it, SIGPIPE cannot come from a regular file but
+ * is blocked as well. This may run on an application thread (the final
+ * snapshot), so both are blocked around the write, and an instance that
+ * became pending during it is ours and taken off again; one that was
+ * already pending before belongs to the program and is left alone. A write
+ * that fails is cut back off (*damaged set when it cannot be). */
+static int write_guarded(int fd, const struct stat *st, const void *p, size_t n, int *damaged)
 {
     sigset_t ours, old, before, after;
     sigemptyset(&ours);
@@ -433,23 +538,9 @@ NMT_HIDDEN int nmt__os_append(const char *path, const struct nmt_fileid *id, con
     sigaddset(&ours, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &ours, &old);
     sigpending(&before);
-    /* O_NONBLOCK: should a FIFO have been put at the path, open neither
-     * blocks nor succeeds without a reader; fstat then rejects it anyway. */
-    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-    int err = fd < 0 ? -errno : 0;
-    struct stat st;
-    if (err == 0 && fstat(fd, &st) != 0)
-        err = -errno;
-    if (err == 0 &&
-        (!S_ISREG(st.st_mode) || (uint64_t)st.st_dev != id->dev || (uint64_t)st.st_ino != id->ino))
-        err = -ESTALE;
-    if (err == 0) {
-        err = write_all(fd, p, n);
-        if (err != 0 && ftruncate(fd, st.st_size) != 0)
-            *damaged = 1; /* a partial snapshot stays at the end: write no more */
-    }
-    if (fd >= 0)
-        close(fd);
+    int err = write_all(fd, st, p, n);
+    if (err != 0 && err != -ESTALE && ftruncate(fd, st->st_size) != 0)
+        *damaged = 1; /* a partial snapshot stays at the end: write no more */
     sigpending(&after);
     static const int sigs[] = {SIGXFSZ, SIGPIPE};
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
@@ -463,5 +554,27 @@ NMT_HIDDEN int nmt__os_append(const char *path, const struct nmt_fileid *id, con
         }
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err;
+}
+
+/* Opens the profile again and appends n bytes, all or nothing, so that the
+ * file still ends at a record boundary and later snapshots can follow.
+ * Returns 0, -ESTALE when the path no longer names our file, or -errno. */
+NMT_HIDDEN int nmt__os_append(const char *path, const struct nmt_fileid *id, const void *p,
+                              size_t n, int *damaged)
+{
+    /* O_NONBLOCK: should a FIFO have been put at the path, open neither
+     * blocks nor succeeds without a reader; fstat then rejects it anyway. */
+    struct stat st;
+    int fd =
+        open_own(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, &st);
+    int err = fd < 0 ? -errno : 0;
+    if (err == 0 &&
+        (!S_ISREG(st.st_mode) || (uint64_t)st.st_dev != id->dev || (uint64_t)st.st_ino != id->ino))
+        err = -ESTALE;
+    if (err == 0)
+        err = write_guarded(fd, &st, p, n, damaged);
+    if (fd >= 0)
+        close_own(fd, &st);
     return err;
 }

@@ -21,7 +21,8 @@ struct nmt_fileid {
 };
 /* 1 while descriptor 2 is still the stderr the program started with. */
 int nmt__os_stderr_ok(void);
-int nmt__os_create_output(char *path, size_t size, struct nmt_fileid *id);
+int nmt__os_create_output(char *path, size_t size, struct nmt_fileid *id, const void *data,
+                          size_t n, int *write_err);
 int nmt__os_append(const char *path, const struct nmt_fileid *id, const void *p, size_t n,
                    int *damaged);
 /* 1 when the main thread has exited and the caller is the only task left. */

@@ -218,51 +218,69 @@ static uint32_t encode_sites(struct nmt_writer *w, struct nmt_buf *b)
     return total;
 }
 
-/* Creates the file at the first write, once; b gets HEADER and INFO in
- * front of what follows for as long as no write has put them in the file. */
+/* b gets HEADER and INFO in front of what follows for as long as no write
+ * has put them in the file. */
 static int prepare_file(struct nmt_writer *w, struct nmt_buf *b)
 {
     if (w->file_failed)
         return -1;
-    if (!w->file_created) {
-        int err = nmt__os_create_output(w->path, sizeof(w->path), &w->file_id);
-        if (err != 0) {
-            nmt__say("nmtrace: cannot create the profile '%s': %s; recording without output",
-                     nmt__cfg.output, strerror(-err));
-            w->file_failed = 1;
-            return err;
-        }
-        w->file_created = 1;
-    }
     if (!w->header_done)
         encode_header(b);
     return 0;
 }
 
-/* Appends b to the file. A lost write is counted (rec.write_errors, in the
- * next snapshot that gets through) and said once; the next snapshot tries
+static void say_lost(struct nmt_writer *w, int err)
+{
+    w->write_errors++;
+    if (!w->write_said) {
+        nmt__say("nmtrace: writing the profile '%s' failed: %s; snapshots are lost (and "
+                 "counted) until writing works again",
+                 w->file_created ? w->path : nmt__cfg.output, strerror(-err));
+        w->write_said = 1;
+    }
+}
+
+/* Writes b: the first time by creating the file with it (nmt_os.c), then by
+ * appending. A lost write is counted (rec.write_errors, in the next
+ * snapshot that gets through) and said once; the next snapshot tries
  * again, so a full disk or RLIMIT_FSIZE costs snapshots, not the file. A
- * file that is no longer ours, or that could not be cut back to its last
- * whole record, is not written again. */
+ * file that cannot be created, is no longer ours, or could not be cut back
+ * to its last whole record, is not written again. */
 static int append(struct nmt_writer *w, const struct nmt_buf *b)
 {
-    int damaged = 0;
-    int err = nmt__os_append(w->path, &w->file_id, b->data, b->len, &damaged);
+    int err, damaged = 0;
+    if (!w->file_created) {
+        int write_err = 0;
+        err = nmt__os_create_output(w->path, sizeof(w->path), &w->file_id, b->data, b->len,
+                                    &write_err);
+        if (err == 0)
+            w->file_created = 1;
+        if (err == 0 && write_err == 0) {
+            w->header_done = 1;
+            return 0;
+        }
+        if (write_err != 0) {
+            say_lost(w, write_err);
+            return write_err;
+        }
+        nmt__say("nmtrace: cannot create the profile '%s': %s; recording without output",
+                 nmt__cfg.output, strerror(-err));
+        w->file_failed = 1;
+        return err;
+    }
+    err = nmt__os_append(w->path, &w->file_id, b->data, b->len, &damaged);
     if (err == 0) {
         w->header_done = 1;
         return 0;
     }
-    w->write_errors++;
     if (err == -ESTALE || damaged) {
+        w->write_errors++;
         nmt__say("nmtrace: the profile '%s' %s; no more snapshots", w->path,
                  err == -ESTALE ? "is no longer the file nmtrace created"
                                 : "could not be cut back after a failed write");
         w->file_failed = 1;
-    } else if (!w->write_said) {
-        nmt__say("nmtrace: writing the profile '%s' failed: %s; snapshots are lost (and "
-                 "counted) until writing works again",
-                 w->path, strerror(-err));
-        w->write_said = 1;
+    } else {
+        say_lost(w, err);
     }
     return err;
 }

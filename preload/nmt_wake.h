@@ -11,11 +11,15 @@
  * progress for a while (it may be blocked on a lock the producer holds), and
  * later producers then do not wait at all until the consumer moves again.
  *
- * No lost wake-up: each side publishes, fences (seq_cst), then reads the
- * other side's word. The consumer announces `sleeping`, then looks for work;
- * a producer publishes work, then reads `sleeping`: at least one of the two
- * sees the other. Likewise a producer counts itself in `waiters` before it
- * looks at the ring, and the consumer reads `waiters` after releasing space.
+ * No lost wake-up: the consumer announces its sleep with an exchange on
+ * `sleeping`, then looks for work; a producer publishes work, then exchanges
+ * `sleeping` back to 0. Both are read-modify-writes of one word, so one of
+ * them comes second and sees the other's: either the producer finds the
+ * consumer asleep and wakes it, or the consumer, synchronised with the
+ * producer, finds the work. Likewise a producer counts itself in `waiters`
+ * before it looks at the ring, and the consumer, after releasing space, bumps
+ * `passes` and then reads `waiters` (all seq_cst). No fences: the protocol is
+ * also checkable under ThreadSanitizer.
  * Producers' waits are cut into short slices all the same, so no producer
  * ever depends on a single wake-up.
  *
@@ -73,13 +77,11 @@ static inline struct timespec nmt_wake__ts(uint64_t ns)
     return ts;
 }
 
-/* Any thread, signal handlers included: wakes the consumer if it sleeps.
- * Call after publishing what it should find. */
+/* Any thread, signal handlers included: wakes the consumer if it sleeps
+ * (a syscall only then). Call after publishing what it should find. */
 static inline void nmt_wake_consumer(struct nmt_wake *w)
 {
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&w->sleeping, memory_order_relaxed) != 0 &&
-        atomic_exchange_explicit(&w->sleeping, 0, memory_order_acq_rel) != 0)
+    if (atomic_exchange_explicit(&w->sleeping, 0, memory_order_seq_cst) != 0)
         nmt_wake__futex(&w->sleeping, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
 
@@ -88,8 +90,7 @@ static inline void nmt_wake_consumer(struct nmt_wake *w)
 static inline void nmt_wake_sleep(struct nmt_wake *w, int64_t timeout_ns, int (*has_work)(void *),
                                   void *ctx)
 {
-    atomic_store_explicit(&w->sleeping, 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_seq_cst);
+    atomic_exchange_explicit(&w->sleeping, 1, memory_order_seq_cst);
     if (!has_work(ctx)) {
         struct timespec ts = nmt_wake__ts(timeout_ns < 0 ? 0 : (uint64_t)timeout_ns);
         nmt_wake__futex(&w->sleeping, FUTEX_WAIT_PRIVATE, 1, timeout_ns < 0 ? NULL : &ts);

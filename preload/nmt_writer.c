@@ -5,11 +5,11 @@
  * the table of live sampled allocations and the mmap address-space model, and
  * decides when to write a snapshot (nmt_snapshot.c encodes it). When idle it
  * sleeps on a futex (nmt_wake.h) and makes no syscall at all unless a timed
- * duty is configured (NMTRACE_INTERVAL, NMTRACE_TRIGGER, NMTRACE_GROWTH) or a
- * JVM is around. Producers wake it when a ring passes half full, when a ring
- * is full (they then wait for its next round, bounded), for a snapshot
- * signal, at a thread's exit, and at stop. Rounds may therefore be far apart;
- * nothing below depends on time, only on rounds.
+ * duty is configured (NMTRACE_INTERVAL, NMTRACE_TRIGGER) or a JVM is around.
+ * Producers wake it when a ring passes half full, when a ring is full (they
+ * then wait for its next round, bounded), after sampling a quarter of
+ * NMTRACE_GROWTH, for a snapshot signal, at a thread's exit, and at stop. Rounds may therefore be
+ * far apart; nothing below depends on time, only on rounds.
  *
  * Ordering across rings. Events carry a global sequence number. malloc/free
  * pairs drained out of order are matched by the live table through that
@@ -270,8 +270,7 @@ NMT_HIDDEN uint64_t nmt__writer_round(struct nmt_writer *w, int final)
 
 /* What the writer waits for when idle. Anything else wakes it explicitly. */
 #define TRIGGER_CHECK_NS 100000000ull /* NMTRACE_TRIGGER: look for the file */
-#define GROWTH_CHECK_NS  100000000ull /* NMTRACE_GROWTH: drain to measure growth */
-#define JVM_TICK_NS      5000000ull   /* a JVM: the bridge's poll and its queue */
+#define JVM_TICK_NS      20000000ull  /* a JVM: the bridge's poll and its queue */
 #define ALONE_CHECK_NS   50000000ull  /* after main's pthread_exit: are we alone? */
 #define BURST_EVENTS     256          /* a round this busy is followed at once */
 
@@ -302,13 +301,21 @@ static int is_jvm_object(struct dl_phdr_info *info, size_t size, void *arg)
 }
 
 /* The JVM bridge needs the writer at a steady pace only where a JVM is or
- * may soon be: libjvm.so, or the java launcher's libjli.so, is loaded.
- * Looked up (without a syscall) each time the writer wakes until found;
- * a JVM created later wakes the writer itself (nmt__writer_wake). */
+ * may soon be: libjvm.so, or the java launcher's libjli.so, was loaded when
+ * the writer started, or the bridge has asked for its poll since (a JVM
+ * loaded later); from then on the bridge's code history is also written out
+ * between snapshots before its queue fills. The link map is read once: the
+ * writer must not take the loader's locks at every wake-up. */
 static int jvm_possible(struct nmt_writer *w)
 {
-    if (!w->jvm_possible && nmt_jvm_poll != NULL && nmt__cfg.java)
+    if (nmt_jvm_poll == NULL || !nmt__cfg.java)
+        return 0;
+    if (!w->jvm_scanned) {
+        w->jvm_scanned = 1;
         w->jvm_possible = dl_iterate_phdr(is_jvm_object, NULL) != 0;
+    }
+    if (!w->jvm_possible && nmt_jvm_wants_poll != NULL && nmt_jvm_wants_poll())
+        w->jvm_possible = 1;
     return w->jvm_possible;
 }
 
@@ -346,8 +353,6 @@ static int64_t idle_timeout(const struct deadlines *d, uint64_t now, int jvm)
         t = until(t, d->trigger, now);
     if (atomic_load(&nmt__w.main_exited))
         t = until(t, d->alone, now);
-    if (nmt__cfg.growth)
-        t = until(t, now + GROWTH_CHECK_NS, now);
     if (jvm)
         t = until(t, now + JVM_TICK_NS, now);
     return t == UINT64_MAX ? -1 : (int64_t)t;
@@ -384,9 +389,9 @@ static void *writer_main(void *arg)
     if (nmt__cfg.interval)
         d.interval = nmt__clock_ns(CLOCK_MONOTONIC) + (uint64_t)nmt__cfg.interval * 1000000000ull;
     for (;;) {
+        if (nmt_jvm_poll != NULL)
+            nmt_jvm_poll(); /* no syscall without libjvm.so */
         int jvm = jvm_possible(w);
-        if (jvm)
-            nmt_jvm_poll();
         uint64_t drained = nmt__writer_round(w, 0);
         if (atomic_load_explicit(&w->stop, memory_order_acquire))
             break;
@@ -504,6 +509,10 @@ NMT_HIDDEN void nmt__writer_stop(void)
         nmt_jvm_shutdown();
     nmt__writer_round(w, 0);
     nmt__writer_round(w, 1);
+    /* Growth past NMTRACE_GROWTH that the writer had no time to snapshot
+     * before the process ended still gets its own snapshot. */
+    if (nmt__cfg.growth && w->live_est - w->last_snap_live >= (double)nmt__cfg.growth)
+        nmt__snapshot_write(w, NMT_SNAP_GROWTH);
     nmt__snapshot_write(w, NMT_SNAP_EXIT);
 }
 

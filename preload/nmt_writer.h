@@ -29,7 +29,8 @@ struct nmt_writer {
     _Atomic int request;     /* a snapshot reason asked for by a signal */
     _Atomic int main_exited; /* the main thread called pthread_exit */
     sigset_t app_mask;       /* the signal mask of the thread that started us */
-    int jvm_possible;        /* libjvm or the java launcher is loaded */
+    int jvm_possible;        /* a JVM is or may be in the process */
+    int jvm_scanned;         /* the link map was looked at for one */
     int tables_ok;
     struct nmt_stacktab stacks;
     struct nmt_livetab live;

@@ -36,7 +36,7 @@ if(TARGET nmtrace)
   add_library(nmtt_dlsym_shim SHARED ${NMT_JB_DIR}/dlsym_shim.c)
   add_executable(nmtt_dlsym_prog ${NMT_JB_DIR}/dlsym_prog.c)
   target_link_libraries(nmtt_dlsym_prog PRIVATE nmtt_dlsym_lib dl)
-  target_link_libraries(nmtt_dlsym_shim PRIVATE dl)
+  target_link_libraries(nmtt_dlsym_shim PRIVATE nmtt_dlsym_lib dl)
   add_test(NAME java_bridge_dlsym_next COMMAND ${NMT_JB_DIR}/dlsym_next.sh
     $<TARGET_FILE:nmtrace> $<TARGET_FILE:nmtt_dlsym_shim> $<TARGET_FILE:nmtt_dlsym_prog>)
   set_tests_properties(java_bridge_dlsym_next PROPERTIES LABELS "java;integration" TIMEOUT 60)

@@ -34,6 +34,9 @@ nmt_unit_test(test_livetab
 nmt_unit_test(test_mmap_model
   SOURCES ${NMT_TEST_DIR}/test_mmap_model.c ${NMT_PRELOAD_DIR}/nmt_mmap_model.c
   LABELS recorder)
+nmt_unit_test(test_wheap
+  SOURCES ${NMT_TEST_DIR}/test_wheap.c ${NMT_PRELOAD_DIR}/nmt_wheap.c
+  LABELS recorder)
 # ---- end of recorder unit tests ------------------------------------------
 
 # ---- Ground-truth programs for integration tests -------------------------

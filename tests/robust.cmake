@@ -9,9 +9,10 @@ set(NMT_RB_DIR ${NMT_TEST_DIR}/robust)
 
 add_library(rb_common STATIC ${NMT_RB_DIR}/rb_common.c)
 target_compile_options(rb_common PRIVATE -O1 -g -fno-inline -fno-optimize-sibling-calls)
-# Code without unwind tables, for the unwinder's fallback (rb_daemon nounwind).
+# Code without unwind tables (no .eh_frame, and -g0: no .debug_frame either),
+# for the unwinder's fallback (rb_daemon nounwind).
 add_library(rb_nounwind STATIC ${NMT_RB_DIR}/rb_nounwind.c)
-target_compile_options(rb_nounwind PRIVATE -O1 -fno-asynchronous-unwind-tables
+target_compile_options(rb_nounwind PRIVATE -O1 -g0 -fno-omit-frame-pointer -fno-asynchronous-unwind-tables
   -fno-unwind-tables)
 add_library(rb_plugin MODULE ${NMT_RB_DIR}/rb_plugin.c)
 target_compile_options(rb_plugin PRIVATE -O1 -g)

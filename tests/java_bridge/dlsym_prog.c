@@ -12,37 +12,25 @@
 
 const char *nmtt_who(void);
 
-static const char *where(void *sym)
-{
-    Dl_info di;
-    if (!sym)
-        return "NULL";
-    if (!dladdr(sym, &di) || !di.dli_fname)
-        return "?";
-    const char *slash = di.dli_fname, *p;
-    for (p = di.dli_fname; *p; p++)
-        if (*p == '/')
-            slash = p + 1;
-    return slash;
-}
+const char *nmtt_where(void *sym);
 
 int main(void)
 {
     printf("main: nmtt_who() = %s\n", nmtt_who());
-    printf("main: RTLD_NEXT nmtt_who -> %s\n", where(dlsym(RTLD_NEXT, "nmtt_who")));
-    printf("main: RTLD_DEFAULT nmtt_who -> %s\n", where(dlsym(RTLD_DEFAULT, "nmtt_who")));
-    printf("main: RTLD_NEXT puts -> %s\n", where(dlsym(RTLD_NEXT, "puts")));
+    printf("main: RTLD_NEXT nmtt_who -> %s\n", nmtt_where(dlsym(RTLD_NEXT, "nmtt_who")));
+    printf("main: RTLD_DEFAULT nmtt_who -> %s\n", nmtt_where(dlsym(RTLD_DEFAULT, "nmtt_who")));
+    printf("main: RTLD_NEXT puts -> %s\n", nmtt_where(dlsym(RTLD_NEXT, "puts")));
     void *lib = dlopen("libnmtt_dlsym_lib.so", RTLD_NOW | RTLD_NOLOAD);
-    printf("main: handle nmtt_who -> %s\n", lib ? where(dlsym(lib, "nmtt_who")) : "no handle");
+    printf("main: handle nmtt_who -> %s\n", lib ? nmtt_where(dlsym(lib, "nmtt_who")) : "no handle");
     dlerror();
     void *none = lib ? dlsym(lib, "JNI_CreateJavaVM") : NULL;
     const char *err = dlerror();
-    printf("main: handle JNI_CreateJavaVM -> %s (%s)\n", where(none),
+    printf("main: handle JNI_CreateJavaVM -> %s (%s)\n", nmtt_where(none),
            err ? "error set" : "no error");
     dlerror();
     void *nowhere = dlsym(RTLD_NEXT, "nmtt_nowhere");
     const char *nowhere_err = dlerror();
-    printf("main: RTLD_NEXT nmtt_nowhere -> %s (%s)\n", where(nowhere),
+    printf("main: RTLD_NEXT nmtt_nowhere -> %s (%s)\n", nmtt_where(nowhere),
            nowhere_err ? "error set" : "no error");
     void (*report)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "nmtt_shim_report");
     if (!report) {

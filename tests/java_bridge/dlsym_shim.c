@@ -12,29 +12,16 @@ const char *nmtt_who(void)
     return "shim";
 }
 
-/* Where the object defining sym lives, by its file's base name. */
-static const char *where(void *sym)
-{
-    Dl_info di;
-    if (!sym)
-        return "NULL";
-    if (!dladdr(sym, &di) || !di.dli_fname)
-        return "?";
-    const char *slash = di.dli_fname, *p;
-    for (p = di.dli_fname; *p; p++)
-        if (*p == '/')
-            slash = p + 1;
-    return slash;
-}
+const char *nmtt_where(void *sym);
 
 void nmtt_shim_report(void)
 {
     const char *(*next)(void) = (const char *(*)(void))dlsym(RTLD_NEXT, "nmtt_who");
-    printf("shim: RTLD_NEXT nmtt_who -> %s (%s)\n", where((void *)next), next ? next() : "-");
-    printf("shim: RTLD_NEXT puts -> %s\n", where(dlsym(RTLD_NEXT, "puts")));
+    printf("shim: RTLD_NEXT nmtt_who -> %s (%s)\n", nmtt_where((void *)next), next ? next() : "-");
+    printf("shim: RTLD_NEXT puts -> %s\n", nmtt_where(dlsym(RTLD_NEXT, "puts")));
     dlerror();
     void *nowhere = dlsym(RTLD_NEXT, "nmtt_nowhere");
     const char *nowhere_err = dlerror();
-    printf("shim: RTLD_NEXT nmtt_nowhere -> %s (%s)\n", where(nowhere),
+    printf("shim: RTLD_NEXT nmtt_nowhere -> %s (%s)\n", nmtt_where(nowhere),
            nowhere_err ? "error set" : "no error");
 }

@@ -132,7 +132,11 @@ enum nms_class nms__class_of_path(const char *path, const char *const *homes, si
         if (strncmp(path, homes[i], n) == 0 && path[n] == '/')
             return NMS_JDK;
     }
-    if (jdk_component(path))
+    /* The directory-name guess only stands in for a JDK home the profile does
+     * not show (no libjvm.so mapped): with one known, an application library
+     * under, say, /srv/jvm-tools/ or a checkout in /home/me/jdk-work/ is not
+     * taken for the JDK's. */
+    if (nhomes == 0 && jdk_component(path))
         return NMS_JDK;
     return NMS_JNI;
 }

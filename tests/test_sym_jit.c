@@ -135,7 +135,8 @@ static const struct {
     {JDK "/lib/libjava.so", NMS_JDK},
     {"/srv/java/lib/libzip.so", NMS_JDK}, /* home of the libjvm below */
     {"/srv/java/lib/server/libjvm.so", NMS_JVM},
-    {"/opt/jdk-21.0.2/lib/libnet.so", NMS_JDK}, /* a jdk directory, no libjvm mapped */
+    {"/opt/jdk-21.0.2/lib/libnet.so", NMS_JNI},    /* not the home of the libjvm mapped */
+    {"/work/jvm/build/lib/libnative.so", NMS_JNI}, /* a checkout under a "jvm" directory */
     {"/opt/app/native/libcrypto.so.3", NMS_JNI},
     {"/tmp/libnetty_transport_native_epoll_x86_6412345.so", NMS_JNI},
     {"/opt/app/bin/server", NMS_EXE},
@@ -179,6 +180,23 @@ Test(sym_class, classes_from_paths)
     for (size_t i = 0; i < NCASES; i++)
         missing += class_cases[i].path[0] == '/' && access(class_cases[i].path, F_OK) != 0;
     cr_expect_eq(nms_warning_count(c, NMS_W_NO_FILE), missing);
+    nms_close(c);
+}
+
+/* Without a libjvm.so in the maps there is no JDK home to go by: a library
+ * in a directory named like a JDK install is taken for the JDK's. */
+Test(sym_class, jdk_directory_without_libjvm)
+{
+    struct nms_options o = {.no_system_debug = 1, .no_default_perf_map = 1};
+    struct nms_ctx *c = nms_open(&o);
+    cr_assert(c);
+    struct nms_mapping m[] = {
+        {0x100000, 0x110000, 0, NMS_PROT_R | NMS_PROT_X, "/opt/jdk-21.0.2/lib/libnet.so", NULL, 0},
+        {0x200000, 0x210000, 0, NMS_PROT_R | NMS_PROT_X, "/opt/app/native/libfoo.so", NULL, 0},
+    };
+    cr_assert(nms_set_mappings(c, m, 2) == 0);
+    cr_expect_eq(one(c, 0x100100, 1)->cls, NMS_JDK);
+    cr_expect_eq(one(c, 0x200100, 1)->cls, NMS_JNI);
     nms_close(c);
 }
 

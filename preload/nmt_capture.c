@@ -118,8 +118,8 @@ static int stack_bounds(struct nmt_tls *t, uintptr_t sp)
  * libunwind makes without a cursor (arg == NULL: its own unwind tables)
  * were never validated and are read directly, as before.
  */
-static int safe_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write,
-                           void *arg)
+static NMT_NO_ASAN int safe_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val,
+                                       int write, void *arg)
 {
     (void)as;
     if (write) {
@@ -194,8 +194,10 @@ NMT_HIDDEN void nmt__unwind_init(void)
 }
 
 /* Frame-pointer walk, bounded by this thread's stack. Needs code built with
- * frame pointers (libnmtrace.so is); stops at the first frame without one. */
-static int fp_walk(void **out, int max)
+ * frame pointers (libnmtrace.so is); stops at the first frame without one.
+ * It reads other functions' frames, redzones included in an ASan build: no
+ * ASan checks (NMT_NO_ASAN), as for safe_access_mem. */
+static NMT_NO_ASAN int fp_walk(void **out, int max)
 {
     struct nmt_tls *t = &nmt__tls;
     uintptr_t fp = (uintptr_t)__builtin_frame_address(0);

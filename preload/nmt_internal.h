@@ -28,8 +28,10 @@
 #define NMT_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define NMT_NOINLINE    __attribute__((noinline))
 /* For code that runs when another library's constructor allocates, which can
- * be before the ASan runtime has mapped its shadow memory: the test-only
- * sanitized build (NMT_SANITIZE) leaves it out of ASan's checks. */
+ * be before the ASan runtime has mapped its shadow memory, and for the
+ * unwinders' reads of other functions' stack frames (ASan's redzones among
+ * them): the test-only sanitized build (NMT_SANITIZE) leaves it out of ASan's
+ * checks. */
 #define NMT_NO_ASAN   __attribute__((no_sanitize_address))
 #define NMT_MAX_DEPTH 256
 /* Room for Java frames appended by the JVM bridge after the native ones. */

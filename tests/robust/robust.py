@@ -622,12 +622,21 @@ def fork_case(s, label, argv, want_children, child_truths):
 
 
 def case_fork_storm(s):
+    if re.search(r"lib[a-z]*san", s.preload):
+        # As in fork_threads: a child forked while the recorder's writer
+        # thread is in the ASan runtime can find its locks held forever (the
+        # recorder then says its writer did not stop and writes no profile).
+        raise Skip("the ASan runtime can deadlock a child forked while another thread is in it")
     n = 60
     truths = [1000 + i for i in range(n)] + [1000 + 1000 + i for i in range(0, n, 10)]
     fork_case(s, "fork_storm", [s.prog("rb_fork"), "storm", str(n)], len(truths), truths)
 
 
 def case_fork_threads(s):
+    if re.search(r"lib[a-z]*san", s.preload):
+        # GCC 12's ASan runtime alone (no recorder) deadlocks a child forked
+        # while other threads are in its allocator: it has no fork handler.
+        raise Skip("the ASan runtime deadlocks children forked while threads allocate")
     n = 40
     fork_case(s, "fork_threads", [s.prog("rb_fork"), "threads", str(n)], n,
               [1000 + i for i in range(n)])

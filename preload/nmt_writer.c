@@ -282,6 +282,11 @@ static int has_work(void *arg)
     struct nmt_writer *w = arg;
     if (atomic_load(&w->stop) || atomic_load(&w->request) || atomic_load(&nmt__bell.waiters))
         return 1;
+    /* The main thread's pthread_exit, not yet seen: its wake-up may have
+     * come while we were awake, and a sleep without a timeout would then
+     * never check whether only we are left. */
+    if (atomic_load(&w->main_exited) && !w->alone_seen)
+        return 1;
     for (struct nmt_thread *s = atomic_load_explicit(&nmt__threads, memory_order_acquire); s;
          s = s->next) {
         int state = atomic_load_explicit(&s->state, memory_order_acquire);
@@ -408,6 +413,7 @@ static void *writer_main(void *arg)
             nmt__snapshot_side_records(w);
         }
         if (atomic_load(&w->main_exited) && now >= d.alone) {
+            w->alone_seen = 1; /* from now on every sleep is timed (idle_timeout) */
             d.alone = now + ALONE_CHECK_NS;
             if (nmt__os_only_caller_left())
                 end_process(w);

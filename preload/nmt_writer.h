@@ -28,6 +28,7 @@ struct nmt_writer {
     _Atomic int exited;
     _Atomic int request;     /* a snapshot reason asked for by a signal */
     _Atomic int main_exited; /* the main thread called pthread_exit */
+    int alone_seen;          /* the writer has seen main_exited */
     sigset_t app_mask;       /* the signal mask of the thread that started us */
     int jvm_possible;        /* a JVM is or may be in the process */
     int jvm_scanned;         /* the link map was looked at for one */

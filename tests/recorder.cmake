@@ -11,16 +11,29 @@ nmt_unit_test(test_sampler
 nmt_unit_test(test_ring
   SOURCES ${NMT_TEST_DIR}/test_ring.c
   LIBS Threads::Threads LABELS recorder)
-# The ring between application threads and the writer, under ThreadSanitizer
-# (a plain program: Criterion does not run under TSan).
+# The ring between application threads and the writer, the wait/wake protocol
+# between them, and the writer's rounds, under ThreadSanitizer (plain
+# programs: Criterion does not run under TSan).
 if(NMT_TSAN)
-  add_executable(tsan_ring ${NMT_TEST_DIR}/tsan_ring.c)
-  target_compile_options(tsan_ring PRIVATE -fsanitize=thread -fno-omit-frame-pointer)
-  target_link_options(tsan_ring PRIVATE -fsanitize=thread)
-  target_link_libraries(tsan_ring PRIVATE Threads::Threads)
-  add_test(NAME tsan_ring COMMAND tsan_ring)
-  set_tests_properties(tsan_ring PROPERTIES LABELS "tsan;recorder" TIMEOUT 300
-    ENVIRONMENT "TSAN_OPTIONS=halt_on_error=1:abort_on_error=1")
+  function(nmt_tsan_test name)
+    add_executable(${name} ${ARGN})
+    target_compile_options(${name} PRIVATE -fsanitize=thread -fno-omit-frame-pointer)
+    target_link_options(${name} PRIVATE -fsanitize=thread)
+    target_link_libraries(${name} PRIVATE Threads::Threads)
+    add_test(NAME ${name} COMMAND ${name})
+    set_tests_properties(${name} PROPERTIES LABELS "tsan;recorder" TIMEOUT 300
+      ENVIRONMENT "TSAN_OPTIONS=halt_on_error=1:abort_on_error=1")
+  endfunction()
+  nmt_tsan_test(tsan_ring ${NMT_TEST_DIR}/tsan_ring.c)
+  nmt_tsan_test(tsan_wake ${NMT_TEST_DIR}/tsan_wake.c)
+  # The writer thread and the slot registry, compiled in with their tables;
+  # the test provides what they call outside (configuration, the snapshot
+  # encoder).
+  nmt_tsan_test(tsan_writer ${NMT_TEST_DIR}/tsan_writer.c
+    ${NMT_PRELOAD_DIR}/nmt_writer.c ${NMT_PRELOAD_DIR}/nmt_thread.c
+    ${NMT_PRELOAD_DIR}/nmt_livetab.c ${NMT_PRELOAD_DIR}/nmt_stacktab.c
+    ${NMT_PRELOAD_DIR}/nmt_mmap_model.c ${NMT_PRELOAD_DIR}/nmt_sampler.c)
+  target_link_libraries(tsan_writer PRIVATE m)
 endif()
 nmt_unit_test(test_addrfilter
   SOURCES ${NMT_TEST_DIR}/test_addrfilter.c

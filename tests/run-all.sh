@@ -9,7 +9,9 @@
 #              checks and maps memory where ASan keeps its shadow, so a JVM
 #              with the ASan runtime preloaded does not run reliably.
 #  build-tsan  ThreadSanitizer (NMT_TSAN): the ring shared by application
-#              threads and the writer.
+#              threads and the writer (tsan_ring), the wait/wake protocol
+#              between them (tsan_wake), and the writer thread's rounds with
+#              the slot registry (tsan_writer).
 # Exits non-zero when any stage fails; every stage runs regardless.
 set -e
 cd "$(dirname "$0")/.."
@@ -19,13 +21,13 @@ cmake --build build -j$jobs
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNMT_SANITIZE=ON >/dev/null
 cmake --build build-asan -j$jobs
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DNMT_TSAN=ON >/dev/null
-cmake --build build-tsan -j$jobs --target tsan_ring
+cmake --build build-tsan -j$jobs --target tsan_ring tsan_wake tsan_writer
 status=0
 echo "== release build: all tests"
 ctest --test-dir build --output-on-failure -j$jobs || status=1
 echo "== ASan+UBSan build: units, report, and the sanitized recorder (recorder, integration, robust; not java)"
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j$jobs \
     -L 'unit|report|recorder|integration|robust' -LE java || status=1
-echo "== TSan build: ring"
+echo "== TSan build: ring, wait/wake protocol, writer"
 ctest --test-dir build-tsan --output-on-failure -L tsan || status=1
 exit $status

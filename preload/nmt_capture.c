@@ -329,7 +329,7 @@ static void growth_wake(struct nmt_tls *t, size_t size)
     t->grown += nmt_sampler_weight(size, nmt__cfg.rate) * (double)size;
     if (t->grown * 4 >= (double)nmt__cfg.growth) {
         t->grown = 0;
-        nmt_wake_consumer(&nmt__bell);
+        nmt_wake_nudge(&nmt__bell);
     }
 }
 

@@ -44,6 +44,7 @@
 
 struct nmt_wake {
     _Atomic uint32_t sleeping; /* futex: 1 while the consumer sleeps or is about to */
+    _Atomic uint32_t nudged;   /* 1: a producer asked for a pass the consumer has not begun */
     _Atomic uint32_t passes;   /* futex: bumped after each consumer pass over the rings */
     _Atomic uint32_t waiters;  /* producers waiting for room */
     _Atomic uint32_t open;     /* 1 while a consumer serves: only then may producers wait */
@@ -85,13 +86,22 @@ static inline void nmt_wake_consumer(struct nmt_wake *w)
         nmt_wake__futex(&w->sleeping, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
 
+/* nmt_wake_consumer for a reason the consumer's has_work cannot see (a
+ * thread's growth estimate): a consumer about to sleep finds the nudge and
+ * makes one more pass instead. */
+static inline void nmt_wake_nudge(struct nmt_wake *w)
+{
+    atomic_store_explicit(&w->nudged, 1, memory_order_seq_cst);
+    nmt_wake_consumer(w);
+}
+
 /* Consumer: sleeps until woken or for timeout_ns (< 0: no timeout), unless
  * has_work(ctx), asked after the sleep is announced, finds work. */
 static inline void nmt_wake_sleep(struct nmt_wake *w, int64_t timeout_ns, int (*has_work)(void *),
                                   void *ctx)
 {
     atomic_exchange_explicit(&w->sleeping, 1, memory_order_seq_cst);
-    if (!has_work(ctx)) {
+    if (!atomic_exchange_explicit(&w->nudged, 0, memory_order_seq_cst) && !has_work(ctx)) {
         struct timespec ts = nmt_wake__ts(timeout_ns < 0 ? 0 : (uint64_t)timeout_ns);
         nmt_wake__futex(&w->sleeping, FUTEX_WAIT_PRIVATE, 1, timeout_ns < 0 ? NULL : &ts);
     }

@@ -466,7 +466,7 @@ NMT_HIDDEN int nmt__writer_start(void)
 NMT_HIDDEN void nmt__writer_wake(void)
 {
     int saved = errno;
-    nmt_wake_consumer(&nmt__bell);
+    nmt_wake_nudge(&nmt__bell); /* rare: always worth a pass */
     errno = saved;
 }
 

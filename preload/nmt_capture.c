@@ -234,7 +234,9 @@ NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry)
         n = fp_walk(tmp, want);
     } else {
         stack_bounds(&nmt__tls, (uintptr_t)__builtin_frame_address(0)); /* for safe_access_mem */
+        nmt__gate_enter(); /* libunwind's locks and the link map's: not across a fork */
         n = unw_backtrace(tmp, want);
+        nmt__gate_leave();
     }
     int i = 0;
     while (i < n && (uintptr_t)tmp[i] >= nmt__self_lo && (uintptr_t)tmp[i] < nmt__self_hi)

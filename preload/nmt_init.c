@@ -85,6 +85,7 @@ static void on_dump_signal(int sig)
 
 static void atfork_child(void)
 {
+    nmt__gate_fork_child();
     if (atomic_load_explicit(&nmt__state, memory_order_relaxed) != NMT_ON)
         return;
     nmt__threads_after_fork(nmt__tls.thr);
@@ -137,7 +138,7 @@ __attribute__((constructor(101))) static void nmt_init(void)
     nmt__unwind_init();
     nmt__thread_init_key();
     nmt__thread_arm_main();
-    pthread_atfork(NULL, NULL, atfork_child);
+    pthread_atfork(nmt__gate_fork_prepare, nmt__gate_fork_parent, atfork_child);
     if (nmt_jvm_configure != NULL)
         nmt_jvm_configure(nmt__cfg.java);
     if (nmt__cfg.dump_signal) {

@@ -139,6 +139,7 @@ struct nmt_tls {
     uint32_t exited;              /* thread-exit destructor ran (count) */
     uint32_t main_thread;         /* the thread-group leader ("main" thread) */
     uint32_t writer;              /* the writer thread: allocates from nmt_wheap.c */
+    uint32_t gate_depth;          /* inside the fork gate (nmt_forkgate.c) */
     uintptr_t stack_lo, stack_hi; /* mapped part of the stack, for the unwinders */
     double grown; /* NMTRACE_GROWTH: estimated bytes sampled since this thread woke the writer */
 };
@@ -214,6 +215,17 @@ void nmt_jvm_counters(nmt_counter_fn add, void *ctx) __attribute__((weak));
 void nmt_jvm_shutdown(void) __attribute__((weak));
 size_t nmt_jvm_pending_bytes(void) __attribute__((weak));
 void nmt_jvm_after_fork_child(void) __attribute__((weak));
+
+/* ---- the fork gate (nmt_forkgate.c): brackets unwinding and link-map
+ * walks, so that no recorder-made call holds their locks across a fork ---- */
+struct dl_phdr_info;
+NMT_HIDDEN void nmt__gate_enter(void);
+NMT_HIDDEN void nmt__gate_leave(void);
+/* dl_iterate_phdr inside the gate: every recorder call to it goes here. */
+NMT_HIDDEN int nmt__dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg);
+NMT_HIDDEN void nmt__gate_fork_prepare(void);
+NMT_HIDDEN void nmt__gate_fork_parent(void);
+NMT_HIDDEN void nmt__gate_fork_child(void);
 
 /* ---- the writer (nmt_writer.c) ---- */
 /* The writer's sleep and the producers' waits for room (nmt_wake.h). */

@@ -234,13 +234,20 @@ static int find_libjvm_cb(struct dl_phdr_info *info, size_t size, void *arg)
     return 1;
 }
 
+/* The link map, walked through the recorder's fork gate when there is one. */
+static int iterate_objects(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
+{
+    return nmt__jvm_iterate_objects != NULL ? nmt__jvm_iterate_objects(cb, arg)
+                                            : dl_iterate_phdr(cb, arg);
+}
+
 /* Writer thread: 1 when libjvm.so is in the link map. No system call, and
  * only a glance when nothing was loaded since the last call. */
 static int find_libjvm(void)
 {
     if (!libjvm_path[0]) {
         struct jvm_scan sc = {1, libjvm_path, sizeof(libjvm_path)};
-        dl_iterate_phdr(find_libjvm_cb, &sc);
+        iterate_objects(find_libjvm_cb, &sc);
         if (!libjvm_path[0])
             return 0;
         atomic_store(&libjvm_loaded, 1);
@@ -271,7 +278,7 @@ static void *libjvm_handle(void)
         return h;
     char path[sizeof(libjvm_path)] = "";
     struct jvm_scan sc = {0, path, sizeof(path)};
-    dl_iterate_phdr(find_libjvm_cb, &sc);
+    iterate_objects(find_libjvm_cb, &sc);
     return path[0] ? dlopen(path, RTLD_NOLOAD | RTLD_LAZY) : NULL;
 }
 

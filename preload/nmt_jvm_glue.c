@@ -22,6 +22,11 @@ void nmt__jvm_guard_leave(void)
     nmt__tls.guard--;
 }
 
+int nmt__jvm_iterate_objects(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
+{
+    return nmt__dl_iterate_phdr(cb, arg);
+}
+
 void nmt__jvm_say(const char *msg)
 {
     nmt__say("nmtrace: %s", msg);

@@ -175,6 +175,13 @@ NMT_JVM_HIDDEN extern void *(*nmt__jvm_dlsym)(void *handle, const char *name);
  * queued while JVMTI can still name them. Weak: test harnesses may omit it. */
 NMT_JVM_HIDDEN void nmt__jvm_wait_writer(void) __attribute__((weak));
 
+/* dl_iterate_phdr through the recorder's fork gate (nmt_forkgate.c), so the
+ * link map's lock is never held across a fork. Weak: test harnesses omit it,
+ * and objects() then calls dl_iterate_phdr itself. */
+struct dl_phdr_info;
+NMT_JVM_HIDDEN int nmt__jvm_iterate_objects(int (*cb)(struct dl_phdr_info *, size_t, void *),
+                                            void *arg) __attribute__((weak));
+
 /* One line on stderr (honours NMTRACE_QUIET through the recorder). */
 NMT_JVM_HIDDEN void nmt__jvm_say(const char *msg);
 

@@ -317,7 +317,7 @@ static int jvm_possible(struct nmt_writer *w)
         return 0;
     if (!w->jvm_scanned) {
         w->jvm_scanned = 1;
-        w->jvm_possible = dl_iterate_phdr(is_jvm_object, NULL) != 0;
+        w->jvm_possible = nmt__dl_iterate_phdr(is_jvm_object, NULL) != 0;
     }
     if (!w->jvm_possible && nmt_jvm_wants_poll != NULL && nmt_jvm_wants_poll())
         w->jvm_possible = 1;

@@ -452,7 +452,13 @@ NMT_HIDDEN int nmt__writer_start(void)
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 1u << 20);
     nmt_wake_open(&nmt__bell, 1); /* before the first producer could need it */
+    /* pthread_create allocates the new thread's TLS block (its DTV) on this
+     * thread, usually the program's main thread before main: from the
+     * writer's heap too, so the program's heap is untouched when main starts
+     * (no arena set up, no block placed before the program's own). */
+    nmt__tls.writer++;
     int err = pthread_create(&w->thread, &attr, writer_main, NULL);
+    nmt__tls.writer--;
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &w->app_mask, NULL);
     if (err != 0) {

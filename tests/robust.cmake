@@ -30,7 +30,7 @@ add_dependencies(rb_dlopen rb_plugin)
 set(NMT_ROBUST_CASES
   pthread_exit pthread_exit_worker exit_threads abort segv
   daemon_fds daemon_nounwind
-  ulimit_f0 ulimit_f_small ulimit_v ulimit_n
+  ulimit_f0 ulimit_f_small ulimit_v ulimit_n heap_start
   prodcons fork_storm fork_threads exec_chain posix_spawn vfork dlopen thread_storm
   kill9 signal_burst unwritable_dir full_fs output_exists output_symlink
   bad_env notice)

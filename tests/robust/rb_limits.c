@@ -6,9 +6,15 @@
  *   rb_limits vm THREADS     THREADS threads at once, each allocating and touching
  *                            1 MiB; prints what each pthread_create returned
  *   rb_limits nofile         counts the files it can open, allocates, counts again
+ *   rb_limits heap           prints the state of its malloc heap as main starts, then
+ *                            where a few blocks landed relative to the first: a
+ *                            program whose output follows its heap's layout (an
+ *                            order by address) prints the same only if the
+ *                            recorder left that heap as it found it
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +120,24 @@ static int nofile(void)
     return 0;
 }
 
+static int heap(void)
+{
+    struct mallinfo2 m = mallinfo2();
+    printf("heap before main: arena %zu, in use %zu\n", m.arena, m.uordblks);
+    char *first = malloc(24);
+    char *p[6];
+    for (int i = 0; i < 6; i++)
+        p[i] = malloc((size_t)40 << i);
+    free(p[2]);
+    free(p[4]);
+    char *again = malloc(100);
+    for (int i = 0; i < 6; i++)
+        printf("block %d at first%+td\n", i, p[i] - first);
+    printf("reused at first%+td\n", again - first);
+    printf("leaked %llu\n", 0ull);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -123,6 +147,8 @@ int main(int argc, char **argv)
         return vm(atoi(argv[2]));
     if (strcmp(mode, "nofile") == 0)
         return nofile();
-    fprintf(stderr, "usage: rb_limits fsize BYTES | vm THREADS | nofile\n");
+    if (strcmp(mode, "heap") == 0)
+        return heap();
+    fprintf(stderr, "usage: rb_limits fsize BYTES | vm THREADS | nofile | heap\n");
     return 2;
 }

@@ -587,6 +587,17 @@ def case_ulimit_n(s):
                     limits={resource.RLIMIT_NOFILE: 64})
 
 
+def case_heap_start(s):
+    # The recorder's start-up (its writer thread's TLS block, allocated by
+    # pthread_create on the main thread) must not come from the program's
+    # heap: the program would find its heap already started and its blocks
+    # placed differently, and a program that prints or orders by address
+    # would print something else.
+    if os.environ.get("NMT_TEST_SANITIZED") == "1" or re.search(r"[at]san[^/]*\.so", s.preload):
+        raise Skip("a sanitizer runtime brings its own allocator: another heap than unprofiled")
+    same_everywhere(s, [s.prog("rb_limits"), "heap"], "heap_start")
+
+
 def case_prodcons(s):
     same_everywhere(s, [s.prog("rb_threads"), "prodcons", "4", "4", "20000"], "prodcons")
 

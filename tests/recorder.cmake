@@ -32,7 +32,8 @@ if(NMT_TSAN)
   nmt_tsan_test(tsan_writer ${NMT_TEST_DIR}/tsan_writer.c
     ${NMT_PRELOAD_DIR}/nmt_writer.c ${NMT_PRELOAD_DIR}/nmt_thread.c
     ${NMT_PRELOAD_DIR}/nmt_livetab.c ${NMT_PRELOAD_DIR}/nmt_stacktab.c
-    ${NMT_PRELOAD_DIR}/nmt_mmap_model.c ${NMT_PRELOAD_DIR}/nmt_sampler.c)
+    ${NMT_PRELOAD_DIR}/nmt_mmap_model.c ${NMT_PRELOAD_DIR}/nmt_sampler.c
+    ${NMT_PRELOAD_DIR}/nmt_forkgate.c)
   target_link_libraries(tsan_writer PRIVATE m)
 endif()
 nmt_unit_test(test_addrfilter

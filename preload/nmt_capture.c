@@ -335,8 +335,22 @@ static void growth_wake(struct nmt_tls *t, size_t size)
     }
 }
 
+/* Once exit has begun (nmt_fini set NMT_STOPPED before the final drain),
+ * no thread may wait for room any more; an event that then finds its ring
+ * full comes after the point the final snapshot describes. It is counted
+ * apart (rec.after_final), not as a loss. */
+static int past_final(void)
+{
+    if (atomic_load_explicit(&nmt__state, memory_order_relaxed) == NMT_ON)
+        return 0;
+    atomic_fetch_add_explicit(&nmt__after_final, 1, memory_order_relaxed);
+    return 1;
+}
+
 static void count_drop(struct nmt_thread *thr, uint64_t bytes)
 {
+    if (past_final())
+        return;
     atomic_store_explicit(&thr->drops, atomic_load_explicit(&thr->drops, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     atomic_store_explicit(&thr->drop_bytes,
@@ -434,11 +448,11 @@ NMT_HIDDEN void nmt__record_free(void *ptr, uint64_t seq)
         ev->seq = seq;
         ev->arg[0] = (uintptr_t)ptr;
         commit(thr);
-    } else if (thr != NULL) {
+    } else if (thr != NULL && !past_final()) {
         atomic_store_explicit(&thr->free_drops,
                               atomic_load_explicit(&thr->free_drops, memory_order_relaxed) + 1,
                               memory_order_relaxed);
-    } else {
+    } else if (thr == NULL) {
         atomic_fetch_add_explicit(&nmt__lost_no_ring, 1, memory_order_relaxed);
     }
     slot_leave(late);

@@ -163,7 +163,9 @@ NMT_HIDDEN struct nmt_thread *nmt__thread_late_lock(void);
 NMT_HIDDEN void nmt__thread_late_unlock(void);
 NMT_HIDDEN void nmt__threads_after_fork(struct nmt_thread *mine);
 NMT_HIDDEN extern _Atomic uint64_t nmt__lost_no_ring; /* events with no ring to go to */
-NMT_HIDDEN extern _Atomic uint64_t nmt__small_rings;  /* rings made smaller than configured */
+/* events that found a full ring once exit's final snapshot had begun */
+NMT_HIDDEN extern _Atomic uint64_t nmt__after_final;
+NMT_HIDDEN extern _Atomic uint64_t nmt__small_rings; /* rings made smaller than configured */
 
 /* ---- events in the rings ---- */
 enum nmt_ev_type {

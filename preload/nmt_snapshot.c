@@ -140,6 +140,8 @@ static void encode_counters(struct nmt_writer *w, struct nmt_buf *b)
                 (int64_t)atomic_load_explicit(&nmt__ring_wait_stalls, memory_order_relaxed));
     counter_add(&c, "rec.lost_no_ring",
                 (int64_t)atomic_load_explicit(&nmt__lost_no_ring, memory_order_relaxed));
+    counter_add(&c, "rec.after_final",
+                (int64_t)atomic_load_explicit(&nmt__after_final, memory_order_relaxed));
     counter_add(&c, "rec.small_rings",
                 (int64_t)atomic_load_explicit(&nmt__small_rings, memory_order_relaxed));
     counter_add(&c, "rec.unwind_errors",

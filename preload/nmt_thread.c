@@ -24,6 +24,7 @@
 
 NMT_HIDDEN struct nmt_thread *_Atomic nmt__threads;
 NMT_HIDDEN _Atomic uint64_t nmt__lost_no_ring;
+NMT_HIDDEN _Atomic uint64_t nmt__after_final;
 static pthread_key_t exit_key;
 static int exit_key_ok;
 static _Atomic uint32_t slot_serial;

@@ -170,6 +170,14 @@ def case_threads(env):
 
 
 def case_fork_exec(env):
+    if os.environ.get("NMT_TEST_SANITIZED"):
+        # GCC 12's ASan runtime keeps its allocator's locks across fork: a
+        # fork child's first new thread (the child's writer) can wait for
+        # ever on a lock another parent thread held (seen in gdb in
+        # SizeClassAllocator64::GetFromAllocator). Forks are tested on the
+        # release recorder (this case, robust_fork_*).
+        print("SKIP: fork children under the ASan runtime (no fork handling for its allocator)")
+        return 77
     env.clean()
     r = env.run([env.prog("prog_fork")], dict(BIG_RING, NMTRACE_RATE="1"))
     ids = json.loads(r.stdout)

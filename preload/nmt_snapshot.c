@@ -106,6 +106,12 @@ static void counter_add(void *ctx, const char *name, int64_t v)
     c->count++;
 }
 
+/* A counter that other threads bump: read relaxed, it is a statistic. */
+static void counter_atomic(struct counter_ctx *c, const char *name, _Atomic uint64_t *v)
+{
+    counter_add(c, name, (int64_t)atomic_load_explicit(v, memory_order_relaxed));
+}
+
 static void encode_counters(struct nmt_writer *w, struct nmt_buf *b)
 {
     size_t r = nmt__rec_begin(b, NMT_REC_COUNTERS);
@@ -132,29 +138,18 @@ static void encode_counters(struct nmt_writer *w, struct nmt_buf *b)
     counter_add(&c, "rec.ring_drops", (int64_t)drops);
     counter_add(&c, "rec.ring_drop_bytes", (int64_t)drop_bytes);
     counter_add(&c, "rec.free_drops", (int64_t)free_drops);
-    counter_add(&c, "rec.ring_waits",
-                (int64_t)atomic_load_explicit(&nmt__ring_waits, memory_order_relaxed));
-    counter_add(&c, "rec.ring_wait_ns",
-                (int64_t)atomic_load_explicit(&nmt__ring_wait_ns, memory_order_relaxed));
-    counter_add(&c, "rec.ring_wait_stalls",
-                (int64_t)atomic_load_explicit(&nmt__ring_wait_stalls, memory_order_relaxed));
-    counter_add(&c, "rec.lost_no_ring",
-                (int64_t)atomic_load_explicit(&nmt__lost_no_ring, memory_order_relaxed));
-    counter_add(&c, "rec.after_final",
-                (int64_t)atomic_load_explicit(&nmt__after_final, memory_order_relaxed));
-    counter_add(&c, "rec.small_rings",
-                (int64_t)atomic_load_explicit(&nmt__small_rings, memory_order_relaxed));
-    counter_add(&c, "rec.unwind_errors",
-                (int64_t)atomic_load_explicit(&nmt__unwind_errors, memory_order_relaxed));
-    counter_add(&c, "rec.truncated_stacks",
-                (int64_t)atomic_load_explicit(&nmt__truncated_stacks, memory_order_relaxed));
-    counter_add(
-        &c, "rec.mmap_failed_after_record",
-        (int64_t)atomic_load_explicit(&nmt__mmap_failed_after_record, memory_order_relaxed));
+    counter_atomic(&c, "rec.ring_waits", &nmt__ring_waits);
+    counter_atomic(&c, "rec.ring_wait_ns", &nmt__ring_wait_ns);
+    counter_atomic(&c, "rec.ring_wait_stalls", &nmt__ring_wait_stalls);
+    counter_atomic(&c, "rec.lost_no_ring", &nmt__lost_no_ring);
+    counter_atomic(&c, "rec.after_final", &nmt__after_final);
+    counter_atomic(&c, "rec.small_rings", &nmt__small_rings);
+    counter_atomic(&c, "rec.unwind_errors", &nmt__unwind_errors);
+    counter_atomic(&c, "rec.truncated_stacks", &nmt__truncated_stacks);
+    counter_atomic(&c, "rec.mmap_failed_after_record", &nmt__mmap_failed_after_record);
     counter_add(&c, "rec.orphan_frees", (int64_t)nmt_livetab_orphans(&w->live));
     counter_add(&c, "rec.expired_orphans", (int64_t)w->live.expired_orphans);
-    counter_add(&c, "rec.liveset_full",
-                (int64_t)atomic_load_explicit(&nmt__liveset_full, memory_order_relaxed));
+    counter_atomic(&c, "rec.liveset_full", &nmt__liveset_full);
     counter_add(&c, "rec.bootstrap_bytes", (int64_t)nmt__boot_used());
     counter_add(&c, "rec.internal_errors", (int64_t)(w->internal_errors + w->live.mark_failures));
     counter_add(&c, "rec.write_errors", (int64_t)w->write_errors);

@@ -1,7 +1,7 @@
 /*
- * nmr_internal.h: cross-file internals of nmreport (names nmr__...): the
+ * nmr_internal.h: cross-file internals of the model (names nmr__...): the
  * arena that owns a profile's memory, growable arrays, little-endian loads,
- * and the symbolizer's entry points used by main.
+ * the symbolizer and the Java record decoder.
  */
 #ifndef NMR_INTERNAL_H
 #define NMR_INTERNAL_H
@@ -10,8 +10,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <stdio.h>
+
 #include "nmr_profile.h"
-#include "nmr_view.h"
 
 /* A bump allocator in chunks: a profile frees everything at once. */
 struct nmr_arena;
@@ -43,39 +44,29 @@ static inline uint64_t nmr__le64(const uint8_t *p)
     return (uint64_t)nmr__le32(p) | ((uint64_t)nmr__le32(p + 4) << 32);
 }
 
+/* Where the symbolizer looks for files, and where it warns (the options
+ * --debug-dir, --symbols-from, --perf-map). */
+struct nmr_sym_opts {
+    const char *const *debug_dirs;
+    size_t ndebug_dirs;
+    const char *symbols_from; /* NULL: the paths the profile names */
+    const char *perf_map;     /* NULL: /tmp/perf-<pid>.map when present */
+    FILE *warn;               /* missing files...; NULL: silent */
+};
+
 /*
  * Symbolizer (nmr_symbols.c). nmr__sym_open prepares a profile for
- * symbolization with the options (debug dirs, --symbols-from, --perf-map)
- * and the mappings of snapshot snap; it is called once per profile.
- * nmr__symbolize fills stack->frames/api/site (once; later calls return 0).
- * Both return 0 or a negative errno value.
+ * symbolization with the options and the mappings of snapshot snap; it is
+ * called once per profile. nmr__symbolize fills stack->frames/api/site
+ * (once; later calls return 0). Both return 0 or a negative errno value.
  */
-int nmr__sym_open(struct nmr_profile *p, const struct nmr_opts *o, const struct nmr_snapshot *snap);
+int nmr__sym_open(struct nmr_profile *p, const struct nmr_sym_opts *o,
+                  const struct nmr_snapshot *snap);
 int nmr__symbolize(struct nmr_profile *p, struct nmr_stack *s);
 void nmr__sym_close(struct nmr_profile *p);
 
 /* Java method records (nmr_java.c): decodes p->java_records into
  * p->jmethods when their layout is known; 0 or -errno. */
 int nmr__java_decode(struct nmr_profile *p);
-
-/*
- * Writes the "Total: ..." line every text view starts with: the total of the
- * selected measure and what was selected (snapshot, files, diff base,
- * filters), e.g. "Total: 12.3 MiB inuse_space (snapshot 3 exit at 12.0s of
- * a.nmt)". nmr_text.c.
- */
-void nmr__print_total(const struct nmr_view *v);
-
-/* Prints "nmreport: <msg>" on stderr and returns -ENOMEM (views' OOM path). */
-int nmr__oom(void);
-
-/* Runs one(v, profile) for each profile of the view, a blank line between
- * them; stops at the first error. For the views that report per file. */
-int nmr__each_profile(const struct nmr_view *v,
-                      int (*one)(const struct nmr_view *, struct nmr_profile *));
-
-/* FNV-1a of a frame's function and library, seeded (a parent node, or 0):
- * the key of the aggregation tables. */
-uint64_t nmr__hash_fn_lib(uint64_t seed, const char *fn, const char *lib);
 
 #endif

@@ -57,18 +57,3 @@ const char *nmr_class_name(enum nmr_class c)
         return "unknown";
     return names[c];
 }
-
-const struct nmr_jmethod *nmr_jmethod_get(const struct nmr_profile *p, uint32_t serial)
-{
-    size_t lo = 0, hi = p->njmethods;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (p->jmethods[mid].serial < serial)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo < p->njmethods && p->jmethods[lo].serial == serial)
-        return &p->jmethods[lo];
-    return NULL;
-}

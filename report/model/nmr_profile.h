@@ -76,7 +76,7 @@ struct nmr_snapshot {
 };
 
 /*
- * Frame classes, as libnmsym names them (DESIGN.md §5). NMR_CLS_* values are
+ * Frame classes, as libnmsym names them (symbolize/nmsym.h). NMR_CLS_* values are
  * the same numbers as libnmsym's enum nms_class.
  */
 enum nmr_class {
@@ -242,8 +242,5 @@ const char *nmr_reason_name(uint32_t reason);
 
 /* "unknown", "nmtrace", "libc", "allocator", "jvm", "jdk", "jni", "jit", "java", "exe". */
 const char *nmr_class_name(enum nmr_class c);
-
-/* The decoded JMETHOD with this serial, or NULL. */
-const struct nmr_jmethod *nmr_jmethod_get(const struct nmr_profile *p, uint32_t serial);
 
 #endif

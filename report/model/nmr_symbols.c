@@ -73,7 +73,8 @@ static void on_warning(void *arg, enum nms_warning kind, const char *msg)
 }
 #endif
 
-int nmr__sym_open(struct nmr_profile *p, const struct nmr_opts *o, const struct nmr_snapshot *snap)
+int nmr__sym_open(struct nmr_profile *p, const struct nmr_sym_opts *o,
+                  const struct nmr_snapshot *snap)
 {
     if (p->sym)
         return 0;
@@ -99,14 +100,10 @@ int nmr__sym_open(struct nmr_profile *p, const struct nmr_opts *o, const struct 
             return jr;
     }
 #ifdef NMR_HAVE_NMSYM
-    const char *dirs[NMR_MAX_DEBUG_DIRS];
-    size_t nd = 0;
-    for (size_t i = 0; i < o->ndebug_dirs; i++)
-        dirs[nd++] = o->debug_dirs[i];
     /* libnmsym itself reads NMTRACE_DEBUG_PATH after these. */
     struct nms_options no = {0};
-    no.debug_dirs = dirs;
-    no.n_debug_dirs = nd;
+    no.debug_dirs = o->debug_dirs;
+    no.n_debug_dirs = o->ndebug_dirs;
     no.symbols_from = o->symbols_from;
     no.perf_map = o->perf_map;
     no.pid = (int)p->pid;

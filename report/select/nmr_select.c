@@ -235,13 +235,14 @@ int nmr__view_build(struct nmr_view *v, struct nmr_sel *sel, const struct nmr_op
     memset(v, 0, sizeof(*v));
     memset(sel, 0, sizeof(*sel));
     int rc;
+    struct nmr_sym_opts so = nmr__sym_opts(o);
     sel->snaps = calloc(n, sizeof(*sel->snaps));
     if (!sel->snaps)
         return errf(err, errlen, -ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         if ((rc = pick(profiles[i], o->snapshot, &sel->snaps[i], err, errlen)))
             return rc;
-        if ((rc = nmr__sym_open(profiles[i], o, sel->snaps[i])))
+        if ((rc = nmr__sym_open(profiles[i], &so, sel->snaps[i])))
             return errf(err, errlen, rc, "%s: cannot start the symbolizer: %s", profiles[i]->path,
                         strerror(-rc));
     }
@@ -251,7 +252,7 @@ int nmr__view_build(struct nmr_view *v, struct nmr_sel *sel, const struct nmr_op
         bp = base;
         if ((rc = pick(base, o->base_snapshot >= 0 ? o->base_snapshot : -1, &bs, err, errlen)))
             return rc;
-        if ((rc = nmr__sym_open(base, o, bs)))
+        if ((rc = nmr__sym_open(base, &so, bs)))
             return errf(err, errlen, rc, "%s: cannot start the symbolizer: %s", base->path,
                         strerror(-rc));
     } else if (o->base_snapshot >= 0) {
@@ -301,29 +302,4 @@ void nmr__sel_free(struct nmr_sel *sel)
     free(sel->snaps);
     free(sel->rows);
     memset(sel, 0, sizeof(*sel));
-}
-
-int nmr_snap_rows(const struct nmr_view *v, struct nmr_profile *p, const struct nmr_snapshot *s,
-                  struct nmr_row **rows, size_t *nrows)
-{
-    *rows = NULL;
-    *nrows = 0;
-    if (!p->sym && nmr__sym_open(p, v->opt, s))
-        return -ENOMEM;
-    struct builder b = {0};
-    b.nby_id = p->nstack_slots;
-    b.by_id = calloc(b.nby_id ? b.nby_id : 1, sizeof(*b.by_id));
-    if (!b.by_id)
-        return -ENOMEM;
-    int rc = add_snapshot(&b, p, s, 1);
-    builder_free(&b);
-    if (rc) {
-        free(b.rows);
-        return rc;
-    }
-    int64_t total[NMR_NVALUES] = {0};
-    finish_rows(v->opt, v->measure, b.rows, &b.nrows, total, NULL);
-    *rows = b.rows;
-    *nrows = b.nrows;
-    return 0;
 }

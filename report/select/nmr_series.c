@@ -52,7 +52,8 @@ int nmr__series_build(const struct nmr_view *v, struct nmr_profile *p, enum nmr_
     memset(out, 0, sizeof(*out));
     out->p = p;
     out->nsnaps = p->nsnaps;
-    if (!p->sym && nmr__sym_open(p, v->opt, &p->snaps[p->nsnaps - 1]))
+    struct nmr_sym_opts so = nmr__sym_opts(v->opt);
+    if (!p->sym && nmr__sym_open(p, &so, &p->snaps[p->nsnaps - 1]))
         return -ENOMEM;
     /* key index + 1 per stack id; SIZE_MAX: filtered out */
     size_t *kid = calloc(p->nstack_slots ? p->nstack_slots : 1, sizeof(*kid));

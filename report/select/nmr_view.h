@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "nmr_internal.h"
 #include "nmr_profile.h"
 #include "nmr_sat.h"
 
@@ -110,7 +111,8 @@ struct nmr_view {
 
     /* Rows after diff and --focus/--ignore, sorted by |v[measure]|
      * descending, then by stack id. --nodecount/--threshold are NOT applied
-     * here: each view applies them to what it shows (nmr_view_shown()). */
+     * here: each view applies them to what it shows (nmr_view_above_threshold()
+     * and its own count of entries). */
     const struct nmr_row *rows;
     size_t nrows;
     int64_t total[NMR_NVALUES];     /* sum of rows */
@@ -136,7 +138,7 @@ struct nmr_view_def {
     unsigned flags;
 };
 
-/* Views of report/ (this helper's files). */
+/* Text views (report/views/). */
 int nmr_view_text(const struct nmr_view *v);      /* --text (default), nmr_text.c */
 int nmr_view_tree(const struct nmr_view *v);      /* --tree [--callers], nmr_tree.c */
 int nmr_view_by(const struct nmr_view *v);        /* --by lib|class, nmr_by.c */
@@ -155,7 +157,30 @@ int nmr_view_flame(const struct nmr_view *v);  /* --flamegraph, nmr_flamegraph.c
 int nmr_view_html(const struct nmr_view *v);   /* --html, nmr_html.c */
 int nmr_view_chart(const struct nmr_view *v);  /* --timeline-svg, nmr_timeline_svg.c */
 
-/* Helpers (nmr_util.c) ----------------------------------------------------- */
+/* Helpers shared by views and exports (nmr_util.c) ------------------------- */
+
+/*
+ * Writes the "Total: ..." line every text view starts with: the total of the
+ * selected measure and what was selected (snapshot, files, diff base,
+ * filters), e.g. "Total: 12.3 MiB inuse_space (snapshot 3 exit at 12.0s of
+ * a.nmt)".
+ */
+void nmr__print_total(const struct nmr_view *v);
+
+/* Prints "nmreport: <msg>" on stderr and returns -ENOMEM (views' OOM path). */
+int nmr__oom(void);
+
+/* Runs one(v, profile) for each profile of the view, a blank line between
+ * them; stops at the first error. For the views that report per file. */
+int nmr__each_profile(const struct nmr_view *v,
+                      int (*one)(const struct nmr_view *, struct nmr_profile *));
+
+/* FNV-1a of a frame's function and library, seeded (a parent node, or 0):
+ * the key of the aggregation tables. */
+uint64_t nmr__hash_fn_lib(uint64_t seed, const char *fn, const char *lib);
+
+/* The symbolizer's part of the options (nmr__sym_open). */
+struct nmr_sym_opts nmr__sym_opts(const struct nmr_opts *o);
 
 /* "inuse_space", "inuse_objects", "alloc_space", "alloc_objects", "reserved",
  * "committed", "live_samples", "alloc_samples". */
@@ -178,24 +203,11 @@ double nmr_pct(int64_t part, int64_t total);
  * no visible frame (then name it by stack->api). */
 const struct nmr_frame *nmr_stack_site(const struct nmr_stack *s);
 
-/* "function" when lib is empty, else "function [lib]"; used by --collapsed
- * and anywhere a frame is named on one line. Returns buf (truncated to n). */
-char *nmr_frame_label(char *buf, size_t n, const struct nmr_frame *f);
-
 /*
  * Whether a node with value val is shown under --threshold (percent of
  * |total|): 1 when |val| * 100 >= threshold * |total|, or no threshold.
  */
 int nmr_view_above_threshold(const struct nmr_view *v, int64_t val, int64_t total);
-
-/*
- * Rows of any snapshot of a profile, for views over time (timeline chart):
- * one row per stack with a non-zero value, values of that snapshot only (no
- * diff), --focus/--ignore applied, stacks symbolized, sorted like
- * view->rows. *rows is malloc'ed (free() it); returns 0 or -ENOMEM.
- */
-int nmr_snap_rows(const struct nmr_view *v, struct nmr_profile *p, const struct nmr_snapshot *s,
-                  struct nmr_row **rows, size_t *nrows);
 
 /* Whether a symbolized stack passes --focus/--ignore (any frame's function
  * or the api matches focus; no frame matches ignore). */

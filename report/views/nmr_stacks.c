@@ -9,7 +9,7 @@
 #include <inttypes.h>
 
 #include "nmt_format.h"
-#include "nmr_internal.h"
+#include "nmr_view.h"
 
 static void print_frame(FILE *f, const struct nmr_stack *s, uint32_t i)
 {

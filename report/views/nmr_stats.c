@@ -8,7 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
-#include "nmr_internal.h"
+#include "nmr_view.h"
 
 static int is_bytes_counter(const char *n)
 {

@@ -3,68 +3,14 @@
  * function (function + lib) with flat, flat%, sum%, cum, cum% and the
  * symbol's lib and class. flat is what the function allocated as the
  * allocation site (first frame that is not nmtrace, allocator or libc), cum
- * what was allocated with the function anywhere on the stack.
- * Also the "Total:" line shared by every text view.
+ * what was allocated with the function anywhere on the stack. Its table is
+ * also --by's (nmr__print_agg_table).
  */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "nmr_agg.h"
 #include "nmr_internal.h"
-
-int nmr__oom(void)
-{
-    fprintf(stderr, "nmreport: out of memory\n");
-    return -ENOMEM;
-}
-
-int nmr__each_profile(const struct nmr_view *v,
-                      int (*one)(const struct nmr_view *, struct nmr_profile *))
-{
-    for (size_t i = 0; i < v->nprofiles; i++) {
-        if (i)
-            fputc('\n', v->out);
-        int rc = one(v, v->profiles[i]);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-uint64_t nmr__hash_fn_lib(uint64_t seed, const char *fn, const char *lib)
-{
-    uint64_t h = 1469598103934665603ull ^ seed;
-    for (; *fn; fn++)
-        h = (h ^ (uint8_t)*fn) * 1099511628211ull;
-    h = (h ^ 0xff) * 1099511628211ull;
-    for (; *lib; lib++)
-        h = (h ^ (uint8_t)*lib) * 1099511628211ull;
-    return h;
-}
-
-void nmr__print_total(const struct nmr_view *v)
-{
-    char b[32];
-    FILE *f = v->out;
-    fprintf(f, "Total: %s %s (", nmr_fmt_value(b, sizeof(b), v->total[v->measure], v->measure),
-            nmr_measure_name(v->measure));
-    for (size_t i = 0; i < v->nprofiles; i++)
-        fprintf(f, "%ssnapshot %u %s at %.1fs of %s", i ? " + " : "", v->snaps[i]->seq,
-                nmr_reason_name(v->snaps[i]->reason), nmr_snap_time_s(v->profiles[i], v->snaps[i]),
-                v->profiles[i]->path);
-    if (v->base_snap)
-        fprintf(f, " minus snapshot %u %s at %.1fs of %s", v->base_snap->seq,
-                nmr_reason_name(v->base_snap->reason),
-                nmr_snap_time_s(v->base_profile, v->base_snap), v->base_profile->path);
-    fprintf(f, ")\n");
-    if (v->opt->has_focus || v->opt->has_ignore)
-        fprintf(f, "Selected: %s of %s (%.1f%%)%s%s%s%s\n",
-                nmr_fmt_value(b, sizeof(b), v->total[v->measure], v->measure),
-                nmr_fmt_value((char[32]){0}, 32, v->total_all[v->measure], v->measure),
-                nmr_pct(v->total[v->measure], v->total_all[v->measure]),
-                v->opt->has_focus ? " --focus " : "", v->opt->has_focus ? v->opt->focus : "",
-                v->opt->has_ignore ? " --ignore " : "", v->opt->has_ignore ? v->opt->ignore : "");
-}
 
 /* Prints the flat/cum table of an aggregate; shared with --by. */
 int nmr__print_agg_table(const struct nmr_view *v, enum nmr_agg_key key)

@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "nmr_internal.h"
+#include "nmr_view.h"
 
 struct tnode {
     const struct nmr_frame *frame; /* NULL: the stack's api (no frames) */

@@ -85,7 +85,7 @@ foreach(t space signals)
   set_tests_properties(launcher_${t} PROPERTIES LABELS "launcher" TIMEOUT 300)
 endforeach()
 
-# Issue 7's robustness criterion: every scenario 20 times with the bridge active.
+# Robustness: every scenario 20 times with the bridge active.
 nmtj_test(java_soak test_soak.py TIMEOUT 1500 LABELS soak)
-# Issue 7: a C2-inlined method keeps its own frame.
+# A C2-inlined method keeps its own frame.
 nmtj_test(java_bridge_inlined test_inlined.py TIMEOUT 180)

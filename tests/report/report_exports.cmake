@@ -2,7 +2,7 @@
 # Criterion units, and interop tests that record report_exports_prog under
 # libnmtrace.so and feed the exports to go tool pprof, jeprof and headless
 # Chromium (tests/report/browser). An interop test whose tool is missing is
-# skipped (exit 77) with a message naming the tool. Owned by helper "exp".
+# skipped (exit 77) with a message naming the tool.
 
 add_executable(report_exports_prog ${NMT_TEST_DIR}/report/report_exports_prog.c)
 # -O1 keeps the inlined helper inlined; frame pointers help either unwinder.

@@ -25,8 +25,7 @@ nmt_unit_test(test_jvm_bridge
   LABELS java)
 if(TARGET test_jvm_bridge)
   target_include_directories(test_jvm_bridge PRIVATE ${NMT_JB_JNI_INC}
-    ${PROJECT_SOURCE_DIR}/preload ${PROJECT_SOURCE_DIR}/report/model
-    ${PROJECT_SOURCE_DIR}/report/select)
+    ${PROJECT_SOURCE_DIR}/preload ${PROJECT_SOURCE_DIR}/report/model)
 endif()
 
 # libnmtrace.so's dlsym (it catches JNI_CreateJavaVM) keeps RTLD_NEXT
@@ -76,8 +75,7 @@ if(Java_JAVAC_EXECUTABLE AND Java_JAVA_EXECUTABLE AND TARGET nmtrace AND TARGET 
     get_filename_component(NMT_JB_LIBJVM_DIR ${NMT_JB_LIBJVM} DIRECTORY)
     add_executable(embed_no_asgct ${NMT_JB_DIR}/embed_no_asgct.c ${NMT_JB_BRIDGE_SOURCES})
     target_include_directories(embed_no_asgct PRIVATE ${NMT_JB_JNI_INC}
-      ${PROJECT_SOURCE_DIR}/preload ${PROJECT_SOURCE_DIR}/report/model
-    ${PROJECT_SOURCE_DIR}/report/select)
+      ${PROJECT_SOURCE_DIR}/preload ${PROJECT_SOURCE_DIR}/report/model)
     target_link_libraries(embed_no_asgct PRIVATE ${NMT_JB_LIBJVM} dl pthread)
     set_target_properties(embed_no_asgct PROPERTIES BUILD_RPATH ${NMT_JB_LIBJVM_DIR})
     add_dependencies(embed_no_asgct java_bridge_classes)

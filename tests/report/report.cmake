@@ -38,10 +38,17 @@ if(Python3_Interpreter_FOUND)
   set_tests_properties(report_crafted PROPERTIES LABELS "report" TIMEOUT 900)
 endif()
 
+# The unit tests' pipeline: options, files, view, output in memory.
+add_library(nmr_testrun STATIC ${NMR_T_DIR}/report_run.c)
+target_link_libraries(nmr_testrun PUBLIC nmr nmr_testwriter)
+if(NMT_SANITIZE)
+  target_compile_options(nmr_testrun PRIVATE ${NMT_SAN_FLAGS})
+endif()
+
 nmt_unit_test(test_reader SOURCES ${NMR_T_DIR}/test_reader.c LIBS nmr nmr_testwriter
   LABELS report)
 nmt_unit_test(test_report_views SOURCES ${NMR_T_DIR}/test_report_views.c
-  LIBS nmr nmr_testwriter LABELS report)
+  LIBS nmr_testrun LABELS report)
 
 # The reader's fuzz target. Every build replays the seed corpus (and every
 # prefix of each seed) through it; with clang's libFuzzer it is also built

@@ -10,7 +10,7 @@ target_compile_options(report_exports_prog PRIVATE -O1 -g -fno-omit-frame-pointe
 
 nmt_unit_test(test_report_exports
   SOURCES ${NMT_TEST_DIR}/report/test_report_exports.c
-  LIBS nmr nmr_testwriter m PkgConfig::ZLIB
+  LIBS nmr_testrun m PkgConfig::ZLIB
   LABELS report)
 
 find_package(Python3 COMPONENTS Interpreter)

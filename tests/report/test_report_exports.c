@@ -22,6 +22,7 @@
 #include "nmr_profile.h"
 #include "nmr_select.h"
 #include "nmr_view.h"
+#include "report_run.h"
 #include "report_writer.h"
 
 #define MiB  (1024ull * 1024)
@@ -358,58 +359,21 @@ static void scenario(struct rw *w)
     }
 }
 
-struct run {
-    struct nmr_profile *p;
-    struct nmr_opts o;
-    struct nmr_view v;
-    struct nmr_sel sel;
-    char *out;
-    size_t outlen;
-};
-
-/* nmreport's pipeline on the scenario; args as on the command line. */
-static int run(struct run *r, const char **args)
+/* nmreport's pipeline on the scenario (report_run.h); args as on the command
+ * line. A refused option fails the test. */
+static int run(struct rr_run *r, const char **args)
 {
     struct rw w;
     scenario(&w);
-    memset(r, 0, sizeof(*r));
-    char *argv[32];
-    int argc = 0;
-    argv[argc++] = "nmreport";
-    for (const char **a = args; *a; a++)
-        argv[argc++] = (char *)*a;
-    argv[argc++] = "f0.nmt";
-    argv[argc] = NULL;
-    char err[512];
-    cr_assert_eq(nmr__opts_parse(&r->o, argc, argv, stderr, err, sizeof(err)), 0, "%s", err);
-    cr_assert_eq(nmr_profile_parse(w.b, w.len, "f0.nmt", NULL, &r->p, err, sizeof(err)), 0, "%s",
-                 err);
+    int rc = rr_run(r, &w, 1, NULL, args);
     rw_free(&w);
-    const struct nmr_view_def *d = nmr__view_find(r->o.view);
-    cr_assert_not_null(d, "view %s", r->o.view);
-    struct nmr_profile *ps[1] = {r->p};
-    int rc = nmr__view_build(&r->v, &r->sel, &r->o, ps, 1, NULL, (d->flags & NMR_VIEW_NO_ROWS) != 0,
-                             err, sizeof(err));
-    if (rc)
-        return rc;
-    FILE *f = open_memstream(&r->out, &r->outlen);
-    r->v.out = f;
-    rc = d->run(&r->v);
-    fclose(f);
+    cr_assert(!r->setup_failed, "%s", r->err);
     return rc;
-}
-
-static void done(struct run *r)
-{
-    nmr__sel_free(&r->sel);
-    nmr_profile_free(r->p);
-    nmr__opts_free(&r->o);
-    free(r->out);
 }
 
 Test(jeprof, heap_v2_exact_text)
 {
-    struct run r;
+    struct rr_run r;
     cr_assert_eq(run(&r, (const char *[]){"--heap-v2", NULL}), 0);
     const char *want = "heap_v2/1\n"
                        "  t*: 1032: 7864320 [1036: 9961472]\n"
@@ -424,19 +388,19 @@ Test(jeprof, heap_v2_exact_text)
                        "10000000-10010000 r-xp 00000000 00:00 0                                  "
                        "/nonexistent/exports/prog\n";
     cr_assert_str_eq(r.out, want);
-    done(&r);
+    rr_done(&r);
 }
 
 Test(jeprof, mmap_measure_and_refusals)
 {
-    struct run r;
+    struct rr_run r;
     cr_assert_eq(run(&r, (const char *[]){"--heap-v2", "--committed", NULL}), 0);
     cr_assert(strstr(r.out, "  t*: 1: 4194304 [1: 4194304]\n@ 0x0000000010000300 "
                             "0x0000000010000401 0x0000000010000901\n  t*: 1: 4194304 [1: 4194304]"),
               "%s", r.out);
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(run(&r, (const char *[]){"--heap-v2", "--base-snapshot", "0", NULL}), -EINVAL);
-    done(&r);
+    rr_done(&r);
 }
 
 /* A minimal protobuf reader for the checks below. */
@@ -648,7 +612,7 @@ static size_t loc_index(const struct decoded *d, uint64_t id)
 
 Test(pprof, profile_proto_fields)
 {
-    struct run r;
+    struct rr_run r;
     cr_assert_eq(run(&r, (const char *[]){"--pprof", NULL}), 0);
     struct nmr_buf gz = {r.out, r.outlen, r.outlen, 0};
     uint8_t *raw;
@@ -710,12 +674,12 @@ Test(pprof, profile_proto_fields)
         free(d->strs[i]);
     free(d);
     free(raw);
-    done(&r);
+    rr_done(&r);
 }
 
 Test(pprof, diff_values_are_signed_and_default_follows_measure)
 {
-    struct run r;
+    struct rr_run r;
     cr_assert_eq(run(&r, (const char *[]){"--pprof", "--committed", "--base-snapshot", "0", NULL}),
                  0);
     struct nmr_buf gz = {r.out, r.outlen, r.outlen, 0};
@@ -732,19 +696,19 @@ Test(pprof, diff_values_are_signed_and_default_follows_measure)
         free(d->strs[i]);
     free(d);
     free(raw);
-    done(&r);
+    rr_done(&r);
 }
 
 Test(views, flamegraph_html_and_chart)
 {
-    struct run r;
+    struct rr_run r;
     cr_assert_eq(run(&r, (const char *[]){"--flamegraph", NULL}), 0);
     cr_assert(strstr(r.out, "<?xml") == r.out);
     cr_assert(strstr(r.out, "data-n=\"prog+0x100\""), "%.2000s", r.out);
     cr_assert(strstr(r.out, "data-n=\"java:7"));
     /* The api on top of every tower (named from the entry point). */
     cr_assert(strstr(r.out, "data-c=\"nmtrace\" data-n=\"prog+0x10\""));
-    done(&r);
+    rr_done(&r);
 
     cr_assert_eq(run(&r, (const char *[]){"--html", NULL}), 0);
     cr_assert(strstr(r.out, "<!DOCTYPE html>") == r.out);
@@ -756,12 +720,12 @@ Test(views, flamegraph_html_and_chart)
     cr_assert(strstr(r.out, "<table class=\"sortable\">"));
     cr_assert(strstr(r.out, "Growth since the first snapshot"));
     cr_assert(strstr(r.out, "/nonexistent/exports/prog"));
-    done(&r);
+    rr_done(&r);
 
     cr_assert_eq(run(&r, (const char *[]){"--html", "--base-snapshot", "0", NULL}), 0);
     cr_assert(strstr(r.out, "Top growers"));
     cr_assert(strstr(r.out, "+3.0 MiB"), "growth of stack 1");
-    done(&r);
+    rr_done(&r);
 
     cr_assert_eq(run(&r, (const char *[]){"--timeline-svg", NULL}), 0);
     cr_assert(strstr(r.out, "class=\"nmchart\""));
@@ -769,5 +733,5 @@ Test(views, flamegraph_html_and_chart)
         strstr(r.out,
                "\"name\":\"RSS\",\"color\":\"#222222\",\"stacked\":0,\"y\":[20971520,41943040]"),
         "%s", r.out);
-    done(&r);
+    rr_done(&r);
 }

@@ -17,6 +17,7 @@
 #include "nmr_profile.h"
 #include "nmr_select.h"
 #include "nmr_view.h"
+#include "report_run.h"
 #include "report_writer.h"
 
 #define MiB  (1024ull * 1024)
@@ -64,61 +65,13 @@ static void scenario(struct rw *w, uint32_t pid, int nsnaps, uint64_t scale)
     }
 }
 
-struct run {
-    struct nmr_profile *p[2];
-    size_t np;
-    struct nmr_profile *base;
-    struct nmr_opts o;
-    struct nmr_view v;
-    struct nmr_sel sel;
-    char *out;
-    size_t outlen;
-};
-
-/* Runs nmreport's pipeline on profiles built in memory; argv as on the
- * command line, with "@0"/"@1" standing for the profiles and "@b" for a base. */
-static int run(struct run *r, struct rw *files, size_t nfiles, struct rw *base, const char **args)
+/* nmreport's pipeline (report_run.h); a refused option or file fails the test. */
+static int run(struct rr_run *r, struct rw *files, size_t nfiles, struct rw *base,
+               const char **args)
 {
-    memset(r, 0, sizeof(*r));
-    char *argv[32];
-    int argc = 0;
-    argv[argc++] = "nmreport";
-    for (const char **a = args; *a; a++)
-        argv[argc++] = (char *)*a;
-    for (size_t i = 0; i < nfiles; i++)
-        argv[argc++] = i ? "f1.nmt" : "f0.nmt";
-    argv[argc] = NULL;
-    char err[512];
-    int rc = nmr__opts_parse(&r->o, argc, argv, stderr, err, sizeof(err));
-    cr_assert_eq(rc, 0, "%s", err);
-    for (size_t i = 0; i < nfiles; i++)
-        cr_assert_eq(nmr_profile_parse(files[i].b, files[i].len, i ? "f1.nmt" : "f0.nmt", NULL,
-                                       &r->p[i], err, sizeof(err)),
-                     0, "%s", err);
-    r->np = nfiles;
-    if (base)
-        cr_assert_eq(
-            nmr_profile_parse(base->b, base->len, "base.nmt", NULL, &r->base, err, sizeof(err)), 0);
-    const struct nmr_view_def *d = nmr__view_find(r->o.view);
-    rc = nmr__view_build(&r->v, &r->sel, &r->o, r->p, nfiles, r->base,
-                         (d->flags & NMR_VIEW_NO_ROWS) != 0, err, sizeof(err));
-    if (rc)
-        return rc;
-    FILE *f = open_memstream(&r->out, &r->outlen);
-    r->v.out = f;
-    rc = d->run(&r->v);
-    fclose(f);
+    int rc = rr_run(r, files, nfiles, base, args);
+    cr_assert(!r->setup_failed, "%s", r->err);
     return rc;
-}
-
-static void done(struct run *r)
-{
-    nmr__sel_free(&r->sel);
-    for (size_t i = 0; i < r->np; i++)
-        nmr_profile_free(r->p[i]);
-    nmr_profile_free(r->base);
-    nmr__opts_free(&r->o);
-    free(r->out);
 }
 
 #define HAS(r, s) cr_assert(strstr((r)->out, (s)), "missing \"%s\" in:\n%s", (s), (r)->out)
@@ -129,7 +82,7 @@ Test(views, text_default_is_last_snapshot_inuse_space)
 {
     struct rw w;
     scenario(&w, 10, 6, 1);
-    struct run r;
+    struct rr_run r;
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){NULL}), 0);
     /* seq 5: A 6 MiB, B 4 MiB, E 2 KiB */
     HAS(&r, "Total: 10.0 MiB inuse_space (snapshot 5 exit at 6.0s of f0.nmt)");
@@ -139,7 +92,7 @@ Test(views, text_default_is_last_snapshot_inuse_space)
     HAS(&r, "prog+0x100 [prog] (");
     HAS(&r, "prog+0x900 [prog]");
     cr_assert_eq(r.v.total[NMR_INUSE_SPACE], (int64_t)(10 * MiB + 2048));
-    done(&r);
+    rr_done(&r);
     rw_free(&w);
 }
 
@@ -147,30 +100,30 @@ Test(views, snapshot_selection_and_measures)
 {
     struct rw w;
     scenario(&w, 10, 6, 1);
-    struct run r;
+    struct rr_run r;
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--snapshot", "1", NULL}), 0);
     HAS(&r, "snapshot 1 interval at 2.0s");
     cr_assert_eq(r.v.total[NMR_INUSE_SPACE], (int64_t)(4 * MiB + 6 * 1024));
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--committed", NULL}), 0);
     HAS(&r, "Total: 24.0 MiB committed");
     HAS(&r, "prog+0x300");
     HASNT(&r, "prog+0x100");
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--reserved", NULL}), 0);
     HAS(&r, "Total: 16.0 MiB reserved");
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--alloc-objects", NULL}), 0);
     HAS(&r, "Total: 69 alloc_objects");
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--inuse-objects", NULL}), 0);
     HAS(&r, "Total: 65 inuse_objects");
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--alloc-space", NULL}), 0);
     cr_assert_eq(r.v.total[NMR_ALLOC_SPACE], (int64_t)(10 * MiB + 100 * 1024));
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--snapshot", "9", NULL}), -ENOENT);
-    done(&r);
+    rr_done(&r);
     rw_free(&w);
 }
 
@@ -178,7 +131,7 @@ Test(views, diff_keeps_negative_values)
 {
     struct rw w;
     scenario(&w, 10, 6, 1);
-    struct run r;
+    struct rr_run r;
     /* Later snapshot as the base: everything that grew is negative. */
     cr_assert_eq(
         run(&r, &w, 1, NULL, (const char *[]){"--snapshot", "1", "--base-snapshot", "5", NULL}), 0);
@@ -187,10 +140,10 @@ Test(views, diff_keeps_negative_values)
     HAS(&r, "-2.0 MiB"); /* B: 2 - 4 */
     HAS(&r, "4.0 KiB");  /* E: 6 KiB - 2 KiB, the shrinking site */
     cr_assert_eq(r.v.total[NMR_INUSE_SPACE], (int64_t)(-6 * MiB + 4 * 1024));
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--base-snapshot", "0", "--tree", NULL}), 0);
     HAS(&r, "5.0 MiB");
-    done(&r);
+    rr_done(&r);
     rw_free(&w);
 }
 
@@ -199,13 +152,13 @@ Test(views, base_from_another_file_and_merging)
     struct rw a, b;
     scenario(&a, 10, 3, 1);
     scenario(&b, 11, 3, 2); /* A allocates twice as much in the second process */
-    struct run r;
+    struct rr_run r;
     /* Different processes: rows are matched by symbolized frames. */
     cr_assert_eq(run(&r, &b, 1, &a, (const char *[]){"--base", "x", NULL}), 0);
     HAS(&r, "minus snapshot 2 exit at 3.0s of base.nmt");
     cr_assert_eq(r.v.total[NMR_INUSE_SPACE], (int64_t)(3 * MiB));
     cr_assert_eq(r.v.nrows, 1, "only stack A differs");
-    done(&r);
+    rr_done(&r);
     struct rw both[2] = {a, b};
     cr_assert_eq(run(&r, both, 2, NULL, (const char *[]){NULL}), 0);
     HAS(&r, "snapshot 2 exit at 3.0s of f0.nmt + snapshot 2 exit at 3.0s of f1.nmt");
@@ -213,7 +166,7 @@ Test(views, base_from_another_file_and_merging)
     cr_assert_eq(r.v.total[NMR_INUSE_SPACE], (int64_t)(15 * MiB + 4 * 1024));
     cr_assert_eq(r.v.nrows, 4, "same stacks merged");
     HAS(&r, "9.0 MiB  60.0%");
-    done(&r);
+    rr_done(&r);
     rw_free(&a);
     rw_free(&b);
 }
@@ -222,25 +175,25 @@ Test(views, focus_ignore_nodecount_threshold)
 {
     struct rw w;
     scenario(&w, 10, 6, 1);
-    struct run r;
+    struct rr_run r;
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--focus", "0x2[0-9]+$", NULL}), 0);
     HAS(&r, "Selected: 4.0 MiB of 10.0 MiB (40.0%) --focus");
     HAS(&r, "prog+0x200");
     HASNT(&r, "prog+0x100");
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--ignore", "prog\\+0x100", NULL}), 0);
     HASNT(&r, "prog+0x100");
     HAS(&r, "prog+0x200");
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--nodecount", "1", NULL}), 0);
     HAS(&r, "prog+0x100");
     HASNT(&r, "prog+0x200 ");
     HAS(&r, "more below --nodecount/--threshold");
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--threshold", "50", NULL}), 0);
     HAS(&r, "prog+0x100");
     HASNT(&r, "prog+0x200 ");
-    done(&r);
+    rr_done(&r);
     rw_free(&w);
 }
 
@@ -248,20 +201,20 @@ Test(views, tree_and_callers)
 {
     struct rw w;
     scenario(&w, 10, 6, 1);
-    struct run r;
+    struct rr_run r;
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--tree", "--committed", NULL}), 0);
     /* site C at the top, its caller D indented, then main */
     const char *c = strstr(r.out, "\n  24.0 MiB 100.0%  prog+0x300");
     const char *d = strstr(r.out, "\n    24.0 MiB 100.0%  prog+0x400");
     const char *m = strstr(r.out, "\n      24.0 MiB 100.0%  prog+0x900");
     cr_assert(c && d && m && c < d && d < m, "%s", r.out);
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--tree", "--callers", "--committed", NULL}),
                  0);
     m = strstr(r.out, "\n  24.0 MiB 100.0%  prog+0x900");
     c = strstr(r.out, "\n      24.0 MiB 100.0%  prog+0x300");
     cr_assert(c && m && m < c, "%s", r.out);
-    done(&r);
+    rr_done(&r);
     rw_free(&w);
 }
 
@@ -269,25 +222,25 @@ Test(views, by_lib_by_class_stacks_collapsed)
 {
     struct rw w;
     scenario(&w, 10, 6, 1);
-    struct run r;
+    struct rr_run r;
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--by", "lib", NULL}), 0);
     HAS(&r, "100.0% 100.0%");
     HAS(&r, "  prog\n");
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--by", "class", NULL}), 0);
     HAS(&r, "class\n");
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--stacks", NULL}), 0);
     HAS(&r, "stack 1 (");
     HAS(&r, "#1  0x0000000010000101 prog+0x100 [prog]");
     HAS(&r, "<- allocation site");
     HAS(&r, "#0  0x0000000010000010");
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--collapsed", NULL}), 0);
     HAS(&r, "prog+0x900 [prog];prog+0x100 [prog];");
     HAS(&r, " 6291456\n");
     HAS(&r, "prog+0x900 [prog];prog+0x200 [prog];");
-    done(&r);
+    rr_done(&r);
     rw_free(&w);
 }
 
@@ -295,7 +248,7 @@ Test(views, json_has_top_sites_and_stacks)
 {
     struct rw w;
     scenario(&w, 10, 6, 1);
-    struct run r;
+    struct rr_run r;
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--json", NULL}), 0);
     HAS(&r, "\"nmreport_json\": 1");
     HAS(&r, "\"measure\": \"inuse_space\"");
@@ -305,7 +258,7 @@ Test(views, json_has_top_sites_and_stacks)
     HAS(&r, "\"proc.rss\": 62914560");
     HAS(&r, "\"jvm.reasonable_total\": \"50000000\"");
     HAS(&r, "\"base\": null");
-    done(&r);
+    rr_done(&r);
     rw_free(&w);
 }
 
@@ -313,19 +266,19 @@ Test(views, growth_verdicts)
 {
     struct rw w;
     scenario(&w, 10, 9, 1);
-    struct run r;
+    struct rr_run r;
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--growth", NULL}), 0);
     const char *leak = strstr(r.out, "leak-suspect    prog+0x100");
     const char *lev = strstr(r.out, "levels-off      prog+0x200");
     const char *st = strstr(r.out, "stable          prog+0x500");
     cr_assert(leak && lev && st && leak < lev && lev < st, "%s", r.out);
     HAS(&r, "1.0 MiB/s");
-    done(&r);
+    rr_done(&r);
     scenario(&w, 10, 2, 1);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--growth", NULL}), 0);
     HAS(&r, "fewer than 3 snapshots");
     HAS(&r, "growing         prog+0x100");
-    done(&r);
+    rr_done(&r);
     rw_free(&w);
 }
 
@@ -333,17 +286,17 @@ Test(views, timeline_stats_rss)
 {
     struct rw w;
     scenario(&w, 10, 3, 1);
-    struct run r;
+    struct rr_run r;
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--timeline", NULL}), 0);
     HAS(&r, "3 snapshots");
     HAS(&r, "    1       2.0s interval");
     HAS(&r, "prog+0x100 +1.0 MiB");
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--stats", NULL}), 0);
     HAS(&r, "rec.ring_drops");
     HAS(&r, "the recorder lost events");
     HAS(&r, "jvm.reasonable_total           50000000");
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--rss", NULL}), 0);
     HAS(&r, "  RSS (VmRSS)                                      60.0 MiB\n");
     HAS(&r, "  malloc: held by glibc (arena + hblkhd)           30.0 MiB\n");
@@ -351,10 +304,10 @@ Test(views, timeline_stats_rss)
     HAS(&r, "  mmap: committed (tracked)                        12.0 MiB\n");
     HAS(&r, "  untracked: RSS - malloc held - mmap committed     18.0 MiB");
     HAS(&r, "RSS is ABOVE the reasonable total 47.7 MiB");
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--rss", "--expect", "1G", NULL}), 0);
     HAS(&r, "within the reasonable total 1.0 GiB from --expect");
-    done(&r);
+    rr_done(&r);
     rw_free(&w);
 }
 
@@ -449,17 +402,17 @@ Test(views, java_and_jit_frames)
     struct rw_site st = {1, 1, MiB, 1, MiB, 1, 1, 1, 0, 0};
     rw_sites(&w, &st, 1);
     rw_snap_end(&w, 0, 1);
-    struct run r;
+    struct rr_run r;
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--stacks", NULL}), 0);
     HAS(&r, " Interpreter (jit)");
     HAS(&r, " com.acme.Foo.bar");
     HAS(&r, "com.acme.Foo.bar(Foo.java:42) (java)"); /* the Java frame, bci 0 */
     HAS(&r, " java:8@3 (java)");                     /* a serial without JMETHOD */
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--by", "class", NULL}), 0);
     HAS(&r, "  java\n");
     HAS(&r, "  jit\n");
-    done(&r);
+    rr_done(&r);
     rw_free(&w);
 }
 
@@ -504,19 +457,19 @@ Test(views, symbols_from_and_perf_map)
     dprintf(fd, "%llx 200 LambdaForm$MH.invokeExact_MT\n", (unsigned long long)jit);
     close(fd);
 
-    struct run r;
+    struct rr_run r;
     /* The binary is not where the profile says: names from the mappings only. */
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--stacks", NULL}), 0);
     HASNT(&r, "nmr_test_site_fn");
     HASNT(&r, "LambdaForm");
-    done(&r);
+    rr_done(&r);
     cr_assert_eq(
         run(&r, &w, 1, NULL,
             (const char *[]){"--stacks", "--symbols-from", self_dir, "--perf-map", map_path, NULL}),
         0);
     HAS(&r, " nmr_test_site_fn ");
     HAS(&r, " LambdaForm$MH.invokeExact_MT");
-    done(&r);
+    rr_done(&r);
     unlink(map_path);
     rw_free(&w);
 }

@@ -109,59 +109,50 @@ static double legend_w(const char *name)
     return 20 + strlen(name) * 7.2 + 18;
 }
 
-int nmr__chart_svg(const double *x, const char *const *xlabels, size_t n,
-                   const struct nmr_chart_series *s, size_t ns, const struct nmr_chart_opts *o,
-                   struct nmr_buf *out)
-{
-    if (n == 0)
-        return -EINVAL;
-    int width = o->width > 0 ? o->width : 1000;
-    int bytes = !o->unit || strcmp(o->unit, "bytes") == 0;
-    const char *id = o->id ? o->id : "nmchart";
-    /* Per-series colours and per-point stacking bases: as many as the file
-     * has snapshots and series, so on the heap. */
-    const char **colors = malloc((ns ? ns : 1) * sizeof(*colors));
-    double *base = malloc(n * sizeof(*base)), *top = malloc(n * sizeof(*top));
-    if (colors == NULL || base == NULL || top == NULL) {
-        free(colors);
-        free(base);
-        free(top);
-        return -ENOMEM;
-    }
-    for (size_t k = 0, pal = 0; k < ns; k++)
-        colors[k] = s[k].color ? s[k].color : palette[pal++ % NPAL];
+/* One chart being drawn: the inputs, the layout, the colours. */
+struct chart {
+    const double *x;
+    const char *const *xlabels;
+    size_t n;
+    const struct nmr_chart_series *s;
+    size_t ns;
+    const struct nmr_chart_opts *o;
+    const char *id;
+    const char **colors; /* per series */
+    int width, height, bytes;
+    double plot_w;
+    double ystep, ydiv;
+    const char *yunit;
+    struct geom g;
+    struct nmr_buf *out;
+};
 
-    /* Legend rows decide the height. */
-    double plot_w = width - LEFT - RIGHT, lx = 0;
-    int rows = ns ? 1 : 0;
-    for (size_t k = 0; k < ns; k++) {
-        if (lx > 0 && lx + legend_w(s[k].name) > plot_w) {
+/* Legend rows decide the height. */
+static int legend_rows(const struct chart *c)
+{
+    double lx = 0;
+    int rows = c->ns ? 1 : 0;
+    for (size_t k = 0; k < c->ns; k++) {
+        if (lx > 0 && lx + legend_w(c->s[k].name) > c->plot_w) {
             rows++;
             lx = 0;
         }
-        lx += legend_w(s[k].name);
+        lx += legend_w(c->s[k].name);
     }
-    int height = o->height > 0 ? o->height : TOP + PLOT_H + XAXIS + rows * LEG_ROW + 12;
-    struct geom g = {.left = LEFT, .right = width - RIGHT, .top = TOP};
-    g.bottom = height - XAXIS - rows * LEG_ROW - 12;
-    if (g.bottom < g.top + 40)
-        g.bottom = g.top + 40;
+    return rows;
+}
 
-    /* Ranges. */
-    g.x0 = x[0];
-    g.x1 = x[n - 1];
-    if (g.x1 <= g.x0) {
-        g.x0 -= 1;
-        g.x1 += 1;
-    }
+/* The largest value drawn: the top of the stacked areas or of a line. */
+static double y_max(const struct chart *c)
+{
     double ymax = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < c->n; i++) {
         double stack = 0;
-        for (size_t k = 0; k < ns; k++) {
-            double v = s[k].y[i];
+        for (size_t k = 0; k < c->ns; k++) {
+            double v = c->s[k].y[i];
             if (isnan(v))
                 continue;
-            if (s[k].stacked)
+            if (c->s[k].stacked)
                 stack += v > 0 ? v : 0;
             else if (v > ymax)
                 ymax = v;
@@ -169,11 +160,40 @@ int nmr__chart_svg(const double *x, const char *const *xlabels, size_t n,
         if (stack > ymax)
             ymax = stack;
     }
-    double ystep, ydiv;
-    const char *yunit;
-    nmr__nice_ticks(ymax, bytes, &ystep, &ydiv, &yunit);
-    g.ymax = ymax > 0 ? ceil(ymax / ystep) * ystep : ystep * 5;
+    return ymax;
+}
 
+/* Size, plot area, ranges and y ticks. */
+static void layout(struct chart *c)
+{
+    const struct nmr_chart_opts *o = c->o;
+    c->plot_w = c->width - LEFT - RIGHT;
+    int rows = legend_rows(c);
+    c->height = o->height > 0 ? o->height : TOP + PLOT_H + XAXIS + rows * LEG_ROW + 12;
+    struct geom *g = &c->g;
+    *g = (struct geom){.left = LEFT, .right = c->width - RIGHT, .top = TOP};
+    g->bottom = c->height - XAXIS - rows * LEG_ROW - 12;
+    if (g->bottom < g->top + 40)
+        g->bottom = g->top + 40;
+
+    g->x0 = c->x[0];
+    g->x1 = c->x[c->n - 1];
+    if (g->x1 <= g->x0) {
+        g->x0 -= 1;
+        g->x1 += 1;
+    }
+    double ymax = y_max(c);
+    nmr__nice_ticks(ymax, c->bytes, &c->ystep, &c->ydiv, &c->yunit);
+    g->ymax = ymax > 0 ? ceil(ymax / c->ystep) * c->ystep : c->ystep * 5;
+}
+
+/* The SVG element, its style, the background and the titles. */
+static void head(const struct chart *c)
+{
+    struct nmr_buf *out = c->out;
+    const struct nmr_chart_opts *o = c->o;
+    const char *id = c->id;
+    int width = c->width, height = c->height;
     if (o->standalone)
         nmr__buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
     nmr__buf_printf(out,
@@ -209,184 +229,258 @@ int nmr__chart_svg(const double *x, const char *const *xlabels, size_t n,
         nmr__buf_xml(out, o->subtitle);
         nmr__buf_puts(out, "</text>\n");
     }
+}
 
-    /* Grid and y axis labels. */
+/* Grid, y labels, x ticks and the axes. */
+static void axes(const struct chart *c)
+{
+    struct nmr_buf *out = c->out;
+    const struct geom *g = &c->g;
     char lab[64];
-    for (double v = 0; v <= g.ymax * (1 + 1e-9); v += ystep) {
-        double yy = py(&g, v);
+    for (double v = 0; v <= g->ymax * (1 + 1e-9); v += c->ystep) {
+        double yy = py(g, v);
         nmr__buf_printf(out,
                         "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>",
-                        g.left, yy, g.right, yy);
-        tick_label(v, ydiv, yunit, lab, sizeof lab);
-        nmr__buf_printf(out, "<text class=\"yl\" x=\"%.1f\" y=\"%.1f\">%s</text>\n", g.left - 6,
+                        g->left, yy, g->right, yy);
+        tick_label(v, c->ydiv, c->yunit, lab, sizeof lab);
+        nmr__buf_printf(out, "<text class=\"yl\" x=\"%.1f\" y=\"%.1f\">%s</text>\n", g->left - 6,
                         yy + 4, lab);
     }
-    double xstep = time_step(g.x1 - g.x0);
-    for (double t = ceil(g.x0 / xstep - 1e-9) * xstep; t <= g.x1 + 1e-9; t += xstep) {
-        double xx = px(&g, t);
+    double xstep = time_step(g->x1 - g->x0);
+    for (double t = ceil(g->x0 / xstep - 1e-9) * xstep; t <= g->x1 + 1e-9; t += xstep) {
+        double xx = px(g, t);
         nmr__fmt_duration(t, lab, sizeof lab);
         nmr__buf_printf(out,
                         "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
                         "<text class=\"xl\" x=\"%.1f\" y=\"%.1f\">%s</text>\n",
-                        xx, g.bottom, xx, g.bottom + 5, xx, g.bottom + 18, lab);
+                        xx, g->bottom, xx, g->bottom + 5, xx, g->bottom + 18, lab);
     }
     nmr__buf_printf(out,
                     "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>"
                     "<line class=\"axis\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n",
-                    g.left, g.top, g.left, g.bottom, g.left, g.bottom, g.right, g.bottom);
+                    g->left, g->top, g->left, g->bottom, g->left, g->bottom, g->right, g->bottom);
     nmr__buf_printf(out,
                     "<text class=\"xl\" x=\"%.1f\" y=\"%.1f\">time since start (one point per "
                     "snapshot)</text>\n",
-                    (g.left + g.right) / 2, g.bottom + 34);
+                    (g->left + g->right) / 2, g->bottom + 34);
+}
 
-    /* Stacked areas, bottom up. */
+/* The stacked series, bottom up; base and top are n-point scratch arrays. */
+static void areas(const struct chart *c, double *base, double *top)
+{
+    struct nmr_buf *out = c->out;
+    const struct geom *g = &c->g;
+    size_t n = c->n;
     for (size_t i = 0; i < n; i++)
         base[i] = 0;
-    for (size_t k = 0; k < ns; k++) {
-        if (!s[k].stacked)
+    for (size_t k = 0; k < c->ns; k++) {
+        const struct nmr_chart_series *s = &c->s[k];
+        if (!s->stacked)
             continue;
         for (size_t i = 0; i < n; i++) {
-            double v = isnan(s[k].y[i]) || s[k].y[i] < 0 ? 0 : s[k].y[i];
+            double v = isnan(s->y[i]) || s->y[i] < 0 ? 0 : s->y[i];
             top[i] = base[i] + v;
         }
         nmr__buf_printf(out, "<g><title>");
-        nmr__buf_xml(out, s[k].name);
+        nmr__buf_xml(out, s->name);
         nmr__buf_printf(out, "</title>");
         if (n == 1) {
-            double xx = px(&g, x[0]);
+            double xx = px(g, c->x[0]);
             nmr__buf_printf(out,
                             "<rect class=\"area\" x=\"%.1f\" y=\"%.1f\" width=\"24\" "
                             "height=\"%.1f\" fill=\"%s\" stroke=\"%s\"/>",
-                            xx - 12, py(&g, top[0]), py(&g, base[0]) - py(&g, top[0]), colors[k],
-                            colors[k]);
+                            xx - 12, py(g, top[0]), py(g, base[0]) - py(g, top[0]), c->colors[k],
+                            c->colors[k]);
         } else {
             nmr__buf_printf(out, "<polygon class=\"area\" fill=\"%s\" stroke=\"%s\" points=\"",
-                            colors[k], colors[k]);
+                            c->colors[k], c->colors[k]);
             for (size_t i = 0; i < n; i++)
-                nmr__buf_printf(out, "%.1f,%.1f ", px(&g, x[i]), py(&g, top[i]));
+                nmr__buf_printf(out, "%.1f,%.1f ", px(g, c->x[i]), py(g, top[i]));
             for (size_t i = n; i-- > 0;)
-                nmr__buf_printf(out, "%.1f,%.1f ", px(&g, x[i]), py(&g, base[i]));
+                nmr__buf_printf(out, "%.1f,%.1f ", px(g, c->x[i]), py(g, base[i]));
             nmr__buf_puts(out, "\"/>");
         }
         nmr__buf_puts(out, "</g>\n");
         memcpy(base, top, n * sizeof(*base));
     }
-    /* Lines on top, broken where a value is missing. */
-    for (size_t k = 0; k < ns; k++) {
-        if (s[k].stacked)
+}
+
+/* The line series, on top of the areas, broken where a value is missing. */
+static void lines(const struct chart *c)
+{
+    struct nmr_buf *out = c->out;
+    const struct geom *g = &c->g;
+    size_t n = c->n;
+    for (size_t k = 0; k < c->ns; k++) {
+        const struct nmr_chart_series *s = &c->s[k];
+        if (s->stacked)
             continue;
         nmr__buf_printf(out, "<g><title>");
-        nmr__buf_xml(out, s[k].name);
+        nmr__buf_xml(out, s->name);
         nmr__buf_puts(out, "</title>");
         int open = 0;
         for (size_t i = 0; i <= n; i++) {
-            int have = i < n && !isnan(s[k].y[i]);
+            int have = i < n && !isnan(s->y[i]);
             if (have && !open) {
                 nmr__buf_printf(out, "<polyline class=\"line\" stroke=\"%s\"%s points=\"",
-                                colors[k], s[k].dashed ? " stroke-dasharray=\"6 4\"" : "");
+                                c->colors[k], s->dashed ? " stroke-dasharray=\"6 4\"" : "");
                 open = 1;
             }
             if (have)
-                nmr__buf_printf(out, "%.1f,%.1f ", px(&g, x[i]), py(&g, s[k].y[i]));
+                nmr__buf_printf(out, "%.1f,%.1f ", px(g, c->x[i]), py(g, s->y[i]));
             if (!have && open) {
                 nmr__buf_puts(out, "\"/>");
                 open = 0;
             }
         }
         for (size_t i = 0; i < n; i++)
-            if (!isnan(s[k].y[i]))
+            if (!isnan(s->y[i]))
                 nmr__buf_printf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.6\" fill=\"%s\"/>",
-                                px(&g, x[i]), py(&g, s[k].y[i]), colors[k]);
+                                px(g, c->x[i]), py(g, s->y[i]), c->colors[k]);
         nmr__buf_puts(out, "</g>\n");
     }
+}
 
-    /* Legend: lines first (the totals people look for), then the areas. */
-    double ly = g.bottom + XAXIS + 6;
-    lx = 0;
+/* The legend: lines first (the totals people look for), then the areas. */
+static void legend(const struct chart *c)
+{
+    struct nmr_buf *out = c->out;
+    double ly = c->g.bottom + XAXIS + 6, lx = 0;
     for (int pass = 0; pass < 2; pass++)
-        for (size_t k = 0; k < ns; k++) {
-            if (s[k].stacked != pass)
+        for (size_t k = 0; k < c->ns; k++) {
+            const struct nmr_chart_series *s = &c->s[k];
+            if (s->stacked != pass)
                 continue;
-            if (lx > 0 && lx + legend_w(s[k].name) > plot_w) {
+            if (lx > 0 && lx + legend_w(s->name) > c->plot_w) {
                 ly += LEG_ROW;
                 lx = 0;
             }
-            double xx = g.left + lx;
-            if (s[k].stacked)
+            double xx = c->g.left + lx;
+            if (s->stacked)
                 nmr__buf_printf(out,
                                 "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"10\" "
                                 "fill=\"%s\" fill-opacity=\"0.7\"/>",
-                                xx, ly - 9, colors[k]);
+                                xx, ly - 9, c->colors[k]);
             else
                 nmr__buf_printf(out,
                                 "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
                                 "stroke=\"%s\" stroke-width=\"2.5\"%s/>",
-                                xx, ly - 4, xx + 14, ly - 4, colors[k],
-                                s[k].dashed ? " stroke-dasharray=\"4 2\"" : "");
+                                xx, ly - 4, xx + 14, ly - 4, c->colors[k],
+                                s->dashed ? " stroke-dasharray=\"4 2\"" : "");
             nmr__buf_printf(out, "<text x=\"%.1f\" y=\"%.1f\">", xx + 20, ly);
-            nmr__buf_xml(out, s[k].name);
+            nmr__buf_xml(out, s->name);
             nmr__buf_puts(out, "</text>\n");
-            lx += legend_w(s[k].name);
+            lx += legend_w(s->name);
         }
+}
 
-    /* Hover: a transparent plot-sized target, the crosshair and the box. */
+/* Hover: a transparent plot-sized target, the crosshair and the box. */
+static void hover(const struct chart *c)
+{
+    const struct geom *g = &c->g;
     nmr__buf_printf(
-        out,
+        c->out,
         "<line id=\"%s-cross\" class=\"off\" x1=\"0\" y1=\"%.1f\" x2=\"0\" "
         "y2=\"%.1f\" stroke=\"#555\" stroke-dasharray=\"3 3\" pointer-events=\"none\"/>\n",
-        id, g.top, g.bottom);
-    nmr__buf_printf(out,
+        c->id, g->top, g->bottom);
+    nmr__buf_printf(c->out,
                     "<rect id=\"%s-plot\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
                     "fill=\"transparent\"/>\n",
-                    id, g.left, g.top, g.right - g.left, g.bottom - g.top);
-    nmr__buf_printf(out,
+                    c->id, g->left, g->top, g->right - g->left, g->bottom - g->top);
+    nmr__buf_printf(c->out,
                     "<g id=\"%s-tip\" class=\"tip off\" pointer-events=\"none\"><rect class=\"bg\" "
                     "rx=\"3\"/></g>\n",
-                    id);
+                    c->id);
+}
 
-    /* The data the hover script reads. */
+/* The series as JSON ("series":[...]) for the hover script. */
+static void data_series(const struct chart *c)
+{
+    struct nmr_buf *out = c->out;
+    nmr__buf_puts(out, "],\"series\":[");
+    for (size_t k = 0; k < c->ns; k++) {
+        const struct nmr_chart_series *s = &c->s[k];
+        nmr__buf_puts(out, k ? ",{\"name\":" : "{\"name\":");
+        nmr__buf_jstr(out, s->name);
+        nmr__buf_puts(out, ",\"color\":");
+        nmr__buf_jstr(out, c->colors[k]);
+        nmr__buf_printf(out, ",\"stacked\":%d", s->stacked ? 1 : 0);
+        nmr__buf_puts(out, ",\"y\":[");
+        for (size_t i = 0; i < c->n; i++) {
+            if (i)
+                nmr__buf_putc(out, ',');
+            if (isnan(s->y[i]))
+                nmr__buf_puts(out, "null");
+            else
+                nmr__buf_printf(out, "%.0f", s->y[i]);
+        }
+        nmr__buf_puts(out, "]}");
+    }
+}
+
+/* The data the hover script reads, then the script. */
+static void data(const struct chart *c)
+{
+    struct nmr_buf *out = c->out;
+    const struct geom *g = &c->g;
     nmr__buf_printf(out, "<script type=\"application/json\">{\"unit\":");
-    nmr__buf_jstr(out, bytes ? "bytes" : o->unit);
-    nmr__buf_printf(out, ",\"top\":%.1f,\"bottom\":%.1f,\"right\":%.1f,\"px\":[", g.top, g.bottom,
-                    g.right);
-    for (size_t i = 0; i < n; i++)
-        nmr__buf_printf(out, "%s%.1f", i ? "," : "", px(&g, x[i]));
+    nmr__buf_jstr(out, c->bytes ? "bytes" : c->o->unit);
+    nmr__buf_printf(out, ",\"top\":%.1f,\"bottom\":%.1f,\"right\":%.1f,\"px\":[", g->top, g->bottom,
+                    g->right);
+    for (size_t i = 0; i < c->n; i++)
+        nmr__buf_printf(out, "%s%.1f", i ? "," : "", px(g, c->x[i]));
     nmr__buf_puts(out, "],\"labels\":[");
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < c->n; i++) {
         char def[64];
-        const char *l = xlabels && xlabels[i] ? xlabels[i] : NULL;
+        const char *l = c->xlabels && c->xlabels[i] ? c->xlabels[i] : NULL;
         if (!l) {
-            nmr__fmt_duration(x[i], def, sizeof def);
+            nmr__fmt_duration(c->x[i], def, sizeof def);
             l = def;
         }
         if (i)
             nmr__buf_putc(out, ',');
         nmr__buf_jstr(out, l);
     }
-    nmr__buf_puts(out, "],\"series\":[");
-    for (size_t k = 0; k < ns; k++) {
-        nmr__buf_puts(out, k ? ",{\"name\":" : "{\"name\":");
-        nmr__buf_jstr(out, s[k].name);
-        nmr__buf_puts(out, ",\"color\":");
-        nmr__buf_jstr(out, colors[k]);
-        nmr__buf_printf(out, ",\"stacked\":%d", s[k].stacked ? 1 : 0);
-        nmr__buf_puts(out, ",\"y\":[");
-        for (size_t i = 0; i < n; i++) {
-            if (i)
-                nmr__buf_putc(out, ',');
-            if (isnan(s[k].y[i]))
-                nmr__buf_puts(out, "null");
-            else
-                nmr__buf_printf(out, "%.0f", s[k].y[i]);
-        }
-        nmr__buf_puts(out, "]}");
-    }
+    data_series(c);
     nmr__buf_puts(out, "]}</script>\n");
     nmr__buf_puts(out, "<script type=\"text/ecmascript\"><![CDATA[\n(function(ID){\n");
     nmr__buf_puts(out, nmr__chart_js);
     nmr__buf_puts(out, "})(");
-    nmr__buf_jstr(out, id);
+    nmr__buf_jstr(out, c->id);
     nmr__buf_puts(out, ");\n]]></script>\n</svg>\n");
+}
+
+int nmr__chart_svg(const double *x, const char *const *xlabels, size_t n,
+                   const struct nmr_chart_series *s, size_t ns, const struct nmr_chart_opts *o,
+                   struct nmr_buf *out)
+{
+    if (n == 0)
+        return -EINVAL;
+    struct chart c = {.x = x, .xlabels = xlabels, .n = n, .s = s, .ns = ns, .o = o, .out = out};
+    c.width = o->width > 0 ? o->width : 1000;
+    c.bytes = !o->unit || strcmp(o->unit, "bytes") == 0;
+    c.id = o->id ? o->id : "nmchart";
+    /* Per-series colours and per-point stacking bases: as many as the file
+     * has snapshots and series, so on the heap. */
+    const char **colors = malloc((ns ? ns : 1) * sizeof(*colors));
+    double *base = malloc(n * sizeof(*base)), *top = malloc(n * sizeof(*top));
+    if (colors == NULL || base == NULL || top == NULL) {
+        free(colors);
+        free(base);
+        free(top);
+        return -ENOMEM;
+    }
+    for (size_t k = 0, pal = 0; k < ns; k++)
+        colors[k] = s[k].color ? s[k].color : palette[pal++ % NPAL];
+    c.colors = colors;
+    layout(&c);
+    head(&c);
+    axes(&c);
+    areas(&c, base, top);
+    lines(&c);
+    legend(&c);
+    hover(&c);
+    data(&c);
     free(colors);
     free(base);
     free(top);

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../preload/nmt_format.h"
+#include "nmt_format.h"
 #include "nmr_internal.h"
 
 const char *nmr_info_get(const struct nmr_profile *p, const char *key)

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <strings.h>
 
-#include "../preload/nmt_format.h"
+#include "nmt_format.h"
 #include "nmr_internal.h"
 #include "nmr_select.h"
 

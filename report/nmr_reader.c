@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "../preload/nmt_format.h"
+#include "nmt_format.h"
 #include "nmr_internal.h"
 
 /* A snapshot being read: it joins profile->snaps only at its SNAP_END. */

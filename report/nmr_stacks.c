@@ -8,7 +8,7 @@
  */
 #include <inttypes.h>
 
-#include "../preload/nmt_format.h"
+#include "nmt_format.h"
 #include "nmr_internal.h"
 
 static void print_frame(FILE *f, const struct nmr_stack *s, uint32_t i)

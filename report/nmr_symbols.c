@@ -14,7 +14,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
-#include "../preload/nmt_format.h"
+#include "nmt_format.h"
 #include "nmr_internal.h"
 #include "nmr_java.h"
 

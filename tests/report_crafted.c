@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../preload/nmt_format.h"
+#include "nmt_format.h"
 #include "report_writer.h"
 
 #define NSTACKS 4

@@ -19,7 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../preload/nmt_format.h"
+#include "nmt_format.h"
 #include "report_writer.h"
 
 /* Distinct bodies so no two functions can be folded into one. */

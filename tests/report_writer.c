@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "../preload/nmt_format.h"
+#include "nmt_format.h"
 #include "report_writer.h"
 
 static void put(uint8_t **b, size_t *len, size_t *cap, const void *p, size_t n)

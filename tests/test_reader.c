@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../preload/nmt_format.h"
+#include "nmt_format.h"
 #include "nmr_profile.h"
 #include "report_writer.h"
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "../preload/nmt_format.h"
+#include "nmt_format.h"
 #include "nmr_exp_buf.h"
 #include "nmr_exp_chart.h"
 #include "nmr_exp_flame.h"

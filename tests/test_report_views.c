@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../preload/nmt_format.h"
+#include "nmt_format.h"
 #include "nmr_profile.h"
 #include "nmr_select.h"
 #include "nmr_view.h"

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "../../preload/nmt_format.h"
+#include "nmt_format.h"
 #include "nmr_internal.h"
 #include "nmr_select.h"
 

@@ -34,7 +34,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "../../preload/nmt_format.h"
+#include "nmt_format.h"
 #include "../../preload/nmt_writer.h"
 
 #define WAVES    6

@@ -13,7 +13,7 @@ target_link_libraries(prog_leaks PRIVATE Threads::Threads)
 add_library(nmr_testwriter STATIC ${NMR_T_DIR}/report_writer.c)
 target_link_libraries(nmr_testwriter PUBLIC PkgConfig::ZLIB)
 # It writes the format the recorder writes (nmt_format.h).
-target_include_directories(nmr_testwriter PUBLIC ${PROJECT_SOURCE_DIR}/preload)
+target_include_directories(nmr_testwriter PUBLIC ${PROJECT_SOURCE_DIR}/format)
 
 # Synthetic profiles made of this program's own functions: -O0 keeps them.
 add_executable(report_mkprofile ${NMR_T_DIR}/report_mkprofile.c)

@@ -21,7 +21,7 @@ set(NMT_JB_BRIDGE_SOURCES
   ${PROJECT_SOURCE_DIR}/report/model/nmr_java.c ${PROJECT_SOURCE_DIR}/report/model/nmr_arena.c)
 nmt_unit_test(test_jvm_bridge
   SOURCES ${NMT_JB_DIR}/test_jvm_bridge.c ${NMT_JB_BRIDGE_SOURCES}
-  LIBS dl pthread
+  LIBS nmtfmt dl pthread
   LABELS java)
 if(TARGET test_jvm_bridge)
   target_include_directories(test_jvm_bridge PRIVATE ${NMT_JB_JNI_INC}
@@ -76,7 +76,7 @@ if(Java_JAVAC_EXECUTABLE AND Java_JAVA_EXECUTABLE AND TARGET nmtrace AND TARGET 
     add_executable(embed_no_asgct ${NMT_JB_DIR}/embed_no_asgct.c ${NMT_JB_BRIDGE_SOURCES})
     target_include_directories(embed_no_asgct PRIVATE ${NMT_JB_JNI_INC}
       ${PROJECT_SOURCE_DIR}/preload ${PROJECT_SOURCE_DIR}/report/model)
-    target_link_libraries(embed_no_asgct PRIVATE ${NMT_JB_LIBJVM} dl pthread)
+    target_link_libraries(embed_no_asgct PRIVATE nmtfmt ${NMT_JB_LIBJVM} dl pthread)
     set_target_properties(embed_no_asgct PROPERTIES BUILD_RPATH ${NMT_JB_LIBJVM_DIR})
     add_dependencies(embed_no_asgct java_bridge_classes)
     add_test(NAME java_bridge_no_asgct COMMAND embed_no_asgct ${NMT_JB_CLASSES})

@@ -12,6 +12,7 @@
 
 #include "nmr_java.h"
 #include "nmr_profile.h"
+#include "nmt_enc.h"
 #include "nmt_format.h"
 #include "nmt_jvm_internal.h"
 
@@ -493,16 +494,17 @@ Test(jvm_fork, child_stops_and_drops_the_parents_records)
 static void add_jcode(struct nmr_java *j, uint32_t kind, uint64_t t, uint64_t start, uint64_t size,
                       uint32_t serial)
 {
-    struct nmt__jbuf b = {0};
-    nmt__jbuf_u32(&b, kind);
-    nmt__jbuf_u64(&b, t);
-    nmt__jbuf_u64(&b, start);
-    nmt__jbuf_u64(&b, size);
-    nmt__jbuf_u32(&b, serial);
-    nmt__jbuf_str(&b, kind == 3 ? "StubRoutines (1)" : NULL);
-    nmt__jbuf_u32(&b, 0);
-    cr_assert_eq(nmr_java_add(j, NMT_REC_JCODE, b.p, (uint32_t)b.len), 0);
-    nmt__jbuf_free(&b);
+    struct nmt_enc b;
+    nmt_enc_init(&b, realloc);
+    nmt_enc_u32(&b, kind);
+    nmt_enc_u64(&b, t);
+    nmt_enc_u64(&b, start);
+    nmt_enc_u64(&b, size);
+    nmt_enc_u32(&b, serial);
+    nmt_enc_cstr(&b, kind == 3 ? "StubRoutines (1)" : NULL);
+    nmt_enc_u32(&b, 0);
+    cr_assert_eq(nmr_java_add(j, NMT_REC_JCODE, b.data, (uint32_t)b.len), 0);
+    free(b.data);
 }
 
 Test(jvm_report, code_address_reused_over_time)

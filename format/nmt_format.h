@@ -2,8 +2,9 @@
  * nmt_format.h: the constants of the nmtrace profile file (docs/FORMAT.md).
  *
  * This header is the recorder's public contract with every reader: the writer
- * in preload/ and the reader in report/ both include it, and docs/FORMAT.md is
- * its prose. It holds numbers only; each side has its own encoder/decoder.
+ * in preload/ and the reader in report/ both include it from format/, which
+ * holds nothing of the recorder's internals, and docs/FORMAT.md is its prose.
+ * It holds numbers only; each side has its own encoder/decoder.
  */
 #ifndef NMT_FORMAT_H
 #define NMT_FORMAT_H

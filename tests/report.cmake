@@ -64,11 +64,12 @@ if(NMR_CLANG)
     foreach(f ${NMR_READER_SOURCES})
       list(APPEND _src ${NMT_TEST_DIR}/../report/${f})
     endforeach()
+    list(APPEND _src ${NMT_TEST_DIR}/../common/nmc_parse.c)
     set(_fuzz ${CMAKE_BINARY_DIR}/bin/fuzz_reader)
     add_custom_command(OUTPUT ${_fuzz}
       COMMAND ${NMR_CLANG} -std=c11 -g -O1 -D_GNU_SOURCE "-DNMT_VERSION=\"${PROJECT_VERSION}\""
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-              -I${NMT_TEST_DIR}/../report -I${NMT_TEST_DIR}/../preload
+              -I${NMT_TEST_DIR}/../report -I${NMT_TEST_DIR}/../preload -I${NMT_TEST_DIR}/../common
               ${NMT_TEST_DIR}/fuzz/fuzz_reader.c ${_src} -lz -lm -o ${_fuzz}
       DEPENDS ${NMT_TEST_DIR}/fuzz/fuzz_reader.c ${_src}
       COMMENT "Building the libFuzzer target fuzz_reader with ${NMR_CLANG}"

@@ -1,7 +1,7 @@
 /*
  * nmt_internal.h: what the recorder's files share with each other.
  *
- * The recorder is split by concern (STYLE.md): nmt_hooks.c (the interposed
+ * The recorder is split by concern (docs/ARCHITECTURE.md): nmt_hooks.c (the interposed
  * entry points and the hot path), nmt_bootstrap.c (real functions and the
  * static arena), nmt_capture.c (the sampled path: stacks and events),
  * nmt_thread.c (per-thread rings), nmt_writer.c (the background thread and the

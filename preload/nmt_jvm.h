@@ -1,5 +1,5 @@
 /*
- * nmt_jvm.h: the JVM bridge as the recorder sees it (DESIGN.md §5a).
+ * nmt_jvm.h: the JVM bridge as the recorder sees it (docs/ARCHITECTURE.md).
  *
  * The bridge finds a HotSpot JVM in the process, attaches to it with a
  * thread of its own, splices Java frames (AsyncGetCallTrace) above the native

@@ -76,7 +76,8 @@ struct nmr_snapshot {
 };
 
 /*
- * Frame classes, as libnmsym names them (DESIGN.md §5). NMR_CLS_* values are
+ * Frame classes, as libnmsym names them (enum nms_class in symbolize/nmsym.h
+ * says which libraries each covers). NMR_CLS_* values are
  * the same numbers as libnmsym's enum nms_class.
  */
 enum nmr_class {

@@ -1,7 +1,8 @@
 /*
  * nmc_vars.c: the table of NMTRACE_* variables and the check of a value
  * against its entry (nmc_vars.h). README.md's variable table says the same
- * for users; tests/docs_check.py keeps the two and the programs in step.
+ * for users; tests/common/check_variables.py keeps the two and the programs
+ * in step.
  */
 #include <errno.h>
 #include <stdio.h>

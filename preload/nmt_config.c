@@ -1,9 +1,13 @@
 /*
  * nmt_config.c: the NMTRACE_* environment variables.
  *
- * Read once, in the constructor, with getenv (which does not allocate). A
- * bad value gets one line on stderr naming the variable and the default that
- * is used instead: the host process must start whatever the environment says.
+ * Read once, in the constructor, with getenv (which does not allocate). Each
+ * value is checked against its entry in common/nmc_vars.c, the table the
+ * launcher checks its options against, so both accept the same strings
+ * (README.md, "Values"). A bad value gets one line on stderr naming the
+ * variable and the default that is used instead, and so does an NMTRACE_*
+ * name the table does not know: the host process must start whatever the
+ * environment says.
  */
 #include <fcntl.h>
 #include <stdarg.h>

@@ -80,34 +80,6 @@ static void die_usage(const char *fmt, const char *arg)
     exit(EXIT_USAGE);
 }
 
-static void set_env(const char *name, const char *value);
-
-/* Checks value against variable name's entry in nmc_vars.c, as the recorder
- * will, and passes it on as it is; returns it parsed. */
-static uint64_t pass_on(const char *opt, const char *name, const char *value)
-{
-    char why[200];
-    uint64_t v;
-    if (nmc_var_parse(nmc_var_find(name), value, &v, why, sizeof(why)) != 0) {
-        fprintf(stderr, "nmtrace: %s: %s (see nmtrace --help)\n", opt, why);
-        exit(EXIT_USAGE);
-    }
-    set_env(name, value);
-    return v;
-}
-
-/* One line for each NMTRACE_* variable of the environment nmtrace does not
- * know (a typo would otherwise be ignored); the recorder then stays silent
- * about them in this run (preload/nmt_envcheck.c). */
-static void warn_unknown(void)
-{
-    extern char **environ;
-    char msg[512];
-    for (char **e = environ; *e != NULL; e++)
-        if (nmc_env_unknown(*e, msg, sizeof(msg)))
-            fprintf(stderr, "nmtrace: %s\n", msg);
-}
-
 /* Where this program lives, so that ../lib/libnmtrace.so can be found. */
 static int default_lib(char *out, size_t n)
 {
@@ -132,6 +104,32 @@ static void set_env(const char *name, const char *value)
         fprintf(stderr, "nmtrace: cannot set %s: %s\n", name, strerror(errno));
         exit(EXIT_USAGE);
     }
+}
+
+/* Checks value against variable name's entry in nmc_vars.c, as the recorder
+ * will, and passes it on as it is; returns it parsed. */
+static uint64_t pass_on(const char *opt, const char *name, const char *value)
+{
+    char why[200];
+    uint64_t v;
+    if (nmc_var_parse(nmc_var_find(name), value, &v, why, sizeof(why)) != 0) {
+        fprintf(stderr, "nmtrace: %s: %s (see nmtrace --help)\n", opt, why);
+        exit(EXIT_USAGE);
+    }
+    set_env(name, value);
+    return v;
+}
+
+/* One line for each NMTRACE_* variable of the environment nmtrace does not
+ * know (a typo would otherwise be ignored); the recorder then stays silent
+ * about them in this run (parent_warned() in preload/nmt_config.c). */
+static void warn_unknown(void)
+{
+    extern char **environ;
+    char msg[512];
+    for (char **e = environ; *e != NULL; e++)
+        if (nmc_env_unknown(*e, msg, sizeof(msg)))
+            fprintf(stderr, "nmtrace: %s\n", msg);
 }
 
 /* LD_PRELOAD has no quoting: ld.so splits it at every space and ':'. A

@@ -11,4 +11,10 @@ if(Python3_FOUND)
                    --build ${CMAKE_BINARY_DIR} --preload "${NMT_TEST_PRELOAD}")
   # "integration": it records programs (a sanitized build adds its options).
   set_tests_properties(common_agree PROPERTIES LABELS "common;integration" TIMEOUT 300)
+  # The NMTRACE_* table, README.md's variable table and the names the
+  # programs read are one list.
+  add_test(NAME common_variables
+           COMMAND ${Python3_EXECUTABLE} -B ${NMT_TEST_DIR}/common/check_variables.py
+                   ${PROJECT_SOURCE_DIR})
+  set_tests_properties(common_variables PROPERTIES LABELS "unit;common;docs" TIMEOUT 60)
 endif()

@@ -18,19 +18,32 @@
 #define GIB (UINT64_C(1) << 30)
 #define TIB (UINT64_C(1) << 40)
 
-static void size_is(const char *s, uint64_t want)
+typedef int (*parse_fn)(const char *, uint64_t *);
+
+static void parsed_is(parse_fn parse, const char *s, uint64_t want)
 {
     uint64_t v = 12345;
-    cr_assert_eq(nmc_parse_size(s, &v), 0, "'%s' refused", s);
+    cr_assert_eq(parse(s, &v), 0, "'%s' refused", s);
     cr_assert_eq(v, want, "'%s' = %llu, not %llu", s, (unsigned long long)v,
                  (unsigned long long)want);
 }
 
-static void size_bad(const char *s, int rc)
+/* A refused string leaves the output alone. */
+static void refused(parse_fn parse, const char *s, int rc)
 {
     uint64_t v = 12345;
-    cr_assert_eq(nmc_parse_size(s, &v), rc, "'%s' not refused with %d", s, rc);
+    cr_assert_eq(parse(s, &v), rc, "'%s' not refused with %d", s, rc);
     cr_assert_eq(v, 12345, "'%s' changed the output although refused", s);
+}
+
+static void size_is(const char *s, uint64_t want)
+{
+    parsed_is(nmc_parse_size, s, want);
+}
+
+static void size_bad(const char *s, int rc)
+{
+    refused(nmc_parse_size, s, rc);
 }
 
 Test(size, every_unit_and_spelling)
@@ -91,17 +104,12 @@ Test(size, overflow_is_erange)
 
 static void dur_is(const char *s, uint64_t want_ms)
 {
-    uint64_t v = 12345;
-    cr_assert_eq(nmc_parse_duration(s, &v), 0, "'%s' refused", s);
-    cr_assert_eq(v, want_ms, "'%s' = %llu ms, not %llu", s, (unsigned long long)v,
-                 (unsigned long long)want_ms);
+    parsed_is(nmc_parse_duration, s, want_ms);
 }
 
 static void dur_bad(const char *s, int rc)
 {
-    uint64_t v = 12345;
-    cr_assert_eq(nmc_parse_duration(s, &v), rc, "'%s' not refused with %d", s, rc);
-    cr_assert_eq(v, 12345);
+    refused(nmc_parse_duration, s, rc);
 }
 
 Test(duration, units)

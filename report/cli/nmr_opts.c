@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "nmt_format.h"
+#include "nmc_parse.h"
 #include "nmr_internal.h"
 #include "nmr_select.h"
 
@@ -137,65 +138,16 @@ static void usage(FILE *f)
                "See nmreport(1) and docs/JSON.md.\n");
 }
 
-int nmr__parse_bytes(const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    double d = strtod(s, &end);
-    if (end == s || errno || !(d >= 0))
-        return -EINVAL;
-    while (*end == ' ')
-        end++;
-    double mul = 1;
-    if (*end) {
-        switch (*end) {
-        case 'k':
-        case 'K':
-            mul = 1024.0;
-            break;
-        case 'm':
-        case 'M':
-            mul = 1024.0 * 1024;
-            break;
-        case 'g':
-        case 'G':
-            mul = 1024.0 * 1024 * 1024;
-            break;
-        case 't':
-        case 'T':
-            mul = 1024.0 * 1024 * 1024 * 1024;
-            break;
-        case 'b':
-        case 'B':
-            mul = 1;
-            end--;
-            break;
-        default:
-            return -EINVAL;
-        }
-        end++;
-        if (strcasecmp(end, "") != 0 && strcasecmp(end, "b") != 0 && strcasecmp(end, "ib") != 0)
-            return -EINVAL;
-    }
-    d *= mul;
-    if (d > 9.2e18)
-        return -EINVAL;
-    *out = (int64_t)d;
-    return 0;
-}
-
 static int parse_seq(const char *s, long *out)
 {
     if (strcmp(s, "last") == 0) {
         *out = -1;
         return 0;
     }
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno || v < 0 || v > 0xffffffffL)
+    uint64_t v;
+    if (nmc_parse_uint(s, &v) != 0 || v > 0xffffffffu)
         return -EINVAL;
-    *out = v;
+    *out = (long)v;
     return 0;
 }
 
@@ -332,10 +284,8 @@ static int set_regex(regex_t *re, int *has, const char **pat, const char *arg, c
 
 static int set_nodecount(struct nmr_opts *o, const char *arg, char *err, size_t errlen)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(arg, &end, 10);
-    if (end == arg || *end || errno || v < 0)
+    uint64_t v;
+    if (nmc_parse_uint(arg, &v) != 0 || v > SIZE_MAX)
         return errf(err, errlen, "--nodecount takes a number >= 0, not '%s'", arg);
     o->nodecount = (size_t)v;
     return 0;
@@ -388,10 +338,14 @@ static int one_option(struct nmr_opts *o, int c, const char *arg, char **argv, i
     case OPT_SVG:
         *svg = 1;
         return 0;
-    case OPT_EXPECT:
-        if (nmr__parse_bytes(arg, &o->expect))
-            return errf(err, errlen, "--expect takes a size like 2G or 512MiB, not '%s'", arg);
+    case OPT_EXPECT: {
+        uint64_t v;
+        if (nmc_parse_size(arg, &v) != 0 || v > INT64_MAX)
+            return errf(err, errlen, "--expect takes a byte size like 2g, 1.5GiB or 512m, not '%s'",
+                        arg);
+        o->expect = (int64_t)v;
         return 0;
+    }
     case OPT_SYMBOLS_FROM:
         o->symbols_from = arg;
         return 0;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nmc_parse.h"
 #include "nmr_render_chart.h"
 #include "nmr_series.h"
 #include "nmr_view.h"
@@ -29,12 +30,6 @@ static int by_val_desc(const void *a, const void *b)
     if (ax != ay)
         return ax > ay ? -1 : 1;
     return x->key < y->key ? -1 : x->key > y->key;
-}
-
-static const char *base_name(const char *p)
-{
-    const char *s = p ? strrchr(p, '/') : NULL;
-    return s ? s + 1 : p ? p : "?";
 }
 
 /* Sites whose measure is not zero at some snapshot: the others (an
@@ -122,7 +117,7 @@ static int draw(const struct nmr_view *v, const double *x, char **xl, size_t n,
 {
     const struct nmr_profile *p = v->profiles[0];
     char title[256], sub[512];
-    snprintf(title, sizeof title, "Memory over time: %s (pid %" PRIu32 ")", base_name(p->exe),
+    snprintf(title, sizeof title, "Memory over time: %s (pid %" PRIu32 ")", nmc_base_name(p->exe),
              p->pid);
     snprintf(sub, sizeof sub, "areas: %s by allocation site (top %zu)%s; lines: whole process",
              nmr_measure_name(v->measure), ntop,

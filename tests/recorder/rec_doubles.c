@@ -138,7 +138,15 @@ int nmt__os_append(const char *path, const struct nmt_fileid *id, const void *p,
     return 0;
 }
 
-/* ---- frames ---- */
+/* ---- slots and frames ---- */
+unsigned rec_slots(void)
+{
+    unsigned n = 0;
+    for (struct nmt_thread *s = atomic_load(&nmt__threads); s; s = s->next)
+        n++;
+    return n;
+}
+
 int rec_frame_is(uint64_t frame, int index, const char *func)
 {
     Dl_info info;

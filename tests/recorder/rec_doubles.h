@@ -37,6 +37,9 @@ extern struct rec_file rec_file;
 #define REC_MAP1_START 0x7f0000000000ull
 #define REC_EXE        "/opt/rec/prog"
 
+/* How many slots the registry holds (nmt_thread.c never unlinks one). */
+unsigned rec_slots(void);
+
 /* 1 when frame (a return address, or frame 0 itself) lies in the function
  * named func of the test program (which is linked with -rdynamic). */
 int rec_frame_is(uint64_t frame, int index, const char *func);

@@ -241,14 +241,6 @@ static void *sample_on_thread(void *arg)
     return NULL;
 }
 
-static unsigned registry_length(void)
-{
-    unsigned n = 0;
-    for (struct nmt_thread *s = atomic_load(&nmt__threads); s; s = s->next)
-        n++;
-    return n;
-}
-
 Test(capture, each_thread_gets_its_own_slot_and_its_exit_marks_it_dead)
 {
     rec_setup(1, 1);
@@ -262,7 +254,7 @@ Test(capture, each_thread_gets_its_own_slot_and_its_exit_marks_it_dead)
     pthread_join(t, NULL);
     cr_assert_not_null(thread_slot);
     cr_assert_neq(thread_slot, mine);
-    cr_assert_eq(registry_length(), 2);
+    cr_assert_eq(rec_slots(), 2);
     cr_assert_eq(atomic_load(&thread_slot->state), NMT_SLOT_DEAD);
     cr_assert_eq(atomic_load(&mine->state), NMT_SLOT_OWNED);
     uint32_t len;

@@ -165,14 +165,6 @@ static struct nmt_thread *run_thread(uintptr_t base, unsigned allocs)
     return slot_seen;
 }
 
-static unsigned registry_length(void)
-{
-    unsigned n = 0;
-    for (struct nmt_thread *s = atomic_load(&nmt__threads); s; s = s->next)
-        n++;
-    return n;
-}
-
 Test(writer, exited_threads_slot_is_drained_and_reused)
 {
     start();
@@ -183,7 +175,7 @@ Test(writer, exited_threads_slot_is_drained_and_reused)
     cr_assert_eq(atomic_load(&first->state), NMT_SLOT_FREE, "drained, then freed");
     struct nmt_thread *second = run_thread(0x400000, 3);
     cr_assert_eq(second, first, "the next thread takes the free slot");
-    cr_assert_eq(registry_length(), 1);
+    cr_assert_eq(rec_slots(), 1);
     cr_assert_eq(nmt__writer_round(&nmt__w, 0), 3);
     cr_assert_eq(nmt__w.samples, 5);
     check_totals(stack_of("site_c"), 5, 5, 50, 50);

@@ -1,7 +1,7 @@
 /*
  * nmt_internal.h: what the recorder's files share with each other.
  *
- * The recorder is split by concern, one file each: nmt_state.c (the state
+ * The recorder is split by concern (docs/ARCHITECTURE.md), one file each: nmt_state.c (the state
  * every module shares: nmt_state.h), nmt_hooks.c (the interposed entry points
  * and the hot path), nmt_bootstrap.c (real functions and the static arena),
  * nmt_capture.c (the sampled path: stacks and events), nmt_thread.c

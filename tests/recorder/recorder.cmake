@@ -52,6 +52,10 @@ nmt_unit_test(test_mmap_model
 nmt_unit_test(test_wheap
   SOURCES ${NMT_REC_DIR}/test_wheap.c ${NMT_PRELOAD_DIR}/nmt_wheap.c
   LABELS recorder)
+# The profile encoder (format/), read back by the report's reader.
+nmt_unit_test(test_enc
+  SOURCES ${NMT_REC_DIR}/test_enc.c
+  LIBS nmtfmt nmr LABELS recorder)
 # The sampled path, the slot registry, the writer's rounds and the snapshot
 # encoder: the recorder's own files, linked with rec_doubles.c in place of the
 # OS file, the configuration and the bootstrap (rec_doubles.h). Frame

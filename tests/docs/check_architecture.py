@@ -1,7 +1,8 @@
 """docs/ARCHITECTURE.md names only what exists: every `path` it cites is a
 file or directory of the repository, every `function()` is defined (a line
 that starts with its declaration) in a C or assembly file outside tests/, and
-every `struct name` is defined. The document is written from the code; this
+every `struct name` is defined; a function followed by a file in
+parentheses, "`f()` (`dir/file.c`)", is defined in that file. The document is written from the code; this
 keeps it from drifting when files or functions are renamed.
 
 usage: check_architecture.py [REPO]    (default: the repository holding this script)
@@ -61,6 +62,12 @@ def main():
         decl = re.compile(r"^[A-Za-z_].*[\s*]%s\(" % re.escape(f), re.M)
         if not any(decl.search(t) for t in src.values()):
             problems.append("%s cites %s(), which no source file defines" % (DOC, f))
+    # "`f()` (`dir/file.c`" and "`f()`, `dir/file.c`": f is that file's.
+    placed = sorted(set(re.findall(r"`(\w+)\(\)` ?[(,] ?`([\w./-]+\.[chS])`", text)))
+    for f, path in placed:
+        decl = re.compile(r"^[A-Za-z_].*[\s*]%s\(" % re.escape(f), re.M)
+        if path in src and not decl.search(src[path]):
+            problems.append("%s says %s() is in %s, which does not define it" % (DOC, f, path))
     for s in sorted(structs):
         defn = re.compile(r"\bstruct %s\s*\{" % re.escape(s))
         if not any(defn.search(t) for t in src.values()):
@@ -72,8 +79,8 @@ def main():
                         % (DOC, len(paths), len(funcs)))
     for p in problems:
         print("FAIL: " + p)
-    print("%s: %d paths, %d functions, %d structs checked, %d missing"
-          % (DOC, len(paths), len(funcs), len(structs), len(problems)))
+    print("%s: %d paths, %d functions (%d with their file), %d structs checked, %d missing"
+          % (DOC, len(paths), len(funcs), len(placed), len(structs), len(problems)))
     return 1 if problems else 0
 
 

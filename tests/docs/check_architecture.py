@@ -1,9 +1,10 @@
 """docs/ARCHITECTURE.md names only what exists: every `path` it cites is a
-file or directory of the repository, every `function()` is defined (a line
-that starts with its declaration) in a C or assembly file outside tests/, and
-every `struct name` is defined; a function followed by a file in
-parentheses, "`f()` (`dir/file.c`)", is defined in that file. The document is written from the code; this
-keeps it from drifting when files or functions are renamed.
+file or directory of the repository; every `function()`, and every
+function() in a code block, is defined (a line that starts with its
+declaration) in a C or assembly file outside tests/; every `struct name` is
+defined; and a function followed by a file, "`f()` (`dir/file.c`)", is
+defined in that file. The document is written from the code; this keeps it
+from drifting when files or functions are renamed.
 
 usage: check_architecture.py [REPO]    (default: the repository holding this script)
 """
@@ -34,8 +35,10 @@ def sources(repo):
 
 
 def cited(text):
-    """(paths, functions, structs) in backticks."""
+    """(paths, functions, structs) in backticks, and functions in code blocks."""
     paths, funcs, structs = set(), set(), set()
+    for block in re.findall(r"^```\n(.*?)^```", text, re.M | re.S):
+        funcs.update(re.findall(r"\b([A-Za-z_]\w*)\(\)", block))
     for tok in re.findall(r"`([^`\n]+)`", text):
         m = re.fullmatch(r"([A-Za-z_]\w*)\(\)", tok)
         if m:

@@ -30,24 +30,6 @@ NMT_HIDDEN struct nmt_config nmt__cfg = {
     .ring_kib = 1024,
 };
 
-NMT_HIDDEN void nmt__say(const char *fmt, ...)
-{
-    if (nmt__cfg.quiet || !nmt__os_stderr_ok())
-        return;
-    char line[640];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap); /* no allocation for %s %d %llu */
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    memcpy(line + n, "\n", 1);
-    ssize_t w = write(2, line, (size_t)n + 1);
-    (void)w;
-}
-
 /* 1 with the value of variable name in *out when it is set and valid (by its
  * entry in nmc_vars.c); 0 when it is unset, or set but not valid, which gets
  * one line naming it, what it should be and what is used instead (kept). */

@@ -104,6 +104,12 @@ if(Python3_FOUND)
             ${CMAKE_CURRENT_BINARY_DIR}/report_golden ${_real})
   set_tests_properties(report_golden PROPERTIES LABELS "report" TIMEOUT 120)
 
+  # Exports refused on a terminal (a pty), a profile named twice read once.
+  add_test(NAME report_outputs
+    COMMAND ${Python3_EXECUTABLE} ${NMT_TEST_DIR}/report_outputs.py $<TARGET_FILE:nmreport>
+            $<TARGET_FILE:report_mkprofile> ${CMAKE_CURRENT_BINARY_DIR}/report_outputs)
+  set_tests_properties(report_outputs PROPERTIES LABELS "report" TIMEOUT 120)
+
 
   # A real recording of tests/prog_leaks.c, checked view by view.
   if(TARGET nmtrace AND TARGET prog_leaks)

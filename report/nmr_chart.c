@@ -37,8 +37,43 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p ? p : "?";
 }
 
-int nmr__chart_timeline(const struct nmr_view *v, size_t top, const char *id, int standalone,
-                        struct nmr_buf *out)
+/* Keeps the series of one part (nmr_exp_chart.h) in s[0..ns): three lines
+ * (RSS, malloc live, mmap committed) come first, then the areas. Writes the
+ * chart's title and subtitle. Returns the new number of series. */
+static size_t pick_part(const struct nmr_view *v, enum nmr_chart_part part,
+                        struct nmr_chart_series *s, size_t ns, size_t ntop, char *title,
+                        size_t tlen, char *sub, size_t slen)
+{
+    const struct nmr_profile *p = v->profiles[0];
+    const char *sel = v->opt->has_focus || v->opt->has_ignore ? ", selected stacks" : "";
+    const char *meas = nmr_measure_name(v->measure);
+    size_t k = 0;
+    if (part == NMR_CHART_PROCESS) {
+        snprintf(title, tlen, "Whole process: %s (pid %" PRIu32 ")", base_name(p->exe), p->pid);
+        snprintf(sub, slen, "RSS, and the malloc and committed mmap bytes of every stack");
+        return 3;
+    }
+    snprintf(title, tlen, "%s: %s (pid %" PRIu32 ")",
+             part == NMR_CHART_SITES ? "By allocation site" : "Memory over time", base_name(p->exe),
+             p->pid);
+    if (part == NMR_CHART_ALL && nmr_measure_is_bytes(v->measure)) {
+        snprintf(sub, slen, "areas: %s by allocation site (top %zu)%s; lines: whole process", meas,
+                 ntop, sel);
+        return ns;
+    }
+    /* Sites only, with the one line that is their measure's tracked total. */
+    if (part == NMR_CHART_SITES && v->measure == NMR_INUSE_SPACE)
+        s[k++] = s[1];
+    else if (part == NMR_CHART_SITES && v->measure == NMR_COMMITTED)
+        s[k++] = s[2];
+    snprintf(sub, slen, "areas: %s by allocation site (top %zu)%s%s", meas, ntop, sel,
+             k ? "; line: the total of every stack" : "");
+    memmove(s + k, s + 3, (ns - 3) * sizeof *s);
+    return k + ns - 3;
+}
+
+int nmr__chart_timeline(const struct nmr_view *v, size_t top, const char *id,
+                        enum nmr_chart_part part, int standalone, struct nmr_buf *out)
 {
     struct nmr_profile *p = v->profiles[0];
     size_t n = p->nsnaps, sel = n - 1;
@@ -121,23 +156,14 @@ int nmr__chart_timeline(const struct nmr_view *v, size_t top, const char *id, in
         s[3 + ntop] = (struct nmr_chart_series){"other sites", yy, 1, "#b8b8b8", 0};
     }
     char title[256], sub[512];
-    snprintf(title, sizeof title, "Memory over time: %s (pid %" PRIu32 ")", base_name(p->exe),
-             p->pid);
-    snprintf(sub, sizeof sub, "areas: %s by allocation site (top %zu)%s; lines: whole process",
-             nmr_measure_name(v->measure), ntop,
-             v->opt->has_focus || v->opt->has_ignore ? ", selected stacks" : "");
+    ns = pick_part(v, part, s, ns, ntop, title, sizeof title, sub, sizeof sub);
     struct nmr_chart_opts o = {
         .id = id,
         .title = title,
         .subtitle = sub,
-        .unit = nmr_measure_is_bytes(v->measure) ? "bytes" : "objects",
+        .unit = part == NMR_CHART_PROCESS || nmr_measure_is_bytes(v->measure) ? "bytes" : "objects",
         .standalone = standalone,
     };
-    if (!nmr_measure_is_bytes(v->measure)) {
-        /* Objects and bytes do not share an axis: only the areas then. */
-        memmove(s, s + 3, (ns - 3) * sizeof *s);
-        ns -= 3;
-    }
     rc = ns ? nmr__chart_svg(x, (const char *const *)xl, n, s, ns, &o, out) : -EINVAL;
 out:
     for (size_t i = 0; xl && i < n; i++)
@@ -157,7 +183,7 @@ out:
 int nmr_view_chart(const struct nmr_view *v)
 {
     struct nmr_buf b = NMR_BUF_INIT;
-    int rc = nmr__chart_timeline(v, 8, "nmchart", 1, &b);
+    int rc = nmr__chart_timeline(v, 8, "nmchart", NMR_CHART_ALL, 1, &b);
     if (!rc)
         rc = nmr__buf_write(&b, v->out);
     if (rc == -ENOMEM)

@@ -528,14 +528,17 @@ int nmr__flame_svg(const struct nmr_flame *f, const struct nmr_flame_opts *o, st
     nmr__buf_printf(out,
                     "<text class=\"btn off\" id=\"%s-reset\" x=\"%d\" y=\"63\">Reset zoom</text>\n",
                     id, PAD);
-    nmr__buf_printf(out,
-                    "<text class=\"btn\" id=\"%s-search\" x=\"%d\" y=\"63\" "
-                    "style=\"text-anchor:end\">Search</text>\n",
-                    id, width - PAD - 50);
-    nmr__buf_printf(out,
-                    "<text class=\"btn off\" id=\"%s-clear\" x=\"%d\" y=\"63\" "
-                    "style=\"text-anchor:end\">Clear</text>\n",
-                    id, width - PAD);
+    /* Inside the HTML page the page's search box drives the graph: one box. */
+    if (o->standalone) {
+        nmr__buf_printf(out,
+                        "<text class=\"btn\" id=\"%s-search\" x=\"%d\" y=\"63\" "
+                        "style=\"text-anchor:end\">Search</text>\n",
+                        id, width - PAD - 50);
+        nmr__buf_printf(out,
+                        "<text class=\"btn off\" id=\"%s-clear\" x=\"%d\" y=\"63\" "
+                        "style=\"text-anchor:end\">Clear</text>\n",
+                        id, width - PAD);
+    }
     legend(&e);
     nmr__buf_printf(out, "<g id=\"%s-frames\">\n", id);
     if (f->total > 0) {

@@ -110,6 +110,15 @@ if(Python3_FOUND)
             $<TARGET_FILE:report_mkprofile> ${CMAKE_CURRENT_BINARY_DIR}/report_outputs)
   set_tests_properties(report_outputs PROPERTIES LABELS "report" TIMEOUT 120)
 
+  # The HTML page's layout in headless Chromium at 1280 and 1920 px; the
+  # screenshots and element boxes stay in the output directory.
+  add_test(NAME report_html_layout
+    COMMAND ${Python3_EXECUTABLE} ${NMT_TEST_DIR}/browser/check_layout.py
+            --out ${CMAKE_CURRENT_BINARY_DIR}/report_html_layout
+            --nmreport $<TARGET_FILE:nmreport> --mkprofile $<TARGET_FILE:report_mkprofile>)
+  set_tests_properties(report_html_layout PROPERTIES LABELS "report;browser" TIMEOUT 180
+    SKIP_RETURN_CODE 77)
+
 
   # A real recording of tests/prog_leaks.c, checked view by view.
   if(TARGET nmtrace AND TARGET prog_leaks)

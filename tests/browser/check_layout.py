@@ -19,6 +19,10 @@ section differs from the card colour found at the section's inside edge,
 i.e. the pixels show the cards where the DOM says they are.
 
 usage: check_layout.py [--chromium PATH] --out OUT_DIR PAGE.html
+       check_layout.py [--chromium PATH] --out OUT_DIR --nmreport NMREPORT --mkprofile MK
+  (the second form writes the profile `report_mkprofile page` and its page
+   into OUT_DIR first: a flat 512 MiB committed mapping beside a growing
+   leak, and Java names of 130 characters without a break opportunity)
 Exit status 0 = all checks passed; 77 = Chromium absent (CTest skip); else 1.
 """
 
@@ -28,6 +32,7 @@ import json
 import os
 import shutil
 import struct
+import subprocess
 import sys
 import zlib
 
@@ -153,6 +158,9 @@ def check_charts(b, width):
             if (s["stacked"] and s["name"] != "other sites" and ys
                     and max(ys) - min(ys) > grow):
                 grow, name = max(ys) - min(ys), s["name"]
+    if grow <= 0:
+        print(f"skip {width}px: no allocation site changes over the snapshots")
+        return
     best = 0.0
     for c in charts:
         for s in c["drawn"]:
@@ -197,14 +205,23 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--chromium", default="chromium")
     ap.add_argument("--out", required=True)
-    ap.add_argument("file")
+    ap.add_argument("--nmreport")
+    ap.add_argument("--mkprofile")
+    ap.add_argument("file", nargs="?")
     a = ap.parse_args()
     chromium = shutil.which(a.chromium)
     if not chromium:
         print(f"SKIP: {a.chromium} not found: layout checks not run")
         return 77
     os.makedirs(a.out, exist_ok=True)
-    url = "file://" + os.path.abspath(a.file)
+    page = a.file
+    if a.nmreport and a.mkprofile:
+        prof, page = os.path.join(a.out, "page.nmt"), os.path.join(a.out, "page.html")
+        subprocess.run([a.mkprofile, "page", prof], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([a.nmreport, "--html", "-o", page, prof], check=True)
+    if not page:
+        ap.error("give PAGE.html, or --nmreport and --mkprofile")
+    url = "file://" + os.path.abspath(page)
     b = cdp.Browser(chromium)
     try:
         b.send("Page.enable")

@@ -38,18 +38,11 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cdp  # noqa: E402
+from check_page import check, failures  # noqa: E402
 
 WIDTHS = (1280, 1920)
 HEIGHT = 900
 MIN_FRACTION = 0.3
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-    return cond
 
 
 def png_pixels(data):

@@ -36,10 +36,11 @@ const struct nmr_view_def nmr__views[] = {
     {"--pprof", "pprof", "gzipped pprof profile.proto (go tool pprof, speedscope, Pyroscope)",
      nmr_view_pprof, NMR_VIEW_BINARY},
     {"--heap-v2", "heap-v2", "jemalloc heap_v2 text profile, read by jeprof (alias --jeprof)",
-     nmr_view_jeprof, 0},
-    {"--flamegraph", "flamegraph", "interactive SVG flame graph", nmr_view_flame, 0},
-    {"--html", "html", "self-contained HTML report", nmr_view_html, 0},
-    {"--timeline-svg", "timeline-svg", "SVG chart of every snapshot", nmr_view_chart, 0},
+     nmr_view_jeprof, NMR_VIEW_PAGE},
+    {"--flamegraph", "flamegraph", "interactive SVG flame graph", nmr_view_flame, NMR_VIEW_PAGE},
+    {"--html", "html", "self-contained HTML report", nmr_view_html, NMR_VIEW_PAGE},
+    {"--timeline-svg", "timeline-svg", "SVG chart of every snapshot", nmr_view_chart,
+     NMR_VIEW_PAGE},
 };
 const size_t nmr__nviews = sizeof(nmr__views) / sizeof(nmr__views[0]);
 

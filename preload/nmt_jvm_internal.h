@@ -168,7 +168,7 @@ NMT_JVM_HIDDEN void nmt__jvm_wait_writer(void) __attribute__((weak));
 
 /* dl_iterate_phdr through the recorder's fork gate (nmt_forkgate.c), so the
  * link map's lock is never held across a fork. Weak: test harnesses omit it,
- * and objects() then calls dl_iterate_phdr itself. */
+ * and iterate_objects() (nmt_jvm.c) then calls dl_iterate_phdr itself. */
 struct dl_phdr_info;
 NMT_JVM_HIDDEN int nmt__jvm_iterate_objects(int (*cb)(struct dl_phdr_info *, size_t, void *),
                                             void *arg) __attribute__((weak));

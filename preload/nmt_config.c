@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nmt_cadence.h"
 #include "nmt_internal.h"
 #include "nmt_os.h"
 
@@ -23,6 +24,8 @@ NMT_HIDDEN struct nmt_config nmt__cfg = {
     .output = "nmtrace.%p.nmt",
     .java = 1,
     .ring_kib = 1024,
+    .interval = NMT_AUTO_INTERVAL_S,
+    .interval_auto = 1,
 };
 
 NMT_HIDDEN void nmt__say(const char *fmt, ...)
@@ -148,6 +151,24 @@ static void signal_var(void)
     nmt__cfg.dump_signal = sig;
 }
 
+/* NMTRACE_INTERVAL: unset or "auto" is the default cadence whose gaps grow
+ * with the run's age; a number is a fixed gap in seconds, 0 none. */
+static void interval_var(void)
+{
+    const char *s = getenv("NMTRACE_INTERVAL");
+    if (s == NULL || *s == '\0' || strcmp(s, "auto") == 0)
+        return;
+    uint64_t v = nmt__cfg.interval;
+    if (parse_size(s, &v) != 0 || v > 86400 * 365) {
+        nmt__say("nmtrace: NMTRACE_INTERVAL='%s' is not auto or a number of seconds from 0 to "
+                 "31536000; using auto",
+                 s);
+        return;
+    }
+    nmt__cfg.interval = (uint32_t)v;
+    nmt__cfg.interval_auto = 0;
+}
+
 static void string_var(const char *name, char *dst, size_t size)
 {
     const char *s = getenv(name);
@@ -171,9 +192,7 @@ NMT_HIDDEN void nmt__config_load(void)
     uint64_t v = nmt__cfg.depth;
     size_var("NMTRACE_DEPTH", &v, 1, NMT_MAX_DEPTH);
     nmt__cfg.depth = (uint32_t)v;
-    v = nmt__cfg.interval;
-    size_var("NMTRACE_INTERVAL", &v, 0, 86400 * 365);
-    nmt__cfg.interval = (uint32_t)v;
+    interval_var();
     size_var("NMTRACE_GROWTH", &nmt__cfg.growth, 0, UINT64_MAX >> 1);
     /* Rate 1 records every allocation: a 1 MiB ring overflows in a burst
      * (docs/PERFORMANCE.md measured half the events lost), so its default is
@@ -222,6 +241,7 @@ NMT_HIDDEN void nmt__config_load(void)
     signal_var();
     string_var("NMTRACE_OUTPUT", nmt__cfg.output, sizeof(nmt__cfg.output));
     string_var("NMTRACE_TRIGGER", nmt__cfg.trigger, sizeof(nmt__cfg.trigger));
+    string_var("NMTRACE_RUN", nmt__cfg.run, sizeof(nmt__cfg.run));
 }
 
 NMT_HIDDEN void nmt__config_describe(void (*add)(void *, const char *, const char *), void *ctx)
@@ -235,7 +255,7 @@ NMT_HIDDEN void nmt__config_describe(void (*add)(void *, const char *, const cha
     snprintf(buf, sizeof(buf), "%u", nmt__cfg.depth);
     add(ctx, "config.DEPTH", buf);
     snprintf(buf, sizeof(buf), "%u", nmt__cfg.interval);
-    add(ctx, "config.INTERVAL", buf);
+    add(ctx, "config.INTERVAL", nmt__cfg.interval_auto ? "auto" : buf);
     snprintf(buf, sizeof(buf), "%llu", (unsigned long long)nmt__cfg.growth);
     add(ctx, "config.GROWTH", buf);
     snprintf(buf, sizeof(buf), "%d", nmt__cfg.dump_signal);
@@ -246,4 +266,6 @@ NMT_HIDDEN void nmt__config_describe(void (*add)(void *, const char *, const cha
     snprintf(buf, sizeof(buf), "%u", nmt__cfg.ring_kib);
     add(ctx, "config.RING", buf);
     add(ctx, "config.ON_FULL", nmt__cfg.on_full_drop ? "drop" : "wait");
+    if (nmt__cfg.run[0])
+        add(ctx, "config.RUN", nmt__cfg.run);
 }

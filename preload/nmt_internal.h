@@ -45,6 +45,7 @@ struct nmt_config {
     int unwind_fp;     /* NMTRACE_UNWIND=fp */
     uint32_t depth;    /* NMTRACE_DEPTH */
     uint32_t interval; /* NMTRACE_INTERVAL seconds, 0 = off */
+    int interval_auto; /* NMTRACE_INTERVAL unset or auto: gaps grow (nmt_writer.c) */
     uint64_t growth;   /* NMTRACE_GROWTH bytes, 0 = off */
     int dump_signal;   /* NMTRACE_SIGNAL, 0 = off */
     char trigger[512]; /* NMTRACE_TRIGGER path, "" = off */
@@ -53,6 +54,7 @@ struct nmt_config {
     uint32_t ring_kib; /* NMTRACE_RING: per-thread ring size in KiB */
     int on_full_drop;  /* NMTRACE_ON_FULL=drop: a full ring drops instead of waiting */
     int quiet;         /* NMTRACE_QUIET=1: no notices on stderr */
+    char run[64];      /* NMTRACE_RUN: the launcher's run token, "" = not launched */
 };
 NMT_HIDDEN extern struct nmt_config nmt__cfg;
 NMT_HIDDEN void nmt__config_load(void);

@@ -1,8 +1,8 @@
 /*
  * nmt_snapshot.c: encodes the aggregate into profile records (docs/FORMAT.md).
  *
- * The file is created at the first snapshot (a process that never snapshots
- * leaves nothing behind) with HEADER and INFO. Each snapshot appends the
+ * The file is created with HEADER and INFO when the writer starts (a fork
+ * child's at its first event: one that only execs leaves nothing behind). Each snapshot appends the
  * STACK records of stacks new since the last one, the JVM bridge's pending
  * records, then SNAP_BEGIN, MAPS, COUNTERS, SITES and SNAP_END, encoded in
  * memory and written in one go so that a crash leaves at most one partial
@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -226,13 +227,25 @@ static int prepare_file(struct nmt_writer *w, struct nmt_buf *b)
     return 0;
 }
 
+/* The profile's name for messages: its absolute path once created, else the
+ * pattern, with the working directory in front when it is relative. */
+static const char *shown_path(struct nmt_writer *w, char *buf, size_t n)
+{
+    char cwd[1024];
+    if (w->file_created || nmt__cfg.output[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+        return w->file_created ? w->path : nmt__cfg.output;
+    snprintf(buf, n, "%s/%s", cwd, nmt__cfg.output);
+    return buf;
+}
+
 static void say_lost(struct nmt_writer *w, int err)
 {
+    char buf[1600];
     w->write_errors++;
     if (!w->write_said) {
         nmt__say("nmtrace: writing the profile '%s' failed: %s; snapshots are lost (and "
                  "counted) until writing works again",
-                 w->file_created ? w->path : nmt__cfg.output, strerror(-err));
+                 shown_path(w, buf, sizeof(buf)), strerror(-err));
         w->write_said = 1;
     }
 }
@@ -260,8 +273,9 @@ static int append(struct nmt_writer *w, const struct nmt_buf *b)
             say_lost(w, write_err);
             return write_err;
         }
+        char buf[1600];
         nmt__say("nmtrace: cannot create the profile '%s': %s; recording without output",
-                 nmt__cfg.output, strerror(-err));
+                 shown_path(w, buf, sizeof(buf)), strerror(-err));
         w->file_failed = 1;
         return err;
     }
@@ -280,6 +294,28 @@ static int append(struct nmt_writer *w, const struct nmt_buf *b)
         say_lost(w, err);
     }
     return err;
+}
+
+NMT_HIDDEN void nmt__snapshot_open(struct nmt_writer *w)
+{
+    struct nmt_buf b = {0};
+    if (prepare_file(w, &b) != 0 || w->header_done)
+        return;
+    if (b.failed)
+        w->internal_errors++;
+    else if (append(w, &b) == 0)
+        nmt__say("nmtrace: recording pid %d to %s", (int)getpid(), w->path);
+    nmt__buf_free(&b);
+}
+
+/* Under the launcher (NMTRACE_RUN set) the launcher says it, for every
+ * process of the run at once. */
+NMT_HIDDEN void nmt__snapshot_say_exit(struct nmt_writer *w)
+{
+    if (!w->file_created || w->file_failed || nmt__cfg.run[0])
+        return;
+    nmt__say("nmtrace: pid %d: %u snapshot%s in %s; read it with: nmreport %s", (int)getpid(),
+             w->snap_seq, w->snap_seq == 1 ? "" : "s", w->path, w->path);
 }
 
 NMT_HIDDEN void nmt__snapshot_side_records(struct nmt_writer *w)

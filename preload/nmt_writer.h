@@ -67,5 +67,9 @@ void nmt__snapshot_write(struct nmt_writer *w, int reason);
 /* Appends the JVM bridge's pending records outside a snapshot (creating the
  * file if needed): they are global to the file, not to a snapshot. */
 void nmt__snapshot_side_records(struct nmt_writer *w);
+/* Creates the profile with its HEADER and INFO and says where it is. */
+void nmt__snapshot_open(struct nmt_writer *w);
+/* At exit: one line saying where the profile is and how many snapshots it has. */
+void nmt__snapshot_say_exit(struct nmt_writer *w);
 
 #endif

@@ -8,6 +8,11 @@ find_package(Threads REQUIRED)
 nmt_unit_test(test_sampler
   SOURCES ${NMT_TEST_DIR}/test_sampler.c ${NMT_PRELOAD_DIR}/nmt_sampler.c
   LIBS m LABELS recorder)
+nmt_unit_test(test_cadence
+  SOURCES ${NMT_TEST_DIR}/test_cadence.c LABELS recorder)
+if(TARGET test_cadence)
+  target_include_directories(test_cadence PRIVATE ${NMT_PRELOAD_DIR})
+endif()
 nmt_unit_test(test_ring
   SOURCES ${NMT_TEST_DIR}/test_ring.c
   LIBS Threads::Threads LABELS recorder)

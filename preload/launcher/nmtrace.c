@@ -53,8 +53,8 @@ static const char usage_text[] =
     "      --trigger FILE     dump a snapshot when FILE appears        (NMTRACE_TRIGGER)\n"
     "      --java auto|off    JVM bridge; off also leaves JAVA_TOOL_OPTIONS alone (NMTRACE_JAVA)\n"
     "  -q, --quiet            no notices from the recorder             (NMTRACE_QUIET)\n"
-    "      --lib PATH         the recorder library (default: ../lib/libnmtrace.so\n"
-    "                         next to this program)\n"
+    "      --lib PATH         the recorder library (default: libnmtrace.so in the\n"
+    "                         library directory next to this program's bin)\n"
     "  -h, --help             this text\n"
     "      --version          print the version\n"
     "\n"
@@ -178,9 +178,16 @@ static int sig_taken(int sig)
     return 0;
 }
 
-/* Where this program lives, so that ../lib/libnmtrace.so can be found. */
+#ifndef NMT_BIN_TO_LIB
+#define NMT_BIN_TO_LIB "../lib"
+#endif
+
+/* The recorder next to this program: where the install put it (bin's
+ * relative path to the library directory, absolute if that was configured
+ * absolute), else ../lib as in the build tree. The first that exists. */
 static int default_lib(char *out, size_t n)
 {
+    static const char *const dirs[] = {NMT_BIN_TO_LIB, "../lib"};
     char self[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
     char *slash;
@@ -191,9 +198,15 @@ static int default_lib(char *out, size_t n)
     if (slash == NULL)
         return -ENOENT;
     *slash = '\0';
-    if ((size_t)snprintf(out, n, "%s/../lib/libnmtrace.so", self) >= n)
-        return -ENAMETOOLONG;
-    return 0;
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        int w = dirs[i][0] == '/' ? snprintf(out, n, "%s/libnmtrace.so", dirs[i])
+                                  : snprintf(out, n, "%s/%s/libnmtrace.so", self, dirs[i]);
+        if (w < 0 || (size_t)w >= n)
+            return -ENAMETOOLONG;
+        if (access(out, F_OK) == 0)
+            return 0;
+    }
+    return 0; /* the last candidate: its access error is said by main */
 }
 
 static void set_env(const char *name, const char *value)

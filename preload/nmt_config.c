@@ -181,6 +181,23 @@ static void string_var(const char *name, char *dst, size_t size)
     strcpy(dst, s);
 }
 
+/* A relative NMTRACE_OUTPUT is taken from the directory the process starts
+ * in: the writer creates the file a moment later, when the program may
+ * have changed directory, and every message names the file absolutely. */
+static void absolute_output(void)
+{
+    char cwd[sizeof(nmt__cfg.output)];
+    size_t len;
+    if (nmt__cfg.output[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+        return;
+    len = strlen(cwd);
+    if (len + 1 + strlen(nmt__cfg.output) >= sizeof(nmt__cfg.output))
+        return; /* too long to hold: the file is made relative, named absolutely once made */
+    memmove(nmt__cfg.output + len + 1, nmt__cfg.output, strlen(nmt__cfg.output) + 1);
+    memcpy(nmt__cfg.output, cwd, len);
+    nmt__cfg.output[len] = '/';
+}
+
 NMT_HIDDEN void nmt__config_load(void)
 {
     const char *q = getenv("NMTRACE_QUIET");
@@ -242,6 +259,7 @@ NMT_HIDDEN void nmt__config_load(void)
     string_var("NMTRACE_OUTPUT", nmt__cfg.output, sizeof(nmt__cfg.output));
     string_var("NMTRACE_TRIGGER", nmt__cfg.trigger, sizeof(nmt__cfg.trigger));
     string_var("NMTRACE_RUN", nmt__cfg.run, sizeof(nmt__cfg.run));
+    absolute_output();
 }
 
 NMT_HIDDEN void nmt__config_describe(void (*add)(void *, const char *, const char *), void *ctx)

@@ -288,8 +288,15 @@ def files_differ(want, got, ignore=None):
     return errs
 
 
+# Where the profile is, said once at start and once at exit by default: not
+# a notice about a problem.
+ANNOUNCEMENT = re.compile(r"^nmtrace: (recording pid \d+ to /|pid \d+: \d+ snapshots? in /)")
+
+
 def nmtrace_lines(stderr):
-    return [l for l in stderr.decode(errors="replace").splitlines() if l.startswith("nmtrace")]
+    """The recorder's notices on stderr, its two announcements left out."""
+    return [l for l in stderr.decode(errors="replace").splitlines()
+            if l.startswith("nmtrace") and not ANNOUNCEMENT.match(l)]
 
 
 def same_but_notices(plain, r, ignore_files=None):

@@ -19,19 +19,20 @@ set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "nmtrace maintainers <nmtrace@localhost>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "native-memory profiler for JVMs and other processes")
 set(CPACK_PACKAGE_DESCRIPTION
-    "nmtrace records who holds native (off-heap) memory in a running process, first of all\n"
-    "a JVM whose RSS grows outside the Java heap: an LD_PRELOAD recorder (libnmtrace.so),\n"
-    "the nmtrace launcher and the nmreport report tool.")
+    "nmtrace records who holds native (off-heap) memory in a running process, first of all \
+a JVM whose RSS grows outside the Java heap: an LD_PRELOAD recorder (libnmtrace.so), \
+the nmtrace launcher and the nmreport report tool.")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 # The runtime libraries the three programs link (libunwind for the recorder,
-# libelf/libdw/zlib for nmreport); dpkg-shlibdeps adds their versions and
-# libc's when it is there.
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libunwind8, libelf1, libdw1, zlib1g")
+# libelf/libdw/zlib for nmreport): found by dpkg-shlibdeps, with versions,
+# where it is installed (dpkg-dev), else named here.
 find_program(NMT_DPKG_SHLIBDEPS dpkg-shlibdeps)
 if(NMT_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+else()
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6, libunwind8, libelf1, libdw1, zlib1g")
 endif()
 include(CPack)

@@ -7,6 +7,13 @@ installed nmreport reads its profile, both run from another directory, by
 the absolute path the launcher printed; the installed tree still works once
 moved (the launcher finds the recorder relative to itself).
 
+quickstart: the README's quick start block, run line by line as written
+from directories other than the clone, with only what stands for the
+user's own things replaced: /usr/local by a temporary prefix, `java -jar
+service.jar` by a test program that runs until told to stop (once its first
+periodic snapshot is in), and the example profile path by the one the
+recorder's start line says.
+
 deb: `cpack -G DEB` makes a package whose control fields (name, version,
 maintainer, dependencies on the runtime libraries) and file list are right;
 it is installed into a throwaway root with dpkg (its own admin directory,
@@ -20,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 LEAK_C = r"""
 #include <stdio.h>
@@ -109,6 +117,74 @@ def case_prefix(a, tmp):
     record_and_read(os.path.join(moved, "bin"), exe, work, read)
 
 
+QUICKSTART = "<!-- quick start: tests/install/test_install.py"
+
+
+def quickstart_lines(readme):
+    text = open(readme).read()
+    check(QUICKSTART in text, "README.md has no quick start block marked for this test")
+    block = text[text.index(QUICKSTART):].split("```\n", 2)[1]
+    return [re.sub(r"\s+# .*$", "", l) for l in block.splitlines() if l.strip()]
+
+
+def shell(line, cwd, env, **kw):
+    print("$ %s  (in %s)" % (line, cwd))
+    return subprocess.Popen(["bash", "-c", line], cwd=cwd, env=env, **kw)
+
+
+def case_quickstart(a, tmp):
+    lines = quickstart_lines(os.path.join(a.src, "README.md"))
+    build = "cmake -S . -B build && cmake --build build -j2 && cmake --install build"
+    check(lines[0] == build, "the quick start's first line is %r, not %r" % (lines[0], build))
+    prefix = os.path.join(tmp, "usr", "local")
+    run(["cmake", "--install", a.build, "--prefix", prefix], tmp)
+    env = clean_env()
+    env["PATH"] = os.path.join(prefix, "bin") + ":" + env["PATH"]
+    stop = os.path.join(tmp, "stop")
+    prog = "%s 600 1 %s" % (os.path.join(a.bindir, "prog_steady"), stop)
+    example = "/srv/app/nmtrace.12345.nmt"
+    work, elsewhere = os.path.join(tmp, "work"), os.path.join(tmp, "elsewhere")
+    os.makedirs(work)
+    os.makedirs(elsewhere)
+
+    def concrete(line, path):
+        return line.replace("/usr/local", prefix).replace("java -jar service.jar", prog) \
+                   .replace(example, path)
+
+    rec = [l for l in lines[1:] if "service.jar" in l]
+    reads = [l for l in lines[1:] if l.startswith("nmreport ")]
+    check(len(rec) == 2 and rec[0].startswith("nmtrace ") and rec[1].startswith("LD_PRELOAD=/"),
+          "the quick start records with nmtrace, then shows LD_PRELOAD: %s" % rec)
+    check(len(rec) + len(reads) == len(lines) - 1, "a quick start line this test does not run: %s" % lines)
+    errf = os.path.join(tmp, "stderr")
+    with open(errf, "w") as err:
+        p = shell(concrete(rec[0], example), work, env, stderr=err)
+    try:
+        deadline = time.time() + 120
+        path = None
+        while path is None or subprocess.run(["nmreport", path], env=env, cwd=elsewhere,
+                                             capture_output=True).returncode != 0:
+            check(p.poll() is None and time.time() < deadline, "no snapshot in 120 s: %r" %
+                  open(errf).read())
+            m = re.search(r"^nmtrace: recording pid \d+ to (/\S+)$", open(errf).read(), re.M)
+            path = m and m.group(1)
+            time.sleep(0.1)
+        check(os.path.dirname(path) == work, "%s is not in the directory the program started in" % path)
+        r = run(["bash", "-c", concrete(reads[0], path)], elsewhere, env)  # during the run
+        open(stop, "w").close()
+        check(p.wait(timeout=120) == 0, "the recorded program failed")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    for line in reads:
+        r = run(["bash", "-c", concrete(line, path)], elsewhere, env)
+        check(r.stdout or os.listdir(elsewhere), "%r printed nothing" % line)
+    r = run(["bash", "-c", concrete(rec[1], example).replace(" 600 1 " + stop, " 0.1 1")], work, env)
+    m = re.search(r"^nmtrace: recording pid \d+ to (/\S+)$", r.stderr, re.M)
+    check(m and os.path.isfile(m.group(1)), "the LD_PRELOAD line said no profile path: %r" % r.stderr)
+
+
 def dpkg_root(root, stub, *args):
     """dpkg on the throwaway root only. Scripts run unchrooted (the root has
     no shell), with DPKG_ROOT set, and find the no-op ldconfig first."""
@@ -169,7 +245,9 @@ def case_deb(a, tmp):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("case", choices=("prefix", "deb"))
+    ap.add_argument("case", choices=("prefix", "deb", "quickstart"))
+    ap.add_argument("--src", default=os.path.join(os.path.dirname(__file__), "..", ".."))
+    ap.add_argument("--bindir", required=True)
     ap.add_argument("--build", required=True)
     ap.add_argument("--cc", required=True)
     ap.add_argument("--workdir", required=True)

@@ -546,7 +546,7 @@ def case_main_exit_sigterm(env):
         except subprocess.TimeoutExpired:
             p.kill()
             raise Fail("SIGTERM did not end the process (preload %s)" % preload)
-        rcs.append((p.returncode, line + out, err))
+        rcs.append((p.returncode, line + out, without_notices(err)))
     check(rcs[0] == rcs[1], "profiled %r, unprofiled %r" % (rcs[1], rcs[0]))
     check(rcs[0][0] == -signal.SIGTERM, "unprofiled exit %d" % rcs[0][0])
     print("main pthread_exit + SIGTERM: killed by SIGTERM, as unprofiled")

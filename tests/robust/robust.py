@@ -920,6 +920,7 @@ BAD_VALUES = {
     "NMTRACE_RING": ["1", "huge", "8g"],
     "NMTRACE_ON_FULL": ["sometimes", "block"],
     "NMTRACE_QUIET": ["yes"],
+    "NMTRACE_RUN": ["r" * 100],
 }
 # Read by nmreport, not by the recorder.
 NOT_RECORDER = {"NMTRACE_DEBUG_PATH"}

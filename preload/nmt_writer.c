@@ -548,7 +548,7 @@ NMT_HIDDEN void nmt__writer_after_fork(void)
 {
     struct nmt_writer *w = &nmt__w;
     /* Forgetting the parent's file is all it takes: no descriptor is held,
-     * and the child creates its own file at its first snapshot. */
+     * and the child creates its own file when its writer starts. */
     memset(w, 0, sizeof(*w));
     memset(&nmt__bell, 0, sizeof(nmt__bell)); /* no writer, no waiter here yet */
     nmt__wheap_after_fork();

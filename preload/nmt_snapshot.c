@@ -2,8 +2,9 @@
  * nmt_snapshot.c: encodes the aggregate into profile records (docs/FORMAT.md).
  *
  * The file is created with HEADER and INFO when the writer starts (a fork
- * child's at its first event: one that only execs leaves nothing behind). Each snapshot appends the
- * STACK records of stacks new since the last one, the JVM bridge's pending
+ * child's writer starts at its first event: one that only execs leaves
+ * nothing behind), and its path said. Each snapshot appends the STACK
+ * records of stacks new since the last one, the JVM bridge's pending
  * records, then SNAP_BEGIN, MAPS, COUNTERS, SITES and SNAP_END, encoded in
  * memory and written in one go so that a crash leaves at most one partial
  * snapshot at the end. Failures (no memory, disk full) are counted and said

@@ -5,7 +5,8 @@
  * the table of live sampled allocations and the mmap address-space model, and
  * decides when to write a snapshot (nmt_snapshot.c encodes it). When idle it
  * sleeps on a futex (nmt_wake.h) and makes no syscall at all unless a timed
- * duty is configured (NMTRACE_INTERVAL, NMTRACE_TRIGGER) or a JVM is around.
+ * duty is configured (NMTRACE_INTERVAL, on by default, whose gaps grow;
+ * NMTRACE_TRIGGER) or a JVM is around.
  * Producers wake it when a ring passes half full, when a ring is full (they
  * then wait for its next round, bounded), after sampling a quarter of
  * NMTRACE_GROWTH, for a snapshot signal, at a thread's exit, and at stop. Rounds may therefore be

@@ -9,7 +9,7 @@ Each case runs a program of tests/robust/ unprofiled and under the recorder
     signal are the same as unprofiled (NMTRACE_QUIET=1, except where a case
     checks what the recorder says on stderr);
   - it ends (a generous timeout is a hang guard, never a pass condition);
-  - every profile reads back with tests/integration/nmtprof.py (FORMAT.md),
+  - every profile reads back with tests/recorder/nmtprof.py (FORMAT.md),
     and nothing is lost silently: at rate 1 a profile that counts no loss
     holds exactly the bytes the program says it leaked from rb_leak_site.
 Exit 0 pass, 1 fail, 77 skip.
@@ -27,7 +27,7 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, os.path.join(HERE, "..", "recorder"))
 import nmtprof  # noqa: E402
 
 # Counters of FORMAT.md §3 that say something was not recorded. Names that

@@ -287,14 +287,17 @@ static int append(struct nmt_writer *w, const struct nmt_enc *b)
 
 NMT_HIDDEN void nmt__snapshot_open(struct nmt_writer *w)
 {
-    struct nmt_buf b = {0};
-    if (prepare_file(w, &b) != 0 || w->header_done)
+    struct nmt_enc b;
+    if (w->header_done)
+        return;
+    nmt_enc_init(&b, realloc);
+    if (prepare_file(w, &b) != 0)
         return;
     if (b.failed)
         w->internal_errors++;
     else if (append(w, &b) == 0)
         nmt__say("nmtrace: recording pid %d to %s", (int)getpid(), w->path);
-    nmt__buf_free(&b);
+    free(b.data);
 }
 
 /* Under the launcher (NMTRACE_RUN set) the launcher says it, for every

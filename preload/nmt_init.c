@@ -11,8 +11,9 @@
  * ends the process with exit(0) once only it is left, as glibc would have
  * done on the last thread's exit (the destructor then runs on the writer
  * thread). A fork child clears the rings and
- * tables it inherited and starts its own writer (and file) at its first
- * event; an exec'ed program loads us afresh and writes its own file.
+ * tables it inherited and starts its own writer at its first event (and
+ * its file at its first snapshot); an exec'ed program loads us afresh and
+ * writes its own file.
  */
 #include <dlfcn.h>
 #include <link.h>

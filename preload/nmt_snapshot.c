@@ -2,8 +2,8 @@
  * nmt_snapshot.c: encodes the aggregate into profile records (docs/FORMAT.md).
  *
  * The file is created with HEADER and INFO when the writer starts (a fork
- * child's writer starts at its first event: one that only execs leaves
- * nothing behind), and its path said. Each snapshot appends the STACK
+ * child's at its first snapshot: one that only execs leaves nothing
+ * behind), and its path said. Each snapshot appends the STACK
  * records of stacks new since the last one, the JVM bridge's pending
  * records, then SNAP_BEGIN, MAPS, COUNTERS, SITES and SNAP_END, encoded in
  * memory and written in one go so that a crash leaves at most one partial
@@ -252,8 +252,10 @@ static int append(struct nmt_writer *w, const struct nmt_enc *b)
         int write_err = 0;
         err = nmt__os_create_output(w->path, sizeof(w->path), &w->file_id, b->data, b->len,
                                     &write_err);
-        if (err == 0)
+        if (err == 0) {
             w->file_created = 1;
+            nmt__say("nmtrace: recording pid %d to %s", (int)getpid(), w->path);
+        }
         if (err == 0 && write_err == 0) {
             w->header_done = 1;
             return 0;
@@ -295,8 +297,8 @@ NMT_HIDDEN void nmt__snapshot_open(struct nmt_writer *w)
         return;
     if (b.failed)
         w->internal_errors++;
-    else if (append(w, &b) == 0)
-        nmt__say("nmtrace: recording pid %d to %s", (int)getpid(), w->path);
+    else
+        append(w, &b);
     free(b.data);
 }
 

@@ -404,8 +404,9 @@ static void *writer_main(void *arg)
     if (nmt__cfg.interval)
         d.interval = nmt__clock_ns(CLOCK_MONOTONIC) + gap_after(0);
     /* The file exists, with its header, from the start: a reader run during
-     * the recording finds it, and its path is said once, here. */
-    nmt__snapshot_open(w);
+     * the recording finds it. */
+    if (!w->fork_child)
+        nmt__snapshot_open(w);
     for (;;) {
         if (nmt_jvm_poll != NULL)
             nmt_jvm_poll(); /* no syscall without libjvm.so */
@@ -549,8 +550,10 @@ NMT_HIDDEN void nmt__writer_after_fork(void)
 {
     struct nmt_writer *w = &nmt__w;
     /* Forgetting the parent's file is all it takes: no descriptor is held,
-     * and the child creates its own file when its writer starts. */
+     * and the child creates its own file at its first snapshot (one that
+     * only execs, as a shell's children do, leaves no file behind). */
     memset(w, 0, sizeof(*w));
+    w->fork_child = 1;
     memset(&nmt__bell, 0, sizeof(nmt__bell)); /* no writer, no waiter here yet */
     nmt__wheap_after_fork();
     memset(&nmt__filter, 0, sizeof(nmt__filter));

@@ -44,6 +44,7 @@ struct nmt_writer {
 
     /* file: never held open between writes (nmt_os.c says why) */
     int file_created; /* path and file_id name the file we created */
+    int fork_child;   /* a fork child's: its file waits for its first snapshot */
     int header_done;  /* HEADER and INFO are in the file */
     int file_failed;  /* not creatable, replaced or damaged: said once, no more writes */
     int write_said;   /* a lost write has been said on stderr */

@@ -1,6 +1,10 @@
 # Installation (tests/install/): `cmake --install` into a temporary prefix, and the Debian
 # package built with cpack and installed into a throwaway dpkg root
 # (tests/install/test_install.py says what each checks).
+# Only for a release build: a sanitized recorder is for the test suite only.
+if(NMT_SANITIZE OR NMT_TSAN)
+  return()
+endif()
 find_package(Python3 REQUIRED COMPONENTS Interpreter)
 foreach(case prefix deb quickstart)
   add_test(NAME install_${case}

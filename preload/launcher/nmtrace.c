@@ -369,6 +369,39 @@ static const char *absolute_output(void)
     return getenv("NMTRACE_OUTPUT");
 }
 
+/* The nmreport to name in "read it with": plain "nmreport" when that is
+ * what PATH finds for the one installed next to this launcher (or none is
+ * next to it), else the absolute path of the one next to it (a build tree
+ * not on PATH), so that the hint works when copied. */
+static const char *reader_command(void)
+{
+    static char sibling[PATH_MAX];
+    char self[PATH_MAX], found[PATH_MAX], want[PATH_MAX];
+    const char *path = getenv("PATH");
+    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    char *slash;
+    if (len <= 0)
+        return "nmreport";
+    self[len] = '\0';
+    slash = strrchr(self, '/');
+    if (slash == NULL ||
+        (size_t)snprintf(sibling, sizeof(sibling), "%.*s/nmreport", (int)(slash - self), self) >=
+            sizeof(sibling) ||
+        realpath(sibling, want) == NULL)
+        return "nmreport";
+    for (const char *p = path ? path : ""; *p != '\0';) {
+        size_t n = strcspn(p, ":");
+        if ((size_t)snprintf(found, sizeof(found), "%.*s/nmreport", (int)n, p) < sizeof(found) &&
+            access(found, X_OK) == 0) {
+            char real[PATH_MAX];
+            /* The first on PATH is what a copied "nmreport" runs. */
+            return realpath(found, real) != NULL && strcmp(real, want) == 0 ? "nmreport" : sibling;
+        }
+        p += n + (p[n] == ':');
+    }
+    return sibling;
+}
+
 static volatile sig_atomic_t child_pid;
 
 /* What the launcher passes on: the signals a user or a service manager sends
@@ -459,7 +492,7 @@ static int run(char **argv, const char *pattern, const char *token)
         fprintf(stderr, "nmtrace: cannot run %s: %s\n", argv[0], strerror(err));
         return err == ENOENT ? 127 : 126;
     }
-    nmtl_report_profiles(pattern, token, pid);
+    nmtl_report_profiles(pattern, token, pid, reader_command());
     if (WIFSIGNALED(status)) {
         fprintf(stderr, "nmtrace: %s was killed by signal %d (%s)\n", argv[0], WTERMSIG(status),
                 strsignal(WTERMSIG(status)));

@@ -148,7 +148,7 @@ struct found {
 };
 
 static void say_found(struct found *own, size_t nown, struct found *other, size_t nother,
-                      const char *pattern, pid_t child)
+                      const char *pattern, pid_t child, const char *reader)
 {
     size_t last = 0;
     for (size_t i = 1; i < nown; i++)
@@ -160,7 +160,7 @@ static void say_found(struct found *own, size_t nown, struct found *other, size_
                     own[i].path);
     if (nown > 0) {
         fprintf(stderr, "nmtrace: profile written to %s\n", own[last].path);
-        fprintf(stderr, "nmtrace: read it with: nmreport %s\n", own[last].path);
+        fprintf(stderr, "nmtrace: read it with: %s %s\n", reader, own[last].path);
     } else {
         char base[PATH_MAX];
         if (nmtl_expand(pattern, child, base, sizeof(base)) != 0)
@@ -185,7 +185,7 @@ static void keep(struct found **list, size_t *n, const struct found *f)
     *list = grown;
 }
 
-void nmtl_report_profiles(const char *pattern, const char *token, pid_t child)
+void nmtl_report_profiles(const char *pattern, const char *token, pid_t child, const char *reader)
 {
     char dir[PATH_MAX], prefix[PATH_MAX], run[128];
     struct found *own = NULL, *other = NULL, f;
@@ -209,7 +209,7 @@ void nmtl_report_profiles(const char *pattern, const char *token, pid_t child)
     }
     if (d != NULL)
         closedir(d);
-    say_found(own, nown, other, nother, pattern, child);
+    say_found(own, nown, other, nother, pattern, child, reader);
     free(own);
     free(other);
 }

@@ -17,7 +17,8 @@ int nmtl_profile_run(const char *path, char *run, size_t n, unsigned *pid);
 
 /* Says on stderr which profiles the run wrote: those in the pattern's
  * directory that carry the run token, the child's own first (the last
- * program of its exec chain) and then the others (its descendants). */
-void nmtl_report_profiles(const char *pattern, const char *token, pid_t child);
+ * program of its exec chain) and then the others (its descendants), and
+ * how to read the child's with `reader` (the nmreport to run). */
+void nmtl_report_profiles(const char *pattern, const char *token, pid_t child, const char *reader);
 
 #endif

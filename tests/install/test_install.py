@@ -83,9 +83,11 @@ def record_and_read(bindir, exe, workdir, readdir):
     p = run([os.path.join(bindir, "nmtrace"), "-r", "64k", "-o", "leak.%p.nmt", "--", exe], workdir,
             clean_env())
     check(p.stdout == "leaked 64 MiB\n", "the program's output changed: %r" % p.stdout)
-    m = re.search(r"^nmtrace: read it with: nmreport (\S+)$", p.stderr, re.M)
+    m = re.search(r"^nmtrace: read it with: (\S+) (\S+)$", p.stderr, re.M)
     check(m, "no 'read it with' line: %r" % p.stderr)
-    path = m.group(1)
+    # Not on PATH here: the hint names the nmreport installed next to it.
+    check(m.group(1) == os.path.join(bindir, "nmreport"), "the hint's reader is %s" % m.group(1))
+    path = m.group(2)
     check(path.startswith(workdir + "/") and os.path.isfile(path), "%s is not the absolute path of the "
           "profile in %s" % (path, workdir))
     r = run([os.path.join(bindir, "nmreport"), "--nodecount", "3", path], readdir, clean_env())

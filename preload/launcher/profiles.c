@@ -26,7 +26,9 @@
 #define INFO_MAX   (1u << 20) /* INFO holds a few dozen short pairs */
 #define SHOWN_MAX  5
 
-int nmtl_expand(const char *pattern, pid_t pid, char *out, size_t n)
+/* The pattern with every %p replaced by pid and %% by %. Returns 0 or
+ * -ENAMETOOLONG. */
+static int expand(const char *pattern, pid_t pid, char *out, size_t n)
 {
     size_t o = 0;
     for (const char *p = pattern; *p != '\0'; p++) {
@@ -110,7 +112,10 @@ static int scan_records(FILE *f, char *run, size_t n, unsigned *pid)
     return -1;
 }
 
-int nmtl_profile_run(const char *path, char *run, size_t n, unsigned *pid)
+/* The value of INFO key config.RUN in the profile at path (and its HEADER
+ * pid), or "" when the file is not a readable profile or has none. Returns
+ * 0 when found. */
+static int profile_run(const char *path, char *run, size_t n, unsigned *pid)
 {
     static const unsigned char magic[8] = {0x89, 'N', 'M', 'T', '\r', '\n', 0x1a, '\n'};
     unsigned char m[8];
@@ -163,7 +168,7 @@ static void say_found(struct found *own, size_t nown, struct found *other, size_
         fprintf(stderr, "nmtrace: read it with: %s %s\n", reader, own[last].path);
     } else {
         char base[PATH_MAX];
-        if (nmtl_expand(pattern, child, base, sizeof(base)) != 0)
+        if (expand(pattern, child, base, sizeof(base)) != 0)
             snprintf(base, sizeof(base), "%s", pattern);
         fprintf(stderr, "nmtrace: no profile at %s (a static or setuid program is not recorded)\n",
                 base);
@@ -201,7 +206,7 @@ void nmtl_report_profiles(const char *pattern, const char *token, pid_t child, c
             (size_t)snprintf(f.path, sizeof(f.path), "%s/%s", strcmp(dir, "/") ? dir : "",
                              e->d_name) >= sizeof(f.path) ||
             stat(f.path, &st) != 0 || !S_ISREG(st.st_mode) ||
-            nmtl_profile_run(f.path, run, sizeof(run), &f.pid) != 0 || strcmp(run, token) != 0)
+            profile_run(f.path, run, sizeof(run), &f.pid) != 0 || strcmp(run, token) != 0)
             continue;
         f.mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec;
         keep(f.pid == (unsigned)child ? &own : &other, f.pid == (unsigned)child ? &nown : &nother,

@@ -130,7 +130,9 @@ NMT_JVM_HIDDEN void JNICALL nmt__jvm_on_dynamic_code(jvmtiEnv *ti, const char *n
 NMT_JVM_HIDDEN int nmt__jvm_queue_push(uint16_t type, const void *payload, uint32_t len);
 NMT_JVM_HIDDEN void nmt__jvm_queue_after_fork(void);
 
-NMT_JVM_HIDDEN uint64_t nmt__jvm_now_ns(void); /* CLOCK_MONOTONIC */
+/* The recorder's CLOCK_MONOTONIC in nanoseconds (nmt_jvm_glue.c), the
+ * clock of JCODE times. */
+NMT_JVM_HIDDEN uint64_t nmt__jvm_now_ns(void);
 
 /*
  * The recorder's re-entrancy guard, for threads the bridge runs code on

@@ -13,7 +13,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "nmt_jvm_internal.h"
 
@@ -89,11 +88,4 @@ void nmt__jvm_queue_after_fork(void)
     q_head = NULL;
     q_tail = &q_head;
     q_bytes = 0;
-}
-
-uint64_t nmt__jvm_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }

@@ -16,6 +16,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,6 +325,33 @@ NMT_HIDDEN int nmt__os_stderr_ok(void)
     struct stat st;
     return stderr_id.open && fstat(2, &st) == 0 && st.st_dev == stderr_id.dev &&
            st.st_ino == stderr_id.ino;
+}
+
+/* One line on stderr, while it still is the program's stderr (above). */
+NMT_HIDDEN void nmt__say(const char *fmt, ...)
+{
+    if (nmt__cfg.quiet || !nmt__os_stderr_ok())
+        return;
+    char line[640];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap); /* no allocation for %s %d %llu */
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    memcpy(line + n, "\n", 1);
+    ssize_t w = write(2, line, (size_t)n + 1);
+    (void)w;
+}
+
+/* clock_gettime(clk) in nanoseconds: the vDSO's, no syscall. */
+NMT_HIDDEN uint64_t nmt__clock_ns(clockid_t clk)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* The profile file is never held open. It is created once (exclusively, mode

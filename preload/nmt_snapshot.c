@@ -108,8 +108,8 @@ static void encode_counters(struct nmt_writer *w, struct nmt_enc *b)
     struct counter_ctx c = {b, 0};
     nmt_enc_u32(b, 0);
     nmt__os_counters(counter_add, &c);
-    uint64_t drops = w->dead_drops, drop_bytes = w->dead_drop_bytes,
-             free_drops = w->dead_free_drops;
+    uint64_t drops = nmt__ctr.dead_drops, drop_bytes = nmt__ctr.dead_drop_bytes,
+             free_drops = nmt__ctr.dead_free_drops;
     uint32_t threads = 0;
     for (struct nmt_thread *s = atomic_load_explicit(&nmt__threads, memory_order_acquire); s;
          s = s->next) {
@@ -127,21 +127,22 @@ static void encode_counters(struct nmt_writer *w, struct nmt_enc *b)
     counter_add(&c, "rec.ring_drops", (int64_t)drops);
     counter_add(&c, "rec.ring_drop_bytes", (int64_t)drop_bytes);
     counter_add(&c, "rec.free_drops", (int64_t)free_drops);
-    counter_atomic(&c, "rec.ring_waits", &nmt__ring_waits);
-    counter_atomic(&c, "rec.ring_wait_ns", &nmt__ring_wait_ns);
-    counter_atomic(&c, "rec.ring_wait_stalls", &nmt__ring_wait_stalls);
-    counter_atomic(&c, "rec.lost_no_ring", &nmt__lost_no_ring);
-    counter_atomic(&c, "rec.after_final", &nmt__after_final);
-    counter_atomic(&c, "rec.small_rings", &nmt__small_rings);
-    counter_atomic(&c, "rec.unwind_errors", &nmt__unwind_errors);
-    counter_atomic(&c, "rec.truncated_stacks", &nmt__truncated_stacks);
-    counter_atomic(&c, "rec.mmap_failed_after_record", &nmt__mmap_failed_after_record);
+    counter_atomic(&c, "rec.ring_waits", &nmt__ctr.ring_waits);
+    counter_atomic(&c, "rec.ring_wait_ns", &nmt__ctr.ring_wait_ns);
+    counter_atomic(&c, "rec.ring_wait_stalls", &nmt__ctr.ring_wait_stalls);
+    counter_atomic(&c, "rec.lost_no_ring", &nmt__ctr.lost_no_ring);
+    counter_atomic(&c, "rec.after_final", &nmt__ctr.after_final);
+    counter_atomic(&c, "rec.small_rings", &nmt__ctr.small_rings);
+    counter_atomic(&c, "rec.unwind_errors", &nmt__ctr.unwind_errors);
+    counter_atomic(&c, "rec.truncated_stacks", &nmt__ctr.truncated_stacks);
+    counter_atomic(&c, "rec.mmap_failed_after_record", &nmt__ctr.mmap_failed_after_record);
     counter_add(&c, "rec.orphan_frees", (int64_t)nmt_livetab_orphans(&w->live));
     counter_add(&c, "rec.expired_orphans", (int64_t)w->live.expired_orphans);
-    counter_atomic(&c, "rec.liveset_full", &nmt__liveset_full);
+    counter_atomic(&c, "rec.liveset_full", &nmt__ctr.liveset_full);
     counter_add(&c, "rec.bootstrap_bytes", (int64_t)nmt__boot_used());
-    counter_add(&c, "rec.internal_errors", (int64_t)(w->internal_errors + w->live.mark_failures));
-    counter_add(&c, "rec.write_errors", (int64_t)w->write_errors);
+    counter_add(&c, "rec.internal_errors",
+                (int64_t)(nmt__ctr.internal_errors + w->live.mark_failures));
+    counter_add(&c, "rec.write_errors", (int64_t)nmt__ctr.write_errors);
     counter_add(&c, "rec.mmap_reserved", (int64_t)nmt_mm_reserved(&w->mm));
     counter_add(&c, "rec.mmap_committed", (int64_t)nmt_mm_committed(&w->mm));
     counter_add(&c, "rec.live_estimate", (int64_t)llround(w->live_est));
@@ -230,7 +231,7 @@ static const char *shown_path(struct nmt_writer *w, char *buf, size_t n)
 static void say_lost(struct nmt_writer *w, int err)
 {
     char buf[1600];
-    w->write_errors++;
+    nmt__ctr.write_errors++;
     if (!w->write_said) {
         nmt__say("nmtrace: writing the profile '%s' failed: %s; snapshots are lost (and "
                  "counted) until writing works again",
@@ -276,7 +277,7 @@ static int append(struct nmt_writer *w, const struct nmt_enc *b)
         return 0;
     }
     if (err == -ESTALE || damaged) {
-        w->write_errors++;
+        nmt__ctr.write_errors++;
         nmt__say("nmtrace: the profile '%s' %s; no more snapshots", w->path,
                  err == -ESTALE ? "is no longer the file nmtrace created"
                                 : "could not be cut back after a failed write");
@@ -296,7 +297,7 @@ NMT_HIDDEN void nmt__snapshot_open(struct nmt_writer *w)
     if (prepare_file(w, &b) != 0)
         return;
     if (b.failed)
-        w->internal_errors++;
+        nmt__ctr.internal_errors++;
     else
         append(w, &b);
     free(b.data);
@@ -322,7 +323,7 @@ NMT_HIDDEN void nmt__snapshot_side_records(struct nmt_writer *w)
         return;
     nmt_jvm_flush(emit_record, &b);
     if (b.failed)
-        w->internal_errors++;
+        nmt__ctr.internal_errors++;
     else if (b.len > 0)
         append(w, &b);
     free(b.data);
@@ -346,7 +347,7 @@ NMT_HIDDEN void nmt__snapshot_write(struct nmt_writer *w, int reason)
 
     size_t r = nmt_enc_rec_begin(&b, NMT_REC_MAPS);
     if (nmt__os_maps(&b) != 0)
-        w->internal_errors++;
+        nmt__ctr.internal_errors++;
     nmt_enc_rec_end(&b, r);
 
     encode_counters(w, &b);
@@ -355,7 +356,7 @@ NMT_HIDDEN void nmt__snapshot_write(struct nmt_writer *w, int reason)
     nmt_enc_snap_end(&b, w->snap_seq, nsites);
 
     if (b.failed) {
-        w->internal_errors++;
+        nmt__ctr.internal_errors++;
         free(b.data);
         return;
     }

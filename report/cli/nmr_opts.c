@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "nmt_format.h"
+#include "nmc_parse.h"
 #include "nmr_internal.h"
 #include "nmr_select.h"
 
@@ -137,65 +138,16 @@ static void usage(FILE *f)
                "See nmreport(1) and docs/JSON.md.\n");
 }
 
-int nmr__parse_bytes(const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    double d = strtod(s, &end);
-    if (end == s || errno || !(d >= 0))
-        return -EINVAL;
-    while (*end == ' ')
-        end++;
-    double mul = 1;
-    if (*end) {
-        switch (*end) {
-        case 'k':
-        case 'K':
-            mul = 1024.0;
-            break;
-        case 'm':
-        case 'M':
-            mul = 1024.0 * 1024;
-            break;
-        case 'g':
-        case 'G':
-            mul = 1024.0 * 1024 * 1024;
-            break;
-        case 't':
-        case 'T':
-            mul = 1024.0 * 1024 * 1024 * 1024;
-            break;
-        case 'b':
-        case 'B':
-            mul = 1;
-            end--;
-            break;
-        default:
-            return -EINVAL;
-        }
-        end++;
-        if (strcasecmp(end, "") != 0 && strcasecmp(end, "b") != 0 && strcasecmp(end, "ib") != 0)
-            return -EINVAL;
-    }
-    d *= mul;
-    if (d > 9.2e18)
-        return -EINVAL;
-    *out = (int64_t)d;
-    return 0;
-}
-
 static int parse_seq(const char *s, long *out)
 {
     if (strcmp(s, "last") == 0) {
         *out = -1;
         return 0;
     }
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno || v < 0 || v > 0xffffffffL)
+    uint64_t v;
+    if (nmc_parse_uint(s, &v) != 0 || v > 0xffffffffu)
         return -EINVAL;
-    *out = v;
+    *out = (long)v;
     return 0;
 }
 
@@ -368,9 +320,8 @@ int nmr__opts_parse(struct nmr_opts *o, int argc, char **argv, FILE *help_out, c
             o->has_ignore = 1;
             break;
         case OPT_NODECOUNT: {
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (end == optarg || *end || errno || v < 0)
+            uint64_t v;
+            if (nmc_parse_uint(optarg, &v) != 0 || v > SIZE_MAX)
                 return errf(err, errlen, "--nodecount takes a number >= 0, not '%s'", optarg);
             o->nodecount = (size_t)v;
             break;
@@ -391,11 +342,14 @@ int nmr__opts_parse(struct nmr_opts *o, int argc, char **argv, FILE *help_out, c
         case OPT_SVG:
             svg = 1;
             break;
-        case OPT_EXPECT:
-            if (nmr__parse_bytes(optarg, &o->expect))
-                return errf(err, errlen, "--expect takes a size like 2G or 512MiB, not '%s'",
-                            optarg);
+        case OPT_EXPECT: {
+            uint64_t v;
+            if (nmc_parse_size(optarg, &v) != 0 || v > INT64_MAX)
+                return errf(err, errlen,
+                            "--expect takes a byte size like 2g, 1.5GiB or 512m, not '%s'", optarg);
+            o->expect = (int64_t)v;
             break;
+        }
         case OPT_SYMBOLS_FROM:
             o->symbols_from = optarg;
             break;

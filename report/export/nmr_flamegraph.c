@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nmc_parse.h"
 #include "nmr_render_flame.h"
 #include "nmr_view.h"
 
@@ -53,12 +54,6 @@ int nmr__flame_build(const struct nmr_view *v, struct nmr_flame *f, int64_t *lef
     return rc;
 }
 
-static const char *base_name(const char *p)
-{
-    const char *s = p ? strrchr(p, '/') : NULL;
-    return s ? s + 1 : p ? p : "?";
-}
-
 void nmr__flame_titles(const struct nmr_view *v, int64_t left_out, char *title, size_t tlen,
                        char *sub, size_t slen)
 {
@@ -66,9 +61,9 @@ void nmr__flame_titles(const struct nmr_view *v, int64_t left_out, char *title, 
     const struct nmr_snapshot *s = v->snaps[0];
     const char *m = nmr_measure_name(v->measure);
     if (v->base_snap)
-        snprintf(title, tlen, "Growth of %s: %s", m, base_name(p->exe));
+        snprintf(title, tlen, "Growth of %s: %s", m, nmc_base_name(p->exe));
     else
-        snprintf(title, tlen, "Native memory, %s: %s", m, base_name(p->exe));
+        snprintf(title, tlen, "Native memory, %s: %s", m, nmc_base_name(p->exe));
     size_t o = 0;
     o += (size_t)snprintf(sub + o, slen - o, "pid %" PRIu32 ", snapshot %" PRIu32 " (%s) at %.1fs",
                           p->pid, s->seq, nmr_reason_name(s->reason), nmr_snap_time_s(p, s));

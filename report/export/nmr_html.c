@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nmc_parse.h"
 #include "nmr_agg.h"
 #include "nmr_buf.h"
 #include "nmr_render_chart.h"
@@ -26,12 +27,6 @@ extern const char nmr__html_js[];
 
 #define TOP_SITES 100
 #define TOP_DIFF  20
-
-static const char *base_name(const char *p)
-{
-    const char *s = p ? strrchr(p, '/') : NULL;
-    return s ? s + 1 : p ? p : "?";
-}
 
 static void esc(struct nmr_buf *b, const char *s)
 {
@@ -620,12 +615,12 @@ static int page(const struct nmr_view *v, struct nmr_buf *b)
     nmr__buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                      "<title>nmtrace: ");
-    esc(b, base_name(p->exe));
+    esc(b, nmc_base_name(p->exe));
     nmr__buf_printf(b, " (pid %" PRIu32 ")</title>\n<style>\n", p->pid);
     nmr__buf_puts(b, nmr__html_css);
     nmr__buf_puts(b,
                   "</style>\n</head>\n<body>\n<header class=\"top\"><h1>Native memory of <code>");
-    esc(b, base_name(p->exe));
+    esc(b, nmc_base_name(p->exe));
     nmr__buf_printf(b, "</code> (pid %" PRIu32 ")</h1><p>", p->pid);
     nmr__buf_printf(b, "snapshot %" PRIu32 " (%s) at %.1fs", s->seq, nmr_reason_name(s->reason),
                     nmr_snap_time_s(p, s));

@@ -287,7 +287,8 @@ struct emit {
     const struct nmr_flame_opts *o;
     struct nmr_buf *b;
     double plot_w, min_value;
-    int height;
+    int width, height;
+    const char *id, *unit;
     uint32_t count; /* frames written, the data-i of the next one */
 };
 
@@ -464,31 +465,21 @@ static void legend(struct emit *e)
     nmr__buf_puts(e->b, "</g>\n");
 }
 
-int nmr__flame_svg(const struct nmr_flame *f, const struct nmr_flame_opts *o, struct nmr_buf *out)
+/* The SVG element, its style, the background, the titles and the buttons. */
+static void head(const struct emit *e, const char *tot)
 {
-    struct emit e = {.f = f, .o = o, .b = out};
-    int width = o->width > 0 ? o->width : 1200;
-    const char *unit = o->unit ? o->unit : "bytes";
-    e.plot_w = width - 2 * PAD;
-    double min_px = o->min_px > 0 ? o->min_px : 0.1;
-    e.min_value = f->total > 0 ? f->total * min_px / e.plot_w : 1;
-    size_t kept = 0;
-    double widest_out = 0;
-    if (limit_frames(f, o->max_frames ? o->max_frames : 8000, &e.min_value, &kept, &widest_out))
-        return -ENOMEM;
-    uint32_t depth = f->total > 0 ? max_depth(f, e.min_value) : 0;
-    e.height = TOP + (int)(depth + 1) * FRAME_H + BOTTOM;
-    const char *id = o->id ? o->id : "nmflame";
-    char tot[48];
-    human(unit, f->total, tot, sizeof tot);
-
+    const struct nmr_flame *f = e->f;
+    const struct nmr_flame_opts *o = e->o;
+    struct nmr_buf *out = e->b;
+    int width = e->width;
+    const char *id = e->id, *unit = e->unit;
     if (o->standalone)
         nmr__buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
     nmr__buf_printf(out,
                     "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" id=\"%s\" "
                     "class=\"nmflame\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                     "data-w=\"%.0f\" data-x0=\"%d\" data-total=\"",
-                    id, width, e.height, width, e.height, e.plot_w, PAD);
+                    id, width, e->height, width, e->height, e->plot_w, PAD);
     num(out, f->total);
     nmr__buf_printf(out, "\" data-unit=\"");
     nmr__buf_xml(out, unit);
@@ -515,7 +506,7 @@ int nmr__flame_svg(const struct nmr_flame *f, const struct nmr_flame_opts *o, st
     nmr__buf_printf(out,
                     "<rect class=\"bg\" x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" "
                     "fill=\"#f8f8f4\"/>\n",
-                    width, e.height);
+                    width, e->height);
     nmr__buf_printf(out, "<text class=\"title\" x=\"%d\" y=\"22\">", width / 2);
     nmr__buf_xml(out, o->title ? o->title : "Flame graph");
     nmr__buf_puts(out, "</text>\n");
@@ -536,18 +527,17 @@ int nmr__flame_svg(const struct nmr_flame *f, const struct nmr_flame_opts *o, st
                     "<text class=\"btn off\" id=\"%s-clear\" x=\"%d\" y=\"63\" "
                     "style=\"text-anchor:end\">Clear</text>\n",
                     id, width - PAD);
-    legend(&e);
-    nmr__buf_printf(out, "<g id=\"%s-frames\">\n", id);
-    if (f->total > 0) {
-        if (emit_tree(&e))
-            return -ENOMEM;
-    } else {
-        nmr__buf_printf(out, "<text x=\"%d\" y=\"%d\" style=\"text-anchor:middle\">", width / 2,
-                        e.height - BOTTOM - 4);
-        nmr__buf_puts(out, "nothing to show: every figure is zero</text>\n");
-    }
-    nmr__buf_puts(out, "</g>\n");
-    nmr__buf_printf(out, "<text id=\"%s-details\" x=\"%d\" y=\"%d\">", id, PAD, e.height - 10);
+}
+
+/* The details line (what was left out), the search result, the tooltip
+ * and the script. */
+static void foot(const struct emit *e, size_t kept, double widest_out)
+{
+    const struct nmr_flame *f = e->f;
+    struct nmr_buf *out = e->b;
+    int width = e->width;
+    const char *id = e->id, *unit = e->unit;
+    nmr__buf_printf(out, "<text id=\"%s-details\" x=\"%d\" y=\"%d\">", id, PAD, e->height - 10);
     size_t all = 0;
     for (size_t i = 0; i < f->nnodes; i++)
         all += f->nodes[i].value > 0;
@@ -562,7 +552,7 @@ int nmr__flame_svg(const struct nmr_flame *f, const struct nmr_flame_opts *o, st
     nmr__buf_puts(out, "</text>\n");
     nmr__buf_printf(
         out, "<text id=\"%s-matched\" x=\"%d\" y=\"%d\" style=\"text-anchor:end\"> </text>\n", id,
-        width - PAD, e.height - 10);
+        width - PAD, e->height - 10);
     nmr__buf_printf(out,
                     "<g class=\"tip off\" id=\"%s-tip\" pointer-events=\"none\"><rect rx=\"3\"/>"
                     "<text/><text/><text/></g>\n",
@@ -572,5 +562,41 @@ int nmr__flame_svg(const struct nmr_flame *f, const struct nmr_flame_opts *o, st
     nmr__buf_puts(out, "})(");
     nmr__buf_jstr(out, id);
     nmr__buf_puts(out, ");\n]]></script>\n</svg>\n");
+}
+
+int nmr__flame_svg(const struct nmr_flame *f, const struct nmr_flame_opts *o, struct nmr_buf *out)
+{
+    struct emit e = {.f = f, .o = o, .b = out};
+    int width = o->width > 0 ? o->width : 1200;
+    const char *unit = o->unit ? o->unit : "bytes";
+    e.width = width;
+    e.unit = unit;
+    e.plot_w = width - 2 * PAD;
+    double min_px = o->min_px > 0 ? o->min_px : 0.1;
+    e.min_value = f->total > 0 ? f->total * min_px / e.plot_w : 1;
+    size_t kept = 0;
+    double widest_out = 0;
+    if (limit_frames(f, o->max_frames ? o->max_frames : 8000, &e.min_value, &kept, &widest_out))
+        return -ENOMEM;
+    uint32_t depth = f->total > 0 ? max_depth(f, e.min_value) : 0;
+    e.height = TOP + (int)(depth + 1) * FRAME_H + BOTTOM;
+    const char *id = o->id ? o->id : "nmflame";
+    e.id = id;
+    char tot[48];
+    human(unit, f->total, tot, sizeof tot);
+
+    head(&e, tot);
+    legend(&e);
+    nmr__buf_printf(out, "<g id=\"%s-frames\">\n", id);
+    if (f->total > 0) {
+        if (emit_tree(&e))
+            return -ENOMEM;
+    } else {
+        nmr__buf_printf(out, "<text x=\"%d\" y=\"%d\" style=\"text-anchor:middle\">", width / 2,
+                        e.height - BOTTOM - 4);
+        nmr__buf_puts(out, "nothing to show: every figure is zero</text>\n");
+    }
+    nmr__buf_puts(out, "</g>\n");
+    foot(&e, kept, widest_out);
     return nmr__buf_error(out);
 }

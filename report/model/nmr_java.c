@@ -133,6 +133,16 @@ struct nmr_java *nmr_java_new(void)
     return calloc(1, sizeof(struct nmr_java));
 }
 
+/* What one code record owns. */
+static void code_free(struct code *c)
+{
+    free(c->name);
+    free(c->pcs);
+    free(c->pc_first);
+    free(c->serials);
+    free(c->bcis);
+}
+
 void nmr_java_free(struct nmr_java *j)
 {
     if (!j)
@@ -140,13 +150,8 @@ void nmr_java_free(struct nmr_java *j)
     for (size_t i = 0; i < j->nmethods_cap; i++)
         free(j->methods[i]);
     free(j->methods);
-    for (size_t i = 0; i < j->ncode; i++) {
-        free(j->code[i].name);
-        free(j->code[i].pcs);
-        free(j->code[i].pc_first);
-        free(j->code[i].serials);
-        free(j->code[i].bcis);
-    }
+    for (size_t i = 0; i < j->ncode; i++)
+        code_free(&j->code[i]);
     free(j->code);
     free(j->order);
     free(j->latest);
@@ -228,6 +233,66 @@ static int add_method(struct nmr_java *j, struct rd *r)
     return 0;
 }
 
+/* A code record's pc table: for each of c->npcs pcs, its frames (method
+ * serial, bci). Sizes are checked in a first pass, so a short record is
+ * refused before anything is allocated for its frames. */
+static int read_pcs(struct code *c, struct rd *r)
+{
+    c->pcs = malloc(c->npcs * sizeof(*c->pcs));
+    c->pc_first = malloc((c->npcs + 1) * sizeof(*c->pc_first));
+    size_t total = 0;
+    struct rd scan = *r; /* first pass: sizes */
+    for (uint32_t i = 0; i < c->npcs && !scan.bad; i++) {
+        rd_u64(&scan);
+        uint32_t nf = rd_u32(&scan);
+        if (scan.left / 8 < nf)
+            scan.bad = 1;
+        else {
+            scan.p += (size_t)nf * 8;
+            scan.left -= (size_t)nf * 8;
+            total += nf;
+        }
+    }
+    if (scan.bad)
+        return -EINVAL;
+    c->serials = malloc((total + 1) * sizeof(uint32_t));
+    c->bcis = malloc((total + 1) * sizeof(uint32_t));
+    if (!c->pcs || !c->pc_first || !c->serials || !c->bcis)
+        return -ENOMEM;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < c->npcs; i++) {
+        c->pcs[i] = rd_u64(r);
+        uint32_t nf = rd_u32(r);
+        c->pc_first[i] = k;
+        for (uint32_t f = 0; f < nf; f++) {
+            c->serials[k] = rd_u32(r);
+            c->bcis[k++] = rd_u32(r);
+        }
+    }
+    c->pc_first[c->npcs] = k;
+    return 0;
+}
+
+/* Appends c to j->code (and, for a method, makes it the latest at its
+ * address); 0 or -ENOMEM, c not taken then. */
+static int append_code(struct nmr_java *j, const struct code *c)
+{
+    if (j->ncode == j->code_cap) {
+        size_t cap = j->code_cap ? j->code_cap * 2 : 1024;
+        struct code *t = realloc(j->code, cap * sizeof(*t));
+        if (!t)
+            return -ENOMEM;
+        j->code = t;
+        j->code_cap = cap;
+    }
+    if (c->is_method && latest_set(j, c->start, j->ncode) != 0)
+        return -ENOMEM;
+    j->code[j->ncode++] = *c;
+    if (c->size > j->max_size)
+        j->max_size = c->size;
+    return 0;
+}
+
 static int add_code(struct nmr_java *j, struct rd *r)
 {
     struct code c = {0};
@@ -257,62 +322,12 @@ static int add_code(struct nmr_java *j, struct rd *r)
         char *at = c.name;
         put_str(&at, name, lname, 0);
     }
-    if (c.npcs) {
-        c.pcs = malloc(c.npcs * sizeof(*c.pcs));
-        c.pc_first = malloc((c.npcs + 1) * sizeof(*c.pc_first));
-        size_t total = 0;
-        struct rd scan = *r; /* first pass: sizes */
-        for (uint32_t i = 0; i < c.npcs && !scan.bad; i++) {
-            rd_u64(&scan);
-            uint32_t nf = rd_u32(&scan);
-            if (scan.left / 8 < nf)
-                scan.bad = 1;
-            else {
-                scan.p += (size_t)nf * 8;
-                scan.left -= (size_t)nf * 8;
-                total += nf;
-            }
-        }
-        if (scan.bad) {
-            free(c.name), free(c.pcs), free(c.pc_first);
-            return -EINVAL;
-        }
-        c.serials = malloc((total + 1) * sizeof(uint32_t));
-        c.bcis = malloc((total + 1) * sizeof(uint32_t));
-        if (!c.pcs || !c.pc_first || !c.serials || !c.bcis) {
-            free(c.name), free(c.pcs), free(c.pc_first), free(c.serials), free(c.bcis);
-            return -ENOMEM;
-        }
-        uint32_t k = 0;
-        for (uint32_t i = 0; i < c.npcs; i++) {
-            c.pcs[i] = rd_u64(r);
-            uint32_t nf = rd_u32(r);
-            c.pc_first[i] = k;
-            for (uint32_t f = 0; f < nf; f++) {
-                c.serials[k] = rd_u32(r);
-                c.bcis[k++] = rd_u32(r);
-            }
-        }
-        c.pc_first[c.npcs] = k;
-    }
-    if (j->ncode == j->code_cap) {
-        size_t cap = j->code_cap ? j->code_cap * 2 : 1024;
-        struct code *t = realloc(j->code, cap * sizeof(*t));
-        if (!t) {
-            free(c.name), free(c.pcs), free(c.pc_first), free(c.serials), free(c.bcis);
-            return -ENOMEM;
-        }
-        j->code = t;
-        j->code_cap = cap;
-    }
-    if (c.is_method && latest_set(j, c.start, j->ncode) != 0) {
-        free(c.name), free(c.pcs), free(c.pc_first), free(c.serials), free(c.bcis);
-        return -ENOMEM;
-    }
-    j->code[j->ncode++] = c;
-    if (c.size > j->max_size)
-        j->max_size = c.size;
-    return 0;
+    int rc = c.npcs ? read_pcs(&c, r) : 0;
+    if (!rc)
+        rc = append_code(j, &c);
+    if (rc)
+        code_free(&c);
+    return rc;
 }
 
 int nmr_java_add(struct nmr_java *j, uint16_t type, const uint8_t *payload, uint32_t len)

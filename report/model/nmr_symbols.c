@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+#include "nmc_parse.h"
 #include "nmt_format.h"
 #include "nmr_internal.h"
 #include "nmr_java.h"
@@ -40,12 +41,6 @@ struct nmr_sym_state {
     struct nmr_frame *pool;
     size_t npool, cap_pool;
 };
-
-static const char *basename_of(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
 
 static const struct nmr_map *find_map(const struct nmr_snapshot *s, uint64_t addr)
 {
@@ -203,7 +198,7 @@ static int fallback_frame(struct nmr_profile *p, struct nmr_sym_state *st, uint6
     f->lib_path = "";
     f->cls = NMR_CLS_UNKNOWN;
     if (m && m->path[0]) {
-        f->lib = basename_of(m->path);
+        f->lib = nmc_base_name(m->path);
         f->lib_path = m->path;
         snprintf(buf, sizeof(buf), "%s+0x%" PRIx64, f->lib, at - m->start + m->offset);
         if (p->exe[0] && strcmp(m->path, p->exe) == 0)
@@ -228,7 +223,7 @@ static int resolve_jit(struct nmr_profile *p, struct nmr_sym_state *st, uint64_t
     const struct nmr_map *m = find_map(st->snap, addr);
     struct nmr_frame f = {0};
     f.addr = addr;
-    f.lib = m && m->path[0] ? basename_of(m->path) : "";
+    f.lib = m && m->path[0] ? nmc_base_name(m->path) : "";
     f.lib_path = m ? m->path : "";
     f.cls = (enum nmr_class)cls;
     f.function = nmr__arena_strndup(p->arena, buf, strlen(buf));

@@ -42,7 +42,4 @@ int nmr__opts_parse(struct nmr_opts *o, int argc, char **argv, FILE *help_out, c
                     size_t errlen);
 void nmr__opts_free(struct nmr_opts *o);
 
-/* "512", "64K", "1.5GiB", "2g" -> bytes; 0 or -EINVAL. */
-int nmr__parse_bytes(const char *s, int64_t *out);
-
 #endif

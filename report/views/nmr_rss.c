@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+#include "nmc_parse.h"
 #include "nmr_internal.h"
 #include "nmr_select.h"
 
@@ -95,11 +96,12 @@ static int one(const struct nmr_view *v, const struct nmr_profile *p, const stru
     const char *src = "--expect";
     if (expect < 0) {
         const char *rt = nmr_info_get(p, "jvm.reasonable_total");
-        if (rt && nmr__parse_bytes(rt, &expect) == 0)
+        uint64_t total;
+        if (rt && nmc_parse_size(rt, &total) == 0 && total <= INT64_MAX) {
+            expect = (int64_t)total;
             src = "jvm.reasonable_total (-Xmx + MaxMetaspaceSize + MaxDirectMemorySize + "
                   "ReservedCodeCacheSize)";
-        else
-            expect = -1;
+        }
     }
     if (expect >= 0) {
         nmr_fmt_bytes(b[0], sizeof(b[0]), expect);

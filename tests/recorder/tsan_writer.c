@@ -47,10 +47,6 @@
 /* ---- what nmt_writer.c and nmt_thread.c use from the rest of the recorder ---- */
 struct nmt_config nmt__cfg = {.rate = 1, .depth = 16, .ring_kib = 4};
 struct nmt_real nmt__real = {.mmap = mmap};
-struct nmt_addrfilter nmt__filter;
-struct nmt_liveset nmt__liveset;
-int nmt__exact; /* rate 1: the writer clears the filter */
-__thread struct nmt_tls nmt__tls __attribute__((tls_model("initial-exec")));
 static _Atomic uint64_t seq_next = 1; /* nmt__seq */
 static _Atomic int snapshots, exit_snapshots;
 
@@ -337,9 +333,9 @@ int main(void)
             fail("a stack's live bytes differ from its blocks'", (long)st->live_bytes,
                  (long)want_live_bytes[s]);
     }
-    if (w->internal_errors || w->dead_drops || w->dead_free_drops)
-        fail("internal errors or drops", (long)w->internal_errors,
-             (long)(w->dead_drops + w->dead_free_drops));
+    if (nmt__ctr.internal_errors || nmt__ctr.dead_drops || nmt__ctr.dead_free_drops)
+        fail("internal errors or drops", (long)nmt__ctr.internal_errors,
+             (long)(nmt__ctr.dead_drops + nmt__ctr.dead_free_drops));
     if (exit_snapshots != 1)
         fail("exit snapshots", exit_snapshots, 1);
     printf("tsan_writer: %d waves of %d threads on %u slots, %lu allocations, %lu frees, "

@@ -57,6 +57,8 @@ nmt_unit_test(test_report_views SOURCES ${NMR_T_DIR}/test_report_views.c
 # compiler builds), from nmr's own source list (report/CMakeLists.txt),
 # without libnmsym (frames named from mappings).
 get_property(NMR_FUZZ_SOURCES GLOBAL PROPERTY NMR_SOURCES)
+get_property(_nmc GLOBAL PROPERTY NMC_SOURCES)
+list(APPEND NMR_FUZZ_SOURCES ${_nmc})
 get_property(NMR_FUZZ_INCLUDES GLOBAL PROPERTY NMR_INCLUDE_DIRS)
 add_executable(nmr_fuzz_replay ${NMR_T_DIR}/fuzz/fuzz_reader.c ${NMR_T_DIR}/fuzz/replay_main.c)
 target_link_libraries(nmr_fuzz_replay PRIVATE nmr)

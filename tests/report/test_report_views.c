@@ -320,12 +320,6 @@ Test(views, units_and_option_errors)
     cr_assert_str_eq(nmr_fmt_bytes(b, sizeof(b), -1536), "-1.5 KiB");
     cr_assert_str_eq(nmr_fmt_bytes(b, sizeof(b), 12898534), "12.3 MiB");
     cr_assert_str_eq(nmr_fmt_bytes(b, sizeof(b), 1048575), "1.0 MiB");
-    int64_t v;
-    cr_assert_eq(nmr__parse_bytes("2G", &v), 0);
-    cr_assert_eq(v, 2147483648);
-    cr_assert_eq(nmr__parse_bytes("512MiB", &v), 0);
-    cr_assert_eq(v, 536870912);
-    cr_assert_eq(nmr__parse_bytes("12x", &v), -EINVAL);
     struct nmr_opts o;
     char err[256];
     char *a1[] = {"nmreport", "--tree", "--json", "f", NULL};

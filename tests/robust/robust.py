@@ -910,7 +910,7 @@ BAD_VALUES = {
     "NMTRACE_OUTPUT": ["x" * 5000],
     "NMTRACE_RATE": ["lots", "0", "-1", "12q", "99999999999999999999999", "2t"],
     "NMTRACE_SEED": ["x1", "-3"],
-    "NMTRACE_UNWIND": ["magic", "FP"],
+    "NMTRACE_UNWIND": ["magic", "frames"],
     "NMTRACE_DEPTH": ["0", "257", "deep"],
     "NMTRACE_INTERVAL": ["-1", "soon", "1.5"],
     "NMTRACE_GROWTH": ["big", "-5", "1q"],
@@ -922,8 +922,8 @@ BAD_VALUES = {
     "NMTRACE_QUIET": ["yes"],
     "NMTRACE_RUN": ["r" * 100],
 }
-# Read by nmreport, not by the recorder.
-NOT_RECORDER = {"NMTRACE_DEBUG_PATH"}
+# Read by nmreport and by the example scripts, not by the recorder.
+NOT_RECORDER = {"NMTRACE_DEBUG_PATH", "NMTRACE_BUILD"}
 
 
 def readme_variables():

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nmr_java.h"
@@ -25,6 +26,12 @@ void nmt__jvm_say(const char *msg)
     said++;
     snprintf(last_said, sizeof(last_said), "%s", msg);
     fprintf(stderr, "said: %s\n", msg);
+}
+uint64_t nmt__jvm_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void *hide_asgct(void *handle, const char *name)

@@ -51,7 +51,7 @@ static const char usage_text[] =
     "  -o, --output PATH      profile path; %p is replaced by the pid   (NMTRACE_OUTPUT)\n"
     "  -r, --rate SIZE        mean bytes between samples, 1 = every allocation (NMTRACE_RATE)\n"
     "  -i, --interval TIME    a snapshot every TIME, 0 = off           (NMTRACE_INTERVAL;\n"
-    "                         default: from 10 s, the gaps growing to 21 min)\n"
+    "                         default auto: from 10 s, the gaps growing to 21 min)\n"
     "  -g, --growth SIZE      a snapshot when tracked bytes grew by SIZE (NMTRACE_GROWTH)\n"
     "  -d, --depth N          at most N native frames per stack        (NMTRACE_DEPTH)\n"
     "  -u, --unwind METHOD    libunwind or fp                          (NMTRACE_UNWIND)\n"
@@ -465,7 +465,11 @@ int main(int argc, char **argv)
             pass_on("--rate", "NMTRACE_RATE", optarg);
             break;
         case 'i':
-            pass_on("--interval", "NMTRACE_INTERVAL", optarg);
+            /* auto, the recorder's default cadence, is not a duration. */
+            if (strcmp(optarg, "auto") == 0)
+                set_env("NMTRACE_INTERVAL", optarg);
+            else
+                pass_on("--interval", "NMTRACE_INTERVAL", optarg);
             break;
         case 'g':
             pass_on("--growth", "NMTRACE_GROWTH", optarg);

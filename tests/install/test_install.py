@@ -95,6 +95,23 @@ def record_and_read(bindir, exe, workdir, readdir):
     return p.stderr
 
 
+def check_man_page(a, page, launcher):
+    """nmtrace.1 names every recorder variable of common/nmc_vars.c and every
+    long option of the launcher's --help."""
+    text = open(page).read().replace("\\-", "-")
+    table = open(os.path.join(a.src, "common", "nmc_vars.c")).read()
+    names = set(re.findall(r'^\s*\{"(NMTRACE_[A-Z0-9_]+)",', table, re.M))
+    names -= {"NMTRACE_DEBUG_PATH", "NMTRACE_BUILD"}  # read by nmreport and the examples
+    check(len(names) >= 10, "no variable table in common/nmc_vars.c")
+    missing = sorted(n for n in names if ".B " + n not in text)
+    check(not missing, "nmtrace.1 does not document %s" % missing)
+    helptext = run([launcher, "--help"], os.path.dirname(launcher)).stdout
+    opts = set(re.findall(r"--([a-z][a-z-]+)", helptext))
+    missing = sorted(o for o in opts if "-" + o.replace("-", "\\-") not in open(page).read() and
+                     "--" + o not in text)
+    check(not missing, "nmtrace.1 does not document --%s" % missing)
+
+
 def case_prefix(a, tmp):
     prefix = os.path.join(tmp, "p")
     run(["cmake", "--install", a.build, "--prefix", prefix], tmp)
@@ -104,6 +121,7 @@ def case_prefix(a, tmp):
         check(want in files, "%s not installed: %s" % (want, files))
     libs = [f for f in files if f.endswith("/libnmtrace.so") and f.startswith("lib")]
     check(len(libs) == 1, "want one libnmtrace.so under lib*: %s" % files)
+    check_man_page(a, os.path.join(prefix, "share/man/man1/nmtrace.1"), os.path.join(prefix, "bin", "nmtrace"))
     exe = build_program(a, tmp)
     work, read = os.path.join(tmp, "work"), os.path.join(tmp, "elsewhere")
     os.makedirs(work)

@@ -49,7 +49,7 @@ def body(c):
         nmtj.check(p.returncode == 0, "%s exited %d:\n%s" % (script, p.returncode, p.stdout[-1500:]))
         nmtj.check(re.search(want, p.stdout), "%s did not print /%s/:\n%s" % (script, want, p.stdout[-1500:]))
         for line in p.stdout.splitlines():
-            if line.startswith("$ ") and not line.startswith("$ nmtrace -o"):
+            if line.startswith("$ "):
                 for path in re.findall(r"(?<![\w%])\S+\.\d+\.nmt\b", line):
                     nmtj.check(path.startswith("/") and os.path.isfile(path),
                                "%s printed %r: %s is not an absolute path of a profile" % (script, line, path))

@@ -47,6 +47,7 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
             continue;
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
         if (me >= lo && me < hi) {
+            nmt__hint_self(info->dlpi_name);
             for (int j = 0; j < info->dlpi_phnum; j++) {
                 const ElfW(Phdr) *x = &info->dlpi_phdr[j];
                 if (x->p_type == PT_LOAD && (x->p_flags & PF_X)) {

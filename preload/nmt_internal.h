@@ -67,6 +67,13 @@ NMT_HIDDEN void nmt__say(const char *fmt, ...) __attribute__((format(printf, 1, 
 /* clock_gettime(clk) in nanoseconds (nmt_os.c; vDSO: no syscall) */
 NMT_HIDDEN uint64_t nmt__clock_ns(clockid_t clk);
 
+/* ---- the reader named in the exit line (nmt_hint.c) ---- */
+/* Remembers the path this library was loaded as (from the constructor). */
+NMT_HIDDEN void nmt__hint_self(const char *loaded_as);
+/* "nmreport", or the absolute path of the one next to this library when PATH
+ * would not run that one; buf holds it. */
+NMT_HIDDEN const char *nmt__hint_reader(char *buf, size_t size);
+
 /* ---- real functions and bootstrap (nmt_bootstrap.c) ---- */
 struct nmt_real {
     void *(*malloc)(size_t);

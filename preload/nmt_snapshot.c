@@ -307,10 +307,12 @@ NMT_HIDDEN void nmt__snapshot_open(struct nmt_writer *w)
  * process of the run at once. */
 NMT_HIDDEN void nmt__snapshot_say_exit(struct nmt_writer *w)
 {
-    if (!w->file_created || w->file_failed || nmt__cfg.run[0])
+    char reader[600];
+    if (!w->file_created || w->file_failed || nmt__cfg.run[0] || nmt__cfg.quiet)
         return;
-    nmt__say("nmtrace: pid %d: %u snapshot%s in %s; read it with: nmreport %s", (int)getpid(),
-             w->snap_seq, w->snap_seq == 1 ? "" : "s", w->path, w->path);
+    nmt__say("nmtrace: pid %d: %u snapshot%s in %s; read it with: %s %s", (int)getpid(),
+             w->snap_seq, w->snap_seq == 1 ? "" : "s", w->path,
+             nmt__hint_reader(reader, sizeof(reader)), w->path);
 }
 
 NMT_HIDDEN void nmt__snapshot_side_records(struct nmt_writer *w)

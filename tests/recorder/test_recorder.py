@@ -352,7 +352,13 @@ def case_defaults(env):
           prof.info.get("config.INTERVAL"))
     n = len(prof.snapshots)
     lines = open(errf).read().splitlines()
-    exit_line = "nmtrace: pid %d: %d snapshots in %s; read it with: nmreport %s" % (p.pid, n, want, want)
+    # The reader named is the build's nmreport (next to the recorder's lib/),
+    # plain "nmreport" only if PATH finds that one.
+    reader = env.prog("nmreport")
+    on_path = shutil.which("nmreport", path=e.get("PATH"))
+    if on_path and os.path.samefile(on_path, reader):
+        reader = "nmreport"
+    exit_line = "nmtrace: pid %d: %d snapshots in %s; read it with: %s %s" % (p.pid, n, want, reader, want)
     check(lines == [line, exit_line], "stderr %r, want the start line and %r" % (lines, exit_line))
     r = subprocess.run([nmreport, "--growth", want], capture_output=True, text=True)
     check(r.returncode == 0 and "Growth of" in r.stdout, "--growth on %d snapshots: %d %r" %
@@ -468,7 +474,7 @@ def case_churn_small_ring(env):
 # exit; NMTRACE_QUIET=1 silences them): what the process itself printed is
 # the rest.
 NOTICE = re.compile(r"^nmtrace: (recording pid \d+ to /\S+|pid \d+: \d+ snapshots? in /\S+; "
-                    r"read it with: nmreport /\S+)\n", re.M)
+                    r"read it with: \S*nmreport /\S+)\n", re.M)
 
 
 def without_notices(stderr):

@@ -428,7 +428,16 @@ static int run(char **argv, const char *pattern, const char *token)
     return WEXITSTATUS(status);
 }
 
-int main(int argc, char **argv)
+/* What the options leave to main besides the NMTRACE_* variables they set. */
+struct launch {
+    char lib[PATH_MAX]; /* --lib, "" for the recorder beside this program */
+    int perf_map;       /* --perf-map: the JVM writes /tmp/perf-<pid>.map */
+};
+
+/* Turns the options before the command into NMTRACE_* variables (pass_on
+ * checks each value and ends the launcher on a bad one). Returns the index
+ * of the command in argv, or -1 after --help or --version. */
+static int parse_options(int argc, char **argv, struct launch *l)
 {
     enum { OPT_SIGNAL = 256, OPT_TRIGGER, OPT_JAVA, OPT_LIB, OPT_VERSION, OPT_PERF_MAP };
     static const struct option longopts[] = {
@@ -449,11 +458,7 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
-    char lib[PATH_MAX] = "", token[64], **cmd;
-    const char *pattern;
-    int c, perf_map = 0;
-
-    warn_unknown();
+    int c;
     opterr = 0;
     /* '+': stop at the command, so its own options are left alone. */
     while ((c = getopt_long(argc, argv, "+:o:r:i:g:d:u:s:qh", longopts, NULL)) != -1) {
@@ -496,17 +501,17 @@ int main(int argc, char **argv)
             set_env("NMTRACE_QUIET", "1");
             break;
         case OPT_PERF_MAP:
-            perf_map = 1;
+            l->perf_map = 1;
             break;
         case OPT_LIB:
-            snprintf(lib, sizeof(lib), "%s", optarg);
+            snprintf(l->lib, sizeof(l->lib), "%s", optarg);
             break;
         case 'h':
             fputs(usage_text, stdout);
-            return 0;
+            return -1;
         case OPT_VERSION:
             printf("nmtrace %s\n", NMT_VERSION);
-            return 0;
+            return -1;
         case ':':
             die_usage("%s needs a value", argv[optind - 1]);
             break;
@@ -516,39 +521,55 @@ int main(int argc, char **argv)
     }
     if (optind >= argc)
         die_usage("%s", "no command given");
-    cmd = argv + optind;
+    return optind;
+}
 
-    if (lib[0] == '\0' && default_lib(lib, sizeof(lib)) != 0)
+/* The recorder's path as LD_PRELOAD can hold it: readable, absolute (so
+ * children that chdir still find it), and without a space or ':' (through
+ * a link when it has them). 0, or the launcher's exit status. */
+static int resolve_lib(char *lib, size_t size)
+{
+    char abs[PATH_MAX];
+    int err;
+    if (lib[0] == '\0' && default_lib(lib, size) != 0)
         die_usage("%s", "cannot find this program's own path; give --lib");
     if (access(lib, R_OK) != 0) {
         fprintf(stderr, "nmtrace: cannot read the recorder %s: %s\n", lib, strerror(errno));
         return EXIT_USAGE;
     }
-    /* An absolute path, so children that chdir still find it. */
-    {
-        char abs[PATH_MAX];
-        int err;
-        if (realpath(lib, abs) != NULL)
-            snprintf(lib, sizeof(lib), "%s", abs);
-        else
-            snprintf(abs, sizeof(abs), "%s", lib);
-        if (!unsplittable(lib)) {
-            if ((err = preload_link(abs, lib, sizeof(lib))) != 0) {
-                fprintf(stderr,
-                        "nmtrace: the recorder's path %s has a space or ':', which LD_PRELOAD "
-                        "cannot hold, and no link to it could be made: %s (install nmtrace "
-                        "under a path without them)\n",
-                        abs, strerror(-err));
-                return EXIT_USAGE;
-            }
-        }
+    if (realpath(lib, abs) != NULL)
+        snprintf(lib, size, "%s", abs);
+    else
+        snprintf(abs, sizeof(abs), "%s", lib);
+    if (!unsplittable(lib) && (err = preload_link(abs, lib, size)) != 0) {
+        fprintf(stderr,
+                "nmtrace: the recorder's path %s has a space or ':', which LD_PRELOAD "
+                "cannot hold, and no link to it could be made: %s (install nmtrace "
+                "under a path without them)\n",
+                abs, strerror(-err));
+        return EXIT_USAGE;
     }
-    prepend_preload(lib);
-    if (perf_map && is_java(argv[optind]) && (cmd = with_perf_map_flags(cmd)) == NULL) {
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct launch l = {.lib = ""};
+    char token[64], **cmd;
+    warn_unknown();
+    int first = parse_options(argc, argv, &l);
+    if (first < 0)
+        return 0;
+    int rc = resolve_lib(l.lib, sizeof(l.lib));
+    if (rc != 0)
+        return rc;
+    prepend_preload(l.lib);
+    cmd = argv + first;
+    if (l.perf_map && is_java(cmd[0]) && (cmd = with_perf_map_flags(cmd)) == NULL) {
         fprintf(stderr, "nmtrace: out of memory\n");
         return EXIT_USAGE;
     }
-    pattern = absolute_output();
+    const char *pattern = absolute_output();
     set_run_token(token, sizeof(token));
     return run(cmd, pattern, token);
 }

@@ -137,13 +137,13 @@ def case_prefix(a, tmp):
     record_and_read(os.path.join(moved, "bin"), exe, work, read)
 
 
-QUICKSTART = "<!-- quick start: tests/install/test_install.py"
+QUICKSTART = "tests/install/test_install.py (quickstart) runs it as written -->"
 
 
 def quickstart_lines(readme):
     text = open(readme).read()
     check(QUICKSTART in text, "README.md has no quick start block marked for this test")
-    block = text[text.index(QUICKSTART):].split("```\n", 2)[1]
+    block = text[text.index(QUICKSTART):].split("```\n", 2)[1]  # the block after the marker
     return [re.sub(r"\s+# .*$", "", l) for l in block.splitlines() if l.strip()]
 
 

@@ -36,6 +36,7 @@ enum nmt_record_type {
     /* 10..19 are the JVM bridge's (docs/FORMAT.md, "Java records"). */
     NMT_REC_JMETHOD = 10,
     NMT_REC_JCODE = 11,
+    NMT_REC_JACCOUNTS = 12, /* the JVM's own accounts at one snapshot */
 };
 
 /* HEADER.flags */

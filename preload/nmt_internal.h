@@ -213,6 +213,8 @@ int nmt_jvm_wants_poll(void) __attribute__((weak));
 uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max) __attribute__((weak));
 uint32_t nmt_jvm_translate(uint64_t *frames, uint32_t n) __attribute__((weak));
 void nmt_jvm_flush(nmt_emit_fn emit, void *ctx) __attribute__((weak));
+void nmt_jvm_accounts_ask(void) __attribute__((weak));
+void nmt_jvm_accounts_emit(nmt_emit_fn emit, void *ctx) __attribute__((weak));
 void nmt_jvm_counters(nmt_counter_fn add, void *ctx) __attribute__((weak));
 void nmt_jvm_shutdown(void) __attribute__((weak));
 size_t nmt_jvm_pending_bytes(void) __attribute__((weak));

@@ -305,6 +305,8 @@ NMT_HIDDEN void nmt__snapshot_write(struct nmt_writer *w, int reason)
     struct nmt_buf b = {0};
     if (prepare_file(w, &b) != 0)
         return;
+    if (nmt_jvm_accounts_ask != NULL)
+        nmt_jvm_accounts_ask(); /* the bridge reads them while we read /proc */
     encode_new_stacks(w, &b);
     if (nmt_jvm_flush != NULL)
         nmt_jvm_flush(emit_record, &b);
@@ -322,6 +324,8 @@ NMT_HIDDEN void nmt__snapshot_write(struct nmt_writer *w, int reason)
     nmt__rec_end(&b, r);
 
     encode_counters(w, &b);
+    if (nmt_jvm_accounts_emit != NULL)
+        nmt_jvm_accounts_emit(emit_record, &b);
     uint32_t nsites = encode_sites(w, &b);
 
     r = nmt__rec_begin(&b, NMT_REC_SNAP_END);

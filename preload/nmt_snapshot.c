@@ -4,7 +4,8 @@
  * The file is created at the first snapshot (a process that never snapshots
  * leaves nothing behind) with HEADER and INFO. Each snapshot appends the
  * STACK records of stacks new since the last one, the JVM bridge's pending
- * records, then SNAP_BEGIN, MAPS, COUNTERS, SITES and SNAP_END, encoded in
+ * records, then SNAP_BEGIN, MAPS, SMAPS (nmt_smaps.c), COUNTERS, the JVM's
+ * accounts (JACCOUNTS, nmt_jvm_accounts.c), SITES and SNAP_END, encoded in
  * memory and written in one go so that a crash leaves at most one partial
  * snapshot at the end. Failures (no memory, disk full) are counted and said
  * once; recording goes on. The file is opened for each write and closed
@@ -19,6 +20,7 @@
 #include "nmt_buf.h"
 #include "nmt_format.h"
 #include "nmt_os.h"
+#include "nmt_smaps.h"
 #include "nmt_writer.h"
 
 struct kv_ctx {
@@ -322,6 +324,8 @@ NMT_HIDDEN void nmt__snapshot_write(struct nmt_writer *w, int reason)
     if (nmt__os_maps(&b) != 0)
         w->internal_errors++;
     nmt__rec_end(&b, r);
+    if (nmt__smaps_encode(&b, w->tables_ok ? &w->mm : NULL) != 0)
+        w->internal_errors++;
 
     encode_counters(w, &b);
     if (nmt_jvm_accounts_emit != NULL)

@@ -53,7 +53,7 @@ class Snapshot:
     def __init__(self, seq, reason, realtime, monotonic):
         self.seq, self.reason, self.realtime, self.monotonic = seq, reason, realtime, monotonic
         self.maps, self.counters, self.sites = [], {}, {}
-        self.smaps = None     # SMAPS: dict(rss_before, rss_after, entries=[...])
+        self.smaps = None     # SMAPS: the mappings with resident or swapped pages
         self.accounts = None  # JACCOUNTS, as read_accounts returns it
 
 
@@ -133,6 +133,16 @@ class Profile:
                 cur.sites[f[0]] = dict(flags=f[1], live_bytes=f[2], live_objects=f[3],
                                        alloc_bytes=f[4], alloc_objects=f[5], live_samples=f[6],
                                        alloc_samples=f[7], reserved=f[8], committed=f[9])
+        elif t == SMAPS and cur is not None:
+            cur.smaps = []
+            for _ in range(r.u32()):
+                f = struct.unpack_from("<5Q6I", p, r.o)
+                r.o += 64
+                cur.smaps.append(dict(start=f[0], end=f[1], rss=f[2], anonymous=f[3], swap=f[4],
+                                      prot=f[5], kind=f[6], rstack=f[7], cstack=f[8],
+                                      flags=f[9]))
+            if r.o != len(p):
+                raise ProfileError("SMAPS length does not match its count")
         elif t == JACCOUNTS and cur is not None:
             cur.accounts = read_accounts(r)
         elif t == SNAP_END:

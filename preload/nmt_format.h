@@ -68,8 +68,9 @@ enum nmt_smaps_kind {
     NMT_SMAPS_SPECIAL = 4, /* [vdso], [vvar], [vsyscall] and other kernel names */
 };
 /* SMAPS entry flags */
-#define NMT_SMAPS_SEVERAL    (1u << 0) /* more than one stack committed parts of it */
+#define NMT_SMAPS_SEVERAL    (1u << 0) /* several owners, not split: all goes to cstack */
 #define NMT_SMAPS_OWN        (1u << 1) /* the recorder's own memory (heap, rings) */
+#define NMT_SMAPS_PIECE      (1u << 2) /* a piece of a mapping: rss measured by mincore */
 #define NMT_SMAPS_ENTRY_SIZE 64
 
 /* SITES entry flags */

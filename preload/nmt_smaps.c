@@ -8,13 +8,18 @@
  * resident or swapped pages, its range, Rss, Anonymous and Swap, its
  * protection and kind (anonymous, file, [heap], [stack], other special),
  * and the stacks that the mmap model (nmt_mmap_model.c) says reserved and
- * committed most of it. The report joins these with the sites to split RSS
+ * committed it. A mapping the model knows in parts with different owners
+ * (the kernel merges adjacent anonymous mappings of the same protection,
+ * whoever made them) is written in pieces, one per owner, each with its
+ * resident bytes measured by mincore. The report joins these with the sites to split RSS
  * by owner; the sum of Rss over the record is the process's RSS as the
  * kernel counts it page by page.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "nmt_buf.h"
 #include "nmt_format.h"
@@ -31,42 +36,41 @@ struct smaps_ctx {
     const struct nmt_mm *mm;
     struct vma cur;
     int open; /* cur holds a mapping whose fields are being read */
-    uint32_t count;
+    uint32_t count, own;
+    uint64_t page;
+    uint64_t best_len; /* pick_owner's choice */
+    uint32_t best_r, best_c;
 };
 
-/* The model's owners of most of [start, end): the committing stack of the
- * most committed bytes, else the reserving stack of the most reserved
- * ones. *several is set when more than one committing stack has a part. */
-static void owners(const struct nmt_mm *m, uint64_t start, uint64_t end, uint32_t *rstack,
-                   uint32_t *cstack, int *several)
+/* Index of the first model segment that ends after addr. */
+static size_t first_seg(const struct nmt_mm *m, uint64_t addr)
 {
     size_t lo = 0, hi = m->n;
-    while (lo < hi) { /* first segment ending after start */
+    while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (m->seg[mid].end <= start)
+        if (m->seg[mid].end <= addr)
             lo = mid + 1;
         else
             hi = mid;
     }
-    uint64_t best_c = 0, best_r = 0;
-    *rstack = *cstack = 0;
-    *several = 0;
-    for (size_t i = lo; i < m->n && m->seg[i].start < end; i++) {
-        const struct nmt_mm_seg *s = &m->seg[i];
-        uint64_t a = s->start > start ? s->start : start, e = s->end < end ? s->end : end;
-        uint64_t len = e - a;
-        if (s->cstack != 0 && *cstack != 0 && s->cstack != *cstack)
-            *several = 1;
-        if (s->cstack != 0 && len > best_c) {
-            best_c = len;
-            *cstack = s->cstack;
-            *rstack = s->rstack;
-        }
-        if (best_c == 0 && len > best_r) {
-            best_r = len;
-            *rstack = s->rstack;
-        }
+    return lo;
+}
+
+/* Resident bytes of [start, end) by mincore, in slices of the static
+ * vector; -1 when the range is no longer (fully) mapped. */
+static int64_t resident(uint64_t start, uint64_t end, uint64_t page)
+{
+    static unsigned char vec[65536];
+    int64_t n = 0;
+    for (uint64_t a = start; a < end;) {
+        uint64_t len = end - a < page * sizeof(vec) ? end - a : page * sizeof(vec);
+        if (mincore((void *)(uintptr_t)a, len, vec) != 0)
+            return -1;
+        for (uint64_t i = 0; i < (len + page - 1) / page; i++)
+            n += (vec[i] & 1) ? (int64_t)page : 0;
+        a += len;
     }
+    return n;
 }
 
 /* 1 when [start, end) holds memory of the recorder itself: the bootstrap
@@ -85,6 +89,87 @@ static int is_own(uint64_t start, uint64_t end)
     return 0;
 }
 
+static void put(struct smaps_ctx *c, uint64_t start, uint64_t end, const uint64_t fig[3],
+                uint32_t rstack, uint32_t cstack, uint32_t flags)
+{
+    nmt__buf_u64(c->b, start);
+    nmt__buf_u64(c->b, end);
+    for (int i = 0; i < 3; i++)
+        nmt__buf_u64(c->b, fig[i]);
+    nmt__buf_u32(c->b, c->cur.prot);
+    nmt__buf_u32(c->b, c->cur.kind);
+    nmt__buf_u32(c->b, rstack);
+    nmt__buf_u32(c->b, cstack);
+    nmt__buf_u32(c->b, flags);
+    nmt__buf_u32(c->b, 0);
+    c->count++;
+}
+
+/* The pieces of the open mapping with one owner pair each (a gap the model
+ * does not know is a piece with owners 0): fn gets each in address order.
+ * Returns the number of pieces. */
+static int pieces(struct smaps_ctx *c,
+                  int (*fn)(struct smaps_ctx *, uint64_t, uint64_t, uint32_t, uint32_t))
+{
+    const struct nmt_mm *m = c->mm;
+    uint64_t at = c->cur.start, end = c->cur.end, ps = at;
+    uint32_t pr = 0, pc = 0;
+    int n = 0, have = 0;
+    size_t i = first_seg(m, at);
+    while (at < end) {
+        uint64_t to;
+        uint32_t r = 0, cm = 0;
+        if (i < m->n && m->seg[i].start <= at) { /* inside segment i */
+            to = m->seg[i].end < end ? m->seg[i].end : end;
+            r = m->seg[i].rstack;
+            cm = m->seg[i].cstack;
+            i++;
+        } else { /* a gap up to the next segment */
+            to = i < m->n && m->seg[i].start < end ? m->seg[i].start : end;
+        }
+        if (have && (r != pr || cm != pc)) {
+            if (fn(c, ps, at, pr, pc) != 0)
+                return -1;
+            n++;
+            ps = at;
+        }
+        pr = r;
+        pc = cm;
+        have = 1;
+        at = to;
+    }
+    return fn(c, ps, end, pr, pc) != 0 ? -1 : n + 1;
+}
+
+/* One piece of a mapping with several owners: its resident bytes measured
+ * (mincore), anonymous and swapped bytes in the mapping's proportions. */
+static int put_piece(struct smaps_ctx *c, uint64_t s, uint64_t e, uint32_t r, uint32_t cm)
+{
+    const struct vma *v = &c->cur;
+    int64_t rss = resident(s, e, c->page);
+    if (rss < 0)
+        return -1;
+    double share = v->rss ? (double)rss / (double)v->rss : 0;
+    uint64_t fig[3] = {(uint64_t)rss, (uint64_t)(share * (double)v->anon),
+                       (uint64_t)((double)v->swap * (double)(e - s) / (double)(v->end - v->start))};
+    if (rss > 0 || fig[2] > 0)
+        put(c, s, e, fig, r, cm, NMT_SMAPS_PIECE | c->own);
+    return 0;
+}
+
+/* The largest committed piece (else the largest), for a mapping that
+ * cannot be split. */
+static int pick_owner(struct smaps_ctx *c, uint64_t s, uint64_t e, uint32_t r, uint32_t cm)
+{
+    uint64_t len = e - s + (cm != 0 ? (1ull << 62) : 0);
+    if (len > c->best_len) {
+        c->best_len = len;
+        c->best_r = r;
+        c->best_c = cm;
+    }
+    return 0;
+}
+
 static void flush(struct smaps_ctx *c)
 {
     if (!c->open)
@@ -93,24 +178,25 @@ static void flush(struct smaps_ctx *c)
     const struct vma *v = &c->cur;
     if (v->rss == 0 && v->swap == 0)
         return; /* nothing in RAM or swap: MAPS has it */
-    uint32_t rstack = 0, cstack = 0;
-    int several = 0;
-    if (c->mm != NULL)
-        owners(c->mm, v->start, v->end, &rstack, &cstack, &several);
-    uint32_t flags =
-        (several ? NMT_SMAPS_SEVERAL : 0) | (is_own(v->start, v->end) ? NMT_SMAPS_OWN : 0);
-    nmt__buf_u64(c->b, v->start);
-    nmt__buf_u64(c->b, v->end);
-    nmt__buf_u64(c->b, v->rss);
-    nmt__buf_u64(c->b, v->anon);
-    nmt__buf_u64(c->b, v->swap);
-    nmt__buf_u32(c->b, v->prot);
-    nmt__buf_u32(c->b, v->kind);
-    nmt__buf_u32(c->b, rstack);
-    nmt__buf_u32(c->b, cstack);
-    nmt__buf_u32(c->b, flags);
-    nmt__buf_u32(c->b, 0);
-    c->count++;
+    c->own = is_own(v->start, v->end) ? NMT_SMAPS_OWN : 0;
+    uint64_t fig[3] = {v->rss, v->anon, v->swap};
+    c->best_len = 0;
+    c->best_r = c->best_c = 0;
+    if (c->mm == NULL || c->mm->n == 0) {
+        put(c, v->start, v->end, fig, 0, 0, c->own);
+        return;
+    }
+    if (pieces(c, pick_owner) == 1) {
+        put(c, v->start, v->end, fig, c->best_r, c->best_c, c->own);
+        return;
+    }
+    size_t mark = c->b->len;
+    uint32_t count = c->count;
+    if (pieces(c, put_piece) < 0) { /* changed since smaps was read */
+        c->b->len = mark;
+        c->count = count;
+        put(c, v->start, v->end, fig, c->best_r, c->best_c, NMT_SMAPS_SEVERAL | c->own);
+    }
 }
 
 static uint32_t kind_of(const char *path)
@@ -171,7 +257,8 @@ NMT_HIDDEN int nmt__smaps_encode(struct nmt_buf *b, const struct nmt_mm *mm)
     size_t r = nmt__rec_begin(b, NMT_REC_SMAPS);
     size_t count_at = b->len;
     nmt__buf_u32(b, 0);
-    struct smaps_ctx c = {.b = b, .mm = mm};
+    long page = sysconf(_SC_PAGESIZE);
+    struct smaps_ctx c = {.b = b, .mm = mm, .page = page > 0 ? (uint64_t)page : 4096};
     int err = nmt__os_read_lines("/proc/thread-self/smaps", on_line, &c);
     flush(&c);
     if (err != 0) {

@@ -6,7 +6,11 @@
  * (heap generations, Metaspace, compressed class space, code heap segments),
  * the buffer pools (direct, mapped), thread and class counts, the direct
  * memory limit, and, when the JVM runs with -XX:NativeMemoryTracking, the
- * NMT summary (the DiagnosticCommand MBean's vmNativeMemory operation).
+ * NMT summary ("VM.native_memory summary", asked of HotSpot's
+ * DiagnosticCommandImpl directly: the platform MBean server, the public
+ * way, would start JMX in the process, load some 600 classes and leave a
+ * temporary direct buffer in the application's direct pool; it is only
+ * the fallback for a JVM without that class).
  *
  * The writer never calls into the JVM (a JVM at a safepoint or shutting
  * down would block it). It asks instead: at each snapshot it raises a
@@ -18,9 +22,8 @@
  * the final snapshot needs. After VMDeath or the recorder's exit nothing is
  * asked any more; the last figures stay and go into the final snapshot.
  *
- * The first reading initialises the management classes (a few hundred
- * classes, tens of milliseconds on the bridge thread; with NMT on, the
- * platform MBean server as well): java.accounts_first_ns says what it cost.
+ * The first reading initialises the management classes (on JDK 17 about
+ * 6 ms on the bridge thread): java.accounts_first_ns says what it cost.
  * A failed call is counted (java.accounts_errors) and its part left out.
  */
 #include <pthread.h>
@@ -57,10 +60,12 @@ struct jm {
     jmethodID mf_pools, mf_beans, mf_thread, mf_classes, mf_bean, mf_server;
     jmethodID l_size, l_get, p_name, p_type, p_usage, u_used, u_comm, u_max, e_ord;
     jmethodID b_name, b_count, b_cap, b_used, t_count, t_daemon, c_loaded, c_total, c_unl;
-    jmethodID h_option, o_value, vm_maxdirect, s_invoke, on_init;
-    int ready;    /* 1 looked up, -1 failed (not tried again) */
-    int nmt;      /* -1 not asked yet, 0 off, 1 summary or detail */
-    jobject dcmd; /* ObjectName of the DiagnosticCommand MBean (global) */
+    jmethodID h_option, o_value, vm_maxdirect, s_invoke, on_init, dc_get, dc_exec;
+    jclass dc;      /* HotSpot's DiagnosticCommandImpl, when it is there */
+    jobject dcimpl; /* its instance (global) */
+    int ready;      /* 1 looked up, -1 failed (not tried again) */
+    int nmt;        /* -1 not asked yet, 0 off, 1 summary or detail */
+    jobject dcmd;   /* ObjectName of the DiagnosticCommand MBean (global) */
 };
 static struct jm J = {.nmt = -1};
 
@@ -111,6 +116,7 @@ static void lookup_classes(JNIEnv *jni)
     J.vm = gclass(jni, "jdk/internal/misc/VM");
     if (J.vm == NULL)
         J.vm = gclass(jni, "sun/misc/VM");
+    J.dc = gclass(jni, "com/sun/management/internal/DiagnosticCommandImpl");
     J.mbs = gclass(jni, "javax/management/MBeanServer");
     J.oname = gclass(jni, "javax/management/ObjectName");
     J.str = gclass(jni, "java/lang/String");
@@ -153,6 +159,9 @@ static int lookup(JNIEnv *jni)
         method(jni, J.mbs, 0, "invoke",
                "(Ljavax/management/ObjectName;" LS "[Ljava/lang/Object;[" LS ")Ljava/lang/Object;");
     J.on_init = method(jni, J.oname, 0, "<init>", "(" LS ")V");
+    J.dc_get = method(jni, J.dc, 1, "getDiagnosticCommandMBean",
+                      "()Lcom/sun/management/DiagnosticCommandMBean;");
+    J.dc_exec = method(jni, J.dc, 0, "executeDiagnosticCommand", "(" LS ")" LS);
     /* The standard beans are required; HotSpot's and NMT are optional. */
     return J.mf_pools && J.mf_beans && J.mf_thread && J.mf_classes && J.l_size && J.l_get &&
                    J.p_name && J.p_type && J.p_usage && J.u_used && J.u_comm && J.u_max &&
@@ -307,6 +316,13 @@ static int nmt_on(JNIEnv *jni)
         J.nmt = strcmp(v, "summary") == 0 || strcmp(v, "detail") == 0;
         (*jni)->ReleaseStringUTFChars(jni, val, v);
     }
+    if (J.nmt && J.dc_get && J.dc_exec) {
+        jobject impl = (*jni)->CallStaticObjectMethod(jni, J.dc, J.dc_get);
+        if (!failed(jni) && impl && (*jni)->IsInstanceOf(jni, impl, J.dc)) {
+            J.dcimpl = (*jni)->NewGlobalRef(jni, impl);
+            return J.nmt;
+        }
+    }
     jstring on =
         J.nmt ? (*jni)->NewStringUTF(jni, "com.sun.management:type=DiagnosticCommand") : NULL;
     jobject name = on && !failed(jni) ? (*jni)->NewObject(jni, J.oname, J.on_init, on) : NULL;
@@ -384,9 +400,16 @@ static uint32_t nmt_parse(struct nmt__jbuf *b, const char *text)
     return n;
 }
 
-/* The NMT summary through the DiagnosticCommand MBean. 0, or -1. */
-static int read_nmt(JNIEnv *jni, struct nmt__jbuf *b)
+/* The NMT summary as text: straight from HotSpot's DiagnosticCommandImpl
+ * (JNI is not bound by module access), else through the platform MBean
+ * server, which starts JMX in the process. NULL on failure. */
+static jobject nmt_text(JNIEnv *jni)
 {
+    if (J.dcimpl) {
+        jstring cmd = (*jni)->NewStringUTF(jni, "VM.native_memory summary");
+        jobject r = cmd ? (*jni)->CallObjectMethod(jni, J.dcimpl, J.dc_exec, cmd) : NULL;
+        return failed(jni) ? NULL : r;
+    }
     jobject server = (*jni)->CallStaticObjectMethod(jni, J.mf, J.mf_server);
     jstring op = (*jni)->NewStringUTF(jni, "vmNativeMemory");
     jstring arg = (*jni)->NewStringUTF(jni, "summary");
@@ -395,10 +418,17 @@ static int read_nmt(JNIEnv *jni, struct nmt__jbuf *b)
     jobjectArray params = args ? (*jni)->NewObjectArray(jni, 1, J.obj, NULL) : NULL;
     jobjectArray sigs = sig ? (*jni)->NewObjectArray(jni, 1, J.str, sig) : NULL;
     if (failed(jni) || !server || !op || !params || !sigs)
-        return -1;
+        return NULL;
     (*jni)->SetObjectArrayElement(jni, params, 0, args);
     jobject r = (*jni)->CallObjectMethod(jni, server, J.s_invoke, J.dcmd, op, params, sigs);
-    if (failed(jni) || r == NULL || !(*jni)->IsInstanceOf(jni, r, J.str))
+    return failed(jni) ? NULL : r;
+}
+
+/* The NMT summary's categories. 0, or -1. */
+static int read_nmt(JNIEnv *jni, struct nmt__jbuf *b)
+{
+    jobject r = nmt_text(jni);
+    if (r == NULL || !(*jni)->IsInstanceOf(jni, r, J.str))
         return -1;
     const char *text = (*jni)->GetStringUTFChars(jni, r, NULL);
     if (text == NULL) {

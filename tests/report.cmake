@@ -38,9 +38,9 @@ nmt_unit_test(test_report_views SOURCES ${NMT_TEST_DIR}/test_report_views.c
 # The fuzzer is built by clang outside the nmr target (which the project's
 # compiler builds): the reader, the selection and the text views, without
 # libnmsym (frames named from mappings) and without the export views.
-set(NMR_READER_SOURCES nmr_reader.c nmr_jvmacc.c nmr_arena.c nmr_java.c nmr_model.c nmr_symbols.c
+set(NMR_READER_SOURCES nmr_reader.c nmr_jvmacc.c nmr_resident.c nmr_arena.c nmr_java.c nmr_model.c nmr_symbols.c
   nmr_util.c nmr_select.c nmr_opts.c nmr_agg.c nmr_series.c nmr_text.c nmr_by.c nmr_tree.c
-  nmr_stacks.c nmr_stats.c nmr_json.c nmr_timeline.c nmr_growth.c nmr_rss.c)
+  nmr_stacks.c nmr_stats.c nmr_json.c nmr_timeline.c nmr_growth.c nmr_rss.c nmr_rss_jvm.c)
 add_executable(nmr_fuzz_replay ${NMT_TEST_DIR}/fuzz/fuzz_reader.c ${NMT_TEST_DIR}/fuzz/replay_main.c)
 target_link_libraries(nmr_fuzz_replay PRIVATE nmr)
 if(NMT_SANITIZE)

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nmt_enc.h"
 #include "nmt_format.h"
 #include "nmt_jvm_internal.h"
 
@@ -173,18 +174,11 @@ static int lookup(JNIEnv *jni)
 
 /* ---- reading ---- */
 
-static void patch_u32(struct nmt__jbuf *b, size_t at, uint32_t v)
-{
-    if (!b->err)
-        for (int i = 0; i < 4; i++)
-            b->p[at + i] = (uint8_t)(v >> (8 * i));
-}
-
 /* Appends a Java string (modified UTF-8) to b; "" when s is NULL. */
-static void put_jstr(JNIEnv *jni, struct nmt__jbuf *b, jstring s)
+static void put_jstr(JNIEnv *jni, struct nmt_enc *b, jstring s)
 {
     const char *c = s ? (*jni)->GetStringUTFChars(jni, s, NULL) : NULL;
-    nmt__jbuf_str(b, c ? c : "");
+    nmt_enc_cstr(b, c ? c : "");
     if (c)
         (*jni)->ReleaseStringUTFChars(jni, s, c);
 }
@@ -205,15 +199,15 @@ static jint list_size(JNIEnv *jni, jobject list)
 
 /* Memory pools: count, then name, type (0 heap, 1 non-heap), used,
  * committed, max. Returns 0, or -1 (b then holds a count of 0 from at). */
-static int read_pools(JNIEnv *jni, struct nmt__jbuf *b)
+static int read_pools(JNIEnv *jni, struct nmt_enc *b)
 {
     jobject list = (*jni)->CallStaticObjectMethod(jni, J.mf, J.mf_pools);
     jint n = failed(jni) ? -1 : list_size(jni, list);
     if (n < 0) {
-        nmt__jbuf_u32(b, 0);
+        nmt_enc_u32(b, 0);
         return -1;
     }
-    nmt__jbuf_u32(b, (uint32_t)n);
+    nmt_enc_u32(b, (uint32_t)n);
     for (jint i = 0; i < n; i++) {
         jobject p = (*jni)->CallObjectMethod(jni, list, J.l_get, i);
         jobject name = p ? (*jni)->CallObjectMethod(jni, p, J.p_name) : NULL;
@@ -226,10 +220,10 @@ static int read_pools(JNIEnv *jni, struct nmt__jbuf *b)
         if (failed(jni))
             return -1; /* the payload is dropped: a count cannot be taken back */
         put_jstr(jni, b, name);
-        nmt__jbuf_u32(b, (uint32_t)ord);
-        nmt__jbuf_u64(b, u64_or_none(used));
-        nmt__jbuf_u64(b, u64_or_none(comm));
-        nmt__jbuf_u64(b, u64_or_none(max));
+        nmt_enc_u32(b, (uint32_t)ord);
+        nmt_enc_u64(b, u64_or_none(used));
+        nmt_enc_u64(b, u64_or_none(comm));
+        nmt_enc_u64(b, u64_or_none(max));
         (*jni)->DeleteLocalRef(jni, p);
         (*jni)->DeleteLocalRef(jni, name);
         (*jni)->DeleteLocalRef(jni, type);
@@ -239,15 +233,15 @@ static int read_pools(JNIEnv *jni, struct nmt__jbuf *b)
 }
 
 /* Buffer pools: count, then name, buffers, total capacity, memory used. */
-static int read_buffers(JNIEnv *jni, struct nmt__jbuf *b)
+static int read_buffers(JNIEnv *jni, struct nmt_enc *b)
 {
     jobject list = (*jni)->CallStaticObjectMethod(jni, J.mf, J.mf_beans, J.buf);
     jint n = failed(jni) ? -1 : list_size(jni, list);
     if (n < 0) {
-        nmt__jbuf_u32(b, 0);
+        nmt_enc_u32(b, 0);
         return -1;
     }
-    nmt__jbuf_u32(b, (uint32_t)n);
+    nmt_enc_u32(b, (uint32_t)n);
     for (jint i = 0; i < n; i++) {
         jobject p = (*jni)->CallObjectMethod(jni, list, J.l_get, i);
         jobject name = p ? (*jni)->CallObjectMethod(jni, p, J.b_name) : NULL;
@@ -257,9 +251,9 @@ static int read_buffers(JNIEnv *jni, struct nmt__jbuf *b)
         if (failed(jni))
             return -1;
         put_jstr(jni, b, name);
-        nmt__jbuf_u64(b, u64_or_none(count));
-        nmt__jbuf_u64(b, u64_or_none(cap));
-        nmt__jbuf_u64(b, u64_or_none(used));
+        nmt_enc_u64(b, u64_or_none(count));
+        nmt_enc_u64(b, u64_or_none(cap));
+        nmt_enc_u64(b, u64_or_none(used));
         (*jni)->DeleteLocalRef(jni, p);
         (*jni)->DeleteLocalRef(jni, name);
     }
@@ -268,7 +262,7 @@ static int read_buffers(JNIEnv *jni, struct nmt__jbuf *b)
 
 /* The fixed part: threads, daemon threads, loaded classes, total loaded,
  * unloaded, the direct memory limit. Sets the matching have bits. */
-static void read_counts(JNIEnv *jni, struct nmt__jbuf *b, uint32_t *have)
+static void read_counts(JNIEnv *jni, struct nmt_enc *b, uint32_t *have)
 {
     jint threads = 0, daemons = 0, loaded = 0;
     jlong total = 0, unloaded = 0, maxdirect = 0;
@@ -289,12 +283,12 @@ static void read_counts(JNIEnv *jni, struct nmt__jbuf *b, uint32_t *have)
         maxdirect = (*jni)->CallStaticLongMethod(jni, J.vm, J.vm_maxdirect);
         *have |= failed(jni) || maxdirect <= 0 ? 0 : HAVE_MAX_DIRECT;
     }
-    nmt__jbuf_u32(b, (uint32_t)(*have & HAVE_THREADS ? threads : 0));
-    nmt__jbuf_u32(b, (uint32_t)(*have & HAVE_THREADS ? daemons : 0));
-    nmt__jbuf_u32(b, (uint32_t)(*have & HAVE_CLASSES ? loaded : 0));
-    nmt__jbuf_u64(b, *have & HAVE_CLASSES ? (uint64_t)total : 0);
-    nmt__jbuf_u64(b, *have & HAVE_CLASSES ? (uint64_t)unloaded : 0);
-    nmt__jbuf_u64(b, *have & HAVE_MAX_DIRECT ? (uint64_t)maxdirect : 0);
+    nmt_enc_u32(b, (uint32_t)(*have & HAVE_THREADS ? threads : 0));
+    nmt_enc_u32(b, (uint32_t)(*have & HAVE_THREADS ? daemons : 0));
+    nmt_enc_u32(b, (uint32_t)(*have & HAVE_CLASSES ? loaded : 0));
+    nmt_enc_u64(b, *have & HAVE_CLASSES ? (uint64_t)total : 0);
+    nmt_enc_u64(b, *have & HAVE_CLASSES ? (uint64_t)unloaded : 0);
+    nmt_enc_u64(b, *have & HAVE_MAX_DIRECT ? (uint64_t)maxdirect : 0);
 }
 
 /* 1 when -XX:NativeMemoryTracking is summary or detail (asked once). */
@@ -350,7 +344,7 @@ static uint64_t nmt_value(const char *p)
 
 /* Appends one NMT line's category: "Total: reserved=…, committed=…" or
  * "-   Java Heap (reserved=…, committed=…)". Returns 1 when it was one. */
-static int nmt_line(struct nmt__jbuf *b, const char *line, const char *end)
+static int nmt_line(struct nmt_enc *b, const char *line, const char *end)
 {
     char buf[512];
     size_t n = (size_t)(end - line) < sizeof(buf) - 1 ? (size_t)(end - line) : sizeof(buf) - 1;
@@ -379,15 +373,15 @@ static int nmt_line(struct nmt__jbuf *b, const char *line, const char *end)
     }
     char name[128];
     snprintf(name, sizeof(name), "%.*s", (int)(e - s), s);
-    nmt__jbuf_str(b, name);
-    nmt__jbuf_u64(b, nmt_value(r + 9));
-    nmt__jbuf_u64(b, nmt_value(c + 10));
+    nmt_enc_cstr(b, name);
+    nmt_enc_u64(b, nmt_value(r + 9));
+    nmt_enc_u64(b, nmt_value(c + 10));
     return 1;
 }
 
 /* Parses the vmNativeMemory summary into count × (category, reserved,
  * committed), "Total" first. Returns the number of categories. */
-static uint32_t nmt_parse(struct nmt__jbuf *b, const char *text)
+static uint32_t nmt_parse(struct nmt_enc *b, const char *text)
 {
     uint32_t n = 0;
     for (const char *line = text; *line;) {
@@ -425,7 +419,7 @@ static jobject nmt_text(JNIEnv *jni)
 }
 
 /* The NMT summary's categories. 0, or -1. */
-static int read_nmt(JNIEnv *jni, struct nmt__jbuf *b)
+static int read_nmt(JNIEnv *jni, struct nmt_enc *b)
 {
     jobject r = nmt_text(jni);
     if (r == NULL || !(*jni)->IsInstanceOf(jni, r, J.str))
@@ -436,10 +430,10 @@ static int read_nmt(JNIEnv *jni, struct nmt__jbuf *b)
         return -1;
     }
     size_t count_at = b->len;
-    nmt__jbuf_u32(b, 0);
+    nmt_enc_u32(b, 0);
     uint32_t n = nmt_parse(b, text);
     (*jni)->ReleaseStringUTFChars(jni, r, text);
-    patch_u32(b, count_at, n);
+    nmt_enc_patch_u32(b, count_at, n);
     return n > 0 ? 0 : -1;
 }
 
@@ -447,10 +441,11 @@ static int read_nmt(JNIEnv *jni, struct nmt__jbuf *b)
  * payload. NULL when nothing could be read. */
 static uint8_t *read_accounts(JNIEnv *jni, size_t *len)
 {
-    struct nmt__jbuf b = {0};
+    struct nmt_enc b;
+    nmt_enc_init(&b, realloc);
     uint32_t have = 0;
-    nmt__jbuf_u64(&b, 0); /* taken_ns, set below */
-    nmt__jbuf_u32(&b, 0); /* have, set below */
+    nmt_enc_u64(&b, 0); /* taken_ns, set below */
+    nmt_enc_u32(&b, 0); /* have, set below */
     read_counts(jni, &b, &have);
     int ok = read_pools(jni, &b) == 0;
     have |= ok ? HAVE_POOLS : 0;
@@ -464,21 +459,21 @@ static uint8_t *read_accounts(JNIEnv *jni, size_t *len)
             have |= HAVE_NMT;
         } else {
             b.len = at; /* whatever the failed read left */
-            nmt__jbuf_u32(&b, 0);
+            nmt_enc_u32(&b, 0);
         }
     } else {
-        nmt__jbuf_u32(&b, 0);
+        nmt_enc_u32(&b, 0);
     }
-    if (!ok || b.err || !(have & (HAVE_POOLS | HAVE_THREADS | HAVE_CLASSES))) {
-        nmt__jbuf_free(&b);
+    if (!ok || b.failed || !(have & (HAVE_POOLS | HAVE_THREADS | HAVE_CLASSES))) {
+        free(b.data);
         return NULL;
     }
     uint64_t now = nmt__jvm_now_ns();
     for (int i = 0; i < 8; i++)
-        b.p[i] = (uint8_t)(now >> (8 * i));
-    patch_u32(&b, 8, have);
+        b.data[i] = (uint8_t)(now >> (8 * i));
+    nmt_enc_patch_u32(&b, 8, have);
     *len = b.len;
-    return b.p;
+    return b.data;
 }
 
 int nmt__jvm_accounts_due(void)

@@ -21,7 +21,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "nmt_buf.h"
+#include "nmt_enc.h"
 #include "nmt_format.h"
 #include "nmt_os.h"
 #include "nmt_smaps.h"
@@ -32,7 +32,7 @@ struct vma {
 };
 
 struct smaps_ctx {
-    struct nmt_buf *b;
+    struct nmt_enc *b;
     const struct nmt_mm *mm;
     struct vma cur;
     int open; /* cur holds a mapping whose fields are being read */
@@ -92,16 +92,16 @@ static int is_own(uint64_t start, uint64_t end)
 static void put(struct smaps_ctx *c, uint64_t start, uint64_t end, const uint64_t fig[3],
                 uint32_t rstack, uint32_t cstack, uint32_t flags)
 {
-    nmt__buf_u64(c->b, start);
-    nmt__buf_u64(c->b, end);
+    nmt_enc_u64(c->b, start);
+    nmt_enc_u64(c->b, end);
     for (int i = 0; i < 3; i++)
-        nmt__buf_u64(c->b, fig[i]);
-    nmt__buf_u32(c->b, c->cur.prot);
-    nmt__buf_u32(c->b, c->cur.kind);
-    nmt__buf_u32(c->b, rstack);
-    nmt__buf_u32(c->b, cstack);
-    nmt__buf_u32(c->b, flags);
-    nmt__buf_u32(c->b, 0);
+        nmt_enc_u64(c->b, fig[i]);
+    nmt_enc_u32(c->b, c->cur.prot);
+    nmt_enc_u32(c->b, c->cur.kind);
+    nmt_enc_u32(c->b, rstack);
+    nmt_enc_u32(c->b, cstack);
+    nmt_enc_u32(c->b, flags);
+    nmt_enc_u32(c->b, 0);
     c->count++;
 }
 
@@ -252,11 +252,11 @@ static void on_line(void *ctx, char *line)
     header_line(c, line);
 }
 
-NMT_HIDDEN int nmt__smaps_encode(struct nmt_buf *b, const struct nmt_mm *mm)
+NMT_HIDDEN int nmt__smaps_encode(struct nmt_enc *b, const struct nmt_mm *mm)
 {
-    size_t r = nmt__rec_begin(b, NMT_REC_SMAPS);
+    size_t r = nmt_enc_rec_begin(b, NMT_REC_SMAPS);
     size_t count_at = b->len;
-    nmt__buf_u32(b, 0);
+    nmt_enc_u32(b, 0);
     long page = sysconf(_SC_PAGESIZE);
     struct smaps_ctx c = {.b = b, .mm = mm, .page = page > 0 ? (uint64_t)page : 4096};
     int err = nmt__os_read_lines("/proc/thread-self/smaps", on_line, &c);
@@ -265,9 +265,7 @@ NMT_HIDDEN int nmt__smaps_encode(struct nmt_buf *b, const struct nmt_mm *mm)
         b->len = r; /* no record rather than a partial one */
         return err;
     }
-    if (!b->failed)
-        for (int i = 0; i < 4; i++)
-            b->data[count_at + i] = (unsigned char)(c.count >> (8 * i));
-    nmt__rec_end(b, r);
+    nmt_enc_patch_u32(b, count_at, c.count);
+    nmt_enc_rec_end(b, r);
     return b->failed ? -ENOMEM : 0;
 }

@@ -81,4 +81,10 @@ nmr_rise_of(struct nmr_profile *p, size_t upto,
 int nmr_rss_jvm(FILE *f, struct nmr_profile *p, const struct nmr_snapshot *s,
                 const struct nmr_resident *r);
 
+/* --json's "resident" and "jvm_accounts" keys of a FILE, each preceded by
+ * ",\n" (nmr_json_resident.c); str writes a JSON string. 0, or -1 on
+ * out-of-memory. */
+int nmr__json_resident(FILE *f, struct nmr_profile *p, const struct nmr_snapshot *s,
+                       void (*str)(FILE *, const char *));
+
 #endif

@@ -36,7 +36,7 @@ struct smaps_ctx {
     const struct nmt_mm *mm;
     struct vma cur;
     int open; /* cur holds a mapping whose fields are being read */
-    uint32_t count, own;
+    uint32_t count;
     uint64_t page;
     uint64_t best_len; /* pick_owner's choice */
     uint32_t best_r, best_c;
@@ -87,6 +87,15 @@ static int is_own(uint64_t start, uint64_t end)
             return 1;
     }
     return 0;
+}
+
+/* The OWN flag of memory with these owners: the recorder's memory is never
+ * in the mmap model (it maps with the real mmap), so only memory without
+ * owners can be its; a kernel mapping merged from a ring and an owned
+ * mapping is split into pieces first. */
+static uint32_t own(uint32_t rstack, uint32_t cstack, uint64_t start, uint64_t end)
+{
+    return rstack == 0 && cstack == 0 && is_own(start, end) ? NMT_SMAPS_OWN : 0;
 }
 
 static void put(struct smaps_ctx *c, uint64_t start, uint64_t end, const uint64_t fig[3],
@@ -153,7 +162,7 @@ static int put_piece(struct smaps_ctx *c, uint64_t s, uint64_t e, uint32_t r, ui
     uint64_t fig[3] = {(uint64_t)rss, (uint64_t)(share * (double)v->anon),
                        (uint64_t)((double)v->swap * (double)(e - s) / (double)(v->end - v->start))};
     if (rss > 0 || fig[2] > 0)
-        put(c, s, e, fig, r, cm, NMT_SMAPS_PIECE | c->own);
+        put(c, s, e, fig, r, cm, NMT_SMAPS_PIECE | own(r, cm, s, e));
     return 0;
 }
 
@@ -178,16 +187,16 @@ static void flush(struct smaps_ctx *c)
     const struct vma *v = &c->cur;
     if (v->rss == 0 && v->swap == 0)
         return; /* nothing in RAM or swap: MAPS has it */
-    c->own = is_own(v->start, v->end) ? NMT_SMAPS_OWN : 0;
     uint64_t fig[3] = {v->rss, v->anon, v->swap};
     c->best_len = 0;
     c->best_r = c->best_c = 0;
     if (c->mm == NULL || c->mm->n == 0) {
-        put(c, v->start, v->end, fig, 0, 0, c->own);
+        put(c, v->start, v->end, fig, 0, 0, own(0, 0, v->start, v->end));
         return;
     }
     if (pieces(c, pick_owner) == 1) {
-        put(c, v->start, v->end, fig, c->best_r, c->best_c, c->own);
+        put(c, v->start, v->end, fig, c->best_r, c->best_c,
+            own(c->best_r, c->best_c, v->start, v->end));
         return;
     }
     size_t mark = c->b->len;
@@ -195,7 +204,7 @@ static void flush(struct smaps_ctx *c)
     if (pieces(c, put_piece) < 0) { /* changed since smaps was read */
         c->b->len = mark;
         c->count = count;
-        put(c, v->start, v->end, fig, c->best_r, c->best_c, NMT_SMAPS_SEVERAL | c->own);
+        put(c, v->start, v->end, fig, c->best_r, c->best_c, NMT_SMAPS_SEVERAL);
     }
 }
 

@@ -38,8 +38,9 @@ static int64_t ctr(const struct nmr_snapshot *s, const char *name, int *have)
 static void line(FILE *f, const char *what, int64_t v, const char *note)
 {
     char b[32];
-    fprintf(f, "  %-44s %12s%s%s\n", what, nmr_fmt_bytes(b, sizeof(b), v), note ? "  " : "",
-            note ? note : "");
+    int has = note && note[0];
+    fprintf(f, "  %-44s %12s%s%s\n", what, nmr_fmt_bytes(b, sizeof(b), v), has ? "  " : "",
+            has ? note : "");
 }
 
 /* A change "(+1.5 MiB since snapshot 0)", or "" when there is no earlier one. */

@@ -39,6 +39,7 @@ endfunction()
 
 nmt_recorder_test(exact)
 nmt_recorder_test(smaps)
+nmt_recorder_test(rss_jemalloc LABELS report)
 nmt_recorder_test(sampled)
 nmt_recorder_test(unbiased TIMEOUT 900)
 nmt_recorder_test(threads)

@@ -871,6 +871,36 @@ def case_smaps(env):
     print("smaps: %d entries, %d bytes resident, proc.rss %d" % (len(snap.smaps), total, rss))
 
 
+def case_rss_jemalloc(env):
+    """nmreport --rss with jemalloc preloaded: jemalloc's own mmaps are its
+    malloc heap, never also mmap of an owner; the program's own mapping is
+    mmap by owner under its site; the parts add up to the total."""
+    lib = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+    if not os.path.exists(lib) or os.environ.get("NMT_TEST_SANITIZED"):
+        print("SKIP: libjemalloc.so.2 not installed, or the sanitized recorder (see jemalloc)")
+        return 77
+    env.clean()
+    r = env.run([env.prog("prog_resident"), "32"], {"LD_PRELOAD": env.lib + ":" + lib})
+    truth = json.loads(r.stdout)
+    rep = subprocess.run([os.path.join(env.bindir, "nmreport"), "--json", env.profiles()[0]],
+                         capture_output=True, text=True, timeout=120)
+    check(rep.returncode == 0, "nmreport --json failed: %s" % rep.stderr[-500:])
+    res = json.loads(rep.stdout)["files"][0]["resident"]
+    check(res is not None, "no resident split (no SMAPS record)")
+    parts = res["parts"]
+    check(sum(parts.values()) == res["total"], "parts %s do not add up to %d" % (parts, res["total"]))
+    check("jemalloc" in (res["malloc_other_allocator"] or ""), "allocator: %s" % res)
+    # The 4 MiB block the program wrote lives in jemalloc's own mapping.
+    check(parts["malloc_other"] >= 4 << 20, "jemalloc's heap: %d" % parts["malloc_other"])
+    owners = res["mmap_owners"]
+    check(owners and "resident_map_site" in owners[0]["name"], "mmap owners: %s" % owners)
+    check(owners[0]["bytes"] == truth["len"], "resident_map_site: %d resident, expected %d" %
+          (owners[0]["bytes"], truth["len"]))
+    check(all("jemalloc" not in o["name"] for o in owners), "jemalloc counted as an mmap owner")
+    print("rss_jemalloc: jemalloc %d, mmap by owner %d" % (parts["malloc_other"],
+                                                          parts["mmap_by_owner"]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("case")

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 
 #include "nmr_internal.h"
+#include "nmr_jvmcheck.h"
 #include "nmr_resident.h"
 #include "nmr_view.h"
 
@@ -95,7 +96,28 @@ static void accounts(FILE *f, const struct nmr_jaccounts *a, void (*str)(FILE *,
         fprintf(f, ", \"reserved\": %" PRIu64 ", \"committed\": %" PRIu64 "}", a->nmt[i].reserved,
                 a->nmt[i].committed);
     }
+    fputs("]", f);
+}
+
+/* "checks": what nmr_jvm_checks finds (near a limit, disagreement). */
+static int checks(FILE *f, struct nmr_profile *p, const struct nmr_snapshot *s,
+                  void (*str)(FILE *, const char *))
+{
+    struct nmr_jcheck c[NMR_JCHECKS_MAX];
+    int n = nmr_jvm_checks(p, s, c);
+    fputs(",\n      \"checks\": [", f);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%s{\"kind\": \"%s\", \"what\": ", i ? ", " : "",
+                c[i].kind == NMR_JCHECK_NEAR_LIMIT ? "near_limit" : "disagree");
+        str(f, c[i].what);
+        fputs(", \"flag\": ", f);
+        str(f, c[i].flag);
+        fprintf(f, ", \"jvm\": %" PRId64 ", \"%s\": %" PRId64 ", \"margin\": %" PRId64 "}",
+                c[i].jvm, c[i].kind == NMR_JCHECK_NEAR_LIMIT ? "limit" : "nmtrace", c[i].other,
+                c[i].margin);
+    }
     fputs("]}", f);
+    return n < 0 ? -1 : 0;
 }
 
 int nmr__json_resident(FILE *f, struct nmr_profile *p, const struct nmr_snapshot *s,
@@ -106,5 +128,5 @@ int nmr__json_resident(FILE *f, struct nmr_profile *p, const struct nmr_snapshot
         return -1;
     fputs(",\n     \"jvm_accounts\": ", f);
     accounts(f, s->jacc, str);
-    return 0;
+    return s->jacc ? checks(f, p, s, str) : 0;
 }

@@ -11,47 +11,22 @@
 #include <string.h>
 
 #include "nmr_internal.h"
+#include "nmr_jvmcheck.h"
 #include "nmr_resident.h"
 #include "nmr_view.h"
 #include "nmr_sat.h"
-
-#define NEAR_LIMIT_PCT 90
 
 static const char *fmt(char *b, size_t n, uint64_t v)
 {
     return nmr_fmt_bytes(b, n, v > INT64_MAX ? INT64_MAX : (int64_t)v);
 }
 
-/* Live malloc bytes of the stacks with a frame whose function contains
- * word (a Java method such as "DirectByteBuffer.<init>"). */
-static int64_t live_under(struct nmr_profile *p, const struct nmr_snapshot *s, const char *word)
-{
-    int64_t sum = 0;
-    for (size_t i = 0; i < s->nsites; i++) {
-        if (!s->sites[i].live_bytes)
-            continue;
-        struct nmr_stack *st = nmr_stack_get(p, s->sites[i].stack_id);
-        if (st == NULL || nmr__symbolize(p, st) != 0)
-            continue;
-        for (uint32_t k = 0; k < st->nframes; k++)
-            if (strstr(st->frames[k].function, word)) {
-                sum = nmr_sat_add(sum, (int64_t)s->sites[i].live_bytes);
-                break;
-            }
-    }
-    return sum;
-}
-
-static void limit_note(FILE *f, uint64_t used, uint64_t limit, const char *flag)
+/* "(limit 66.0 MiB, 96%)": the NEAR A LIMIT line (checks) says the rest. */
+static void limit_note(FILE *f, uint64_t used, uint64_t limit)
 {
     char b[32];
-    if (limit == 0)
-        return;
-    uint64_t pct = used * 100 / limit;
-    fprintf(f, "  (limit %s, %" PRIu64 "%%%s)", fmt(b, sizeof(b), limit), pct,
-            pct >= NEAR_LIMIT_PCT ? ": NEAR THE LIMIT " : "");
-    if (pct >= NEAR_LIMIT_PCT)
-        fprintf(f, "%s", flag);
+    if (limit > 0)
+        fprintf(f, "  (limit %s, %" PRIu64 "%%)", fmt(b, sizeof(b), limit), used * 100 / limit);
 }
 
 static void pools(FILE *f, const struct nmr_jaccounts *a, const struct nmr_resident *r)
@@ -78,7 +53,7 @@ static void pools(FILE *f, const struct nmr_jaccounts *a, const struct nmr_resid
         if (r)
             fprintf(f, "; resident %s", fmt(b[2], 32, (uint64_t)r->cat[NMR_RES_METASPACE]));
         if (ms->max >= 0)
-            limit_note(f, ms->committed, (uint64_t)ms->max, "(-XX:MaxMetaspaceSize)");
+            limit_note(f, ms->committed, (uint64_t)ms->max);
         fputc('\n', f);
     }
     uint64_t cu, cc;
@@ -91,9 +66,12 @@ static void pools(FILE *f, const struct nmr_jaccounts *a, const struct nmr_resid
     }
 }
 
-static void buffers(FILE *f, struct nmr_profile *p, const struct nmr_snapshot *s,
-                    const struct nmr_jaccounts *a)
+static int buffers(FILE *f, struct nmr_profile *p, const struct nmr_snapshot *s,
+                   const struct nmr_jaccounts *a)
 {
+    int64_t ours = nmr_live_under(p, s, "DirectByteBuffer.<init>");
+    if (ours < 0)
+        return -1;
     char b[3][32];
     for (size_t i = 0; i < a->nbuffers; i++) {
         const struct nmr_jbuffers *q = &a->buffers[i];
@@ -103,12 +81,13 @@ static void buffers(FILE *f, struct nmr_profile *p, const struct nmr_snapshot *s
                 fmt(b[0], 32, q->capacity));
         if (strcmp(q->name, "direct") == 0) {
             fprintf(f, "; nmtrace: %s live under DirectByteBuffer.<init>",
-                    fmt(b[1], 32, (uint64_t)live_under(p, s, "DirectByteBuffer.<init>")));
+                    fmt(b[1], 32, (uint64_t)ours));
             if (a->have & NMR_JACC_MAX_DIRECT)
-                limit_note(f, q->used, a->max_direct, "(-XX:MaxDirectMemorySize)");
+                limit_note(f, q->used, a->max_direct);
         }
         fputc('\n', f);
     }
+    return 0;
 }
 
 static void nmt_summary(FILE *f, const struct nmr_jaccounts *a)
@@ -137,6 +116,29 @@ static void nmt_summary(FILE *f, const struct nmr_jaccounts *a)
     fputc('\n', f);
 }
 
+/* The accounts against the limits and against nmtrace (nmr_jvmcheck.h). */
+static int checks(FILE *f, struct nmr_profile *p, const struct nmr_snapshot *s)
+{
+    struct nmr_jcheck c[NMR_JCHECKS_MAX];
+    int n = nmr_jvm_checks(p, s, c);
+    char b[3][32];
+    for (int i = 0; i < n; i++) {
+        if (c[i].kind == NMR_JCHECK_NEAR_LIMIT)
+            fprintf(
+                f, "  NEAR A LIMIT: %s %s of %s (%" PRId64 "%%): raise %s, or find what holds it\n",
+                c[i].what, nmr_fmt_bytes(b[0], 32, c[i].jvm), nmr_fmt_bytes(b[1], 32, c[i].other),
+                c[i].jvm * 100 / c[i].other, c[i].flag);
+        else
+            fprintf(f,
+                    "  DISAGREE: %s: the JVM counts %s, nmtrace %s (more than the %s sampling "
+                    "allows): buffers allocated before nmtrace attached, or not through "
+                    "DirectByteBuffer\n",
+                    c[i].what, nmr_fmt_bytes(b[0], 32, c[i].jvm),
+                    nmr_fmt_bytes(b[1], 32, c[i].other), nmr_fmt_bytes(b[2], 32, c[i].margin));
+    }
+    return n < 0 ? -1 : 0;
+}
+
 int nmr_rss_jvm(FILE *f, struct nmr_profile *p, const struct nmr_snapshot *s,
                 const struct nmr_resident *r)
 {
@@ -148,8 +150,8 @@ int nmr_rss_jvm(FILE *f, struct nmr_profile *p, const struct nmr_snapshot *s,
             age < 0 ? -age : age, age < 0 ? "before" : "after");
     if (a->have & NMR_JACC_POOLS)
         pools(f, a, r);
-    if (a->have & NMR_JACC_BUFFERS)
-        buffers(f, p, s, a);
+    if ((a->have & NMR_JACC_BUFFERS) && buffers(f, p, s, a) != 0)
+        return -1;
     int64_t threads = 0;
     if (a->have & NMR_JACC_THREADS) {
         fprintf(f, "  threads: %u Java threads", a->threads);
@@ -162,5 +164,5 @@ int nmr_rss_jvm(FILE *f, struct nmr_profile *p, const struct nmr_snapshot *s,
                 a->unloaded_classes);
     if (a->have & NMR_JACC_NMT)
         nmt_summary(f, a);
-    return 0;
+    return checks(f, p, s);
 }

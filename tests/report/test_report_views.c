@@ -165,6 +165,59 @@ Test(views, rss_untracked_never_negative)
     rw_free(&w);
 }
 
+/* A JACCOUNTS record: a direct pool of 64 MiB in 64 buffers under a 66 MiB
+ * limit, Metaspace well under its 1 GiB limit. */
+static void jaccounts(struct rw *w, uint64_t taken)
+{
+    rw_u64(w, taken);
+    rw_u32(w, 0x2f); /* pools, buffers, threads, classes, max_direct */
+    rw_u32(w, 7);
+    rw_u32(w, 6);
+    rw_u32(w, 800);
+    rw_u64(w, 800);
+    rw_u64(w, 0);
+    rw_u64(w, 66 * MiB);
+    rw_u32(w, 1);
+    rw_str(w, "Metaspace");
+    rw_u32(w, 1);
+    rw_u64(w, 3 * MiB);
+    rw_u64(w, 4 * MiB);
+    rw_u64(w, 1024 * MiB);
+    rw_u32(w, 1);
+    rw_str(w, "direct");
+    rw_u64(w, 64);
+    rw_u64(w, 64 * MiB);
+    rw_u64(w, 64 * MiB);
+    rw_u32(w, 0);
+    rw_end(w, NMT_REC_JACCOUNTS);
+}
+
+Test(views, rss_jvm_accounts_limits_and_disagreement)
+{
+    struct rw w;
+    rw_init(&w);
+    rw_magic(&w);
+    rw_header(&w, 1, 10, 1, "/usr/bin/java");
+    rw_snap_begin(&w, 0, 1, 1000000000ull);
+    rw_maps_one(&w, BASE, BASE + 0x10000, "/usr/bin/java");
+    rw_counter(&w, "proc.rss", (int64_t)(80 * MiB));
+    jaccounts(&w, RW_START_MONO + 1000000000ull + 2000000);
+    rw_snap_end(&w, 0, 0);
+    struct rr_run r;
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--rss", NULL}), 0);
+    HAS(&r, "the JVM's own accounts (read 2 ms after the snapshot began)");
+    HAS(&r, "  Metaspace: used 3.0 MiB, committed 4.0 MiB  (limit 1.0 GiB, 0%)");
+    HAS(&r, "  buffer pool direct: 64 buffers, 64.0 MiB; nmtrace: 0 B live under "
+            "DirectByteBuffer.<init>  (limit 66.0 MiB, 96%)");
+    HAS(&r, "  NEAR A LIMIT: direct buffer memory 64.0 MiB of 66.0 MiB (96%): raise "
+            "-XX:MaxDirectMemorySize");
+    HASNT(&r, "NEAR A LIMIT: Metaspace");
+    /* Every allocation recorded (rate 1), none under DirectByteBuffer. */
+    HAS(&r, "  DISAGREE: direct buffer memory: the JVM counts 64.0 MiB, nmtrace 0 B");
+    rr_done(&r);
+    rw_free(&w);
+}
+
 Test(views, text_default_is_last_snapshot_inuse_space)
 {
     struct rw w;

@@ -1,11 +1,19 @@
 /*
  * nmt_snapshot.c: encodes the aggregate into profile records (docs/FORMAT.md).
  *
+<<<<<<< HEAD
  * The file is created with HEADER and INFO when the writer starts (a fork
  * child's at its first snapshot: one that only execs leaves nothing
  * behind), and its path said. Each snapshot appends the STACK
  * records of stacks new since the last one, the JVM bridge's pending
  * records, then SNAP_BEGIN, MAPS, COUNTERS, SITES and SNAP_END, encoded in
+=======
+ * The file is created at the first snapshot (a process that never snapshots
+ * leaves nothing behind) with HEADER and INFO. Each snapshot appends the
+ * STACK records of stacks new since the last one, the JVM bridge's pending
+ * records, then SNAP_BEGIN, MAPS, SMAPS (nmt_smaps.c), COUNTERS, the JVM's
+ * accounts (JACCOUNTS, nmt_jvm_accounts.c), SITES and SNAP_END, encoded in
+>>>>>>> h-diag-jvm
  * memory and written in one go so that a crash leaves at most one partial
  * snapshot at the end. Failures (no memory, disk full) are counted and said
  * once; recording goes on. The file is opened for each write and closed
@@ -22,6 +30,7 @@
 #include "nmt_enc.h"
 #include "nmt_format.h"
 #include "nmt_os.h"
+#include "nmt_smaps.h"
 #include "nmt_writer.h"
 
 struct kv_ctx {
@@ -340,6 +349,8 @@ NMT_HIDDEN void nmt__snapshot_write(struct nmt_writer *w, int reason)
     nmt_enc_init(&b, realloc);
     if (prepare_file(w, &b) != 0)
         return;
+    if (nmt_jvm_accounts_ask != NULL)
+        nmt_jvm_accounts_ask(); /* the bridge reads them while we read /proc */
     encode_new_stacks(w, &b);
     if (nmt_jvm_flush != NULL)
         nmt_jvm_flush(emit_record, &b);
@@ -351,8 +362,12 @@ NMT_HIDDEN void nmt__snapshot_write(struct nmt_writer *w, int reason)
     if (nmt__os_maps(&b) != 0)
         nmt__ctr.internal_errors++;
     nmt_enc_rec_end(&b, r);
+    if (nmt__smaps_encode(&b, w->tables_ok ? &w->mm : NULL) != 0)
+        nmt__ctr.internal_errors++;
 
     encode_counters(w, &b);
+    if (nmt_jvm_accounts_emit != NULL)
+        nmt_jvm_accounts_emit(emit_record, &b);
     uint32_t nsites = encode_sites(w, &b);
 
     nmt_enc_snap_end(&b, w->snap_seq, nsites);

@@ -5,7 +5,7 @@ find_package(Threads REQUIRED)
 set(NMT_IT_DIR ${NMT_TEST_DIR}/recorder)
 
 foreach(prog prog_truth prog_threads prog_fork prog_exit_race prog_steady prog_churn
-    prog_main_exit)
+    prog_main_exit prog_resident)
   add_executable(${prog} ${NMT_IT_DIR}/${prog}.c)
   target_compile_options(${prog} PRIVATE -O1 -g -fno-inline -fno-optimize-sibling-calls)
   target_link_libraries(${prog} PRIVATE Threads::Threads)
@@ -38,6 +38,8 @@ function(nmt_recorder_test case)
 endfunction()
 
 nmt_recorder_test(exact)
+nmt_recorder_test(smaps)
+nmt_recorder_test(rss_jemalloc LABELS report)
 nmt_recorder_test(sampled)
 nmt_recorder_test(unbiased TIMEOUT 900)
 nmt_recorder_test(threads)

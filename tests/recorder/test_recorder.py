@@ -923,6 +923,75 @@ def case_hostio_vm(env):
     check(small >= 1, "rate 1 under ulimit -v: rec.small_rings is %d, expected >= 1" % small)
 
 
+def case_smaps(env):
+    """SMAPS: a mapping the program touched page by page is resident to the
+    byte and owned by the stack that mapped it; one it never touched is not
+    resident; the residency of the whole record adds up to the process's RSS."""
+    env.clean()
+    r = env.run([env.prog("prog_resident"), "32"])
+    truth = json.loads(r.stdout)
+    prof = env.only_profile()
+    snap = prof.last()
+    check(snap.smaps is not None, "no SMAPS record in the final snapshot")
+    syms = nmtprof.Symbols(env.prog("prog_resident"))
+    mine = set(nmtprof.stacks_through(prof, snap, syms, "resident_map_site"))
+    check(mine, "no site through resident_map_site")
+    lo, hi = truth["touched"], truth["touched"] + truth["len"]
+    inside = [e for e in snap.smaps if e["start"] < hi and e["end"] > lo]
+    got = sum(e["rss"] for e in inside if e["cstack"] in mine)
+    # Every page was written once, nothing freed: resident to the byte.
+    check(got == truth["len"], "touched mapping: %d resident bytes under its stack, "
+          "expected %d (%s)" % (got, truth["len"], inside))
+    check(all(e["anonymous"] == e["rss"] for e in inside), "touched mapping not anonymous")
+    # The untouched mapping may share a kernel mapping with glibc's own
+    # (a malloc chunk mapped next to it): none of that is its.
+    other = set(nmtprof.stacks_through(prof, snap, syms, "untouched_map_site"))
+    check(other, "no site through untouched_map_site")
+    stray = [e for e in snap.smaps if e["cstack"] in other and e["rss"] > 0]
+    check(not stray, "the untouched mapping shows resident bytes: %s" % stray)
+    check(all(a["end"] <= b["start"] for a, b in zip(snap.smaps, snap.smaps[1:])),
+          "SMAPS entries overlap or are out of order")
+    # proc.rss is the kernel's running count, read just after SMAPS on the
+    # same (only) thread: they differ by what the snapshot's own encoding
+    # touched in between (its buffer, under 1 MiB here) and the kernel's
+    # per-CPU counter slack (at most 64 pages per CPU).
+    total = sum(e["rss"] for e in snap.smaps)
+    rss = snap.counters["proc.rss"]
+    slack = (1 << 20) + 64 * 4096 * (os.cpu_count() or 1)
+    check(abs(total - rss) <= slack, "SMAPS adds up to %d, proc.rss is %d" % (total, rss))
+    print("smaps: %d entries, %d bytes resident, proc.rss %d" % (len(snap.smaps), total, rss))
+
+
+def case_rss_jemalloc(env):
+    """nmreport --rss with jemalloc preloaded: jemalloc's own mmaps are its
+    malloc heap, never also mmap of an owner; the program's own mapping is
+    mmap by owner under its site; the parts add up to the total."""
+    lib = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+    if not os.path.exists(lib) or os.environ.get("NMT_TEST_SANITIZED"):
+        print("SKIP: libjemalloc.so.2 not installed, or the sanitized recorder (see jemalloc)")
+        return 77
+    env.clean()
+    r = env.run([env.prog("prog_resident"), "32"], {"LD_PRELOAD": env.lib + ":" + lib})
+    truth = json.loads(r.stdout)
+    rep = subprocess.run([os.path.join(env.bindir, "nmreport"), "--json", env.profiles()[0]],
+                         capture_output=True, text=True, timeout=120)
+    check(rep.returncode == 0, "nmreport --json failed: %s" % rep.stderr[-500:])
+    res = json.loads(rep.stdout)["files"][0]["resident"]
+    check(res is not None, "no resident split (no SMAPS record)")
+    parts = res["parts"]
+    check(sum(parts.values()) == res["total"], "parts %s do not add up to %d" % (parts, res["total"]))
+    check("jemalloc" in (res["malloc_other_allocator"] or ""), "allocator: %s" % res)
+    # The 4 MiB block the program wrote lives in jemalloc's own mapping.
+    check(parts["malloc_other"] >= 4 << 20, "jemalloc's heap: %d" % parts["malloc_other"])
+    owners = res["mmap_owners"]
+    check(owners and "resident_map_site" in owners[0]["name"], "mmap owners: %s" % owners)
+    check(owners[0]["bytes"] == truth["len"], "resident_map_site: %d resident, expected %d" %
+          (owners[0]["bytes"], truth["len"]))
+    check(all("jemalloc" not in o["name"] for o in owners), "jemalloc counted as an mmap owner")
+    print("rss_jemalloc: jemalloc %d, mmap by owner %d" % (parts["malloc_other"],
+                                                          parts["mmap_by_owner"]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("case")

@@ -1,19 +1,12 @@
 /*
  * nmt_snapshot.c: encodes the aggregate into profile records (docs/FORMAT.md).
  *
-<<<<<<< HEAD
  * The file is created with HEADER and INFO when the writer starts (a fork
  * child's at its first snapshot: one that only execs leaves nothing
- * behind), and its path said. Each snapshot appends the STACK
- * records of stacks new since the last one, the JVM bridge's pending
- * records, then SNAP_BEGIN, MAPS, COUNTERS, SITES and SNAP_END, encoded in
-=======
- * The file is created at the first snapshot (a process that never snapshots
- * leaves nothing behind) with HEADER and INFO. Each snapshot appends the
- * STACK records of stacks new since the last one, the JVM bridge's pending
- * records, then SNAP_BEGIN, MAPS, SMAPS (nmt_smaps.c), COUNTERS, the JVM's
- * accounts (JACCOUNTS, nmt_jvm_accounts.c), SITES and SNAP_END, encoded in
->>>>>>> h-diag-jvm
+ * behind), and its path said. Each snapshot appends the STACK records of
+ * stacks new since the last one, the JVM bridge's pending records, then
+ * SNAP_BEGIN, MAPS, SMAPS (nmt_smaps.c), COUNTERS, the JVM's accounts
+ * (JACCOUNTS, nmt_jvm_accounts.c), SITES and SNAP_END, encoded in
  * memory and written in one go so that a crash leaves at most one partial
  * snapshot at the end. Failures (no memory, disk full) are counted and said
  * once; recording goes on. The file is opened for each write and closed

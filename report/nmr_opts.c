@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "../preload/nmt_format.h"
+#include "nmr_diag.h"
 #include "nmr_internal.h"
 #include "nmr_select.h"
 
@@ -78,6 +79,9 @@ enum {
     OPT_DEBUG_DIR,
     OPT_PERF_MAP,
     OPT_VERSION,
+    OPT_KEY,
+    OPT_APP,
+    OPT_FAIL_ON,
 };
 
 static const struct {
@@ -104,6 +108,11 @@ static const struct {
     {"callers", 0, OPT_CALLERS, NULL, "with --tree: callers at the top, allocation sites below"},
     {"svg", 0, OPT_SVG, NULL, "with --timeline: the SVG chart (--timeline --svg FILE)"},
     {"expect", 1, OPT_EXPECT, "BYTES", "with --rss: the RSS the process should stay under"},
+    {"key", 1, OPT_KEY, "site|owner|path",
+     "group --growth, --timeline, the text view and diffs by this (default: path with Java)"},
+    {"app", 1, OPT_APP, "PREFIX[,PREFIX]", "Java packages that are the application's"},
+    {"fail-on", 1, OPT_FAIL_ON, "leak-suspect[:BYTES]",
+     "with --diagnose: exit 3 when such a finding (of at least BYTES) exists"},
     {"symbols-from", 1, OPT_SYMBOLS_FROM, "DIR", "look for the profile's binaries under DIR"},
     {"debug-dir", 1, OPT_DEBUG_DIR, "DIR", "extra directory of debug files (repeatable)"},
     {"perf-map", 1, OPT_PERF_MAP, "FILE", "JIT symbols from this perf map"},
@@ -130,7 +139,7 @@ static void usage(FILE *f)
     for (size_t i = 0; i < nmr__nviews; i++) {
         char o[40];
         snprintf(o, sizeof(o), "%s%s", nmr__views[i].option,
-                 strcmp(nmr__views[i].name, "by") == 0 ? " lib|class" : "");
+                 strcmp(nmr__views[i].name, "by") == 0 ? " lib|class|owner" : "");
         fprintf(f, "  %-22s %s\n", o, nmr__views[i].help);
     }
     fprintf(f, "  The file views write to -o FILE, or take it directly: --pprof FILE,\n"
@@ -336,8 +345,10 @@ int nmr__opts_parse(struct nmr_opts *o, int argc, char **argv, FILE *help_out, c
                     o->by = NMR_BY_LIB;
                 else if (strcmp(optarg, "class") == 0)
                     o->by = NMR_BY_CLASS;
+                else if (strcmp(optarg, "owner") == 0)
+                    o->by = NMR_BY_OWNER;
                 else
-                    return errf(err, errlen, "--by takes lib or class, not '%s'", optarg);
+                    return errf(err, errlen, "--by takes lib, class or owner, not '%s'", optarg);
             }
             continue;
         }
@@ -405,6 +416,16 @@ int nmr__opts_parse(struct nmr_opts *o, int argc, char **argv, FILE *help_out, c
             if (nmr__parse_bytes(optarg, &o->expect))
                 return errf(err, errlen, "--expect takes a size like 2G or 512MiB, not '%s'",
                             optarg);
+            break;
+        case OPT_KEY:
+        case OPT_APP:
+        case OPT_FAIL_ON:
+            if ((rc = nmr__opts_diag(o,
+                                     c == OPT_KEY   ? "key"
+                                     : c == OPT_APP ? "app"
+                                                    : "fail-on",
+                                     optarg, err, errlen)))
+                return rc;
             break;
         case OPT_SYMBOLS_FROM:
             o->symbols_from = optarg;

@@ -45,3 +45,15 @@ int nmr__opts_diag(struct nmr_opts *o, const char *name, const char *arg, char *
         return bad(err, errlen, what, arg);
     return 0;
 }
+
+int nmr__diag_json_view(struct nmr_opts *o, const char *name)
+{
+    const char *cur = o->view ? o->view : "";
+    if ((strcmp(cur, "diagnose") == 0 && strcmp(name, "json") == 0) ||
+        (strcmp(cur, "json") == 0 && strcmp(name, "diagnose") == 0)) {
+        o->view = "diagnose";
+        o->diag_json = 1;
+        return 1;
+    }
+    return 0;
+}

@@ -74,6 +74,9 @@ int nmr__oom(void);
 int nmr__each_profile(const struct nmr_view *v,
                       int (*one)(const struct nmr_view *, struct nmr_profile *));
 
+/* Writes s as a JSON string (null for NULL), valid UTF-8 kept. nmr_json.c. */
+void nmr__json_str(FILE *f, const char *s);
+
 /* FNV-1a of a frame's function and library, seeded (a parent node, or 0):
  * the key of the aggregation tables. */
 uint64_t nmr__hash_fn_lib(uint64_t seed, const char *fn, const char *lib);

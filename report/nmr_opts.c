@@ -32,6 +32,9 @@ const struct nmr_view_def nmr__views[] = {
      nmr_view_timeline, 0},
     {"--growth", "growth", "stacks ranked by growth across snapshots (leak suspects)",
      nmr_view_growth, 0},
+    {"--diagnose", "diagnose",
+     "findings: cause, owner, bytes, trend, verdict, evidence and next step (--json too)",
+     nmr_view_diagnose, 0},
     {"--rss", "rss", "RSS reconciled with tracked malloc, allocator overhead, mmap, untracked",
      nmr_view_rss, NMR_VIEW_NO_ROWS},
 #ifdef NMR_HAVE_PPROF
@@ -220,6 +223,8 @@ static int parse_seq(const char *s, long *out)
 
 static int set_view(struct nmr_opts *o, const char *name, char *err, size_t errlen)
 {
+    if (nmr__diag_json_view(o, name))
+        return 0;
     if (o->view && strcmp(o->view, name) != 0)
         return errf(err, errlen, "choose one view: --%s and --%s were both given", o->view, name);
     o->view = name;
@@ -468,6 +473,8 @@ int nmr__opts_parse(struct nmr_opts *o, int argc, char **argv, FILE *help_out, c
     }
     if (!o->view)
         o->view = "text";
+    if (o->fail_on && strcmp(o->view, "diagnose") != 0)
+        return errf(err, errlen, "--fail-on goes with --diagnose");
     if (o->callers && strcmp(o->view, "tree") != 0)
         return errf(err, errlen, "--callers goes with --tree");
     return 0;

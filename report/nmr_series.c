@@ -39,7 +39,11 @@ enum nmr_keyby nmr__series_keyby(const struct nmr_view *v, const struct nmr_prof
 {
     if (v->opt->key != NMR_KEYBY_AUTO)
         return v->opt->key;
-    return p->njmethods ? NMR_KEYBY_PATH : NMR_KEYBY_SITE;
+    if (!p->njmethods)
+        return NMR_KEYBY_SITE;
+    struct nmr_owner_rules r; /* Java frames of a JVM (libjvm.so mapped) */
+    nmr_owner_rules_init(&r, p, NULL);
+    return r.has_jvm ? NMR_KEYBY_PATH : NMR_KEYBY_SITE;
 }
 
 static char *site_text(char *buf, size_t n, const struct nmr_frame *site, const char *api)
@@ -59,8 +63,7 @@ static int owner_is_site(const struct nmr_series_key *k)
     return k->site && k->owner.frame >= 0 && &k->stack->frames[k->owner.frame] == k->site;
 }
 
-/* The label of a new key. */
-static void key_text(char *buf, size_t n, enum nmr_keyby by, const struct nmr_series_key *k)
+void nmr__series_key_text(char *buf, size_t n, enum nmr_keyby by, const struct nmr_series_key *k)
 {
     char s[1024], o[2048];
     site_text(s, sizeof(s), k->site, k->api);
@@ -147,10 +150,10 @@ static size_t key_of(const struct nmr_view *v, struct nmr_profile *p, struct nmr
         return 0;
     if (!nmr_stack_selected(v->opt, st))
         return SIZE_MAX;
-    struct nmr_series_key k = {nmr_stack_site(st), st->api, st, {0}, NULL, 0};
+    struct nmr_series_key k = {nmr_stack_site(st), st->api, st, {0}, NULL, 0, 0};
     nmr_owner_of(&out->rules, st, &k.owner);
     char text[4096];
-    key_text(text, sizeof(text), out->key, &k);
+    nmr__series_key_text(text, sizeof(text), out->key, &k);
     return intern(out, slots, nslots, &k, text);
 }
 
@@ -184,6 +187,8 @@ int nmr__series_build(const struct nmr_view *v, struct nmr_profile *p, enum nmr_
                 struct nmr_series_key *k = &out->keys[kid[id] - 1];
                 k->live_samples = nmr_sat_add(k->live_samples, (int64_t)s->sites[e].live_samples);
             }
+            if (s->sites[e].committed)
+                out->keys[kid[id] - 1].mmap = 1;
         }
     }
     rc = 0;

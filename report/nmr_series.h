@@ -17,6 +17,7 @@ struct nmr_series_key {
     struct nmr_owner owner;        /* of that stack */
     char *label;                   /* the key as shown (malloc'ed) */
     int64_t live_samples;          /* sampled allocations live at the last snapshot */
+    int mmap;                      /* its stacks committed mmap bytes */
 };
 
 struct nmr_series {
@@ -30,7 +31,7 @@ struct nmr_series {
 };
 
 /* The --key a profile is grouped by: v's, or for auto, path when p has Java
- * frames (JMETHOD records) and site otherwise. */
+ * frames (JMETHOD records) of a JVM (libjvm.so mapped) and site otherwise. */
 enum nmr_keyby nmr__series_keyby(const struct nmr_view *v, const struct nmr_profile *p);
 
 /* Builds the series of measure m for every key of p (focus/ignore applied),
@@ -45,6 +46,9 @@ void nmr__series_free(struct nmr_series *s);
 /* The key as shown: "function [lib] (class)" for site, the owner's label
  * for owner, "site <- owner" for path. */
 char *nmr__series_label(char *buf, size_t n, const struct nmr_series_key *k);
+
+/* The label of key k (site, api, stack and owner set) grouped by by. */
+void nmr__series_key_text(char *buf, size_t n, enum nmr_keyby by, const struct nmr_series_key *k);
 
 /* The key in few words (--timeline's deltas): the site's function, the
  * owner, or "function <- owner". Returns buf. */

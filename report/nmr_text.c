@@ -4,12 +4,16 @@
  * symbol's lib and class. flat is what the function allocated as the
  * allocation site (first frame that is not nmtrace, allocator or libc), cum
  * what was allocated with the function anywhere on the stack.
- * Also the "Total:" line shared by every text view.
+ * With --key owner or path (path is the default for a profile with Java
+ * frames) the lines are keys instead (nmr_keytab.c), after a block of
+ * findings for a JVM (nmr_diag_view.c). Also the "Total:" line shared by
+ * every text view.
  */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "nmr_agg.h"
+#include "nmr_diag.h"
 #include "nmr_internal.h"
 
 int nmr__oom(void)
@@ -110,5 +114,12 @@ int nmr__print_agg_table(const struct nmr_view *v, enum nmr_agg_key key)
 
 int nmr_view_text(const struct nmr_view *v)
 {
+    /* A JVM's profile: the findings first, then the table by --key (path by
+     * default: one native site with two owners is two lines). */
+    if (nmr__findings_prelude(v) < 0)
+        return -ENOMEM;
+    enum nmr_keyby by = nmr__series_keyby(v, v->profiles[0]);
+    if (by != NMR_KEYBY_SITE)
+        return nmr__print_key_table(v, by);
     return nmr__print_agg_table(v, NMR_KEY_FUNCTION);
 }

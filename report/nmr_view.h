@@ -92,6 +92,7 @@ struct nmr_opts {
     enum nmr_by by; /* --by lib|class|owner */
     enum nmr_keyby key; /* --key site|owner|path */
     const char *app;    /* --app PREFIX[,PREFIX]: application packages, or NULL */
+    int diag_json;      /* --diagnose --json */
     int fail_on;        /* --fail-on leak-suspect[:BYTES] given */
     int64_t fail_bytes; /* its BYTES (0: any size) */
     int64_t expect; /* --expect BYTES; -1: not given */

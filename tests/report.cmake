@@ -41,7 +41,7 @@ nmt_unit_test(test_report_views SOURCES ${NMT_TEST_DIR}/test_report_views.c
 set(NMR_READER_SOURCES nmr_reader.c nmr_arena.c nmr_java.c nmr_model.c nmr_symbols.c
   nmr_util.c nmr_select.c nmr_opts.c nmr_agg.c nmr_series.c nmr_text.c nmr_by.c nmr_tree.c
   nmr_stacks.c nmr_stats.c nmr_json.c nmr_timeline.c nmr_growth.c nmr_rss.c
-  nmr_owner.c nmr_owner_jvm.c nmr_by_owner.c nmr_diag_opts.c nmr_trend.c)
+  nmr_owner.c nmr_owner_jvm.c nmr_keytab.c nmr_diag_opts.c nmr_trend.c nmr_diag.c nmr_diag_rules.c nmr_diag_profile.c nmr_diag_view.c)
 add_executable(nmr_fuzz_replay ${NMT_TEST_DIR}/fuzz/fuzz_reader.c ${NMT_TEST_DIR}/fuzz/replay_main.c)
 target_link_libraries(nmr_fuzz_replay PRIVATE nmr)
 if(NMT_SANITIZE)

@@ -1,0 +1,221 @@
+/*
+ * nmr_diag.c: the findings of --diagnose for one profile. Each series of
+ * --key (path by default: allocation site + owner) with enough bytes is a
+ * candidate; its trend is judged per snapshot step; a rule of
+ * nmr_diag_rules.c names its cause; candidates with the same cause, owner,
+ * verdict and kind of memory are one finding; then the whole-process
+ * findings are added (nmr_diag_profile.c) and everything is ranked:
+ * leak-suspects first, then by verdict, the application's code before the
+ * JVM's, and by bytes.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "nmr_diag.h"
+#include "nmr_internal.h"
+
+#define MiB (1024 * 1024)
+/* Below this a series is no finding; growth below LEAK_MIN is never a leak
+ * (a one-off allocation of a few hundred KiB); the JVM's own structures
+ * (GC, JIT arenas, tables) grow while it warms up, so they need more. */
+#define FINDING_MIN  (1 * (int64_t)MiB)
+#define LEAK_MIN     (2 * (int64_t)MiB)
+#define JVM_LEAK_MIN (32 * (int64_t)MiB)
+#define MAX_FINDINGS 64
+
+struct nmr_finding *nmr__finding_new(struct nmr_findings *fs)
+{
+    if (nmr__grow(&fs->f, &fs->cap, fs->n + 1, sizeof(*fs->f)))
+        return NULL;
+    struct nmr_finding *f = &fs->f[fs->n++];
+    memset(f, 0, sizeof(*f));
+    f->nsnaps = fs->nsnaps;
+    return f;
+}
+
+void nmr__findings_free(struct nmr_findings *fs)
+{
+    free(fs->f);
+    memset(fs, 0, sizeof(*fs));
+}
+
+/* Memory the program does not hold itself: the Java heap (its own view,
+ * and warm-up's), read-only file mappings such as lib/modules, and an
+ * allocator's own mmaps (the malloc bytes inside them are counted already). */
+static int not_a_candidate(const struct nmr_series_key *k)
+{
+    const struct nmr_stack *s = k->stack;
+    if (k->owner.area == NMR_AREA_JAVA_HEAP && k->owner.kind == NMR_OWNER_JVM)
+        return 1;
+    if (k->site && (strcmp(k->site->lib, "libjimage.so") == 0 ||
+                    strncmp(k->site->function, "osSupport::map_memory", 21) == 0))
+        return 1;
+    for (uint32_t i = 0; s && i < s->nframes && (int)i < k->owner.frame; i++)
+        if (s->frames[i].cls == NMR_CLS_ALLOCATOR && strcmp(s->api, "mmap") == 0)
+            return 1;
+    return 0;
+}
+
+/* The verdict of --diagnose: the trend's, unless the growth is too small to
+ * stand on, or the snapshots too few to judge. */
+static const char *judge(const struct nmr_diag_input *in, size_t nsnaps)
+{
+    const char *v = in->trend.verdict;
+    if (nsnaps < 3)
+        return in->growth > 0 && nsnaps == 2 ? "growing" : "unjudged";
+    if (strcmp(v, "leak-suspect") == 0) {
+        int64_t min = in->key->owner.kind == NMR_OWNER_JVM &&
+                              in->key->owner.area != NMR_AREA_CLASSES &&
+                              in->key->owner.area != NMR_AREA_UNSAFE
+                          ? JVM_LEAK_MIN
+                          : LEAK_MIN;
+        if (in->growth < min)
+            return in->growth * 2 >= min ? "business-growth" : "stable";
+    }
+    return v;
+}
+
+/*
+ * The 95% relative sampling error (percent) of a malloc byte estimate made
+ * of n live samples. An allocation of size m is sampled with probability
+ * q = 1 - exp(-m/rate) and weighted m/q, so n samples of mean size m
+ * estimate their bytes with a relative standard deviation of
+ * sqrt((1-q)/n): 1/sqrt(n) for small blocks, near 0 for blocks much larger
+ * than the rate (they are always sampled).
+ */
+static double sampling_error(uint64_t rate, int64_t bytes, int64_t n)
+{
+    if (n <= 0 || bytes <= 0 || rate == 0)
+        return 0;
+    double m = (double)bytes / (double)n, q = 1 - exp(-m / (double)rate);
+    return 196.0 * sqrt((1 - q) / (double)n);
+}
+
+static void fill(struct nmr_finding *f, const struct nmr_diag_input *in,
+                 const struct nmr_cause_rule *r, const char *verdict)
+{
+    const struct nmr_series_key *k = in->key;
+    f->cause = r->cause;
+    f->verdict = verdict;
+    nmr_owner_label(f->owner, sizeof(f->owner), k->stack, &k->owner, 1);
+    f->owner_kind = nmr_owner_kind_name(k->owner.kind);
+    if (k->site)
+        snprintf(f->site, sizeof(f->site), "%s%s%s%s", k->site->function,
+                 k->site->lib[0] ? " [" : "", k->site->lib, k->site->lib[0] ? "]" : "");
+    else
+        snprintf(f->site, sizeof(f->site), "%s", k->api);
+    f->bytes = in->bytes;
+    f->growth = in->growth;
+    f->rate = in->trend.slope;
+    f->mmap = in->mmap;
+    f->memory = !in->mmap                              ? "live malloc"
+                : k->owner.area == NMR_AREA_CLASSES    ? "committed mmap: Metaspace"
+                : k->owner.area == NMR_AREA_CODE_CACHE ? "committed mmap: code heap"
+                                                       : "committed mmap";
+    f->exact = in->mmap || in->p->rate <= 1;
+    f->error_pct = f->exact ? 0 : sampling_error(in->p->rate, in->bytes, k->live_samples);
+    if (r->advise)
+        r->advise(in, f);
+}
+
+/* Adds a candidate to an equal finding (same cause, owner, verdict, kind of
+ * memory) or as a new one. 0 or -ENOMEM. */
+static int add(struct nmr_findings *fs, const struct nmr_diag_input *in)
+{
+    const struct nmr_cause_rule *r = nmr__cause_of(in);
+    const char *verdict = judge(in, fs->nsnaps);
+    struct nmr_finding tmp;
+    memset(&tmp, 0, sizeof(tmp));
+    fill(&tmp, in, r, verdict);
+    for (size_t i = 0; i < fs->n; i++) {
+        struct nmr_finding *f = &fs->f[i];
+        if (f->cause == tmp.cause && f->mmap == tmp.mmap && strcmp(f->verdict, verdict) == 0 &&
+            strcmp(f->owner, tmp.owner) == 0) {
+            f->bytes = nmr_sat_add(f->bytes, tmp.bytes);
+            f->growth = nmr_sat_add(f->growth, tmp.growth);
+            f->rate += tmp.rate;
+            return 0;
+        }
+    }
+    struct nmr_finding *f = nmr__finding_new(fs);
+    if (!f)
+        return -ENOMEM;
+    tmp.nsnaps = fs->nsnaps;
+    *f = tmp;
+    return 0;
+}
+
+static int is_app(const struct nmr_finding *f)
+{
+    return strcmp(f->owner_kind, "jvm") != 0 && strcmp(f->owner_kind, "unknown") != 0;
+}
+
+static int cmp_finding(const void *a, const void *b)
+{
+    const struct nmr_finding *x = a, *y = b;
+    int rx = nmr__verdict_rank(x->verdict), ry = nmr__verdict_rank(y->verdict);
+    if (rx != ry)
+        return rx - ry;
+    if (is_app(x) != is_app(y))
+        return is_app(y) - is_app(x);
+    int64_t bx = rx == 0 ? x->growth : x->bytes, by = rx == 0 ? y->growth : y->bytes;
+    if (bx != by)
+        return bx > by ? -1 : 1;
+    return strcmp(x->owner, y->owner);
+}
+
+static void context(struct nmr_profile *p, struct nmr_findings *out)
+{
+    out->nsnaps = p->nsnaps;
+    out->span_s = nmr_snap_time_s(p, &p->snaps[p->nsnaps - 1]) - nmr_snap_time_s(p, &p->snaps[0]);
+    out->rss_first = out->rss_last = out->reasonable_total = -1;
+    nmr_counter_get(&p->snaps[0], "proc.rss", &out->rss_first);
+    nmr_counter_get(&p->snaps[p->nsnaps - 1], "proc.rss", &out->rss_last);
+    const char *rt = nmr_info_get(p, "jvm.reasonable_total");
+    if (rt)
+        out->reasonable_total = atoll(rt);
+    nmr__diag_accounts(&p->snaps[p->nsnaps - 1], &out->jvm);
+}
+
+int nmr__diagnose(const struct nmr_view *v, struct nmr_profile *p, struct nmr_findings *out)
+{
+    memset(out, 0, sizeof(*out));
+    context(p, out);
+    struct nmr_series se;
+    if (nmr__series_build(v, p, (enum nmr_measure)NMR_SERIES_BYTES, &se))
+        return -ENOMEM;
+    out->is_jvm = se.rules.has_jvm;
+    int rc = 0;
+    for (size_t k = 0; k < se.nkeys && !rc; k++) {
+        const struct nmr_series_key *key = &se.keys[k];
+        if (!out->oom_seen && nmr__diag_frame(key->stack, "java.lang.OutOfMemoryError") >= 0)
+            out->oom_seen = 1;
+        struct nmr_diag_input in;
+        memset(&in, 0, sizeof(in));
+        in.p = p;
+        in.key = key;
+        in.rules = &se.rules;
+        in.mmap = key->mmap;
+        in.jvm = &out->jvm;
+        const int64_t *y = &se.val[k * se.nsnaps];
+        nmr__trend(p, y, se.nsnaps, 1, &in.trend);
+        in.bytes = y[se.nsnaps - 1];
+        in.growth = nmr_sat_sub(in.bytes, y[0]);
+        if (not_a_candidate(key) || (in.bytes < FINDING_MIN && in.growth < FINDING_MIN))
+            continue;
+        rc = add(out, &in);
+    }
+    nmr__series_free(&se);
+    if (!rc)
+        rc = nmr__diag_profile(v, p, out);
+    if (rc) {
+        nmr__findings_free(out);
+        return rc;
+    }
+    qsort(out->f, out->n, sizeof(*out->f), cmp_finding);
+    if (out->n > MAX_FINDINGS)
+        out->n = MAX_FINDINGS;
+    return 0;
+}

@@ -5,8 +5,8 @@
  * nmr_diag_rules.c names its cause; candidates with the same cause, owner,
  * verdict and kind of memory are one finding; then the whole-process
  * findings are added (nmr_diag_profile.c) and everything is ranked:
- * leak-suspects first, then by verdict, the application's code before the
- * JVM's, and by bytes.
+ * leak-suspects first, then the application's code before the JVM's, then
+ * by verdict and bytes.
  */
 #include <errno.h>
 #include <math.h>
@@ -149,20 +149,27 @@ static int add(struct nmr_findings *fs, const struct nmr_diag_input *in)
 
 static int is_app(const struct nmr_finding *f)
 {
-    return strcmp(f->owner_kind, "jvm") != 0 && strcmp(f->owner_kind, "unknown") != 0;
+    return strcmp(f->owner_kind, "jvm") != 0 && strcmp(f->owner_kind, "unknown") != 0 &&
+           strcmp(f->owner_kind, "allocator") != 0;
 }
 
+/* Leak suspects first (largest growth first), then the application's
+ * findings before the JVM's own, then by verdict and bytes. */
 static int cmp_finding(const void *a, const void *b)
 {
     const struct nmr_finding *x = a, *y = b;
+    int lx = strcmp(x->verdict, "leak-suspect") == 0, ly = strcmp(y->verdict, "leak-suspect") == 0;
+    if (lx != ly)
+        return ly - lx;
+    if (lx && x->growth != y->growth)
+        return x->growth > y->growth ? -1 : 1;
+    if (is_app(x) != is_app(y))
+        return is_app(y) - is_app(x);
     int rx = nmr__verdict_rank(x->verdict), ry = nmr__verdict_rank(y->verdict);
     if (rx != ry)
         return rx - ry;
-    if (is_app(x) != is_app(y))
-        return is_app(y) - is_app(x);
-    int64_t bx = rx == 0 ? x->growth : x->bytes, by = rx == 0 ? y->growth : y->bytes;
-    if (bx != by)
-        return bx > by ? -1 : 1;
+    if (x->bytes != y->bytes)
+        return x->bytes > y->bytes ? -1 : 1;
     return strcmp(x->owner, y->owner);
 }
 
@@ -179,12 +186,29 @@ static void context(struct nmr_profile *p, struct nmr_findings *out)
     nmr__diag_accounts(&p->snaps[p->nsnaps - 1], &out->jvm);
 }
 
+/* The mechanism a stack's frames show (the cause a stable series of it
+ * would get): stacks of one path that differ in it are separate series, so
+ * a class loaded by the application and an accessor generated for its
+ * reflective calls are judged apart. */
+static const char *mechanism(const struct nmr_series *se, const struct nmr_series_key *k)
+{
+    static const struct nmr_jvm_accounts none;
+    struct nmr_diag_input in;
+    memset(&in, 0, sizeof(in));
+    in.p = se->p;
+    in.key = k;
+    in.rules = &se->rules;
+    in.trend.verdict = "stable";
+    in.jvm = &none;
+    return nmr__cause_of(&in)->name;
+}
+
 int nmr__diagnose(const struct nmr_view *v, struct nmr_profile *p, struct nmr_findings *out)
 {
     memset(out, 0, sizeof(*out));
     context(p, out);
     struct nmr_series se;
-    if (nmr__series_build(v, p, (enum nmr_measure)NMR_SERIES_BYTES, &se))
+    if (nmr__series_build_tagged(v, p, NMR_SERIES_BYTES, mechanism, &se))
         return -ENOMEM;
     out->is_jvm = se.rules.has_jvm;
     int rc = 0;

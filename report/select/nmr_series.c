@@ -154,13 +154,27 @@ static size_t key_of(const struct nmr_view *v, struct nmr_profile *p, struct nmr
     nmr_owner_of(&out->rules, st, &k.owner);
     char text[4096];
     nmr__series_key_text(text, sizeof(text), out->key, &k);
+    const char *tag = out->tag ? out->tag(out, &k) : NULL;
+    if (tag && *tag) {
+        size_t n = strlen(text);
+        snprintf(text + n, sizeof(text) - n, " [%s]", tag);
+    }
     return intern(out, slots, nslots, &k, text);
 }
 
 int nmr__series_build(const struct nmr_view *v, struct nmr_profile *p, enum nmr_measure m,
                       struct nmr_series *out)
 {
+    return nmr__series_build_tagged(v, p, (int)m, NULL, out);
+}
+
+int nmr__series_build_tagged(const struct nmr_view *v, struct nmr_profile *p, int m,
+                             const char *(*tag)(const struct nmr_series *,
+                                                const struct nmr_series_key *),
+                             struct nmr_series *out)
+{
     memset(out, 0, sizeof(*out));
+    out->tag = tag;
     out->p = p;
     out->nsnaps = p->nsnaps;
     out->key = nmr__series_keyby(v, p);
@@ -183,7 +197,7 @@ int nmr__series_build(const struct nmr_view *v, struct nmr_profile *p, enum nmr_
             if (kid[id] == SIZE_MAX)
                 continue;
             int64_t *cell = &out->val[(kid[id] - 1) * out->nsnaps + si];
-            *cell = nmr_sat_add(*cell, nmr__site_measure(&s->sites[e], (int)m));
+            *cell = nmr_sat_add(*cell, nmr__site_measure(&s->sites[e], m));
             if (si == p->nsnaps - 1) {
                 struct nmr_series_key *k = &out->keys[kid[id] - 1];
                 k->live_samples = nmr_sat_add(k->live_samples, (int64_t)s->sites[e].live_samples);

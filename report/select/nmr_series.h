@@ -27,6 +27,10 @@ struct nmr_series {
     int64_t *val; /* val[key * nsnaps + snap]: the measure at that snapshot */
     size_t cap;
     enum nmr_keyby key;           /* resolved: never NMR_KEYBY_AUTO */
+    /* Optional, set before building (nmr__series_build_tagged): a word
+     * added to each key, so stacks of one key that differ in it (the
+     * mechanism --diagnose sees in their frames) are separate series. */
+    const char *(*tag)(const struct nmr_series *se, const struct nmr_series_key *k);
     struct nmr_owner_rules rules; /* --app and the profile's JVM homes */
 };
 
@@ -38,6 +42,12 @@ enum nmr_keyby nmr__series_keyby(const struct nmr_view *v, const struct nmr_prof
  * grouped by nmr__series_keyby. 0 or -ENOMEM. */
 int nmr__series_build(const struct nmr_view *v, struct nmr_profile *p, enum nmr_measure m,
                       struct nmr_series *out);
+
+/* The same with tag (see struct nmr_series) set. */
+int nmr__series_build_tagged(const struct nmr_view *v, struct nmr_profile *p, int m,
+                             const char *(*tag)(const struct nmr_series *,
+                                                const struct nmr_series_key *),
+                             struct nmr_series *out);
 
 /* The same, measure "bytes": live malloc bytes plus committed mmap bytes. */
 #define NMR_SERIES_BYTES NMR_NVALUES

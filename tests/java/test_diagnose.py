@@ -21,9 +21,11 @@ GROWTH = {"NMTRACE_GROWTH": 4 << 20}
 
 
 def number(out, pattern):
-    m = re.search(pattern, out)
-    nmtj.check(m is not None, "the program did not print /%s/; it printed: %s" % (pattern, out[-300:]))
-    return int(m.group(1))
+    """The last number the program printed matching pattern (a program that
+    reports per phase prints its final figure last)."""
+    found = re.findall(pattern, out)
+    nmtj.check(found, "the program did not print /%s/; it printed: %s" % (pattern, out[-300:]))
+    return int(found[-1])
 
 
 # name: (main class, args, JVM flags, env, [(cause, owner substring, truth regex or None, verdict)])
@@ -37,11 +39,14 @@ SCENARIOS = {
     "unsafe": ("UnsafeLeak", (20000, 4096, 2), (), GROWTH,
                [("unsafe", "UnsafeLeak.main", r"leaked (\d+) bytes", None)]),
     "metaspace": ("MetaspaceGrowth", (3000,), ("-XX:MaxMetaspaceSize=256m",), GROWTH,
-                  [("metaspace", "MetaspaceGrowth", r"Metaspace used (\d+) bytes", None)]),
+                  [("metaspace", "MetaspaceGrowth", r"Metaspace committed grew by (\d+) bytes", None)]),
     "reflection": ("ReflectionInflation", (1024, 20), (), GROWTH,
-                   [("reflection-inflation", "ReflectionInflation", None, None)]),
+                   [("reflection-inflation", "ReflectionInflation", r"Metaspace committed grew by (\d+) bytes", None)]),
     "levelling": ("Levelling", (10, 4000, 8192, 2000, 1600, 50), (), dict(GROWTH, NMTRACE_RATE=1024, NMTRACE_SEED=3),
-                  [("jni-library", "nmex_session_open", r"leaked so far (\d+) bytes\s*$", "leak-suspect")]),
+                  [("jni-library", "nmex_session_open", r"leaked so far (\d+) bytes", "leak-suspect")]),
+    "warmup": ("WarmUp", (160, 8, 100), ("-Xms256m", "-XX:MaxMetaspaceSize=64m", "-XX:MaxDirectMemorySize=64m",
+                                         "-XX:ReservedCodeCacheSize=64m"), {"NMTRACE_INTERVAL": 1},
+               [("warm-up", "JVM", r"MiB to (\d+) MiB", None)]),
     "cacheleak": ("CacheAndLeak", (), (), {"NMTRACE_GROWTH": 2 << 20, "NMTRACE_RATE": 65536, "NMTRACE_SEED": 5},
                   [("unsafe", "CacheAndLeak.leakStep", r"worker leaked (\d+) bytes", "leak-suspect"),
                    ("levels-off", "OffHeapCache.put", r"cache holds (\d+) bytes", "levels-off")]),
@@ -74,7 +79,9 @@ def judge(c, name):
         if verdict:
             nmtj.check(f["verdict"] == verdict, "finding %d is %s, not %s" % (i + 1, f["verdict"], verdict))
         if truth_re:
-            truth = number(out, re.compile(truth_re, re.M))
+            truth = number(out, truth_re)
+            if "MiB" in truth_re:
+                truth <<= 20
             nmtj.check(nmtj.within(f["bytes"], truth, 0.15), "finding %d holds %s, the program says %s" % (
                 i + 1, nmtj.mib(f["bytes"]), nmtj.mib(truth)))
 

@@ -41,21 +41,35 @@ void nmr__findings_free(struct nmr_findings *fs)
     memset(fs, 0, sizeof(*fs));
 }
 
-/* Memory the program does not hold itself: the Java heap (its own view,
- * and warm-up's), read-only file mappings such as lib/modules, and an
- * allocator's own mmaps (the malloc bytes inside them are counted already). */
-static int not_a_candidate(const struct nmr_series_key *k)
+static int is_map_api(const char *api)
+{
+    return strncmp(api, "mmap", 4) == 0 || strncmp(api, "mremap", 6) == 0;
+}
+
+/* An allocator's own mapping (jemalloc's extents): the malloc bytes inside
+ * it are counted already, under the same owner. */
+static int allocator_map(const struct nmr_series_key *k)
 {
     const struct nmr_stack *s = k->stack;
+    if (!is_map_api(s->api))
+        return 0;
+    for (uint32_t i = 0; i < s->nframes && (int)i < k->owner.frame; i++)
+        if (s->frames[i].cls == NMR_CLS_ALLOCATOR)
+            return 1;
+    return 0;
+}
+
+/* Memory the program does not hold itself: the Java heap (its own view,
+ * and warm-up's), read-only file mappings such as lib/modules, and an
+ * allocator's own mmaps. */
+static int not_a_candidate(const struct nmr_series_key *k)
+{
     if (k->owner.area == NMR_AREA_JAVA_HEAP && k->owner.kind == NMR_OWNER_JVM)
         return 1;
     if (k->site && (strcmp(k->site->lib, "libjimage.so") == 0 ||
                     strncmp(k->site->function, "osSupport::map_memory", 21) == 0))
         return 1;
-    for (uint32_t i = 0; s && i < s->nframes && (int)i < k->owner.frame; i++)
-        if (s->frames[i].cls == NMR_CLS_ALLOCATOR && strcmp(s->api, "mmap") == 0)
-            return 1;
-    return 0;
+    return allocator_map(k);
 }
 
 /* The verdict of --diagnose: the trend's, unless the growth is too small to
@@ -187,11 +201,17 @@ static void context(struct nmr_profile *p, struct nmr_findings *out)
 }
 
 /* The mechanism a stack's frames show (the cause a stable series of it
- * would get): stacks of one path that differ in it are separate series, so
- * a class loaded by the application and an accessor generated for its
- * reflective calls are judged apart. */
-static const char *mechanism(const struct nmr_series *se, const struct nmr_series_key *k)
+ * would get), and whether it maps: stacks of one path that differ in it are
+ * separate series, so a class loaded by the application and an accessor
+ * generated for its reflective calls are judged apart, and so are a
+ * library's mallocs and the allocator's mappings that hold them. */
+static void mechanism(const struct nmr_series *se, const struct nmr_series_key *k, char *buf,
+                      size_t n)
 {
+    if (allocator_map(k)) {
+        snprintf(buf, n, "allocator-map");
+        return;
+    }
     static const struct nmr_jvm_accounts none;
     struct nmr_diag_input in;
     memset(&in, 0, sizeof(in));
@@ -200,7 +220,7 @@ static const char *mechanism(const struct nmr_series *se, const struct nmr_serie
     in.rules = &se->rules;
     in.trend.verdict = "stable";
     in.jvm = &none;
-    return nmr__cause_of(&in)->name;
+    snprintf(buf, n, "%s%s", nmr__cause_of(&in)->name, is_map_api(k->stack->api) ? "/map" : "");
 }
 
 int nmr__diagnose(const struct nmr_view *v, struct nmr_profile *p, struct nmr_findings *out)

@@ -154,8 +154,10 @@ static size_t key_of(const struct nmr_view *v, struct nmr_profile *p, struct nmr
     nmr_owner_of(&out->rules, st, &k.owner);
     char text[4096];
     nmr__series_key_text(text, sizeof(text), out->key, &k);
-    const char *tag = out->tag ? out->tag(out, &k) : NULL;
-    if (tag && *tag) {
+    char tag[64] = "";
+    if (out->tag)
+        out->tag(out, &k, tag, sizeof(tag));
+    if (tag[0]) {
         size_t n = strlen(text);
         snprintf(text + n, sizeof(text) - n, " [%s]", tag);
     }
@@ -169,8 +171,8 @@ int nmr__series_build(const struct nmr_view *v, struct nmr_profile *p, enum nmr_
 }
 
 int nmr__series_build_tagged(const struct nmr_view *v, struct nmr_profile *p, int m,
-                             const char *(*tag)(const struct nmr_series *,
-                                                const struct nmr_series_key *),
+                             void (*tag)(const struct nmr_series *, const struct nmr_series_key *,
+                                         char *, size_t),
                              struct nmr_series *out)
 {
     memset(out, 0, sizeof(*out));

@@ -26,11 +26,11 @@ struct nmr_series {
     struct nmr_series_key *keys;
     int64_t *val; /* val[key * nsnaps + snap]: the measure at that snapshot */
     size_t cap;
-    enum nmr_keyby key;           /* resolved: never NMR_KEYBY_AUTO */
+    enum nmr_keyby key; /* resolved: never NMR_KEYBY_AUTO */
     /* Optional, set before building (nmr__series_build_tagged): a word
      * added to each key, so stacks of one key that differ in it (the
      * mechanism --diagnose sees in their frames) are separate series. */
-    const char *(*tag)(const struct nmr_series *se, const struct nmr_series_key *k);
+    void (*tag)(const struct nmr_series *se, const struct nmr_series_key *k, char *buf, size_t n);
     struct nmr_owner_rules rules; /* --app and the profile's JVM homes */
 };
 
@@ -45,8 +45,8 @@ int nmr__series_build(const struct nmr_view *v, struct nmr_profile *p, enum nmr_
 
 /* The same with tag (see struct nmr_series) set. */
 int nmr__series_build_tagged(const struct nmr_view *v, struct nmr_profile *p, int m,
-                             const char *(*tag)(const struct nmr_series *,
-                                                const struct nmr_series_key *),
+                             void (*tag)(const struct nmr_series *, const struct nmr_series_key *,
+                                         char *, size_t),
                              struct nmr_series *out);
 
 /* The same, measure "bytes": live malloc bytes plus committed mmap bytes. */

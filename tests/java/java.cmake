@@ -74,7 +74,8 @@ nmtj_test(java_warmup test_warmup.py TIMEOUT 120)
 
 # nmreport --diagnose on every example: the first finding names the cause and
 # the owner, with the bytes the program says it holds (test_diagnose.py).
-foreach(s jni direct nio unsafe metaspace reflection levelling cacheleak warmup churn)
+foreach(s jni jni_jemalloc direct nio unsafe metaspace reflection levelling cacheleak warmup churn
+    c_leak)
   nmtj_test(java_diagnose_${s} test_diagnose.py ARGS --scenario ${s} TIMEOUT 180 LABELS diagnose)
 endforeach()
 

@@ -304,3 +304,11 @@ char *nmr_owner_label(char *buf, size_t n, const struct nmr_stack *s, const stru
     }
     return buf;
 }
+
+int nmr_owner_frame_is_jdk(const struct nmr_owner_rules *r, const struct nmr_frame *f)
+{
+    char cls[512];
+    if (f->cls != NMR_CLS_JAVA || strncmp(f->function, "java:", 5) == 0)
+        return 0;
+    return nmr_owner_is_jdk_class(r, class_of(cls, sizeof(cls), f->function));
+}

@@ -88,6 +88,9 @@ void nmr_owner_of(const struct nmr_owner_rules *r, const struct nmr_stack *s,
  * com.sun. and the JDK's other module packages), unless --app claims it. */
 int nmr_owner_is_jdk_class(const struct nmr_owner_rules *r, const char *class_name);
 
+/* Whether f is a named Java frame of a JDK class (r may be NULL: no --app). */
+int nmr_owner_frame_is_jdk(const struct nmr_owner_rules *r, const struct nmr_frame *f);
+
 /* "app-java", "jni", "native-app", "jdk-java", "jvm", "unknown". */
 const char *nmr_owner_kind_name(enum nmr_owner_kind k);
 

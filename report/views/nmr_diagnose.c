@@ -81,37 +81,37 @@ static void text(const struct nmr_view *v, const struct nmr_profile *p,
         fprintf(o, "\n(%zu more findings below --nodecount)\n", fs->n - max);
 }
 
+/* ,"key":"value" (the first field of an object without the comma). */
+static void jfield(FILE *o, const char *key, const char *value, int first)
+{
+    fprintf(o, "%s\"%s\":", first ? "" : ",", key);
+    nmr__json_str(o, value);
+}
+
 static void json_one(FILE *o, const struct nmr_finding *f)
 {
     const struct nmr_cause_rule *r = nmr__cause_rule(f->cause);
-    fputs("{\"cause\":", o);
-    nmr__json_str(o, r->name);
-    fputs(",\"title\":", o);
-    nmr__json_str(o, r->title);
-    fputs(",\"verdict\":", o);
-    nmr__json_str(o, f->verdict);
-    fputs(",\"owner\":", o);
-    nmr__json_str(o, f->owner);
-    fputs(",\"owner_kind\":", o);
-    nmr__json_str(o, f->owner_kind);
-    fputs(",\"site\":", o);
-    nmr__json_str(o, f->site);
+    const char *const text[][2] = {
+        {"cause", r->name},   {"title", r->title},           {"verdict", f->verdict},
+        {"owner", f->owner},  {"owner_kind", f->owner_kind}, {"site", f->site},
+        {"memory", f->memory}};
+    fputc('{', o);
+    for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+        jfield(o, text[i][0], text[i][1], i == 0);
     fprintf(o,
-            ",\"memory\":\"%s\",\"bytes\":%lld,\"growth\":%lld,\"rate\":%.1f,\"exact\":%s,"
+            ",\"bytes\":%lld,\"growth\":%lld,\"rate\":%.1f,\"exact\":%s,"
             "\"error_pct\":%.1f,\"snapshots\":%zu,\"evidence\":[",
-            f->memory, (long long)f->bytes, (long long)f->growth, f->rate,
-            f->exact ? "true" : "false", f->error_pct, f->nsnaps);
+            (long long)f->bytes, (long long)f->growth, f->rate, f->exact ? "true" : "false",
+            f->error_pct, f->nsnaps);
     for (size_t e = 0; e < f->nevidence; e++) {
         if (e)
             fputc(',', o);
         nmr__json_str(o, f->evidence[e]);
     }
-    fputs("],\"note\":", o);
-    nmr__json_str(o, f->note[0] ? f->note : NULL);
-    fputs(",\"next\":", o);
-    nmr__json_str(o, f->fix);
-    fputs(",\"confirm\":", o);
-    nmr__json_str(o, f->confirm);
+    fputc(']', o);
+    jfield(o, "note", f->note[0] ? f->note : NULL, 0);
+    jfield(o, "next", f->fix, 0);
+    jfield(o, "confirm", f->confirm, 0);
     fputc('}', o);
 }
 

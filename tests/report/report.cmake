@@ -147,3 +147,5 @@ endif()
 
 # The owner of a stack (report/model/nmr_owner.h) on hand-built stacks.
 nmt_unit_test(test_owner SOURCES ${NMR_T_DIR}/test_owner.c LIBS nmr LABELS report)
+# --diagnose on synthetic profiles: verdicts, --fail-on, JSON.
+nmt_unit_test(test_diagnose SOURCES ${NMR_T_DIR}/test_diagnose.c LIBS nmr_testrun LABELS report)

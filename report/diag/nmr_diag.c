@@ -161,14 +161,18 @@ static int add(struct nmr_findings *fs, const struct nmr_diag_input *in)
     return 0;
 }
 
-static int is_app(const struct nmr_finding *f)
+/* The application's findings, then the whole process's (warm-up,
+ * allocator, the JVM's accounts), then the JVM's own structures. */
+static int group_of(const struct nmr_finding *f)
 {
-    return strcmp(f->owner_kind, "jvm") != 0 && strcmp(f->owner_kind, "unknown") != 0 &&
-           strcmp(f->owner_kind, "allocator") != 0;
+    if (f->cause == NMR_CAUSE_WARMUP || f->cause == NMR_CAUSE_ALLOCATOR ||
+        f->cause == NMR_CAUSE_ACCOUNTS)
+        return 1;
+    return strcmp(f->owner_kind, "jvm") == 0 || strcmp(f->owner_kind, "unknown") == 0 ? 2 : 0;
 }
 
 /* Leak suspects first (largest growth first), then the application's
- * findings before the JVM's own, then by verdict and bytes. */
+ * findings, the whole process's, the JVM's own, each by verdict and bytes. */
 static int cmp_finding(const void *a, const void *b)
 {
     const struct nmr_finding *x = a, *y = b;
@@ -177,8 +181,8 @@ static int cmp_finding(const void *a, const void *b)
         return ly - lx;
     if (lx && x->growth != y->growth)
         return x->growth > y->growth ? -1 : 1;
-    if (is_app(x) != is_app(y))
-        return is_app(y) - is_app(x);
+    if (group_of(x) != group_of(y))
+        return group_of(x) - group_of(y);
     int rx = nmr__verdict_rank(x->verdict), ry = nmr__verdict_rank(y->verdict);
     if (rx != ry)
         return rx - ry;
@@ -244,7 +248,7 @@ int nmr__diagnose(const struct nmr_view *v, struct nmr_profile *p, struct nmr_fi
         in.mmap = key->mmap;
         in.jvm = &out->jvm;
         const int64_t *y = &se.val[k * se.nsnaps];
-        nmr__trend(p, y, se.nsnaps, 1, &in.trend);
+        nmr__trend(p, y, se.nsnaps, 2, &in.trend);
         in.bytes = y[se.nsnaps - 1];
         in.growth = nmr_sat_sub(in.bytes, y[0]);
         if (not_a_candidate(key) || (in.bytes < FINDING_MIN && in.growth < FINDING_MIN))

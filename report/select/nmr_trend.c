@@ -8,6 +8,22 @@
 #include "nmr_sat.h"
 #include "nmr_trend.h"
 
+/* The late rate over the early one (snapshots i2..n-1 against 0..i2), per
+ * second or per snapshot step; NAN when the early rate is not positive. */
+static double late_early(const struct nmr_profile *p, const int64_t *y, size_t n, size_t i2,
+                         int by_step)
+{
+    double t0 = 0, t2 = (double)i2, tn = (double)(n - 1);
+    if (!by_step) {
+        t0 = nmr_snap_time_s(p, &p->snaps[0]);
+        t2 = nmr_snap_time_s(p, &p->snaps[i2]);
+        tn = nmr_snap_time_s(p, &p->snaps[n - 1]);
+    }
+    double early = t2 > t0 ? ((double)y[i2] - (double)y[0]) / (t2 - t0) : 0;
+    double late = tn > t2 ? ((double)y[n - 1] - (double)y[i2]) / (tn - t2) : 0;
+    return early > 0 ? late / early : NAN;
+}
+
 void nmr__trend(const struct nmr_profile *p, const int64_t *y, size_t n, int by_step,
                 struct nmr_trend *g)
 {
@@ -45,17 +61,14 @@ void nmr__trend(const struct nmr_profile *p, const int64_t *y, size_t n, int by_
         return;
     }
     size_t i2 = (n - 1) * 2 / 3;
-    double t0 = 0, t2 = (double)i2, tn = (double)(n - 1);
-    if (!by_step) {
-        t0 = nmr_snap_time_s(p, &p->snaps[0]);
-        t2 = nmr_snap_time_s(p, &p->snaps[i2]);
-        tn = nmr_snap_time_s(p, &p->snaps[n - 1]);
-    }
-    double early = t2 > t0 ? ((double)y[i2] - (double)y[0]) / (t2 - t0) : 0;
-    double late = tn > t2 ? ((double)y[n - 1] - (double)y[i2]) / (tn - t2) : 0;
-    if (early > 0)
-        g->late_early = late / early;
-    if (early > 0 && late <= NMR_TREND_LEVEL * early)
+    double ratio_time = late_early(p, y, n, i2, 0), ratio_step = late_early(p, y, n, i2, 1);
+    /* by_step 2: levelling must show per step and per second alike. */
+    double ratio = by_step == 0 ? ratio_time
+                   : by_step == 1
+                       ? ratio_step
+                       : (isnan(ratio_time) || ratio_step > ratio_time ? ratio_step : ratio_time);
+    g->late_early = ratio;
+    if (!isnan(ratio) && ratio <= NMR_TREND_LEVEL)
         g->verdict = "levels-off";
     else if (g->mono >= NMR_TREND_MONOTONIC)
         g->verdict = "leak-suspect";

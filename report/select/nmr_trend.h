@@ -31,9 +31,10 @@ struct nmr_trend {
 
 /*
  * The trend of y[0..n) (one value per snapshot of p). by_step 0: the rates
- * of the levelling test are per second (--growth); 1: per snapshot step, so
- * the verdict does not depend on when the snapshots came (a busy machine, or
- * snapshots taken on growth).
+ * of the levelling test are per second (--growth); 1: per snapshot step;
+ * 2: both must show levelling (--diagnose), so that neither a stall of a
+ * busy machine (per second) nor a final snapshot taken just after the
+ * previous one (per step) makes a leak look levelled off.
  */
 void nmr__trend(const struct nmr_profile *p, const int64_t *y, size_t n, int by_step,
                 struct nmr_trend *t);

@@ -110,7 +110,7 @@ static int file_obj(FILE *f, struct nmr_profile *p, const struct nmr_snapshot *s
         fprintf(f, ": %" PRId64, s->counters[i].value);
     }
     fputs("}", f);
-    if (nmr__json_resident(f, p, s, jstr) != 0)
+    if (nmr__json_resident(f, p, s, nmr__json_str) != 0)
         return nmr__oom();
     fputs("}", f);
     return 0;

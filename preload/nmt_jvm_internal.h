@@ -115,6 +115,9 @@ NMT_JVM_HIDDEN void nmt__jvm_methods_resolve(jvmtiEnv *ti, JNIEnv *jni);
 NMT_JVM_HIDDEN int nmt__jvm_methods_wait(int ms);
 NMT_JVM_HIDDEN void nmt__jvm_methods_stop(void);
 NMT_JVM_HIDDEN void nmt__jvm_methods_after_fork(void);
+/* A new attach (a new profile): every method gets a new serial and is named
+ * again. */
+NMT_JVM_HIDDEN void nmt__jvm_methods_forget(void);
 
 /* JVMTI callbacks of code events (nmt_jvm_code.c). */
 NMT_JVM_HIDDEN void JNICALL nmt__jvm_on_code_load(jvmtiEnv *ti, jmethodID method, jint size,

@@ -19,6 +19,7 @@
 #include "nmt_buf.h"
 #include "nmt_format.h"
 #include "nmt_os.h"
+#include "nmt_attach.h"
 #include "nmt_writer.h"
 
 struct kv_ctx {
@@ -65,6 +66,7 @@ static void encode_header(struct nmt_buf *b)
     nmt__buf_u32(b, 0);
     nmt__config_describe(kv_add, &kv);
     nmt__os_jvm_info(kv_add, &kv);
+    nmt__attach_describe(kv_add, &kv);
     patch_u32(b, count_at, kv.count);
     nmt__rec_end(b, r);
 }

@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nmt_attach_client.h"
+
 #ifndef NMT_VERSION
 #define NMT_VERSION "unknown"
 #endif
@@ -39,6 +41,7 @@
 
 static const char usage_text[] =
     "usage: nmtrace [options] [--] command [args...]\n"
+    "       nmtrace attach [--duration SEC] [options] PID | nmtrace detach PID\n"
     "Runs command with libnmtrace.so preloaded and says where its profile went.\n"
     "\n"
     "  -o, --output PATH      profile path; %p is replaced by the pid   (NMTRACE_OUTPUT)\n"
@@ -575,6 +578,11 @@ int main(int argc, char **argv)
     const char *pattern;
     int c, java = 1, sig;
 
+    if (argc > 1 && (strcmp(argv[1], "attach") == 0 || strcmp(argv[1], "detach") == 0)) {
+        if (default_lib(lib, sizeof(lib)) != 0)
+            lib[0] = '\0';
+        return nmt_attach_client(argc - 1, argv + 1, lib);
+    }
     opterr = 0;
     /* '+': stop at the command, so its own options are left alone. */
     while ((c = getopt_long(argc, argv, "+:o:r:i:g:d:u:s:qh", longopts, NULL)) != -1) {

@@ -134,7 +134,9 @@ static int parse_opts(const char *s, struct att_opts *o, char *bad, size_t n)
     snprintf(buf, sizeof(buf), "%s", s);
     for (char *save = NULL, *item = strtok_r(buf, ",", &save); item;
          item = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(item, '=');
+        /* "key:value" too: jcmd takes key=value as its own option syntax. */
+        char *eq = item + strcspn(item, "=:");
+        eq = *eq ? eq : NULL;
         if (eq)
             *eq = '\0';
         if (parse_one(o, item, eq ? eq + 1 : NULL) != 0) {
@@ -168,13 +170,17 @@ static void answer(const struct att_opts *o, const char *fmt, ...)
     close(fd);
 }
 
-/* Where a recorder preloaded into this process writes, as best known. */
-static const char *preloaded_path(void)
+/* Where a recorder preloaded into this process writes, as best known: its
+ * file, or (before its first snapshot) its pattern with %p filled in. */
+static const char *preloaded_path(char *buf, size_t n)
 {
     if (nmt__w.path[0])
         return nmt__w.path;
-    const char *env = getenv("NMTRACE_OUTPUT");
-    return env && *env ? env : nmt__cfg.output;
+    const char *pat = nmt__cfg.output, *p = strstr(pat, "%p");
+    if (p == NULL)
+        return pat;
+    snprintf(buf, n, "%.*s%d%s", (int)(p - pat), pat, (int)getpid(), p + 2);
+    return buf;
 }
 
 /* ---- start ---- */
@@ -400,9 +406,11 @@ static int start_recording(const struct att_opts *o, void (*bridge)(void *, int)
 static int refuse_start(const struct att_opts *o)
 {
     Dl_info info;
+    char buf[600];
     void *g = dlsym(RTLD_DEFAULT, "malloc");
     if (!nmt__attach_dormant) {
-        answer(o, "error already recording to %s (started with LD_PRELOAD)", preloaded_path());
+        answer(o, "error already recording to %s (started with LD_PRELOAD)",
+               preloaded_path(buf, sizeof(buf)));
         return ATT_PRELOADED;
     }
     if (g && dladdr(g, &info) && info.dli_fname && strstr(info.dli_fname, "libnmtrace")) {
@@ -423,7 +431,10 @@ int nmt__attach_run(const char *options, void (*bridge)(void *ctx, int on), void
     struct att_opts o;
     char bad[256];
     if (parse_opts(options, &o, bad, sizeof(bad)) != 0) {
-        answer(&o, "error unknown attach option '%s' (output=PATH,rate=N,interval=N,detach)", bad);
+        answer(&o,
+               "error unknown attach option '%s' (output=PATH,rate=N,interval=N,detach; ':' for "
+               "'=' under jcmd)",
+               bad);
         return ATT_BAD_OPTION;
     }
     pthread_mutex_lock(&run_lock);

@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -133,6 +134,27 @@ static int catches(int pid, int sig)
     return (mask >> (sig - 1)) & 1;
 }
 
+/* The JVM's own word, when its perf data file is there: the first of the
+ * sun.rt.jvmCapabilities flags is 1 when the attach mechanism is on.
+ * Returns 1 (on), 0 (off) or -1 (unknown: no file, -XX:-UsePerfData). */
+static int perfdata_attachable(const struct target *t, unsigned uid)
+{
+    static const char key[] = "sun.rt.jvmCapabilities";
+    struct passwd *pw = getpwuid(uid);
+    char path[PATH_MAX];
+    if (pw == NULL)
+        return -1;
+    snprintf(path, sizeof(path), "%s/tmp/hsperfdata_%s/%d", t->root, pw->pw_name, t->nspid);
+    size_t len;
+    char *d = slurp(path, &len);
+    const char *k = d ? memmem(d, len, key, sizeof(key)) : NULL;
+    int r = -1;
+    if (k && (size_t)(k - d) + sizeof(key) < len)
+        r = k[sizeof(key)] == '1' ? 1 : k[sizeof(key)] == '0' ? 0 : -1;
+    free(d);
+    return r;
+}
+
 /* The checks that need no signal: exists, ours, a JVM that can attach. */
 static int check_target(struct target *t)
 {
@@ -155,7 +177,10 @@ static int check_target(struct target *t)
     snprintf(path, sizeof(path), "/proc/%d/cmdline", t->pid);
     char env[64];
     snprintf(env, sizeof(env), "/proc/%d/environ", t->pid);
-    if (list_has(path, "+DisableAttachMechanism") || list_has(env, "+DisableAttachMechanism"))
+    t->nspid = ns_pid(t->pid);
+    snprintf(t->root, sizeof(t->root), "/proc/%d/root", t->pid);
+    if (list_has(path, "+DisableAttachMechanism") || list_has(env, "+DisableAttachMechanism") ||
+        perfdata_attachable(t, (unsigned)st.st_uid) == 0)
         return fail("process %d runs with -XX:+DisableAttachMechanism: it cannot be attached to; "
                     "restart it under nmtrace instead",
                     t->pid);
@@ -163,8 +188,6 @@ static int check_target(struct target *t)
         return fail("process %d does not catch SIGQUIT (-Xrs or -XX:+ReduceSignalUsage?): "
                     "attaching would kill it",
                     t->pid);
-    t->nspid = ns_pid(t->pid);
-    snprintf(t->root, sizeof(t->root), "/proc/%d/root", t->pid);
     return 0;
 }
 

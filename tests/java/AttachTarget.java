@@ -12,10 +12,11 @@ import java.util.List;
  * until a line "quit" arrives on stdin. After every tick it appends
  * "<System.nanoTime()> <jni bytes> <direct bytes>" to the counter file: the
  * ground truth over time (nanoTime is CLOCK_MONOTONIC on Linux, the clock of
- * the profile's snapshots). Its stdout is "ready" then, at quit, "done"
- * with the tick count's parity-free summary, so attaching must not change it.
+ * the profile's snapshots). Its stdout is "ready" then, at quit, "done":
+ * attaching must not change it.
  *
- * Usage: AttachTarget counterFile blocksPerTick blockBytes directBytesPerTick tickMs
+ * Usage: AttachTarget counterFile blocksPerTick blockBytes directBytesPerTick tickMs [keep]
+ * With keep > 0 only the last keep buffers stay reachable (churn, no growth).
  */
 public final class AttachTarget {
     public static void main(String[] args) throws Exception {
@@ -24,6 +25,7 @@ public final class AttachTarget {
         int size = Integer.parseInt(args[2]);
         int direct = Integer.parseInt(args[3]);
         int tickMs = Integer.parseInt(args[4]);
+        int keep = args.length > 5 ? Integer.parseInt(args[5]) : 0;
         List<ByteBuffer> kept = new ArrayList<>();
         Thread stdin = new Thread(() -> {
             try {
@@ -46,12 +48,14 @@ public final class AttachTarget {
                 if (direct > 0) {
                     kept.add(ByteBuffer.allocateDirect(direct));
                     directBytes += direct;
+                    if (keep > 0 && kept.size() > keep)
+                        directBytes -= kept.remove(0).capacity();
                 }
                 log.println(System.nanoTime() + " " + NativeLib.leakedBytes() + " " + directBytes);
                 log.flush();
                 Thread.sleep(tickMs);
             }
         }
-        System.out.println("done: " + (kept.size() >= 0 ? "ok" : "?"));
+        System.out.println("done");
     }
 }

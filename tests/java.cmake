@@ -97,3 +97,7 @@ nmtj_test(examples_scripts_jemalloc test_scripts.py ARGS --set jemalloc TIMEOUT 
 nmtj_test(java_soak test_soak.py TIMEOUT 1500 LABELS soak)
 # Issue 7: a C2-inlined method keeps its own frame.
 nmtj_test(java_bridge_inlined test_inlined.py TIMEOUT 180)
+# Issue 15: nmtrace attach / detach / jcmd JVMTI.agent_load into a live JVM.
+foreach(c leak cycles jemalloc preloaded disabled jcmd)
+  nmtj_test(java_attach_${c} test_attach.py ARGS --case ${c} TIMEOUT 180 LABELS attach)
+endforeach()

@@ -25,6 +25,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,25 +135,52 @@ static int catches(int pid, int sig)
     return (mask >> (sig - 1)) & 1;
 }
 
-/* The JVM's own word, when its perf data file is there: the first of the
- * sun.rt.jvmCapabilities flags is 1 when the attach mechanism is on.
- * Returns 1 (on), 0 (off) or -1 (unknown: no file, -XX:-UsePerfData). */
-static int perfdata_attachable(const struct target *t, unsigned uid)
+/* The JVM's perf data file (hsperfdata), NULL without one (-XX:-UsePerfData). */
+static char *perfdata(const struct target *t, unsigned uid, size_t *len)
 {
-    static const char key[] = "sun.rt.jvmCapabilities";
     struct passwd *pw = getpwuid(uid);
     char path[PATH_MAX];
     if (pw == NULL)
-        return -1;
+        return NULL;
     snprintf(path, sizeof(path), "%s/tmp/hsperfdata_%s/%d", t->root, pw->pw_name, t->nspid);
-    size_t len;
-    char *d = slurp(path, &len);
-    const char *k = d ? memmem(d, len, key, sizeof(key)) : NULL;
-    int r = -1;
-    if (k && (size_t)(k - d) + sizeof(key) < len)
-        r = k[sizeof(key)] == '1' ? 1 : k[sizeof(key)] == '0' ? 0 : -1;
+    return slurp(path, len);
+}
+
+/* The data of the perf data entry named key: entries are a 20-byte header
+ * (length, name offset, vector length, type, flags, units, variability, data
+ * offset) followed by the name and the data. NULL when absent. */
+static const char *perf_entry(const char *d, size_t len, const char *key, size_t need)
+{
+    size_t klen = strlen(key) + 1;
+    const char *k = d ? memmem(d, len, key, klen) : NULL;
+    int32_t name_off, data_off;
+    if (k == NULL || k - d < 20)
+        return NULL;
+    const char *e = k - 20;
+    memcpy(&name_off, e + 4, 4);
+    memcpy(&data_off, e + 16, 4);
+    if (name_off != 20 || data_off < 20 || (size_t)(e - d) + (size_t)data_off + need > len)
+        return NULL;
+    return e + data_off;
+}
+
+/* What the perf data says: *attachable is the first sun.rt.jvmCapabilities
+ * flag (1: the attach mechanism is on), *created whether the JVM finished
+ * its creation (sun.rt.createVmEndTime set); -1 each when unknown. Before
+ * that, a SIGQUIT could start an attach listener whose socket the JVM then
+ * removes as stale, and the next one would print a thread dump. */
+static void perf_state(const struct target *t, unsigned uid, int *attachable, int *created)
+{
+    size_t len = 0;
+    char *d = perfdata(t, uid, &len);
+    const char *caps = perf_entry(d, len, "sun.rt.jvmCapabilities", 1);
+    const char *end = perf_entry(d, len, "sun.rt.createVmEndTime", 8);
+    int64_t v = 0;
+    *attachable = caps == NULL ? -1 : caps[0] == '1' ? 1 : caps[0] == '0' ? 0 : -1;
+    if (end)
+        memcpy(&v, end, 8);
+    *created = end == NULL ? -1 : v != 0;
     free(d);
-    return r;
 }
 
 /* The checks that need no signal: exists, ours, a JVM that can attach. */
@@ -179,8 +207,12 @@ static int check_target(struct target *t)
     snprintf(env, sizeof(env), "/proc/%d/environ", t->pid);
     t->nspid = ns_pid(t->pid);
     snprintf(t->root, sizeof(t->root), "/proc/%d/root", t->pid);
+    int attachable, created;
+    perf_state(t, (unsigned)st.st_uid, &attachable, &created);
+    if (created == 0)
+        return fail("process %d is a JVM still starting: attach once it runs", t->pid);
     if (list_has(path, "+DisableAttachMechanism") || list_has(env, "+DisableAttachMechanism") ||
-        perfdata_attachable(t, (unsigned)st.st_uid) == 0)
+        attachable == 0)
         return fail("process %d runs with -XX:+DisableAttachMechanism: it cannot be attached to; "
                     "restart it under nmtrace instead",
                     t->pid);

@@ -17,11 +17,17 @@ import java.util.List;
  *
  * Usage: AttachTarget counterFile blocksPerTick blockBytes directBytesPerTick tickMs [keep]
  * With keep > 0 only the last keep buffers stay reachable (churn, no growth).
+ * With blocksPerTick < 0 the JNI library is loaded, and leaks -blocksPerTick
+ * blocks a tick, only once a line "start" arrives (a library loaded late).
  */
 public final class AttachTarget {
+    static volatile boolean started;
+
     public static void main(String[] args) throws Exception {
         String counters = args[0];
         int blocks = Integer.parseInt(args[1]);
+        started = blocks >= 0;
+        int perTick = Math.abs(blocks);
         int size = Integer.parseInt(args[2]);
         int direct = Integer.parseInt(args[3]);
         int tickMs = Integer.parseInt(args[4]);
@@ -31,7 +37,8 @@ public final class AttachTarget {
             try {
                 BufferedReader r = new BufferedReader(new InputStreamReader(System.in));
                 for (String line; (line = r.readLine()) != null && !line.equals("quit");)
-                    ;
+                    if (line.equals("start"))
+                        started = true;
             } catch (Exception e) {
                 // end of input ends the program too
             }
@@ -43,15 +50,16 @@ public final class AttachTarget {
             System.out.println("ready");
             System.out.flush();
             while (stdin.isAlive()) {
-                if (blocks > 0)
-                    NativeLib.leak(blocks, size);
+                if (started && perTick > 0)
+                    NativeLib.leak(perTick, size);
                 if (direct > 0) {
                     kept.add(ByteBuffer.allocateDirect(direct));
                     directBytes += direct;
                     if (keep > 0 && kept.size() > keep)
                         directBytes -= kept.remove(0).capacity();
                 }
-                log.println(System.nanoTime() + " " + NativeLib.leakedBytes() + " " + directBytes);
+                long jni = started && perTick > 0 ? NativeLib.leakedBytes() : 0;
+                log.println(System.nanoTime() + " " + jni + " " + directBytes);
                 log.flush();
                 Thread.sleep(tickMs);
             }

@@ -30,18 +30,13 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
+#include "nmt_enc.h"
 #include "nmt_format.h"
 
 #define POOL_MAX         512
 #define ROOT_POOL        24 /* root-side frames come from this few */
 #define SITES_PER_RECORD 50000u
-
-struct buf {
-    unsigned char *p;
-    size_t len, cap;
-};
 
 struct mapping {
     uint64_t start, end, offset, inode;
@@ -53,7 +48,7 @@ struct mapping {
 
 struct gen {
     FILE *out;
-    struct buf b;
+    struct nmt_enc b;
     uint64_t rng;
     uint64_t pool[POOL_MAX];
     unsigned npool;
@@ -62,85 +57,24 @@ struct gen {
     int err;
 };
 
-/* ---- little-endian encoding into a growable buffer ---- */
-
-static void buf_need(struct gen *g, size_t n)
+/* Records are encoded into g->b (format/nmt_enc.h) and written out one by
+ * one: the buffer holds one record at a time. */
+static void flush(struct gen *g)
 {
-    if (g->b.len + n <= g->b.cap)
-        return;
-    size_t cap = g->b.cap ? g->b.cap : 1 << 16;
-    while (cap < g->b.len + n)
-        cap *= 2;
-    unsigned char *p = realloc(g->b.p, cap);
-    if (p == NULL) {
+    if (g->b.failed) {
         fprintf(stderr, "nmt_gen_profile: out of memory\n");
         exit(1);
     }
-    g->b.p = p;
-    g->b.cap = cap;
-}
-
-static void put_bytes(struct gen *g, const void *p, size_t n)
-{
-    buf_need(g, n);
-    memcpy(g->b.p + g->b.len, p, n);
-    g->b.len += n;
-}
-
-static void put_u16(struct gen *g, uint16_t v)
-{
-    unsigned char b[2] = {(unsigned char)v, (unsigned char)(v >> 8)};
-    put_bytes(g, b, 2);
-}
-
-static void put_u32(struct gen *g, uint32_t v)
-{
-    unsigned char b[4];
-    for (int i = 0; i < 4; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-    put_bytes(g, b, 4);
-}
-
-static void put_u64(struct gen *g, uint64_t v)
-{
-    unsigned char b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-    put_bytes(g, b, 8);
-}
-
-static void put_str(struct gen *g, const void *s, size_t n)
-{
-    put_u32(g, (uint32_t)n);
-    put_bytes(g, s, n);
-}
-
-static void put_cstr(struct gen *g, const char *s)
-{
-    put_str(g, s, strlen(s));
-}
-
-/* Starts a record: the frame head's length is patched by rec_end. */
-static size_t rec_begin(struct gen *g, uint16_t type)
-{
-    size_t at = g->b.len;
-    put_u16(g, type);
-    put_u16(g, 0);
-    put_u32(g, 0);
-    return at;
-}
-
-/* Patches the length, appends the CRC and writes the record out. */
-static void rec_end(struct gen *g, size_t at)
-{
-    uint32_t len = (uint32_t)(g->b.len - at - NMT_FRAME_HEAD);
-    for (int i = 0; i < 4; i++)
-        g->b.p[at + 4 + i] = (unsigned char)(len >> (8 * i));
-    uint32_t crc = (uint32_t)crc32(0L, g->b.p + at, (uInt)(g->b.len - at));
-    put_u32(g, crc);
-    if (fwrite(g->b.p, 1, g->b.len, g->out) != g->b.len)
+    if (fwrite(g->b.data, 1, g->b.len, g->out) != g->b.len)
         g->err = errno ? errno : EIO;
     g->b.len = 0;
+}
+
+/* Frames the record begun at at and writes it out. */
+static void rec_end(struct gen *g, size_t at)
+{
+    nmt_enc_rec_end(&g->b, at);
+    flush(g);
 }
 
 static uint64_t rng_next(uint64_t *s)
@@ -246,18 +180,20 @@ static int read_maps(struct gen *g)
 
 static void put_maps(struct gen *g)
 {
-    size_t at = rec_begin(g, NMT_REC_MAPS);
-    put_u32(g, g->nmaps);
+    size_t at = nmt_enc_rec_begin(&g->b, NMT_REC_MAPS);
+    nmt_enc_u32(&g->b, g->nmaps);
     for (unsigned i = 0; i < g->nmaps; i++) {
         const struct mapping *m = &g->maps[i];
-        put_u64(g, m->start);
-        put_u64(g, m->end);
-        put_u64(g, m->offset);
-        put_u32(g, m->prot);
-        put_u32(g, m->dev);
-        put_u64(g, m->inode);
-        put_cstr(g, m->path);
-        put_str(g, m->bid, m->bid_len);
+        const struct nmt_map_entry e = {.start = m->start,
+                                        .end = m->end,
+                                        .offset = m->offset,
+                                        .inode = m->inode,
+                                        .prot = m->prot,
+                                        .dev = m->dev,
+                                        .path = m->path,
+                                        .build_id = m->bid,
+                                        .build_id_len = m->bid_len};
+        nmt_enc_map(&g->b, &e);
     }
     rec_end(g, at);
 }
@@ -286,36 +222,34 @@ static void fill_pool(struct gen *g)
 
 static void put_header(struct gen *g, uint64_t rate, uint32_t depth, int argc, char **argv)
 {
-    size_t at = rec_begin(g, NMT_REC_HEADER);
-    put_u32(g, NMT_FORMAT_VERSION);
-    put_u32(g, (uint32_t)getpid());
-    put_u32(g, (uint32_t)getppid());
-    put_u32(g, 0);
-    put_u64(g, now_ns(CLOCK_REALTIME));
-    put_u64(g, now_ns(CLOCK_MONOTONIC));
-    put_u64(g, rate);
-    put_u32(g, depth);
-    put_u32(g, (uint32_t)sysconf(_SC_PAGESIZE));
-    put_cstr(g, "nmt_gen_profile " NMT_VERSION);
+    const struct nmt_header h = {.version = NMT_FORMAT_VERSION,
+                                 .pid = (uint32_t)getpid(),
+                                 .ppid = (uint32_t)getppid(),
+                                 .start_realtime_ns = now_ns(CLOCK_REALTIME),
+                                 .start_monotonic_ns = now_ns(CLOCK_MONOTONIC),
+                                 .rate = rate,
+                                 .depth = depth,
+                                 .page_size = (uint32_t)sysconf(_SC_PAGESIZE),
+                                 .producer = "nmt_gen_profile " NMT_VERSION};
+    size_t at = nmt_enc_header_begin(&g->b, &h);
     char exe[512];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    put_str(g, exe, n > 0 ? (size_t)n : 0);
+    nmt_enc_str(&g->b, exe, n > 0 ? (size_t)n : 0);
     size_t total = 0;
     for (int i = 0; i < argc; i++)
         total += strlen(argv[i]) + 1;
-    put_u32(g, (uint32_t)total);
+    nmt_enc_u32(&g->b, (uint32_t)total);
     for (int i = 0; i < argc; i++)
-        put_bytes(g, argv[i], strlen(argv[i]) + 1);
+        nmt_enc_put(&g->b, argv[i], strlen(argv[i]) + 1);
     struct utsname u;
-    put_cstr(g, uname(&u) == 0 ? u.nodename : "");
+    nmt_enc_cstr(&g->b, uname(&u) == 0 ? u.nodename : "");
     rec_end(g, at);
 
-    at = rec_begin(g, NMT_REC_INFO);
-    put_u32(g, 1);
-    put_cstr(g, "config.RATE");
+    at = nmt_enc_rec_begin(&g->b, NMT_REC_INFO);
+    nmt_enc_u32(&g->b, 1);
     char r[32];
     snprintf(r, sizeof(r), "%" PRIu64, rate);
-    put_cstr(g, r);
+    nmt_enc_info_pair(&g->b, "config.RATE", r);
     rec_end(g, at);
 }
 
@@ -352,34 +286,29 @@ static void put_site(struct gen *g, uint32_t id, const struct site_gen *s, uint3
 {
     uint64_t live = s->base_bytes + (s->leak ? snap * (s->base_bytes / 4) : 0);
     uint64_t objs = live / 256 + 1;
-    put_u32(g, id);
-    put_u32(g, s->mmap ? NMT_SITE_MMAP : NMT_SITE_MALLOC);
+    struct nmt_site_disk d = {.stack_id = id};
     if (s->mmap) {
-        for (int k = 0; k < 6; k++)
-            put_u64(g, 0);
-        put_u64(g, live * 4);
-        put_u64(g, live);
-        return;
+        d.flags = NMT_SITE_MMAP;
+        d.reserved = live * 4;
+        d.committed = live;
+    } else {
+        d.flags = NMT_SITE_MALLOC;
+        d.live_bytes = live;
+        d.live_objects = objs;
+        d.alloc_bytes = live * (snap + 2);
+        d.alloc_objects = objs * (snap + 2);
+        d.live_samples = objs / 8 + 1;
+        d.alloc_samples = (objs / 8 + 1) * (snap + 2);
     }
-    put_u64(g, live);
-    put_u64(g, objs);
-    put_u64(g, live * (snap + 2));
-    put_u64(g, objs * (snap + 2));
-    put_u64(g, objs / 8 + 1);
-    put_u64(g, (objs / 8 + 1) * (snap + 2));
-    put_u64(g, 0);
-    put_u64(g, 0);
+    nmt_enc_site(&g->b, &d);
 }
 
 static void put_snapshot(struct gen *g, uint32_t seq, const struct site_gen *sites,
                          uint32_t nstacks)
 {
-    size_t at = rec_begin(g, NMT_REC_SNAP_BEGIN);
-    put_u32(g, seq);
-    put_u32(g, NMT_SNAP_INTERVAL);
-    put_u64(g, now_ns(CLOCK_REALTIME));
-    put_u64(g, now_ns(CLOCK_MONOTONIC));
-    rec_end(g, at);
+    nmt_enc_snap_begin(&g->b, seq, NMT_SNAP_INTERVAL, now_ns(CLOCK_REALTIME),
+                       now_ns(CLOCK_MONOTONIC));
+    flush(g);
     put_maps(g);
 
     uint64_t live = 0;
@@ -394,26 +323,22 @@ static void put_snapshot(struct gen *g, uint32_t seq, const struct site_gen *sit
                {"rec.samples", (int64_t)nstacks * (seq + 2)},
                {"rec.stacks", nstacks},
                {"rec.ring_drops", 0}};
-    at = rec_begin(g, NMT_REC_COUNTERS);
-    put_u32(g, (uint32_t)(sizeof(ctr) / sizeof(ctr[0])));
-    for (size_t k = 0; k < sizeof(ctr) / sizeof(ctr[0]); k++) {
-        put_cstr(g, ctr[k].name);
-        put_u64(g, (uint64_t)ctr[k].v);
-    }
+    size_t at = nmt_enc_rec_begin(&g->b, NMT_REC_COUNTERS);
+    nmt_enc_u32(&g->b, (uint32_t)(sizeof(ctr) / sizeof(ctr[0])));
+    for (size_t k = 0; k < sizeof(ctr) / sizeof(ctr[0]); k++)
+        nmt_enc_counter(&g->b, ctr[k].name, ctr[k].v);
     rec_end(g, at);
 
     for (uint32_t first = 0; first < nstacks; first += SITES_PER_RECORD) {
         uint32_t n = nstacks - first < SITES_PER_RECORD ? nstacks - first : SITES_PER_RECORD;
-        at = rec_begin(g, NMT_REC_SITES);
-        put_u32(g, n);
+        at = nmt_enc_rec_begin(&g->b, NMT_REC_SITES);
+        nmt_enc_u32(&g->b, n);
         for (uint32_t i = first; i < first + n; i++)
             put_site(g, i + 1, &sites[i], seq);
         rec_end(g, at);
     }
-    at = rec_begin(g, NMT_REC_SNAP_END);
-    put_u32(g, seq);
-    put_u32(g, nstacks);
-    rec_end(g, at);
+    nmt_enc_snap_end(&g->b, seq, nstacks);
+    flush(g);
 }
 
 static void usage(FILE *f)
@@ -467,6 +392,7 @@ int main(int argc, char **argv)
         return 2;
     }
     struct gen g = {.rng = seed * 0x9E3779B97F4A7C15ull + 1};
+    nmt_enc_init(&g.b, realloc);
     int err = read_maps(&g);
     if (err != 0) {
         fprintf(stderr, "nmt_gen_profile: /proc/self/maps: %s\n", strerror(-err));
@@ -482,10 +408,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "nmt_gen_profile: %s: %s\n", path, strerror(errno));
         return 1;
     }
-    put_bytes(&g, NMT_MAGIC, NMT_MAGIC_LEN);
-    if (fwrite(g.b.p, 1, g.b.len, g.out) != g.b.len)
-        g.err = EIO;
-    g.b.len = 0;
+    nmt_enc_magic(&g.b);
+    flush(&g);
     put_header(&g, 524288, 64, argc, argv);
 
     uint64_t entry_malloc = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, "malloc");
@@ -503,12 +427,8 @@ int main(int argc, char **argv)
         /* Heavy-tailed sizes: most sites small, a few large. */
         s->base_bytes = (uint64_t)64 << (rng_next(&g.rng) % 12);
         uint32_t n = make_stack(&g, i, s->mmap ? entry_mmap : entry_malloc, frames, 64);
-        size_t at = rec_begin(&g, NMT_REC_STACK);
-        put_u32(&g, i + 1);
-        put_u32(&g, n);
-        for (uint32_t k = 0; k < n; k++)
-            put_u64(&g, frames[k]);
-        rec_end(&g, at);
+        nmt_enc_stack(&g.b, i + 1, frames, n);
+        flush(&g);
     }
     for (uint32_t s = 0; s < nsnaps && g.err == 0; s++)
         put_snapshot(&g, s, sites, (uint32_t)nstacks);
@@ -522,6 +442,6 @@ int main(int argc, char **argv)
            nsnaps, g.npool);
     free(sites);
     free(g.maps);
-    free(g.b.p);
+    free(g.b.data);
     return 0;
 }

@@ -47,7 +47,7 @@ ALL_CONFIGS = ["plain", "nmt", "nmt-rate1", "nmt-rate1-16M", "heaptrack", "jemal
 
 
 def load_nmtprof():
-    sys.path.insert(0, os.path.join(bl.REPO, "tests", "integration"))
+    sys.path.insert(0, os.path.join(bl.REPO, "tests", "recorder"))
     try:
         import nmtprof
         return nmtprof

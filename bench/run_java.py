@@ -35,7 +35,7 @@ JVM_OPTS = "-Xmx256m -Xms256m -Xmn32m -XX:MaxDirectMemorySize=256m -XX:+UseSeria
 
 
 def load_nmtprof():
-    sys.path.insert(0, os.path.join(bl.REPO, "tests", "integration"))
+    sys.path.insert(0, os.path.join(bl.REPO, "tests", "recorder"))
     try:
         import nmtprof
         return nmtprof

@@ -230,17 +230,12 @@ static void reset_rings(void)
     }
 }
 
+/* A new profile counts its losses from 0; the rings' sizes stay. */
 static void reset_counters(void)
 {
-    atomic_store(&nmt__lost_no_ring, 0);
-    atomic_store(&nmt__after_final, 0);
-    atomic_store(&nmt__ring_waits, 0);
-    atomic_store(&nmt__ring_wait_ns, 0);
-    atomic_store(&nmt__ring_wait_stalls, 0);
-    atomic_store(&nmt__unwind_errors, 0);
-    atomic_store(&nmt__truncated_stacks, 0);
-    atomic_store(&nmt__liveset_full, 0);
-    atomic_store(&nmt__mmap_failed_after_record, 0);
+    uint64_t small = atomic_load(&nmt__ctr.small_rings);
+    memset(&nmt__ctr, 0, sizeof(nmt__ctr));
+    atomic_store(&nmt__ctr.small_rings, small);
 }
 
 static int parse_perms(const char *p, int *flags)
@@ -271,7 +266,7 @@ static void seed_mmap_model(struct nmt_writer *w)
             if (inode == 0)
                 flags |= MAP_ANONYMOUS;
             if (nmt_mm_map(&w->mm, lo, hi - lo, prot, flags, id) != 0)
-                w->internal_errors++;
+                nmt__ctr.internal_errors++;
         }
         line = next ? next + 1 : NULL;
     }

@@ -29,8 +29,6 @@
 #include "nmt_internal.h"
 #include "nmt_sampler.h"
 
-NMT_HIDDEN _Atomic uint64_t nmt__unwind_errors, nmt__truncated_stacks;
-NMT_HIDDEN _Atomic uint64_t nmt__ring_waits, nmt__ring_wait_ns, nmt__ring_wait_stalls;
 static _Atomic uint32_t nmt__thread_serial;
 
 NMT_HIDDEN int64_t nmt__next_gap(struct nmt_tls *t)
@@ -247,9 +245,9 @@ NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry)
         raw[k++] = tmp[i];
     frames[0] = (uintptr_t)entry;
     if (k == 0)
-        atomic_fetch_add_explicit(&nmt__unwind_errors, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&nmt__ctr.unwind_errors, 1, memory_order_relaxed);
     if (n == want || i < n)
-        atomic_fetch_add_explicit(&nmt__truncated_stacks, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&nmt__ctr.truncated_stacks, 1, memory_order_relaxed);
     return (uint32_t)k + 1;
 }
 
@@ -306,11 +304,11 @@ static void *reserve(struct nmt_thread *thr, uint32_t len)
     int end;
     p = nmt_ring_reserve_wait(thr->ring, len, &nmt__bell, NMT_STALL_NS, &ns, &end);
     if (end != NMT_WAIT_TOO_BIG) {
-        atomic_fetch_add_explicit(&nmt__ring_waits, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&nmt__ring_wait_ns, ns, memory_order_relaxed);
+        atomic_fetch_add_explicit(&nmt__ctr.ring_waits, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&nmt__ctr.ring_wait_ns, ns, memory_order_relaxed);
     }
     if (end == NMT_WAIT_STALLED)
-        atomic_fetch_add_explicit(&nmt__ring_wait_stalls, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&nmt__ctr.ring_wait_stalls, 1, memory_order_relaxed);
     return p;
 }
 
@@ -344,7 +342,7 @@ static int past_final(void)
 {
     if (atomic_load_explicit(&nmt__state, memory_order_relaxed) == NMT_ON)
         return 0;
-    atomic_fetch_add_explicit(&nmt__after_final, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&nmt__ctr.after_final, 1, memory_order_relaxed);
     return 1;
 }
 
@@ -402,13 +400,13 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
     int late;
     struct nmt_thread *thr = slot_enter(t, &late);
     if (thr == NULL) {
-        atomic_fetch_add_explicit(&nmt__lost_no_ring, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&nmt__ctr.lost_no_ring, 1, memory_order_relaxed);
         t->guard--;
         return ptr;
     }
     if (nmt__exact && nmt_liveset_insert(&nmt__liveset, ptr) != 0) {
         /* Both buckets full: 16 live samples hash there. Lost, and counted. */
-        atomic_fetch_add_explicit(&nmt__liveset_full, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&nmt__ctr.liveset_full, 1, memory_order_relaxed);
         count_drop(thr, size);
         slot_leave(late);
         t->guard--;
@@ -454,7 +452,7 @@ static void record_free(void *ptr, uint64_t seq)
                               atomic_load_explicit(&thr->free_drops, memory_order_relaxed) + 1,
                               memory_order_relaxed);
     } else if (thr == NULL) {
-        atomic_fetch_add_explicit(&nmt__lost_no_ring, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&nmt__ctr.lost_no_ring, 1, memory_order_relaxed);
     }
     slot_leave(late);
     t->guard--;
@@ -468,7 +466,7 @@ static void record_mmap(int type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_
     int late;
     struct nmt_thread *thr = slot_enter(t, &late);
     if (thr == NULL) {
-        atomic_fetch_add_explicit(&nmt__lost_no_ring, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&nmt__ctr.lost_no_ring, 1, memory_order_relaxed);
         t->guard--;
         return;
     }

@@ -1,19 +1,24 @@
 /*
  * nmt_config.c: the NMTRACE_* environment variables.
  *
- * Read once, in the constructor, with getenv (which does not allocate). A
- * bad value gets one line on stderr naming the variable and the default that
- * is used instead: the host process must start whatever the environment says.
+ * Read once, in the constructor, with getenv (which does not allocate). Each
+ * value is checked against its entry in common/nmc_vars.c, the table the
+ * launcher checks its options against, so both accept the same strings
+ * (README.md, "Values"). A bad value gets one line on stderr naming the
+ * variable and the default that is used instead, and so does an NMTRACE_*
+ * name the table does not know: the host process must start whatever the
+ * environment says.
  */
-#include <ctype.h>
-#include <errno.h>
-#include <signal.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "nmc_env.h"
+#include "nmc_parse.h"
+#include "nmc_vars.h"
 #include "nmt_internal.h"
 #include "nmt_os.h"
 
@@ -25,203 +30,140 @@ NMT_HIDDEN struct nmt_config nmt__cfg = {
     .ring_kib = 1024,
 };
 
-NMT_HIDDEN void nmt__say(const char *fmt, ...)
+/* 1 with the value of variable name in *out when it is set and valid (by its
+ * entry in nmc_vars.c); 0 when it is unset, or set but not valid, which gets
+ * one line naming it, what it should be and what is used instead (kept). */
+static int var(const char *name, uint64_t *out, const char *kept)
 {
-    if (nmt__cfg.quiet || !nmt__os_stderr_ok())
-        return;
-    char line[640];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap); /* no allocation for %s %d %llu */
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    memcpy(line + n, "\n", 1);
-    ssize_t w = write(2, line, (size_t)n + 1);
-    (void)w;
-}
-
-/* Parses a byte count: digits with an optional k/m/g suffix (powers of 1024). */
-static int parse_size(const char *s, uint64_t *out)
-{
-    if (s == NULL || !isdigit((unsigned char)*s))
-        return -EINVAL;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0)
-        return -EINVAL;
-    unsigned shift = 0;
-    switch (tolower((unsigned char)*end)) {
-    case 'k':
-        shift = 10;
-        break;
-    case 'm':
-        shift = 20;
-        break;
-    case 'g':
-        shift = 30;
-        break;
-    case '\0':
-        break;
-    default:
-        return -EINVAL;
-    }
-    if (shift != 0) {
-        end++;
-        if (tolower((unsigned char)*end) == 'i')
-            end++;
-        if (tolower((unsigned char)*end) == 'b')
-            end++;
-    }
-    if (*end != '\0' || v > (UINT64_MAX >> shift))
-        return -EINVAL;
-    *out = (uint64_t)v << shift;
+    const char *s = getenv(name);
+    const struct nmc_var *v = nmc_var_find(name);
+    char why[200];
+    if (s == NULL || *s == '\0' || v == NULL)
+        return 0;
+    if (nmc_var_parse(v, s, out, why, sizeof(why)) == 0)
+        return 1;
+    nmt__say("nmtrace: %s=%s; using %s", name, why, kept);
     return 0;
 }
 
-static void size_var(const char *name, uint64_t *dst, uint64_t min, uint64_t max)
+/* A numeric variable into *dst, whose present value is the default. */
+static void num_var(const char *name, uint64_t *dst)
 {
-    const char *s = getenv(name);
-    if (s == NULL || *s == '\0')
-        return;
-    uint64_t v;
-    if (parse_size(s, &v) != 0 || v < min || v > max) {
-        nmt__say("nmtrace: %s='%s' is not a number from %llu to %llu; using %llu", name, s,
-                 (unsigned long long)min, (unsigned long long)max, (unsigned long long)*dst);
-        return;
-    }
-    *dst = v;
+    char kept[24];
+    snprintf(kept, sizeof(kept), "%llu", (unsigned long long)*dst);
+    var(name, dst, kept);
 }
 
-static const char *const jvm_signals[] = {"SEGV", "BUS",  "ILL",  "FPE",  "TRAP", "USR2",
-                                          "QUIT", "HUP",  "INT",  "TERM", "PROF", "KILL",
-                                          "STOP", "CHLD", "PIPE", "XFSZ"};
-
-static int signal_number(const char *s)
+static void u32_var(const char *name, uint32_t *dst)
 {
-    static const struct {
-        const char *name;
-        int num;
-    } names[] = {{"USR1", SIGUSR1},     {"USR2", SIGUSR2},   {"HUP", SIGHUP},   {"INT", SIGINT},
-                 {"QUIT", SIGQUIT},     {"TERM", SIGTERM},   {"SEGV", SIGSEGV}, {"BUS", SIGBUS},
-                 {"ILL", SIGILL},       {"FPE", SIGFPE},     {"TRAP", SIGTRAP}, {"PROF", SIGPROF},
-                 {"KILL", SIGKILL},     {"STOP", SIGSTOP},   {"CHLD", SIGCHLD}, {"PIPE", SIGPIPE},
-                 {"XFSZ", SIGXFSZ},     {"WINCH", SIGWINCH}, {"URG", SIGURG},   {"ALRM", SIGALRM},
-                 {"VTALRM", SIGVTALRM}, {"PWR", SIGPWR},     {"SYS", SIGSYS}};
-    if (strncasecmp(s, "SIG", 3) == 0)
-        s += 3;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcasecmp(s, names[i].name) == 0)
-            return names[i].num;
-    if (strncasecmp(s, "RTMIN+", 6) == 0 && isdigit((unsigned char)s[6])) {
-        int k = atoi(s + 6);
-        return SIGRTMIN + k <= SIGRTMAX ? SIGRTMIN + k : -1;
-    }
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s != '\0' && *end == '\0' && v > 0 && v < NSIG)
-        return (int)v;
-    return -1;
+    uint64_t v = *dst;
+    num_var(name, &v);
+    *dst = (uint32_t)v; /* every u32 variable's maximum fits (nmc_vars.c) */
 }
 
-static void signal_var(void)
-{
-    const char *s = getenv("NMTRACE_SIGNAL");
-    if (s == NULL || *s == '\0' || strcmp(s, "0") == 0 || strcasecmp(s, "off") == 0)
-        return;
-    int sig = signal_number(s);
-    if (sig < 0) {
-        nmt__say("nmtrace: NMTRACE_SIGNAL='%s' is not a signal; dump signal off", s);
-        return;
-    }
-    for (size_t i = 0; i < sizeof(jvm_signals) / sizeof(jvm_signals[0]); i++) {
-        if (signal_number(jvm_signals[i]) == sig) {
-            nmt__say("nmtrace: NMTRACE_SIGNAL='%s' is used by the JVM or the process; dump "
-                     "signal off (use USR1 or RTMIN+N)",
-                     s);
-            return;
-        }
-    }
-    nmt__cfg.dump_signal = sig;
-}
-
+/* A path: nmc_vars.c's limit is the buffer's size less the final NUL. */
 static void string_var(const char *name, char *dst, size_t size)
 {
-    const char *s = getenv(name);
-    if (s == NULL || *s == '\0')
-        return;
-    if (strlen(s) >= size) {
-        nmt__say("nmtrace: %s is longer than %zu bytes; using '%s'", name, size - 1, dst);
-        return;
+    uint64_t len;
+    if (var(name, &len, dst[0] != '\0' ? dst : "none") && len < size)
+        memcpy(dst, getenv(name), (size_t)len + 1);
+}
+
+_Static_assert(NMC_DEPTH_MAX == NMT_MAX_DEPTH, "NMTRACE_DEPTH's limit is the stack buffers' size");
+
+/* 1 when the environment a process started with (/proc/PID/environ) has an
+ * LD_PRELOAD naming libnmtrace: read a block at a time, matched as it goes. */
+static int started_recorded(pid_t pid)
+{
+    static const char key[] = "LD_PRELOAD=", lib[] = "libnmtrace";
+    char buf[4096];
+    snprintf(buf, sizeof(buf), "/proc/%ld/environ", (long)pid);
+    int fd = open(buf, O_RDONLY | O_CLOEXEC), found = 0;
+    size_t k = 0, m = 0; /* bytes of key at the entry's start, of lib after it */
+    ssize_t n;
+    if (fd < 0)
+        return 0;
+    while (!found && (n = read(fd, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n && !found; i++) {
+            char c = buf[i];
+            if (c == '\0')
+                k = m = 0;
+            else if (k == SIZE_MAX)
+                continue; /* another variable */
+            else if (k < sizeof(key) - 1)
+                k = c == key[k] ? k + 1 : SIZE_MAX;
+            else /* no letter of lib repeats: a mismatch restarts at 0 or 1 */
+                found = (m = c == lib[m] ? m + 1 : c == lib[0]) == sizeof(lib) - 1;
+        }
     }
-    strcpy(dst, s);
+    close(fd);
+    return found;
+}
+
+/* 1 when the parent process has said what is wrong with this environment:
+ * it is the nmtrace launcher, or it was recorded itself (and a child usually
+ * inherits its environment). A forked child never asks: it does not run the
+ * constructor again. */
+static int parent_warned(void)
+{
+    pid_t parent = getppid();
+    char path[64], exe[4096];
+    snprintf(path, sizeof(path), "/proc/%ld/exe", (long)parent);
+    ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        if (strcmp(nmc_base_name(exe), "nmtrace") == 0)
+            return 1;
+    }
+    return started_recorded(parent);
+}
+
+/* One line for each NMTRACE_* name nmtrace does not know: a misspelt
+ * variable would otherwise be ignored in silence. Once per process tree. */
+static void warn_unknown(void)
+{
+    extern char **environ;
+    char msg[512];
+    if (nmt__cfg.quiet || parent_warned())
+        return;
+    for (char **e = environ; e != NULL && *e != NULL; e++)
+        if (nmc_env_unknown(*e, msg, sizeof(msg)))
+            nmt__say("nmtrace: %s", msg);
 }
 
 NMT_HIDDEN void nmt__config_load(void)
 {
-    const char *q = getenv("NMTRACE_QUIET");
-    nmt__cfg.quiet = q != NULL && strcmp(q, "1") == 0;
-    if (q != NULL && *q != '\0' && !nmt__cfg.quiet && strcmp(q, "0") != 0)
-        nmt__say("nmtrace: NMTRACE_QUIET='%s' is not 0 or 1; using 0", q);
-
-    size_var("NMTRACE_RATE", &nmt__cfg.rate, 1, (uint64_t)1 << 40);
-    uint64_t v = nmt__cfg.depth;
-    size_var("NMTRACE_DEPTH", &v, 1, NMT_MAX_DEPTH);
-    nmt__cfg.depth = (uint32_t)v;
-    v = nmt__cfg.interval;
-    size_var("NMTRACE_INTERVAL", &v, 0, 86400 * 365);
-    nmt__cfg.interval = (uint32_t)v;
-    size_var("NMTRACE_GROWTH", &nmt__cfg.growth, 0, UINT64_MAX >> 1);
+    /* First: while it is unread, a bad value of it is said. */
+    uint64_t quiet;
+    if (var("NMTRACE_QUIET", &quiet, "0"))
+        nmt__cfg.quiet = quiet == 1;
+    num_var("NMTRACE_RATE", &nmt__cfg.rate);
+    u32_var("NMTRACE_DEPTH", &nmt__cfg.depth);
+    u32_var("NMTRACE_INTERVAL", &nmt__cfg.interval);
+    num_var("NMTRACE_GROWTH", &nmt__cfg.growth);
     /* Rate 1 records every allocation: a 1 MiB ring overflows in a burst
      * (docs/PERFORMANCE.md measured half the events lost), so its default is
      * 16 MiB. Ring pages are touched only as they are used. */
     if (nmt__cfg.rate == 1)
         nmt__cfg.ring_kib = 16384;
-    v = nmt__cfg.ring_kib;
-    size_var("NMTRACE_RING", &v, 4, 1u << 20);
-    nmt__cfg.ring_kib = (uint32_t)v;
-
-    const char *seed = getenv("NMTRACE_SEED");
-    if (seed != NULL && *seed != '\0') {
-        uint64_t s;
-        if (parse_size(seed, &s) == 0) {
-            nmt__cfg.seed = s;
-            nmt__cfg.seed_set = 1;
-        } else {
-            nmt__say("nmtrace: NMTRACE_SEED='%s' is not a number; using a random seed", seed);
-        }
+    u32_var("NMTRACE_RING", &nmt__cfg.ring_kib);
+    uint64_t v;
+    if (var("NMTRACE_SEED", &v, "a random seed")) {
+        nmt__cfg.seed = v;
+        nmt__cfg.seed_set = 1;
     }
-
-    const char *uw = getenv("NMTRACE_UNWIND");
-    if (uw != NULL && *uw != '\0') {
-        if (strcmp(uw, "fp") == 0)
-            nmt__cfg.unwind_fp = 1;
-        else if (strcmp(uw, "libunwind") != 0)
-            nmt__say("nmtrace: NMTRACE_UNWIND='%s' is not libunwind or fp; using libunwind", uw);
-    }
-
-    const char *java = getenv("NMTRACE_JAVA");
-    if (java != NULL && *java != '\0') {
-        if (strcmp(java, "off") == 0 || strcmp(java, "0") == 0)
-            nmt__cfg.java = 0;
-        else if (strcmp(java, "auto") != 0 && strcmp(java, "1") != 0)
-            nmt__say("nmtrace: NMTRACE_JAVA='%s' is not auto or off; using auto", java);
-    }
-
-    const char *full = getenv("NMTRACE_ON_FULL");
-    if (full != NULL && *full != '\0') {
-        if (strcmp(full, "drop") == 0)
-            nmt__cfg.on_full_drop = 1;
-        else if (strcmp(full, "wait") != 0)
-            nmt__say("nmtrace: NMTRACE_ON_FULL='%s' is not wait or drop; using wait", full);
-    }
-
-    signal_var();
+    /* Keywords: the index in nmc_vars.c's word list. */
+    if (var("NMTRACE_UNWIND", &v, "libunwind"))
+        nmt__cfg.unwind_fp = v == 1;
+    if (var("NMTRACE_JAVA", &v, "auto"))
+        nmt__cfg.java = v == 0 || v == 2; /* auto, 1 */
+    if (var("NMTRACE_ON_FULL", &v, "wait"))
+        nmt__cfg.on_full_drop = v == 1;
+    if (var("NMTRACE_SIGNAL", &v, "no dump signal"))
+        nmt__cfg.dump_signal = (int)v;
     string_var("NMTRACE_OUTPUT", nmt__cfg.output, sizeof(nmt__cfg.output));
     string_var("NMTRACE_TRIGGER", nmt__cfg.trigger, sizeof(nmt__cfg.trigger));
+    warn_unknown();
 }
 
 NMT_HIDDEN void nmt__config_describe(void (*add)(void *, const char *, const char *), void *ctx)

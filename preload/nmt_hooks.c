@@ -20,8 +20,6 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-__thread struct nmt_tls nmt__tls __attribute__((tls_model("initial-exec")));
-
 /* A countdown this large is never crossed: used when recording is off. */
 #define NMT_NEVER ((uint64_t)1 << 62)
 
@@ -154,7 +152,7 @@ static void unclaim_sampled(void *p)
         if (nmt_liveset_insert(&nmt__liveset, p) == 0)
             nmt_addrfilter_add(&nmt__filter, p);
         else
-            atomic_fetch_add_explicit(&nmt__liveset_full, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&nmt__ctr.liveset_full, 1, memory_order_relaxed);
     }
 }
 

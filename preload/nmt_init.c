@@ -10,9 +10,9 @@
  * ring any more. When the main thread ends with pthread_exit, the writer
  * ends the process with exit(0) once only it is left, as glibc would have
  * done on the last thread's exit (the destructor then runs on the writer
- * thread). A fork child clears the rings and
- * tables it inherited and starts its own writer (and file) at its first
- * event; an exec'ed program loads us afresh and writes its own file.
+ * thread). A fork child clears the rings and tables it inherited and starts
+ * its own writer (and file) at its first event (nmt__child_start in
+ * nmt_writer.c); an exec'ed program loads us afresh and writes its own file.
  */
 #include <dlfcn.h>
 #include <link.h>
@@ -27,24 +27,6 @@
 #include "nmt_internal.h"
 #include "nmt_format.h"
 #include "nmt_writer.h"
-
-NMT_HIDDEN _Atomic int nmt__state;
-NMT_HIDDEN _Atomic int nmt__disabled;
-NMT_HIDDEN _Atomic uint64_t nmt__seq = 1;
-NMT_HIDDEN struct nmt_addrfilter nmt__filter;
-NMT_HIDDEN struct nmt_liveset nmt__liveset;
-NMT_HIDDEN int nmt__exact;
-NMT_HIDDEN _Atomic uint64_t nmt__liveset_full;
-NMT_HIDDEN uintptr_t nmt__self_lo, nmt__self_hi;
-NMT_HIDDEN _Atomic int nmt__child_pending;
-NMT_HIDDEN uint64_t nmt__start_realtime, nmt__start_monotonic;
-
-NMT_HIDDEN uint64_t nmt__clock_ns(clockid_t clk)
-{
-    struct timespec ts;
-    clock_gettime(clk, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 NMT_HIDDEN NMT_NO_ASAN void nmt__ensure_init(void)
 {
@@ -91,9 +73,7 @@ static void atfork_child(void)
         return;
     nmt__threads_after_fork(nmt__tls.thr);
     nmt__writer_after_fork();
-    atomic_store_explicit(&nmt__ring_waits, 0, memory_order_relaxed);
-    atomic_store_explicit(&nmt__ring_wait_ns, 0, memory_order_relaxed);
-    atomic_store_explicit(&nmt__ring_wait_stalls, 0, memory_order_relaxed);
+    nmt__counters_after_fork();
     nmt__tls.main_thread = 0;
     nmt__thread_arm_main(); /* the forking thread leads the child's group */
     if (nmt_jvm_after_fork_child != NULL)
@@ -101,19 +81,6 @@ static void atfork_child(void)
     nmt__start_realtime = nmt__clock_ns(CLOCK_REALTIME);
     nmt__start_monotonic = nmt__clock_ns(CLOCK_MONOTONIC);
     atomic_store_explicit(&nmt__child_pending, 1, memory_order_release);
-}
-
-/* A fork child's writer starts at its first recorded event, not in the
- * atfork handler: a child that only execs should not leave a file. */
-NMT_HIDDEN void nmt__child_start(void)
-{
-    int expected = 1;
-    if (atomic_compare_exchange_strong(&nmt__child_pending, &expected, 0)) {
-        nmt__tls.guard++;
-        if (nmt__writer_start() != 0)
-            nmt__say("nmtrace: cannot start the writer thread in the fork child");
-        nmt__tls.guard--;
-    }
 }
 
 __attribute__((constructor(101))) static void nmt_init(void)

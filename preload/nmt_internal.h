@@ -1,13 +1,16 @@
 /*
  * nmt_internal.h: what the recorder's files share with each other.
  *
- * The recorder is split by concern (STYLE.md): nmt_hooks.c (the interposed
- * entry points and the hot path), nmt_bootstrap.c (real functions and the
- * static arena), nmt_capture.c (the sampled path: stacks and events),
- * nmt_thread.c (per-thread rings), nmt_writer.c (the background thread and the
- * aggregate), nmt_snapshot.c (encoding records), nmt_os.c (every contact with
- * the OS), nmt_config.c (NMTRACE_* variables), nmt_init.c (life cycle: init,
- * fork, exit, signals). Nothing here is exported from libnmtrace.so.
+ * The recorder is split by concern (docs/ARCHITECTURE.md), one file each: nmt_state.c (the state
+ * every module shares: nmt_state.h), nmt_hooks.c (the interposed entry points
+ * and the hot path), nmt_bootstrap.c (real functions and the static arena),
+ * nmt_capture.c (the sampled path: stacks and events), nmt_thread.c
+ * (per-thread rings), nmt_writer.c (the background thread, the aggregate,
+ * and a fork child's writer), nmt_snapshot.c (encoding records), nmt_os.c
+ * (every contact with the OS: files, /proc, the clock, stderr), nmt_config.c
+ * (NMTRACE_* variables), nmt_init.c (life cycle: init, fork, exit, signals),
+ * nmt_jvm*.c (the JVM bridge, nmt_jvm.h). Nothing here is exported from
+ * libnmtrace.so.
  */
 #ifndef NMT_INTERNAL_H
 #define NMT_INTERNAL_H
@@ -18,12 +21,10 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "nmt_addrfilter.h"
-#include "nmt_liveset.h"
+#include "nmt_jvm.h"
 #include "nmt_ring.h"
-#include "nmt_wake.h"
+#include "nmt_state.h"
 
-#define NMT_HIDDEN      __attribute__((visibility("hidden")))
 #define NMT_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define NMT_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define NMT_NOINLINE    __attribute__((noinline))
@@ -59,8 +60,10 @@ NMT_HIDDEN void nmt__config_load(void);
 /* Writes "config.NAME" INFO pairs through add(). */
 NMT_HIDDEN void nmt__config_describe(void (*add)(void *, const char *, const char *), void *ctx);
 
-/* ---- diagnostics: one line on stderr, never via stdio (it allocates) ---- */
+/* ---- diagnostics (nmt_os.c): one line on stderr, never via stdio (it allocates) ---- */
 NMT_HIDDEN void nmt__say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* clock_gettime(clk) in nanoseconds (nmt_os.c; vDSO: no syscall) */
+NMT_HIDDEN uint64_t nmt__clock_ns(clockid_t clk);
 
 /* ---- real functions and bootstrap (nmt_bootstrap.c) ---- */
 struct nmt_real {
@@ -101,49 +104,7 @@ NMT_HIDDEN size_t nmt__boot_size(const void *p);
 NMT_HIDDEN size_t nmt__boot_used(void); /* bytes handed out, for rec.bootstrap_bytes */
 
 /* ---- life cycle (nmt_init.c) ---- */
-enum nmt_state {
-    NMT_OFF = 0,     /* not initialised yet, or disabled (AT_SECURE, fatal init error) */
-    NMT_ON = 1,      /* recording */
-    NMT_STOPPED = 2, /* final snapshot taken: pass everything through */
-};
-NMT_HIDDEN extern _Atomic int nmt__state;
-NMT_HIDDEN extern _Atomic int nmt__disabled; /* never record in this process */
 NMT_HIDDEN void nmt__ensure_init(void);
-NMT_HIDDEN extern _Atomic uint64_t nmt__seq; /* orders events across threads */
-NMT_HIDDEN extern struct nmt_addrfilter nmt__filter;
-/* Exact mode (NMTRACE_RATE > 1): sampled pointers are also in nmt__liveset,
- * and the freeing thread removes them and clears their filter slot itself.
- * At rate 1 the writer decides and clears (nmt_liveset.h says why). */
-NMT_HIDDEN extern struct nmt_liveset nmt__liveset;
-NMT_HIDDEN extern int nmt__exact;
-NMT_HIDDEN extern _Atomic uint64_t nmt__liveset_full;
-NMT_HIDDEN extern uintptr_t nmt__self_lo, nmt__self_hi; /* our own text */
-NMT_HIDDEN extern _Atomic int nmt__child_pending;       /* fork child: writer not started */
-NMT_HIDDEN void nmt__child_start(void);                 /* starts a fork child's writer, once */
-NMT_HIDDEN extern uint64_t nmt__start_realtime, nmt__start_monotonic; /* HEADER times */
-/* munmap/mprotect/MAP_FIXED calls recorded before a syscall that then failed */
-NMT_HIDDEN extern _Atomic uint64_t nmt__mmap_failed_after_record;
-/* clock_gettime(clk) in nanoseconds (vDSO: no syscall) */
-NMT_HIDDEN uint64_t nmt__clock_ns(clockid_t clk);
-
-/* ---- per-thread state: initial-exec TLS only (a general-dynamic access can malloc) ---- */
-struct nmt_thread;
-struct nmt_tls {
-    uint64_t countdown; /* bytes until the next sample; 0 = take the slow path */
-    uint64_t rng[2];
-    struct nmt_thread *thr;       /* this thread's ring, NULL until first event */
-    uint32_t guard;               /* > 0: inside nmtrace, pass through */
-    uint32_t inited;              /* countdown drawn */
-    uint32_t inited_rng;          /* rng seeded */
-    uint32_t rng_serial;          /* this thread's number, for seeding */
-    uint32_t exited;              /* thread-exit destructor ran (count) */
-    uint32_t main_thread;         /* the thread-group leader ("main" thread) */
-    uint32_t writer;              /* the writer thread: allocates from nmt_wheap.c */
-    uint32_t gate_depth;          /* inside the fork gate (nmt_forkgate.c) */
-    uintptr_t stack_lo, stack_hi; /* mapped part of the stack, for the unwinders */
-    double grown; /* NMTRACE_GROWTH: estimated bytes sampled since this thread woke the writer */
-};
-extern __thread struct nmt_tls nmt__tls __attribute__((tls_model("initial-exec")));
 
 /* ---- per-thread rings (nmt_thread.c) ---- */
 enum { NMT_SLOT_FREE = 0, NMT_SLOT_OWNED = 1, NMT_SLOT_DEAD = 2 };
@@ -162,10 +123,6 @@ NMT_HIDDEN void nmt__thread_arm_main(void); /* on the main thread: report its pt
 NMT_HIDDEN struct nmt_thread *nmt__thread_late_lock(void);
 NMT_HIDDEN void nmt__thread_late_unlock(void);
 NMT_HIDDEN void nmt__threads_after_fork(struct nmt_thread *mine);
-NMT_HIDDEN extern _Atomic uint64_t nmt__lost_no_ring; /* events with no ring to go to */
-/* events that found a full ring once exit's final snapshot had begun */
-NMT_HIDDEN extern _Atomic uint64_t nmt__after_final;
-NMT_HIDDEN extern _Atomic uint64_t nmt__small_rings; /* rings made smaller than configured */
 
 /* ---- events in the rings ---- */
 enum nmt_ev_type {
@@ -196,27 +153,9 @@ NMT_HIDDEN void nmt__record_mmap(int type, uint64_t a0, uint64_t a1, uint64_t a2
 NMT_HIDDEN int64_t nmt__next_gap(struct nmt_tls *t);
 NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry);
 NMT_HIDDEN void nmt__unwind_init(void);
-/* Global relaxed counters of rare failures (never on the unsampled path). */
-NMT_HIDDEN extern _Atomic uint64_t nmt__unwind_errors, nmt__truncated_stacks;
-/* Waits for room in a full ring: how many, nanoseconds in all, and how many
- * gave up because the writer showed no progress (their events then count as
- * drops). */
-NMT_HIDDEN extern _Atomic uint64_t nmt__ring_waits, nmt__ring_wait_ns, nmt__ring_wait_stalls;
 
-/* ---- the JVM bridge (nmt_jvm*.c), weak: absent from builds without it ---- */
+/* ---- the JVM bridge (nmt_jvm*.c, its interface in nmt_jvm.h) ---- */
 #define NMT_JAVA_ROOM 512 /* frame slots reserved for the bridge's raw Java frames */
-typedef int (*nmt_emit_fn)(void *ctx, uint16_t type, const void *payload, uint32_t len);
-typedef void (*nmt_counter_fn)(void *ctx, const char *name, int64_t value);
-void nmt_jvm_configure(int enabled) __attribute__((weak));
-void nmt_jvm_poll(void) __attribute__((weak));
-int nmt_jvm_wants_poll(void) __attribute__((weak));
-uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max) __attribute__((weak));
-uint32_t nmt_jvm_translate(uint64_t *frames, uint32_t n) __attribute__((weak));
-void nmt_jvm_flush(nmt_emit_fn emit, void *ctx) __attribute__((weak));
-void nmt_jvm_counters(nmt_counter_fn add, void *ctx) __attribute__((weak));
-void nmt_jvm_shutdown(void) __attribute__((weak));
-size_t nmt_jvm_pending_bytes(void) __attribute__((weak));
-void nmt_jvm_after_fork_child(void) __attribute__((weak));
 
 /* ---- the fork gate (nmt_forkgate.c): brackets unwinding and link-map
  * walks, so that no recorder-made call holds their locks across a fork ---- */
@@ -229,19 +168,13 @@ NMT_HIDDEN void nmt__gate_fork_prepare(void);
 NMT_HIDDEN void nmt__gate_fork_parent(void);
 NMT_HIDDEN void nmt__gate_fork_child(void);
 
-/* ---- the writer (nmt_writer.c) ---- */
-/* The writer's sleep and the producers' waits for room (nmt_wake.h). */
-NMT_HIDDEN extern struct nmt_wake nmt__bell;
+/* ---- the writer (nmt_writer.c); its doorbell is in nmt_state.h ---- */
 NMT_HIDDEN int nmt__writer_start(void);
 NMT_HIDDEN void nmt__writer_stop(void);          /* final snapshot, then stop */
 NMT_HIDDEN void nmt__writer_request(int reason); /* async-signal-safe */
-/* Wakes the writer if it sleeps, for a module that has published work for it
- * (a ring past half full, an exited thread, a JVM that appeared). Any thread,
- * async-signal-safe. */
-NMT_HIDDEN void nmt__writer_wake(void);
-/* The main thread ended without exit() (pthread_exit): from now on the
- * writer watches for the moment only the recorder's threads remain. */
-NMT_HIDDEN void nmt__writer_main_exited(void);
 NMT_HIDDEN void nmt__writer_after_fork(void);
+/* A fork child's writer starts at its first recorded event (any thread,
+ * guard held), once: a child that only execs leaves no file. */
+NMT_HIDDEN void nmt__child_start(void);
 
 #endif

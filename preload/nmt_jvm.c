@@ -14,9 +14,12 @@
  * its own (attached as a daemon) then names methods as they are seen. The
  * writer thread never calls into the JVM: a JVM that is stopped at a
  * safepoint or shutting down can block the bridge thread, never the writer.
- * VMDeath and nmt_jvm_shutdown stop every use of the JVM; the bridge thread
- * is never joined and never detaches at exit (a daemon thread entering a
- * JVM that is exiting blocks forever).
+ * VMDeath and nmt_jvm_shutdown stop every use of the JVM. At VMDeath the
+ * bridge thread detaches itself and VMDeath waits (bounded) for that: the
+ * JVM's last safepoint waits up to 300 ms for every attached thread that is
+ * still in native code, which is where an idle bridge thread sits. It is
+ * never joined (a daemon thread entering a JVM that is exiting may block
+ * forever, and then it is no longer "in native" and delays nothing).
  *
  * A process without libjvm.so pays nothing: the poll looks at the link map
  * (dl_iterate_phdr, no system call) only when objects were loaded since it
@@ -29,6 +32,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nmt_attach.h"
@@ -62,6 +66,10 @@ static void *_Atomic create_handle;
 /* Started synchronously: the naming thread's JVM and JVMTI environment. */
 static JavaVM *names_vm;
 static jvmtiEnv *names_ti;
+/* 1 while the bridge thread is attached to the JVM; VMDeath waits for 0. */
+static _Atomic int bridge_attached;
+/* How long VMDeath waits at most for the bridge thread to detach. */
+#define DETACH_WAIT_MS 200
 
 /* The poll's state (writer thread, or init before the writer starts). */
 static void *libjvm;
@@ -109,6 +117,15 @@ static void JNICALL on_class_prepare(jvmtiEnv *ti, JNIEnv *jni, jthread t, jclas
     nmt__jvm_guard_leave();
 }
 
+/* VMDeath: the bridge thread was told to stop; give it the time to detach,
+ * so the JVM's exit does not wait for it as for a thread in native code. */
+static void wait_bridge_detached(void)
+{
+    struct timespec ms = {0, 1000000};
+    for (int i = 0; i < DETACH_WAIT_MS && atomic_load(&bridge_attached); i++)
+        nanosleep(&ms, NULL);
+}
+
 static void JNICALL on_vm_death(jvmtiEnv *ti, JNIEnv *jni)
 {
     nmt__jvm_guard_enter();
@@ -120,6 +137,7 @@ static void JNICALL on_vm_death(jvmtiEnv *ti, JNIEnv *jni)
         nmt__jvm_wait_writer();
     nmt__jvm_methods_resolve(ti, jni);
     nmt__jvm_methods_stop();
+    wait_bridge_detached();
     nmt__jvm_guard_leave();
 }
 
@@ -322,6 +340,13 @@ static void name_methods(jvmtiEnv *ti, JNIEnv *jni)
     }
 }
 
+/* The bridge thread's end: out of the JVM's thread list before it exits. */
+static void bridge_detach(JavaVM *vm)
+{
+    (*vm)->DetachCurrentThread(vm);
+    atomic_store(&bridge_attached, 0);
+}
+
 /* The bridge thread of a JVM found by the poll or dynamic attach. */
 static void *bridge_main(void *arg)
 {
@@ -329,14 +354,19 @@ static void *bridge_main(void *arg)
     nmt__jvm_guard_enter(); /* for the thread's whole life */
     JNIEnv *jni = NULL;
     JavaVMAttachArgs args = {JNI_VERSION_1_6, "nmtrace-jvm", NULL};
+    /* Set before attaching: a VMDeath that comes meanwhile waits for the
+     * detach that follows. */
+    atomic_store(&bridge_attached, 1);
     jint r = (*vm)->AttachCurrentThreadAsDaemon(vm, (void **)&jni, &args);
     if (r != JNI_OK) {
+        atomic_store(&bridge_attached, 0);
         fail("AttachCurrentThreadAsDaemon", r);
         return NULL;
     }
     jvmtiEnv *ti = NULL;
     if (attach_here(vm, jni, &ti) == 0)
         name_methods(ti, jni);
+    bridge_detach(vm);
     return NULL;
 }
 
@@ -347,14 +377,17 @@ static void *names_main(void *arg)
     nmt__jvm_guard_enter();
     JNIEnv *jni = NULL;
     JavaVMAttachArgs args = {JNI_VERSION_1_6, "nmtrace-jvm", NULL};
+    atomic_store(&bridge_attached, 1); /* before attaching, as above */
     jint r = (*names_vm)->AttachCurrentThreadAsDaemon(names_vm, (void **)&jni, &args);
     if (r != JNI_OK) {
+        atomic_store(&bridge_attached, 0);
         /* Stacks still get Java frames; methods are named at VMDeath. */
         nmt__jvm_say("JVM bridge: the naming thread cannot attach: methods named at exit only");
         nmt__jvm_count(NMT_JST_INTERNAL, 1);
         return NULL;
     }
     name_methods(names_ti, jni);
+    bridge_detach(names_vm);
     return NULL;
 }
 

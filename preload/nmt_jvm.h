@@ -1,5 +1,5 @@
 /*
- * nmt_jvm.h: the JVM bridge as the recorder sees it (DESIGN.md §5a).
+ * nmt_jvm.h: the JVM bridge as the recorder sees it (docs/ARCHITECTURE.md).
  *
  * The bridge finds a HotSpot JVM in the process, attaches to it with a
  * thread of its own, splices Java frames (AsyncGetCallTrace) above the native
@@ -7,6 +7,11 @@
  * and the history of the code cache into the profile (docs/FORMAT.md §5).
  * Everything here is safe to call in a process without a JVM, and cheap:
  * no system call, no timed wake-up (nmt_jvm_wants_poll stays 0).
+ *
+ * This is the bridge's one declaration. Every entry point is weak (NMT_JVM_API):
+ * a recorder built without the bridge (NMT_JAVA_BRIDGE=OFF) finds them NULL
+ * and records native stacks only; in a build with it, the bridge's own
+ * definitions are the only ones.
  */
 #ifndef NMT_JVM_H
 #define NMT_JVM_H
@@ -14,18 +19,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define NMT_JVM_API __attribute__((weak))
+
 /* Writer thread (or init), before the first nmt_jvm_poll: 1 = NMTRACE_JAVA=auto, 0 = off. */
-void nmt_jvm_configure(int enabled);
+NMT_JVM_API void nmt_jvm_configure(int enabled);
 
 /* Writer thread, at every wake-up: finds a JVM that was created without the
  * dlsym hook (nmt_jvm_dlsym.c) and starts the bridge's own thread. Without
  * libjvm.so it only glances at the link map when objects were loaded. */
-void nmt_jvm_poll(void);
+NMT_JVM_API void nmt_jvm_poll(void);
 
 /* Any thread: 1 while nmt_jvm_poll needs to be called about every 50 ms
  * (libjvm.so is loaded and the bridge not started by other means); 0 means
  * the writer may sleep until it has other work. */
-int nmt_jvm_wants_poll(void);
+NMT_JVM_API int nmt_jvm_wants_poll(void);
 
 /*
  * Application thread, sampled path only, with the re-entrancy guard set.
@@ -36,7 +43,7 @@ int nmt_jvm_wants_poll(void);
  * never calls into the JVM except AsyncGetCallTrace; returns n unchanged
  * (counting why) when no Java stack can be taken.
  */
-uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max);
+NMT_JVM_API uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max);
 
 /*
  * Writer thread: turns the raw Java frames of frames[0..n) into file frames
@@ -44,29 +51,29 @@ uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max);
  * not seen before to be named. Call it before the stack is interned.
  * Returns the new count (<= n).
  */
-uint32_t nmt_jvm_translate(uint64_t *frames, uint32_t n);
+NMT_JVM_API uint32_t nmt_jvm_translate(uint64_t *frames, uint32_t n);
 
 /* Writer thread: writes the pending JMETHOD/JCODE records through emit
  * (0 or -errno; on error the record is counted as lost, not retried). */
 typedef int (*nmt_emit_fn)(void *ctx, uint16_t type, const void *payload, uint32_t len);
-void nmt_jvm_flush(nmt_emit_fn emit, void *ctx);
+NMT_JVM_API void nmt_jvm_flush(nmt_emit_fn emit, void *ctx);
 
 /* Bytes of JMETHOD/JCODE records waiting for nmt_jvm_flush (at most 64 MiB
  * are kept; beyond that records are lost and counted): lets the writer flush
  * between snapshots when much is pending. Any thread. */
-size_t nmt_jvm_pending_bytes(void);
+NMT_JVM_API size_t nmt_jvm_pending_bytes(void);
 
 /* Writer thread, at each snapshot: adds the java.* counters (FORMAT.md §5). */
 typedef void (*nmt_counter_fn)(void *ctx, const char *name, int64_t value);
-void nmt_jvm_counters(nmt_counter_fn add, void *ctx);
+NMT_JVM_API void nmt_jvm_counters(nmt_counter_fn add, void *ctx);
 
 /* Exit path: stop taking Java stacks and stop calling into the JVM, which
  * may be shutting down. Never blocks on the JVM. */
-void nmt_jvm_shutdown(void);
+NMT_JVM_API void nmt_jvm_shutdown(void);
 
 /* Fork child (from the recorder's atfork child handler): the bridge thread
  * and the JVM's threads are gone, so the bridge stops in the child; its locks
  * are reset and records queued for the parent's profile are dropped. */
-void nmt_jvm_after_fork_child(void);
+NMT_JVM_API void nmt_jvm_after_fork_child(void);
 
 #endif

@@ -12,6 +12,9 @@
  * replay): they hold the re-entrancy guard while they run so their own
  * allocations are not recorded.
  */
+#include <stdlib.h>
+
+#include "nmt_enc.h"
 #include "nmt_format.h"
 #include "nmt_jvm_internal.h"
 
@@ -23,24 +26,24 @@ enum { JCODE_LOAD = 1, JCODE_UNLOAD = 2, JCODE_DYNAMIC = 3 };
  * (a C2 method with deep inlining can have thousands). */
 #define MAX_PCS 8192
 
-static void head(struct nmt__jbuf *b, uint32_t kind, uint64_t start, uint64_t size, uint32_t serial,
+static void head(struct nmt_enc *b, uint32_t kind, uint64_t start, uint64_t size, uint32_t serial,
                  const char *name)
 {
-    nmt__jbuf_u32(b, kind);
-    nmt__jbuf_u64(b, nmt__jvm_now_ns());
-    nmt__jbuf_u64(b, start);
-    nmt__jbuf_u64(b, size);
-    nmt__jbuf_u32(b, serial);
-    nmt__jbuf_str(b, name);
+    nmt_enc_u32(b, kind);
+    nmt_enc_u64(b, nmt__jvm_now_ns());
+    nmt_enc_u64(b, start);
+    nmt_enc_u64(b, size);
+    nmt_enc_u32(b, serial);
+    nmt_enc_cstr(b, name);
 }
 
-static void finish(struct nmt__jbuf *b)
+static void finish(struct nmt_enc *b)
 {
-    if (b->err)
+    if (b->failed)
         nmt__jvm_count(NMT_JST_RECORDS_LOST, 1);
     else
-        nmt__jvm_queue_push(NMT_REC_JCODE, b->p, (uint32_t)b->len);
-    nmt__jbuf_free(b);
+        nmt__jvm_queue_push(NMT_REC_JCODE, b->data, (uint32_t)b->len);
+    free(b->data);
 }
 
 static const jvmtiCompiledMethodLoadInlineRecord *inline_record(const void *info)
@@ -74,7 +77,8 @@ void JNICALL nmt__jvm_on_code_load(jvmtiEnv *ti, jmethodID method, jint size, co
     nmt__jvm_guard_enter();
     nmt__jvm_count(NMT_JST_CODE_LOAD, 1);
     nmt__jvm_code_range_add((uint64_t)(uintptr_t)addr, (uint64_t)size);
-    struct nmt__jbuf b = {0};
+    struct nmt_enc b;
+    nmt_enc_init(&b, realloc);
     head(&b, JCODE_LOAD, (uint64_t)(uintptr_t)addr, (uint64_t)size, nmt__jvm_method_serial(method),
          NULL);
     const jvmtiCompiledMethodLoadInlineRecord *rec = inline_record(info);
@@ -86,19 +90,19 @@ void JNICALL nmt__jvm_on_code_load(jvmtiEnv *ti, jmethodID method, jint size, co
     uint32_t npcs = 0;
     for (uint32_t i = 0; i < total; i++)
         npcs += !same_frames(rec, i, total);
-    nmt__jbuf_u32(&b, npcs);
-    for (uint32_t i = 0; i < total && !b.err; i++) {
+    nmt_enc_u32(&b, npcs);
+    for (uint32_t i = 0; i < total && !b.failed; i++) {
         if (same_frames(rec, i, total))
             continue;
         const PCStackInfo *pc = &rec->pcinfo[i];
         uint32_t nf = pc->numstackframes > 0 ? (uint32_t)pc->numstackframes : 0;
-        nmt__jbuf_u64(&b, (uint64_t)(uintptr_t)pc->pc);
-        nmt__jbuf_u32(&b, nf);
+        nmt_enc_u64(&b, (uint64_t)(uintptr_t)pc->pc);
+        nmt_enc_u32(&b, nf);
         /* methods[0] is the innermost (inlined) method. */
         for (uint32_t k = 0; k < nf; k++) {
-            nmt__jbuf_u32(&b, nmt__jvm_method_serial(pc->methods[k]));
-            nmt__jbuf_u32(&b,
-                          pc->bcis[k] >= 0 ? (uint32_t)pc->bcis[k] : (uint32_t)NMT_FRAME_BCI_NONE);
+            nmt_enc_u32(&b, nmt__jvm_method_serial(pc->methods[k]));
+            nmt_enc_u32(&b,
+                        pc->bcis[k] >= 0 ? (uint32_t)pc->bcis[k] : (uint32_t)NMT_FRAME_BCI_NONE);
         }
     }
     finish(&b);
@@ -110,11 +114,12 @@ void JNICALL nmt__jvm_on_code_unload(jvmtiEnv *ti, jmethodID method, const void 
     (void)ti;
     nmt__jvm_guard_enter();
     nmt__jvm_count(NMT_JST_CODE_UNLOAD, 1);
-    struct nmt__jbuf b = {0};
+    struct nmt_enc b;
+    nmt_enc_init(&b, realloc);
     /* The method id may already be invalid here; it is only looked up in our
      * table (never passed to the JVM) to keep the record self-describing. */
     head(&b, JCODE_UNLOAD, (uint64_t)(uintptr_t)addr, 0, nmt__jvm_method_serial(method), NULL);
-    nmt__jbuf_u32(&b, 0);
+    nmt_enc_u32(&b, 0);
     finish(&b);
     nmt__jvm_guard_leave();
 }
@@ -125,9 +130,10 @@ void JNICALL nmt__jvm_on_dynamic_code(jvmtiEnv *ti, const char *name, const void
     nmt__jvm_guard_enter();
     nmt__jvm_count(NMT_JST_CODE_DYNAMIC, 1);
     nmt__jvm_code_range_add((uint64_t)(uintptr_t)addr, (uint64_t)length);
-    struct nmt__jbuf b = {0};
+    struct nmt_enc b;
+    nmt_enc_init(&b, realloc);
     head(&b, JCODE_DYNAMIC, (uint64_t)(uintptr_t)addr, (uint64_t)length, 0, name);
-    nmt__jbuf_u32(&b, 0);
+    nmt_enc_u32(&b, 0);
     finish(&b);
     nmt__jvm_guard_leave();
 }

@@ -1,8 +1,9 @@
 /*
  * nmt_jvm_glue.c: the JVM bridge's only contact with the recorder's
- * internals: its re-entrancy guard, its stderr notices, and waiting for the
- * writer at VMDeath. Kept apart so the bridge can be exercised by a test
- * harness that provides the first two (the wait is optional there).
+ * internals: its re-entrancy guard, its stderr notices, the clock, the link
+ * map through the fork gate, and waiting for the writer at VMDeath. Kept
+ * apart so the bridge can be exercised by a test harness that provides the
+ * guard, the notices and the clock (the rest is optional there).
  */
 #include <time.h>
 
@@ -30,6 +31,11 @@ int nmt__jvm_iterate_objects(int (*cb)(struct dl_phdr_info *, size_t, void *), v
 void nmt__jvm_say(const char *msg)
 {
     nmt__say("nmtrace: %s", msg);
+}
+
+uint64_t nmt__jvm_now_ns(void)
+{
+    return nmt__clock_ns(CLOCK_MONOTONIC);
 }
 
 void nmt__jvm_wait_writer(void)

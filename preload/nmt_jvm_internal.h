@@ -6,8 +6,8 @@
  * the exported dlsym that catches JNI_CreateJavaVM. nmt_jvm_stack.c: the sampled path
  * (AsyncGetCallTrace) and the striped counters. nmt_jvm_methods.c: method
  * serials, naming methods (JMETHOD). nmt_jvm_code.c: JVMTI code events
- * (JCODE). nmt_jvm_queue.c: records waiting for the writer, and the byte
- * encoder. Nothing here is exported from libnmtrace.so.
+ * (JCODE). nmt_jvm_queue.c: records waiting for the writer. Nothing here is
+ * exported from libnmtrace.so.
  */
 #ifndef NMT_JVM_INTERNAL_H
 #define NMT_JVM_INTERNAL_H
@@ -133,19 +133,9 @@ NMT_JVM_HIDDEN void JNICALL nmt__jvm_on_dynamic_code(jvmtiEnv *ti, const char *n
 NMT_JVM_HIDDEN int nmt__jvm_queue_push(uint16_t type, const void *payload, uint32_t len);
 NMT_JVM_HIDDEN void nmt__jvm_queue_after_fork(void);
 
-/* A growable little-endian encoder; on allocation failure err is set and
- * further puts are ignored. */
-struct nmt__jbuf {
-    uint8_t *p;
-    size_t len, cap;
-    int err;
-};
-NMT_JVM_HIDDEN void nmt__jbuf_u32(struct nmt__jbuf *b, uint32_t v);
-NMT_JVM_HIDDEN void nmt__jbuf_u64(struct nmt__jbuf *b, uint64_t v);
-NMT_JVM_HIDDEN void nmt__jbuf_str(struct nmt__jbuf *b, const char *s);
-NMT_JVM_HIDDEN void nmt__jbuf_free(struct nmt__jbuf *b);
-
-NMT_JVM_HIDDEN uint64_t nmt__jvm_now_ns(void); /* CLOCK_MONOTONIC */
+/* The recorder's CLOCK_MONOTONIC in nanoseconds (nmt_jvm_glue.c), the
+ * clock of JCODE times. */
+NMT_JVM_HIDDEN uint64_t nmt__jvm_now_ns(void);
 
 /*
  * The recorder's re-entrancy guard, for threads the bridge runs code on

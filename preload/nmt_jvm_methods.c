@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nmt_enc.h"
 #include "nmt_format.h"
 #include "nmt_jvm_internal.h"
 
@@ -198,25 +199,26 @@ static void name_method(jvmtiEnv *ti, JNIEnv *jni, uint64_t id, uint32_t serial)
             nlines = 0;
         }
     }
-    struct nmt__jbuf b = {0};
-    nmt__jbuf_u32(&b, serial);
-    nmt__jbuf_u32(&b, (uint32_t)e);
-    nmt__jbuf_u64(&b, id);
-    nmt__jbuf_u32(&b, (uint32_t)mods);
-    nmt__jbuf_str(&b, e == JVMTI_ERROR_NONE ? cname : NULL);
-    nmt__jbuf_str(&b, e == JVMTI_ERROR_NONE ? name : NULL);
-    nmt__jbuf_str(&b, e == JVMTI_ERROR_NONE ? sig : NULL);
-    nmt__jbuf_str(&b, e == JVMTI_ERROR_NONE ? src : NULL);
-    nmt__jbuf_u32(&b, (uint32_t)nlines);
+    struct nmt_enc b;
+    nmt_enc_init(&b, realloc);
+    nmt_enc_u32(&b, serial);
+    nmt_enc_u32(&b, (uint32_t)e);
+    nmt_enc_u64(&b, id);
+    nmt_enc_u32(&b, (uint32_t)mods);
+    nmt_enc_cstr(&b, e == JVMTI_ERROR_NONE ? cname : NULL);
+    nmt_enc_cstr(&b, e == JVMTI_ERROR_NONE ? name : NULL);
+    nmt_enc_cstr(&b, e == JVMTI_ERROR_NONE ? sig : NULL);
+    nmt_enc_cstr(&b, e == JVMTI_ERROR_NONE ? src : NULL);
+    nmt_enc_u32(&b, (uint32_t)nlines);
     for (jint i = 0; i < nlines; i++) {
-        nmt__jbuf_u32(&b, (uint32_t)lines[i].start_location);
-        nmt__jbuf_u32(&b, (uint32_t)lines[i].line_number);
+        nmt_enc_u32(&b, (uint32_t)lines[i].start_location);
+        nmt_enc_u32(&b, (uint32_t)lines[i].line_number);
     }
-    if (b.err)
+    if (b.failed)
         nmt__jvm_count(NMT_JST_RECORDS_LOST, 1);
-    else if (nmt__jvm_queue_push(NMT_REC_JMETHOD, b.p, (uint32_t)b.len) == 0)
+    else if (nmt__jvm_queue_push(NMT_REC_JMETHOD, b.data, (uint32_t)b.len) == 0)
         nmt__jvm_count(e == JVMTI_ERROR_NONE ? NMT_JST_NAMED : NMT_JST_UNNAMED, 1);
-    nmt__jbuf_free(&b);
+    free(b.data);
     (*ti)->Deallocate(ti, (unsigned char *)cname);
     (*ti)->Deallocate(ti, (unsigned char *)name);
     (*ti)->Deallocate(ti, (unsigned char *)sig);

@@ -13,7 +13,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "nmt_jvm_internal.h"
 
@@ -89,63 +88,4 @@ void nmt__jvm_queue_after_fork(void)
     q_head = NULL;
     q_tail = &q_head;
     q_bytes = 0;
-}
-
-static void jbuf_room(struct nmt__jbuf *b, size_t n)
-{
-    if (b->err || b->len + n <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n)
-        cap *= 2;
-    uint8_t *p = realloc(b->p, cap);
-    if (!p) {
-        b->err = -ENOMEM;
-        return;
-    }
-    b->p = p;
-    b->cap = cap;
-}
-
-void nmt__jbuf_u32(struct nmt__jbuf *b, uint32_t v)
-{
-    jbuf_room(b, 4);
-    if (b->err)
-        return;
-    for (int i = 0; i < 4; i++)
-        b->p[b->len++] = (uint8_t)(v >> (8 * i));
-}
-
-void nmt__jbuf_u64(struct nmt__jbuf *b, uint64_t v)
-{
-    jbuf_room(b, 8);
-    if (b->err)
-        return;
-    for (int i = 0; i < 8; i++)
-        b->p[b->len++] = (uint8_t)(v >> (8 * i));
-}
-
-void nmt__jbuf_str(struct nmt__jbuf *b, const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    nmt__jbuf_u32(b, (uint32_t)n);
-    jbuf_room(b, n);
-    if (b->err || n == 0)
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
-
-void nmt__jbuf_free(struct nmt__jbuf *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-}
-
-uint64_t nmt__jvm_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nmc_parse.h"
 #include "nmt_os.h"
 
 enum { J_HEAP, J_META, J_DIRECT, J_CODE, J_RAMPCT, J_MAXRAM, J_NFLAGS };
@@ -134,17 +135,14 @@ static int is_java(const char *cmd, size_t len)
 {
     if (len == 0)
         return 0;
-    const char *base = strrchr(cmd, '/');
-    base = base ? base + 1 : cmd;
-    if (strcmp(base, "java") == 0)
+    if (strcmp(nmc_base_name(cmd), "java") == 0)
         return 1;
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n <= 0)
         return 0;
     exe[n] = '\0';
-    base = strrchr(exe, '/');
-    return base != NULL && strcmp(base + 1, "java") == 0;
+    return strcmp(nmc_base_name(exe), "java") == 0;
 }
 
 NMT_HIDDEN void nmt__os_jvm_info(void (*add)(void *, const char *, const char *), void *ctx)

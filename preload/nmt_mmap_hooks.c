@@ -22,8 +22,6 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-_Atomic uint64_t nmt__mmap_failed_after_record;
-
 static int recording(void)
 {
     return !nmt__tls.guard && atomic_load_explicit(&nmt__state, memory_order_relaxed) == NMT_ON;
@@ -54,7 +52,7 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
         nmt__record_mmap(NMT_EV_MMAP, (uintptr_t)addr, len, pf, fd >= 0, (void *)mmap, next_seq());
         void *r = real_mmap(addr, len, prot, flags, fd, off);
         if (r == MAP_FAILED)
-            atomic_fetch_add_explicit(&nmt__mmap_failed_after_record, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&nmt__ctr.mmap_failed_after_record, 1, memory_order_relaxed);
         return r;
     }
     void *r = real_mmap(addr, len, prot, flags, fd, off);
@@ -83,7 +81,7 @@ EXPORT int munmap(void *addr, size_t len)
     errno = saved;
     int r = nmt__real.munmap(addr, len);
     if (r != 0)
-        atomic_fetch_add_explicit(&nmt__mmap_failed_after_record, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&nmt__ctr.mmap_failed_after_record, 1, memory_order_relaxed);
     return r;
 }
 
@@ -102,7 +100,7 @@ EXPORT int mprotect(void *addr, size_t len, int prot)
     errno = saved;
     int r = nmt__real.mprotect(addr, len, prot);
     if (r != 0)
-        atomic_fetch_add_explicit(&nmt__mmap_failed_after_record, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&nmt__ctr.mmap_failed_after_record, 1, memory_order_relaxed);
     return r;
 }
 

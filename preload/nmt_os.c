@@ -16,6 +16,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "nmt_buf.h"
+#include "nmt_enc.h"
 #include "nmt_format.h"
 #include "nmt_internal.h"
 #include "nmt_os.h"
@@ -183,7 +184,7 @@ static const struct bid_entry *build_id_for(const char *path, uint64_t dev, uint
 }
 
 /* Appends the MAPS payload (count, entries) for the process's mappings. */
-NMT_HIDDEN int nmt__os_maps(struct nmt_buf *b)
+NMT_HIDDEN int nmt__os_maps(struct nmt_enc *b)
 {
     char *text;
     size_t len;
@@ -191,7 +192,7 @@ NMT_HIDDEN int nmt__os_maps(struct nmt_buf *b)
     if (err != 0)
         return err;
     size_t count_at = b->len;
-    nmt__buf_u32(b, 0);
+    nmt_enc_u32(b, 0);
     uint32_t count = 0;
     char *line = text;
     while (line < text + len) {
@@ -209,17 +210,21 @@ NMT_HIDDEN int nmt__os_maps(struct nmt_buf *b)
                             (perms[2] == 'x' ? NMT_MAP_X : 0) |
                             (perms[3] == 's' ? NMT_MAP_SHARED : 0);
             uint64_t dev = ((uint64_t)maj << 20) | min;
-            nmt__buf_u64(b, start);
-            nmt__buf_u64(b, end);
-            nmt__buf_u64(b, off);
-            nmt__buf_u32(b, prot);
-            nmt__buf_u32(b, (uint32_t)dev);
-            nmt__buf_u64(b, inode);
-            nmt__buf_cstr(b, path);
             const struct bid_entry *bid = NULL;
             if (path[0] == '/' && inode != 0 && strstr(path, " (deleted)") == NULL)
                 bid = build_id_for(path, dev, inode);
-            nmt__buf_str(b, bid ? bid->id : NULL, bid ? bid->len : 0);
+            const struct nmt_map_entry m = {
+                .start = start,
+                .end = end,
+                .offset = off,
+                .inode = inode,
+                .prot = prot,
+                .dev = (uint32_t)dev,
+                .path = path,
+                .build_id = bid ? bid->id : NULL,
+                .build_id_len = bid ? bid->len : 0,
+            };
+            nmt_enc_map(b, &m);
             count++;
         }
         if (nl == NULL)
@@ -227,9 +232,7 @@ NMT_HIDDEN int nmt__os_maps(struct nmt_buf *b)
         line = nl + 1;
     }
     free(text);
-    if (!b->failed)
-        for (int i = 0; i < 4; i++)
-            b->data[count_at + i] = (unsigned char)(count >> (8 * i));
+    nmt_enc_patch_u32(b, count_at, count);
     return b->failed ? -ENOMEM : 0;
 }
 
@@ -271,21 +274,21 @@ NMT_HIDDEN void nmt__os_counters(nmt_counter_fn add, void *ctx)
 }
 
 /* Appends exe, cmdline and hostname as HEADER strings. */
-NMT_HIDDEN void nmt__os_identity(struct nmt_buf *b)
+NMT_HIDDEN void nmt__os_identity(struct nmt_enc *b)
 {
     char exe[4096];
     ssize_t n = readlink("/proc/thread-self/exe", exe, sizeof(exe) - 1);
-    nmt__buf_str(b, exe, n > 0 ? (size_t)n : 0);
+    nmt_enc_str(b, exe, n > 0 ? (size_t)n : 0);
     char *cmd;
     size_t len;
     if (nmt__os_read_file("/proc/thread-self/cmdline", &cmd, &len) == 0) {
-        nmt__buf_str(b, cmd, len);
+        nmt_enc_str(b, cmd, len);
         free(cmd);
     } else {
-        nmt__buf_str(b, NULL, 0);
+        nmt_enc_str(b, NULL, 0);
     }
     struct utsname u;
-    nmt__buf_cstr(b, uname(&u) == 0 ? u.nodename : "");
+    nmt_enc_cstr(b, uname(&u) == 0 ? u.nodename : "");
 }
 
 /* What descriptor 2 was when the program started. The recorder's one-line
@@ -322,6 +325,33 @@ NMT_HIDDEN int nmt__os_stderr_ok(void)
     struct stat st;
     return stderr_id.open && fstat(2, &st) == 0 && st.st_dev == stderr_id.dev &&
            st.st_ino == stderr_id.ino;
+}
+
+/* One line on stderr, while it still is the program's stderr (above). */
+NMT_HIDDEN void nmt__say(const char *fmt, ...)
+{
+    if (nmt__cfg.quiet || !nmt__os_stderr_ok())
+        return;
+    char line[640];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap); /* no allocation for %s %d %llu */
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    memcpy(line + n, "\n", 1);
+    ssize_t w = write(2, line, (size_t)n + 1);
+    (void)w;
+}
+
+/* clock_gettime(clk) in nanoseconds: the vDSO's, no syscall. */
+NMT_HIDDEN uint64_t nmt__clock_ns(clockid_t clk)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* The profile file is never held open. It is created once (exclusively, mode

@@ -8,13 +8,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nmt_buf.h"
+#include "nmt_enc.h"
 #include "nmt_internal.h"
 
 int nmt__os_read_file(const char *path, char **out, size_t *len);
-int nmt__os_maps(struct nmt_buf *b);
+int nmt__os_maps(struct nmt_enc *b);
 void nmt__os_counters(nmt_counter_fn add, void *ctx);
-void nmt__os_identity(struct nmt_buf *b);
+void nmt__os_identity(struct nmt_enc *b);
 /* The profile file's identity: what the path must still name to be written. */
 struct nmt_fileid {
     uint64_t dev, ino;

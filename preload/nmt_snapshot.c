@@ -12,99 +12,86 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "nmt_buf.h"
+#include "nmt_enc.h"
 #include "nmt_format.h"
 #include "nmt_os.h"
 #include "nmt_attach.h"
 #include "nmt_writer.h"
 
 struct kv_ctx {
-    struct nmt_buf *b;
+    struct nmt_enc *b;
     uint32_t count;
 };
 
 static void kv_add(void *ctx, const char *k, const char *v)
 {
     struct kv_ctx *c = ctx;
-    nmt__buf_cstr(c->b, k);
-    nmt__buf_cstr(c->b, v);
+    nmt_enc_info_pair(c->b, k, v);
     c->count++;
 }
 
-static void patch_u32(struct nmt_buf *b, size_t at, uint32_t v)
+static void encode_header(struct nmt_enc *b)
 {
-    if (!b->failed)
-        for (int i = 0; i < 4; i++)
-            b->data[at + i] = (unsigned char)(v >> (8 * i));
-}
-
-static void encode_header(struct nmt_buf *b)
-{
-    nmt__buf_put(b, NMT_MAGIC, NMT_MAGIC_LEN);
-    size_t r = nmt__rec_begin(b, NMT_REC_HEADER);
-    nmt__buf_u32(b, NMT_FORMAT_VERSION);
-    nmt__buf_u32(b, (uint32_t)getpid());
-    nmt__buf_u32(b, (uint32_t)getppid());
-    nmt__buf_u32(b, (nmt__cfg.unwind_fp ? NMT_HDR_UNWIND_FP : 0) |
-                        (nmt__cfg.java ? NMT_HDR_JAVA_AUTO : 0));
-    nmt__buf_u64(b, nmt__start_realtime);
-    nmt__buf_u64(b, nmt__start_monotonic);
-    nmt__buf_u64(b, nmt__cfg.rate);
-    nmt__buf_u32(b, nmt__cfg.depth);
-    nmt__buf_u32(b, (uint32_t)sysconf(_SC_PAGESIZE));
-    nmt__buf_cstr(b, "nmtrace " NMT_VERSION);
+    const struct nmt_header h = {
+        .version = NMT_FORMAT_VERSION,
+        .pid = (uint32_t)getpid(),
+        .ppid = (uint32_t)getppid(),
+        .flags =
+            (nmt__cfg.unwind_fp ? NMT_HDR_UNWIND_FP : 0) | (nmt__cfg.java ? NMT_HDR_JAVA_AUTO : 0),
+        .start_realtime_ns = nmt__start_realtime,
+        .start_monotonic_ns = nmt__start_monotonic,
+        .rate = nmt__cfg.rate,
+        .depth = nmt__cfg.depth,
+        .page_size = (uint32_t)sysconf(_SC_PAGESIZE),
+        .producer = "nmtrace " NMT_VERSION,
+    };
+    nmt_enc_magic(b);
+    size_t r = nmt_enc_header_begin(b, &h);
     nmt__os_identity(b);
-    nmt__rec_end(b, r);
+    nmt_enc_rec_end(b, r);
 
-    r = nmt__rec_begin(b, NMT_REC_INFO);
+    r = nmt_enc_rec_begin(b, NMT_REC_INFO);
     size_t count_at = b->len;
     struct kv_ctx kv = {b, 0};
-    nmt__buf_u32(b, 0);
+    nmt_enc_u32(b, 0);
     nmt__config_describe(kv_add, &kv);
     nmt__os_jvm_info(kv_add, &kv);
     nmt__attach_describe(kv_add, &kv);
-    patch_u32(b, count_at, kv.count);
-    nmt__rec_end(b, r);
+    nmt_enc_patch_u32(b, count_at, kv.count);
+    nmt_enc_rec_end(b, r);
 }
 
-static void encode_new_stacks(struct nmt_writer *w, struct nmt_buf *b)
+static void encode_new_stacks(struct nmt_writer *w, struct nmt_enc *b)
 {
     uint32_t n = nmt_stacktab_count(&w->stacks);
     for (uint32_t id = w->stacks_written + 1; id <= n; id++) {
         uint32_t nf;
         const uint64_t *f = nmt_stacktab_frames(&w->stacks, id, &nf);
-        size_t r = nmt__rec_begin(b, NMT_REC_STACK);
-        nmt__buf_u32(b, id);
-        nmt__buf_u32(b, f ? nf : 0);
-        for (uint32_t i = 0; f && i < nf; i++)
-            nmt__buf_u64(b, f[i]);
-        nmt__rec_end(b, r);
+        nmt_enc_stack(b, id, f, nf);
     }
 }
 
 static int emit_record(void *ctx, uint16_t type, const void *payload, uint32_t len)
 {
-    struct nmt_buf *b = ctx;
-    size_t r = nmt__rec_begin(b, type);
-    nmt__buf_put(b, payload, len);
-    nmt__rec_end(b, r);
+    struct nmt_enc *b = ctx;
+    nmt_enc_record(b, type, payload, len);
     return b->failed ? -ENOMEM : 0;
 }
 
 struct counter_ctx {
-    struct nmt_buf *b;
+    struct nmt_enc *b;
     uint32_t count;
 };
 
 static void counter_add(void *ctx, const char *name, int64_t v)
 {
     struct counter_ctx *c = ctx;
-    nmt__buf_cstr(c->b, name);
-    nmt__buf_u64(c->b, (uint64_t)v);
+    nmt_enc_counter(c->b, name, v);
     c->count++;
 }
 
@@ -114,15 +101,15 @@ static void counter_atomic(struct counter_ctx *c, const char *name, _Atomic uint
     counter_add(c, name, (int64_t)atomic_load_explicit(v, memory_order_relaxed));
 }
 
-static void encode_counters(struct nmt_writer *w, struct nmt_buf *b)
+static void encode_counters(struct nmt_writer *w, struct nmt_enc *b)
 {
-    size_t r = nmt__rec_begin(b, NMT_REC_COUNTERS);
+    size_t r = nmt_enc_rec_begin(b, NMT_REC_COUNTERS);
     size_t count_at = b->len;
     struct counter_ctx c = {b, 0};
-    nmt__buf_u32(b, 0);
+    nmt_enc_u32(b, 0);
     nmt__os_counters(counter_add, &c);
-    uint64_t drops = w->dead_drops, drop_bytes = w->dead_drop_bytes,
-             free_drops = w->dead_free_drops;
+    uint64_t drops = nmt__ctr.dead_drops, drop_bytes = nmt__ctr.dead_drop_bytes,
+             free_drops = nmt__ctr.dead_free_drops;
     uint32_t threads = 0;
     for (struct nmt_thread *s = atomic_load_explicit(&nmt__threads, memory_order_acquire); s;
          s = s->next) {
@@ -140,28 +127,29 @@ static void encode_counters(struct nmt_writer *w, struct nmt_buf *b)
     counter_add(&c, "rec.ring_drops", (int64_t)drops);
     counter_add(&c, "rec.ring_drop_bytes", (int64_t)drop_bytes);
     counter_add(&c, "rec.free_drops", (int64_t)free_drops);
-    counter_atomic(&c, "rec.ring_waits", &nmt__ring_waits);
-    counter_atomic(&c, "rec.ring_wait_ns", &nmt__ring_wait_ns);
-    counter_atomic(&c, "rec.ring_wait_stalls", &nmt__ring_wait_stalls);
-    counter_atomic(&c, "rec.lost_no_ring", &nmt__lost_no_ring);
-    counter_atomic(&c, "rec.after_final", &nmt__after_final);
-    counter_atomic(&c, "rec.small_rings", &nmt__small_rings);
-    counter_atomic(&c, "rec.unwind_errors", &nmt__unwind_errors);
-    counter_atomic(&c, "rec.truncated_stacks", &nmt__truncated_stacks);
-    counter_atomic(&c, "rec.mmap_failed_after_record", &nmt__mmap_failed_after_record);
+    counter_atomic(&c, "rec.ring_waits", &nmt__ctr.ring_waits);
+    counter_atomic(&c, "rec.ring_wait_ns", &nmt__ctr.ring_wait_ns);
+    counter_atomic(&c, "rec.ring_wait_stalls", &nmt__ctr.ring_wait_stalls);
+    counter_atomic(&c, "rec.lost_no_ring", &nmt__ctr.lost_no_ring);
+    counter_atomic(&c, "rec.after_final", &nmt__ctr.after_final);
+    counter_atomic(&c, "rec.small_rings", &nmt__ctr.small_rings);
+    counter_atomic(&c, "rec.unwind_errors", &nmt__ctr.unwind_errors);
+    counter_atomic(&c, "rec.truncated_stacks", &nmt__ctr.truncated_stacks);
+    counter_atomic(&c, "rec.mmap_failed_after_record", &nmt__ctr.mmap_failed_after_record);
     counter_add(&c, "rec.orphan_frees", (int64_t)nmt_livetab_orphans(&w->live));
     counter_add(&c, "rec.expired_orphans", (int64_t)w->live.expired_orphans);
-    counter_atomic(&c, "rec.liveset_full", &nmt__liveset_full);
+    counter_atomic(&c, "rec.liveset_full", &nmt__ctr.liveset_full);
     counter_add(&c, "rec.bootstrap_bytes", (int64_t)nmt__boot_used());
-    counter_add(&c, "rec.internal_errors", (int64_t)(w->internal_errors + w->live.mark_failures));
-    counter_add(&c, "rec.write_errors", (int64_t)w->write_errors);
+    counter_add(&c, "rec.internal_errors",
+                (int64_t)(nmt__ctr.internal_errors + w->live.mark_failures));
+    counter_add(&c, "rec.write_errors", (int64_t)nmt__ctr.write_errors);
     counter_add(&c, "rec.mmap_reserved", (int64_t)nmt_mm_reserved(&w->mm));
     counter_add(&c, "rec.mmap_committed", (int64_t)nmt_mm_committed(&w->mm));
     counter_add(&c, "rec.live_estimate", (int64_t)llround(w->live_est));
     if (nmt_jvm_counters != NULL)
         nmt_jvm_counters(counter_add, &c);
-    patch_u32(b, count_at, c.count);
-    nmt__rec_end(b, r);
+    nmt_enc_patch_u32(b, count_at, c.count);
+    nmt_enc_rec_end(b, r);
 }
 
 static uint64_t est(double v)
@@ -170,7 +158,7 @@ static uint64_t est(double v)
 }
 
 /* SITES in records of at most ~1 MiB. Returns the number of entries. */
-static uint32_t encode_sites(struct nmt_writer *w, struct nmt_buf *b)
+static uint32_t encode_sites(struct nmt_writer *w, struct nmt_enc *b)
 {
     uint32_t total = 0, n = nmt_stacktab_count(&w->stacks);
     size_t r = 0, count_at = 0;
@@ -186,40 +174,41 @@ static uint32_t encode_sites(struct nmt_writer *w, struct nmt_buf *b)
         if (lb == 0 && ab == 0 && res == 0 && com == 0 && st->alloc_samples == 0)
             continue;
         if (in_rec == 0) {
-            r = nmt__rec_begin(b, NMT_REC_SITES);
+            r = nmt_enc_rec_begin(b, NMT_REC_SITES);
             count_at = b->len;
-            nmt__buf_u32(b, 0);
+            nmt_enc_u32(b, 0);
         }
-        uint32_t flags =
-            (st->alloc_samples ? NMT_SITE_MALLOC : 0) | (res || com ? NMT_SITE_MMAP : 0);
-        nmt__buf_u32(b, id);
-        nmt__buf_u32(b, flags);
-        nmt__buf_u64(b, lb);
-        nmt__buf_u64(b, lo);
-        nmt__buf_u64(b, ab);
-        nmt__buf_u64(b, ao);
-        nmt__buf_u64(b, st->live_samples);
-        nmt__buf_u64(b, st->alloc_samples);
-        nmt__buf_u64(b, res);
-        nmt__buf_u64(b, com);
+        const struct nmt_site_disk site = {
+            .stack_id = id,
+            .flags = (st->alloc_samples ? NMT_SITE_MALLOC : 0) | (res || com ? NMT_SITE_MMAP : 0),
+            .live_bytes = lb,
+            .live_objects = lo,
+            .alloc_bytes = ab,
+            .alloc_objects = ao,
+            .live_samples = st->live_samples,
+            .alloc_samples = st->alloc_samples,
+            .reserved = res,
+            .committed = com,
+        };
+        nmt_enc_site(b, &site);
         in_rec++;
         total++;
         if (in_rec == 16384) {
-            patch_u32(b, count_at, in_rec);
-            nmt__rec_end(b, r);
+            nmt_enc_patch_u32(b, count_at, in_rec);
+            nmt_enc_rec_end(b, r);
             in_rec = 0;
         }
     }
     if (in_rec > 0) {
-        patch_u32(b, count_at, in_rec);
-        nmt__rec_end(b, r);
+        nmt_enc_patch_u32(b, count_at, in_rec);
+        nmt_enc_rec_end(b, r);
     }
     return total;
 }
 
 /* b gets HEADER and INFO in front of what follows for as long as no write
  * has put them in the file. */
-static int prepare_file(struct nmt_writer *w, struct nmt_buf *b)
+static int prepare_file(struct nmt_writer *w, struct nmt_enc *b)
 {
     if (w->file_failed)
         return -1;
@@ -230,7 +219,7 @@ static int prepare_file(struct nmt_writer *w, struct nmt_buf *b)
 
 static void say_lost(struct nmt_writer *w, int err)
 {
-    w->write_errors++;
+    nmt__ctr.write_errors++;
     if (!w->write_said) {
         nmt__say("nmtrace: writing the profile '%s' failed: %s; snapshots are lost (and "
                  "counted) until writing works again",
@@ -245,7 +234,7 @@ static void say_lost(struct nmt_writer *w, int err)
  * again, so a full disk or RLIMIT_FSIZE costs snapshots, not the file. A
  * file that cannot be created, is no longer ours, or could not be cut back
  * to its last whole record, is not written again. */
-static int append(struct nmt_writer *w, const struct nmt_buf *b)
+static int append(struct nmt_writer *w, const struct nmt_enc *b)
 {
     int err, damaged = 0;
     if (!w->file_created) {
@@ -273,7 +262,7 @@ static int append(struct nmt_writer *w, const struct nmt_buf *b)
         return 0;
     }
     if (err == -ESTALE || damaged) {
-        w->write_errors++;
+        nmt__ctr.write_errors++;
         nmt__say("nmtrace: the profile '%s' %s; no more snapshots", w->path,
                  err == -ESTALE ? "is no longer the file nmtrace created"
                                 : "could not be cut back after a failed write");
@@ -288,15 +277,16 @@ NMT_HIDDEN void nmt__snapshot_side_records(struct nmt_writer *w)
 {
     if (w->file_failed || nmt_jvm_flush == NULL)
         return;
-    struct nmt_buf b = {0};
+    struct nmt_enc b;
+    nmt_enc_init(&b, realloc);
     if (prepare_file(w, &b) != 0)
         return;
     nmt_jvm_flush(emit_record, &b);
     if (b.failed)
-        w->internal_errors++;
+        nmt__ctr.internal_errors++;
     else if (b.len > 0)
         append(w, &b);
-    nmt__buf_free(&b);
+    free(b.data);
 }
 
 NMT_HIDDEN void nmt__snapshot_write(struct nmt_writer *w, int reason)
@@ -304,40 +294,34 @@ NMT_HIDDEN void nmt__snapshot_write(struct nmt_writer *w, int reason)
     /* Whatever comes of this attempt, growth is measured from here: a
      * snapshot that cannot be written must not be retried at every round. */
     w->last_snap_live = w->live_est;
-    struct nmt_buf b = {0};
+    struct nmt_enc b;
+    nmt_enc_init(&b, realloc);
     if (prepare_file(w, &b) != 0)
         return;
     encode_new_stacks(w, &b);
     if (nmt_jvm_flush != NULL)
         nmt_jvm_flush(emit_record, &b);
 
-    size_t r = nmt__rec_begin(&b, NMT_REC_SNAP_BEGIN);
-    nmt__buf_u32(&b, w->snap_seq);
-    nmt__buf_u32(&b, (uint32_t)reason);
-    nmt__buf_u64(&b, nmt__clock_ns(CLOCK_REALTIME));
-    nmt__buf_u64(&b, nmt__clock_ns(CLOCK_MONOTONIC));
-    nmt__rec_end(&b, r);
+    nmt_enc_snap_begin(&b, w->snap_seq, (uint32_t)reason, nmt__clock_ns(CLOCK_REALTIME),
+                       nmt__clock_ns(CLOCK_MONOTONIC));
 
-    r = nmt__rec_begin(&b, NMT_REC_MAPS);
+    size_t r = nmt_enc_rec_begin(&b, NMT_REC_MAPS);
     if (nmt__os_maps(&b) != 0)
-        w->internal_errors++;
-    nmt__rec_end(&b, r);
+        nmt__ctr.internal_errors++;
+    nmt_enc_rec_end(&b, r);
 
     encode_counters(w, &b);
     uint32_t nsites = encode_sites(w, &b);
 
-    r = nmt__rec_begin(&b, NMT_REC_SNAP_END);
-    nmt__buf_u32(&b, w->snap_seq);
-    nmt__buf_u32(&b, nsites);
-    nmt__rec_end(&b, r);
+    nmt_enc_snap_end(&b, w->snap_seq, nsites);
 
     if (b.failed) {
-        w->internal_errors++;
-        nmt__buf_free(&b);
+        nmt__ctr.internal_errors++;
+        free(b.data);
         return;
     }
     int err = append(w, &b);
-    nmt__buf_free(&b);
+    free(b.data);
     if (err != 0)
         return; /* its new stacks go out again with the next snapshot */
     w->stacks_written = nmt_stacktab_count(&w->stacks);

@@ -23,8 +23,6 @@
 #include "nmt_internal.h"
 
 NMT_HIDDEN struct nmt_thread *_Atomic nmt__threads;
-NMT_HIDDEN _Atomic uint64_t nmt__lost_no_ring;
-NMT_HIDDEN _Atomic uint64_t nmt__after_final;
 static pthread_key_t exit_key;
 static int exit_key_ok;
 static _Atomic uint32_t slot_serial;
@@ -41,8 +39,10 @@ static void on_thread_exit(void *arg)
         atomic_store_explicit(&thr->state, NMT_SLOT_DEAD, memory_order_release);
         nmt__writer_wake(); /* drain the ring, free the slot for the next thread */
     }
-    if (t->main_thread)
-        nmt__writer_main_exited();
+    if (t->main_thread) {
+        atomic_store_explicit(&nmt__main_exited, 1, memory_order_release);
+        nmt__writer_wake();
+    }
 }
 
 NMT_HIDDEN void nmt__thread_init_key(void)
@@ -83,12 +83,10 @@ static int address_space_limited(void)
     return getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
 }
 
-/* A ring that could not have its configured size: the address space is
- * limited (ulimit -v) or exhausted. The thread gets a smaller one rather
- * than none, and the shortfall is counted (rec.small_rings): at rate 1 a
- * small ring fills sooner, and what that costs is counted as ring drops. */
-NMT_HIDDEN _Atomic uint64_t nmt__small_rings;
-
+/* A ring that could not have its configured size (the address space is
+ * limited (ulimit -v) or exhausted) is made smaller rather than not at all,
+ * and the shortfall is counted (rec.small_rings): at rate 1 a small ring
+ * fills sooner, and what that costs is counted as ring drops. */
 static struct nmt_thread *slot_new(void)
 {
     uint32_t want = ring_capacity(), cap = want;
@@ -108,7 +106,7 @@ static struct nmt_thread *slot_new(void)
     if (mem == MAP_FAILED)
         return NULL;
     if (cap < want)
-        atomic_fetch_add_explicit(&nmt__small_rings, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&nmt__ctr.small_rings, 1, memory_order_relaxed);
     struct nmt_thread *thr = mem;
     memset(thr, 0, sizeof(*thr));
     thr->ring = (struct nmt_ring *)((char *)mem + ring_off);

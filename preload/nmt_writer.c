@@ -47,7 +47,6 @@
 #include "nmt_writer.h"
 
 NMT_HIDDEN struct nmt_writer nmt__w;
-NMT_HIDDEN struct nmt_wake nmt__bell;
 
 static void filter_sub(const struct nmt_ev *ev);
 
@@ -89,7 +88,7 @@ static uint32_t intern(struct nmt_writer *w, const struct nmt_ev *ev)
     int is_new;
     uint32_t id = nmt_stacktab_intern(&w->stacks, frames, n, &is_new);
     if (id == 0)
-        w->internal_errors++;
+        nmt__ctr.internal_errors++;
     return id;
 }
 
@@ -112,7 +111,7 @@ static void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
     if (r == 0 || r < 0) {
         /* Freed before we saw it (r == 0), or no memory to track it. */
         if (r < 0)
-            w->internal_errors++;
+            nmt__ctr.internal_errors++;
         filter_sub(ev);
         return;
     }
@@ -161,7 +160,7 @@ static void hold_mmap(struct nmt_writer *w, const struct nmt_ev *ev)
         size_t cap = w->held_cap ? w->held_cap * 2 : 256;
         struct nmt_held *p = realloc(w->held, cap * sizeof(*p));
         if (p == NULL) {
-            w->internal_errors++;
+            nmt__ctr.internal_errors++;
             return;
         }
         w->held = p;
@@ -208,7 +207,7 @@ static void apply_held(struct nmt_writer *w, uint64_t limit)
             break;
         }
         if (r < 0)
-            w->internal_errors++;
+            nmt__ctr.internal_errors++;
     }
     memmove(w->held, w->held + i, (w->held_n - i) * sizeof(*w->held));
     w->held_n -= i;
@@ -255,9 +254,9 @@ NMT_HIDDEN uint64_t nmt__writer_round(struct nmt_writer *w, int final)
         }
         if (state == NMT_SLOT_DEAD) {
             /* Fold its loss counters into ours before the slot is reused. */
-            w->dead_drops += atomic_exchange(&s->drops, 0);
-            w->dead_drop_bytes += atomic_exchange(&s->drop_bytes, 0);
-            w->dead_free_drops += atomic_exchange(&s->free_drops, 0);
+            nmt__ctr.dead_drops += atomic_exchange(&s->drops, 0);
+            nmt__ctr.dead_drop_bytes += atomic_exchange(&s->drop_bytes, 0);
+            nmt__ctr.dead_free_drops += atomic_exchange(&s->free_drops, 0);
             int expected = NMT_SLOT_DEAD;
             atomic_compare_exchange_strong(&s->state, &expected, NMT_SLOT_FREE);
         }
@@ -287,7 +286,7 @@ static int has_work(void *arg)
     /* The main thread's pthread_exit, not yet seen: its wake-up may have
      * come while we were awake, and a sleep without a timeout would then
      * never check whether only we are left. */
-    if (atomic_load(&w->main_exited) && !w->alone_seen)
+    if (atomic_load(&nmt__main_exited) && !w->alone_seen)
         return 1;
     for (struct nmt_thread *s = atomic_load_explicit(&nmt__threads, memory_order_acquire); s;
          s = s->next) {
@@ -358,7 +357,7 @@ static int64_t idle_timeout(const struct deadlines *d, uint64_t now, int jvm)
         t = until(t, d->interval, now);
     if (nmt__cfg.trigger[0])
         t = until(t, d->trigger, now);
-    if (atomic_load(&nmt__w.main_exited))
+    if (atomic_load(&nmt__main_exited))
         t = until(t, d->alone, now);
     if (jvm)
         t = until(t, now + JVM_TICK_NS, now);
@@ -416,7 +415,7 @@ static void *writer_main(void *arg)
              * it out before its bounded queue has to drop any. */
             nmt__snapshot_side_records(w);
         }
-        if (atomic_load(&w->main_exited) && now >= d.alone) {
+        if (atomic_load(&nmt__main_exited) && now >= d.alone) {
             w->alone_seen = 1; /* from now on every sleep is timed (idle_timeout) */
             d.alone = now + ALONE_CHECK_NS;
             if (nmt__os_only_caller_left())
@@ -473,23 +472,23 @@ NMT_HIDDEN int nmt__writer_start(void)
     return 0;
 }
 
-NMT_HIDDEN void nmt__writer_wake(void)
-{
-    int saved = errno;
-    nmt_wake_nudge(&nmt__bell); /* rare: always worth a pass */
-    errno = saved;
-}
-
 NMT_HIDDEN void nmt__writer_request(int reason)
 {
     atomic_store_explicit(&nmt__w.request, reason, memory_order_release);
     nmt__writer_wake();
 }
 
-NMT_HIDDEN void nmt__writer_main_exited(void)
+/* A fork child's writer starts at its first recorded event, not in the
+ * atfork handler: a child that only execs should not leave a file. */
+NMT_HIDDEN void nmt__child_start(void)
 {
-    atomic_store_explicit(&nmt__w.main_exited, 1, memory_order_release);
-    nmt__writer_wake();
+    int expected = 1;
+    if (atomic_compare_exchange_strong(&nmt__child_pending, &expected, 0)) {
+        nmt__tls.guard++;
+        if (nmt__writer_start() != 0)
+            nmt__say("nmtrace: cannot start the writer thread in the fork child");
+        nmt__tls.guard--;
+    }
 }
 
 /* The final snapshot. Other threads may still be allocating: what they do
@@ -542,6 +541,7 @@ NMT_HIDDEN void nmt__writer_after_fork(void)
      * and the child creates its own file at its first snapshot. */
     memset(w, 0, sizeof(*w));
     memset(&nmt__bell, 0, sizeof(nmt__bell)); /* no writer, no waiter here yet */
+    atomic_store(&nmt__main_exited, 0);       /* the forking thread leads the child */
     nmt__wheap_after_fork();
     memset(&nmt__filter, 0, sizeof(nmt__filter));
     memset(&nmt__liveset, 0, sizeof(nmt__liveset));

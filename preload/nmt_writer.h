@@ -1,7 +1,7 @@
 /*
  * nmt_writer.h: the writer thread's state (nmt_writer.c) and the snapshot
  * encoder that serialises it (nmt_snapshot.c). Writer thread only, except
- * `stop`, `request` and `main_exited`, which other threads set.
+ * `stop` and `request`, which other threads set.
  */
 #ifndef NMT_WRITER_H
 #define NMT_WRITER_H
@@ -26,12 +26,11 @@ struct nmt_writer {
     int running;
     _Atomic int stop;
     _Atomic int exited;
-    _Atomic int request;     /* a snapshot reason asked for by a signal */
-    _Atomic int main_exited; /* the main thread called pthread_exit */
-    int alone_seen;          /* the writer has seen main_exited */
-    sigset_t app_mask;       /* the signal mask of the thread that started us */
-    int jvm_possible;        /* a JVM is or may be in the process */
-    int jvm_scanned;         /* the link map was looked at for one */
+    _Atomic int request; /* a snapshot reason asked for by a signal */
+    int alone_seen;      /* the writer has seen nmt__main_exited */
+    sigset_t app_mask;   /* the signal mask of the thread that started us */
+    int jvm_possible;    /* a JVM is or may be in the process */
+    int jvm_scanned;     /* the link map was looked at for one */
     int tables_ok;
     struct nmt_stacktab stacks;
     struct nmt_livetab live;
@@ -52,11 +51,10 @@ struct nmt_writer {
     uint32_t snap_seq;
     uint32_t stacks_written; /* ids 1..stacks_written have a STACK record */
 
-    /* figures */
+    /* figures of the aggregate; the loss and error counters are nmt__ctr's
+     * (nmt_state.h) */
     double live_est, last_snap_live;
     uint64_t samples, frees, mmap_events;
-    uint64_t internal_errors, write_errors;
-    uint64_t dead_drops, dead_drop_bytes, dead_free_drops;
 };
 
 extern struct nmt_writer nmt__w;

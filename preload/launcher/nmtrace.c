@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -28,6 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nmc_env.h"
+#include "nmc_parse.h"
+#include "nmc_vars.h"
 #include "nmt_attach_client.h"
 
 #ifndef NMT_VERSION
@@ -45,10 +47,9 @@ static const char usage_text[] =
     "Runs command with libnmtrace.so preloaded and says where its profile went.\n"
     "\n"
     "  -o, --output PATH      profile path; %p is replaced by the pid   (NMTRACE_OUTPUT)\n"
-    "  -r, --rate BYTES       mean bytes between samples, 1 = every allocation\n"
-    "                         (NMTRACE_RATE; BYTES may end in k, m, g or t)\n"
-    "  -i, --interval SEC     a snapshot every SEC seconds, 0 = off    (NMTRACE_INTERVAL)\n"
-    "  -g, --growth BYTES     a snapshot when tracked bytes grew by BYTES (NMTRACE_GROWTH)\n"
+    "  -r, --rate SIZE        mean bytes between samples, 1 = every allocation (NMTRACE_RATE)\n"
+    "  -i, --interval TIME    a snapshot every TIME, 0 = off           (NMTRACE_INTERVAL)\n"
+    "  -g, --growth SIZE      a snapshot when tracked bytes grew by SIZE (NMTRACE_GROWTH)\n"
     "  -d, --depth N          at most N native frames per stack        (NMTRACE_DEPTH)\n"
     "  -u, --unwind METHOD    libunwind or fp                          (NMTRACE_UNWIND)\n"
     "  -s, --seed N           sampler seed, for repeatable runs        (NMTRACE_SEED)\n"
@@ -60,6 +61,10 @@ static const char usage_text[] =
     "                         next to this program)\n"
     "  -h, --help             this text\n"
     "      --version          print the version\n"
+    "\n"
+    "SIZE is bytes with an optional unit k, m, g or t (powers of 1024; 64k, 1.5g,\n"
+    "512MiB); TIME is seconds with an optional unit ms, s, m, h or d (30, 5m, 1h).\n"
+    "The recorder's variables take the same values (README.md, Values).\n"
     "\n"
     "For a java command, -XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit and\n"
     "-agentpath:<libnmtrace.so> are added to JAVA_TOOL_OPTIONS so JIT frames are named\n"
@@ -75,110 +80,6 @@ static void die_usage(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, " (see nmtrace --help)\n");
     exit(EXIT_USAGE);
-}
-
-/* A byte count with an optional binary suffix, as a plain decimal string. */
-static void parse_bytes(const char *opt, const char *s, char *out, size_t n)
-{
-    char *end;
-    unsigned long long v, mul = 1;
-    if (*s == '\0' || *s == '-')
-        die_usage("bad byte count for %s", opt);
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s)
-        die_usage("bad byte count for %s", opt);
-    if (*end != '\0') {
-        switch (*end) {
-        case 'k':
-        case 'K':
-            mul = 1ull << 10;
-            break;
-        case 'm':
-        case 'M':
-            mul = 1ull << 20;
-            break;
-        case 'g':
-        case 'G':
-            mul = 1ull << 30;
-            break;
-        case 't':
-        case 'T':
-            mul = 1ull << 40;
-            break;
-        default:
-            die_usage("bad byte count for %s (digits, then k, m, g or t)", opt);
-        }
-        end++;
-        /* Accept "64k", "64KiB", "64kb". */
-        if (strcasecmp(end, "ib") != 0 && strcasecmp(end, "b") != 0 && *end != '\0')
-            die_usage("bad byte count for %s (digits, then k, m, g or t)", opt);
-        if (v > UINT64_MAX / mul)
-            die_usage("byte count too large for %s", opt);
-    }
-    snprintf(out, n, "%llu", v * mul);
-}
-
-static void parse_uint(const char *opt, const char *s, unsigned long long max, char *out, size_t n)
-{
-    char *end;
-    unsigned long long v;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (*s == '\0' || *s == '-' || errno != 0 || *end != '\0' || v > max)
-        die_usage("bad number for %s", opt);
-    snprintf(out, n, "%llu", v);
-}
-
-static const struct {
-    const char *name;
-    int sig;
-} signal_names[] = {
-    {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"USR1", SIGUSR1},   {"USR2", SIGUSR2},
-    {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"URG", SIGURG},
-    {"PWR", SIGPWR},   {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
-};
-
-/* SIG as a number: "USR1", "SIGUSR1", "RTMIN+2", "10". Returns -1 when bad. */
-static int signal_number(const char *s)
-{
-    char *end;
-    long v;
-    if (strncasecmp(s, "SIG", 3) == 0)
-        s += 3;
-    if (strncasecmp(s, "RTMIN", 5) == 0) {
-        v = 0;
-        if (s[5] == '+') {
-            errno = 0;
-            v = strtol(s + 6, &end, 10);
-            if (errno != 0 || end == s + 6 || *end != '\0')
-                return -1;
-        } else if (s[5] != '\0') {
-            return -1;
-        }
-        return v >= 0 && SIGRTMIN + v <= SIGRTMAX ? (int)(SIGRTMIN + v) : -1;
-    }
-    for (size_t i = 0; i < sizeof(signal_names) / sizeof(signal_names[0]); i++)
-        if (strcasecmp(s, signal_names[i].name) == 0)
-            return signal_names[i].sig;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < 1 || v > SIGRTMAX)
-        return -1;
-    return (int)v;
-}
-
-/* Signals the recorder refuses (DESIGN.md: HotSpot, async-profiler and the
- * process's own use); refusing them here gives the error before the run. */
-static int sig_taken(int sig)
-{
-    static const int taken[] = {SIGSEGV, SIGBUS,  SIGILL,  SIGFPE,  SIGTRAP, SIGUSR2,
-                                SIGQUIT, SIGHUP,  SIGINT,  SIGTERM, SIGPROF, SIGKILL,
-                                SIGSTOP, SIGCHLD, SIGPIPE, SIGXFSZ};
-    for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
-        if (taken[i] == sig)
-            return 1;
-    return 0;
 }
 
 /* Where this program lives, so that ../lib/libnmtrace.so can be found. */
@@ -205,6 +106,32 @@ static void set_env(const char *name, const char *value)
         fprintf(stderr, "nmtrace: cannot set %s: %s\n", name, strerror(errno));
         exit(EXIT_USAGE);
     }
+}
+
+/* Checks value against variable name's entry in nmc_vars.c, as the recorder
+ * will, and passes it on as it is; returns it parsed. */
+static uint64_t pass_on(const char *opt, const char *name, const char *value)
+{
+    char why[200];
+    uint64_t v;
+    if (nmc_var_parse(nmc_var_find(name), value, &v, why, sizeof(why)) != 0) {
+        fprintf(stderr, "nmtrace: %s: %s (see nmtrace --help)\n", opt, why);
+        exit(EXIT_USAGE);
+    }
+    set_env(name, value);
+    return v;
+}
+
+/* One line for each NMTRACE_* variable of the environment nmtrace does not
+ * know (a typo would otherwise be ignored); the recorder then stays silent
+ * about them in this run (parent_warned() in preload/nmt_config.c). */
+static void warn_unknown(void)
+{
+    extern char **environ;
+    char msg[512];
+    for (char **e = environ; *e != NULL; e++)
+        if (nmc_env_unknown(*e, msg, sizeof(msg)))
+            fprintf(stderr, "nmtrace: %s\n", msg);
 }
 
 /* LD_PRELOAD has no quoting: ld.so splits it at every space and ':'. A
@@ -285,8 +212,7 @@ static void prepend_preload(const char *lib)
 
 static int is_java(const char *cmd)
 {
-    const char *base = strrchr(cmd, '/');
-    return strcmp(base != NULL ? base + 1 : cmd, "java") == 0;
+    return strcmp(nmc_base_name(cmd), "java") == 0;
 }
 
 /* For a java command: the perf-map flags (JIT frames named even with the
@@ -574,76 +500,50 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
-    char lib[PATH_MAX] = "", num[32];
+    char lib[PATH_MAX] = "";
     const char *pattern;
-    int c, java = 1, sig;
+    int c, java = 1;
 
     if (argc > 1 && (strcmp(argv[1], "attach") == 0 || strcmp(argv[1], "detach") == 0)) {
         if (default_lib(lib, sizeof(lib)) != 0)
             lib[0] = '\0';
         return nmt_attach_client(argc - 1, argv + 1, lib);
     }
+    warn_unknown();
     opterr = 0;
     /* '+': stop at the command, so its own options are left alone. */
     while ((c = getopt_long(argc, argv, "+:o:r:i:g:d:u:s:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o':
-            /* The recorder keeps at most 511 bytes of a path. */
-            if (*optarg == '\0' || strlen(optarg) > 511)
-                die_usage("%s needs a path of 1 to 511 bytes", "--output");
-            set_env("NMTRACE_OUTPUT", optarg);
+            pass_on("--output", "NMTRACE_OUTPUT", optarg);
             break;
         case 'r':
-            parse_bytes("--rate", optarg, num, sizeof(num));
-            if (strcmp(num, "0") == 0 || strtoull(num, NULL, 10) > (1ull << 40))
-                die_usage("%s must be between 1 and 1T", "--rate");
-            set_env("NMTRACE_RATE", num);
+            pass_on("--rate", "NMTRACE_RATE", optarg);
             break;
         case 'i':
-            parse_uint("--interval", optarg, 86400 * 365, num, sizeof(num));
-            set_env("NMTRACE_INTERVAL", num);
+            pass_on("--interval", "NMTRACE_INTERVAL", optarg);
             break;
         case 'g':
-            parse_bytes("--growth", optarg, num, sizeof(num));
-            set_env("NMTRACE_GROWTH", num);
+            pass_on("--growth", "NMTRACE_GROWTH", optarg);
             break;
         case 'd':
-            parse_uint("--depth", optarg, 256, num, sizeof(num));
-            if (strcmp(num, "0") == 0)
-                die_usage("%s must be between 1 and 256", "--depth");
-            set_env("NMTRACE_DEPTH", num);
+            pass_on("--depth", "NMTRACE_DEPTH", optarg);
             break;
         case 'u':
-            if (strcmp(optarg, "libunwind") != 0 && strcmp(optarg, "fp") != 0)
-                die_usage("--unwind wants libunwind or fp, not '%s'", optarg);
-            set_env("NMTRACE_UNWIND", optarg);
+            pass_on("--unwind", "NMTRACE_UNWIND", optarg);
             break;
         case 's':
-            parse_uint("--seed", optarg, UINT64_MAX, num, sizeof(num));
-            set_env("NMTRACE_SEED", num);
+            pass_on("--seed", "NMTRACE_SEED", optarg);
             break;
         case OPT_SIGNAL:
-            sig = signal_number(optarg);
-            if (sig < 0)
-                die_usage("--signal: unknown signal '%s'", optarg);
-            if (sig_taken(sig))
-                die_usage("--signal %s is used by the JVM or the process itself (use USR1 or "
-                          "RTMIN+N)",
-                          optarg);
-            snprintf(num, sizeof(num), "%d", sig);
-            set_env("NMTRACE_SIGNAL", num);
-            forwarded[N_FORWARDED - 1] = sig;
+            forwarded[N_FORWARDED - 1] = (int)pass_on("--signal", "NMTRACE_SIGNAL", optarg);
             break;
         case OPT_TRIGGER:
-            if (*optarg == '\0' || strlen(optarg) > 511)
-                die_usage("%s needs a path of 1 to 511 bytes", "--trigger");
-            set_env("NMTRACE_TRIGGER", optarg);
+            pass_on("--trigger", "NMTRACE_TRIGGER", optarg);
             break;
         case OPT_JAVA:
-            if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "off") != 0)
-                die_usage("--java wants auto or off, not '%s'", optarg);
-            java = strcmp(optarg, "auto") == 0;
-            set_env("NMTRACE_JAVA", optarg);
+            /* auto, off, 1, 0: the even ones turn it on. */
+            java = pass_on("--java", "NMTRACE_JAVA", optarg) % 2 == 0;
             break;
         case 'q':
             set_env("NMTRACE_QUIET", "1");

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "recorder"))
 import nmtprof  # noqa: E402  (the FORMAT.md reader shared with the recorder tests)
 
 SKIP = 77
@@ -185,7 +185,7 @@ def skip(msg):
 
 def read_profile(path):
     """The record-level facts of a profile, read with the recorder tests'
-    FORMAT.md reader (tests/integration/nmtprof.py): pid, ppid, exe, the
+    FORMAT.md reader (tests/recorder/nmtprof.py): pid, ppid, exe, the
     number of complete snapshots with their times and reasons, the count of
     each record type, and whether the file ends in a cut record."""
     try:

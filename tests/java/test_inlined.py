@@ -1,4 +1,4 @@
-"""Issue 7: a method inlined by C2 into a hot caller appears as its own frame.
+"""A method inlined by C2 into a hot caller appears as its own frame.
 InlineHot.grab (which allocates through Unsafe) runs inlined into InlineHot.hot:
 the scenario forces C2 (-Xcomp, tiered off) and the inlining (CompileCommand), so
 every sample is taken in compiled code; plain LD_PRELOAD, no flag for nmtrace."""

@@ -54,7 +54,7 @@ def body(c):
                             "committed")
         nmtj.check(mapped > 0, "no committed mmap from libjemalloc: was jemalloc preloaded?")
     if "LD_PRELOAD" not in env:
-        # Issue 7: the stack goes on from the JNI function through the Java_
+        # The stack goes on from the JNI function through the Java_
         # entry into the Java caller, named with its source line, with no JVM
         # flag (the bridge attaches by itself).
         leak = [s for s in nmtj.stacks_with_frame(js, r"^nmex_session_open$")

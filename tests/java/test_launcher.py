@@ -38,9 +38,10 @@ def body(c):
                "--signal", "USR1", "--trigger", c.tmp + "/go", "--java", "off", "-q", "--", "env"], env=env)
     nmtj.check(p.returncode == 0, "nmtrace -- env exited %d" % p.returncode)
     got = dict(l.split("=", 1) for l in p.stdout.splitlines() if "=" in l)
-    want = {"NMTRACE_OUTPUT": pattern, "NMTRACE_RATE": "65536", "NMTRACE_GROWTH": "1048576",
+    # Passed on as written: the recorder reads the same grammar (common/nmc_vars.c).
+    want = {"NMTRACE_OUTPUT": pattern, "NMTRACE_RATE": "64k", "NMTRACE_GROWTH": "1m",
             "NMTRACE_INTERVAL": "2", "NMTRACE_DEPTH": "32", "NMTRACE_UNWIND": "fp", "NMTRACE_SEED": "5",
-            "NMTRACE_SIGNAL": "10", "NMTRACE_TRIGGER": c.tmp + "/go", "NMTRACE_JAVA": "off",
+            "NMTRACE_SIGNAL": "USR1", "NMTRACE_TRIGGER": c.tmp + "/go", "NMTRACE_JAVA": "off",
             "NMTRACE_QUIET": "1"}
     for k, v in want.items():
         nmtj.check(got.get(k) == v, "%s is %r, want %r" % (k, got.get(k), v))

@@ -2,7 +2,7 @@
 """Each Java scenario of examples/ run N times (default 20) under the recorder with
 the JVM bridge active (plain LD_PRELOAD, no JVM flag): every run must exit 0,
 leave no JVM crash file and write a readable profile whose Java stacks were taken
-(java.* counters). Issue 7's robustness criterion; label java, soak."""
+(java.* counters). Label java, soak."""
 import os
 import sys
 

@@ -9,7 +9,7 @@ Each case runs a program of tests/robust/ unprofiled and under the recorder
     signal are the same as unprofiled (NMTRACE_QUIET=1, except where a case
     checks what the recorder says on stderr);
   - it ends (a generous timeout is a hang guard, never a pass condition);
-  - every profile reads back with tests/integration/nmtprof.py (FORMAT.md),
+  - every profile reads back with tests/recorder/nmtprof.py (FORMAT.md),
     and nothing is lost silently: at rate 1 a profile that counts no loss
     holds exactly the bytes the program says it leaked from rb_leak_site.
 Exit 0 pass, 1 fail, 77 skip.
@@ -27,7 +27,7 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, os.path.join(HERE, "..", "recorder"))
 import nmtprof  # noqa: E402
 
 # Counters of FORMAT.md §3 that say something was not recorded. Names that
@@ -903,7 +903,7 @@ BAD_VALUES = {
     "NMTRACE_OUTPUT": ["x" * 5000],
     "NMTRACE_RATE": ["lots", "0", "-1", "12q", "99999999999999999999999", "2t"],
     "NMTRACE_SEED": ["x1", "-3"],
-    "NMTRACE_UNWIND": ["magic", "FP"],
+    "NMTRACE_UNWIND": ["magic", "frames"],
     "NMTRACE_DEPTH": ["0", "257", "deep"],
     "NMTRACE_INTERVAL": ["-1", "soon", "1.5"],
     "NMTRACE_GROWTH": ["big", "-5", "1q"],
@@ -914,8 +914,8 @@ BAD_VALUES = {
     "NMTRACE_ON_FULL": ["sometimes", "block"],
     "NMTRACE_QUIET": ["yes"],
 }
-# Read by nmreport, not by the recorder.
-NOT_RECORDER = {"NMTRACE_DEBUG_PATH"}
+# Read by nmreport and by the example scripts, not by the recorder.
+NOT_RECORDER = {"NMTRACE_DEBUG_PATH", "NMTRACE_BUILD"}
 
 
 def readme_variables():

@@ -1,0 +1,61 @@
+# Recorder integration tests: real programs with ground truth under LD_PRELOAD,
+# checked by tests/recorder/nmtprof.py, an independent reader of FORMAT.md.
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+find_package(Threads REQUIRED)
+set(NMT_IT_DIR ${NMT_TEST_DIR}/recorder)
+
+foreach(prog prog_truth prog_threads prog_fork prog_exit_race prog_steady prog_churn
+    prog_main_exit)
+  add_executable(${prog} ${NMT_IT_DIR}/${prog}.c)
+  target_compile_options(${prog} PRIVATE -O1 -g -fno-inline -fno-optimize-sibling-calls)
+  target_link_libraries(${prog} PRIVATE Threads::Threads)
+endforeach()
+# The same ground-truth program with frame pointers, for NMTRACE_UNWIND=fp.
+add_executable(prog_truth_fp ${NMT_IT_DIR}/prog_truth.c)
+target_compile_options(prog_truth_fp PRIVATE -O1 -g -fno-inline -fno-omit-frame-pointer
+  -fno-optimize-sibling-calls)
+
+# prog_hostio: descriptors and resource limits. Part of it is built without
+# unwind tables, so that unwinding through it takes libunwind's frame-chain
+# fallback (the recorder_hostio_fds case checks with readelf that it has no FDE).
+add_executable(prog_hostio ${NMT_IT_DIR}/prog_hostio.c ${NMT_IT_DIR}/hostio_nounwind.c)
+target_compile_options(prog_hostio PRIVATE -O1 -g -fno-omit-frame-pointer)
+set_source_files_properties(${NMT_IT_DIR}/hostio_nounwind.c PROPERTIES
+  COMPILE_OPTIONS "-fno-asynchronous-unwind-tables;-fno-unwind-tables;-g0")
+target_link_libraries(prog_hostio PRIVATE Threads::Threads)
+
+function(nmt_recorder_test case)
+  cmake_parse_arguments(T "" "TIMEOUT" "LABELS" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  add_test(NAME recorder_${case}
+    COMMAND ${Python3_EXECUTABLE} ${NMT_IT_DIR}/test_recorder.py ${case}
+      --lib "${NMT_TEST_PRELOAD}" --bindir ${CMAKE_RUNTIME_OUTPUT_DIRECTORY}
+      --workdir ${CMAKE_CURRENT_BINARY_DIR}/it_${case})
+  set_tests_properties(recorder_${case} PROPERTIES TIMEOUT ${T_TIMEOUT} SKIP_RETURN_CODE 77
+    LABELS "integration;recorder;${T_LABELS}")
+endfunction()
+
+nmt_recorder_test(exact)
+nmt_recorder_test(sampled)
+nmt_recorder_test(unbiased TIMEOUT 900)
+nmt_recorder_test(threads)
+nmt_recorder_test(fork_exec)
+nmt_recorder_test(exit_race)
+nmt_recorder_test(kill9)
+nmt_recorder_test(triggers)
+nmt_recorder_test(bad_env)
+nmt_recorder_test(ring_overflow)
+nmt_recorder_test(churn_exact)
+nmt_recorder_test(churn_small_ring)
+nmt_recorder_test(main_exit)
+nmt_recorder_test(main_exit_sigterm)
+nmt_recorder_test(fp_unwind)
+nmt_recorder_test(jemalloc)
+nmt_recorder_test(hostio_fds)
+nmt_recorder_test(hostio_fsize)
+nmt_recorder_test(hostio_vm)
+nmt_recorder_test(hostio_nofile)
+nmt_recorder_test(hostio_output)
+nmt_recorder_test(java LABELS java)

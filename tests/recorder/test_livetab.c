@@ -1,0 +1,350 @@
+/*
+ * test_livetab.c: units for the live-allocation table (preload/nmt_livetab.c):
+ * in-order and out-of-order pairing, address reuse under every drain order,
+ * replacement, expiry of orphans, growth to 2e6 entries, allocation failure.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "failalloc.h"
+#include "../../preload/nmt_livetab.h"
+
+/* The caller's bookkeeping, as the writer does it: live bytes per stack. */
+struct books {
+    int64_t live_bytes[8];
+    int64_t live_objects[8];
+    int64_t dead; /* allocations that ended (address-filter subtractions) */
+};
+
+static int do_alloc(struct nmt_livetab *t, struct books *b, uint64_t p, uint64_t seq,
+                    uint32_t stack, uint64_t size, uint32_t round)
+{
+    struct nmt_live old;
+    int r = nmt_livetab_alloc(t, p, seq, stack, size, round, &old);
+    cr_assert_geq(r, 0);
+    if (r == 0)
+        b->dead++;
+    if (r >= 1) {
+        b->live_bytes[stack] += (int64_t)size;
+        b->live_objects[stack]++;
+    }
+    if (r == 2) {
+        b->live_bytes[old.stack] -= (int64_t)old.size;
+        b->live_objects[old.stack]--;
+        b->dead++;
+    }
+    return r;
+}
+
+static int do_free(struct nmt_livetab *t, struct books *b, uint64_t p, uint64_t seq, uint32_t round)
+{
+    struct nmt_live out;
+    int r = nmt_livetab_free(t, p, seq, round, &out);
+    cr_assert_geq(r, 0);
+    if (r == 1) {
+        b->live_bytes[out.stack] -= (int64_t)out.size;
+        b->live_objects[out.stack]--;
+        b->dead++;
+    }
+    return r;
+}
+
+Test(livetab, in_order)
+{
+    struct nmt_livetab t;
+    struct books b = {0};
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    cr_assert_eq(do_alloc(&t, &b, 0x1000, 1, 3, 100, 0), 1);
+    cr_assert_eq(do_alloc(&t, &b, 0x2000, 2, 4, 50, 0), 1);
+    cr_assert_eq(nmt_livetab_count(&t), 2);
+    struct nmt_live e;
+    cr_assert(nmt_livetab_lookup(&t, 0x1000, &e));
+    cr_assert_eq(e.stack, 3);
+    cr_assert_eq(e.size, 100);
+    cr_assert_eq(e.seq, 1);
+    struct nmt_live out;
+    cr_assert_eq(nmt_livetab_free(&t, 0x1000, 5, 0, &out), 1);
+    cr_assert_eq(out.stack, 3);
+    cr_assert_eq(out.size, 100);
+    cr_assert_eq(out.ptr, 0x1000);
+    cr_assert_eq(nmt_livetab_count(&t), 1);
+    cr_assert_eq(nmt_livetab_orphans(&t), 0);
+    cr_assert_not(nmt_livetab_lookup(&t, 0x1000, NULL));
+    cr_assert(nmt_livetab_lookup(&t, 0x2000, NULL));
+    /* A free of an unknown pointer is an orphan. */
+    cr_assert_eq(nmt_livetab_free(&t, 0x3000, 6, 0, &out), 0);
+    cr_assert_eq(nmt_livetab_orphans(&t), 1);
+    cr_assert_eq(nmt_livetab_alloc(&t, 0, 7, 1, 1, 0, NULL), -EINVAL);
+    cr_assert_eq(nmt_livetab_free(&t, 0, 7, 0, NULL), 0);
+    nmt_livetab_destroy(&t);
+}
+
+Test(livetab, free_before_alloc)
+{
+    struct nmt_livetab t;
+    struct books b = {0};
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    cr_assert_eq(do_free(&t, &b, 0x1000, 9, 0), 0);
+    cr_assert_eq(nmt_livetab_orphans(&t), 1);
+    cr_assert_eq(do_alloc(&t, &b, 0x1000, 4, 1, 64, 0), 0, "the object is already dead");
+    cr_assert_eq(nmt_livetab_orphans(&t), 0);
+    cr_assert_eq(nmt_livetab_count(&t), 0);
+    cr_assert_eq(b.live_bytes[1], 0);
+    cr_assert_eq(b.dead, 1);
+    /* An allocation newer than the orphan is live. */
+    cr_assert_eq(nmt_livetab_free(&t, 0x2000, 3, 0, NULL), 0);
+    cr_assert_eq(do_alloc(&t, &b, 0x2000, 8, 1, 64, 0), 1);
+    cr_assert_eq(nmt_livetab_count(&t), 1);
+    nmt_livetab_destroy(&t);
+}
+
+Test(livetab, late_free_of_an_older_object_does_not_free_the_newer)
+{
+    struct nmt_livetab t;
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    cr_assert_eq(nmt_livetab_alloc(&t, 0x1000, 10, 1, 8, 0, NULL), 1);
+    cr_assert_eq(nmt_livetab_free(&t, 0x1000, 5, 0, NULL), 0);
+    cr_assert_eq(nmt_livetab_count(&t), 1);
+    nmt_livetab_destroy(&t);
+}
+
+Test(livetab, replace_reports_the_old_entry)
+{
+    struct nmt_livetab t;
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    cr_assert_eq(nmt_livetab_alloc(&t, 0x1000, 1, 2, 111, 0, NULL), 1);
+    struct nmt_live old;
+    memset(&old, 0, sizeof(old));
+    cr_assert_eq(nmt_livetab_alloc(&t, 0x1000, 5, 3, 222, 0, &old), 2);
+    cr_assert_eq(old.stack, 2);
+    cr_assert_eq(old.size, 111);
+    cr_assert_eq(old.seq, 1);
+    cr_assert_eq(nmt_livetab_count(&t), 1);
+    struct nmt_live e;
+    cr_assert(nmt_livetab_lookup(&t, 0x1000, &e));
+    cr_assert_eq(e.size, 222);
+    /* An allocation older than the live one is dead: nothing changes. */
+    cr_assert_eq(nmt_livetab_alloc(&t, 0x1000, 3, 4, 333, 0, &old), 0);
+    cr_assert(nmt_livetab_lookup(&t, 0x1000, &e));
+    cr_assert_eq(e.seq, 5);
+    nmt_livetab_destroy(&t);
+}
+
+/* One address, events {ALLOC or FREE, seq} in true order; every drain order
+ * must end with the truth: the last ALLOC live iff no FREE follows it. */
+struct ev {
+    int is_alloc;
+    uint64_t seq;
+    uint32_t stack;
+    uint64_t size;
+};
+
+static void run_order(const struct ev *evs, const int *order, int n)
+{
+    struct nmt_livetab t;
+    struct books b = {0};
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    int nalloc = 0;
+    for (int i = 0; i < n; i++) {
+        const struct ev *e = &evs[order[i]];
+        if (e->is_alloc) {
+            do_alloc(&t, &b, 0xabc0, e->seq, e->stack, e->size, 0);
+            nalloc++;
+        } else {
+            do_free(&t, &b, 0xabc0, e->seq, 0);
+        }
+    }
+    const struct ev *last = &evs[n - 1];
+    int64_t want[8] = {0};
+    if (last->is_alloc)
+        want[last->stack] = (int64_t)last->size;
+    for (int s = 0; s < 8; s++)
+        cr_assert_eq(b.live_bytes[s], want[s], "order %d%d%d%d%d: stack %d has %ld, want %ld",
+                     order[0], n > 1 ? order[1] : 9, n > 2 ? order[2] : 9, n > 3 ? order[3] : 9,
+                     n > 4 ? order[4] : 9, s, b.live_bytes[s], want[s]);
+    cr_assert_eq(nmt_livetab_count(&t), last->is_alloc ? 1u : 0u);
+    cr_assert_eq(b.dead, nalloc - (last->is_alloc ? 1 : 0), "each dead allocation ends once");
+    /* Two rounds later every mark is gone. */
+    nmt_livetab_expire(&t, 2);
+    cr_assert_eq(nmt_livetab_orphans(&t), 0);
+    cr_assert_eq(t.marks.count, 0);
+    nmt_livetab_destroy(&t);
+}
+
+static void all_orders(const struct ev *evs, int n)
+{
+    int order[8], used[8] = {0}, depth = 0;
+    /* Iterative permutation walk (Heap's algorithm would do as well). */
+    int idx[8];
+    for (int i = 0; i < n; i++)
+        idx[i] = -1;
+    while (depth >= 0) {
+        if (depth == n) {
+            run_order(evs, order, n);
+            depth--;
+            continue;
+        }
+        if (idx[depth] >= 0)
+            used[idx[depth]] = 0;
+        int k = idx[depth] + 1;
+        while (k < n && used[k])
+            k++;
+        if (k == n) {
+            idx[depth] = -1;
+            depth--;
+            continue;
+        }
+        idx[depth] = k;
+        used[k] = 1;
+        order[depth] = k;
+        depth++;
+    }
+}
+
+Test(livetab, address_reuse_any_drain_order)
+{
+    /* alloc p, free p, alloc p */
+    const struct ev a[] = {{1, 1, 1, 100}, {0, 2, 0, 0}, {1, 3, 2, 200}};
+    all_orders(a, 3);
+    /* alloc, free, alloc, free */
+    const struct ev b[] = {{1, 1, 1, 100}, {0, 2, 0, 0}, {1, 3, 2, 200}, {0, 4, 0, 0}};
+    all_orders(b, 4);
+    /* a false-positive free of an unsampled object at p between the two */
+    const struct ev c[] = {{1, 1, 1, 100}, {0, 2, 0, 0}, {0, 4, 0, 0}, {1, 5, 3, 300}};
+    all_orders(c, 4);
+    /* three incarnations, the last one live */
+    const struct ev d[] = {{1, 1, 1, 10}, {0, 2, 0, 0}, {1, 3, 2, 20}, {0, 4, 0, 0}, {1, 5, 3, 30}};
+    all_orders(d, 5);
+    /* a lost free: alloc, alloc */
+    const struct ev e[] = {{1, 1, 1, 10}, {1, 3, 2, 20}};
+    all_orders(e, 2);
+}
+
+Test(livetab, expiry)
+{
+    struct nmt_livetab t;
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    cr_assert_eq(nmt_livetab_free(&t, 0x1000, 10, 5, NULL), 0);
+    cr_assert_eq(nmt_livetab_free(&t, 0x2000, 11, 6, NULL), 0);
+    cr_assert_eq(nmt_livetab_orphans(&t), 2);
+    nmt_livetab_expire(&t, 6); /* keeps rounds 5 and 6 */
+    cr_assert_eq(nmt_livetab_orphans(&t), 2);
+    nmt_livetab_expire(&t, 7); /* drops round 5 */
+    cr_assert_eq(nmt_livetab_orphans(&t), 1);
+    cr_assert_eq(t.expired_orphans, 1);
+    /* The expired orphan no longer cancels an allocation of its address. */
+    cr_assert_eq(nmt_livetab_alloc(&t, 0x1000, 9, 1, 1, 7, NULL), 1);
+    cr_assert_eq(nmt_livetab_alloc(&t, 0x2000, 9, 1, 1, 7, NULL), 0);
+    nmt_livetab_expire(&t, 8);
+    cr_assert_eq(nmt_livetab_orphans(&t), 0);
+    cr_assert_eq(t.expired_orphans, 1, "a matched mark is not an orphan");
+    cr_assert_eq(t.marks.count, 0);
+    /* Round numbers wrap. */
+    cr_assert_eq(nmt_livetab_free(&t, 0x3000, 20, UINT32_MAX, NULL), 0);
+    nmt_livetab_expire(&t, 0);
+    cr_assert_eq(nmt_livetab_orphans(&t), 1);
+    nmt_livetab_expire(&t, 1);
+    cr_assert_eq(nmt_livetab_orphans(&t), 0);
+    nmt_livetab_destroy(&t);
+}
+
+Test(livetab, many_orphans_expire_and_the_table_shrinks)
+{
+    struct nmt_livetab t;
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    for (uint64_t i = 1; i <= 200000; i++)
+        cr_assert_eq(nmt_livetab_free(&t, i * 16, i, (uint32_t)(i % 3), NULL), 0);
+    cr_assert_eq(nmt_livetab_orphans(&t), 200000);
+    uint64_t big = t.marks.mask + 1;
+    nmt_livetab_expire(&t, 2); /* drops round 0: every third */
+    cr_assert_eq(nmt_livetab_orphans(&t), 200000 - 200000 / 3);
+    /* What survived is still found. */
+    for (uint64_t i = 1; i <= 200000; i++)
+        cr_assert_eq(nmt_livetab_alloc(&t, i * 16, 0, 1, 1, 2, NULL), i % 3 == 0 ? 1 : 0);
+    nmt_livetab_expire(&t, 10);
+    cr_assert_eq(nmt_livetab_orphans(&t), 0);
+    cr_assert_eq(t.marks.count, 0);
+    cr_assert_lt(t.marks.mask + 1, big);
+    cr_assert_eq(nmt_livetab_count(&t), 200000 / 3);
+    nmt_livetab_destroy(&t);
+}
+
+Test(livetab, two_million_live, .timeout = 120)
+{
+    enum { N = 2000000 };
+    struct nmt_livetab t;
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    uint64_t x = 7;
+    uint64_t *ptrs = malloc(N * sizeof(*ptrs));
+    for (uint32_t i = 0; i < N; i++) {
+        /* Distinct 16-aligned addresses, scattered like a heap's. */
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        ptrs[i] = ((uint64_t)i << 24 | (x >> 40)) << 4 | 0x10;
+        cr_assert_eq(nmt_livetab_alloc(&t, ptrs[i], i + 1, i % 7 + 1, i, 0, NULL), 1);
+    }
+    cr_assert_eq(nmt_livetab_count(&t), N);
+    /* Free every other one, churn, and check what is left. */
+    for (uint32_t i = 0; i < N; i += 2) {
+        struct nmt_live out;
+        cr_assert_eq(nmt_livetab_free(&t, ptrs[i], N + i + 1, 0, &out), 1);
+        cr_assert_eq(out.size, i);
+    }
+    cr_assert_eq(nmt_livetab_count(&t), N / 2);
+    for (uint32_t i = 0; i < N; i++) {
+        struct nmt_live e;
+        int live = nmt_livetab_lookup(&t, ptrs[i], &e);
+        cr_assert_eq(live, i % 2);
+        if (live)
+            cr_assert_eq(e.stack, i % 7 + 1);
+    }
+    nmt_livetab_expire(&t, 5);
+    cr_assert_eq(t.marks.count, 0);
+    free(ptrs);
+    nmt_livetab_destroy(&t);
+}
+
+Test(livetab, allocation_failure)
+{
+    if (!FAILALLOC_ENABLED)
+        cr_skip_test("allocation failure injection is off under AddressSanitizer");
+    struct nmt_livetab t;
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    uint64_t i = 1, fails = 0;
+    /* Fill to the first growth, making growth fail once. */
+    for (; i <= 5000; i++) {
+        failalloc_after = 0;
+        int r = nmt_livetab_alloc(&t, i * 16, i, 1, 1, 0, NULL);
+        failalloc_after = -1;
+        if (r == -ENOMEM) {
+            fails++;
+            cr_assert_not(nmt_livetab_lookup(&t, i * 16, NULL));
+            r = nmt_livetab_alloc(&t, i * 16, i, 1, 1, 0, NULL);
+        }
+        cr_assert_eq(r, 1);
+    }
+    cr_assert_geq(fails, 1);
+    cr_assert_eq(nmt_livetab_count(&t), 5000);
+    /* A free that matches still applies when its mark cannot be stored. */
+    uint64_t mf = 0;
+    for (i = 1; i <= 5000; i++) {
+        failalloc_after = 0;
+        int r = nmt_livetab_free(&t, i * 16, 10000 + i, 0, NULL);
+        failalloc_after = -1;
+        cr_assert_eq(r, 1);
+        mf = t.mark_failures;
+    }
+    cr_assert_geq(mf, 1);
+    cr_assert_eq(nmt_livetab_count(&t), 0);
+    /* An orphan that cannot be stored is an error. */
+    uint64_t err = 0;
+    for (i = 1; i <= 5000; i++) {
+        failalloc_after = 0;
+        int r = nmt_livetab_free(&t, (i + 100000) * 16, 20000 + i, 0, NULL);
+        failalloc_after = -1;
+        err += r == -ENOMEM;
+    }
+    cr_assert_geq(err, 1);
+    nmt_livetab_destroy(&t);
+}

@@ -1,0 +1,97 @@
+/*
+ * fuzz_reader.c: libFuzzer target for nmreport's reader and views. Any byte
+ * string is parsed as a profile twice: as it is, and with every record's
+ * CRC recomputed (a fuzzer rarely guesses a CRC-32, so without the second
+ * pass the record decoders behind the checksum would go unexplored). A
+ * profile that parses is then reported the way nmreport does it: the
+ * selection (symbolizing every stack from the file's own mappings) and the
+ * text views, written to /dev/null. The invariant is simply: no crash, no
+ * sanitizer report.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "nmt_format.h"
+#include "nmr_internal.h"
+#include "nmr_select.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void report(struct nmr_profile *p)
+{
+    static char *const argv_sets[][6] = {
+        {"nmreport", "--text", "x", NULL},
+        {"nmreport", "--tree", "--callers", "--committed", "x", NULL},
+        {"nmreport", "--json", "--base-snapshot", "0", "x", NULL},
+        {"nmreport", "--growth", "x", NULL},
+        {"nmreport", "--timeline", "x", NULL},
+        {"nmreport", "--rss", "x", NULL},
+        {"nmreport", "--stacks", "x", NULL},
+        {"nmreport", "--collapsed", "--alloc-space", "x", NULL},
+        {"nmreport", "--by", "class", "x", NULL},
+        {"nmreport", "--stats", "x", NULL},
+    };
+    FILE *null = fopen("/dev/null", "w");
+    if (!null)
+        return;
+    for (size_t i = 0; i < sizeof(argv_sets) / sizeof(argv_sets[0]); i++) {
+        int argc = 0;
+        while (argv_sets[i][argc])
+            argc++;
+        struct nmr_opts o;
+        char err[256];
+        if (nmr__opts_parse(&o, argc, (char **)argv_sets[i], null, err, sizeof(err)) != 0)
+            continue;
+        const struct nmr_view_def *d = nmr__view_find(o.view);
+        struct nmr_view v;
+        struct nmr_sel sel;
+        if (nmr__view_build(&v, &sel, &o, &p, 1, NULL, (d->flags & NMR_VIEW_NO_ROWS) != 0, err,
+                            sizeof(err)) == 0) {
+            v.out = null;
+            (void)d->run(&v);
+        }
+        nmr__sel_free(&sel);
+        nmr__opts_free(&o);
+    }
+    fclose(null);
+}
+
+static void one(const uint8_t *data, size_t size)
+{
+    struct nmr_profile *p;
+    char err[256];
+    if (nmr_profile_parse(data, size, "fuzz.nmt", NULL, &p, err, sizeof(err)) != 0)
+        return;
+    report(p);
+    nmr_profile_free(p);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    one(data, size);
+    if (size < NMT_MAGIC_LEN)
+        return 0;
+    uint8_t *fixed = malloc(size);
+    if (!fixed)
+        return 0;
+    memcpy(fixed, data, size);
+    for (size_t off = NMT_MAGIC_LEN; size - off >= NMT_FRAME_HEAD;) {
+        uint32_t len = nmr__le32(fixed + off + 4);
+        if (len > NMT_RECORD_MAX || size - off - NMT_FRAME_HEAD < (size_t)len + NMT_FRAME_TAIL)
+            break;
+        uint32_t crc = (uint32_t)crc32(0L, fixed + off, NMT_FRAME_HEAD + len);
+        uint8_t *c = fixed + off + NMT_FRAME_HEAD + len;
+        c[0] = (uint8_t)crc;
+        c[1] = (uint8_t)(crc >> 8);
+        c[2] = (uint8_t)(crc >> 16);
+        c[3] = (uint8_t)(crc >> 24);
+        off += NMT_FRAME_HEAD + (size_t)len + NMT_FRAME_TAIL;
+    }
+    if (memcmp(fixed, data, size) != 0)
+        one(fixed, size);
+    free(fixed);
+    return 0;
+}

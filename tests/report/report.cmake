@@ -1,0 +1,131 @@
+# report: tests of nmreport (the reader, the views, bad input, a real
+# recording) and the reader's fuzzer. Owned by the report area.
+set(NMR_T_DIR ${NMT_TEST_DIR}/report)
+
+# prog_leaks: known leaks from five named call sites (see its header), for
+# report_e2e. Built with frame pointers and without sanitizers: it runs under
+# LD_PRELOAD.
+find_package(Threads REQUIRED)
+add_executable(prog_leaks ${NMR_T_DIR}/prog_leaks.c)
+target_compile_options(prog_leaks PRIVATE -O2 -g -fno-omit-frame-pointer)
+target_link_libraries(prog_leaks PRIVATE Threads::Threads)
+
+add_library(nmr_testwriter STATIC ${NMR_T_DIR}/report_writer.c)
+target_link_libraries(nmr_testwriter PUBLIC PkgConfig::ZLIB)
+# It writes the format the recorder writes (nmt_format.h).
+target_include_directories(nmr_testwriter PUBLIC ${PROJECT_SOURCE_DIR}/format)
+
+# Synthetic profiles made of this program's own functions: -O0 keeps them.
+add_executable(report_mkprofile ${NMR_T_DIR}/report_mkprofile.c)
+target_compile_options(report_mkprofile PRIVATE -O0 -g -fno-omit-frame-pointer)
+target_link_libraries(report_mkprofile PRIVATE nmr_testwriter)
+
+# Crafted, checksum-valid profiles with extreme figures and a 400,000-frame
+# stack: every view and export must answer with a result or one error line.
+add_executable(report_crafted ${NMR_T_DIR}/report_crafted.c)
+target_link_libraries(report_crafted PRIVATE nmr_testwriter)
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_Interpreter_FOUND)
+  # Deep enough that any recursion per frame overflows an 8 MiB C stack; in
+  # the ASan build (larger frames, slower) half as deep does.
+  set(_frames 400000)
+  if(NMT_SANITIZE)
+    set(_frames 200000)
+  endif()
+  add_test(NAME report_crafted
+    COMMAND ${Python3_EXECUTABLE} ${NMR_T_DIR}/report_crafted.py $<TARGET_FILE:nmreport>
+            $<TARGET_FILE:report_crafted> ${CMAKE_CURRENT_BINARY_DIR}/report_crafted ${_frames})
+  set_tests_properties(report_crafted PROPERTIES LABELS "report" TIMEOUT 900)
+endif()
+
+# The unit tests' pipeline: options, files, view, output in memory.
+add_library(nmr_testrun STATIC ${NMR_T_DIR}/report_run.c)
+target_link_libraries(nmr_testrun PUBLIC nmr nmr_testwriter)
+if(NMT_SANITIZE)
+  target_compile_options(nmr_testrun PRIVATE ${NMT_SAN_FLAGS})
+endif()
+
+nmt_unit_test(test_reader SOURCES ${NMR_T_DIR}/test_reader.c LIBS nmr nmr_testwriter
+  LABELS report)
+nmt_unit_test(test_report_views SOURCES ${NMR_T_DIR}/test_report_views.c
+  LIBS nmr_testrun LABELS report)
+
+# The reader's fuzz target. Every build replays the seed corpus (and every
+# prefix of each seed) through it; with clang's libFuzzer it is also built
+# as a real fuzzer, run for NMR_FUZZ_SECONDS by the `fuzz`-labelled test.
+# The fuzzer is built by clang outside the nmr target (which the project's
+# compiler builds), from nmr's own source list (report/CMakeLists.txt),
+# without libnmsym (frames named from mappings).
+get_property(NMR_FUZZ_SOURCES GLOBAL PROPERTY NMR_SOURCES)
+get_property(_nmc GLOBAL PROPERTY NMC_SOURCES)
+list(APPEND NMR_FUZZ_SOURCES ${_nmc})
+get_property(NMR_FUZZ_INCLUDES GLOBAL PROPERTY NMR_INCLUDE_DIRS)
+add_executable(nmr_fuzz_replay ${NMR_T_DIR}/fuzz/fuzz_reader.c ${NMR_T_DIR}/fuzz/replay_main.c)
+target_link_libraries(nmr_fuzz_replay PRIVATE nmr)
+if(NMT_SANITIZE)
+  target_compile_options(nmr_fuzz_replay PRIVATE ${NMT_SAN_FLAGS})
+  target_link_options(nmr_fuzz_replay PRIVATE ${NMT_SAN_FLAGS})
+endif()
+file(GLOB NMR_FUZZ_SEEDS ${NMR_T_DIR}/fuzz/corpus/*)
+add_test(NAME fuzz_reader_corpus COMMAND nmr_fuzz_replay ${NMR_FUZZ_SEEDS})
+set_tests_properties(fuzz_reader_corpus PROPERTIES LABELS "report" TIMEOUT 120)
+
+set(NMR_FUZZ_SECONDS 60 CACHE STRING "seconds the fuzz_reader test fuzzes")
+find_program(NMR_CLANG NAMES clang clang-16 clang-15 clang-14)
+if(NMR_CLANG)
+  # Does this clang have libFuzzer? Compile a trivial target to find out.
+  set(_probe ${CMAKE_CURRENT_BINARY_DIR}/nmr_fuzz_probe.c)
+  file(WRITE ${_probe} "#include <stdint.h>\n#include <stddef.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n")
+  execute_process(COMMAND ${NMR_CLANG} -fsanitize=fuzzer ${_probe} -o ${CMAKE_CURRENT_BINARY_DIR}/nmr_fuzz_probe
+    RESULT_VARIABLE _probe_rc OUTPUT_QUIET ERROR_QUIET)
+  if(_probe_rc EQUAL 0)
+    list(TRANSFORM NMR_FUZZ_INCLUDES PREPEND -I OUTPUT_VARIABLE _inc)
+    set(_fuzz ${CMAKE_BINARY_DIR}/bin/fuzz_reader)
+    add_custom_command(OUTPUT ${_fuzz}
+      COMMAND ${NMR_CLANG} -std=c11 -g -O1 -D_GNU_SOURCE "-DNMT_VERSION=\"${PROJECT_VERSION}\""
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+              ${_inc} ${NMR_T_DIR}/fuzz/fuzz_reader.c ${NMR_FUZZ_SOURCES} -lz -lm -o ${_fuzz}
+      DEPENDS ${NMR_T_DIR}/fuzz/fuzz_reader.c ${NMR_FUZZ_SOURCES}
+      COMMENT "Building the libFuzzer target fuzz_reader with ${NMR_CLANG}"
+      VERBATIM)
+    add_custom_target(fuzz_reader ALL DEPENDS ${_fuzz})
+    file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz-corpus)
+    # New inputs go to the build directory; the checked-in seeds are read only.
+    add_test(NAME fuzz_reader COMMAND ${_fuzz} -max_total_time=${NMR_FUZZ_SECONDS}
+      -max_len=65536 -timeout=10 ${CMAKE_BINARY_DIR}/fuzz-corpus ${NMR_T_DIR}/fuzz/corpus)
+    set_tests_properties(fuzz_reader PROPERTIES LABELS "fuzz" TIMEOUT 600)
+  else()
+    message(STATUS "report: ${NMR_CLANG} has no libFuzzer: fuzz_reader not built")
+  endif()
+endif()
+
+# Golden outputs of the text views on synthetic profiles (report_golden.py
+# says what is normalised). Rewrite them with NMR_UPDATE_GOLDEN=1 after a
+# deliberate change, and review the diff.
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_FOUND)
+  # With the recorder built, the golden cases include a real recording of
+  # tests/report/report_prog.c; not with a sanitized recorder, whose recording also
+  # holds the ASan runtime's own allocations.
+  set(_real)
+  if(TARGET nmtrace AND NOT NMT_SANITIZE)
+    add_executable(report_prog ${NMR_T_DIR}/report_prog.c)
+    target_compile_options(report_prog PRIVATE -O0 -g -fno-omit-frame-pointer)
+    set(_real ${NMT_TEST_PRELOAD} $<TARGET_FILE:report_prog>)
+  endif()
+  add_test(NAME report_golden
+    COMMAND ${Python3_EXECUTABLE} ${NMR_T_DIR}/report_golden.py $<TARGET_FILE:nmreport>
+            $<TARGET_FILE:report_mkprofile> ${NMR_T_DIR}/golden
+            ${CMAKE_CURRENT_BINARY_DIR}/report_golden ${_real})
+  set_tests_properties(report_golden PROPERTIES LABELS "report" TIMEOUT 120)
+
+
+  # A real recording of tests/report/prog_leaks.c, checked view by view.
+  if(TARGET nmtrace AND TARGET prog_leaks)
+    add_test(NAME report_e2e
+      COMMAND ${Python3_EXECUTABLE} ${NMR_T_DIR}/report_e2e.py $<TARGET_FILE:nmreport>
+              ${NMT_TEST_PRELOAD} $<TARGET_FILE:prog_leaks>
+              ${CMAKE_CURRENT_BINARY_DIR}/report_e2e)
+    set_tests_properties(report_e2e PROPERTIES LABELS "report;integration" TIMEOUT 600)
+  endif()
+endif()

@@ -1,0 +1,470 @@
+/*
+ * test_report_views.c: nmreport's selection and text views on synthetic
+ * profiles (report_writer.h): snapshot choice, diffs with negative values,
+ * merging files, every measure, --focus/--ignore, --nodecount/--threshold,
+ * the tree, roll-ups, folded stacks, JSON, growth verdicts and the RSS
+ * reconciliation. Frames are fake addresses in a fake "prog" mapping, so
+ * they are named "prog+0x<offset>" whatever the symbolizer finds.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nmt_format.h"
+#include "nmr_profile.h"
+#include "nmr_select.h"
+#include "nmr_view.h"
+#include "report_run.h"
+#include "report_writer.h"
+
+#define MiB  (1024ull * 1024)
+#define BASE 0x10000000ull
+
+/*
+ * Stacks (frame 0 is the entry point, then return addresses):
+ *  1: A (prog+0x100) <- main (0x900)          malloc, growing: leak
+ *  2: B (prog+0x200) <- main                  malloc, levels off
+ *  3: C (prog+0x300) <- D (0x400) <- main     mmap
+ *  4: E (prog+0x500) <- main                  malloc, shrinking
+ */
+static void scenario(struct rw *w, uint32_t pid, int nsnaps, uint64_t scale)
+{
+    rw_init(w);
+    rw_magic(w);
+    rw_header(w, 1, pid, 1, "/usr/bin/prog");
+    rw_info(w, "jvm.reasonable_total", "50000000");
+    uint64_t s1[] = {BASE + 0x10, BASE + 0x101, BASE + 0x901};
+    uint64_t s2[] = {BASE + 0x10, BASE + 0x201, BASE + 0x901};
+    uint64_t s3[] = {BASE + 0x20, BASE + 0x301, BASE + 0x401, BASE + 0x901};
+    uint64_t s4[] = {BASE + 0x10, BASE + 0x501, BASE + 0x901};
+    rw_stack(w, 1, s1, 3);
+    rw_stack(w, 2, s2, 3);
+    rw_stack(w, 3, s3, 4);
+    rw_stack(w, 4, s4, 3);
+    for (int i = 0; i < nsnaps; i++) {
+        uint64_t k = (uint64_t)i + 1;
+        rw_snap_begin(w, (uint32_t)i, i == nsnaps - 1 ? 1 : 2, k * 1000000000ull);
+        rw_maps_one(w, BASE, BASE + 0x10000, "/usr/bin/prog");
+        rw_counter(w, "proc.rss", (int64_t)(60 * MiB));
+        rw_counter(w, "mallinfo.arena", (int64_t)(30 * MiB));
+        rw_counter(w, "mallinfo.uordblks", (int64_t)(25 * MiB));
+        rw_counter(w, "mallinfo.hblkhd", 0);
+        rw_counter(w, "rec.ring_drops", 3);
+        uint64_t level = k < 4 ? k : 4;
+        struct rw_site s[4] = {
+            {1, 1, k * MiB * scale, k * 10, k * MiB * scale, k * 10, k, k, 0, 0},
+            {2, 1, level * MiB, level, level * MiB, level, 1, 1, 0, 0},
+            {3, 2, 0, 0, 0, 0, 0, 0, 16 * MiB, 4 * MiB * k},
+            {4, 1, (uint64_t)(nsnaps + 1 - i) * 1024, 1, 100 * 1024, 5, 1, 1, 0, 0},
+        };
+        rw_sites(w, s, 4);
+        rw_snap_end(w, (uint32_t)i, 4);
+    }
+}
+
+/* nmreport's pipeline (report_run.h); a refused option or file fails the test. */
+static int run(struct rr_run *r, struct rw *files, size_t nfiles, struct rw *base,
+               const char **args)
+{
+    int rc = rr_run(r, files, nfiles, base, args);
+    cr_assert(!r->setup_failed, "%s", r->err);
+    return rc;
+}
+
+#define HAS(r, s) cr_assert(strstr((r)->out, (s)), "missing \"%s\" in:\n%s", (s), (r)->out)
+#define HASNT(r, s)                                                                                \
+    cr_assert_null(strstr((r)->out, (s)), "unexpected \"%s\" in:\n%s", (s), (r)->out)
+
+Test(views, text_default_is_last_snapshot_inuse_space)
+{
+    struct rw w;
+    scenario(&w, 10, 6, 1);
+    struct rr_run r;
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){NULL}), 0);
+    /* seq 5: A 6 MiB, B 4 MiB, E 2 KiB */
+    HAS(&r, "Total: 10.0 MiB inuse_space (snapshot 5 exit at 6.0s of f0.nmt)");
+    HAS(&r, "flat  flat%   sum%");
+    const char *a = strstr(r.out, "6.0 MiB  60.0%  60.0%"), *b = strstr(r.out, "4.0 MiB  40.0%");
+    cr_assert(a && b && a < b, "%s", r.out);
+    HAS(&r, "prog+0x100 [prog] (");
+    HAS(&r, "prog+0x900 [prog]");
+    cr_assert_eq(r.v.total[NMR_INUSE_SPACE], (int64_t)(10 * MiB + 2048));
+    rr_done(&r);
+    rw_free(&w);
+}
+
+Test(views, snapshot_selection_and_measures)
+{
+    struct rw w;
+    scenario(&w, 10, 6, 1);
+    struct rr_run r;
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--snapshot", "1", NULL}), 0);
+    HAS(&r, "snapshot 1 interval at 2.0s");
+    cr_assert_eq(r.v.total[NMR_INUSE_SPACE], (int64_t)(4 * MiB + 6 * 1024));
+    rr_done(&r);
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--committed", NULL}), 0);
+    HAS(&r, "Total: 24.0 MiB committed");
+    HAS(&r, "prog+0x300");
+    HASNT(&r, "prog+0x100");
+    rr_done(&r);
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--reserved", NULL}), 0);
+    HAS(&r, "Total: 16.0 MiB reserved");
+    rr_done(&r);
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--alloc-objects", NULL}), 0);
+    HAS(&r, "Total: 69 alloc_objects");
+    rr_done(&r);
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--inuse-objects", NULL}), 0);
+    HAS(&r, "Total: 65 inuse_objects");
+    rr_done(&r);
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--alloc-space", NULL}), 0);
+    cr_assert_eq(r.v.total[NMR_ALLOC_SPACE], (int64_t)(10 * MiB + 100 * 1024));
+    rr_done(&r);
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--snapshot", "9", NULL}), -ENOENT);
+    rr_done(&r);
+    rw_free(&w);
+}
+
+Test(views, diff_keeps_negative_values)
+{
+    struct rw w;
+    scenario(&w, 10, 6, 1);
+    struct rr_run r;
+    /* Later snapshot as the base: everything that grew is negative. */
+    cr_assert_eq(
+        run(&r, &w, 1, NULL, (const char *[]){"--snapshot", "1", "--base-snapshot", "5", NULL}), 0);
+    HAS(&r, "minus snapshot 5 exit at 6.0s of f0.nmt");
+    HAS(&r, "-4.0 MiB"); /* A: 2 - 6 */
+    HAS(&r, "-2.0 MiB"); /* B: 2 - 4 */
+    HAS(&r, "4.0 KiB");  /* E: 6 KiB - 2 KiB, the shrinking site */
+    cr_assert_eq(r.v.total[NMR_INUSE_SPACE], (int64_t)(-6 * MiB + 4 * 1024));
+    rr_done(&r);
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--base-snapshot", "0", "--tree", NULL}), 0);
+    HAS(&r, "5.0 MiB");
+    rr_done(&r);
+    rw_free(&w);
+}
+
+Test(views, base_from_another_file_and_merging)
+{
+    struct rw a, b;
+    scenario(&a, 10, 3, 1);
+    scenario(&b, 11, 3, 2); /* A allocates twice as much in the second process */
+    struct rr_run r;
+    /* Different processes: rows are matched by symbolized frames. */
+    cr_assert_eq(run(&r, &b, 1, &a, (const char *[]){"--base", "x", NULL}), 0);
+    HAS(&r, "minus snapshot 2 exit at 3.0s of base.nmt");
+    cr_assert_eq(r.v.total[NMR_INUSE_SPACE], (int64_t)(3 * MiB));
+    cr_assert_eq(r.v.nrows, 1, "only stack A differs");
+    rr_done(&r);
+    struct rw both[2] = {a, b};
+    cr_assert_eq(run(&r, both, 2, NULL, (const char *[]){NULL}), 0);
+    HAS(&r, "snapshot 2 exit at 3.0s of f0.nmt + snapshot 2 exit at 3.0s of f1.nmt");
+    /* A: 3 + 6 MiB, B: 3 + 3 MiB, E: 2 + 2 KiB */
+    cr_assert_eq(r.v.total[NMR_INUSE_SPACE], (int64_t)(15 * MiB + 4 * 1024));
+    cr_assert_eq(r.v.nrows, 4, "same stacks merged");
+    HAS(&r, "9.0 MiB  60.0%");
+    rr_done(&r);
+    rw_free(&a);
+    rw_free(&b);
+}
+
+Test(views, focus_ignore_nodecount_threshold)
+{
+    struct rw w;
+    scenario(&w, 10, 6, 1);
+    struct rr_run r;
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--focus", "0x2[0-9]+$", NULL}), 0);
+    HAS(&r, "Selected: 4.0 MiB of 10.0 MiB (40.0%) --focus");
+    HAS(&r, "prog+0x200");
+    HASNT(&r, "prog+0x100");
+    rr_done(&r);
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--ignore", "prog\\+0x100", NULL}), 0);
+    HASNT(&r, "prog+0x100");
+    HAS(&r, "prog+0x200");
+    rr_done(&r);
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--nodecount", "1", NULL}), 0);
+    HAS(&r, "prog+0x100");
+    HASNT(&r, "prog+0x200 ");
+    HAS(&r, "more below --nodecount/--threshold");
+    rr_done(&r);
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--threshold", "50", NULL}), 0);
+    HAS(&r, "prog+0x100");
+    HASNT(&r, "prog+0x200 ");
+    rr_done(&r);
+    rw_free(&w);
+}
+
+Test(views, tree_and_callers)
+{
+    struct rw w;
+    scenario(&w, 10, 6, 1);
+    struct rr_run r;
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--tree", "--committed", NULL}), 0);
+    /* site C at the top, its caller D indented, then main */
+    const char *c = strstr(r.out, "\n  24.0 MiB 100.0%  prog+0x300");
+    const char *d = strstr(r.out, "\n    24.0 MiB 100.0%  prog+0x400");
+    const char *m = strstr(r.out, "\n      24.0 MiB 100.0%  prog+0x900");
+    cr_assert(c && d && m && c < d && d < m, "%s", r.out);
+    rr_done(&r);
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--tree", "--callers", "--committed", NULL}),
+                 0);
+    m = strstr(r.out, "\n  24.0 MiB 100.0%  prog+0x900");
+    c = strstr(r.out, "\n      24.0 MiB 100.0%  prog+0x300");
+    cr_assert(c && m && m < c, "%s", r.out);
+    rr_done(&r);
+    rw_free(&w);
+}
+
+Test(views, by_lib_by_class_stacks_collapsed)
+{
+    struct rw w;
+    scenario(&w, 10, 6, 1);
+    struct rr_run r;
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--by", "lib", NULL}), 0);
+    HAS(&r, "100.0% 100.0%");
+    HAS(&r, "  prog\n");
+    rr_done(&r);
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--by", "class", NULL}), 0);
+    HAS(&r, "class\n");
+    rr_done(&r);
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--stacks", NULL}), 0);
+    HAS(&r, "stack 1 (");
+    HAS(&r, "#1  0x0000000010000101 prog+0x100 [prog]");
+    HAS(&r, "<- allocation site");
+    HAS(&r, "#0  0x0000000010000010");
+    rr_done(&r);
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--collapsed", NULL}), 0);
+    HAS(&r, "prog+0x900 [prog];prog+0x100 [prog];");
+    HAS(&r, " 6291456\n");
+    HAS(&r, "prog+0x900 [prog];prog+0x200 [prog];");
+    rr_done(&r);
+    rw_free(&w);
+}
+
+Test(views, json_has_top_sites_and_stacks)
+{
+    struct rw w;
+    scenario(&w, 10, 6, 1);
+    struct rr_run r;
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--json", NULL}), 0);
+    HAS(&r, "\"nmreport_json\": 1");
+    HAS(&r, "\"measure\": \"inuse_space\"");
+    HAS(&r, "\"top_sites\": [\n    {\"function\": \"prog+0x100\"");
+    HAS(&r, "\"inuse_space\": 6291456");
+    HAS(&r, "\"addr\": \"0x10000101\"");
+    HAS(&r, "\"proc.rss\": 62914560");
+    HAS(&r, "\"jvm.reasonable_total\": \"50000000\"");
+    HAS(&r, "\"base\": null");
+    rr_done(&r);
+    rw_free(&w);
+}
+
+Test(views, growth_verdicts)
+{
+    struct rw w;
+    scenario(&w, 10, 9, 1);
+    struct rr_run r;
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--growth", NULL}), 0);
+    const char *leak = strstr(r.out, "leak-suspect    prog+0x100");
+    const char *lev = strstr(r.out, "levels-off      prog+0x200");
+    const char *st = strstr(r.out, "stable          prog+0x500");
+    cr_assert(leak && lev && st && leak < lev && lev < st, "%s", r.out);
+    HAS(&r, "1.0 MiB/s");
+    rr_done(&r);
+    scenario(&w, 10, 2, 1);
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--growth", NULL}), 0);
+    HAS(&r, "fewer than 3 snapshots");
+    HAS(&r, "growing         prog+0x100");
+    rr_done(&r);
+    rw_free(&w);
+}
+
+Test(views, timeline_stats_rss)
+{
+    struct rw w;
+    scenario(&w, 10, 3, 1);
+    struct rr_run r;
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--timeline", NULL}), 0);
+    HAS(&r, "3 snapshots");
+    HAS(&r, "    1       2.0s interval");
+    HAS(&r, "prog+0x100 +1.0 MiB");
+    rr_done(&r);
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--stats", NULL}), 0);
+    HAS(&r, "rec.ring_drops");
+    HAS(&r, "the recorder lost events");
+    HAS(&r, "jvm.reasonable_total           50000000");
+    rr_done(&r);
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--rss", NULL}), 0);
+    HAS(&r, "  RSS (VmRSS)                                      60.0 MiB\n");
+    HAS(&r, "  malloc: held by glibc (arena + hblkhd)           30.0 MiB\n");
+    HAS(&r, "  malloc:   allocator overhead and free space       5.0 MiB\n");
+    HAS(&r, "  mmap: committed (tracked)                        12.0 MiB\n");
+    HAS(&r, "  untracked: RSS - malloc held - mmap committed     18.0 MiB");
+    HAS(&r, "RSS is ABOVE the reasonable total 47.7 MiB");
+    rr_done(&r);
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--rss", "--expect", "1G", NULL}), 0);
+    HAS(&r, "within the reasonable total 1.0 GiB from --expect");
+    rr_done(&r);
+    rw_free(&w);
+}
+
+Test(views, units_and_option_errors)
+{
+    char b[32];
+    cr_assert_str_eq(nmr_fmt_bytes(b, sizeof(b), 0), "0 B");
+    cr_assert_str_eq(nmr_fmt_bytes(b, sizeof(b), 1023), "1023 B");
+    cr_assert_str_eq(nmr_fmt_bytes(b, sizeof(b), 1024), "1.0 KiB");
+    cr_assert_str_eq(nmr_fmt_bytes(b, sizeof(b), -1536), "-1.5 KiB");
+    cr_assert_str_eq(nmr_fmt_bytes(b, sizeof(b), 12898534), "12.3 MiB");
+    cr_assert_str_eq(nmr_fmt_bytes(b, sizeof(b), 1048575), "1.0 MiB");
+    struct nmr_opts o;
+    char err[256];
+    char *a1[] = {"nmreport", "--tree", "--json", "f", NULL};
+    cr_assert_eq(nmr__opts_parse(&o, 4, a1, stderr, err, sizeof(err)), -EINVAL);
+    cr_assert(strstr(err, "choose one view"), "%s", err);
+    char *a2[] = {"nmreport", "--focus", "(", "f", NULL};
+    cr_assert_eq(nmr__opts_parse(&o, 4, a2, stderr, err, sizeof(err)), -EINVAL);
+    cr_assert(strstr(err, "--focus"), "%s", err);
+    char *a3[] = {"nmreport", "--threshold", "x", "f", NULL};
+    cr_assert_eq(nmr__opts_parse(&o, 4, a3, stderr, err, sizeof(err)), -EINVAL);
+    char *a4[] = {"nmreport", "--by", "func", "f", NULL};
+    cr_assert_eq(nmr__opts_parse(&o, 4, a4, stderr, err, sizeof(err)), -EINVAL);
+    char *a5[] = {"nmreport", NULL};
+    cr_assert_eq(nmr__opts_parse(&o, 1, a5, stderr, err, sizeof(err)), -EINVAL);
+    cr_assert(strstr(err, "no profile"), "%s", err);
+    char *a6[] = {"nmreport", "--bogus", "f", NULL};
+    cr_assert_eq(nmr__opts_parse(&o, 3, a6, stderr, err, sizeof(err)), -EINVAL);
+    char *a7[] = {"nmreport", "f", "--tree", "--callers", "-o", "out", NULL};
+    cr_assert_eq(nmr__opts_parse(&o, 6, a7, stderr, err, sizeof(err)), 0, "%s", err);
+    cr_assert_str_eq(o.view, "tree");
+    cr_assert(o.callers);
+    cr_assert_str_eq(o.output, "out");
+    cr_assert_eq(o.nfiles, 1);
+    nmr__opts_free(&o);
+}
+
+/* JIT code: a native frame in the code cache is named from JCODE records
+ * (the interpreter, a compiled method), a Java frame from JMETHOD. */
+static void jcode(struct rw *w, uint32_t kind, uint64_t start, uint64_t size, uint32_t serial,
+                  const char *name)
+{
+    rw_u32(w, kind);
+    rw_u64(w, RW_START_MONO + 1000);
+    rw_u64(w, start);
+    rw_u64(w, size);
+    rw_u32(w, serial);
+    rw_str(w, name);
+    rw_u32(w, 0); /* no PC descriptors */
+    rw_end(w, NMT_REC_JCODE);
+}
+
+Test(views, java_and_jit_frames)
+{
+    struct rw w;
+    const uint64_t cc = 0x7f0000000000ull;
+    rw_init(&w);
+    rw_magic(&w);
+    rw_header(&w, 1, 12, 1, "/usr/bin/java");
+    uint64_t s1[] = {BASE + 0x10,
+                     BASE + 0x101,
+                     cc + 0x101,
+                     cc + 0x2011,
+                     nmt_frame_java(7, 0, NMT_JFRAME_UNKNOWN),
+                     nmt_frame_java(8, 3, 4)};
+    rw_stack(&w, 1, s1, 6);
+    jcode(&w, 3, cc, 0x1000, 0, "Interpreter");
+    jcode(&w, 1, cc + 0x2000, 0x100, 7, "");
+    rw_u32(&w, 7);
+    rw_u32(&w, 0);
+    rw_u64(&w, 0x1234);
+    rw_u32(&w, 1);
+    rw_str(&w, "Lcom/acme/Foo;");
+    rw_str(&w, "bar");
+    rw_str(&w, "()V");
+    rw_str(&w, "Foo.java");
+    rw_u32(&w, 1);
+    rw_u32(&w, 0);
+    rw_u32(&w, 42);
+    rw_end(&w, NMT_REC_JMETHOD);
+    rw_snap_begin(&w, 0, 1, 1000000000ull);
+    struct rw_map m[2] = {{BASE, BASE + 0x10000, 0, 5, "/usr/bin/prog"},
+                          {cc, cc + 0x100000, 0, 7, ""}};
+    rw_maps(&w, m, 2);
+    struct rw_site st = {1, 1, MiB, 1, MiB, 1, 1, 1, 0, 0};
+    rw_sites(&w, &st, 1);
+    rw_snap_end(&w, 0, 1);
+    struct rr_run r;
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--stacks", NULL}), 0);
+    HAS(&r, " Interpreter (jit)");
+    HAS(&r, " com.acme.Foo.bar");
+    HAS(&r, "com.acme.Foo.bar(Foo.java:42) (java)"); /* the Java frame, bci 0 */
+    HAS(&r, " java:8@3 (java)");                     /* a serial without JMETHOD */
+    rr_done(&r);
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--by", "class", NULL}), 0);
+    HAS(&r, "  java\n");
+    HAS(&r, "  jit\n");
+    rr_done(&r);
+    rw_free(&w);
+}
+
+#ifdef NMR_HAVE_NMSYM
+/* Real functions of this test program, for the symbol options. */
+__attribute__((noinline, used)) int nmr_test_site_fn(int x)
+{
+    volatile int v = x * 7 + 3;
+    v = v * 5 + 1;
+    return v;
+}
+
+static char self_dir[4096];
+
+static const char *self_base(void)
+{
+    ssize_t n = readlink("/proc/self/exe", self_dir, sizeof(self_dir) - 1);
+    self_dir[n > 0 ? n : 0] = 0;
+    char *slash = strrchr(self_dir, '/');
+    *slash = 0;
+    return slash + 1;
+}
+
+Test(views, symbols_from_and_perf_map)
+{
+    const uint64_t jit = 0x7e0000000000ull;
+    char exe_as[512], map_path[] = "/tmp/nmr_test_perfmap_XXXXXX";
+    snprintf(exe_as, sizeof(exe_as), "/gone/elsewhere/%s", self_base());
+    struct rw w;
+    rw_init(&w);
+    rw_magic(&w);
+    rw_header(&w, 1, 999999, 1, exe_as);
+    uint64_t s1[] = {BASE + 0x10, (uint64_t)(uintptr_t)nmr_test_site_fn + 12, jit + 0x101};
+    rw_stack(&w, 1, s1, 3);
+    rw_snap_begin(&w, 0, 1, 1000000000ull);
+    rw_maps_self_as(&w, exe_as);
+    struct rw_site st = {1, 1, MiB, 1, MiB, 1, 1, 1, 0, 0};
+    rw_sites(&w, &st, 1);
+    rw_snap_end(&w, 0, 1);
+    int fd = mkstemp(map_path);
+    cr_assert(fd >= 0);
+    dprintf(fd, "%llx 200 LambdaForm$MH.invokeExact_MT\n", (unsigned long long)jit);
+    close(fd);
+
+    struct rr_run r;
+    /* The binary is not where the profile says: names from the mappings only. */
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--stacks", NULL}), 0);
+    HASNT(&r, "nmr_test_site_fn");
+    HASNT(&r, "LambdaForm");
+    rr_done(&r);
+    cr_assert_eq(
+        run(&r, &w, 1, NULL,
+            (const char *[]){"--stacks", "--symbols-from", self_dir, "--perf-map", map_path, NULL}),
+        0);
+    HAS(&r, " nmr_test_site_fn ");
+    HAS(&r, " LambdaForm$MH.invokeExact_MT");
+    rr_done(&r);
+    unlink(map_path);
+    rw_free(&w);
+}
+#endif

@@ -39,6 +39,7 @@
 
 int nmt__attach_dormant;
 int nmt__attach_mode;
+uint32_t nmt__attach_session;
 static _Atomic int inflight;
 static _Atomic int detaching;
 static int attached;
@@ -386,6 +387,7 @@ static int start_recording(const struct att_opts *o, void (*bridge)(void *, int)
         return ATT_FAILED;
     }
     nmt__attach_mode = 1;
+    nmt__attach_session++;
     atomic_store(&nmt__state, NMT_ON);
     if ((err = nmt__got_install()) <= 0) {
         nmt__got_restore();

@@ -5,6 +5,8 @@
 #ifndef NMT_ATTACH_H
 #define NMT_ATTACH_H
 
+#include <stdint.h>
+
 /* Constructor: 1 when our malloc is not the one the process calls (we were
  * dlopen'ed, not preloaded): the recorder then waits for an attach. */
 int nmt__attach_loaded_late(void);
@@ -15,6 +17,10 @@ extern int nmt__attach_dormant;
 /* Nonzero once an attach has happened in this process (never reset): the
  * sampled path then brackets itself for detach (nmt__attach_hold). */
 extern int nmt__attach_mode;
+
+/* Counts attaches (0 under LD_PRELOAD): a thread whose countdown was drawn
+ * for an earlier one draws it again (nmt_hooks.c). */
+extern uint32_t nmt__attach_session;
 
 /* Sampled path, attach mode only: 1 and counted as inside the recorder
  * while recording, 0 (not counted) once a detach has begun. */

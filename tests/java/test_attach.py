@@ -11,7 +11,8 @@ leak       the JVM leaks through JNI and keeps DirectByteBuffers before and
            least 2000 blocks leak (waited for), so the sampled count has a
            relative standard deviation under 2.1 % and 15 % is over 7 of them.
            Direct buffers of 64 KiB are sampled with p > 0.9999.
-cycles     20 attach/detach cycles on one JVM: each gives a profile, the JVM's
+cycles     20 attach/detach cycles on one JVM: each gives a profile (one more
+           at rate 1 TiB has no sample, and nmreport says why), the JVM's
            output is unchanged, no crash, and its RSS after the last detach is
            within 8 MiB of before the first attach (a JVM whose heap is
            pre-touched and whose RSS was seen to settle first).
@@ -188,6 +189,11 @@ def case_cycles(c):
             nmtj.check(os.path.exists(prof), "cycle %d: no profile %r" % (i, prof))
             nmtj.check(nmtj.read_profile(prof)["snapshots"] >= 1, "cycle %d: no complete snapshot" % i)
         after = t.rss_kib()
+        # A profile without a sample says why (one sample per TiB: none).
+        empty = attach(c, "--duration", 0, "--rate", "1t", t.pid).stdout.strip()
+        text = c.report(empty)
+        nmtj.check("Empty: no malloc-family allocation was sampled" in text and "since the attach" in text,
+                   "an empty attach profile does not say why: %r" % text[:300])
         print("RSS before the first attach %d KiB, after the last detach %d KiB" % (before, after))
         nmtj.check(after - before < 8 * 1024, "RSS grew by %d KiB over 20 cycles" % (after - before))
         finished_ok(c, t, "cycles")

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nmc_parse.h"
 #include "nmt_attach_client.h"
 
 #define SOCKET_WAIT_MS 10000
@@ -377,16 +378,16 @@ static int agent_command(const struct target *t, const char *lib, const char *op
 }
 
 struct attach_args {
-    long duration; /* seconds, -1 = until detach */
-    long interval; /* seconds, -1 = the default */
-    unsigned long long rate;
+    long long duration_ms; /* -1 = until detach */
+    long interval;         /* seconds, -1 = the default */
+    uint64_t rate;
     char output[PATH_MAX];
     char lib[PATH_MAX];
     struct target t;
 };
 
 static const char attach_usage[] =
-    "usage: nmtrace attach [--duration SEC] [--output PATH] [--rate BYTES] [--interval SEC]\n"
+    "usage: nmtrace attach [--duration TIME] [--output PATH] [--rate BYTES] [--interval SEC]\n"
     "                      [--lib PATH] PID\n"
     "       nmtrace detach [--lib PATH] PID\n"
     "Starts (or stops) recording in a running HotSpot JVM without a restart.\n"
@@ -398,33 +399,37 @@ static int usage_error(const char *what, const char *arg)
     return 2;
 }
 
-static int parse_count(const char *s, unsigned long long *out, int bytes)
+static int parse_pid(const char *s, int *pid)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *s == '-')
+    uint64_t v;
+    if (nmc_parse_uint(s, &v) != 0 || v == 0 || v > INT_MAX)
         return -1;
-    int shift = 0;
-    if (bytes && *end) {
-        const char *suf = strchr("kmgt", *end | 0x20);
-        if (suf == NULL || end[1] != '\0')
-            return -1;
-        shift = 10 * (int)(suf - "kmgt" + 1);
-        end++;
-    }
-    if (*end || (shift && v > (~0ull >> shift)))
-        return -1;
-    *out = v << shift;
+    *pid = (int)v;
     return 0;
 }
 
-static int parse_pid(const char *s, int *pid)
+/* One valued option of attach into a; 0, or the exit status of a usage error. */
+static int attach_value(int c, const char *arg, struct attach_args *a)
 {
-    unsigned long long v;
-    if (parse_count(s, &v, 0) != 0 || v == 0 || v > INT_MAX)
-        return -1;
-    *pid = (int)v;
+    uint64_t v;
+    if (c == 'o') {
+        if (*arg == '\0' || strchr(arg, ',') || strlen(arg) > 511)
+            return usage_error("--output wants a path of 1 to 511 bytes without ',', not", arg);
+        snprintf(a->output, sizeof(a->output), "%s", arg);
+    } else if (c == 'r') {
+        if (nmc_parse_size(arg, &v) != 0 || v == 0 || v > (1ull << 40))
+            return usage_error("--rate wants a size from 1 to 1t (512k, 4096...), not", arg);
+        a->rate = v;
+    } else if (nmc_parse_duration(arg, &v) != 0 || v > 86400000ull * 365) {
+        return usage_error(
+            "--duration and --interval want a duration up to 365d (10, 30s, 2m), not", arg);
+    } else if (c == 'd') {
+        a->duration_ms = (long long)v;
+    } else if (v % 1000 != 0) {
+        return usage_error("--interval wants whole seconds, not", arg);
+    } else {
+        a->interval = (long)(v / 1000);
+    }
     return 0;
 }
 
@@ -440,8 +445,7 @@ static int parse_attach(int argc, char **argv, struct attach_args *a)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    unsigned long long v;
-    int c, detach = strcmp(argv[0], "detach") == 0;
+    int c, r, detach = strcmp(argv[0], "detach") == 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":d:o:r:i:l:h", longopts, NULL)) != -1) {
@@ -453,26 +457,12 @@ static int parse_attach(int argc, char **argv, struct attach_args *a)
             snprintf(a->lib, sizeof(a->lib), "%s", optarg);
         } else if (detach) {
             return usage_error("detach takes no option but --lib, not", argv[optind - 1]);
-        } else if (c == 'o') {
-            if (*optarg == '\0' || strchr(optarg, ',') || strlen(optarg) > 511)
-                return usage_error("--output wants a path of 1 to 511 bytes without ',', not",
-                                   optarg);
-            snprintf(a->output, sizeof(a->output), "%s", optarg);
-        } else if (parse_count(optarg, &v, c == 'r') != 0 || (c == 'r' && v == 0) ||
-                   (c != 'r' && v > 86400 * 365)) {
-            return usage_error(c == 'r' ? "--rate wants BYTES >= 1 (k, m, g, t allowed), not"
-                                        : "--duration and --interval want whole seconds, not",
-                               optarg);
-        } else if (c == 'd') {
-            a->duration = (long)v;
-        } else if (c == 'i') {
-            a->interval = (long)v;
-        } else {
-            a->rate = v;
+        } else if ((r = attach_value(c, optarg, a)) != 0) {
+            return r;
         }
     }
     if (optind != argc - 1)
-        return usage_error("wants exactly one PID, got",
+        return usage_error("attach and detach want exactly one PID, got",
                            optind < argc ? argv[optind + 1 < argc ? optind + 1 : optind] : "none");
     if (parse_pid(argv[optind], &a->t.pid) != 0)
         return usage_error("a PID is a positive number, not", argv[optind]);
@@ -492,19 +482,24 @@ static int absolute_output(struct attach_args *a, char *out, size_t n)
     return snprintf(out, n, "%s/%s", cwd, a->output) < (int)n ? 0 : -1;
 }
 
-/* Until the duration is over or the process is gone: 1 when it is gone. */
-static int wait_duration(int pid, long seconds)
+static long long now_ms(void)
 {
-    struct timespec end, now;
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    end.tv_sec += seconds;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Until the duration is over or the process is gone: 1 when it is gone. */
+static int wait_duration(int pid, long long ms)
+{
+    long long end = now_ms() + ms;
     for (;;) {
         if (kill(pid, 0) != 0 && errno == ESRCH)
             return 1;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+        long long left = end - now_ms();
+        if (left <= 0)
             return 0;
-        sleep_ms(100);
+        sleep_ms(left < 100 ? (long)left : 100);
     }
 }
 
@@ -514,14 +509,16 @@ static int run_attach(struct attach_args *a)
     if (absolute_output(a, out, sizeof(out)) != 0)
         return fail("the profile path is too long");
     /* A duration without an interval gets about ten snapshots, for --growth. */
-    long interval = a->interval >= 0 ? a->interval : a->duration > 0 ? (a->duration + 9) / 10 : 0;
+    long interval = a->interval >= 0     ? a->interval
+                    : a->duration_ms > 0 ? (long)((a->duration_ms + 9999) / 10000)
+                                         : 0;
     int n = snprintf(opts, sizeof(opts), "via=nmtrace,output=%s,interval=%ld", out, interval);
     if (a->rate)
-        snprintf(opts + n, sizeof(opts) - (size_t)n, ",rate=%llu", a->rate);
+        snprintf(opts + n, sizeof(opts) - (size_t)n, ",rate=%llu", (unsigned long long)a->rate);
     if (agent_command(&a->t, a->lib, opts, line, sizeof(line)) != 0)
         return 1;
     const char *path = line + 3;
-    if (a->duration < 0) {
+    if (a->duration_ms < 0) {
         fprintf(stderr, "nmtrace: recording process %d to %s; stop with: nmtrace detach %d\n",
                 a->t.pid, path, a->t.pid);
         printf("%s\n", path);
@@ -529,9 +526,10 @@ static int run_attach(struct attach_args *a)
     }
     char saved[sizeof(line)];
     memcpy(saved, path, strlen(path) + 1);
-    if (wait_duration(a->t.pid, a->duration)) {
-        fprintf(stderr, "nmtrace: process %d ended before %ld s; its profile ends at its exit\n",
-                a->t.pid, a->duration);
+    if (wait_duration(a->t.pid, a->duration_ms)) {
+        fprintf(stderr,
+                "nmtrace: process %d ended before the duration; its profile ends at its exit\n",
+                a->t.pid);
         printf("%s\n", saved);
         return 0;
     }
@@ -545,7 +543,7 @@ int nmt_attach_client(int argc, char **argv, const char *default_lib)
 {
     struct attach_args a;
     memset(&a, 0, sizeof(a));
-    a.duration = a.interval = -1;
+    a.duration_ms = a.interval = -1;
     int r = parse_attach(argc, argv, &a);
     if (r != 0)
         return r < 0 ? 0 : r;

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nmc_parse.h"
 #include "nmt_attach.h"
 #include "nmt_got.h"
 #include "nmt_internal.h"
@@ -105,7 +106,7 @@ struct att_opts {
 
 static int parse_one(struct att_opts *o, const char *k, const char *v)
 {
-    char *end;
+    uint64_t n;
     if (strcmp(k, "detach") == 0 && v == NULL)
         o->detach = 1;
     else if (strcmp(k, "output") == 0 && v && strlen(v) < sizeof(o->output))
@@ -114,11 +115,10 @@ static int parse_one(struct att_opts *o, const char *k, const char *v)
         strcpy(o->status, v);
     else if (strcmp(k, "via") == 0 && v && strlen(v) < sizeof(via))
         strcpy(via, v);
-    else if (strcmp(k, "rate") == 0 && v && (o->rate = strtoull(v, &end, 10)) > 0 && !*end)
+    else if (strcmp(k, "rate") == 0 && v && nmc_parse_size(v, &o->rate) == 0 && o->rate > 0)
         o->rate_set = 1;
-    else if (strcmp(k, "interval") == 0 && v &&
-             (o->interval = (uint32_t)strtoul(v, &end, 10), !*end))
-        o->interval_set = 1;
+    else if (strcmp(k, "interval") == 0 && v && nmc_parse_uint(v, &n) == 0 && n <= UINT32_MAX)
+        o->interval = (uint32_t)n, o->interval_set = 1;
     else
         return -1;
     return 0;

@@ -368,6 +368,11 @@ static int create_profile(void)
 
 static int start_recording(const struct att_opts *o, void (*bridge)(void *, int), void *ctx)
 {
+    if (atomic_load(&inflight) != 0) {
+        /* The last detach gave up waiting for it: its ring is not ours to reset. */
+        answer(o, "error a thread is still inside the recorder since the last detach; try again");
+        return ATT_FAILED;
+    }
     if (first_attach() != 0) {
         answer(o, "error cannot find the process's allocator functions");
         return ATT_FAILED;

@@ -54,6 +54,7 @@ struct got_entry {
     uintptr_t old;  /* what it held before */
     uintptr_t base; /* the object's load address, to know it again */
     uint32_t hook;  /* index in hooked_names */
+    uint32_t seen;  /* its object was found in the last walk */
 };
 
 #define MAX_ENTRIES 16384
@@ -210,7 +211,7 @@ static void patch_one(const struct dyn_view *v, const ElfW(Rela) * r)
     }
     if (store_word(slot, (uintptr_t)hook_addr[h], v->relro_lo, v->relro_hi) != 0)
         return;
-    entries[nentries++] = (struct got_entry){slot, cur, v->base, (uint32_t)h};
+    entries[nentries++] = (struct got_entry){slot, cur, v->base, (uint32_t)h, 1};
 }
 
 static int patch_object(struct dl_phdr_info *info, size_t size, void *arg)
@@ -253,26 +254,51 @@ int nmt__got_install(void)
     return err != 0 ? err : (int)n;
 }
 
-/* Writer thread, at its tick while attached: objects loaded since the
- * last look get their entries patched. Costs no system call when the link
- * map did not change. */
-static int count_changes(struct dl_phdr_info *info, size_t size, void *arg)
+/* The link map's load and unload counts now. */
+static int counts_now(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
-    *(int *)arg = info->dlpi_adds != seen_adds || info->dlpi_subs != seen_subs;
+    unsigned long long *c = arg;
+    c[0] = info->dlpi_adds;
+    c[1] = info->dlpi_subs;
     return 1;
 }
 
+static int mark_loaded(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size, (void)arg;
+    for (size_t i = 0; i < nentries; i++)
+        if (entries[i].base == info->dlpi_addr)
+            entries[i].seen = 1;
+    return 0;
+}
+
+/* An object was unloaded: its entries are forgotten, so that one loaded at
+ * the same address later is patched (and restored) as itself. */
+static void forget_unloaded(void)
+{
+    for (size_t i = 0; i < nentries; i++)
+        entries[i].seen = 0;
+    nmt__dl_iterate_phdr(mark_loaded, NULL);
+    for (size_t i = 0; i < nentries; i++)
+        if (!entries[i].seen)
+            entries[i].slot = 0;
+}
+
+/* Writer thread, at its tick while attached: objects loaded since the
+ * last look get their entries patched. No system call when the link map
+ * did not change. */
 void nmt__got_refresh(void)
 {
     if (pthread_mutex_trylock(&got_lock) != 0)
         return;
-    int changed = 0;
-    if (entries != NULL) {
-        nmt__dl_iterate_phdr(count_changes, &changed);
-        if (changed)
-            nmt__dl_iterate_phdr(patch_object, NULL);
-    }
+    unsigned long long c[2] = {seen_adds, seen_subs};
+    if (entries != NULL)
+        nmt__dl_iterate_phdr(counts_now, c);
+    if (entries != NULL && c[1] != seen_subs)
+        forget_unloaded();
+    if (entries != NULL && (c[0] != seen_adds || c[1] != seen_subs))
+        nmt__dl_iterate_phdr(patch_object, NULL);
     pthread_mutex_unlock(&got_lock);
 }
 

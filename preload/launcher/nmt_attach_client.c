@@ -489,11 +489,28 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Until the duration is over or the process is gone: 1 when it is gone. */
+static volatile sig_atomic_t stop_early;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_early = 1;
+}
+
+/* Until the duration is over, the user interrupts (INT, TERM, HUP: the
+ * recording is then detached early, not left running), or the process is
+ * gone: 1 when it is gone. */
 static int wait_duration(int pid, long long ms)
 {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     long long end = now_ms() + ms;
-    for (;;) {
+    while (!stop_early) {
         if (kill(pid, 0) != 0 && errno == ESRCH)
             return 1;
         long long left = end - now_ms();
@@ -501,6 +518,7 @@ static int wait_duration(int pid, long long ms)
             return 0;
         sleep_ms(left < 100 ? (long)left : 100);
     }
+    return 0;
 }
 
 static int run_attach(struct attach_args *a)

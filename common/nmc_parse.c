@@ -161,7 +161,7 @@ int nmc_parse_keyword(const char *s, const char *const *words, int *index)
     return -EINVAL;
 }
 
-/* The largest unit of the table that divides v, or the last one (1). */
+/* v in the largest of the n units (ascending, units[0] being 1) that divides it. */
 static void fmt_exact(uint64_t v, const struct unit *units, size_t n, char *out, size_t size)
 {
     size_t i = n;
@@ -183,7 +183,7 @@ void nmc_fmt_duration(uint64_t ms, char *out, size_t size)
         snprintf(out, size, "0");
         return;
     }
-    fmt_exact(ms, time_units, 5, out, size);
+    fmt_exact(ms, time_units, sizeof(time_units) / sizeof(time_units[0]) - 1, out, size);
 }
 
 const char *nmc_base_name(const char *path)

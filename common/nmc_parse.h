@@ -4,8 +4,9 @@
  * nmreport (its options), so all three accept and refuse the same strings.
  * README.md ("Values") documents the grammar for users.
  *
- * Nothing here allocates, touches errno, reads the locale or does I/O: the
- * recorder calls it from its constructor, before the process is set up.
+ * Nothing here allocates, reads the locale or does I/O, and the parsers leave
+ * errno alone: the recorder calls them from its constructor, before the
+ * process is set up.
  * Every parser returns 0, or -EINVAL for a string outside the grammar and
  * -ERANGE for one inside it whose value does not fit in 64 bits.
  */

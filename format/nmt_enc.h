@@ -60,8 +60,9 @@ int nmt_enc_reserve(struct nmt_enc *e, size_t more);
 
 static inline void nmt_enc_put(struct nmt_enc *e, const void *p, size_t n)
 {
-    /* Nothing to copy: p and e->data may both be NULL then. */
-    if (n == 0)
+    /* Nothing to copy (p and e->data may both be NULL then), or the buffer
+     * is already incomplete: a later field must not follow a missing one. */
+    if (n == 0 || e->failed)
         return;
     if (e->len + n > e->cap && nmt_enc_reserve(e, n) != 0)
         return;

@@ -38,11 +38,6 @@
 #include "nmt_os.h"
 #include "nmt_writer.h"
 
-int nmt__attach_dormant;
-int nmt__attach_mode;
-uint32_t nmt__attach_session;
-static _Atomic int inflight;
-static _Atomic int detaching;
 static int attached;
 static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
 static int globals_resolved;
@@ -69,30 +64,6 @@ int nmt__attach_loaded_late(void)
     Dl_info info;
     void *g = dlsym(RTLD_DEFAULT, "malloc");
     return g != NULL && !same_object(g, (void *)nmt__attach_loaded_late, &info);
-}
-
-int nmt__attach_waiting(void)
-{
-    return nmt__attach_dormant;
-}
-
-int nmt__attach_hold(void)
-{
-    atomic_fetch_add(&inflight, 1);
-    if (atomic_load(&nmt__state) == NMT_ON)
-        return 1;
-    atomic_fetch_sub(&inflight, 1);
-    return 0;
-}
-
-void nmt__attach_release(void)
-{
-    atomic_fetch_sub(&inflight, 1);
-}
-
-int nmt__attach_detaching(void)
-{
-    return atomic_load(&detaching);
 }
 
 /* ---- options and the answer ---- */
@@ -333,20 +304,15 @@ static int discard(void *ctx, uint16_t type, const void *payload, uint32_t len)
 /* Stops what start_recording started, in reverse, once no hook is in. */
 static void stop_recording(void (*bridge)(void *, int), void *ctx)
 {
-    atomic_store(&detaching, 1);
-    atomic_store(&nmt__state, NMT_OFF);
-    for (int i = 0; i < 5000 && atomic_load(&inflight) != 0; i++) {
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
+    int quiet = nmt__attach_stop_begin();
     nmt__writer_stop();
     if (bridge)
         bridge(ctx, 0);
     if (nmt_jvm_flush != NULL)
         nmt_jvm_flush(discard, NULL);
-    if (atomic_load(&inflight) == 0)
+    if (quiet)
         release_session();
-    atomic_store(&detaching, 0);
+    nmt__attach_stop_end();
 }
 
 static int first_attach(void)
@@ -368,7 +334,7 @@ static int create_profile(void)
 
 static int start_recording(const struct att_opts *o, void (*bridge)(void *, int), void *ctx)
 {
-    if (atomic_load(&inflight) != 0) {
+    if (!nmt__attach_quiet()) {
         /* The last detach gave up waiting for it: its ring is not ours to reset. */
         answer(o, "error a thread is still inside the recorder since the last detach; try again");
         return ATT_FAILED;

@@ -30,6 +30,13 @@ void nmt__attach_release(void);
 /* 1 while a detach is stopping the writer: the JVM bridge stays up. */
 int nmt__attach_detaching(void);
 
+/* Detach: recording off, then a bounded wait (5 s) until no thread is in
+ * the sampled path; returns 1 when none is (its memory may be reset). */
+int nmt__attach_stop_begin(void);
+void nmt__attach_stop_end(void);
+/* 1 when no thread is inside the sampled path. */
+int nmt__attach_quiet(void);
+
 /*
  * Agent_OnAttach's work. options: comma-separated output=PATH, rate=BYTES,
  * interval=SECONDS, status=PATH (the client's file for the answer), or
@@ -45,6 +52,7 @@ int nmt__attach_run(const char *options, void (*bridge)(void *ctx, int on), void
 int nmt__attach_waiting(void) __attribute__((weak));
 
 /* INFO pairs of an attached profile (docs/FORMAT.md). */
-void nmt__attach_describe(void (*add)(void *, const char *, const char *), void *ctx);
+void nmt__attach_describe(void (*add)(void *, const char *, const char *), void *ctx)
+    __attribute__((weak)); /* weak: the writer's unit test links without it */
 
 #endif

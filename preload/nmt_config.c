@@ -124,11 +124,16 @@ static void warn_unknown(void)
 {
     extern char **environ;
     char msg[512];
-    if (nmt__cfg.quiet || parent_warned())
+    int asked = 0; /* the parent is asked about only when there is a name to say */
+    if (nmt__cfg.quiet)
         return;
-    for (char **e = environ; e != NULL && *e != NULL; e++)
-        if (nmc_env_unknown(*e, msg, sizeof(msg)))
-            nmt__say("nmtrace: %s", msg);
+    for (char **e = environ; e != NULL && *e != NULL; e++) {
+        if (!nmc_env_unknown(*e, msg, sizeof(msg)))
+            continue;
+        if (!asked++ && parent_warned())
+            return;
+        nmt__say("nmtrace: %s", msg);
+    }
 }
 
 NMT_HIDDEN void nmt__config_load(void)

@@ -45,11 +45,6 @@
 #define INIT_GRACE_NS (2000ull * 1000000)
 #define LIVE_WAIT_MS  10000
 
-_Atomic int nmt__jvm_state = NMT_JVM_WAITING;
-_Atomic(nmt__asgct_fn) nmt__jvm_asgct;
-JavaVM *_Atomic nmt__jvm_vm;
-_Atomic int nmt__jvm_found;
-_Atomic int nmt__jvm_via;
 /* Agent_OnLoad ran: VMInit starts the bridge, the writer's poll does not. */
 static _Atomic int agent_pending;
 /* nmt_jvm_configure(1) ran: the JNI_CreateJavaVM lookup may be taken over. */

@@ -6,8 +6,9 @@
  * the exported dlsym that catches JNI_CreateJavaVM. nmt_jvm_stack.c: the sampled path
  * (AsyncGetCallTrace) and the striped counters. nmt_jvm_methods.c: method
  * serials, naming methods (JMETHOD). nmt_jvm_code.c: JVMTI code events
- * (JCODE). nmt_jvm_queue.c: records waiting for the writer. Nothing here is
- * exported from libnmtrace.so.
+ * (JCODE). nmt_jvm_queue.c: records waiting for the writer. nmt_jvm_state.c:
+ * the state below that the others share. nmt_jvm_glue.c: the bridge's only
+ * contact with the recorder. Nothing here is exported from libnmtrace.so.
  */
 #ifndef NMT_JVM_INTERNAL_H
 #define NMT_JVM_INTERNAL_H

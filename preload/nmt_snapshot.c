@@ -61,7 +61,8 @@ static void encode_header(struct nmt_enc *b)
     nmt_enc_u32(b, 0);
     nmt__config_describe(kv_add, &kv);
     nmt__os_jvm_info(kv_add, &kv);
-    nmt__attach_describe(kv_add, &kv);
+    if (nmt__attach_describe != NULL)
+        nmt__attach_describe(kv_add, &kv);
     nmt_enc_patch_u32(b, count_at, kv.count);
     nmt_enc_rec_end(b, r);
 }

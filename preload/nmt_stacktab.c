@@ -24,7 +24,6 @@ struct nmt_stack_ent {
     const uint64_t *frames;
     uint64_t hash;
     uint32_t n;
-    uint32_t written;
     struct nmt_stack_totals totals;
 };
 
@@ -219,23 +218,4 @@ struct nmt_stack_totals *nmt_stacktab_totals(struct nmt_stacktab *t, uint32_t id
 uint32_t nmt_stacktab_count(const struct nmt_stacktab *t)
 {
     return t->count;
-}
-
-int nmt_stacktab_written(const struct nmt_stacktab *t, uint32_t id)
-{
-    const struct nmt_stack_ent *e = ent(t, id);
-    return e ? (int)e->written : 0;
-}
-
-void nmt_stacktab_mark_written(struct nmt_stacktab *t, uint32_t id)
-{
-    struct nmt_stack_ent *e = ent(t, id);
-    if (e)
-        e->written = 1;
-}
-
-void nmt_stacktab_clear_written(struct nmt_stacktab *t)
-{
-    for (uint32_t id = 1; id <= t->count; id++)
-        ent(t, id)->written = 0;
 }

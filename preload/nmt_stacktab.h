@@ -3,10 +3,11 @@
  *
  * Interns stacks (arrays of 64-bit frames) into ids 1, 2, 3... in order of
  * first appearance, the ids the profile's STACK records carry, and keeps the
- * per-stack totals that SITES records report plus a "STACK record already
- * written" bit. Writer thread only: no locking. Allocates with plain malloc
- * (the writer's own allocations pass through to the real allocator) and
- * reports allocation failure as a return value.
+ * per-stack totals that SITES records report. Ids are handed out in order,
+ * so the snapshot encoder knows which stacks are new by their id alone.
+ * Writer thread only: no locking. Allocates with plain malloc (on the writer
+ * thread that is the writer's own heap, nmt_wheap.c) and reports allocation
+ * failure as a return value.
  *
  * Pointers returned by nmt_stacktab_frames and nmt_stacktab_totals stay
  * valid until nmt_stacktab_destroy: entries live in fixed-size segments and
@@ -56,12 +57,5 @@ struct nmt_stack_totals *nmt_stacktab_totals(struct nmt_stacktab *t, uint32_t id
 
 /* Number of distinct stacks: valid ids are 1..count. */
 uint32_t nmt_stacktab_count(const struct nmt_stacktab *t);
-
-/* Whether id's STACK record is in the file (0 for unknown ids), and setting it. */
-int nmt_stacktab_written(const struct nmt_stacktab *t, uint32_t id);
-void nmt_stacktab_mark_written(struct nmt_stacktab *t, uint32_t id);
-
-/* Clears every written bit: for a fork child, which starts a new file. */
-void nmt_stacktab_clear_written(struct nmt_stacktab *t);
 
 #endif

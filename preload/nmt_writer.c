@@ -397,7 +397,7 @@ static void *writer_main(void *arg)
     for (;;) {
         if (nmt_jvm_poll != NULL)
             nmt_jvm_poll(); /* no syscall without libjvm.so */
-        if (nmt__attach_mode)
+        if (nmt__attach_mode && nmt__got_refresh != NULL)
             nmt__got_refresh(); /* objects loaded since: hook them too */
         int jvm = jvm_possible(w);
         uint64_t drained = nmt__writer_round(w, 0);

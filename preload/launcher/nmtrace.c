@@ -480,7 +480,16 @@ static int run(char **argv, const char *pattern)
     return WEXITSTATUS(status);
 }
 
-int main(int argc, char **argv)
+/* What the options leave to main besides the NMTRACE_* variables they set. */
+struct launch {
+    char lib[PATH_MAX]; /* --lib, "" for the recorder beside this program */
+    int java;           /* --java auto (1) or off (0) */
+};
+
+/* Turns the options before the command into NMTRACE_* variables (pass_on
+ * checks each value and ends the launcher on a bad one). Returns the index
+ * of the command in argv, or -1 after --help or --version. */
+static int parse_options(int argc, char **argv, struct launch *l)
 {
     enum { OPT_SIGNAL = 256, OPT_TRIGGER, OPT_JAVA, OPT_LIB, OPT_VERSION };
     static const struct option longopts[] = {
@@ -500,16 +509,7 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
-    char lib[PATH_MAX] = "";
-    const char *pattern;
-    int c, java = 1;
-
-    if (argc > 1 && (strcmp(argv[1], "attach") == 0 || strcmp(argv[1], "detach") == 0)) {
-        if (default_lib(lib, sizeof(lib)) != 0)
-            lib[0] = '\0';
-        return nmt_attach_client(argc - 1, argv + 1, lib);
-    }
-    warn_unknown();
+    int c;
     opterr = 0;
     /* '+': stop at the command, so its own options are left alone. */
     while ((c = getopt_long(argc, argv, "+:o:r:i:g:d:u:s:qh", longopts, NULL)) != -1) {
@@ -543,20 +543,20 @@ int main(int argc, char **argv)
             break;
         case OPT_JAVA:
             /* auto, off, 1, 0: the even ones turn it on. */
-            java = pass_on("--java", "NMTRACE_JAVA", optarg) % 2 == 0;
+            l->java = pass_on("--java", "NMTRACE_JAVA", optarg) % 2 == 0;
             break;
         case 'q':
             set_env("NMTRACE_QUIET", "1");
             break;
         case OPT_LIB:
-            snprintf(lib, sizeof(lib), "%s", optarg);
+            snprintf(l->lib, sizeof(l->lib), "%s", optarg);
             break;
         case 'h':
             fputs(usage_text, stdout);
-            return 0;
+            return -1;
         case OPT_VERSION:
             printf("nmtrace %s\n", NMT_VERSION);
-            return 0;
+            return -1;
         case ':':
             die_usage("%s needs a value", argv[optind - 1]);
             break;
@@ -566,38 +566,58 @@ int main(int argc, char **argv)
     }
     if (optind >= argc)
         die_usage("%s", "no command given");
+    return optind;
+}
 
-    if (lib[0] == '\0' && default_lib(lib, sizeof(lib)) != 0)
+/* The recorder's path as LD_PRELOAD can hold it: readable, absolute (so
+ * children that chdir still find it), and without a space or ':' (through
+ * a link when it has them). 0, or the launcher's exit status. */
+static int resolve_lib(char *lib, size_t size)
+{
+    char abs[PATH_MAX];
+    int err;
+    if (lib[0] == '\0' && default_lib(lib, size) != 0)
         die_usage("%s", "cannot find this program's own path; give --lib");
     if (access(lib, R_OK) != 0) {
         fprintf(stderr, "nmtrace: cannot read the recorder %s: %s\n", lib, strerror(errno));
         return EXIT_USAGE;
     }
-    /* An absolute path, so children that chdir still find it. */
-    {
-        char abs[PATH_MAX];
-        int err;
-        if (realpath(lib, abs) != NULL)
-            snprintf(lib, sizeof(lib), "%s", abs);
-        else
-            snprintf(abs, sizeof(abs), "%s", lib);
-        if (!unsplittable(lib)) {
-            if ((err = preload_link(abs, lib, sizeof(lib))) != 0) {
-                fprintf(stderr,
-                        "nmtrace: the recorder's path %s has a space or ':', which LD_PRELOAD "
-                        "cannot hold, and no link to it could be made: %s (install nmtrace "
-                        "under a path without them)\n",
-                        abs, strerror(-err));
-                return EXIT_USAGE;
-            }
-        }
+    if (realpath(lib, abs) != NULL)
+        snprintf(lib, size, "%s", abs);
+    else
+        snprintf(abs, sizeof(abs), "%s", lib);
+    if (!unsplittable(lib) && (err = preload_link(abs, lib, size)) != 0) {
+        fprintf(stderr,
+                "nmtrace: the recorder's path %s has a space or ':', which LD_PRELOAD "
+                "cannot hold, and no link to it could be made: %s (install nmtrace "
+                "under a path without them)\n",
+                abs, strerror(-err));
+        return EXIT_USAGE;
     }
-    prepend_preload(lib);
-    if (java && is_java(argv[optind]))
-        add_java_flags(lib);
+    return 0;
+}
 
-    pattern = getenv("NMTRACE_OUTPUT");
+int main(int argc, char **argv)
+{
+    struct launch l = {.lib = "", .java = 1};
+    if (argc > 1 && (strcmp(argv[1], "attach") == 0 || strcmp(argv[1], "detach") == 0)) {
+        if (default_lib(l.lib, sizeof(l.lib)) != 0)
+            l.lib[0] = '\0';
+        return nmt_attach_client(argc - 1, argv + 1, l.lib);
+    }
+    warn_unknown();
+    int cmd = parse_options(argc, argv, &l);
+    if (cmd < 0)
+        return 0;
+    int rc = resolve_lib(l.lib, sizeof(l.lib));
+    if (rc != 0)
+        return rc;
+    prepend_preload(l.lib);
+    if (l.java && is_java(argv[cmd]))
+        add_java_flags(l.lib);
+
+    const char *pattern = getenv("NMTRACE_OUTPUT");
     if (pattern == NULL || *pattern == '\0')
         pattern = DEFAULT_OUTPUT;
-    return run(argv + optind, pattern);
+    return run(argv + cmd, pattern);
 }

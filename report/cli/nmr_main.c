@@ -19,6 +19,54 @@ static int same_file(const char *a, const char *b)
            sa.st_ino == sb.st_ino;
 }
 
+/* The file name the refusal below suggests for a view's output. */
+static const char *example_output(const char *view)
+{
+    static const char *const names[][2] = {
+        {"pprof", "profile.pb.gz"}, {"heap-v2", "heap.prof"},         {"flamegraph", "flame.svg"},
+        {"html", "report.html"},    {"timeline-svg", "timeline.svg"},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(names[i][0], view) == 0)
+            return names[i][1];
+    return "FILE";
+}
+
+/* Binary data or a page meant for another program is not written to a
+ * terminal: it would scroll hundreds of KiB past and can upset the terminal.
+ * Returns 1 (after one line naming the fix) when the view is refused. */
+static int refuse_terminal(const struct nmr_view_def *def, const struct nmr_opts *o)
+{
+    if (o->output || !(def->flags & (NMR_VIEW_BINARY | NMR_VIEW_PAGE)) || !isatty(1))
+        return 0;
+    fprintf(stderr, "nmreport: %s writes %s, not for a terminal: add -o %s (or redirect: > %s)\n",
+            def->option,
+            def->flags & NMR_VIEW_BINARY ? "binary data" : "a file for another program",
+            example_output(def->name), example_output(def->name));
+    return 1;
+}
+
+/* A profile named twice (the same path, or another path to the same file:
+ * a symlink, a hard link, ./x and x) would be merged with itself and every
+ * figure doubled. It is read once, with one warning line. files receives
+ * the kept names; returns how many. */
+static size_t dedup_inputs(const struct nmr_opts *o, const char **files)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->nfiles; i++) {
+        size_t j = 0;
+        while (j < n && !same_file(o->files[i], files[j]))
+            j++;
+        if (j < n) {
+            fprintf(stderr, "nmreport: warning: %s is the same file as %s: read once\n",
+                    o->files[i], files[j]);
+            continue;
+        }
+        files[n++] = o->files[i];
+    }
+    return n;
+}
+
 int main(int argc, char **argv)
 {
     struct nmr_opts o;
@@ -39,11 +87,16 @@ int main(int argc, char **argv)
                 fprintf(stderr, "nmreport: -o %s would overwrite an input profile\n", o.output);
                 return 2;
             }
-    } else if (def->flags & NMR_VIEW_BINARY && isatty(1)) {
-        fprintf(stderr, "nmreport: %s writes binary data: use -o FILE or a redirection\n",
-                def->option);
+    } else if (refuse_terminal(def, &o)) {
         return 2;
     }
+    const char **files = calloc(o.nfiles, sizeof(*files));
+    if (!files) {
+        fprintf(stderr, "nmreport: out of memory\n");
+        return 1;
+    }
+    o.nfiles = dedup_inputs(&o, files);
+    o.files = files;
 
     struct nmr_read_opts ro = {.progress = o.progress, .warn = stderr};
     struct nmr_profile **profiles = calloc(o.nfiles, sizeof(*profiles));
@@ -93,6 +146,7 @@ done:
     for (size_t i = 0; i < o.nfiles; i++)
         nmr_profile_free(profiles[i]);
     free(profiles);
+    free(files);
     nmr_profile_free(base);
     nmr__opts_free(&o);
     return status;

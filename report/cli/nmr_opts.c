@@ -37,10 +37,11 @@ const struct nmr_view_def nmr__views[] = {
     {"--pprof", "pprof", "gzipped pprof profile.proto (go tool pprof, speedscope, Pyroscope)",
      nmr_view_pprof, NMR_VIEW_BINARY},
     {"--heap-v2", "heap-v2", "jemalloc heap_v2 text profile, read by jeprof (alias --jeprof)",
-     nmr_view_jeprof, 0},
-    {"--flamegraph", "flamegraph", "interactive SVG flame graph", nmr_view_flame, 0},
-    {"--html", "html", "self-contained HTML report", nmr_view_html, 0},
-    {"--timeline-svg", "timeline-svg", "SVG chart of every snapshot", nmr_view_chart, 0},
+     nmr_view_jeprof, NMR_VIEW_PAGE},
+    {"--flamegraph", "flamegraph", "interactive SVG flame graph", nmr_view_flame, NMR_VIEW_PAGE},
+    {"--html", "html", "self-contained HTML report", nmr_view_html, NMR_VIEW_PAGE},
+    {"--timeline-svg", "timeline-svg", "SVG chart of every snapshot", nmr_view_chart,
+     NMR_VIEW_PAGE},
 };
 const size_t nmr__nviews = sizeof(nmr__views) / sizeof(nmr__views[0]);
 
@@ -236,6 +237,167 @@ static char **rewrite_exports(int argc, char **argv, int *nargc)
     return out;
 }
 
+/* getopt_long's table: every view's option, then the fixed options. */
+static void long_options(struct option *lo)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nmr__nviews; i++) {
+        int by = strcmp(nmr__views[i].name, "by") == 0;
+        lo[n++] = (struct option){nmr__views[i].option + 2, by ? required_argument : no_argument,
+                                  NULL, OPT_VIEW + (int)i};
+    }
+    for (size_t i = 0; i < NFIXED; i++)
+        lo[n++] = (struct option){fixed[i].name, fixed[i].has_arg ? required_argument : no_argument,
+                                  NULL, fixed[i].val};
+    lo[n] = (struct option){0};
+}
+
+/* A view option (c is OPT_VIEW + its index), with --by's argument. */
+static int view_option(struct nmr_opts *o, int c, const char *arg, char *err, size_t errlen)
+{
+    const struct nmr_view_def *d = &nmr__views[c - OPT_VIEW];
+    int rc = set_view(o, d->name, err, errlen);
+    if (rc || strcmp(d->name, "by") != 0)
+        return rc;
+    if (strcmp(arg, "lib") == 0)
+        o->by = NMR_BY_LIB;
+    else if (strcmp(arg, "class") == 0)
+        o->by = NMR_BY_CLASS;
+    else
+        return errf(err, errlen, "--by takes lib or class, not '%s'", arg);
+    return 0;
+}
+
+/* --focus or --ignore: the pattern compiled into *re (a previous one freed). */
+static int set_regex(regex_t *re, int *has, const char **pat, const char *arg, const char *opt,
+                     char *err, size_t errlen)
+{
+    if (*has)
+        regfree(re);
+    *has = 0;
+    int rc = compile(re, arg, opt, err, errlen);
+    if (rc)
+        return rc;
+    *pat = arg;
+    *has = 1;
+    return 0;
+}
+
+static int set_nodecount(struct nmr_opts *o, const char *arg, char *err, size_t errlen)
+{
+    uint64_t v;
+    if (nmc_parse_uint(arg, &v) != 0 || v > SIZE_MAX)
+        return errf(err, errlen, "--nodecount takes a number >= 0, not '%s'", arg);
+    o->nodecount = (size_t)v;
+    return 0;
+}
+
+static int set_threshold(struct nmr_opts *o, const char *arg, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (end != arg && *end == '%')
+        end++;
+    if (end == arg || *end || errno || !(v >= 0 && v <= 100))
+        return errf(err, errlen, "--threshold takes a percentage 0..100, not '%s'", arg);
+    o->threshold = v;
+    return 0;
+}
+
+/*
+ * One option other than a view or a measure: c as getopt_long returned it,
+ * arg its value. Returns 0, 1 after --help/--version, or -EINVAL after one
+ * line in err. *svg is set by --svg.
+ */
+static int one_option(struct nmr_opts *o, int c, const char *arg, char **argv, int *svg,
+                      FILE *help_out, char *err, size_t errlen)
+{
+    switch (c) {
+    case OPT_SNAPSHOT:
+        if (parse_seq(arg, &o->snapshot))
+            return errf(err, errlen, "--snapshot takes a number or 'last', not '%s'", arg);
+        return 0;
+    case OPT_BASE:
+        o->base = arg;
+        return 0;
+    case OPT_BASE_SNAPSHOT:
+        if (parse_seq(arg, &o->base_snapshot))
+            return errf(err, errlen, "--base-snapshot takes a number or 'last', not '%s'", arg);
+        return 0;
+    case OPT_FOCUS:
+        return set_regex(&o->focus_re, &o->has_focus, &o->focus, arg, "focus", err, errlen);
+    case OPT_IGNORE:
+        return set_regex(&o->ignore_re, &o->has_ignore, &o->ignore, arg, "ignore", err, errlen);
+    case OPT_NODECOUNT:
+        return set_nodecount(o, arg, err, errlen);
+    case OPT_THRESHOLD:
+        return set_threshold(o, arg, err, errlen);
+    case OPT_CALLERS:
+        o->callers = 1;
+        return 0;
+    case OPT_SVG:
+        *svg = 1;
+        return 0;
+    case OPT_EXPECT: {
+        uint64_t v;
+        if (nmc_parse_size(arg, &v) != 0 || v > INT64_MAX)
+            return errf(err, errlen, "--expect takes a byte size like 2g, 1.5GiB or 512m, not '%s'",
+                        arg);
+        o->expect = (int64_t)v;
+        return 0;
+    }
+    case OPT_SYMBOLS_FROM:
+        o->symbols_from = arg;
+        return 0;
+    case OPT_DEBUG_DIR:
+        if (o->ndebug_dirs >= NMR_MAX_DEBUG_DIRS)
+            return errf(err, errlen, "at most %d --debug-dir options", NMR_MAX_DEBUG_DIRS);
+        o->debug_dirs[o->ndebug_dirs++] = arg;
+        return 0;
+    case OPT_PERF_MAP:
+        o->perf_map = arg;
+        return 0;
+    case 'o':
+        o->output = arg;
+        return 0;
+    case 'h':
+        usage(help_out);
+        return 1;
+    case OPT_VERSION:
+        fprintf(help_out, "nmreport %s\n", NMT_VERSION);
+        return 1;
+    case ':':
+        return errf(err, errlen, "option %s needs a value", argv[optind - 1]);
+    default:
+        if (optopt && optopt < 256)
+            return errf(err, errlen, "unknown option -%c (see --help)", optopt);
+        return errf(err, errlen, "unknown or incomplete option '%s' (see --help)",
+                    argv[optind - 1]);
+    }
+}
+
+/* After the options: the files, --svg's view, the default view, and the
+ * options that only go with one view. */
+static int finish(struct nmr_opts *o, int argc, char **argv, int svg, char *err, size_t errlen)
+{
+    if (optind >= argc)
+        return errf(err, errlen, "no profile given (usage: nmreport [VIEW] [OPTIONS] FILE.nmt...)");
+    o->files = (const char *const *)argv + optind;
+    o->nfiles = (size_t)(argc - optind);
+    if (svg) {
+        /* `--timeline --svg FILE`: the chart of the timeline. */
+        if (o->view && strcmp(o->view, "timeline") != 0 && strcmp(o->view, "timeline-svg") != 0)
+            return errf(err, errlen, "--svg goes with --timeline");
+        o->view = "timeline-svg";
+    }
+    if (!o->view)
+        o->view = "text";
+    if (o->callers && strcmp(o->view, "tree") != 0)
+        return errf(err, errlen, "--callers goes with --tree");
+    return 0;
+}
+
 int nmr__opts_parse(struct nmr_opts *o, int argc, char **argv, FILE *help_out, char *err,
                     size_t errlen)
 {
@@ -254,146 +416,22 @@ int nmr__opts_parse(struct nmr_opts *o, int argc, char **argv, FILE *help_out, c
     o->expect = -1;
 
     struct option lo[64];
-    size_t n = 0;
-    for (size_t i = 0; i < nmr__nviews; i++) {
-        int by = strcmp(nmr__views[i].name, "by") == 0;
-        lo[n++] = (struct option){nmr__views[i].option + 2, by ? required_argument : no_argument,
-                                  NULL, OPT_VIEW + (int)i};
-    }
-    for (size_t i = 0; i < NFIXED; i++)
-        lo[n++] = (struct option){fixed[i].name, fixed[i].has_arg ? required_argument : no_argument,
-                                  NULL, fixed[i].val};
-    lo[n] = (struct option){0};
-
+    long_options(lo);
     optind = 1;
     opterr = 0;
     int c, rc, svg = 0;
     while ((c = getopt_long(argc, argv, ":o:h", lo, NULL)) != -1) {
-        if (c >= OPT_VIEW && c < OPT_VIEW + (int)nmr__nviews) {
-            const struct nmr_view_def *d = &nmr__views[c - OPT_VIEW];
-            if ((rc = set_view(o, d->name, err, errlen)))
-                return rc;
-            if (strcmp(d->name, "by") == 0) {
-                if (strcmp(optarg, "lib") == 0)
-                    o->by = NMR_BY_LIB;
-                else if (strcmp(optarg, "class") == 0)
-                    o->by = NMR_BY_CLASS;
-                else
-                    return errf(err, errlen, "--by takes lib or class, not '%s'", optarg);
-            }
-            continue;
-        }
-        if (c >= OPT_MEASURE && c < OPT_MEASURE + NMR_NMEASURES) {
+        if (c >= OPT_VIEW && c < OPT_VIEW + (int)nmr__nviews)
+            rc = view_option(o, c, optarg, err, errlen);
+        else if (c >= OPT_MEASURE && c < OPT_MEASURE + NMR_NMEASURES) {
             o->measure = (enum nmr_measure)(c - OPT_MEASURE);
-            continue;
-        }
-        char *end;
-        switch (c) {
-        case OPT_SNAPSHOT:
-            if (parse_seq(optarg, &o->snapshot))
-                return errf(err, errlen, "--snapshot takes a number or 'last', not '%s'", optarg);
-            break;
-        case OPT_BASE:
-            o->base = optarg;
-            break;
-        case OPT_BASE_SNAPSHOT:
-            if (parse_seq(optarg, &o->base_snapshot))
-                return errf(err, errlen, "--base-snapshot takes a number or 'last', not '%s'",
-                            optarg);
-            break;
-        case OPT_FOCUS:
-            if (o->has_focus)
-                regfree(&o->focus_re);
-            o->has_focus = 0;
-            if ((rc = compile(&o->focus_re, optarg, "focus", err, errlen)))
-                return rc;
-            o->focus = optarg;
-            o->has_focus = 1;
-            break;
-        case OPT_IGNORE:
-            if (o->has_ignore)
-                regfree(&o->ignore_re);
-            o->has_ignore = 0;
-            if ((rc = compile(&o->ignore_re, optarg, "ignore", err, errlen)))
-                return rc;
-            o->ignore = optarg;
-            o->has_ignore = 1;
-            break;
-        case OPT_NODECOUNT: {
-            uint64_t v;
-            if (nmc_parse_uint(optarg, &v) != 0 || v > SIZE_MAX)
-                return errf(err, errlen, "--nodecount takes a number >= 0, not '%s'", optarg);
-            o->nodecount = (size_t)v;
-            break;
-        }
-        case OPT_THRESHOLD: {
-            errno = 0;
-            double v = strtod(optarg, &end);
-            if (end != optarg && *end == '%')
-                end++;
-            if (end == optarg || *end || errno || !(v >= 0 && v <= 100))
-                return errf(err, errlen, "--threshold takes a percentage 0..100, not '%s'", optarg);
-            o->threshold = v;
-            break;
-        }
-        case OPT_CALLERS:
-            o->callers = 1;
-            break;
-        case OPT_SVG:
-            svg = 1;
-            break;
-        case OPT_EXPECT: {
-            uint64_t v;
-            if (nmc_parse_size(optarg, &v) != 0 || v > INT64_MAX)
-                return errf(err, errlen,
-                            "--expect takes a byte size like 2g, 1.5GiB or 512m, not '%s'", optarg);
-            o->expect = (int64_t)v;
-            break;
-        }
-        case OPT_SYMBOLS_FROM:
-            o->symbols_from = optarg;
-            break;
-        case OPT_DEBUG_DIR:
-            if (o->ndebug_dirs >= NMR_MAX_DEBUG_DIRS)
-                return errf(err, errlen, "at most %d --debug-dir options", NMR_MAX_DEBUG_DIRS);
-            o->debug_dirs[o->ndebug_dirs++] = optarg;
-            break;
-        case OPT_PERF_MAP:
-            o->perf_map = optarg;
-            break;
-        case 'o':
-            o->output = optarg;
-            break;
-        case 'h':
-            usage(help_out);
-            return 1;
-        case OPT_VERSION:
-            fprintf(help_out, "nmreport %s\n", NMT_VERSION);
-            return 1;
-        case ':':
-            return errf(err, errlen, "option %s needs a value", argv[optind - 1]);
-        default:
-            if (optopt && optopt < 256)
-                return errf(err, errlen, "unknown option -%c (see --help)", optopt);
-            return errf(err, errlen, "unknown or incomplete option '%s' (see --help)",
-                        argv[optind - 1]);
-        }
+            rc = 0;
+        } else
+            rc = one_option(o, c, optarg, argv, &svg, help_out, err, errlen);
+        if (rc)
+            return rc;
     }
-    if (optind >= argc)
-        return errf(err, errlen, "no profile given (usage: nmreport [VIEW] [OPTIONS] FILE.nmt...)");
-    o->files = (const char *const *)argv + optind;
-    o->nfiles = (size_t)(argc - optind);
-    if (svg) {
-        /* `--timeline --svg FILE`: the chart of the timeline. */
-        if (o->view && strcmp(o->view, "timeline") != 0 && strcmp(o->view, "timeline-svg") != 0)
-            return errf(err, errlen, "--svg goes with --timeline");
-        o->view = "timeline-svg";
-    }
-    if (!o->view)
-        o->view = "text";
-    if (o->callers && strcmp(o->view, "tree") != 0)
-        return errf(err, errlen, "--callers goes with --tree");
-    return 0;
+    return finish(o, argc, argv, svg, err, errlen);
 }
 
 void nmr__opts_free(struct nmr_opts *o)

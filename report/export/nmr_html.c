@@ -291,14 +291,12 @@ static void facts(const struct nmr_view *v, struct nmr_buf *b)
     nmr__buf_puts(b, "</tbody></table></div></div></details>\n</section>\n");
 }
 
-static void timeline(const struct nmr_view *v, struct nmr_buf *b)
+/* One chart of the timeline section, or a note when there is nothing to draw. */
+static void timeline_part(const struct nmr_view *v, const char *id, enum nmr_chart_part part,
+                          struct nmr_buf *b)
 {
-    nmr__buf_puts(b, "<section id=\"timeline\"><h2>Memory over time</h2>\n<p class=\"note\">"
-                     "One point per snapshot of the first profile; hover for the values. Lines "
-                     "are whole-process figures; areas split the measure by allocation site."
-                     "</p>\n<div class=\"figure\">\n");
     size_t mark = b->len;
-    int rc = nmr__chart_timeline(v, 8, "timeline-chart", 0, b);
+    int rc = nmr__chart_timeline(v, 8, id, part, 0, b);
     if (rc == -ENOMEM && !b->err)
         b->err = -ENOMEM;
     if (rc && !b->err) {
@@ -306,6 +304,21 @@ static void timeline(const struct nmr_view *v, struct nmr_buf *b)
         b->data[mark] = 0;
         nmr__buf_puts(b, "<p class=\"note\">no timeline: nothing to draw.</p>");
     }
+}
+
+/* Two charts, each with its own y axis: the allocation sites (where a leak
+ * shows) and the whole process (RSS, committed mmap). On one axis a large,
+ * flat line such as a JVM's committed heap squeezes the sites' growth into
+ * the bottom of the plot. */
+static void timeline(const struct nmr_view *v, struct nmr_buf *b)
+{
+    nmr__buf_puts(b, "<section id=\"timeline\"><h2>Memory over time</h2>\n<p class=\"note\">"
+                     "One point per snapshot of the first profile; hover for the values. The "
+                     "first chart splits the measure by allocation site, the second shows the "
+                     "whole process; each has its own scale.</p>\n<div class=\"figure\">\n");
+    timeline_part(v, "timeline-sites", NMR_CHART_SITES, b);
+    nmr__buf_puts(b, "</div>\n<div class=\"figure\">\n");
+    timeline_part(v, "timeline-process", NMR_CHART_PROCESS, b);
     nmr__buf_puts(b, "</div></section>\n");
 }
 
@@ -313,7 +326,7 @@ static void site_cells(struct nmr_buf *b, const struct nmr_node *nd)
 {
     nmr__buf_puts(b, "<td class=\"fn\">");
     esc(b, nd->function ? nd->function : "?");
-    nmr__buf_puts(b, "</td><td>");
+    nmr__buf_puts(b, "</td><td class=\"lib\">");
     esc(b, nd->lib);
     nmr__buf_puts(b, "</td>");
     td_class(b, nd->cls);

@@ -49,14 +49,22 @@ void nmr__nice_ticks(double max, int bytes, double *step, double *div, const cha
 
 /*
  * The memory-over-time chart of a view (nmr_timeline_svg.c, shared with the HTML
- * page): every snapshot of the first profile on the x axis; RSS, malloc live
- * bytes and committed mmap bytes of the whole process as lines; the top
- * `top` allocation sites of the view's measure (at the selected snapshot)
- * and "other sites" as stacked areas. Returns 0 or a negative errno; on
- * failure nothing useful is in out.
+ * page): every snapshot of the first profile on the x axis. part says what
+ * it draws:
+ *  - NMR_CHART_SITES: the view's measure split by allocation site, the top
+ *    `top` sites at the selected snapshot and "other sites" as stacked areas,
+ *    with the tracked total of that measure as a line when there is one
+ *    (malloc live bytes for inuse_space, committed bytes for committed);
+ *  - NMR_CHART_PROCESS: the whole process as lines: RSS, malloc live bytes
+ *    and committed mmap bytes of every stack;
+ *  - NMR_CHART_ALL: both on one axis (--timeline-svg).
+ * Each part has its own y axis from zero, so the sites' growth is not
+ * flattened by a large, flat whole-process line (a JVM's committed heap).
+ * Returns 0 or a negative errno; on failure nothing useful is in out.
  */
 struct nmr_view;
-int nmr__chart_timeline(const struct nmr_view *v, size_t top, const char *id, int standalone,
-                        struct nmr_buf *out);
+enum nmr_chart_part { NMR_CHART_ALL, NMR_CHART_SITES, NMR_CHART_PROCESS };
+int nmr__chart_timeline(const struct nmr_view *v, size_t top, const char *id,
+                        enum nmr_chart_part part, int standalone, struct nmr_buf *out);
 
 #endif

@@ -519,6 +519,9 @@ static void head(const struct emit *e, const char *tot)
     nmr__buf_printf(out,
                     "<text class=\"btn off\" id=\"%s-reset\" x=\"%d\" y=\"63\">Reset zoom</text>\n",
                     id, PAD);
+    /* Inside the HTML page the page's search box drives the graph: one box. */
+    if (!o->standalone)
+        return;
     nmr__buf_printf(out,
                     "<text class=\"btn\" id=\"%s-search\" x=\"%d\" y=\"63\" "
                     "style=\"text-anchor:end\">Search</text>\n",

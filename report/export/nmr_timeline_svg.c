@@ -110,35 +110,61 @@ static int top_sites(const struct nmr_series *ser, size_t n, size_t sel, size_t 
     return 0;
 }
 
-/* Draws the series s[0..ns) (the three lines first) with the view's titles. */
-static int draw(const struct nmr_view *v, const double *x, char **xl, size_t n,
-                struct nmr_chart_series *s, size_t ns, size_t ntop, const char *id, int standalone,
-                struct nmr_buf *out)
+/* Keeps the series of one part (nmr_render_chart.h) in s[0..ns): the three
+ * lines (RSS, malloc live, mmap committed) come first, then the areas. Writes
+ * the chart's title and subtitle. Returns the new number of series. */
+static size_t pick_part(const struct nmr_view *v, enum nmr_chart_part part,
+                        struct nmr_chart_series *s, size_t ns, size_t ntop, char *title,
+                        size_t tlen, char *sub, size_t slen)
 {
     const struct nmr_profile *p = v->profiles[0];
+    const char *sel = v->opt->has_focus || v->opt->has_ignore ? ", selected stacks" : "";
+    const char *meas = nmr_measure_name(v->measure);
+    size_t k = 0;
+    if (part == NMR_CHART_PROCESS) {
+        snprintf(title, tlen, "Whole process: %s (pid %" PRIu32 ")", nmc_base_name(p->exe), p->pid);
+        snprintf(sub, slen, "RSS, and the malloc and committed mmap bytes of every stack");
+        return 3;
+    }
+    snprintf(title, tlen, "%s: %s (pid %" PRIu32 ")",
+             part == NMR_CHART_SITES ? "By allocation site" : "Memory over time",
+             nmc_base_name(p->exe), p->pid);
+    if (part == NMR_CHART_ALL && nmr_measure_is_bytes(v->measure)) {
+        snprintf(sub, slen, "areas: %s by allocation site (top %zu)%s; lines: whole process", meas,
+                 ntop, sel);
+        return ns;
+    }
+    /* Sites only (objects and bytes do not share an axis), with the one
+     * line that is their measure's tracked total. */
+    if (part == NMR_CHART_SITES && v->measure == NMR_INUSE_SPACE)
+        s[k++] = s[1];
+    else if (part == NMR_CHART_SITES && v->measure == NMR_COMMITTED)
+        s[k++] = s[2];
+    snprintf(sub, slen, "areas: %s by allocation site (top %zu)%s%s", meas, ntop, sel,
+             k ? "; line: the total of every stack" : "");
+    memmove(s + k, s + 3, (ns - 3) * sizeof *s);
+    return k + ns - 3;
+}
+
+/* Draws one part of the series s[0..ns) (the three lines first). */
+static int draw(const struct nmr_view *v, const double *x, char **xl, size_t n,
+                struct nmr_chart_series *s, size_t ns, size_t ntop, const char *id,
+                enum nmr_chart_part part, int standalone, struct nmr_buf *out)
+{
     char title[256], sub[512];
-    snprintf(title, sizeof title, "Memory over time: %s (pid %" PRIu32 ")", nmc_base_name(p->exe),
-             p->pid);
-    snprintf(sub, sizeof sub, "areas: %s by allocation site (top %zu)%s; lines: whole process",
-             nmr_measure_name(v->measure), ntop,
-             v->opt->has_focus || v->opt->has_ignore ? ", selected stacks" : "");
+    ns = pick_part(v, part, s, ns, ntop, title, sizeof title, sub, sizeof sub);
     struct nmr_chart_opts o = {
         .id = id,
         .title = title,
         .subtitle = sub,
-        .unit = nmr_measure_is_bytes(v->measure) ? "bytes" : "objects",
+        .unit = part == NMR_CHART_PROCESS || nmr_measure_is_bytes(v->measure) ? "bytes" : "objects",
         .standalone = standalone,
     };
-    if (!nmr_measure_is_bytes(v->measure)) {
-        /* Objects and bytes do not share an axis: only the areas then. */
-        memmove(s, s + 3, (ns - 3) * sizeof *s);
-        ns -= 3;
-    }
     return ns ? nmr__chart_svg(x, (const char *const *)xl, n, s, ns, &o, out) : -EINVAL;
 }
 
-int nmr__chart_timeline(const struct nmr_view *v, size_t top, const char *id, int standalone,
-                        struct nmr_buf *out)
+int nmr__chart_timeline(const struct nmr_view *v, size_t top, const char *id,
+                        enum nmr_chart_part part, int standalone, struct nmr_buf *out)
 {
     struct nmr_profile *p = v->profiles[0];
     size_t n = p->nsnaps, sel = n - 1;
@@ -168,7 +194,7 @@ int nmr__chart_timeline(const struct nmr_view *v, size_t top, const char *id, in
     s[2] = (struct nmr_chart_series){"mmap committed (all stacks)", y + 2 * n, 0, "#c23b22", 1};
     if ((rc = top_sites(&ser, n, sel, ntop, rk, y, names, s)))
         goto out;
-    rc = draw(v, x, xl, n, s, ns, ntop, id, standalone, out);
+    rc = draw(v, x, xl, n, s, ns, ntop, id, part, standalone, out);
 out:
     for (size_t i = 0; xl && i < n; i++)
         free(xl[i]);
@@ -187,7 +213,7 @@ out:
 int nmr_view_chart(const struct nmr_view *v)
 {
     struct nmr_buf b = NMR_BUF_INIT;
-    int rc = nmr__chart_timeline(v, 8, "nmchart", 1, &b);
+    int rc = nmr__chart_timeline(v, 8, "nmchart", NMR_CHART_ALL, 1, &b);
     if (!rc)
         rc = nmr__buf_write(&b, v->out);
     if (rc == -ENOMEM)

@@ -65,6 +65,17 @@ int nmr__sym_open(struct nmr_profile *p, const struct nmr_sym_opts *o,
 int nmr__symbolize(struct nmr_profile *p, struct nmr_stack *s);
 void nmr__sym_close(struct nmr_profile *p);
 
+/* nmr_jtidy.c: a perf map's spelling of a Java method (`long a.B.m(int)`,
+ * `La/B;::m`, `a.B::m`) as the report names methods (`a.B.m`). Returns 1 and
+ * fills out, or 0 when name is none of these (out untouched). */
+int nmr__java_canonical(const char *name, char *out, size_t len);
+/* Drops native frames that repeat the Java frame above them and folds runs of
+ * unnamed interpreter frames into one labelled frame; raw is the stack's raw
+ * frames, s the snapshot whose counters say why no Java stack was taken.
+ * Returns the new number of frames. */
+size_t nmr__java_tidy(struct nmr_frame *fr, size_t n, const uint64_t *raw,
+                      const struct nmr_snapshot *s);
+
 /* Java method records (nmr_java.c): decodes p->java_records into
  * p->jmethods when their layout is known; 0 or -errno. */
 int nmr__java_decode(struct nmr_profile *p);

@@ -210,30 +210,80 @@ static int fallback_frame(struct nmr_profile *p, struct nmr_sym_state *st, uint6
     return f->function ? 0 : -ENOMEM;
 }
 
-/* A native address no ELF names may be JIT code: ask the JCODE history
- * at the snapshot's time. 1 when named (frame pushed), 0 when not. */
-static int resolve_jit(struct nmr_profile *p, struct nmr_sym_state *st, uint64_t addr)
+/* A frame of a code-cache address. */
+static int push_code_frame(struct nmr_profile *p, struct nmr_sym_state *st, uint64_t addr,
+                           const char *name, enum nmr_class cls, const char *file, int line,
+                           int inlined)
 {
-    char buf[1024];
-    if (!st->java)
-        return 0;
-    int cls = nmr_java_code_name(st->java, addr, st->snap->monotonic_ns, buf, sizeof(buf));
-    if (cls < 0)
-        return 0;
     const struct nmr_map *m = find_map(st->snap, addr);
     struct nmr_frame f = {0};
     f.addr = addr;
     f.lib = m && m->path[0] ? nmc_base_name(m->path) : "";
     f.lib_path = m ? m->path : "";
-    f.cls = (enum nmr_class)cls;
-    f.function = nmr__arena_strndup(p->arena, buf, strlen(buf));
+    f.cls = cls;
+    f.line = line;
+    f.inlined = inlined;
+    f.function = nmr__arena_strndup(p->arena, name, strlen(name));
+    if (file && !(f.file = nmr__arena_strndup(p->arena, file, strlen(file))))
+        return -ENOMEM;
     if (!f.function || push_frame(st, &f))
         return -ENOMEM;
-    return 1;
+    return 0;
+}
+
+/* One method of compiled code as resolve_java names a Java frame: the
+ * method `pkg.Class.method`, its file and line apart. */
+static int push_method(struct nmr_profile *p, struct nmr_sym_state *st, uint64_t addr,
+                       uint32_t serial, uint32_t bci, int inlined)
+{
+    char buf[1024];
+    const struct nmr_java_method *jm = nmr_java_method(st->java, serial);
+    if (!jm || !jm->name || !jm->class_name) {
+        snprintf(buf, sizeof(buf), "java:%u", serial);
+        return push_code_frame(p, st, addr, buf, NMR_CLS_JAVA, NULL, 0, inlined);
+    }
+    snprintf(buf, sizeof(buf), "%s.%s", jm->class_name, jm->name);
+    int line = bci != NMT_FRAME_BCI_NONE ? (int)nmr_java_line_of(jm, bci) : 0;
+    return push_code_frame(p, st, addr, buf, NMR_CLS_JAVA, jm->source_file, line, inlined);
+}
+
+/* A native address in the code cache is named from the JCODE history at
+ * the snapshot's time: compiled code as its methods (inlined ones first),
+ * JVM code by its name. 1 when named (frames pushed), 0 when not. */
+static int resolve_jit(struct nmr_profile *p, struct nmr_sym_state *st, uint64_t addr)
+{
+    struct nmr_java_code c;
+    if (!st->java || !nmr_java_code_at(st->java, addr, st->snap->monotonic_ns, &c))
+        return 0;
+    int rc = 0;
+    if (!c.is_method)
+        rc = push_code_frame(p, st, addr, c.name && *c.name ? c.name : "[jvm code]", NMR_CLS_JIT,
+                             NULL, 0, 0);
+    else if (c.nframes == 0)
+        rc = push_method(p, st, addr, c.serial, NMT_FRAME_BCI_NONE, 0);
+    for (uint32_t i = 0; c.is_method && i < c.nframes && rc == 0; i++)
+        rc = push_method(p, st, addr, c.serials[i], c.bcis[i], i + 1 < c.nframes);
+    return rc < 0 ? rc : 1;
+}
+
+/* A perf map's Java method in the report's spelling (nmr_jtidy.c). */
+static const char *canonical_java(struct nmr_profile *p, const char *name)
+{
+    char buf[1024];
+    if (!nmr__java_canonical(name, buf, sizeof(buf)))
+        return name;
+    const char *c = nmr__arena_strndup(p->arena, buf, strlen(buf));
+    return c ? c : name;
 }
 
 static int resolve_native(struct nmr_profile *p, struct nmr_sym_state *st, uint64_t addr, int entry)
 {
+    /* The bridge's own history of the code cache first: it names compiled
+     * methods as Java frames are named, where a perf map spells them its
+     * own way, and it knows what an address held at the snapshot's time. */
+    int jr = resolve_jit(p, st, addr);
+    if (jr)
+        return jr < 0 ? jr : 0;
 #ifdef NMR_HAVE_NMSYM
     const struct nms_frame *nf = NULL;
     int n = nms_resolve(st->ctx, addr, !entry, &nf);
@@ -249,15 +299,9 @@ static int resolve_native(struct nmr_profile *p, struct nmr_sym_state *st, uint6
             if ((unsigned)f.cls >= NMR_NCLASSES)
                 f.cls = NMR_CLS_UNKNOWN;
             f.inlined = nf[i].inlined;
-            if (!(nf[i].function && strcmp(nf[i].function, "??") != 0) && n == 1) {
-                int jr = resolve_jit(p, st, addr);
-                if (jr < 0)
-                    return jr;
-                if (jr > 0)
-                    return 0;
-            }
             if (nf[i].function && strcmp(nf[i].function, "??") != 0) {
-                f.function = nf[i].function;
+                f.function =
+                    f.cls == NMR_CLS_JAVA ? canonical_java(p, nf[i].function) : nf[i].function;
             } else {
                 struct nmr_frame fb;
                 if (fallback_frame(p, st, addr, entry, &fb))
@@ -272,9 +316,6 @@ static int resolve_native(struct nmr_profile *p, struct nmr_sym_state *st, uint6
 #else
     (void)entry;
 #endif
-    int jr = resolve_jit(p, st, addr);
-    if (jr)
-        return jr < 0 ? jr : 0;
     struct nmr_frame f;
     if (fallback_frame(p, st, addr, entry, &f))
         return -ENOMEM;
@@ -396,11 +437,13 @@ int nmr__symbolize(struct nmr_profile *p, struct nmr_stack *s)
             fr[k] = st->pool[first + j];
             fr[k].raw_index = i;
             fr[k].cls_name = nmr_class_name(fr[k].cls);
-            if (s->site < 0 && is_site_class(fr[k].cls) && !is_jvm_wrapper(&fr[k]))
-                s->site = (int)k;
             k++;
         }
     }
+    k = nmr__java_tidy(fr, k, s->raw, st->snap);
+    for (size_t j = 0; j < k && s->site < 0; j++)
+        if (is_site_class(fr[j].cls) && !is_jvm_wrapper(&fr[j]))
+            s->site = (int)j;
     s->frames = fr;
     s->nframes = (uint32_t)k;
     s->symbolized = 1;

@@ -46,6 +46,70 @@ static int64_t measure_of(const struct nmr_site *s, enum nmr_measure m)
     }
 }
 
+/* The open-addressing table from site (function + lib) to key index + 1. */
+struct keytab {
+    size_t *slots;
+    size_t nslots; /* a power of two, at least twice the keys */
+};
+
+/* Doubles the table, placing every key again; 0 or -ENOMEM. */
+static int rehash(struct keytab *t, const struct nmr_series *out)
+{
+    size_t n2 = t->nslots * 2, *s2 = calloc(n2, sizeof(*s2));
+    if (!s2)
+        return -ENOMEM;
+    for (size_t i = 0; i < out->nkeys; i++) {
+        size_t h = hkey(kfn(&out->keys[i]), klib(&out->keys[i])) & (n2 - 1);
+        while (s2[h])
+            h = (h + 1) & (n2 - 1);
+        s2[h] = i + 1;
+    }
+    free(t->slots);
+    t->slots = s2;
+    t->nslots = n2;
+    return 0;
+}
+
+/* Appends key k with a zero series; 0 or -ENOMEM. */
+static int append_key(struct nmr_series *out, const struct nmr_series_key *k)
+{
+    size_t capk = out->cap; /* keys and val share a capacity */
+    void *keys = out->keys;
+    if (nmr__grow(&keys, &capk, out->nkeys + 1, sizeof(*out->keys)))
+        return -ENOMEM;
+    out->keys = keys;
+    if (capk > out->cap) {
+        int64_t *nv = realloc(out->val, capk * out->nsnaps * sizeof(*nv));
+        if (!nv)
+            return -ENOMEM;
+        memset(nv + out->cap * out->nsnaps, 0, (capk - out->cap) * out->nsnaps * sizeof(*nv));
+        out->val = nv;
+        out->cap = capk;
+    }
+    out->keys[out->nkeys] = *k;
+    return 0;
+}
+
+/* The index + 1 of k's series, appended when new; 0 when out of memory. */
+static size_t key_of(struct keytab *t, struct nmr_series *out, const struct nmr_series_key *k)
+{
+    if ((out->nkeys + 1) * 2 > t->nslots && rehash(t, out))
+        return 0;
+    size_t h = hkey(kfn(k), klib(k)) & (t->nslots - 1);
+    while (t->slots[h]) {
+        const struct nmr_series_key *o = &out->keys[t->slots[h] - 1];
+        if (strcmp(kfn(o), kfn(k)) == 0 && strcmp(klib(o), klib(k)) == 0)
+            break;
+        h = (h + 1) & (t->nslots - 1);
+    }
+    if (!t->slots[h]) {
+        if (append_key(out, k))
+            return 0;
+        t->slots[h] = ++out->nkeys;
+    }
+    return t->slots[h];
+}
+
 int nmr__series_build(const struct nmr_view *v, struct nmr_profile *p, enum nmr_measure m,
                       struct nmr_series *out)
 {
@@ -57,9 +121,9 @@ int nmr__series_build(const struct nmr_view *v, struct nmr_profile *p, enum nmr_
         return -ENOMEM;
     /* key index + 1 per stack id; SIZE_MAX: filtered out */
     size_t *kid = calloc(p->nstack_slots ? p->nstack_slots : 1, sizeof(*kid));
-    size_t nslots = 1024, *slots = calloc(nslots, sizeof(*slots));
+    struct keytab t = {calloc(1024, sizeof(size_t)), 1024};
     int rc = -ENOMEM;
-    if (!kid || !slots)
+    if (!kid || !t.slots)
         goto out;
     for (size_t si = 0; si < p->nsnaps; si++) {
         const struct nmr_snapshot *s = &p->snaps[si];
@@ -74,46 +138,8 @@ int nmr__series_build(const struct nmr_view *v, struct nmr_profile *p, enum nmr_
                     continue;
                 }
                 struct nmr_series_key k = {nmr_stack_site(st), st->api};
-                if ((out->nkeys + 1) * 2 > nslots) {
-                    size_t n2 = nslots * 2, *s2 = calloc(n2, sizeof(*s2));
-                    if (!s2)
-                        goto out;
-                    for (size_t i = 0; i < out->nkeys; i++) {
-                        size_t h = hkey(kfn(&out->keys[i]), klib(&out->keys[i])) & (n2 - 1);
-                        while (s2[h])
-                            h = (h + 1) & (n2 - 1);
-                        s2[h] = i + 1;
-                    }
-                    free(slots);
-                    slots = s2;
-                    nslots = n2;
-                }
-                size_t h = hkey(kfn(&k), klib(&k)) & (nslots - 1);
-                while (slots[h]) {
-                    const struct nmr_series_key *o = &out->keys[slots[h] - 1];
-                    if (strcmp(kfn(o), kfn(&k)) == 0 && strcmp(klib(o), klib(&k)) == 0)
-                        break;
-                    h = (h + 1) & (nslots - 1);
-                }
-                if (!slots[h]) {
-                    size_t capk = out->cap; /* keys and val share a capacity */
-                    void *keys = out->keys;
-                    if (nmr__grow(&keys, &capk, out->nkeys + 1, sizeof(*out->keys)))
-                        goto out;
-                    out->keys = keys;
-                    if (capk > out->cap) {
-                        int64_t *nv = realloc(out->val, capk * out->nsnaps * sizeof(*nv));
-                        if (!nv)
-                            goto out;
-                        memset(nv + out->cap * out->nsnaps, 0,
-                               (capk - out->cap) * out->nsnaps * sizeof(*nv));
-                        out->val = nv;
-                        out->cap = capk;
-                    }
-                    out->keys[out->nkeys] = k;
-                    slots[h] = ++out->nkeys;
-                }
-                kid[id] = slots[h];
+                if (!(kid[id] = key_of(&t, out, &k)))
+                    goto out;
             }
             if (kid[id] == SIZE_MAX)
                 continue;
@@ -124,7 +150,7 @@ int nmr__series_build(const struct nmr_view *v, struct nmr_profile *p, enum nmr_
     rc = 0;
 out:
     free(kid);
-    free(slots);
+    free(t.slots);
     if (rc)
         nmr__series_free(out);
     return rc;

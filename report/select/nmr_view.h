@@ -127,6 +127,9 @@ typedef int (*nmr_view_fn)(const struct nmr_view *v);
  * (refused on a terminal unless -o is given).
  */
 #define NMR_VIEW_BINARY 1u
+/* NMR_VIEW_PAGE: a file meant for another program (an HTML page, an SVG,
+ * a jeprof profile), pages long: refused on a terminal unless -o is given. */
+#define NMR_VIEW_PAGE 4u
 /* NMR_VIEW_NO_ROWS: the view reads snapshots itself; main leaves rows empty
  * (nrows 0, totals 0) and skips symbolizing every stack. */
 #define NMR_VIEW_NO_ROWS 2u

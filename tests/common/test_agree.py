@@ -24,6 +24,9 @@ SIGNALS = {"USR1": 1, "usr1": 1, "SIGUSR1": 1, "10": 1, "RTMIN+2": 1, "rtmax-1":
            "off": 1, "SEGV": 0, "TERM": 0, "sigquit": 0, "NOPE": 0, "RTMIN+999": 0, "0x10": 0,
            "-10": 0}
 
+DEPTHS = {"1": 1, "64": 1, "256": 1, "0": 0, "257": 0, "1k": 0, "-1": 0, "6 4": 0, "deep": 0}
+UNWINDS = {"fp": 1, "FP": 1, "libunwind": 1, "LibUnwind": 1, "dwarf": 0, "f": 0, "fp ": 0}
+
 failures = []
 
 
@@ -87,7 +90,8 @@ def nmreport_accepts(a, value, prof, tmp):
 def agree(a, tmp):
     prof = one_profile(a, tmp)
     cases = [("--growth", "NMTRACE_GROWTH", SIZES), ("--interval", "NMTRACE_INTERVAL", DURATIONS),
-             ("--signal", "NMTRACE_SIGNAL", SIGNALS)]
+             ("--signal", "NMTRACE_SIGNAL", SIGNALS), ("--depth", "NMTRACE_DEPTH", DEPTHS),
+             ("--unwind", "NMTRACE_UNWIND", UNWINDS)]
     for opt, var, table in cases:
         for value, want in sorted(table.items()):
             got = {"nmtrace " + opt: launcher_accepts(a, opt, value, tmp),
@@ -98,7 +102,7 @@ def agree(a, tmp):
                 check(ok == bool(want), "%s '%s' is %s, want %s" % (
                     who, value, "accepted" if ok else "refused", "accepted" if want else "refused"))
     print("agree: %d values, each given to every program that takes it"
-          % (len(SIZES) + len(DURATIONS) + len(SIGNALS)))
+          % sum(len(t) for _, _, t in cases))
 
 
 def unknown_once(a, tmp):

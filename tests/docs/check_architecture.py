@@ -1,8 +1,10 @@
 """docs/ARCHITECTURE.md names only what exists: every `path` it cites is a
-file or directory of the repository, every `function()` is defined (a line
-that starts with its declaration) in a C or assembly file outside tests/, and
-every `struct name` is defined. The document is written from the code; this
-keeps it from drifting when files or functions are renamed.
+file or directory of the repository; every `function()`, and every
+function() in a code block, is defined (a line that starts with its
+declaration) in a C or assembly file outside tests/; every `struct name` is
+defined; and a function followed by a file, "`f()` (`dir/file.c`)", is
+defined in that file. The document is written from the code; this keeps it
+from drifting when files or functions are renamed.
 
 usage: check_architecture.py [REPO]    (default: the repository holding this script)
 """
@@ -33,8 +35,10 @@ def sources(repo):
 
 
 def cited(text):
-    """(paths, functions, structs) in backticks."""
+    """(paths, functions, structs) in backticks, and functions in code blocks."""
     paths, funcs, structs = set(), set(), set()
+    for block in re.findall(r"^```\n(.*?)^```", text, re.M | re.S):
+        funcs.update(re.findall(r"\b([A-Za-z_]\w*)\(\)", block))
     for tok in re.findall(r"`([^`\n]+)`", text):
         m = re.fullmatch(r"([A-Za-z_]\w*)\(\)", tok)
         if m:
@@ -61,6 +65,12 @@ def main():
         decl = re.compile(r"^[A-Za-z_].*[\s*]%s\(" % re.escape(f), re.M)
         if not any(decl.search(t) for t in src.values()):
             problems.append("%s cites %s(), which no source file defines" % (DOC, f))
+    # "`f()` (`dir/file.c`" and "`f()`, `dir/file.c`": f is that file's.
+    placed = sorted(set(re.findall(r"`(\w+)\(\)` ?[(,] ?`([\w./-]+\.[chS])`", text)))
+    for f, path in placed:
+        decl = re.compile(r"^[A-Za-z_].*[\s*]%s\(" % re.escape(f), re.M)
+        if path in src and not decl.search(src[path]):
+            problems.append("%s says %s() is in %s, which does not define it" % (DOC, f, path))
     for s in sorted(structs):
         defn = re.compile(r"\bstruct %s\s*\{" % re.escape(s))
         if not any(defn.search(t) for t in src.values()):
@@ -72,8 +82,8 @@ def main():
                         % (DOC, len(paths), len(funcs)))
     for p in problems:
         print("FAIL: " + p)
-    print("%s: %d paths, %d functions, %d structs checked, %d missing"
-          % (DOC, len(paths), len(funcs), len(structs), len(problems)))
+    print("%s: %d paths, %d functions (%d with their file), %d structs checked, %d missing"
+          % (DOC, len(paths), len(funcs), len(placed), len(structs), len(problems)))
     return 1 if problems else 0
 
 

@@ -71,9 +71,25 @@ def body(c):
             # compiled wrapper named from the code history ("(Native Method)").
             nmtj.check(java and re.match(r"NativeLib\.leak\b", java[0]["function"]),
                        "no Java frame NativeLib.leak above the JNI entry: %s" % names)
+            # Issue 13: one name per method, and one frame per activation
+            # (the native wrapper named by the perf map is the same call).
+            nmtj.check(names[i + 2] == "NativeLib.leak" and names[i + 3] != "NativeLib.leak",
+                       "NativeLib.leak is not one frame named NativeLib.leak: %s" % names[i:i + 4])
             callers = [f for f in java[1:] if "JniLeak" in f["function"]]
             nmtj.check(callers and callers[0]["file"] == "JniLeak.java" and callers[0]["line"] > 0,
                        "the Java caller in JniLeak has no source line: %s" % (callers[:1],))
+        # Java methods are named one way in every stack (`pkg.Class.method`,
+        # never a perf map's `long pkg.Class.method(int, int)`), and unnamed
+        # interpreter frames are never repeated.
+        for st in js["stacks"]:
+            fr = st["frames"]
+            for f in fr:
+                nmtj.check(f["class"] != "java" or not re.search(r"[ (]", f["function"]),
+                           "a Java frame spelled as the perf map does: %r" % f["function"])
+            for a, b in zip(fr, fr[1:]):
+                nmtj.check(not (a["function"] == b["function"] and "interpreted" in a["function"]),
+                           "unnamed interpreter frames repeated: %r" % a["function"])
+                nmtj.check(a["function"] != "Interpreter", "an unlabelled Interpreter frame")
         heaviest = max(with_java, key=lambda s: s["values"]["inuse_space"])
         print("heaviest leak stack: " + " < ".join(f["function"] for f in heaviest["frames"][:8]))
         counters = js["files"][0]["counters"]

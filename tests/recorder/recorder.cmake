@@ -52,4 +52,30 @@ nmt_unit_test(test_mmap_model
 nmt_unit_test(test_wheap
   SOURCES ${NMT_REC_DIR}/test_wheap.c ${NMT_PRELOAD_DIR}/nmt_wheap.c
   LABELS recorder)
+# The profile encoder (format/), read back by the report's reader.
+nmt_unit_test(test_enc
+  SOURCES ${NMT_REC_DIR}/test_enc.c
+  LIBS nmtfmt nmr LABELS recorder)
+# The sampled path, the slot registry, the writer's rounds and the snapshot
+# encoder: the recorder's own files, linked with rec_doubles.c in place of the
+# OS file, the configuration and the bootstrap (rec_doubles.h). Frame
+# pointers and no sibling calls, so that the tests' call chains are what the
+# unwinders see; exported symbols (-rdynamic) so that dladdr names them.
+set(NMT_REC_CORE ${NMT_PRELOAD_DIR}/nmt_capture.c ${NMT_PRELOAD_DIR}/nmt_thread.c
+  ${NMT_PRELOAD_DIR}/nmt_state.c ${NMT_PRELOAD_DIR}/nmt_sampler.c
+  ${NMT_PRELOAD_DIR}/nmt_forkgate.c ${NMT_PRELOAD_DIR}/nmt_attach_gate.c ${NMT_REC_DIR}/rec_doubles.c)
+nmt_unit_test(test_capture
+  SOURCES ${NMT_REC_DIR}/test_capture.c ${NMT_REC_CORE}
+  LIBS nmtfmt PkgConfig::LIBUNWIND Threads::Threads dl m LABELS recorder)
+nmt_unit_test(test_writer
+  SOURCES ${NMT_REC_DIR}/test_writer.c ${NMT_REC_CORE} ${NMT_PRELOAD_DIR}/nmt_writer.c
+    ${NMT_PRELOAD_DIR}/nmt_snapshot.c ${NMT_PRELOAD_DIR}/nmt_stacktab.c
+    ${NMT_PRELOAD_DIR}/nmt_livetab.c ${NMT_PRELOAD_DIR}/nmt_mmap_model.c
+  LIBS nmr nmtfmt PkgConfig::LIBUNWIND Threads::Threads dl m LABELS recorder)
+foreach(t test_capture test_writer)
+  if(TARGET ${t})
+    target_compile_options(${t} PRIVATE -fno-omit-frame-pointer -fno-optimize-sibling-calls)
+    set_target_properties(${t} PROPERTIES ENABLE_EXPORTS ON)
+  endif()
+endforeach()
 # ---- end of recorder unit tests ------------------------------------------

@@ -1,7 +1,7 @@
 /*
  * test_stacktab.c: units for stack interning (preload/nmt_stacktab.c):
  * ids in order of first appearance, exact frame comparison, stable pointers,
- * a million distinct stacks, written bits, and allocation failure.
+ * a million distinct stacks, per-stack totals, and allocation failure.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -51,7 +51,7 @@ Test(stacktab, ids_in_order_of_first_appearance)
     nmt_stacktab_destroy(&t);
 }
 
-Test(stacktab, totals_and_written_bits)
+Test(stacktab, totals)
 {
     struct nmt_stacktab t;
     cr_assert_eq(nmt_stacktab_init(&t), 0);
@@ -65,15 +65,6 @@ Test(stacktab, totals_and_written_bits)
     tot->committed -= 4096;
     cr_assert_eq(nmt_stacktab_totals(&t, id)->live_bytes, 100.0);
     cr_assert_eq(nmt_stacktab_totals(&t, id)->committed, -4096);
-
-    cr_assert_not(nmt_stacktab_written(&t, id));
-    nmt_stacktab_mark_written(&t, id);
-    cr_assert(nmt_stacktab_written(&t, id));
-    cr_assert_not(nmt_stacktab_written(&t, 0));
-    cr_assert_not(nmt_stacktab_written(&t, 99));
-    nmt_stacktab_mark_written(&t, 99); /* ignored */
-    nmt_stacktab_clear_written(&t);
-    cr_assert_not(nmt_stacktab_written(&t, id));
     nmt_stacktab_destroy(&t);
 }
 

@@ -119,6 +119,21 @@ if(Python3_FOUND)
             ${CMAKE_CURRENT_BINARY_DIR}/report_golden ${_real})
   set_tests_properties(report_golden PROPERTIES LABELS "report" TIMEOUT 120)
 
+  # Exports refused on a terminal (a pty), a profile named twice read once.
+  add_test(NAME report_outputs
+    COMMAND ${Python3_EXECUTABLE} ${NMR_T_DIR}/report_outputs.py $<TARGET_FILE:nmreport>
+            $<TARGET_FILE:report_mkprofile> ${CMAKE_CURRENT_BINARY_DIR}/report_outputs)
+  set_tests_properties(report_outputs PROPERTIES LABELS "report" TIMEOUT 120)
+
+  # The HTML page's layout in headless Chromium at 1280 and 1920 px; the
+  # screenshots and element boxes stay in the output directory.
+  add_test(NAME report_html_layout
+    COMMAND ${Python3_EXECUTABLE} ${NMR_T_DIR}/browser/check_layout.py
+            --out ${CMAKE_CURRENT_BINARY_DIR}/report_html_layout
+            --nmreport $<TARGET_FILE:nmreport> --mkprofile $<TARGET_FILE:report_mkprofile>)
+  set_tests_properties(report_html_layout PROPERTIES LABELS "report;browser" TIMEOUT 180
+    SKIP_RETURN_CODE 77)
+
 
   # A real recording of tests/report/prog_leaks.c, checked view by view.
   if(TARGET nmtrace AND TARGET prog_leaks)

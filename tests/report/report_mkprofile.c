@@ -7,6 +7,10 @@
  *                                 mmap reserve/commit, freed, Java frames
  *   report_mkprofile growth OUT   12 snapshots: a leak, a site that levels
  *                                 off, business growth, a stable site
+ *   report_mkprofile page   OUT   12 snapshots for the HTML page's layout: a
+ *                                 flat 512 MiB committed mapping, a growing
+ *                                 malloc leak, Java frames with very long
+ *                                 names (no break opportunity)
  *   report_mkprofile big    OUT [NSTACKS NSNAPS]  many stacks (speed check)
  *   report_mkprofile nosnap OUT   header and stacks, no complete snapshot
  *   report_mkprofile tiny   OUT   small, machine-independent (fuzz seed)
@@ -155,6 +159,58 @@ static void growth(struct rw *w)
     }
 }
 
+/* A JMETHOD record (docs/FORMAT.md §5) without a line table. */
+static void jmethod(struct rw *w, uint32_t serial, const char *cls, const char *name,
+                    const char *sig, const char *src)
+{
+    rw_u32(w, serial);
+    rw_u32(w, 0); /* status: named */
+    rw_u64(w, 0x7f0000001000ull + serial);
+    rw_u32(w, 0x0001); /* public */
+    rw_str(w, cls);
+    rw_str(w, name);
+    rw_str(w, sig);
+    rw_str(w, src);
+    rw_u32(w, 0);
+    rw_end(w, NMT_REC_JMETHOD);
+}
+
+static void page(struct rw *w)
+{
+    rw_header(w, 1, 888, 1, self_exe());
+    uint64_t s1[] = {ENTRY(malloc), RET(site_leak_big), RET(caller_main)};
+    uint64_t s2[] = {ENTRY(mmap), RET(site_mmap_region), RET(caller_main)};
+    uint64_t s3[] = {ENTRY(malloc), RET(jni_native_alloc), nmt_frame_java(1, 0, NMT_JFRAME_UNKNOWN),
+                     nmt_frame_java(2, 0, NMT_JFRAME_UNKNOWN)};
+    uint64_t s4[] = {ENTRY(malloc), RET(site_stable), RET(caller_main)};
+    rw_stack(w, 1, s1, 3);
+    rw_stack(w, 2, s2, 3);
+    rw_stack(w, 3, s3, 4);
+    rw_stack(w, 4, s4, 3);
+    jmethod(w, 1,
+            "Lcom/example/platform/sessions/internal/nativebridge/"
+            "NativeSessionRegistryConnectionFactoryImplementation;",
+            "openNativeSessionWithExtendedConfigurationAndRetries", "(JI)J",
+            "NativeSessionRegistryConnectionFactoryImplementation.java");
+    jmethod(w, 2, "Lcom/example/platform/sessions/SessionManager;", "open", "()V",
+            "SessionManager.java");
+    for (uint32_t i = 0; i < 12; i++) {
+        rw_snap_begin(w, i, NMT_SNAP_INTERVAL, (uint64_t)(i + 1) * 1000000000ull);
+        rw_maps_self(w);
+        uint64_t leak = (uint64_t)(i + 1) * 4 * MiB;
+        counters(w, (int64_t)(560 * MiB + leak), (int64_t)(leak + 8 * MiB),
+                 (int64_t)(leak + 6 * MiB), 0);
+        struct rw_site st[4] = {
+            {1, NMT_SITE_MALLOC, leak, i + 1, leak, i + 1, i + 1, i + 1, 0, 0},
+            {2, NMT_SITE_MMAP, 0, 0, 0, 0, 0, 0, 1024 * MiB, 512 * MiB},
+            {3, NMT_SITE_MALLOC, 2 * MiB, 2, 2 * MiB, 2, 2, 2, 0, 0},
+            {4, NMT_SITE_MALLOC, 3 * MiB, 3, 3 * MiB, 3, 3, 3, 0, 0},
+        };
+        rw_sites(w, st, 4);
+        rw_snap_end(w, i, 4);
+    }
+}
+
 static void big(struct rw *w, uint32_t nstacks, uint32_t nsnaps)
 {
     rw_header(w, 1, 99, 524288, "/usr/bin/bigprog");
@@ -195,7 +251,8 @@ static void big(struct rw *w, uint32_t nstacks, uint32_t nsnaps)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: report_mkprofile basic|growth|big|nosnap OUT [NSTACKS NSNAPS]\n");
+        fprintf(stderr,
+                "usage: report_mkprofile basic|growth|page|big|nosnap OUT [NSTACKS NSNAPS]\n");
         return 2;
     }
     struct rw w;
@@ -205,6 +262,8 @@ int main(int argc, char **argv)
         basic(&w);
     } else if (strcmp(argv[1], "growth") == 0) {
         growth(&w);
+    } else if (strcmp(argv[1], "page") == 0) {
+        page(&w);
     } else if (strcmp(argv[1], "big") == 0) {
         big(&w, argc > 3 ? (uint32_t)atoi(argv[3]) : 100000,
             argc > 4 ? (uint32_t)atoi(argv[4]) : 20);

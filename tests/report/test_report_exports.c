@@ -715,7 +715,12 @@ Test(views, flamegraph_html_and_chart)
     cr_assert_null(strstr(r.out, "src=\""), "no external resource");
     cr_assert_null(strstr(r.out, "href=\"http"), "no external resource");
     cr_assert(strstr(r.out, "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" "
-                            "id=\"timeline-chart\" class=\"nmchart\""));
+                            "id=\"timeline-sites\" class=\"nmchart\""));
+    cr_assert(strstr(r.out, "id=\"timeline-process\" class=\"nmchart\""));
+    /* One search box: the page's, not also the embedded flame graph's own. */
+    cr_assert(strstr(r.out, "id=\"flame-search\""));
+    cr_assert_null(strstr(r.out, "id=\"flame-clear\""));
+    cr_assert_null(strstr(r.out, ">Search</text>"));
     cr_assert(strstr(r.out, "id=\"flame\" class=\"nmflame\""));
     cr_assert(strstr(r.out, "<table class=\"sortable\">"));
     cr_assert(strstr(r.out, "Growth since the first snapshot"));

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "nmt_format.h"
+#include "nmr_internal.h"
 #include "nmr_profile.h"
 #include "nmr_select.h"
 #include "nmr_view.h"
@@ -368,13 +369,19 @@ Test(views, java_and_jit_frames)
     rw_init(&w);
     rw_magic(&w);
     rw_header(&w, 1, 12, 1, "/usr/bin/java");
+    /* Two interpreter frames, compiled Foo.bar, then the Java frame of the
+     * same Foo.bar activation. */
     uint64_t s1[] = {BASE + 0x10,
                      BASE + 0x101,
                      cc + 0x101,
+                     cc + 0x181,
                      cc + 0x2011,
                      nmt_frame_java(7, 0, NMT_JFRAME_UNKNOWN),
                      nmt_frame_java(8, 3, 4)};
-    rw_stack(&w, 1, s1, 6);
+    /* Compiled Foo.bar alone, called from an unnamed method. */
+    uint64_t s2[] = {BASE + 0x10, BASE + 0x101, cc + 0x2011, nmt_frame_java(8, 3, 4)};
+    rw_stack(&w, 1, s1, 7);
+    rw_stack(&w, 2, s2, 4);
     jcode(&w, 3, cc, 0x1000, 0, "Interpreter");
     jcode(&w, 1, cc + 0x2000, 0x100, 7, "");
     rw_u32(&w, 7);
@@ -393,21 +400,53 @@ Test(views, java_and_jit_frames)
     struct rw_map m[2] = {{BASE, BASE + 0x10000, 0, 5, "/usr/bin/prog"},
                           {cc, cc + 0x100000, 0, 7, ""}};
     rw_maps(&w, m, 2);
-    struct rw_site st = {1, 1, MiB, 1, MiB, 1, 1, 1, 0, 0};
-    rw_sites(&w, &st, 1);
-    rw_snap_end(&w, 0, 1);
+    struct rw_site st[2] = {{1, 1, MiB, 1, MiB, 1, 1, 1, 0, 0}, {2, 1, MiB, 1, MiB, 1, 1, 1, 0, 0}};
+    rw_sites(&w, st, 2);
+    rw_snap_end(&w, 0, 2);
     struct rr_run r;
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--stacks", NULL}), 0);
-    HAS(&r, " Interpreter (jit)");
-    HAS(&r, " com.acme.Foo.bar");
-    HAS(&r, "com.acme.Foo.bar(Foo.java:42) (java)"); /* the Java frame, bci 0 */
-    HAS(&r, " java:8@3 (java)");                     /* a serial without JMETHOD */
+    /* The two interpreter frames are one frame that says why they are unnamed. */
+    HASNT(&r, " Interpreter (jit)");
+    const char *label = strstr(r.out, " [interpreted Java frames, not named: ");
+    cr_assert(label, "no interpreter label in:\n%s", r.out);
+    cr_assert_null(strstr(label + 1, " [interpreted Java frames"), "folded twice:\n%s", r.out);
+    /* Stack 1: compiled Foo.bar and its Java frame are one frame. */
+    const char *t1 = strstr(r.out, "stack 1 "), *t2 = strstr(r.out, "stack 2 ");
+    cr_assert(t1 && t2 && t1 < t2, "%s", r.out);
+    const char *first = strstr(t1, "com.acme.Foo.bar");
+    cr_assert(first && first < t2 &&
+                  strncmp(first, "com.acme.Foo.bar(Foo.java:42) (java)", 36) == 0,
+              "%s", r.out);
+    const char *again = strstr(first + 1, "com.acme.Foo.bar");
+    cr_assert(again == NULL || again > t2, "Foo.bar twice in stack 1:\n%s", r.out);
+    /* Stack 2: compiled Foo.bar named from JCODE as a Java frame is. */
+    HAS(&r, "com.acme.Foo.bar(Foo.java) (java)");
+    HAS(&r, " java:8@3 (java)"); /* a serial without JMETHOD */
     rr_done(&r);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--by", "class", NULL}), 0);
     HAS(&r, "  java\n");
     HAS(&r, "  jit\n");
     rr_done(&r);
     rw_free(&w);
+}
+
+/* A perf map's spellings of Java methods are the report's. */
+Test(views, java_canonical_names)
+{
+    char b[128];
+    cr_assert(nmr__java_canonical("long NativeLib.leak(int, int)", b, sizeof(b)));
+    cr_assert_str_eq(b, "NativeLib.leak");
+    cr_assert(nmr__java_canonical("void java.nio.Bits.reserveMemory(long, long)", b, sizeof(b)));
+    cr_assert_str_eq(b, "java.nio.Bits.reserveMemory");
+    cr_assert(nmr__java_canonical("Ljava/nio/Bits;::reserveMemory", b, sizeof(b)));
+    cr_assert_str_eq(b, "java.nio.Bits.reserveMemory");
+    cr_assert(nmr__java_canonical("java.nio.Bits::reserveMemory(JJ)V", b, sizeof(b)));
+    cr_assert_str_eq(b, "java.nio.Bits.reserveMemory");
+    cr_assert(nmr__java_canonical("java.lang.Object.<init>()", b, sizeof(b)));
+    cr_assert_str_eq(b, "java.lang.Object.<init>");
+    cr_assert_not(nmr__java_canonical("StubRoutines (1)", b, sizeof(b)));
+    cr_assert_not(nmr__java_canonical("Interpreter", b, sizeof(b)));
+    cr_assert_not(nmr__java_canonical("long NativeLib.leak(int, int)", b, 8)); /* too small */
 }
 
 #ifdef NMR_HAVE_NMSYM

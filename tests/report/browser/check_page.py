@@ -11,7 +11,8 @@ checks that it works as a user would use it:
   and reports the matched share, which this script recomputes independently
   from the frames' data attributes (union of ranges, nested matches once);
 - for --kind html: clicking a table header sorts the rows by that column,
-  the timeline chart is present, the page's search box drives the graph.
+  the timeline charts are present and answer hovering, the page's search
+  box drives the graph.
 
 - for --kind chart (--timeline-svg): hovering the plot shows the values
   at the nearest snapshot.
@@ -184,16 +185,17 @@ def check_chart(b, svg_id):
         var d = JSON.parse(s.querySelector("script[type='application/json']").textContent);
         var h = s.getAttribute('data-hover');
         return [h, t.classList.contains('off'), t.textContent, d.px.length,
-                h !== null && d.px[+h] === d.px[d.px.length - 1]]; }})()""")
-    hover, off, txt, npts, same_x = res
-    check(same_x and not off and "RSS" in txt,
+                h !== null && d.px[+h] === d.px[d.px.length - 1], d.series[0].name]; }})()""")
+    hover, off, txt, npts, same_x, first = res
+    check(same_x and not off and first in txt,
           f"{svg_id}: hover read-out at the last snapshot ({hover} of {npts}: {txt[:80]!r})")
 
 
 def check_html(b, text, regex):
-    if check(b.evaluate("document.querySelectorAll('svg.nmchart').length") == 1,
-             "page has the timeline chart"):
-        check_chart(b, "timeline-chart")
+    if check(b.evaluate("document.querySelectorAll('svg.nmchart').length") == 2,
+             "page has the timeline charts (allocation sites, whole process)"):
+        check_chart(b, "timeline-sites")
+        check_chart(b, "timeline-process")
     # The top-functions table: a click on the "cum" header sorts by it, a
     # second click reverses; the header's aria-sort says which way.
     th = b.evaluate("""(function(){

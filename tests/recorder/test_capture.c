@@ -1,0 +1,263 @@
+/*
+ * test_capture.c: units for the sampled path (preload/nmt_capture.c) and the
+ * slot registry it publishes through (preload/nmt_thread.c): both unwinders
+ * take a known chain of this program's functions, the recorder's own frames
+ * are dropped and a cut stack is counted, a sampled allocation, a free and
+ * mmap-family calls reach the calling thread's ring as the events the writer
+ * reads, a full ring's losses are counted exactly, and a thread gets a slot
+ * of its own that its exit marks dead. The modules are the recorder's own,
+ * linked with rec_doubles.c in place of the OS file and the configuration.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rec_doubles.h"
+
+#define NOINLINE __attribute__((noinline))
+/* Keeps a call from becoming a tail call, so its caller's frame stays. */
+#define KEEP_FRAME() __asm__ volatile("" ::: "memory")
+
+/* nmt_writer.c is not linked in: no fork child here starts a writer. */
+void nmt__child_start(void) {}
+
+/* What the bottom of the chain does, and what it got. */
+static uint32_t (*bottom)(void);
+static uint64_t got[NMT_MAX_FRAMES];
+static uint32_t got_max = 65;
+static void *sample_ptr;
+
+/* Stands for an interposed entry point: frame 0 of every stack. */
+NOINLINE void fake_malloc(void)
+{
+    KEEP_FRAME();
+}
+
+NOINLINE uint32_t capture_now(void)
+{
+    uint32_t n = nmt__capture(got, got_max, (void *)fake_malloc);
+    KEEP_FRAME();
+    return n;
+}
+
+NOINLINE uint32_t sample_now(void)
+{
+    nmt__sampled_alloc(sample_ptr, 100, (void *)fake_malloc);
+    KEEP_FRAME();
+    return 0;
+}
+
+NOINLINE uint32_t chain_c(void)
+{
+    uint32_t n = bottom();
+    KEEP_FRAME();
+    return n;
+}
+
+NOINLINE uint32_t chain_b(void)
+{
+    uint32_t n = chain_c();
+    KEEP_FRAME();
+    return n;
+}
+
+NOINLINE uint32_t chain_a(void)
+{
+    uint32_t n = chain_b();
+    KEEP_FRAME();
+    return n;
+}
+
+static const char *const capture_chain[] = {"capture_now", "chain_c", "chain_b", "chain_a"};
+static const char *const sample_chain[] = {"sample_now", "chain_c", "chain_b", "chain_a"};
+
+static uint32_t capture_from_chain(void)
+{
+    bottom = capture_now;
+    return chain_a();
+}
+
+static uint64_t counter(_Atomic uint64_t *c)
+{
+    return atomic_load(c);
+}
+
+Test(capture, fp_unwinder_takes_the_call_chain)
+{
+    rec_setup(1, 1);
+    uint32_t n = capture_from_chain();
+    cr_assert_gt(n, 4);
+    cr_assert_eq(got[0], (uint64_t)(uintptr_t)fake_malloc, "frame 0 is the entry point");
+    cr_assert_geq(rec_find_chain(got, n, capture_chain, 4), 1);
+    cr_assert_eq(counter(&nmt__ctr.unwind_errors), 0);
+    cr_assert_eq(counter(&nmt__ctr.truncated_stacks), 0);
+}
+
+Test(capture, libunwind_takes_the_call_chain)
+{
+    rec_setup(1, 0);
+    nmt__unwind_init();
+    uint32_t n = capture_from_chain();
+    cr_assert_eq(got[0], (uint64_t)(uintptr_t)fake_malloc);
+    cr_assert_geq(rec_find_chain(got, n, capture_chain, 4), 1);
+    cr_assert_eq(counter(&nmt__ctr.unwind_errors), 0);
+}
+
+/* The recorder's own frames (nmt__self_lo..hi, its text) come off the leaf
+ * end, whatever they are: the stack then starts at the caller's frame. */
+Test(capture, own_frames_are_dropped)
+{
+    rec_setup(1, 0);
+    nmt__unwind_init();
+    uint32_t n = capture_from_chain();
+    int at = rec_find_chain(got, n, capture_chain, 4);
+    cr_assert_geq(at, 2, "libunwind's walk starts inside nmt__capture");
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (int i = 1; i < at; i++) {
+        lo = got[i] < lo ? got[i] : lo;
+        hi = got[i] > hi ? got[i] : hi;
+    }
+    nmt__self_lo = (uintptr_t)lo;
+    nmt__self_hi = (uintptr_t)hi + 1;
+    n = capture_from_chain();
+    cr_assert_eq(rec_find_chain(got, n, capture_chain, 4), 1);
+}
+
+Test(capture, cut_stack_is_counted)
+{
+    rec_setup(1, 1);
+    got_max = 3;
+    uint32_t n = capture_from_chain();
+    cr_assert_eq(n, 3);
+    cr_assert_eq(counter(&nmt__ctr.truncated_stacks), 1);
+}
+
+static const struct nmt_ev *next_event(struct nmt_ring *r, uint32_t *len)
+{
+    const struct nmt_ev *ev = nmt_ring_peek(r, len);
+    cr_assert_not_null(ev, "an event in the ring");
+    return ev;
+}
+
+Test(capture, sampled_alloc_and_free_reach_the_threads_ring)
+{
+    rec_setup(1, 1);
+    sample_ptr = (void *)0x5550000;
+    bottom = sample_now;
+    chain_a();
+    cr_assert_eq(nmt__tls.guard, 0);
+    struct nmt_thread *thr = nmt__tls.thr;
+    cr_assert_not_null(thr, "the thread claimed a slot");
+    cr_assert(nmt_addrfilter_maybe(&nmt__filter, sample_ptr), "a free may now look for it");
+
+    nmt__record_free(sample_ptr, 77);
+    uint32_t len;
+    const struct nmt_ev *ev = next_event(thr->ring, &len);
+    cr_assert_eq(ev->type, NMT_EV_ALLOC);
+    cr_assert_eq(ev->seq, 1, "the first event of the process");
+    cr_assert_eq(ev->arg[0], (uint64_t)(uintptr_t)sample_ptr);
+    cr_assert_eq(ev->arg[1], 100);
+    cr_assert_eq(ev->flags, 0);
+    cr_assert_eq(len, sizeof(*ev) + ev->nframes * sizeof(uint64_t));
+    cr_assert_eq(ev->frames[0], (uint64_t)(uintptr_t)fake_malloc);
+    cr_assert_geq(rec_find_chain(ev->frames, ev->nframes, sample_chain, 4), 1);
+    nmt_ring_release(thr->ring);
+
+    ev = next_event(thr->ring, &len);
+    cr_assert_eq(ev->type, NMT_EV_FREE);
+    cr_assert_eq(len, NMT_EV_FREE_SIZE);
+    cr_assert_eq(ev->seq, 77);
+    cr_assert_eq(ev->arg[0], (uint64_t)(uintptr_t)sample_ptr);
+    nmt_ring_release(thr->ring);
+    cr_assert_null(nmt_ring_peek(thr->ring, &len), "nothing else");
+}
+
+Test(capture, exact_mode_keeps_the_sample_in_the_live_set)
+{
+    rec_setup(4096, 1);
+    sample_ptr = (void *)0x6660000;
+    bottom = sample_now;
+    chain_a();
+    cr_assert_eq(nmt_liveset_remove(&nmt__liveset, sample_ptr), 1);
+}
+
+/* Only the calls that create or commit pages carry a stack. */
+Test(capture, mmap_events_carry_a_stack_when_they_map)
+{
+    rec_setup(1, 1);
+    nmt__record_mmap(NMT_EV_MMAP, 0x10000, 8192, 3, 0, (void *)fake_malloc, 5);
+    nmt__record_mmap(NMT_EV_MUNMAP, 0x10000, 4096, 0, 0, (void *)fake_malloc, 6);
+    struct nmt_ring *r = nmt__tls.thr->ring;
+    uint32_t len;
+    const struct nmt_ev *ev = next_event(r, &len);
+    cr_assert_eq(ev->type, NMT_EV_MMAP);
+    cr_assert_eq(ev->seq, 5);
+    cr_assert_eq(ev->arg[1], 8192);
+    cr_assert_gt(ev->nframes, 1);
+    cr_assert_eq(ev->frames[0], (uint64_t)(uintptr_t)fake_malloc);
+    nmt_ring_release(r);
+    ev = next_event(r, &len);
+    cr_assert_eq(ev->type, NMT_EV_MUNMAP);
+    cr_assert_eq(ev->nframes, 0);
+    cr_assert_eq(ev->arg[0], 0x10000);
+    nmt_ring_release(r);
+}
+
+/* With NMTRACE_ON_FULL=drop (and no writer to wait for), what does not fit
+ * is dropped and counted in the thread's slot: exactly the difference. */
+Test(capture, full_ring_drops_are_counted_exactly)
+{
+    rec_setup(1, 1);
+    nmt__cfg.ring_kib = 4;
+    nmt__cfg.on_full_drop = 1;
+    bottom = sample_now;
+    const unsigned tries = 500;
+    for (unsigned i = 0; i < tries; i++) {
+        sample_ptr = (void *)(uintptr_t)(0x7770000 + 64 * i);
+        chain_a();
+    }
+    struct nmt_thread *thr = nmt__tls.thr;
+    unsigned kept = 0;
+    uint32_t len;
+    while (nmt_ring_peek(thr->ring, &len) != NULL) {
+        kept++;
+        nmt_ring_release(thr->ring);
+    }
+    cr_assert_gt(kept, 0);
+    cr_assert_lt(kept, tries, "a 4 KiB ring cannot hold them all");
+    cr_assert_eq(atomic_load(&thr->drops), tries - kept);
+    cr_assert_eq(atomic_load(&thr->drop_bytes), 100ull * (tries - kept));
+}
+
+static struct nmt_thread *thread_slot;
+
+static void *sample_on_thread(void *arg)
+{
+    sample_ptr = arg;
+    bottom = sample_now;
+    chain_a();
+    thread_slot = nmt__tls.thr;
+    return NULL;
+}
+
+Test(capture, each_thread_gets_its_own_slot_and_its_exit_marks_it_dead)
+{
+    rec_setup(1, 1);
+    nmt__thread_init_key();
+    sample_ptr = (void *)0x8880000;
+    bottom = sample_now;
+    chain_a();
+    struct nmt_thread *mine = nmt__tls.thr;
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, sample_on_thread, (void *)0x9990000), 0);
+    pthread_join(t, NULL);
+    cr_assert_not_null(thread_slot);
+    cr_assert_neq(thread_slot, mine);
+    cr_assert_eq(rec_slots(), 2);
+    cr_assert_eq(atomic_load(&thread_slot->state), NMT_SLOT_DEAD);
+    cr_assert_eq(atomic_load(&mine->state), NMT_SLOT_OWNED);
+    uint32_t len;
+    const struct nmt_ev *ev = next_event(thread_slot->ring, &len);
+    cr_assert_eq(ev->arg[0], 0x9990000, "the thread's event is in its own ring");
+}

@@ -1,0 +1,357 @@
+/*
+ * test_writer.c: units for the writer's rounds (preload/nmt_writer.c), the
+ * recycling of slots (preload/nmt_thread.c) and the snapshot encoder
+ * (preload/nmt_snapshot.c), fed by the recorder's own sampled path
+ * (preload/nmt_capture.c) from known call sites of this program. A round
+ * drains the rings into the stack table with exact figures, mmap events wait
+ * one round, an exited thread's slot is drained and reused and its losses
+ * kept; a snapshot, written to memory by the fake OS (rec_doubles.c), reads
+ * back through the report's reader with the same stacks, figures and
+ * mappings, writes each stack once, and a lost write is counted and its
+ * stacks go out again with the next snapshot.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../preload/nmt_writer.h"
+#include "nmr_profile.h"
+#include "rec_doubles.h"
+
+#define NOINLINE     __attribute__((noinline))
+#define KEEP_FRAME() __asm__ volatile("" ::: "memory")
+
+/* Stands for an interposed entry point: frame 0 of every stack. */
+NOINLINE void fake_malloc(void)
+{
+    KEEP_FRAME();
+}
+
+/* Three allocation sites: each call from the same place has one stack. */
+NOINLINE void site_a(uintptr_t p, size_t size)
+{
+    nmt__sampled_alloc((void *)p, size, (void *)fake_malloc);
+    KEEP_FRAME();
+}
+
+NOINLINE void site_b(uintptr_t p, size_t size)
+{
+    nmt__sampled_alloc((void *)p, size, (void *)fake_malloc);
+    KEEP_FRAME();
+}
+
+NOINLINE void site_c(uintptr_t p, size_t size)
+{
+    nmt__sampled_alloc((void *)p, size, (void *)fake_malloc);
+    KEEP_FRAME();
+}
+
+/* As the free hook does: the sequence number is taken before the free. */
+static void free_sample(uintptr_t p)
+{
+    nmt__record_free((void *)p, atomic_fetch_add(&nmt__seq, 1));
+}
+
+static void start(void)
+{
+    rec_setup(1, 1);
+    cr_assert_eq(nmt__writer_init_tables(&nmt__w), 0);
+}
+
+/* n allocations from one call site, so they share one stack (a loop the
+ * compiler unrolls would call from n places). */
+NOINLINE void alloc_n(void (*site)(uintptr_t, size_t), uintptr_t base, unsigned n, size_t size)
+{
+    for (unsigned i = 0; i < n; i++)
+        site(base + 64 * i, size);
+    KEEP_FRAME();
+}
+
+/* A: 3 x 100 bytes, one freed; B: 2 x 50 bytes. */
+static void alloc_ab(void)
+{
+    alloc_n(site_a, 0x100000, 3, 100);
+    alloc_n(site_b, 0x200000, 2, 50);
+    free_sample(0x100000);
+}
+
+/* The id of the stack whose first caller frame is func, or 0. */
+static uint32_t stack_of(const char *func)
+{
+    uint32_t found = 0;
+    for (uint32_t id = 1; id <= nmt_stacktab_count(&nmt__w.stacks); id++) {
+        uint32_t n;
+        const uint64_t *f = nmt_stacktab_frames(&nmt__w.stacks, id, &n);
+        if (rec_find_chain(f, n, &func, 1) > 0) {
+            cr_assert_eq(found, 0, "one stack per site");
+            found = id;
+        }
+    }
+    return found;
+}
+
+static void check_totals(uint32_t id, uint64_t live_samples, uint64_t alloc_samples,
+                         double live_bytes, double alloc_bytes)
+{
+    const struct nmt_stack_totals *st = nmt_stacktab_totals(&nmt__w.stacks, id);
+    cr_assert_not_null(st);
+    cr_assert_eq(st->live_samples, live_samples);
+    cr_assert_eq(st->alloc_samples, alloc_samples);
+    /* Rate 1: every weight is exactly 1. */
+    cr_assert_eq(st->live_bytes, live_bytes);
+    cr_assert_eq(st->live_objects, (double)live_samples);
+    cr_assert_eq(st->alloc_bytes, alloc_bytes);
+}
+
+Test(writer, round_drains_the_rings_into_the_stack_table)
+{
+    start();
+    alloc_ab();
+    cr_assert_eq(nmt__writer_round(&nmt__w, 0), 6, "5 allocations and a free drained");
+    cr_assert_eq(nmt_stacktab_count(&nmt__w.stacks), 2);
+    uint32_t a = stack_of("site_a"), b = stack_of("site_b");
+    cr_assert(a != 0 && b != 0);
+    check_totals(a, 2, 3, 200, 300);
+    check_totals(b, 2, 2, 100, 100);
+    cr_assert_eq(nmt__w.samples, 5);
+    cr_assert_eq(nmt__w.frees, 1);
+    cr_assert_eq(nmt__w.live_est, 300);
+    cr_assert_eq(nmt_livetab_count(&nmt__w.live), 4);
+    cr_assert_eq(nmt__ctr.internal_errors, 0);
+    /* A round with nothing new changes nothing. */
+    cr_assert_eq(nmt__writer_round(&nmt__w, 0), 0);
+    check_totals(a, 2, 3, 200, 300);
+}
+
+/* An mmap-family event is applied only once every event that could come
+ * before it has been drained: at the end of the round after the one that
+ * drained it (nmt_writer.c). */
+Test(writer, mmap_events_are_applied_one_round_later)
+{
+    start();
+    nmt__record_mmap(NMT_EV_MMAP, 0x40000000, 1 << 20, 3 | (uint64_t)0x22 << 32, 0,
+                     (void *)fake_malloc, atomic_fetch_add(&nmt__seq, 1));
+    nmt__writer_round(&nmt__w, 0);
+    cr_assert_eq(nmt_mm_reserved(&nmt__w.mm), 0, "held back for a round");
+    nmt__writer_round(&nmt__w, 0);
+    cr_assert_eq(nmt_mm_reserved(&nmt__w.mm), 1 << 20);
+    nmt__record_mmap(NMT_EV_MUNMAP, 0x40000000, 1 << 20, 0, 0, (void *)fake_malloc,
+                     atomic_fetch_add(&nmt__seq, 1));
+    nmt__writer_round(&nmt__w, 0);
+    cr_assert_eq(nmt_mm_reserved(&nmt__w.mm), 1 << 20);
+    nmt__writer_round(&nmt__w, 1);
+    cr_assert_eq(nmt_mm_reserved(&nmt__w.mm), 0);
+    cr_assert_eq(nmt__w.mmap_events, 2);
+}
+
+static struct nmt_thread *slot_seen;
+static unsigned thread_allocs;
+
+static void *thread_main(void *arg)
+{
+    uintptr_t base = (uintptr_t)arg;
+    alloc_n(site_c, base, thread_allocs, 10);
+    slot_seen = nmt__tls.thr;
+    return NULL;
+}
+
+static struct nmt_thread *run_thread(uintptr_t base, unsigned allocs)
+{
+    pthread_t t;
+    thread_allocs = allocs;
+    cr_assert_eq(pthread_create(&t, NULL, thread_main, (void *)base), 0);
+    pthread_join(t, NULL);
+    return slot_seen;
+}
+
+Test(writer, exited_threads_slot_is_drained_and_reused)
+{
+    start();
+    nmt__thread_init_key();
+    struct nmt_thread *first = run_thread(0x300000, 2);
+    cr_assert_eq(atomic_load(&first->state), NMT_SLOT_DEAD);
+    cr_assert_eq(nmt__writer_round(&nmt__w, 0), 2);
+    cr_assert_eq(atomic_load(&first->state), NMT_SLOT_FREE, "drained, then freed");
+    struct nmt_thread *second = run_thread(0x400000, 3);
+    cr_assert_eq(second, first, "the next thread takes the free slot");
+    cr_assert_eq(rec_slots(), 1);
+    cr_assert_eq(nmt__writer_round(&nmt__w, 0), 3);
+    cr_assert_eq(nmt__w.samples, 5);
+    check_totals(stack_of("site_c"), 5, 5, 50, 50);
+}
+
+/* A thread that lost events to a full ring exits: the round that recycles
+ * its slot keeps its losses (rec.ring_drops), exactly what it did not keep. */
+Test(writer, exited_threads_losses_are_kept)
+{
+    start();
+    nmt__cfg.ring_kib = 4;
+    nmt__cfg.on_full_drop = 1;
+    nmt__thread_init_key();
+    const unsigned tries = 400;
+    run_thread(0x500000, tries);
+    nmt__writer_round(&nmt__w, 0);
+    cr_assert_gt(nmt__w.samples, 0);
+    cr_assert_lt(nmt__w.samples, tries);
+    cr_assert_eq(nmt__ctr.dead_drops, tries - nmt__w.samples);
+    cr_assert_eq(nmt__ctr.dead_drop_bytes, 10 * (tries - nmt__w.samples));
+}
+
+/* ---- snapshots ---- */
+
+static struct nmr_profile *read_back(void)
+{
+    struct nmr_read_opts o = {0};
+    struct nmr_profile *p = NULL;
+    char err[256] = "";
+    int rc = nmr_profile_parse(rec_file.data, rec_file.len, "rec.nmt", &o, &p, err, sizeof(err));
+    cr_assert_eq(rc, 0, "the reader accepts the file: %s", err);
+    return p;
+}
+
+/* How many records of type are in the file from byte offset at on. */
+static unsigned records_from(size_t at, uint16_t type)
+{
+    unsigned n = 0;
+    while (at + NMT_FRAME_HEAD <= rec_file.len) {
+        const unsigned char *h = rec_file.data + at;
+        uint32_t len = h[4] | h[5] << 8 | h[6] << 16 | (uint32_t)h[7] << 24;
+        n += (h[0] | h[1] << 8) == type;
+        at += NMT_FRAME_HEAD + len + NMT_FRAME_TAIL;
+    }
+    return n;
+}
+
+static int64_t counter_of(const struct nmr_snapshot *s, const char *name)
+{
+    int64_t v = -1;
+    cr_assert(nmr_counter_get(s, name, &v), "counter %s is there", name);
+    return v;
+}
+
+static void check_stacks_match(const struct nmr_profile *p)
+{
+    uint32_t count = nmt_stacktab_count(&nmt__w.stacks);
+    cr_assert_eq(p->nstacks, count);
+    for (uint32_t id = 1; id <= count; id++) {
+        uint32_t n;
+        const uint64_t *f = nmt_stacktab_frames(&nmt__w.stacks, id, &n);
+        const struct nmr_stack *s = nmr_stack_get(p, id);
+        cr_assert_not_null(s);
+        cr_assert_eq(s->nraw, n);
+        cr_assert_arr_eq(s->raw, f, n * sizeof(uint64_t));
+    }
+}
+
+static const struct nmr_site *site_of(const struct nmr_snapshot *s, uint32_t id)
+{
+    for (size_t i = 0; i < s->nsites; i++)
+        if (s->sites[i].stack_id == id)
+            return &s->sites[i];
+    cr_assert_fail("no site for stack %u", id);
+    return NULL;
+}
+
+Test(snapshot, reads_back_with_the_same_stacks_figures_and_maps)
+{
+    start();
+    alloc_ab();
+    nmt__writer_round(&nmt__w, 0);
+    nmt__snapshot_write(&nmt__w, NMT_SNAP_EXIT);
+    cr_assert_eq(rec_file.creates, 1);
+    struct nmr_profile *p = read_back();
+
+    cr_assert_eq(p->pid, (uint32_t)getpid());
+    cr_assert_eq(p->rate, 1);
+    cr_assert_eq(p->depth, 64);
+    cr_assert_eq(p->start_monotonic_ns, nmt__start_monotonic);
+    cr_assert_str_eq(p->producer, "nmtrace " NMT_VERSION);
+    cr_assert_str_eq(p->exe, REC_EXE);
+    cr_assert_str_eq(p->hostname, "rechost");
+    cr_assert_str_eq(nmr_info_get(p, "config.RATE"), "1");
+    check_stacks_match(p);
+
+    cr_assert_eq(p->nsnaps, 1);
+    const struct nmr_snapshot *s = &p->snaps[0];
+    cr_assert_eq(s->seq, 0);
+    cr_assert_eq(s->reason, NMT_SNAP_EXIT);
+    cr_assert_eq(s->nsites, 2);
+    const struct nmr_site *a = site_of(s, stack_of("site_a"));
+    cr_assert_eq(a->flags, NMT_SITE_MALLOC);
+    cr_assert_eq(a->live_bytes, 200);
+    cr_assert_eq(a->live_objects, 2);
+    cr_assert_eq(a->alloc_bytes, 300);
+    cr_assert_eq(a->alloc_samples, 3);
+    const struct nmr_site *b = site_of(s, stack_of("site_b"));
+    cr_assert_eq(b->live_bytes, 100);
+    cr_assert_eq(b->live_samples, 2);
+
+    cr_assert_eq(counter_of(s, "rec.samples"), 5);
+    cr_assert_eq(counter_of(s, "rec.frees"), 1);
+    cr_assert_eq(counter_of(s, "rec.stacks"), 2);
+    cr_assert_eq(counter_of(s, "rec.live_samples"), 4);
+    cr_assert_eq(counter_of(s, "rec.live_estimate"), 300);
+    cr_assert_eq(counter_of(s, "rec.write_errors"), 0);
+    cr_assert_eq(counter_of(s, "proc.rss"), 1 << 20);
+
+    cr_assert_eq(s->nmaps, 2);
+    cr_assert_eq(s->maps[0].start, REC_MAP0_START);
+    cr_assert_str_eq(s->maps[0].path, REC_EXE);
+    cr_assert_eq(s->maps[0].build_id_len, 4);
+    cr_assert_eq(s->maps[0].build_id[0], 0xde);
+    cr_assert_eq(s->maps[1].start, REC_MAP1_START);
+    cr_assert_str_eq(s->maps[1].path, "");
+    nmr_profile_free(p);
+}
+
+Test(snapshot, each_stack_is_written_once)
+{
+    start();
+    alloc_ab();
+    nmt__writer_round(&nmt__w, 0);
+    nmt__snapshot_write(&nmt__w, NMT_SNAP_INTERVAL);
+    cr_assert_eq(records_from(NMT_MAGIC_LEN, NMT_REC_STACK), 2);
+    size_t first_end = rec_file.len;
+    site_c(0x600000, 1000);
+    nmt__writer_round(&nmt__w, 0);
+    nmt__snapshot_write(&nmt__w, NMT_SNAP_EXIT);
+    cr_assert_eq(rec_file.appends, 1);
+    cr_assert_eq(records_from(first_end, NMT_REC_STACK), 1, "only the new stack");
+    cr_assert_eq(records_from(first_end, NMT_REC_HEADER), 0);
+
+    struct nmr_profile *p = read_back();
+    check_stacks_match(p);
+    cr_assert_eq(p->nsnaps, 2);
+    cr_assert_eq(p->snaps[1].seq, 1);
+    cr_assert_eq(p->snaps[1].nsites, 3);
+    cr_assert_eq(site_of(&p->snaps[1], stack_of("site_c"))->live_bytes, 1000);
+    nmr_profile_free(p);
+}
+
+/* A write that fails (a full disk) costs that snapshot, counted: the next
+ * one carries its stacks and the count, with the sequence unbroken. */
+Test(snapshot, lost_write_is_counted_and_its_stacks_go_out_again)
+{
+    start();
+    alloc_ab();
+    nmt__writer_round(&nmt__w, 0);
+    nmt__snapshot_write(&nmt__w, NMT_SNAP_INTERVAL);
+    size_t first_end = rec_file.len;
+    site_c(0x600000, 1000);
+    nmt__writer_round(&nmt__w, 0);
+    rec_file.fail_appends = 1;
+    nmt__snapshot_write(&nmt__w, NMT_SNAP_INTERVAL);
+    cr_assert_eq(rec_file.len, first_end, "nothing of the lost snapshot in the file");
+    cr_assert_eq(nmt__ctr.write_errors, 1);
+    nmt__snapshot_write(&nmt__w, NMT_SNAP_EXIT);
+    cr_assert_eq(records_from(first_end, NMT_REC_STACK), 1);
+
+    struct nmr_profile *p = read_back();
+    check_stacks_match(p);
+    cr_assert_eq(p->nsnaps, 2);
+    cr_assert_eq(p->snaps[1].seq, 1);
+    cr_assert_eq(p->snaps[1].reason, NMT_SNAP_EXIT);
+    cr_assert_eq(counter_of(&p->snaps[1], "rec.write_errors"), 1);
+    nmr_profile_free(p);
+}

@@ -253,8 +253,10 @@ static void apply_opts(const struct att_opts *o)
         snprintf(nmt__cfg.output, sizeof(nmt__cfg.output), "%s", o->output);
     if (o->rate_set)
         nmt__cfg.rate = o->rate;
-    if (o->interval_set)
+    if (o->interval_set) {
         nmt__cfg.interval = o->interval;
+        nmt__cfg.interval_auto = 0;
+    }
     if (o->status[0])
         nmt__cfg.quiet = 1; /* the client says what there is to say */
     nmt__cfg.java = 1;

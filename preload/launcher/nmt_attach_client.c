@@ -526,11 +526,14 @@ static int run_attach(struct attach_args *a)
     char out[PATH_MAX], opts[2 * ARG_MAX_LEN], line[PATH_MAX + 64];
     if (absolute_output(a, out, sizeof(out)) != 0)
         return fail("the profile path is too long");
-    /* A duration without an interval gets about ten snapshots, for --growth. */
+    /* A duration without an interval gets about ten snapshots, for --growth;
+     * without either, the recorder's own cadence (NMTRACE_INTERVAL=auto). */
     long interval = a->interval >= 0     ? a->interval
                     : a->duration_ms > 0 ? (long)((a->duration_ms + 9999) / 10000)
-                                         : 0;
-    int n = snprintf(opts, sizeof(opts), "via=nmtrace,output=%s,interval=%ld", out, interval);
+                                         : -1;
+    int n = snprintf(opts, sizeof(opts), "via=nmtrace,output=%s", out);
+    if (interval >= 0)
+        n += snprintf(opts + n, sizeof(opts) - (size_t)n, ",interval=%ld", interval);
     if (a->rate)
         snprintf(opts + n, sizeof(opts) - (size_t)n, ",rate=%llu", (unsigned long long)a->rate);
     if (agent_command(&a->t, a->lib, opts, line, sizeof(line)) != 0)

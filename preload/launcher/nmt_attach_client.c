@@ -243,35 +243,49 @@ static int connect_socket(const char *path)
     return fd;
 }
 
-/* Creates the attach file, where the JVM looks for it. */
-static int make_attach_file(const struct target *t, char *out, size_t n)
+/* Creates the attach file where the JVM looks for it: its working
+ * directory, else its /tmp. The directory is held open (returned), so the
+ * file is removed even when the process is gone by then (its /proc entry
+ * with it). -1 when neither could take the file. */
+static int make_attach_file(const struct target *t, char *name, size_t n)
 {
-    snprintf(out, n, "/proc/%d/cwd/.attach_pid%d", t->pid, t->nspid);
-    int fd = open(out, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        snprintf(out, n, "%s/tmp/.attach_pid%d", t->root, t->nspid);
-        fd = open(out, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    char dir[PATH_MAX];
+    snprintf(name, n, ".attach_pid%d", t->nspid);
+    for (int i = 0; i < 2; i++) {
+        if (i == 0)
+            snprintf(dir, sizeof(dir), "/proc/%d/cwd", t->pid);
+        else
+            snprintf(dir, sizeof(dir), "%s/tmp", t->root);
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int fd =
+            dfd < 0 ? -1 : openat(dfd, name, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0) {
+            close(fd);
+            return dfd;
+        }
+        if (dfd >= 0)
+            close(dfd);
     }
-    if (fd < 0)
-        return -errno;
-    close(fd);
-    return 0;
+    return -1;
 }
 
 /* The attach listener's socket: there already, or started by SIGQUIT. */
 static int open_listener(const struct target *t)
 {
-    char sock[PATH_MAX], file[PATH_MAX];
+    char sock[PATH_MAX], file[64];
     snprintf(sock, sizeof(sock), "%s/tmp/.java_pid%d", t->root, t->nspid);
     int fd = connect_socket(sock);
     if (fd >= 0)
         return fd;
-    if (make_attach_file(t, file, sizeof(file)) != 0)
+    int dfd = make_attach_file(t, file, sizeof(file));
+    if (dfd < 0)
         return fail("cannot create the attach file for process %d: %s", t->pid, strerror(errno)),
                -1;
     if (kill(t->pid, SIGQUIT) != 0) {
-        unlink(file);
-        return fail("cannot signal process %d: %s", t->pid, strerror(errno)), -1;
+        int e = errno;
+        unlinkat(dfd, file, 0);
+        close(dfd);
+        return fail("cannot signal process %d: %s", t->pid, strerror(e)), -1;
     }
     for (int ms = 0; ms < SOCKET_WAIT_MS && fd < 0; ms += 20) {
         sleep_ms(20);
@@ -279,7 +293,8 @@ static int open_listener(const struct target *t)
         if (kill(t->pid, 0) != 0)
             break;
     }
-    unlink(file);
+    unlinkat(dfd, file, 0);
+    close(dfd);
     if (fd < 0)
         fail("process %d opened no attach socket in %d s (-XX:+DisableAttachMechanism, or a "
              "JVM still starting or stuck)",

@@ -28,6 +28,7 @@ late       the JNI library is loaded only after the attach: its calls are
 jcmd       `jcmd PID JVMTI.agent_load libnmtrace.so output:PATH` records like
            attach; a second load says "already attached"; `... detach` ends it.
 """
+import glob
 import os
 import re
 import subprocess
@@ -100,6 +101,8 @@ def attach(c, *args, expect_ok=True):
 def finished_ok(c, t, what):
     out, err, rc = t.quit()
     c.no_crash_files()
+    left = glob.glob(os.path.join(c.tmp, ".attach_pid*"))
+    nmtj.check(not left, "%s: the attach file was left in the JVM's directory: %s" % (what, left))
     nmtj.check(rc == 0 and out == "ready\ndone\n",
                "%s: the JVM's output or status changed: exit %d, stdout %r, stderr %r" % (what, rc, out, err[-300:]))
 

@@ -347,41 +347,62 @@ static int send_load(const struct target *t, const char *lib, const char *opts, 
 }
 
 /* A status file the JVM can write (same uid) and we can read. */
-static int make_status(const struct target *t, char *ours, size_t n, char *theirs, size_t m)
+/* A status file the JVM can write (same uid) and we can read, in its
+ * /tmp: name gets its name, *dfd that directory held open (so the file is
+ * removed even if the process, and its /proc entry, are gone). */
+static int make_status(const struct target *t, int *dfd, char *name, size_t n)
 {
-    snprintf(ours, n, "%s/tmp/nmtrace-attach-%d-XXXXXX", t->root, t->nspid);
-    int fd = mkstemp(ours);
-    if (fd < 0)
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/tmp", t->root);
+    *dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*dfd < 0)
         return -errno;
-    close(fd);
-    snprintf(theirs, m, "%s", ours + strlen(t->root));
-    return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    for (unsigned i = 0; i < 100; i++) {
+        snprintf(name, n, "nmtrace-attach-%d-%d-%lx", t->nspid, (int)getpid(),
+                 (unsigned long)ts.tv_nsec + i);
+        int fd = openat(*dfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0)
+            return close(fd), 0;
+        if (errno != EEXIST)
+            break;
+    }
+    int e = errno;
+    close(*dfd);
+    return -e;
+}
+
+/* The agent's one line, from the status file. */
+static void read_status(int dfd, const char *name, char *line, size_t n)
+{
+    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    ssize_t k = fd >= 0 ? read(fd, line, n - 1) : -1;
+    line[k > 0 ? k : 0] = '\0';
+    line[strcspn(line, "\n")] = '\0';
+    if (fd >= 0)
+        close(fd);
 }
 
 /* Runs one agent command; line gets the agent's answer ("ok PATH"). */
 static int agent_command(const struct target *t, const char *lib, const char *opts, char *line,
                          size_t n)
 {
-    char ours[PATH_MAX], theirs[PATH_MAX], all[2 * ARG_MAX_LEN], reply[4096];
-    if (make_status(t, ours, sizeof(ours), theirs, sizeof(theirs)) != 0)
+    char name[128], all[2 * ARG_MAX_LEN], reply[4096];
+    int dfd;
+    if (make_status(t, &dfd, name, sizeof(name)) != 0)
         return fail("cannot create a status file in %s/tmp: %s", t->root, strerror(errno));
-    int len = snprintf(all, sizeof(all), "%s%sstatus=", opts, opts[0] ? "," : "");
-    if (len < 0 || (size_t)len + strlen(theirs) >= ARG_MAX_LEN) {
-        unlink(ours);
-        return fail("the agent options are longer than %d bytes: use a shorter --output",
-                    ARG_MAX_LEN - 1);
-    }
-    memcpy(all + len, theirs, strlen(theirs) + 1);
-    int r = send_load(t, lib, all, reply, sizeof(reply));
-    FILE *f = r == 0 ? fopen(ours, "re") : NULL;
+    int len = snprintf(all, sizeof(all), "%s%sstatus=/tmp/%s", opts, opts[0] ? "," : "", name);
+    int r = -1;
+    if (len < 0 || len >= ARG_MAX_LEN)
+        fail("the agent options are longer than %d bytes: use a shorter --output", ARG_MAX_LEN - 1);
+    else
+        r = send_load(t, lib, all, reply, sizeof(reply));
     line[0] = '\0';
-    if (f) {
-        if (fgets(line, (int)n, f) == NULL)
-            line[0] = '\0';
-        fclose(f);
-    }
-    unlink(ours);
-    line[strcspn(line, "\n")] = '\0';
+    if (r == 0)
+        read_status(dfd, name, line, n);
+    unlinkat(dfd, name, 0);
+    close(dfd);
     if (r != 0)
         return 1;
     if (strncmp(line, "ok ", 3) == 0)

@@ -101,8 +101,8 @@ def attach(c, *args, expect_ok=True):
 def finished_ok(c, t, what):
     out, err, rc = t.quit()
     c.no_crash_files()
-    left = glob.glob(os.path.join(c.tmp, ".attach_pid*"))
-    nmtj.check(not left, "%s: the attach file was left in the JVM's directory: %s" % (what, left))
+    left = glob.glob(os.path.join(c.tmp, ".attach_pid*")) + glob.glob("/tmp/nmtrace-attach-%d-*" % t.pid)
+    nmtj.check(not left, "%s: attach or status files were left behind: %s" % (what, left))
     nmtj.check(rc == 0 and out == "ready\ndone\n",
                "%s: the JVM's output or status changed: exit %d, stdout %r, stderr %r" % (what, rc, out, err[-300:]))
 

@@ -128,6 +128,9 @@ NMT_JVM_HIDDEN void nmt__jvm_accounts_after_fork(void);
 NMT_JVM_HIDDEN void nmt__jvm_accounts_counters(nmt_counter_fn add, void *ctx)
     __attribute__((weak));
 NMT_JVM_HIDDEN void nmt__jvm_methods_after_fork(void);
+/* A new attach (a new profile): every method gets a new serial and is named
+ * again. */
+NMT_JVM_HIDDEN void nmt__jvm_methods_forget(void);
 
 /* JVMTI callbacks of code events (nmt_jvm_code.c). */
 NMT_JVM_HIDDEN void JNICALL nmt__jvm_on_code_load(jvmtiEnv *ti, jmethodID method, jint size,

@@ -33,6 +33,7 @@
 #include "nmc_env.h"
 #include "nmc_parse.h"
 #include "nmc_vars.h"
+#include "nmt_attach_client.h"
 
 #include "profiles.h"
 
@@ -46,6 +47,7 @@
 
 static const char usage_text[] =
     "usage: nmtrace [options] [--] command [args...]\n"
+    "       nmtrace attach [--duration SEC] [options] PID | nmtrace detach PID\n"
     "Runs command with libnmtrace.so preloaded and says where its profile went.\n"
     "\n"
     "  -o, --output PATH      profile path; %p is replaced by the pid   (NMTRACE_OUTPUT)\n"
@@ -556,6 +558,11 @@ int main(int argc, char **argv)
 {
     struct launch l = {.lib = ""};
     char token[64], **cmd;
+    if (argc > 1 && (strcmp(argv[1], "attach") == 0 || strcmp(argv[1], "detach") == 0)) {
+        if (default_lib(l.lib, sizeof(l.lib)) != 0)
+            l.lib[0] = '\0';
+        return nmt_attach_client(argc - 1, argv + 1, l.lib);
+    }
     warn_unknown();
     int first = parse_options(argc, argv, &l);
     if (first < 0)

@@ -34,9 +34,11 @@ enum nmt_record_type {
     NMT_REC_COUNTERS = 6,   /* named 64-bit figures (process, recorder, java) */
     NMT_REC_SITES = 7,      /* per-stack totals of the open snapshot */
     NMT_REC_SNAP_END = 8,   /* closes a snapshot: only now is it complete */
+    NMT_REC_SMAPS = 9,      /* resident bytes per mapping at one snapshot */
     /* 10..19 are the JVM bridge's (docs/FORMAT.md, "Java records"). */
     NMT_REC_JMETHOD = 10,
     NMT_REC_JCODE = 11,
+    NMT_REC_JACCOUNTS = 12, /* the JVM's own accounts at one snapshot */
 };
 
 /* HEADER.flags */
@@ -57,6 +59,20 @@ enum nmt_snap_reason {
 #define NMT_MAP_W      (1u << 1)
 #define NMT_MAP_X      (1u << 2)
 #define NMT_MAP_SHARED (1u << 3)
+
+/* SMAPS entry kind */
+enum nmt_smaps_kind {
+    NMT_SMAPS_ANON = 0,    /* anonymous memory */
+    NMT_SMAPS_FILE = 1,    /* a file (or memfd, SysV shm): the path in MAPS */
+    NMT_SMAPS_BRK = 2,     /* [heap]: the brk heap (glibc malloc's main arena) */
+    NMT_SMAPS_STACK = 3,   /* [stack]: the main thread's stack */
+    NMT_SMAPS_SPECIAL = 4, /* [vdso], [vvar], [vsyscall] and other kernel names */
+};
+/* SMAPS entry flags */
+#define NMT_SMAPS_SEVERAL    (1u << 0) /* several owners, not split: all goes to cstack */
+#define NMT_SMAPS_OWN        (1u << 1) /* the recorder's own memory (heap, rings) */
+#define NMT_SMAPS_PIECE      (1u << 2) /* a piece of a mapping: rss measured by mincore */
+#define NMT_SMAPS_ENTRY_SIZE 64
 
 /* SITES entry flags */
 #define NMT_SITE_MALLOC (1u << 0) /* has malloc-family figures */

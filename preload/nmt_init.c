@@ -11,8 +11,9 @@
  * ends the process with exit(0) once only it is left, as glibc would have
  * done on the last thread's exit (the destructor then runs on the writer
  * thread). A fork child clears the rings and tables it inherited and starts
- * its own writer (and file) at its first event (nmt__child_start in
- * nmt_writer.c); an exec'ed program loads us afresh and writes its own file.
+ * its own writer at its first event (nmt__child_start in nmt_writer.c), and
+ * its file at its first snapshot; an exec'ed program loads us afresh and
+ * writes its own file.
  */
 #include <dlfcn.h>
 #include <link.h>
@@ -46,6 +47,7 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
             continue;
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
         if (me >= lo && me < hi) {
+            nmt__hint_self(info->dlpi_name);
             for (int j = 0; j < info->dlpi_phnum; j++) {
                 const ElfW(Phdr) *x = &info->dlpi_phdr[j];
                 if (x->p_type == PT_LOAD && (x->p_flags & PF_X)) {

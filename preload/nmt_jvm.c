@@ -323,13 +323,17 @@ static int attach_here(JavaVM *vm, JNIEnv *jni, jvmtiEnv **out)
 }
 
 /* Bridge thread, attached: replays the compiled code, then names the
- * methods the sampled stacks meet until the bridge stops. */
+ * methods the sampled stacks meet, and reads the JVM's accounts when a
+ * snapshot asks for them (nmt_jvm_accounts.c), until the bridge stops. */
 static void name_methods(jvmtiEnv *ti, JNIEnv *jni)
 {
     (*ti)->GenerateEvents(ti, JVMTI_EVENT_COMPILED_METHOD_LOAD);
+    nmt__jvm_accounts_due(); /* from now on requests are answered */
     while (!nmt__jvm_methods_wait(100)) {
         if (atomic_load(&nmt__jvm_state) != NMT_JVM_ATTACHED)
             break;
+        if (nmt__jvm_accounts_due())
+            nmt__jvm_accounts_refresh(jni);
         nmt__jvm_methods_resolve(ti, jni);
     }
 }
@@ -554,6 +558,7 @@ void nmt_jvm_after_fork_child(void)
         atomic_store(&nmt__jvm_state, NMT_JVM_STOPPED);
     nmt__jvm_methods_after_fork();
     nmt__jvm_queue_after_fork();
+    nmt__jvm_accounts_after_fork();
 }
 
 static void JNICALL on_vm_init(jvmtiEnv *ti, JNIEnv *jni, jthread t)

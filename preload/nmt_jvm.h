@@ -58,6 +58,14 @@ NMT_JVM_API uint32_t nmt_jvm_translate(uint64_t *frames, uint32_t n);
 typedef int (*nmt_emit_fn)(void *ctx, uint16_t type, const void *payload, uint32_t len);
 NMT_JVM_API void nmt_jvm_flush(nmt_emit_fn emit, void *ctx);
 
+/* Writer thread (or the thread taking the final snapshot), at a snapshot:
+ * ask asks the bridge thread for the JVM's own accounts (nothing is asked
+ * once the JVM is stopping); emit waits for them at most 100 ms after the
+ * ask and writes the newest ones (a JACCOUNTS record) through emit.
+ * Nothing is written before the first reading. */
+NMT_JVM_API void nmt_jvm_accounts_ask(void);
+NMT_JVM_API void nmt_jvm_accounts_emit(nmt_emit_fn emit, void *ctx);
+
 /* Bytes of JMETHOD/JCODE records waiting for nmt_jvm_flush (at most 64 MiB
  * are kept; beyond that records are lost and counted): lets the writer flush
  * between snapshots when much is pending. Any thread. */

@@ -115,6 +115,18 @@ NMT_JVM_HIDDEN void nmt__jvm_methods_resolve(jvmtiEnv *ti, JNIEnv *jni);
 /* Bridge thread: waits up to ms for methods to name or a stop; 1 = stop. */
 NMT_JVM_HIDDEN int nmt__jvm_methods_wait(int ms);
 NMT_JVM_HIDDEN void nmt__jvm_methods_stop(void);
+/* Any thread: wakes the bridge thread out of nmt__jvm_methods_wait. */
+NMT_JVM_HIDDEN void nmt__jvm_methods_kick(void);
+
+/* The JVM's own accounts (nmt_jvm_accounts.c). Bridge thread: 1 when a
+ * snapshot waits for them (the first call also says a bridge answers), and
+ * reading them. Fork child: forget the parent's. The counters
+ * (java.accounts_*) are weak: test harnesses may leave the file out. */
+NMT_JVM_HIDDEN int nmt__jvm_accounts_due(void);
+NMT_JVM_HIDDEN void nmt__jvm_accounts_refresh(JNIEnv *jni);
+NMT_JVM_HIDDEN void nmt__jvm_accounts_after_fork(void);
+NMT_JVM_HIDDEN void nmt__jvm_accounts_counters(nmt_counter_fn add, void *ctx)
+    __attribute__((weak));
 NMT_JVM_HIDDEN void nmt__jvm_methods_after_fork(void);
 
 /* JVMTI callbacks of code events (nmt_jvm_code.c). */
@@ -168,7 +180,7 @@ NMT_JVM_HIDDEN void nmt__jvm_wait_writer(void) __attribute__((weak));
 
 /* dl_iterate_phdr through the recorder's fork gate (nmt_forkgate.c), so the
  * link map's lock is never held across a fork. Weak: test harnesses omit it,
- * and objects() then calls dl_iterate_phdr itself. */
+ * and iterate_objects() (nmt_jvm.c) then calls dl_iterate_phdr itself. */
 struct dl_phdr_info;
 NMT_JVM_HIDDEN int nmt__jvm_iterate_objects(int (*cb)(struct dl_phdr_info *, size_t, void *),
                                             void *arg) __attribute__((weak));

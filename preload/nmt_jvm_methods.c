@@ -40,6 +40,7 @@ static uint32_t next_serial;
 static struct pending *pend;
 static size_t pend_len, pend_cap;
 static int m_stop;
+static int m_kick; /* nmt__jvm_methods_kick: wake up once */
 
 static size_t hash_id(uint64_t id)
 {
@@ -134,11 +135,20 @@ int nmt__jvm_methods_wait(int ms)
     ts.tv_sec += ts.tv_nsec / 1000000000L;
     ts.tv_nsec %= 1000000000L;
     pthread_mutex_lock(&m_mu);
-    if (!m_stop && !pend_len)
+    if (!m_stop && !pend_len && !m_kick)
         pthread_cond_timedwait(&m_cv, &m_mu, &ts);
+    m_kick = 0;
     int stop = m_stop;
     pthread_mutex_unlock(&m_mu);
     return stop;
+}
+
+void nmt__jvm_methods_kick(void)
+{
+    pthread_mutex_lock(&m_mu);
+    m_kick = 1;
+    pthread_cond_signal(&m_cv);
+    pthread_mutex_unlock(&m_mu);
 }
 
 void nmt__jvm_methods_stop(void)

@@ -228,4 +228,6 @@ void nmt_jvm_counters(nmt_counter_fn add, void *ctx)
     add(ctx, "java.asgct", atomic_load(&nmt__jvm_asgct) != NULL);
     for (int i = 0; i < NMT_JST_COUNT; i++)
         add(ctx, stat_names[i], (int64_t)nmt__jvm_stat_get((enum nmt__jvm_stat)i));
+    if (nmt__jvm_accounts_counters != NULL)
+        nmt__jvm_accounts_counters(add, ctx);
 }

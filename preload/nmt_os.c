@@ -92,6 +92,50 @@ NMT_HIDDEN int nmt__os_read_file(const char *path, char **out, size_t *len)
     return 0;
 }
 
+/* Reads a (proc) file line by line without holding it whole: fn gets each
+ * line, NUL-terminated, without its newline; a line longer than the buffer
+ * is cut. Writer thread or the final snapshot (one at a time: the buffer
+ * is static, large buffers stay off the stack). */
+NMT_HIDDEN int nmt__os_read_lines(const char *path, void (*fn)(void *ctx, char *line), void *ctx)
+{
+    static char buf[65536];
+    struct stat id;
+    int fd = open_own(path, O_RDONLY | O_CLOEXEC, &id);
+    if (fd < 0)
+        return -errno;
+    size_t n = 0;
+    int err = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            err = -errno;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        buf[n] = '\0';
+        char *line = buf, *nl;
+        while ((nl = strchr(line, '\n')) != NULL) {
+            *nl = '\0';
+            fn(ctx, line);
+            line = nl + 1;
+        }
+        n -= (size_t)(line - buf);
+        if (n == sizeof(buf) - 1) { /* one line fills the buffer: cut it */
+            fn(ctx, buf);
+            n = 0;
+        }
+        memmove(buf, line, n);
+    }
+    if (n > 0 && err == 0) {
+        buf[n] = '\0';
+        fn(ctx, buf);
+    }
+    close_own(fd, &id);
+    return err;
+}
+
 /* ---- build-ids, cached by (dev, inode) ---- */
 
 struct bid_entry {

@@ -13,6 +13,7 @@
 
 int nmt__os_read_file(const char *path, char **out, size_t *len);
 int nmt__os_maps(struct nmt_enc *b);
+int nmt__os_read_lines(const char *path, void (*fn)(void *ctx, char *line), void *ctx);
 void nmt__os_counters(nmt_counter_fn add, void *ctx);
 void nmt__os_identity(struct nmt_enc *b);
 /* The profile file's identity: what the path must still name to be written. */

@@ -1,10 +1,12 @@
 /*
  * nmt_snapshot.c: encodes the aggregate into profile records (docs/FORMAT.md).
  *
- * The file is created at the first snapshot (a process that never snapshots
- * leaves nothing behind) with HEADER and INFO. Each snapshot appends the
- * STACK records of stacks new since the last one, the JVM bridge's pending
- * records, then SNAP_BEGIN, MAPS, COUNTERS, SITES and SNAP_END, encoded in
+ * The file is created with HEADER and INFO when the writer starts (a fork
+ * child's at its first snapshot: one that only execs leaves nothing
+ * behind), and its path said. Each snapshot appends the STACK records of
+ * stacks new since the last one, the JVM bridge's pending records, then
+ * SNAP_BEGIN, MAPS, SMAPS (nmt_smaps.c), COUNTERS, the JVM's accounts
+ * (JACCOUNTS, nmt_jvm_accounts.c), SITES and SNAP_END, encoded in
  * memory and written in one go so that a crash leaves at most one partial
  * snapshot at the end. Failures (no memory, disk full) are counted and said
  * once; recording goes on. The file is opened for each write and closed
@@ -12,6 +14,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +23,7 @@
 #include "nmt_enc.h"
 #include "nmt_format.h"
 #include "nmt_os.h"
+#include "nmt_smaps.h"
 #include "nmt_writer.h"
 
 struct kv_ctx {
@@ -215,13 +219,25 @@ static int prepare_file(struct nmt_writer *w, struct nmt_enc *b)
     return 0;
 }
 
+/* The profile's name for messages: its absolute path once created, else the
+ * pattern, with the working directory in front when it is relative. */
+static const char *shown_path(struct nmt_writer *w, char *buf, size_t n)
+{
+    char cwd[1024];
+    if (w->file_created || nmt__cfg.output[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+        return w->file_created ? w->path : nmt__cfg.output;
+    snprintf(buf, n, "%s/%s", cwd, nmt__cfg.output);
+    return buf;
+}
+
 static void say_lost(struct nmt_writer *w, int err)
 {
+    char buf[1600];
     nmt__ctr.write_errors++;
     if (!w->write_said) {
         nmt__say("nmtrace: writing the profile '%s' failed: %s; snapshots are lost (and "
                  "counted) until writing works again",
-                 w->file_created ? w->path : nmt__cfg.output, strerror(-err));
+                 shown_path(w, buf, sizeof(buf)), strerror(-err));
         w->write_said = 1;
     }
 }
@@ -239,8 +255,10 @@ static int append(struct nmt_writer *w, const struct nmt_enc *b)
         int write_err = 0;
         err = nmt__os_create_output(w->path, sizeof(w->path), &w->file_id, b->data, b->len,
                                     &write_err);
-        if (err == 0)
+        if (err == 0) {
             w->file_created = 1;
+            nmt__say("nmtrace: recording pid %d to %s", (int)getpid(), w->path);
+        }
         if (err == 0 && write_err == 0) {
             w->header_done = 1;
             return 0;
@@ -249,8 +267,9 @@ static int append(struct nmt_writer *w, const struct nmt_enc *b)
             say_lost(w, write_err);
             return write_err;
         }
+        char buf[1600];
         nmt__say("nmtrace: cannot create the profile '%s': %s; recording without output",
-                 nmt__cfg.output, strerror(-err));
+                 shown_path(w, buf, sizeof(buf)), strerror(-err));
         w->file_failed = 1;
         return err;
     }
@@ -269,6 +288,33 @@ static int append(struct nmt_writer *w, const struct nmt_enc *b)
         say_lost(w, err);
     }
     return err;
+}
+
+NMT_HIDDEN void nmt__snapshot_open(struct nmt_writer *w)
+{
+    struct nmt_enc b;
+    if (w->header_done)
+        return;
+    nmt_enc_init(&b, realloc);
+    if (prepare_file(w, &b) != 0)
+        return;
+    if (b.failed)
+        nmt__ctr.internal_errors++;
+    else
+        append(w, &b);
+    free(b.data);
+}
+
+/* Under the launcher (NMTRACE_RUN set) the launcher says it, for every
+ * process of the run at once. */
+NMT_HIDDEN void nmt__snapshot_say_exit(struct nmt_writer *w)
+{
+    char reader[600];
+    if (!w->file_created || w->file_failed || nmt__cfg.run[0] || nmt__cfg.quiet)
+        return;
+    nmt__say("nmtrace: pid %d: %u snapshot%s in %s; read it with: %s %s", (int)getpid(),
+             w->snap_seq, w->snap_seq == 1 ? "" : "s", w->path,
+             nmt__hint_reader(reader, sizeof(reader)), w->path);
 }
 
 NMT_HIDDEN void nmt__snapshot_side_records(struct nmt_writer *w)
@@ -296,6 +342,8 @@ NMT_HIDDEN void nmt__snapshot_write(struct nmt_writer *w, int reason)
     nmt_enc_init(&b, realloc);
     if (prepare_file(w, &b) != 0)
         return;
+    if (nmt_jvm_accounts_ask != NULL)
+        nmt_jvm_accounts_ask(); /* the bridge reads them while we read /proc */
     encode_new_stacks(w, &b);
     if (nmt_jvm_flush != NULL)
         nmt_jvm_flush(emit_record, &b);
@@ -307,8 +355,12 @@ NMT_HIDDEN void nmt__snapshot_write(struct nmt_writer *w, int reason)
     if (nmt__os_maps(&b) != 0)
         nmt__ctr.internal_errors++;
     nmt_enc_rec_end(&b, r);
+    if (nmt__smaps_encode(&b, w->tables_ok ? &w->mm : NULL) != 0)
+        nmt__ctr.internal_errors++;
 
     encode_counters(w, &b);
+    if (nmt_jvm_accounts_emit != NULL)
+        nmt_jvm_accounts_emit(emit_record, &b);
     uint32_t nsites = encode_sites(w, &b);
 
     nmt_enc_snap_end(&b, w->snap_seq, nsites);

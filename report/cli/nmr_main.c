@@ -46,6 +46,20 @@ static int refuse_terminal(const struct nmr_view_def *def, const struct nmr_opts
     return 1;
 }
 
+/* Where the view would write: never over an input profile, never binary
+ * data or a page to a terminal. Returns 1 (after one line) when refused. */
+static int refuse_output(const struct nmr_view_def *def, const struct nmr_opts *o)
+{
+    if (!o->output)
+        return refuse_terminal(def, o);
+    for (size_t i = 0; i < o->nfiles; i++)
+        if (same_file(o->output, o->files[i]) || (o->base && same_file(o->output, o->base))) {
+            fprintf(stderr, "nmreport: -o %s would overwrite an input profile\n", o->output);
+            return 1;
+        }
+    return 0;
+}
+
 /* A profile named twice (the same path, or another path to the same file:
  * a symlink, a hard link, ./x and x) would be merged with itself and every
  * figure doubled. It is read once, with one warning line. files receives
@@ -81,15 +95,8 @@ int main(int argc, char **argv)
     const struct nmr_view_def *def = nmr__view_find(o.view);
     o.progress = isatty(2);
     o.warn = stderr;
-    if (o.output) {
-        for (size_t i = 0; i < o.nfiles; i++)
-            if (same_file(o.output, o.files[i]) || (o.base && same_file(o.output, o.base))) {
-                fprintf(stderr, "nmreport: -o %s would overwrite an input profile\n", o.output);
-                return 2;
-            }
-    } else if (refuse_terminal(def, &o)) {
+    if (refuse_output(def, &o))
         return 2;
-    }
     const char **files = calloc(o.nfiles, sizeof(*files));
     if (!files) {
         fprintf(stderr, "nmreport: out of memory\n");

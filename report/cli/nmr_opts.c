@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <strings.h>
 
@@ -105,14 +104,8 @@ static const struct {
 };
 #define NFIXED (sizeof(fixed) / sizeof(fixed[0]))
 
-static int errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
+/* Every refused option is -EINVAL with its line in err. */
+#define errf(err, errlen, ...) nmr__errf(err, errlen, -EINVAL, __VA_ARGS__)
 
 static void usage(FILE *f)
 {

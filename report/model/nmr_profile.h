@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "nmr_jvmacc.h"
+
 /* One key/value pair of INFO records (later values replace earlier ones). */
 struct nmr_kv {
     const char *key;
@@ -72,7 +74,11 @@ struct nmr_snapshot {
     struct nmr_map *maps;
     size_t nmaps; /* sorted by start */
     struct nmr_site *sites;
-    size_t nsites; /* in file order; at most one entry per stack id */
+    size_t nsites;           /* in file order; at most one entry per stack id */
+    struct nmr_smaps *smaps; /* SMAPS, in address order; NULL when absent */
+    size_t nsmaps;
+    int has_smaps;
+    struct nmr_jaccounts *jacc; /* JACCOUNTS, NULL when absent (nmr_jvmacc.h) */
 };
 
 /*

@@ -385,6 +385,22 @@ static int dec_snap_end(struct rd *r, struct cur *c)
     return 0;
 }
 
+/* SMAPS and JACCOUNTS: the open snapshot's (nmr_jvmacc.c decodes them). */
+static int dec_snap_extra(struct rd *r, uint16_t type, const uint8_t *payload, uint32_t len)
+{
+    struct pending *pd = &r->cur;
+    if (!pd->open)
+        return corrupt(r, type == NMT_REC_SMAPS ? "SMAPS outside a snapshot"
+                                                : "JACCOUNTS outside a snapshot");
+    int rc = type == NMT_REC_SMAPS
+                 ? nmr__smaps_decode(r->p->arena, payload, len, &pd->s.smaps, &pd->s.nsmaps)
+                 : nmr__jaccounts_decode(r->p->arena, payload, len, &pd->s.jacc);
+    pd->s.has_smaps |= type == NMT_REC_SMAPS;
+    if (rc == -ENOMEM)
+        return nomem(r);
+    return rc ? corrupt(r, type == NMT_REC_SMAPS ? "bad SMAPS record" : "bad JACCOUNTS record") : 0;
+}
+
 static int keep_raw(struct rd *r, uint16_t type, const uint8_t *payload, uint32_t len)
 {
     struct nmr_profile *p = r->p;
@@ -423,6 +439,9 @@ static int dispatch(struct rd *r, uint16_t type, const uint8_t *payload, uint32_
         return dec_sites(r, &c);
     case NMT_REC_SNAP_END:
         return dec_snap_end(r, &c);
+    case NMT_REC_SMAPS:
+    case NMT_REC_JACCOUNTS:
+        return dec_snap_extra(r, type, payload, len);
     default:
         if (type >= 10 && type <= 19)
             return keep_raw(r, type, payload, len);
@@ -515,9 +534,14 @@ static int parse(struct rd *r)
     }
     if (r->opts && r->opts->progress && r->size >= (64u << 20))
         fprintf(stderr, "\r%*s\r", 60, "");
-    if (!have_header || p->nsnaps == 0)
+    if (have_header && p->nsnaps == 0)
         return fail(r, -ENODATA,
-                    "no complete snapshot (the process may have ended before its first snapshot)");
+                    "no snapshot yet: pid %u is still recording (the first periodic snapshot comes "
+                    "10 s after its start with the default NMTRACE_INTERVAL=auto; NMTRACE_SIGNAL "
+                    "or NMTRACE_TRIGGER ask for one) or ended without one",
+                    (unsigned)p->pid);
+    if (!have_header)
+        return fail(r, -ENODATA, "no complete snapshot (the file holds no header yet)");
     if (cut || r->cur.open) {
         p->truncated = 1;
         if (cut)

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,4 +161,13 @@ struct nmr_sym_opts nmr__sym_opts(const struct nmr_opts *o)
                                  .symbols_from = o->symbols_from,
                                  .perf_map = o->perf_map,
                                  .warn = o->warn};
+}
+
+int nmr__errf(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return code;
 }

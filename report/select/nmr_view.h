@@ -182,6 +182,10 @@ int nmr__each_profile(const struct nmr_view *v,
  * the key of the aggregation tables. */
 uint64_t nmr__hash_fn_lib(uint64_t seed, const char *fn, const char *lib);
 
+/* Formats one error line into err (errlen bytes) and returns code. */
+int nmr__errf(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* The symbolizer's part of the options (nmr__sym_open). */
 struct nmr_sym_opts nmr__sym_opts(const struct nmr_opts *o);
 

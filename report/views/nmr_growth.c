@@ -96,6 +96,16 @@ static int one(const struct nmr_view *v, struct nmr_profile *p)
 {
     FILE *f = v->out;
     struct nmr_series se;
+    if (p->nsnaps < 2) {
+        /* One point has no slope: any verdict would be made up. */
+        fprintf(stderr,
+                "nmreport: --growth: %s has 1 snapshot and growth needs 2 or more; record past "
+                "the first periodic one (10 s after the start with the default "
+                "NMTRACE_INTERVAL=auto), ask for one during the run (NMTRACE_SIGNAL, "
+                "NMTRACE_TRIGGER), or compare two profiles with --base OLD.nmt NEW.nmt\n",
+                p->path);
+        return -1;
+    }
     if (nmr__series_build(v, p, v->measure, &se))
         return nmr__oom();
     struct grow *g = calloc(se.nkeys ? se.nkeys : 1, sizeof(*g));

@@ -5,11 +5,13 @@
  * ranked by the selected measure; and every stack with all measures and all
  * frames. Addresses are hex strings (JSON numbers are doubles).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 
 #include "nmr_agg.h"
 #include "nmr_internal.h"
+#include "nmr_resident.h"
 
 static void jstr(FILE *f, const char *s)
 {
@@ -65,7 +67,7 @@ static void snapinfo(FILE *f, const struct nmr_profile *p, const struct nmr_snap
             nmr_snap_time_s(p, s), s->realtime_ns, s->nsites, s->nmaps);
 }
 
-static void file_obj(FILE *f, const struct nmr_profile *p, const struct nmr_snapshot *s)
+static int file_obj(FILE *f, struct nmr_profile *p, const struct nmr_snapshot *s)
 {
     fputs("    {\"path\": ", f);
     jstr(f, p->path);
@@ -106,7 +108,11 @@ static void file_obj(FILE *f, const struct nmr_profile *p, const struct nmr_snap
         jstr(f, s->counters[i].name);
         fprintf(f, ": %" PRId64, s->counters[i].value);
     }
-    fputs("}}", f);
+    fputs("}", f);
+    if (nmr__json_resident(f, p, s, jstr) != 0)
+        return nmr__oom();
+    fputs("}", f);
+    return 0;
 }
 
 static void frame_obj(FILE *f, const struct nmr_frame *fr)
@@ -181,7 +187,8 @@ int nmr_view_json(const struct nmr_view *v)
             "{\n  \"nmreport_json\": 1,\n  \"measure\": \"%s\",\n  \"diff\": %s,\n  \"files\": [\n",
             nmr_measure_name(v->measure), v->base_snap ? "true" : "false");
     for (size_t i = 0; i < v->nprofiles; i++) {
-        file_obj(f, v->profiles[i], v->snaps[i]);
+        if (file_obj(f, v->profiles[i], v->snaps[i]) != 0)
+            return -ENOMEM;
         fputs(i + 1 < v->nprofiles ? ",\n" : "\n", f);
     }
     fputs("  ],\n  \"base\": ", f);

@@ -60,6 +60,7 @@ nmtj_test(java_jcmd test_jcmd.py TIMEOUT 120)
 nmtj_test(java_gc_g1 test_gc.py ARGS --gc G1 TIMEOUT 120)
 nmtj_test(java_gc_parallel test_gc.py ARGS --gc Parallel TIMEOUT 120)
 nmtj_test(java_nmt test_nmt.py TIMEOUT 120)
+nmtj_test(java_jvm_accounts test_jvm_accounts.py TIMEOUT 300)
 
 # The scenarios of examples/ read back through `nmreport --json` (and --growth, --rss).
 nmtj_test(java_jni_leak test_jni_leak.py TIMEOUT 120)

@@ -13,7 +13,8 @@ import sys
 import zlib
 
 MAGIC = b"\x89NMT\r\n\x1a\n"
-HEADER, INFO, STACK, MAPS, SNAP_BEGIN, COUNTERS, SITES, SNAP_END = range(1, 9)
+HEADER, INFO, STACK, MAPS, SNAP_BEGIN, COUNTERS, SITES, SNAP_END, SMAPS = range(1, 10)
+JACCOUNTS = 12
 
 
 class ProfileError(Exception):
@@ -52,6 +53,8 @@ class Snapshot:
     def __init__(self, seq, reason, realtime, monotonic):
         self.seq, self.reason, self.realtime, self.monotonic = seq, reason, realtime, monotonic
         self.maps, self.counters, self.sites = [], {}, {}
+        self.smaps = None     # SMAPS: the mappings with resident or swapped pages
+        self.accounts = None  # JACCOUNTS, as read_accounts returns it
 
 
 class Profile:
@@ -130,6 +133,18 @@ class Profile:
                 cur.sites[f[0]] = dict(flags=f[1], live_bytes=f[2], live_objects=f[3],
                                        alloc_bytes=f[4], alloc_objects=f[5], live_samples=f[6],
                                        alloc_samples=f[7], reserved=f[8], committed=f[9])
+        elif t == SMAPS and cur is not None:
+            cur.smaps = []
+            for _ in range(r.u32()):
+                f = struct.unpack_from("<5Q6I", p, r.o)
+                r.o += 64
+                cur.smaps.append(dict(start=f[0], end=f[1], rss=f[2], anonymous=f[3], swap=f[4],
+                                      prot=f[5], kind=f[6], rstack=f[7], cstack=f[8],
+                                      flags=f[9]))
+            if r.o != len(p):
+                raise ProfileError("SMAPS length does not match its count")
+        elif t == JACCOUNTS and cur is not None:
+            cur.accounts = read_accounts(r)
         elif t == SNAP_END:
             seq, nsites = r.u32(), r.u32()
             if cur is None or cur.seq != seq or len(cur.sites) != nsites:
@@ -144,6 +159,31 @@ class Profile:
         if not self.snapshots:
             raise ProfileError("no complete snapshot")
         return self.snapshots[-1]
+
+
+def read_accounts(r):
+    """A JACCOUNTS payload (docs/FORMAT.md section 5)."""
+    a = dict(taken_ns=r.u64(), have=r.u32())
+    a["threads"], a["daemon_threads"], a["loaded_classes"] = r.u32(), r.u32(), r.u32()
+    a["total_loaded_classes"], a["unloaded_classes"], a["max_direct"] = r.u64(), r.u64(), r.u64()
+    none = (1 << 64) - 1
+    a["pools"] = {}
+    for _ in range(r.u32()):
+        name = r.str().decode(errors="replace")
+        heap, used, committed, mx = r.u32() == 0, r.u64(), r.u64(), r.u64()
+        a["pools"][name] = dict(heap=heap, used=used, committed=committed,
+                                max=None if mx == none else mx)
+    a["buffers"] = {}
+    for _ in range(r.u32()):
+        name = r.str().decode(errors="replace")
+        a["buffers"][name] = dict(count=r.u64(), capacity=r.u64(), used=r.u64())
+    a["nmt"] = {}
+    for _ in range(r.u32()):
+        name = r.str().decode(errors="replace")
+        a["nmt"][name] = dict(reserved=r.u64(), committed=r.u64())
+    if r.o != len(r.d):
+        raise ProfileError("JACCOUNTS has %d bytes after its last field" % (len(r.d) - r.o))
+    return a
 
 
 class Symbols:

@@ -9,6 +9,11 @@ find_package(Threads REQUIRED)
 nmt_unit_test(test_sampler
   SOURCES ${NMT_REC_DIR}/test_sampler.c ${NMT_PRELOAD_DIR}/nmt_sampler.c
   LIBS m LABELS recorder)
+nmt_unit_test(test_cadence
+  SOURCES ${NMT_REC_DIR}/test_cadence.c LABELS recorder)
+if(TARGET test_cadence)
+  target_include_directories(test_cadence PRIVATE ${NMT_PRELOAD_DIR})
+endif()
 nmt_unit_test(test_ring
   SOURCES ${NMT_REC_DIR}/test_ring.c
   LIBS Threads::Threads LABELS recorder)
@@ -69,7 +74,7 @@ nmt_unit_test(test_capture
   LIBS nmtfmt PkgConfig::LIBUNWIND Threads::Threads dl m LABELS recorder)
 nmt_unit_test(test_writer
   SOURCES ${NMT_REC_DIR}/test_writer.c ${NMT_REC_CORE} ${NMT_PRELOAD_DIR}/nmt_writer.c
-    ${NMT_PRELOAD_DIR}/nmt_snapshot.c ${NMT_PRELOAD_DIR}/nmt_stacktab.c
+    ${NMT_PRELOAD_DIR}/nmt_snapshot.c ${NMT_PRELOAD_DIR}/nmt_hint.c ${NMT_PRELOAD_DIR}/nmt_stacktab.c
     ${NMT_PRELOAD_DIR}/nmt_livetab.c ${NMT_PRELOAD_DIR}/nmt_mmap_model.c
   LIBS nmr nmtfmt PkgConfig::LIBUNWIND Threads::Threads dl m LABELS recorder)
 foreach(t test_capture test_writer)

@@ -1,0 +1,280 @@
+/*
+ * nmt_smaps.c: what is resident, per mapping, at a snapshot (SMAPS record,
+ * docs/FORMAT.md).
+ *
+ * MAPS says what is mapped; only /proc/<tid>/smaps says how much of each
+ * mapping is in RAM. At each snapshot (never on an application's path) the
+ * writer streams /proc/thread-self/smaps and keeps, for each mapping with
+ * resident or swapped pages, its range, Rss, Anonymous and Swap, its
+ * protection and kind (anonymous, file, [heap], [stack], other special),
+ * and the stacks that the mmap model (nmt_mmap_model.c) says reserved and
+ * committed it. A mapping the model knows in parts with different owners
+ * (the kernel merges adjacent anonymous mappings of the same protection,
+ * whoever made them) is written in pieces, one per owner, each with its
+ * resident bytes measured by mincore. The report joins these with the sites to split RSS
+ * by owner; the sum of Rss over the record is the process's RSS as the
+ * kernel counts it page by page.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "nmt_enc.h"
+#include "nmt_format.h"
+#include "nmt_os.h"
+#include "nmt_smaps.h"
+
+struct vma {
+    uint64_t start, end, rss, anon, swap;
+    uint32_t prot, kind;
+};
+
+struct smaps_ctx {
+    struct nmt_enc *b;
+    const struct nmt_mm *mm;
+    struct vma cur;
+    int open; /* cur holds a mapping whose fields are being read */
+    uint32_t count;
+    uint64_t page;
+    uint64_t best_len; /* pick_owner's choice */
+    uint32_t best_r, best_c;
+};
+
+/* Index of the first model segment that ends after addr. */
+static size_t first_seg(const struct nmt_mm *m, uint64_t addr)
+{
+    size_t lo = 0, hi = m->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->seg[mid].end <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Resident bytes of [start, end) by mincore, in slices of the static
+ * vector; -1 when the range is no longer (fully) mapped. */
+static int64_t resident(uint64_t start, uint64_t end, uint64_t page)
+{
+    static unsigned char vec[65536];
+    int64_t n = 0;
+    for (uint64_t a = start; a < end;) {
+        uint64_t len = end - a < page * sizeof(vec) ? end - a : page * sizeof(vec);
+        if (mincore((void *)(uintptr_t)a, len, vec) != 0)
+            return -1;
+        for (uint64_t i = 0; i < (len + page - 1) / page; i++)
+            n += (vec[i] & 1) ? (int64_t)page : 0;
+        a += len;
+    }
+    return n;
+}
+
+/* 1 when [start, end) holds memory of the recorder itself: the bootstrap
+ * arena and the writer's heap, or a thread's ring. */
+static int is_own(uint64_t start, uint64_t end)
+{
+    uint64_t boot = (uint64_t)(uintptr_t)nmt__boot_arena;
+    if (boot < end && boot + NMT_BOOT_ARENA_SIZE + NMT_WHEAP_SIZE > start)
+        return 1;
+    for (struct nmt_thread *s = atomic_load_explicit(&nmt__threads, memory_order_acquire); s;
+         s = s->next) {
+        uint64_t r = (uint64_t)(uintptr_t)s->ring;
+        if (r != 0 && r >= start && r < end)
+            return 1;
+    }
+    return 0;
+}
+
+/* The OWN flag of memory with these owners: the recorder's memory is never
+ * in the mmap model (it maps with the real mmap), so only memory without
+ * owners can be its; a kernel mapping merged from a ring and an owned
+ * mapping is split into pieces first. */
+static uint32_t own(uint32_t rstack, uint32_t cstack, uint64_t start, uint64_t end)
+{
+    return rstack == 0 && cstack == 0 && is_own(start, end) ? NMT_SMAPS_OWN : 0;
+}
+
+static void put(struct smaps_ctx *c, uint64_t start, uint64_t end, const uint64_t fig[3],
+                uint32_t rstack, uint32_t cstack, uint32_t flags)
+{
+    nmt_enc_u64(c->b, start);
+    nmt_enc_u64(c->b, end);
+    for (int i = 0; i < 3; i++)
+        nmt_enc_u64(c->b, fig[i]);
+    nmt_enc_u32(c->b, c->cur.prot);
+    nmt_enc_u32(c->b, c->cur.kind);
+    nmt_enc_u32(c->b, rstack);
+    nmt_enc_u32(c->b, cstack);
+    nmt_enc_u32(c->b, flags);
+    nmt_enc_u32(c->b, 0);
+    c->count++;
+}
+
+/* The pieces of the open mapping with one owner pair each (a gap the model
+ * does not know is a piece with owners 0): fn gets each in address order.
+ * Returns the number of pieces. */
+static int pieces(struct smaps_ctx *c,
+                  int (*fn)(struct smaps_ctx *, uint64_t, uint64_t, uint32_t, uint32_t))
+{
+    const struct nmt_mm *m = c->mm;
+    uint64_t at = c->cur.start, end = c->cur.end, ps = at;
+    uint32_t pr = 0, pc = 0;
+    int n = 0, have = 0;
+    size_t i = first_seg(m, at);
+    while (at < end) {
+        uint64_t to;
+        uint32_t r = 0, cm = 0;
+        if (i < m->n && m->seg[i].start <= at) { /* inside segment i */
+            to = m->seg[i].end < end ? m->seg[i].end : end;
+            r = m->seg[i].rstack;
+            cm = m->seg[i].cstack;
+            i++;
+        } else { /* a gap up to the next segment */
+            to = i < m->n && m->seg[i].start < end ? m->seg[i].start : end;
+        }
+        if (have && (r != pr || cm != pc)) {
+            if (fn(c, ps, at, pr, pc) != 0)
+                return -1;
+            n++;
+            ps = at;
+        }
+        pr = r;
+        pc = cm;
+        have = 1;
+        at = to;
+    }
+    return fn(c, ps, end, pr, pc) != 0 ? -1 : n + 1;
+}
+
+/* One piece of a mapping with several owners: its resident bytes measured
+ * (mincore), anonymous and swapped bytes in the mapping's proportions. */
+static int put_piece(struct smaps_ctx *c, uint64_t s, uint64_t e, uint32_t r, uint32_t cm)
+{
+    const struct vma *v = &c->cur;
+    int64_t rss = resident(s, e, c->page);
+    if (rss < 0)
+        return -1;
+    double share = v->rss ? (double)rss / (double)v->rss : 0;
+    uint64_t fig[3] = {(uint64_t)rss, (uint64_t)(share * (double)v->anon),
+                       (uint64_t)((double)v->swap * (double)(e - s) / (double)(v->end - v->start))};
+    if (rss > 0 || fig[2] > 0)
+        put(c, s, e, fig, r, cm, NMT_SMAPS_PIECE | own(r, cm, s, e));
+    return 0;
+}
+
+/* The largest committed piece (else the largest), for a mapping that
+ * cannot be split. */
+static int pick_owner(struct smaps_ctx *c, uint64_t s, uint64_t e, uint32_t r, uint32_t cm)
+{
+    uint64_t len = e - s + (cm != 0 ? (1ull << 62) : 0);
+    if (len > c->best_len) {
+        c->best_len = len;
+        c->best_r = r;
+        c->best_c = cm;
+    }
+    return 0;
+}
+
+static void flush(struct smaps_ctx *c)
+{
+    if (!c->open)
+        return;
+    c->open = 0;
+    const struct vma *v = &c->cur;
+    if (v->rss == 0 && v->swap == 0)
+        return; /* nothing in RAM or swap: MAPS has it */
+    uint64_t fig[3] = {v->rss, v->anon, v->swap};
+    c->best_len = 0;
+    c->best_r = c->best_c = 0;
+    if (c->mm == NULL || c->mm->n == 0) {
+        put(c, v->start, v->end, fig, 0, 0, own(0, 0, v->start, v->end));
+        return;
+    }
+    if (pieces(c, pick_owner) == 1) {
+        put(c, v->start, v->end, fig, c->best_r, c->best_c,
+            own(c->best_r, c->best_c, v->start, v->end));
+        return;
+    }
+    size_t mark = c->b->len;
+    uint32_t count = c->count;
+    if (pieces(c, put_piece) < 0) { /* changed since smaps was read */
+        c->b->len = mark;
+        c->count = count;
+        put(c, v->start, v->end, fig, c->best_r, c->best_c, NMT_SMAPS_SEVERAL);
+    }
+}
+
+static uint32_t kind_of(const char *path)
+{
+    if (path[0] == '\0')
+        return NMT_SMAPS_ANON;
+    if (strcmp(path, "[heap]") == 0)
+        return NMT_SMAPS_BRK;
+    if (strcmp(path, "[stack]") == 0)
+        return NMT_SMAPS_STACK;
+    return path[0] == '[' ? NMT_SMAPS_SPECIAL : NMT_SMAPS_FILE;
+}
+
+/* A mapping's first line: "start-end perms offset dev inode path". */
+static void header_line(struct smaps_ctx *c, const char *line)
+{
+    unsigned long long start, end;
+    char perms[8];
+    int path_at = 0;
+    if (sscanf(line, "%llx-%llx %7s %*x %*x:%*x %*u %n", &start, &end, perms, &path_at) < 3)
+        return;
+    c->cur = (struct vma){0};
+    c->cur.start = start;
+    c->cur.end = end;
+    c->cur.prot = (perms[0] == 'r' ? NMT_MAP_R : 0) | (perms[1] == 'w' ? NMT_MAP_W : 0) |
+                  (perms[2] == 'x' ? NMT_MAP_X : 0) | (perms[3] == 's' ? NMT_MAP_SHARED : 0);
+    c->cur.kind = kind_of(path_at > 0 ? line + path_at : "");
+    c->open = 1;
+}
+
+static uint64_t kb_field(const char *line, size_t key_len)
+{
+    unsigned long long v = 0;
+    sscanf(line + key_len, "%llu", &v);
+    return (uint64_t)v << 10;
+}
+
+static void on_line(void *ctx, char *line)
+{
+    struct smaps_ctx *c = ctx;
+    if (line[0] >= 'A' && line[0] <= 'Z') { /* a field of the open mapping */
+        if (!c->open)
+            return;
+        if (strncmp(line, "Rss:", 4) == 0)
+            c->cur.rss = kb_field(line, 4);
+        else if (strncmp(line, "Anonymous:", 10) == 0)
+            c->cur.anon = kb_field(line, 10);
+        else if (strncmp(line, "Swap:", 5) == 0)
+            c->cur.swap = kb_field(line, 5);
+        return;
+    }
+    flush(c);
+    header_line(c, line);
+}
+
+NMT_HIDDEN int nmt__smaps_encode(struct nmt_enc *b, const struct nmt_mm *mm)
+{
+    size_t r = nmt_enc_rec_begin(b, NMT_REC_SMAPS);
+    size_t count_at = b->len;
+    nmt_enc_u32(b, 0);
+    long page = sysconf(_SC_PAGESIZE);
+    struct smaps_ctx c = {.b = b, .mm = mm, .page = page > 0 ? (uint64_t)page : 4096};
+    int err = nmt__os_read_lines("/proc/thread-self/smaps", on_line, &c);
+    flush(&c);
+    if (err != 0) {
+        b->len = r; /* no record rather than a partial one */
+        return err;
+    }
+    nmt_enc_patch_u32(b, count_at, c.count);
+    nmt_enc_rec_end(b, r);
+    return b->failed ? -ENOMEM : 0;
+}

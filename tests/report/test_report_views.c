@@ -540,6 +540,10 @@ Test(views, java_and_jit_frames)
     struct rw_map m[2] = {{BASE, BASE + 0x10000, 0, 5, "/usr/bin/prog"},
                           {cc, cc + 0x100000, 0, 7, ""}};
     rw_maps(&w, m, 2);
+    /* Samples without a Java stack only because the bridge was not attached. */
+    rw_counter(&w, "java.stacks", 5);
+    rw_counter(&w, "java.err.not_attached", 3);
+    rw_counter(&w, "java.err.not_java_thread", 9);
     struct rw_site st[2] = {{1, 1, MiB, 1, MiB, 1, 1, 1, 0, 0}, {2, 1, MiB, 1, MiB, 1, 1, 1, 0, 0}};
     rw_sites(&w, st, 2);
     rw_snap_end(&w, 0, 2);
@@ -547,7 +551,8 @@ Test(views, java_and_jit_frames)
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--stacks", NULL}), 0);
     /* The two interpreter frames are one frame that says why they are unnamed. */
     HASNT(&r, " Interpreter (jit)");
-    const char *label = strstr(r.out, " [interpreted Java frames, not named: ");
+    const char *label =
+        strstr(r.out, " [interpreted Java frames, not named: before the JVM bridge attached]");
     cr_assert(label, "no interpreter label in:\n%s", r.out);
     cr_assert_null(strstr(label + 1, " [interpreted Java frames"), "folded twice:\n%s", r.out);
     /* Stack 1: compiled Foo.bar and its Java frame are one frame. */

@@ -197,17 +197,26 @@ static jint list_size(JNIEnv *jni, jobject list)
     return failed(jni) ? -1 : n;
 }
 
+/* The List a static ManagementFactory method returns (arg: its one
+ * argument, or NULL), with its size in *n (-1 on failure), which is
+ * written to b as the entries' count (0 on failure). */
+static jobject mf_list(JNIEnv *jni, struct nmt_enc *b, jmethodID m, jobject arg, jint *n)
+{
+    jobject list = arg ? (*jni)->CallStaticObjectMethod(jni, J.mf, m, arg)
+                       : (*jni)->CallStaticObjectMethod(jni, J.mf, m);
+    *n = failed(jni) ? -1 : list_size(jni, list);
+    nmt_enc_u32(b, *n < 0 ? 0 : (uint32_t)*n);
+    return list;
+}
+
 /* Memory pools: count, then name, type (0 heap, 1 non-heap), used,
  * committed, max. Returns 0, or -1 (b then holds a count of 0 from at). */
 static int read_pools(JNIEnv *jni, struct nmt_enc *b)
 {
-    jobject list = (*jni)->CallStaticObjectMethod(jni, J.mf, J.mf_pools);
-    jint n = failed(jni) ? -1 : list_size(jni, list);
-    if (n < 0) {
-        nmt_enc_u32(b, 0);
+    jint n;
+    jobject list = mf_list(jni, b, J.mf_pools, NULL, &n);
+    if (n < 0)
         return -1;
-    }
-    nmt_enc_u32(b, (uint32_t)n);
     for (jint i = 0; i < n; i++) {
         jobject p = (*jni)->CallObjectMethod(jni, list, J.l_get, i);
         jobject name = p ? (*jni)->CallObjectMethod(jni, p, J.p_name) : NULL;
@@ -235,13 +244,10 @@ static int read_pools(JNIEnv *jni, struct nmt_enc *b)
 /* Buffer pools: count, then name, buffers, total capacity, memory used. */
 static int read_buffers(JNIEnv *jni, struct nmt_enc *b)
 {
-    jobject list = (*jni)->CallStaticObjectMethod(jni, J.mf, J.mf_beans, J.buf);
-    jint n = failed(jni) ? -1 : list_size(jni, list);
-    if (n < 0) {
-        nmt_enc_u32(b, 0);
+    jint n;
+    jobject list = mf_list(jni, b, J.mf_beans, J.buf, &n);
+    if (n < 0)
         return -1;
-    }
-    nmt_enc_u32(b, (uint32_t)n);
     for (jint i = 0; i < n; i++) {
         jobject p = (*jni)->CallObjectMethod(jni, list, J.l_get, i);
         jobject name = p ? (*jni)->CallObjectMethod(jni, p, J.b_name) : NULL;

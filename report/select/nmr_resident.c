@@ -131,27 +131,13 @@ static enum nmr_res_cat owned(struct nmr_profile *p, uint32_t rstack, uint32_t c
     return NMR_RES_MMAP_OWNER;
 }
 
-/* The MAPS entry holding addr, or NULL (maps are sorted by start). */
-static const struct nmr_map *map_at(const struct nmr_snapshot *s, uint64_t addr)
-{
-    size_t lo = 0, hi = s->nmaps;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->maps[mid].end <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < s->nmaps && s->maps[lo].start <= addr ? &s->maps[lo] : NULL;
-}
-
 /* Anonymous memory no recorded call made: a glibc arena, a thread stack,
  * or untracked (glibc's mmapped chunks are settled afterwards). */
 static enum nmr_res_cat unowned(const struct nmr_snapshot *s, const struct nmr_smaps *e)
 {
     if (e->start % ARENA_ALIGN == 0)
         return NMR_RES_MALLOC_GLIBC;
-    const struct nmr_map *below = e->start ? map_at(s, e->start - 1) : NULL;
+    const struct nmr_map *below = e->start ? nmr_map_at(s, e->start - 1) : NULL;
     if (below && below->end == e->start && below->prot == 0 && below->path[0] == '\0' &&
         below->end - below->start <= GUARD_MAX && (e->prot & NMT_MAP_W))
         return NMR_RES_THREAD_STACKS;
@@ -229,7 +215,7 @@ static enum nmr_res_cat classify(struct split *c, const struct nmr_smaps *e)
     if (e->kind == NMT_SMAPS_SPECIAL)
         return NMR_RES_FILE_LIBS;
     if (e->kind == NMT_SMAPS_FILE) {
-        const struct nmr_map *m = map_at(c->s, e->start);
+        const struct nmr_map *m = nmr_map_at(c->s, e->start);
         if (m && m->build_id_len > 0)
             return NMR_RES_FILE_LIBS;
         if (tally_add(&c->files, m && m->path[0] ? m->path : "(unknown file)", (int64_t)e->rss))

@@ -269,23 +269,24 @@ nmr_rise_of(struct nmr_profile *p, size_t upto,
     size_t n = upto + 1, want = n / 2 > 3 ? n / 2 : 3;
     size_t first = n > want ? n - want : 0, ups = 0, steps = 0;
     int64_t prev = -1;
+    double t0 = 0, t1 = 0;
     for (size_t i = first; i < n && i < p->nsnaps; i++) {
         int64_t v = fig(p, &p->snaps[i], ctx);
         if (v < 0)
             continue;
         if (prev < 0) {
             g.from = v;
-            g.seconds = -nmr_snap_time_s(p, &p->snaps[i]);
+            t0 = nmr_snap_time_s(p, &p->snaps[i]);
         } else {
             steps++;
             ups += v > prev;
         }
         prev = v;
         g.to = v;
+        t1 = nmr_snap_time_s(p, &p->snaps[i]);
         g.nsnaps++;
     }
-    if (g.nsnaps >= 3)
-        g.seconds += nmr_snap_time_s(p, &p->snaps[upto]);
+    g.seconds = t1 - t0;
     int64_t rise = g.to - g.from;
     g.growing = g.nsnaps >= 3 && 3 * ups >= 2 * steps && rise > (1 << 20) && rise * 100 > g.to;
     return g;

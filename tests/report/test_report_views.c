@@ -219,6 +219,28 @@ Test(views, rss_jvm_accounts_limits_and_disagreement)
     rw_free(&w);
 }
 
+Test(views, rss_within_total_but_still_growing)
+{
+    struct rw w;
+    rw_init(&w);
+    rw_magic(&w);
+    rw_header(&w, 1, 10, 1, "/usr/bin/prog");
+    for (uint32_t i = 0; i < 6; i++) {
+        rw_snap_begin(&w, i, i == 5 ? 1 : 2, (i + 1) * 1000000000ull);
+        rw_maps_one(&w, BASE, BASE + 0x10000, "/usr/bin/prog");
+        rw_counter(&w, "proc.rss", (int64_t)((40 + 8 * i) * MiB));
+        rw_snap_end(&w, i, 0);
+    }
+    struct rr_run r;
+    /* A ceiling of 12 GiB, as the JDK's defaults give, must not hide it. */
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--rss", "--expect", "12G", NULL}), 0);
+    HAS(&r, "verdict: RSS is within the reasonable total 12.0 GiB from --expect");
+    HAS(&r, "; but RSS is STILL GROWING: 64.0 MiB -> 80.0 MiB over the last 3 snapshots (8.0 "
+            "MiB/s); being within the total does not rule out a leak");
+    rr_done(&r);
+    rw_free(&w);
+}
+
 Test(views, text_default_is_last_snapshot_inuse_space)
 {
     struct rw w;

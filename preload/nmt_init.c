@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nmt_attach.h"
 #include "nmt_internal.h"
 #include "nmt_format.h"
 #include "nmt_writer.h"
@@ -110,6 +111,13 @@ __attribute__((constructor(101))) static void nmt_init(void)
     pthread_atfork(nmt__gate_fork_prepare, nmt__gate_fork_parent, atfork_child);
     if (nmt_jvm_configure != NULL)
         nmt_jvm_configure(nmt__cfg.java);
+    if (nmt__attach_loaded_late()) {
+        /* dlopen'ed into a live process: nothing calls our hooks until an
+         * attach rewrites the GOT entries (nmt_attach.c). */
+        nmt__attach_dormant = 1;
+        nmt__tls.guard--;
+        return;
+    }
     if (nmt__cfg.dump_signal) {
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));

@@ -23,6 +23,7 @@
 #include "nmt_enc.h"
 #include "nmt_format.h"
 #include "nmt_os.h"
+#include "nmt_attach.h"
 #include "nmt_smaps.h"
 #include "nmt_writer.h"
 
@@ -64,6 +65,8 @@ static void encode_header(struct nmt_enc *b)
     nmt_enc_u32(b, 0);
     nmt__config_describe(kv_add, &kv);
     nmt__os_jvm_info(kv_add, &kv);
+    if (nmt__attach_describe != NULL)
+        nmt__attach_describe(kv_add, &kv);
     nmt_enc_patch_u32(b, count_at, kv.count);
     nmt_enc_rec_end(b, r);
 }

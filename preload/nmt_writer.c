@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nmt_attach.h"
+#include "nmt_got.h"
 #include "nmt_cadence.h"
 #include "nmt_livetab.h"
 #include "nmt_mmap_model.h"
@@ -409,6 +411,8 @@ static void *writer_main(void *arg)
     for (;;) {
         if (nmt_jvm_poll != NULL)
             nmt_jvm_poll(); /* no syscall without libjvm.so */
+        if (nmt__attach_mode && nmt__got_refresh != NULL)
+            nmt__got_refresh(); /* objects loaded since: hook them too */
         int jvm = jvm_possible(w);
         uint64_t drained = nmt__writer_round(w, 0);
         if (atomic_load_explicit(&w->stop, memory_order_acquire))
@@ -530,8 +534,8 @@ NMT_HIDDEN void nmt__writer_stop(void)
     } else if (!w->tables_ok && nmt__writer_init_tables(w) != 0) {
         return;
     }
-    if (nmt_jvm_shutdown != NULL)
-        nmt_jvm_shutdown();
+    if (nmt_jvm_shutdown != NULL && !nmt__attach_detaching())
+        nmt_jvm_shutdown(); /* a detach leaves the bridge to the next attach */
     nmt__writer_round(w, 0);
     nmt__writer_round(w, 1);
     /* Growth past NMTRACE_GROWTH that the writer had no time to snapshot

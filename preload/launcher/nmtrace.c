@@ -33,6 +33,7 @@
 #include "nmc_env.h"
 #include "nmc_parse.h"
 #include "nmc_vars.h"
+#include "nmt_attach_client.h"
 
 #include "profiles.h"
 
@@ -46,6 +47,7 @@
 
 static const char usage_text[] =
     "usage: nmtrace [options] [--] command [args...]\n"
+    "       nmtrace attach [--duration SEC] [options] PID | nmtrace detach PID\n"
     "Runs command with libnmtrace.so preloaded and says where its profile went.\n"
     "\n"
     "  -o, --output PATH      profile path; %p is replaced by the pid   (NMTRACE_OUTPUT)\n"
@@ -434,30 +436,32 @@ struct launch {
     int perf_map;       /* --perf-map: the JVM writes /tmp/perf-<pid>.map */
 };
 
+/* The launcher's options; the short ones are in parse_options' getopt string. */
+enum { OPT_SIGNAL = 256, OPT_TRIGGER, OPT_JAVA, OPT_LIB, OPT_VERSION, OPT_PERF_MAP };
+static const struct option longopts[] = {
+    {"output", required_argument, NULL, 'o'},
+    {"rate", required_argument, NULL, 'r'},
+    {"interval", required_argument, NULL, 'i'},
+    {"growth", required_argument, NULL, 'g'},
+    {"depth", required_argument, NULL, 'd'},
+    {"unwind", required_argument, NULL, 'u'},
+    {"seed", required_argument, NULL, 's'},
+    {"signal", required_argument, NULL, OPT_SIGNAL},
+    {"trigger", required_argument, NULL, OPT_TRIGGER},
+    {"java", required_argument, NULL, OPT_JAVA},
+    {"quiet", no_argument, NULL, 'q'},
+    {"perf-map", no_argument, NULL, OPT_PERF_MAP},
+    {"lib", required_argument, NULL, OPT_LIB},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
 /* Turns the options before the command into NMTRACE_* variables (pass_on
  * checks each value and ends the launcher on a bad one). Returns the index
  * of the command in argv, or -1 after --help or --version. */
 static int parse_options(int argc, char **argv, struct launch *l)
 {
-    enum { OPT_SIGNAL = 256, OPT_TRIGGER, OPT_JAVA, OPT_LIB, OPT_VERSION, OPT_PERF_MAP };
-    static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"rate", required_argument, NULL, 'r'},
-        {"interval", required_argument, NULL, 'i'},
-        {"growth", required_argument, NULL, 'g'},
-        {"depth", required_argument, NULL, 'd'},
-        {"unwind", required_argument, NULL, 'u'},
-        {"seed", required_argument, NULL, 's'},
-        {"signal", required_argument, NULL, OPT_SIGNAL},
-        {"trigger", required_argument, NULL, OPT_TRIGGER},
-        {"java", required_argument, NULL, OPT_JAVA},
-        {"quiet", no_argument, NULL, 'q'},
-        {"perf-map", no_argument, NULL, OPT_PERF_MAP},
-        {"lib", required_argument, NULL, OPT_LIB},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
-    };
     int c;
     opterr = 0;
     /* '+': stop at the command, so its own options are left alone. */
@@ -556,6 +560,11 @@ int main(int argc, char **argv)
 {
     struct launch l = {.lib = ""};
     char token[64], **cmd;
+    if (argc > 1 && (strcmp(argv[1], "attach") == 0 || strcmp(argv[1], "detach") == 0)) {
+        if (default_lib(l.lib, sizeof(l.lib)) != 0)
+            l.lib[0] = '\0';
+        return nmt_attach_client(argc - 1, argv + 1, l.lib);
+    }
     warn_unknown();
     int first = parse_options(argc, argv, &l);
     if (first < 0)

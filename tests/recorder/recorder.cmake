@@ -68,7 +68,7 @@ nmt_unit_test(test_enc
 # unwinders see; exported symbols (-rdynamic) so that dladdr names them.
 set(NMT_REC_CORE ${NMT_PRELOAD_DIR}/nmt_capture.c ${NMT_PRELOAD_DIR}/nmt_thread.c
   ${NMT_PRELOAD_DIR}/nmt_state.c ${NMT_PRELOAD_DIR}/nmt_sampler.c
-  ${NMT_PRELOAD_DIR}/nmt_forkgate.c ${NMT_REC_DIR}/rec_doubles.c)
+  ${NMT_PRELOAD_DIR}/nmt_forkgate.c ${NMT_PRELOAD_DIR}/nmt_attach_gate.c ${NMT_REC_DIR}/rec_doubles.c)
 nmt_unit_test(test_capture
   SOURCES ${NMT_REC_DIR}/test_capture.c ${NMT_REC_CORE}
   LIBS nmtfmt PkgConfig::LIBUNWIND Threads::Threads dl m LABELS recorder)

@@ -82,7 +82,7 @@ static int failed(JNIEnv *jni)
 static jclass gclass(JNIEnv *jni, const char *name)
 {
     jclass c = (*jni)->FindClass(jni, name);
-    if (c == NULL || failed(jni))
+    if (failed(jni) || c == NULL) /* NoClassDefFoundError cleared first */
         return NULL;
     jclass g = (*jni)->NewGlobalRef(jni, c);
     (*jni)->DeleteLocalRef(jni, c);
@@ -183,6 +183,38 @@ static void put_jstr(JNIEnv *jni, struct nmt_enc *b, jstring s)
         (*jni)->ReleaseStringUTFChars(jni, s, c);
 }
 
+/*
+ * Calls that never run with an exception pending (JNI allows almost no call
+ * then): once *bad is set, or on a NULL object, they call nothing and
+ * return NULL / -1; an exception sets *bad and is cleared.
+ */
+static jobject obj_of(JNIEnv *jni, jobject o, jmethodID m, int *bad)
+{
+    if (*bad || o == NULL)
+        return NULL;
+    jobject r = (*jni)->CallObjectMethod(jni, o, m);
+    *bad |= failed(jni);
+    return *bad ? NULL : r;
+}
+
+static jlong long_of(JNIEnv *jni, jobject o, jmethodID m, int *bad)
+{
+    if (*bad || o == NULL)
+        return -1;
+    jlong r = (*jni)->CallLongMethod(jni, o, m);
+    *bad |= failed(jni);
+    return *bad ? -1 : r;
+}
+
+static jint int_of(JNIEnv *jni, jobject o, jmethodID m, int *bad)
+{
+    if (*bad || o == NULL)
+        return -1;
+    jint r = (*jni)->CallIntMethod(jni, o, m);
+    *bad |= failed(jni);
+    return *bad ? -1 : r;
+}
+
 static uint64_t u64_or_none(jlong v)
 {
     return v < 0 ? UINT64_MAX : (uint64_t)v;
@@ -197,27 +229,37 @@ static jint list_size(JNIEnv *jni, jobject list)
     return failed(jni) ? -1 : n;
 }
 
+/* The List a static ManagementFactory method returns (arg: its one
+ * argument, or NULL), with its size in *n (-1 on failure), which is
+ * written to b as the entries' count (0 on failure). */
+static jobject mf_list(JNIEnv *jni, struct nmt_enc *b, jmethodID m, jobject arg, jint *n)
+{
+    jobject list = arg ? (*jni)->CallStaticObjectMethod(jni, J.mf, m, arg)
+                       : (*jni)->CallStaticObjectMethod(jni, J.mf, m);
+    *n = failed(jni) ? -1 : list_size(jni, list);
+    nmt_enc_u32(b, *n < 0 ? 0 : (uint32_t)*n);
+    return list;
+}
+
 /* Memory pools: count, then name, type (0 heap, 1 non-heap), used,
  * committed, max. Returns 0, or -1 (b then holds a count of 0 from at). */
 static int read_pools(JNIEnv *jni, struct nmt_enc *b)
 {
-    jobject list = (*jni)->CallStaticObjectMethod(jni, J.mf, J.mf_pools);
-    jint n = failed(jni) ? -1 : list_size(jni, list);
-    if (n < 0) {
-        nmt_enc_u32(b, 0);
+    jint n;
+    jobject list = mf_list(jni, b, J.mf_pools, NULL, &n);
+    if (n < 0)
         return -1;
-    }
-    nmt_enc_u32(b, (uint32_t)n);
     for (jint i = 0; i < n; i++) {
         jobject p = (*jni)->CallObjectMethod(jni, list, J.l_get, i);
-        jobject name = p ? (*jni)->CallObjectMethod(jni, p, J.p_name) : NULL;
-        jobject type = p ? (*jni)->CallObjectMethod(jni, p, J.p_type) : NULL;
-        jobject u = p ? (*jni)->CallObjectMethod(jni, p, J.p_usage) : NULL;
-        jint ord = type ? (*jni)->CallIntMethod(jni, type, J.e_ord) : 1;
-        jlong used = u ? (*jni)->CallLongMethod(jni, u, J.u_used) : -1;
-        jlong comm = u ? (*jni)->CallLongMethod(jni, u, J.u_comm) : -1;
-        jlong max = u ? (*jni)->CallLongMethod(jni, u, J.u_max) : -1;
-        if (failed(jni))
+        int bad = failed(jni);
+        jobject name = obj_of(jni, p, J.p_name, &bad);
+        jobject type = obj_of(jni, p, J.p_type, &bad);
+        jobject u = obj_of(jni, p, J.p_usage, &bad); /* NULL for a pool no longer valid */
+        jint ord = type ? int_of(jni, type, J.e_ord, &bad) : 1;
+        jlong used = long_of(jni, u, J.u_used, &bad);
+        jlong comm = long_of(jni, u, J.u_comm, &bad);
+        jlong max = long_of(jni, u, J.u_max, &bad);
+        if (bad)
             return -1; /* the payload is dropped: a count cannot be taken back */
         put_jstr(jni, b, name);
         nmt_enc_u32(b, (uint32_t)ord);
@@ -235,20 +277,18 @@ static int read_pools(JNIEnv *jni, struct nmt_enc *b)
 /* Buffer pools: count, then name, buffers, total capacity, memory used. */
 static int read_buffers(JNIEnv *jni, struct nmt_enc *b)
 {
-    jobject list = (*jni)->CallStaticObjectMethod(jni, J.mf, J.mf_beans, J.buf);
-    jint n = failed(jni) ? -1 : list_size(jni, list);
-    if (n < 0) {
-        nmt_enc_u32(b, 0);
+    jint n;
+    jobject list = mf_list(jni, b, J.mf_beans, J.buf, &n);
+    if (n < 0)
         return -1;
-    }
-    nmt_enc_u32(b, (uint32_t)n);
     for (jint i = 0; i < n; i++) {
         jobject p = (*jni)->CallObjectMethod(jni, list, J.l_get, i);
-        jobject name = p ? (*jni)->CallObjectMethod(jni, p, J.b_name) : NULL;
-        jlong count = p ? (*jni)->CallLongMethod(jni, p, J.b_count) : -1;
-        jlong cap = p ? (*jni)->CallLongMethod(jni, p, J.b_cap) : -1;
-        jlong used = p ? (*jni)->CallLongMethod(jni, p, J.b_used) : -1;
-        if (failed(jni))
+        int bad = failed(jni);
+        jobject name = obj_of(jni, p, J.b_name, &bad);
+        jlong count = long_of(jni, p, J.b_count, &bad);
+        jlong cap = long_of(jni, p, J.b_cap, &bad);
+        jlong used = long_of(jni, p, J.b_used, &bad);
+        if (bad)
             return -1;
         put_jstr(jni, b, name);
         nmt_enc_u64(b, u64_or_none(count));
@@ -267,18 +307,16 @@ static void read_counts(JNIEnv *jni, struct nmt_enc *b, uint32_t *have)
     jint threads = 0, daemons = 0, loaded = 0;
     jlong total = 0, unloaded = 0, maxdirect = 0;
     jobject t = (*jni)->CallStaticObjectMethod(jni, J.mf, J.mf_thread);
-    if (!failed(jni) && t) {
-        threads = (*jni)->CallIntMethod(jni, t, J.t_count);
-        daemons = (*jni)->CallIntMethod(jni, t, J.t_daemon);
-        *have |= failed(jni) ? 0 : HAVE_THREADS;
-    }
+    int bad = failed(jni) || t == NULL;
+    threads = int_of(jni, t, J.t_count, &bad);
+    daemons = int_of(jni, t, J.t_daemon, &bad);
+    *have |= bad ? 0 : HAVE_THREADS;
     jobject c = (*jni)->CallStaticObjectMethod(jni, J.mf, J.mf_classes);
-    if (!failed(jni) && c) {
-        loaded = (*jni)->CallIntMethod(jni, c, J.c_loaded);
-        total = (*jni)->CallLongMethod(jni, c, J.c_total);
-        unloaded = (*jni)->CallLongMethod(jni, c, J.c_unl);
-        *have |= failed(jni) ? 0 : HAVE_CLASSES;
-    }
+    bad = failed(jni) || c == NULL;
+    loaded = int_of(jni, c, J.c_loaded, &bad);
+    total = long_of(jni, c, J.c_total, &bad);
+    unloaded = long_of(jni, c, J.c_unl, &bad);
+    *have |= bad ? 0 : HAVE_CLASSES;
     if (J.vm_maxdirect) {
         maxdirect = (*jni)->CallStaticLongMethod(jni, J.vm, J.vm_maxdirect);
         *have |= failed(jni) || maxdirect <= 0 ? 0 : HAVE_MAX_DIRECT;
@@ -301,11 +339,14 @@ static int nmt_on(JNIEnv *jni)
         !J.on_init || !J.str || !J.obj)
         return 0;
     jobject bean = (*jni)->CallStaticObjectMethod(jni, J.mf, J.mf_bean, J.hsd);
-    jstring key = (*jni)->NewStringUTF(jni, "NativeMemoryTracking");
-    jobject opt =
-        !failed(jni) && bean && key ? (*jni)->CallObjectMethod(jni, bean, J.h_option, key) : NULL;
-    jstring val = !failed(jni) && opt ? (*jni)->CallObjectMethod(jni, opt, J.o_value) : NULL;
-    const char *v = !failed(jni) && val ? (*jni)->GetStringUTFChars(jni, val, NULL) : NULL;
+    int bad = failed(jni) || bean == NULL;
+    jstring key = bad ? NULL : (*jni)->NewStringUTF(jni, "NativeMemoryTracking");
+    bad |= failed(jni) || key == NULL;
+    jobject opt = bad ? NULL : (*jni)->CallObjectMethod(jni, bean, J.h_option, key);
+    bad |= failed(jni);
+    jstring val = obj_of(jni, opt, J.o_value, &bad);
+    const char *v = val ? (*jni)->GetStringUTFChars(jni, val, NULL) : NULL;
+    failed(jni);
     if (v) {
         J.nmt = strcmp(v, "summary") == 0 || strcmp(v, "detail") == 0;
         (*jni)->ReleaseStringUTFChars(jni, val, v);
@@ -405,13 +446,15 @@ static jobject nmt_text(JNIEnv *jni)
         return failed(jni) ? NULL : r;
     }
     jobject server = (*jni)->CallStaticObjectMethod(jni, J.mf, J.mf_server);
+    if (failed(jni) || server == NULL)
+        return NULL;
     jstring op = (*jni)->NewStringUTF(jni, "vmNativeMemory");
-    jstring arg = (*jni)->NewStringUTF(jni, "summary");
-    jstring sig = (*jni)->NewStringUTF(jni, "[Ljava.lang.String;");
-    jobjectArray args = arg ? (*jni)->NewObjectArray(jni, 1, J.str, arg) : NULL;
+    jstring arg = op ? (*jni)->NewStringUTF(jni, "summary") : NULL;
+    jstring sig = arg ? (*jni)->NewStringUTF(jni, "[Ljava.lang.String;") : NULL;
+    jobjectArray args = sig ? (*jni)->NewObjectArray(jni, 1, J.str, arg) : NULL;
     jobjectArray params = args ? (*jni)->NewObjectArray(jni, 1, J.obj, NULL) : NULL;
-    jobjectArray sigs = sig ? (*jni)->NewObjectArray(jni, 1, J.str, sig) : NULL;
-    if (failed(jni) || !server || !op || !params || !sigs)
+    jobjectArray sigs = params ? (*jni)->NewObjectArray(jni, 1, J.str, sig) : NULL;
+    if (failed(jni) || sigs == NULL) /* out of memory: each step ran only after the last */
         return NULL;
     (*jni)->SetObjectArrayElement(jni, params, 0, args);
     jobject r = (*jni)->CallObjectMethod(jni, server, J.s_invoke, J.dcmd, op, params, sigs);

@@ -80,8 +80,7 @@ static void piece_delta(struct nmt_mm *m, uint32_t r0, uint32_t c0, uint32_t r1,
             m->fn(m->ctx, ds.d[i].stack, ds.d[i].dr, ds.d[i].dc);
 }
 
-/* Index of the first segment ending after addr (n if none). */
-static size_t first_after(const struct nmt_mm *m, uint64_t addr)
+size_t nmt_mm_first_after(const struct nmt_mm *m, uint64_t addr)
 {
     size_t lo = 0, hi = m->n;
     while (lo < hi) {
@@ -180,7 +179,7 @@ static int merge_next(struct nmt_mm *m, size_t i)
 /* Rewrites [a, b) by rule ru. */
 static int apply(struct nmt_mm *m, uint64_t a, uint64_t b, const struct rule *ru)
 {
-    size_t lo = first_after(m, a), hi = first_starting(m, b);
+    size_t lo = nmt_mm_first_after(m, a), hi = first_starting(m, b);
     size_t k = hi > lo ? hi - lo : 0;
     if (reserve(m, m->n + k + 3, 2 * k + 3) < 0)
         return -ENOMEM;
@@ -321,7 +320,7 @@ int nmt_mm_remap(struct nmt_mm *m, uint64_t old_addr, uint64_t old_len, uint64_t
 
     /* Copy the moving segments before anything changes, and reserve every
      * byte the three steps below can need, so none of them can fail. */
-    size_t lo = first_after(m, oa), hi = first_starting(m, oa + keep);
+    size_t lo = nmt_mm_first_after(m, oa), hi = first_starting(m, oa + keep);
     size_t km = hi > lo ? hi - lo : 0;
     struct nmt_mm_seg *mv = NULL;
     if (km) {
@@ -373,7 +372,7 @@ size_t nmt_mm_count(const struct nmt_mm *m)
 
 int nmt_mm_lookup(const struct nmt_mm *m, uint64_t addr, uint32_t *rstack, uint32_t *cstack)
 {
-    size_t i = first_after(m, addr);
+    size_t i = nmt_mm_first_after(m, addr);
     if (i == m->n || m->seg[i].start > addr)
         return 0;
     *rstack = m->seg[i].rstack;

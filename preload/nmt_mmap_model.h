@@ -80,6 +80,9 @@ int nmt_mm_protect(struct nmt_mm *m, uint64_t addr, uint64_t len, int prot, uint
 uint64_t nmt_mm_reserved(const struct nmt_mm *m);
 uint64_t nmt_mm_committed(const struct nmt_mm *m);
 
+/* Index in seg[] of the first segment ending after addr (n if none). */
+size_t nmt_mm_first_after(const struct nmt_mm *m, uint64_t addr);
+
 /* Segments in the model (after merging). */
 size_t nmt_mm_count(const struct nmt_mm *m);
 /* The owners of the page holding addr: 1 and *rstack, *cstack, or 0 when the

@@ -42,20 +42,6 @@ struct smaps_ctx {
     uint32_t best_r, best_c;
 };
 
-/* Index of the first model segment that ends after addr. */
-static size_t first_seg(const struct nmt_mm *m, uint64_t addr)
-{
-    size_t lo = 0, hi = m->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (m->seg[mid].end <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* Resident bytes of [start, end) by mincore, in slices of the static
  * vector; -1 when the range is no longer (fully) mapped. */
 static int64_t resident(uint64_t start, uint64_t end, uint64_t page)
@@ -124,7 +110,7 @@ static int pieces(struct smaps_ctx *c,
     uint64_t at = c->cur.start, end = c->cur.end, ps = at;
     uint32_t pr = 0, pc = 0;
     int n = 0, have = 0;
-    size_t i = first_seg(m, at);
+    size_t i = nmt_mm_first_after(m, at);
     while (at < end) {
         uint64_t to;
         uint32_t r = 0, cm = 0;

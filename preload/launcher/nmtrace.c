@@ -436,30 +436,32 @@ struct launch {
     int perf_map;       /* --perf-map: the JVM writes /tmp/perf-<pid>.map */
 };
 
+/* The launcher's options; the short ones are in parse_options' getopt string. */
+enum { OPT_SIGNAL = 256, OPT_TRIGGER, OPT_JAVA, OPT_LIB, OPT_VERSION, OPT_PERF_MAP };
+static const struct option longopts[] = {
+    {"output", required_argument, NULL, 'o'},
+    {"rate", required_argument, NULL, 'r'},
+    {"interval", required_argument, NULL, 'i'},
+    {"growth", required_argument, NULL, 'g'},
+    {"depth", required_argument, NULL, 'd'},
+    {"unwind", required_argument, NULL, 'u'},
+    {"seed", required_argument, NULL, 's'},
+    {"signal", required_argument, NULL, OPT_SIGNAL},
+    {"trigger", required_argument, NULL, OPT_TRIGGER},
+    {"java", required_argument, NULL, OPT_JAVA},
+    {"quiet", no_argument, NULL, 'q'},
+    {"perf-map", no_argument, NULL, OPT_PERF_MAP},
+    {"lib", required_argument, NULL, OPT_LIB},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
 /* Turns the options before the command into NMTRACE_* variables (pass_on
  * checks each value and ends the launcher on a bad one). Returns the index
  * of the command in argv, or -1 after --help or --version. */
 static int parse_options(int argc, char **argv, struct launch *l)
 {
-    enum { OPT_SIGNAL = 256, OPT_TRIGGER, OPT_JAVA, OPT_LIB, OPT_VERSION, OPT_PERF_MAP };
-    static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"rate", required_argument, NULL, 'r'},
-        {"interval", required_argument, NULL, 'i'},
-        {"growth", required_argument, NULL, 'g'},
-        {"depth", required_argument, NULL, 'd'},
-        {"unwind", required_argument, NULL, 'u'},
-        {"seed", required_argument, NULL, 's'},
-        {"signal", required_argument, NULL, OPT_SIGNAL},
-        {"trigger", required_argument, NULL, OPT_TRIGGER},
-        {"java", required_argument, NULL, OPT_JAVA},
-        {"quiet", no_argument, NULL, 'q'},
-        {"perf-map", no_argument, NULL, OPT_PERF_MAP},
-        {"lib", required_argument, NULL, OPT_LIB},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
-    };
     int c;
     opterr = 0;
     /* '+': stop at the command, so its own options are left alone. */

@@ -1,7 +1,8 @@
 /*
  * nmr_main.c: nmreport's main: parse the options, read every profile (and
  * the base), build the view's data, open the output and run the one view
- * asked for. Every failure is one line on stderr and exit status 1; input
+ * asked for. Every failure is one line on stderr and exit status 1 (2 for
+ * a usage error, 3 when --diagnose --fail-on finds what it gates on); input
  * files are only ever opened read-only, and -o refuses to name an input.
  */
 #include <errno.h>
@@ -131,14 +132,15 @@ int main(int argc, char **argv)
         goto fail_msg;
     }
     v.out = out;
-    if (def->run(&v) < 0)
+    int ran = def->run(&v);
+    if (ran < 0)
         goto fail; /* the view printed its line */
     if (fflush(out) != 0 || ferror(out)) {
         snprintf(err, sizeof(err), "cannot write %s: %s", o.output ? o.output : "the output",
                  strerror(errno));
         goto fail_msg;
     }
-    status = 0;
+    status = ran == NMR_VIEW_GATE ? 3 : 0; /* --fail-on's condition holds */
     goto done;
 fail_msg:
     fprintf(stderr, "nmreport: %s\n", err);

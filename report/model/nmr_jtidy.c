@@ -20,7 +20,8 @@
  *  - consecutive frames of the template interpreter (JVM code named
  *    "Interpreter") are the frames of interpreted methods that native
  *    unwinding walked because no Java stack was taken for the sample; they
- *    become one frame whose name says that and why.
+ *    become one frame whose name says that and why (the JVM bridge off or
+ *    not attached yet, or AsyncGetCallTrace refusing: from the counters).
  */
 #include <string.h>
 
@@ -84,20 +85,15 @@ static int is_interpreter(const struct nmr_frame *f)
 static int64_t counter(const struct nmr_snapshot *s, const char *name)
 {
     int64_t v = 0;
-    return s && nmr_counter_get(s, name, &v) == 0 ? v : 0;
+    return s && nmr_counter_get(s, name, &v) ? v : 0;
 }
 
-/* Why this stack has interpreter frames instead of Java frames, from the
- * stack itself (the JVM still creating itself) or from the snapshot's
- * counters of samples without a Java stack (java.err.*). */
-static const char *interpreter_label(const struct nmr_frame *fr, size_t n,
-                                     const struct nmr_snapshot *s)
+/* Why interpreter frames are in a stack instead of Java frames, from the
+ * snapshot's counters of samples without a Java stack (java.err.*). The
+ * reason is the profile's, not the stack's, so that one code address has
+ * one name in every stack (pprof's locations are keyed by address). */
+static const char *interpreter_label(const struct nmr_snapshot *s)
 {
-    for (size_t i = 0; i < n; i++)
-        if (fr[i].function && (strncmp(fr[i].function, "Threads::create_vm", 18) == 0 ||
-                               strcmp(fr[i].function, "JNI_CreateJavaVM") == 0))
-            return "[interpreted Java frames, not named: JVM start-up, before the JVM bridge "
-                   "attached]";
     if (counter(s, "java.stacks") == 0 && counter(s, "java.err.not_attached") == 0)
         return "[interpreted Java frames, not named: the JVM bridge was off]";
     int64_t refused = 0;
@@ -109,8 +105,8 @@ static const char *interpreter_label(const struct nmr_frame *fr, size_t n,
             refused += s->counters[i].value;
     if (refused == 0)
         return "[interpreted Java frames, not named: before the JVM bridge attached]";
-    return "[interpreted Java frames, not named: no Java stack for this sample (before the JVM "
-           "bridge attached, or AsyncGetCallTrace refused: nmreport --stats, java.err.*)]";
+    return "[interpreted Java frames, not named: no Java stack for the sample (the JVM bridge "
+           "not attached yet, or AsyncGetCallTrace refused: see --stats, java.err.*)]";
 }
 
 size_t nmr__java_tidy(struct nmr_frame *fr, size_t n, const uint64_t *raw,
@@ -128,7 +124,7 @@ size_t nmr__java_tidy(struct nmr_frame *fr, size_t n, const uint64_t *raw,
             if (k > 0 && fr[k - 1].function == label && label)
                 continue;
             if (!label)
-                label = interpreter_label(fr, n, s);
+                label = interpreter_label(s);
             fr[k] = *f;
             fr[k].function = label;
             k++;

@@ -237,6 +237,9 @@ const char *nmr_info_get(const struct nmr_profile *p, const char *key);
 /* Counter value by name: returns 1 and sets *v when present, else 0. */
 int nmr_counter_get(const struct nmr_snapshot *s, const char *name, int64_t *v);
 
+/* The MAPS entry of snapshot s that holds addr, or NULL (nmr_symbols.c). */
+const struct nmr_map *nmr_map_at(const struct nmr_snapshot *s, uint64_t addr);
+
 /* The stack with this id, or NULL when it was never defined. */
 struct nmr_stack *nmr_stack_get(const struct nmr_profile *p, uint32_t id);
 

@@ -42,7 +42,7 @@ struct nmr_sym_state {
     size_t npool, cap_pool;
 };
 
-static const struct nmr_map *find_map(const struct nmr_snapshot *s, uint64_t addr)
+const struct nmr_map *nmr_map_at(const struct nmr_snapshot *s, uint64_t addr)
 {
     size_t lo = 0, hi = s->nmaps;
     while (lo < hi) {
@@ -191,7 +191,7 @@ static int fallback_frame(struct nmr_profile *p, struct nmr_sym_state *st, uint6
 {
     char buf[512];
     uint64_t at = entry || addr == 0 ? addr : addr - 1;
-    const struct nmr_map *m = find_map(st->snap, at);
+    const struct nmr_map *m = nmr_map_at(st->snap, at);
     memset(f, 0, sizeof(*f));
     f->addr = addr;
     f->lib = "";
@@ -215,7 +215,7 @@ static int push_code_frame(struct nmr_profile *p, struct nmr_sym_state *st, uint
                            const char *name, enum nmr_class cls, const char *file, int line,
                            int inlined)
 {
-    const struct nmr_map *m = find_map(st->snap, addr);
+    const struct nmr_map *m = nmr_map_at(st->snap, addr);
     struct nmr_frame f = {0};
     f.addr = addr;
     f.lib = m && m->path[0] ? nmc_base_name(m->path) : "";

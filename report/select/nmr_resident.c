@@ -131,27 +131,13 @@ static enum nmr_res_cat owned(struct nmr_profile *p, uint32_t rstack, uint32_t c
     return NMR_RES_MMAP_OWNER;
 }
 
-/* The MAPS entry holding addr, or NULL (maps are sorted by start). */
-static const struct nmr_map *map_at(const struct nmr_snapshot *s, uint64_t addr)
-{
-    size_t lo = 0, hi = s->nmaps;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->maps[mid].end <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < s->nmaps && s->maps[lo].start <= addr ? &s->maps[lo] : NULL;
-}
-
 /* Anonymous memory no recorded call made: a glibc arena, a thread stack,
  * or untracked (glibc's mmapped chunks are settled afterwards). */
 static enum nmr_res_cat unowned(const struct nmr_snapshot *s, const struct nmr_smaps *e)
 {
     if (e->start % ARENA_ALIGN == 0)
         return NMR_RES_MALLOC_GLIBC;
-    const struct nmr_map *below = e->start ? map_at(s, e->start - 1) : NULL;
+    const struct nmr_map *below = e->start ? nmr_map_at(s, e->start - 1) : NULL;
     if (below && below->end == e->start && below->prot == 0 && below->path[0] == '\0' &&
         below->end - below->start <= GUARD_MAX && (e->prot & NMT_MAP_W))
         return NMR_RES_THREAD_STACKS;
@@ -229,7 +215,7 @@ static enum nmr_res_cat classify(struct split *c, const struct nmr_smaps *e)
     if (e->kind == NMT_SMAPS_SPECIAL)
         return NMR_RES_FILE_LIBS;
     if (e->kind == NMT_SMAPS_FILE) {
-        const struct nmr_map *m = map_at(c->s, e->start);
+        const struct nmr_map *m = nmr_map_at(c->s, e->start);
         if (m && m->build_id_len > 0)
             return NMR_RES_FILE_LIBS;
         if (tally_add(&c->files, m && m->path[0] ? m->path : "(unknown file)", (int64_t)e->rss))
@@ -283,23 +269,24 @@ nmr_rise_of(struct nmr_profile *p, size_t upto,
     size_t n = upto + 1, want = n / 2 > 3 ? n / 2 : 3;
     size_t first = n > want ? n - want : 0, ups = 0, steps = 0;
     int64_t prev = -1;
+    double t0 = 0, t1 = 0;
     for (size_t i = first; i < n && i < p->nsnaps; i++) {
         int64_t v = fig(p, &p->snaps[i], ctx);
         if (v < 0)
             continue;
         if (prev < 0) {
             g.from = v;
-            g.seconds = -nmr_snap_time_s(p, &p->snaps[i]);
+            t0 = nmr_snap_time_s(p, &p->snaps[i]);
         } else {
             steps++;
             ups += v > prev;
         }
         prev = v;
         g.to = v;
+        t1 = nmr_snap_time_s(p, &p->snaps[i]);
         g.nsnaps++;
     }
-    if (g.nsnaps >= 3)
-        g.seconds += nmr_snap_time_s(p, &p->snaps[upto]);
+    g.seconds = t1 - t0;
     int64_t rise = g.to - g.from;
     g.growing = g.nsnaps >= 3 && 3 * ups >= 2 * steps && rise > (1 << 20) && rise * 100 > g.to;
     return g;

@@ -2,13 +2,15 @@
 """check_docs.py: the commands and output excerpts of the documentation are
 run, so they cannot drift from what the programs really do.
 
-Every fenced block of the Markdown files given must be preceded by a marker
-comment (a block without one fails the test, so a new block cannot be added
-untested):
+Every fenced block of the Markdown files given, and every `.nf`/`.fi` block
+of the man pages given (FILE.1), must be preceded by a marker comment (a block
+without one fails the test, so a new block cannot be added untested):
 
   <!-- nmt:doc [ATTR...] -->       run the block
   <!-- nmt:skip REASON -->        not run; REASON is printed (a grammar, a
                                   build or install step, ...)
+  .\" nmt:doc [ATTR...]           the same in a man page, whose blocks are
+  .\" nmt:skip REASON             read with \- as - and never rewritten
 
 A run block either holds commands and their output, a command being a line
 `$ CMD` and its output the lines after it, or, with no `$ ` line, only
@@ -60,6 +62,8 @@ FILES = sys.argv[4:]
 UPDATE = os.environ.get("NMT_DOCS_UPDATE") == "1"
 MARK = re.compile(r"^<!--\s*nmt:(doc|skip)\b(.*?)-->\s*$")
 FENCE = re.compile(r"^(```|~~~)")
+ROFF_MARK = re.compile(r'^\.\\"\s*nmt:(doc|skip)\b(.*)$')
+ROFF_START, ROFF_END = re.compile(r"^\.nf\b"), re.compile(r"^\.fi\b")
 NUM = re.compile(r"-?\d+(?:\.\d+)?(?:\s?(?:B|KiB|MiB|GiB|TiB)\b)?")
 UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
 failures = []
@@ -80,21 +84,28 @@ def attrs_of(text):
     return out
 
 
+def is_roff(path):
+    return re.search(r"\.[1-9]$", path) is not None
+
+
 def blocks_of(path):
-    """(marker kind, attributes, first line index, last line index) of every fenced block."""
+    """(marker kind, attributes, first line index, last line index) of every
+    fenced block (a man page's: `.nf` ... `.fi`)."""
     lines = open(path).read().split("\n")
+    start, end = (ROFF_START, ROFF_END) if is_roff(path) else (FENCE, FENCE)
+    mark = ROFF_MARK if is_roff(path) else MARK
     out, i = [], 0
     while i < len(lines):
-        if not FENCE.match(lines[i]):
+        if not start.match(lines[i]):
             i += 1
             continue
         j = i + 1
-        while j < len(lines) and not FENCE.match(lines[j]):
+        while j < len(lines) and not end.match(lines[j]):
             j += 1
         k = i - 1
         while k >= 0 and lines[k].strip() == "":
             k -= 1
-        m = MARK.match(lines[k]) if k >= 0 else None
+        m = mark.match(lines[k]) if k >= 0 else None
         kind = m.group(1) if m else None
         out.append((kind, attrs_of(m.group(2)) if m and kind == "doc" else
                     (m.group(2).strip() if m else None), i + 1, j))
@@ -225,7 +236,9 @@ def check_output(where, cmd, expected, real, attrs, scratch):
               ("" if not missing else "\n     not found: " + "\n     not found: ".join(missing) +
                "\n     real output:\n       " + "\n       ".join(real_lines[:60])))
         return expected
-    shown = [strip_dirs(l, scratch).rstrip() for l in real_lines]
+    # Written back: mkdtemp's random suffix as its template says it.
+    shown = [re.sub(r"(/tmp/[\w-]+\.)\w+/", r"\1XXXXXX/", strip_dirs(l, scratch)).rstrip()
+             for l in real_lines]
     if not expected or (whole and missing):
         return shown
     new, pos = [], 0
@@ -290,6 +303,10 @@ def main():
                 elif kind == "skip":
                     check(bool(attrs), f"{where}: nmt:skip gives its reason")
                     print(f"skip {where}: {attrs}")
+                elif is_roff(path):
+                    # A man page's block: roff escapes read as typed; never rewritten.
+                    body = [l.replace("\\-", "-").replace("\\e", "\\") for l in lines[first:last]]
+                    run_block(runner, where, attrs, body)
                 else:
                     body = lines[first:last]
                     new = run_block(runner, where, attrs, body)

@@ -29,5 +29,11 @@ if(Python3_Interpreter_FOUND AND TARGET nmtrace AND TARGET nmreport AND NOT NMT_
               ${CMAKE_BINARY_DIR} ${CMAKE_CURRENT_BINARY_DIR}/docs_examples
               ${CMAKE_SOURCE_DIR}/examples/README.md)
     set_tests_properties(docs_examples PROPERTIES LABELS "docs;java" TIMEOUT 900)
+    # The man pages' EXAMPLES (their profile is a Java run).
+    file(GLOB _man CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/docs/*.1)
+    add_test(NAME docs_man
+      COMMAND ${Python3_EXECUTABLE} ${NMT_TEST_DIR}/docs/check_docs.py ${CMAKE_SOURCE_DIR}
+              ${CMAKE_BINARY_DIR} ${CMAKE_CURRENT_BINARY_DIR}/docs_man ${_man})
+    set_tests_properties(docs_man PROPERTIES LABELS "docs;java" TIMEOUT 300)
   endif()
 endif()

@@ -23,7 +23,8 @@ GROUPS = {
     "b": [("nio_cache.sh", r"sun\.nio\.ch\.Util\.getTemporaryDirectBuffer"),
           ("metaspace.sh", r"metaspace::VirtualSpaceNode::commit_range"),
           ("reflection.sh", r"MethodAccessorGenerator\.generateMethod"),
-          ("warmup.sh", r"verdict: RSS is within the reasonable total")],
+          ("warmup.sh", r"verdict: RSS is within the reasonable total"),
+          ("cache_leak.sh", r"1\. Unsafe memory not freed: leak-suspect\n(.|\n)*2\. a cache or business growth that levels off: levels-off")],
     "jemalloc": [("jemalloc_compare.sh", r"%\s+nmex_session_open\n(.|\n)*nmex_session_open \[libnmexjni\.so\]")],
 }
 

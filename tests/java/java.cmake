@@ -76,6 +76,13 @@ nmtj_test(java_nio_scaling test_nio_scaling.py TIMEOUT 180)
 nmtj_test(java_growth_ranking test_growth_ranking.py TIMEOUT 120)
 nmtj_test(java_warmup test_warmup.py TIMEOUT 120)
 
+# nmreport --diagnose on every example: the first finding names the cause and
+# the owner, with the bytes the program says it holds (test_diagnose.py).
+foreach(s jni jni_jemalloc direct nio unsafe metaspace reflection levelling cacheleak warmup churn
+    c_leak)
+  nmtj_test(java_diagnose_${s} test_diagnose.py ARGS --scenario ${s} TIMEOUT 180 LABELS diagnose)
+endforeach()
+
 # The launcher needs no JDK; it carries its own label.
 add_test(NAME launcher
          COMMAND ${Python3_EXECUTABLE} -B ${NMTJ_DIR}/test_launcher.py --build ${CMAKE_BINARY_DIR}

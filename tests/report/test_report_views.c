@@ -219,6 +219,28 @@ Test(views, rss_jvm_accounts_limits_and_disagreement)
     rw_free(&w);
 }
 
+Test(views, rss_within_total_but_still_growing)
+{
+    struct rw w;
+    rw_init(&w);
+    rw_magic(&w);
+    rw_header(&w, 1, 10, 1, "/usr/bin/prog");
+    for (uint32_t i = 0; i < 6; i++) {
+        rw_snap_begin(&w, i, i == 5 ? 1 : 2, (i + 1) * 1000000000ull);
+        rw_maps_one(&w, BASE, BASE + 0x10000, "/usr/bin/prog");
+        rw_counter(&w, "proc.rss", (int64_t)((40 + 8 * i) * MiB));
+        rw_snap_end(&w, i, 0);
+    }
+    struct rr_run r;
+    /* A ceiling of 12 GiB, as the JDK's defaults give, must not hide it. */
+    cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--rss", "--expect", "12G", NULL}), 0);
+    HAS(&r, "verdict: RSS is within the reasonable total 12.0 GiB from --expect");
+    HAS(&r, "; but RSS is STILL GROWING: 64.0 MiB -> 80.0 MiB over the last 3 snapshots (8.0 "
+            "MiB/s); being within the total does not rule out a leak");
+    rr_done(&r);
+    rw_free(&w);
+}
+
 Test(views, text_default_is_last_snapshot_inuse_space)
 {
     struct rw w;
@@ -540,6 +562,10 @@ Test(views, java_and_jit_frames)
     struct rw_map m[2] = {{BASE, BASE + 0x10000, 0, 5, "/usr/bin/prog"},
                           {cc, cc + 0x100000, 0, 7, ""}};
     rw_maps(&w, m, 2);
+    /* Samples without a Java stack only because the bridge was not attached. */
+    rw_counter(&w, "java.stacks", 5);
+    rw_counter(&w, "java.err.not_attached", 3);
+    rw_counter(&w, "java.err.not_java_thread", 9);
     struct rw_site st[2] = {{1, 1, MiB, 1, MiB, 1, 1, 1, 0, 0}, {2, 1, MiB, 1, MiB, 1, 1, 1, 0, 0}};
     rw_sites(&w, st, 2);
     rw_snap_end(&w, 0, 2);
@@ -547,7 +573,8 @@ Test(views, java_and_jit_frames)
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--stacks", NULL}), 0);
     /* The two interpreter frames are one frame that says why they are unnamed. */
     HASNT(&r, " Interpreter (jit)");
-    const char *label = strstr(r.out, " [interpreted Java frames, not named: ");
+    const char *label =
+        strstr(r.out, " [interpreted Java frames, not named: before the JVM bridge attached]");
     cr_assert(label, "no interpreter label in:\n%s", r.out);
     cr_assert_null(strstr(label + 1, " [interpreted Java frames"), "folded twice:\n%s", r.out);
     /* Stack 1: compiled Foo.bar and its Java frame are one frame. */

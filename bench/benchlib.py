@@ -39,14 +39,17 @@ def find_jemalloc():
     return None
 
 
-def run_timed(cmd, env, timeout):
+def run_timed(cmd, env, timeout, on_start=None):
     """Runs cmd; returns (rc, stdout, stderr, cpu_seconds of it and every
     descendant it waited for, wall seconds). A child past `timeout` is killed
-    with its whole process group."""
+    with its whole process group. on_start(pid), when given, runs once the
+    child is started (to attach to it, say)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, start_new_session=True)
+    if on_start is not None:
+        on_start(p.pid)
     try:
         out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -7,6 +7,10 @@ Configurations, each run once per round in a rotated order:
   nmt-off    LD_PRELOAD=libnmtrace.so, default rate, NMTRACE_JAVA=off
   nmt-auto   the same with the JVM bridge allowed (the default): sampled
              allocations on Java threads also take the Java stack
+  nmt-attach (with --attach) started plain, then `nmtrace attach PID` as soon
+             as the JVM takes SIGQUIT (during the untimed warm-up): the
+             overhead once attached, hooks through the GOT instead of
+             LD_PRELOAD
 
 Prints median seconds and the median over rounds of each run's ratio to the
 plain run of the same round, for the workload's timed loop (after warm-up),
@@ -18,6 +22,7 @@ Not a test. Every run is bounded by --timeout; temporary files are removed.
 """
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +43,23 @@ def load_nmtprof():
         return None
 
 
+def attacher(launcher, out, notes):
+    """on_start for nmt-attach: attaches (recording until the JVM exits) as
+    soon as the launcher accepts the JVM (it refuses one still starting)."""
+    def go(pid):
+        end = time.monotonic() + 30
+        while True:
+            p = subprocess.run([launcher, "attach", "--output", out, str(pid)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            early = "still starting" in p.stderr or "not a JVM" in p.stderr
+            if p.returncode == 0 or not early or time.monotonic() > end:
+                break
+            time.sleep(0.01)
+        if p.returncode != 0:
+            notes.append("attach failed: " + p.stderr.strip())
+    return go
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", help="build directory (default $NMT_BUILD or <repo>/build)")
@@ -48,6 +70,8 @@ def main():
     ap.add_argument("--jvm-opts", default=JVM_OPTS)
     ap.add_argument("--java", default=os.path.join(os.environ.get("JAVA_HOME", "/usr"), "bin", "java"))
     ap.add_argument("--timeout", type=int, default=120, help="seconds per run")
+    ap.add_argument("--attach", action="store_true",
+                    help="also measure nmt-attach (nmtrace attach into the running JVM)")
     ap.add_argument("--budget", type=int, default=400,
                     help="seconds: no new round starts that would end past this")
     a = ap.parse_args()
@@ -59,6 +83,8 @@ def main():
     if not os.path.exists(a.java):
         sys.exit("java not found at %s (use --java)" % a.java)
     nmtprof = load_nmtprof()
+    configs = CONFIGS + (["nmt-attach"] if a.attach else [])
+    launcher = os.path.join(build, "bin", "nmtrace")
     notes = []
     cmd = [a.java] + a.jvm_opts.split() + ["-Djava.library.path=" + os.path.join(build, "lib"),
                                             "-cp", classes, "NativeChurn", str(a.threads),
@@ -71,14 +97,16 @@ def main():
         for r in range(a.rounds):
             rs = time.monotonic()
             row = {}
-            for c in bl.rotated(CONFIGS, r):
+            for c in bl.rotated(configs, r):
                 env = {k: v for k, v in os.environ.items()
                        if not k.startswith("NMTRACE_") and k not in ("LD_PRELOAD", "JAVA_TOOL_OPTIONS")}
-                if c != "plain":
+                if c in ("nmt-off", "nmt-auto"):
                     env.update(LD_PRELOAD=nmt, NMTRACE_QUIET="1",
                                NMTRACE_OUTPUT=os.path.join(tmp, "nmt.%p.nmt"),
                                NMTRACE_JAVA="off" if c == "nmt-off" else "auto")
-                rc, out, err, cpu, wall = bl.run_timed(cmd, env, a.timeout)
+                start = attacher(launcher, os.path.join(tmp, "nmt.attach.nmt"), notes) \
+                    if c == "nmt-attach" else None
+                rc, out, err, cpu, wall = bl.run_timed(cmd, env, a.timeout, on_start=start)
                 res = bl.parse_result(out)
                 counters = None
                 for name in os.listdir(tmp):
@@ -108,7 +136,7 @@ def main():
     print("| config | loop s | x plain | loop cpu s | x plain | process wall s | x plain "
           "| process cpu s | x plain |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for c in CONFIGS:
+    for c in configs:
         line = "| %s |" % c
         for k in ("loop_s", "loop_cpu_s", "process_wall_s", "cpu_s"):
             vals = [r[c][k] for r in rows if r.get(c)]
@@ -117,7 +145,7 @@ def main():
                                      "" if c == "plain" else bl.fmt(ratio, "%.3f"))
         print(line)
     print()
-    for c in ("nmt-off", "nmt-auto"):
+    for c in configs[1:]:
         r, _ = bl.paired_ratio(rows, c, "plain", "loop_s")
         rc, _ = bl.paired_ratio(rows, c, "plain", "loop_cpu_s")
         rp, _ = bl.paired_ratio(rows, c, "plain", "process_wall_s")

@@ -32,6 +32,8 @@ const struct nmc_var nmc_vars[] = {
     {"NMTRACE_RING", NMC_COUNT, 4, UINT64_C(1) << 20, 0, NULL},
     {"NMTRACE_ON_FULL", NMC_KEYWORD, 0, 0, 0, on_full_words},
     {"NMTRACE_QUIET", NMC_KEYWORD, 0, 0, 0, quiet_words},
+    /* Set by the launcher: its run token (nmt_config.c's buffer is 64 bytes). */
+    {"NMTRACE_RUN", NMC_TEXT, 1, 63, 0, NULL},
     /* nmreport's debug directories, and the examples' build directory. */
     {"NMTRACE_DEBUG_PATH", NMC_TEXT, 0, UINT64_MAX, 0, NULL},
     {"NMTRACE_BUILD", NMC_TEXT, 0, UINT64_MAX, 0, NULL},

@@ -36,10 +36,18 @@ need_java() {
     command -v "$JAVA" >/dev/null || { echo "$(basename "$0"): no java (set JAVA)" >&2; exit 2; }
 }
 
+# say CMD...: print the command as it can be copied and run from anywhere
+# (absolute paths, shell quoting).
+say() {
+    printf '$'
+    printf ' %q' "$@"
+    printf '\n'
+}
+
 # show CMD...: print the command, then run it.
 show() {
     echo
-    echo "\$ $*" | sed "s|$BUILD/bin/||g; s|$OUT/||g"
+    say "$@"
     "$@"
 }
 
@@ -51,7 +59,7 @@ record() {
     shift
     need "$NMTRACE" "$NMLIB" "$NMREPORT"
     log=$OUT/$name.launcher.log
-    echo "\$ nmtrace -o $name.%p.nmt $*" | sed "s|$CLASSES|classes|g; s|$JNILIB|lib|g"
+    say "$NMTRACE" -o "$OUT/$name.%p.nmt" "$@"
     RC=0
     "$NMTRACE" -o "$OUT/$name.%p.nmt" "$@" 2>"$log" || RC=$?
     cat "$log" >&2

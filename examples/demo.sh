@@ -5,11 +5,12 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 need "$BUILD/examples/c_leak" "$NMLIB" "$NMREPORT"
 cd "$OUT"
-echo "\$ LD_PRELOAD=build/lib/libnmtrace.so NMTRACE_RATE=1 build/examples/c_leak ${1:-2000} ${2:-4096}"
+say cd "$OUT"
+say env LD_PRELOAD="$NMLIB" NMTRACE_RATE=1 "$BUILD/examples/c_leak" "${1:-2000}" "${2:-4096}"
 LD_PRELOAD=$NMLIB NMTRACE_RATE=1 "$BUILD/examples/c_leak" "${1:-2000}" "${2:-4096}" &
 pid=$!
 wait $pid
-show "$NMREPORT" --nodecount 5 "nmtrace.$pid.nmt"
-show "$NMREPORT" --tree --nodecount 5 "nmtrace.$pid.nmt"
+show "$NMREPORT" --nodecount 5 "$OUT/nmtrace.$pid.nmt"
+show "$NMREPORT" --tree --nodecount 5 "$OUT/nmtrace.$pid.nmt"
 echo
 echo "profile kept in $OUT/nmtrace.$pid.nmt"

@@ -25,7 +25,8 @@ args=("${1:-2}" "${2:-20000}" "${3:-1000}")
 jvm=(-Xmx256m -cp "$CLASSES" -Djava.library.path="$JNILIB" JniLeak)
 
 echo "== 1. jemalloc's profiler: prof:true, one sample per 2^16 bytes, final dump at exit"
-echo "\$ LD_PRELOAD=$JEMALLOC MALLOC_CONF=prof:true,lg_prof_sample:16,prof_final:true,prof_prefix:jeprof java ... JniLeak ${args[*]}"
+say env LD_PRELOAD="$JEMALLOC" MALLOC_CONF="prof:true,lg_prof_sample:16,prof_final:true,prof_prefix:$OUT/jeprof" \
+    "$JAVA" "${jvm[@]}" "${args[@]}"
 LD_PRELOAD=$JEMALLOC \
     MALLOC_CONF=prof:true,lg_prof_sample:16,prof_final:true,prof_prefix:$OUT/jeprof \
     "$JAVA" "${jvm[@]}" "${args[@]}" &
@@ -40,7 +41,7 @@ if [ -z "$heap" ]; then
     exit 1
 fi
 echo
-echo "\$ jeprof --text $java_bin $(basename "$heap") | head -n 10"
+echo "$(say jeprof --text "$java_bin" "$heap") | head -n 10"
 jeprof --text "$java_bin" "$heap" 2>/dev/null | head -n 10 || true
 
 echo

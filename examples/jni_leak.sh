@@ -4,8 +4,9 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 need_java
-record jni_leak --rate 64k -- "$JAVA" -Xmx256m -cp "$CLASSES" -Djava.library.path="$JNILIB" \
+record jni_leak --rate 64k --growth 4m -- "$JAVA" -Xmx256m -cp "$CLASSES" -Djava.library.path="$JNILIB" \
     JniLeak "${1:-2}" "${2:-20000}" "${3:-1000}"
 show "$NMREPORT" --nodecount 8 "$PROFILE"
 show "$NMREPORT" --by class "$PROFILE"
 show "$NMREPORT" --tree --focus nmex_session_open --nodecount 3 "$PROFILE"
+show "$NMREPORT" --diagnose --nodecount 1 "$PROFILE"

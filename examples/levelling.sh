@@ -11,3 +11,4 @@ record levelling --rate 64k --growth 4m -- "$JAVA" -Xmx256m -cp "$CLASSES" \
 show "$NMREPORT" --nodecount 4 "$PROFILE"
 show "$NMREPORT" --timeline "$PROFILE"
 show "$NMREPORT" --growth --nodecount 4 "$PROFILE"
+show "$NMREPORT" --diagnose --nodecount 2 "$PROFILE"

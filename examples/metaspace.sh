@@ -4,7 +4,8 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 need_java
-record metaspace -- "$JAVA" -Xmx256m -XX:MaxMetaspaceSize=256m -cp "$CLASSES" \
+record metaspace --growth 4m -- "$JAVA" -Xmx256m -XX:MaxMetaspaceSize=256m -cp "$CLASSES" \
     MetaspaceGrowth "${1:-3000}"
 show "$NMREPORT" --committed --nodecount 6 "$PROFILE"
 show "$NMREPORT" --committed --tree --focus 'metaspace::' --nodecount 3 "$PROFILE"
+show "$NMREPORT" --diagnose --nodecount 1 "$PROFILE"

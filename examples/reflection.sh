@@ -9,7 +9,8 @@ need_java
 record reflection_off -- "$JAVA" -Xmx256m -Dsun.reflect.inflationThreshold=1000000000 \
     -cp "$CLASSES" ReflectionInflation "${1:-1024}" "${2:-20}"
 off=$PROFILE
-record reflection_15 -- "$JAVA" -Xmx256m -cp "$CLASSES" ReflectionInflation "${1:-1024}" "${2:-20}"
+record reflection_15 --growth 4m -- "$JAVA" -Xmx256m -cp "$CLASSES" ReflectionInflation "${1:-1024}" "${2:-20}"
 show "$NMREPORT" --committed --focus '^metaspace::' --nodecount 5 "$PROFILE"
 show "$NMREPORT" --committed --focus '^metaspace::' --base "$off" --nodecount 5 "$PROFILE"
 show "$NMREPORT" --committed --tree --focus 'MethodAccessorGenerator' --nodecount 1 "$PROFILE"
+show "$NMREPORT" --diagnose --nodecount 1 "$PROFILE"

@@ -10,3 +10,4 @@ record warmup --interval 1 -- "$JAVA" -Xms256m -Xmx256m -XX:MaxMetaspaceSize=64m
     WarmUp "${1:-160}" 8 150
 show "$NMREPORT" --timeline "$PROFILE"
 show "$NMREPORT" --rss "$PROFILE"
+show "$NMREPORT" --diagnose --nodecount 1 "$PROFILE"

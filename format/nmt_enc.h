@@ -4,7 +4,7 @@
  * The recorder's snapshots (preload/nmt_snapshot.c), the JVM bridge's Java
  * records (preload/nmt_jvm_*.c) and the bench generator (bench/gen_profile.c)
  * all encode through it, so the byte layout of each field and record is
- * written once. tests/integration/nmtprof.py stays the independent reader.
+ * written once. tests/recorder/nmtprof.py stays the independent reader.
  *
  * Little-endian puts into a caller's buffer. The encoder itself never
  * allocates: a buffer grows only through the caller's `grow` function

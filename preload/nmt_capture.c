@@ -25,6 +25,7 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include "nmt_attach.h"
 #include "nmt_internal.h"
 #include "nmt_sampler.h"
 
@@ -392,7 +393,7 @@ static uint32_t take_stack(uint64_t *frames, uint32_t room, void *entry, uint32_
     return n;
 }
 
-NMT_HIDDEN void *nmt__sampled_alloc(void *ptr, size_t size, void *entry)
+static void *sampled_alloc(void *ptr, size_t size, void *entry)
 {
     struct nmt_tls *t = &nmt__tls;
     t->guard++;
@@ -432,7 +433,7 @@ NMT_HIDDEN void *nmt__sampled_alloc(void *ptr, size_t size, void *entry)
     return ptr;
 }
 
-NMT_HIDDEN void nmt__record_free(void *ptr, uint64_t seq)
+static void record_free(void *ptr, uint64_t seq)
 {
     struct nmt_tls *t = &nmt__tls;
     t->guard++;
@@ -457,8 +458,8 @@ NMT_HIDDEN void nmt__record_free(void *ptr, uint64_t seq)
     t->guard--;
 }
 
-NMT_HIDDEN void nmt__record_mmap(int type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
-                                 void *entry, uint64_t seq)
+static void record_mmap(int type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, void *entry,
+                        uint64_t seq)
 {
     struct nmt_tls *t = &nmt__tls;
     t->guard++;
@@ -481,4 +482,39 @@ NMT_HIDDEN void nmt__record_mmap(int type, uint64_t a0, uint64_t a1, uint64_t a2
         count_drop(thr, type == NMT_EV_MMAP ? a1 : 0);
     slot_leave(late);
     t->guard--;
+}
+
+/* The entry points. Once attached (nmt_attach.c), a detach must know when no
+ * thread is inside the recorder any more: the sampled path brackets itself
+ * then (never the unsampled hot path, and never under LD_PRELOAD). */
+NMT_HIDDEN void *nmt__sampled_alloc(void *ptr, size_t size, void *entry)
+{
+    if (NMT_LIKELY(!nmt__attach_mode))
+        return sampled_alloc(ptr, size, entry);
+    if (nmt__attach_hold()) {
+        sampled_alloc(ptr, size, entry);
+        nmt__attach_release();
+    }
+    return ptr;
+}
+
+NMT_HIDDEN void nmt__record_free(void *ptr, uint64_t seq)
+{
+    if (NMT_LIKELY(!nmt__attach_mode)) {
+        record_free(ptr, seq);
+    } else if (nmt__attach_hold()) {
+        record_free(ptr, seq);
+        nmt__attach_release();
+    }
+}
+
+NMT_HIDDEN void nmt__record_mmap(int type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+                                 void *entry, uint64_t seq)
+{
+    if (NMT_LIKELY(!nmt__attach_mode)) {
+        record_mmap(type, a0, a1, a2, a3, entry, seq);
+    } else if (nmt__attach_hold()) {
+        record_mmap(type, a0, a1, a2, a3, entry, seq);
+        nmt__attach_release();
+    }
 }

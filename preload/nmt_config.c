@@ -19,6 +19,7 @@
 #include "nmc_env.h"
 #include "nmc_parse.h"
 #include "nmc_vars.h"
+#include "nmt_cadence.h"
 #include "nmt_internal.h"
 #include "nmt_os.h"
 
@@ -28,6 +29,8 @@ NMT_HIDDEN struct nmt_config nmt__cfg = {
     .output = "nmtrace.%p.nmt",
     .java = 1,
     .ring_kib = 1024,
+    .interval = NMT_AUTO_INTERVAL_S,
+    .interval_auto = 1,
 };
 
 /* 1 with the value of variable name in *out when it is set and valid (by its
@@ -67,6 +70,37 @@ static void string_var(const char *name, char *dst, size_t size)
     uint64_t len;
     if (var(name, &len, dst[0] != '\0' ? dst : "none") && len < size)
         memcpy(dst, getenv(name), (size_t)len + 1);
+}
+
+/* NMTRACE_INTERVAL: unset or "auto" is the default cadence whose gaps grow
+ * with the run's age (nmt_cadence.h); a duration is a fixed gap, 0 none. */
+static void interval_var(void)
+{
+    const char *s = getenv("NMTRACE_INTERVAL");
+    uint64_t v;
+    if (s != NULL && strcmp(s, "auto") == 0)
+        return;
+    if (var("NMTRACE_INTERVAL", &v, "auto")) {
+        nmt__cfg.interval = (uint32_t)v; /* at most a year of seconds (nmc_vars.c) */
+        nmt__cfg.interval_auto = 0;
+    }
+}
+
+/* A relative NMTRACE_OUTPUT is taken from the directory the process starts
+ * in: the writer creates the file a moment later, when the program may
+ * have changed directory, and every message names the file absolutely. */
+static void absolute_output(void)
+{
+    char cwd[sizeof(nmt__cfg.output)];
+    size_t len, olen = strlen(nmt__cfg.output);
+    if (nmt__cfg.output[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+        return;
+    len = strlen(cwd);
+    if (len + 1 + olen >= sizeof(nmt__cfg.output))
+        return; /* too long to hold: made relative, named absolutely once made */
+    memmove(nmt__cfg.output + len + 1, nmt__cfg.output, olen + 1);
+    memcpy(nmt__cfg.output, cwd, len);
+    nmt__cfg.output[len] = '/';
 }
 
 _Static_assert(NMC_DEPTH_MAX == NMT_MAX_DEPTH, "NMTRACE_DEPTH's limit is the stack buffers' size");
@@ -144,7 +178,7 @@ NMT_HIDDEN void nmt__config_load(void)
         nmt__cfg.quiet = quiet == 1;
     num_var("NMTRACE_RATE", &nmt__cfg.rate);
     u32_var("NMTRACE_DEPTH", &nmt__cfg.depth);
-    u32_var("NMTRACE_INTERVAL", &nmt__cfg.interval);
+    interval_var();
     num_var("NMTRACE_GROWTH", &nmt__cfg.growth);
     /* Rate 1 records every allocation: a 1 MiB ring overflows in a burst
      * (docs/PERFORMANCE.md measured half the events lost), so its default is
@@ -168,6 +202,8 @@ NMT_HIDDEN void nmt__config_load(void)
         nmt__cfg.dump_signal = (int)v;
     string_var("NMTRACE_OUTPUT", nmt__cfg.output, sizeof(nmt__cfg.output));
     string_var("NMTRACE_TRIGGER", nmt__cfg.trigger, sizeof(nmt__cfg.trigger));
+    string_var("NMTRACE_RUN", nmt__cfg.run, sizeof(nmt__cfg.run));
+    absolute_output();
     warn_unknown();
 }
 
@@ -182,7 +218,7 @@ NMT_HIDDEN void nmt__config_describe(void (*add)(void *, const char *, const cha
     snprintf(buf, sizeof(buf), "%u", nmt__cfg.depth);
     add(ctx, "config.DEPTH", buf);
     snprintf(buf, sizeof(buf), "%u", nmt__cfg.interval);
-    add(ctx, "config.INTERVAL", buf);
+    add(ctx, "config.INTERVAL", nmt__cfg.interval_auto ? "auto" : buf);
     snprintf(buf, sizeof(buf), "%llu", (unsigned long long)nmt__cfg.growth);
     add(ctx, "config.GROWTH", buf);
     snprintf(buf, sizeof(buf), "%d", nmt__cfg.dump_signal);
@@ -193,4 +229,6 @@ NMT_HIDDEN void nmt__config_describe(void (*add)(void *, const char *, const cha
     snprintf(buf, sizeof(buf), "%u", nmt__cfg.ring_kib);
     add(ctx, "config.RING", buf);
     add(ctx, "config.ON_FULL", nmt__cfg.on_full_drop ? "drop" : "wait");
+    if (nmt__cfg.run[0])
+        add(ctx, "config.RUN", nmt__cfg.run);
 }

@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "nmt_attach.h"
 #include "nmt_internal.h"
 #include "nmt_sampler.h"
 
@@ -27,8 +28,11 @@
  * countdown. Returns 1 when it is to be sampled. */
 static int sample_decision(struct nmt_tls *t, size_t size)
 {
-    if (NMT_UNLIKELY(!t->inited)) {
+    /* A countdown left from an earlier attach was drawn at that attach's
+     * rate: draw afresh rather than weigh this one by the new rate. */
+    if (NMT_UNLIKELY(!t->inited || t->session != nmt__attach_session)) {
         t->inited = 1;
+        t->session = nmt__attach_session;
         t->countdown = (uint64_t)nmt__next_gap(t);
         if (size < t->countdown) {
             t->countdown -= size;

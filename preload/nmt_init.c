@@ -11,8 +11,9 @@
  * ends the process with exit(0) once only it is left, as glibc would have
  * done on the last thread's exit (the destructor then runs on the writer
  * thread). A fork child clears the rings and tables it inherited and starts
- * its own writer (and file) at its first event (nmt__child_start in
- * nmt_writer.c); an exec'ed program loads us afresh and writes its own file.
+ * its own writer at its first event (nmt__child_start in nmt_writer.c), and
+ * its file at its first snapshot; an exec'ed program loads us afresh and
+ * writes its own file.
  */
 #include <dlfcn.h>
 #include <link.h>
@@ -23,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nmt_attach.h"
 #include "nmt_internal.h"
 #include "nmt_format.h"
 #include "nmt_writer.h"
@@ -46,6 +48,7 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
             continue;
         uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
         if (me >= lo && me < hi) {
+            nmt__hint_self(info->dlpi_name);
             for (int j = 0; j < info->dlpi_phnum; j++) {
                 const ElfW(Phdr) *x = &info->dlpi_phdr[j];
                 if (x->p_type == PT_LOAD && (x->p_flags & PF_X)) {
@@ -108,6 +111,13 @@ __attribute__((constructor(101))) static void nmt_init(void)
     pthread_atfork(nmt__gate_fork_prepare, nmt__gate_fork_parent, atfork_child);
     if (nmt_jvm_configure != NULL)
         nmt_jvm_configure(nmt__cfg.java);
+    if (nmt__attach_loaded_late()) {
+        /* dlopen'ed into a live process: nothing calls our hooks until an
+         * attach rewrites the GOT entries (nmt_attach.c). */
+        nmt__attach_dormant = 1;
+        nmt__tls.guard--;
+        return;
+    }
     if (nmt__cfg.dump_signal) {
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));

@@ -46,6 +46,7 @@ struct nmt_config {
     int unwind_fp;     /* NMTRACE_UNWIND=fp */
     uint32_t depth;    /* NMTRACE_DEPTH */
     uint32_t interval; /* NMTRACE_INTERVAL seconds, 0 = off */
+    int interval_auto; /* NMTRACE_INTERVAL unset or auto: gaps grow (nmt_writer.c) */
     uint64_t growth;   /* NMTRACE_GROWTH bytes, 0 = off */
     int dump_signal;   /* NMTRACE_SIGNAL, 0 = off */
     char trigger[512]; /* NMTRACE_TRIGGER path, "" = off */
@@ -54,6 +55,7 @@ struct nmt_config {
     uint32_t ring_kib; /* NMTRACE_RING: per-thread ring size in KiB */
     int on_full_drop;  /* NMTRACE_ON_FULL=drop: a full ring drops instead of waiting */
     int quiet;         /* NMTRACE_QUIET=1: no notices on stderr */
+    char run[64];      /* NMTRACE_RUN: the launcher's run token, "" = not launched */
 };
 NMT_HIDDEN extern struct nmt_config nmt__cfg;
 NMT_HIDDEN void nmt__config_load(void);
@@ -64,6 +66,13 @@ NMT_HIDDEN void nmt__config_describe(void (*add)(void *, const char *, const cha
 NMT_HIDDEN void nmt__say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* clock_gettime(clk) in nanoseconds (nmt_os.c; vDSO: no syscall) */
 NMT_HIDDEN uint64_t nmt__clock_ns(clockid_t clk);
+
+/* ---- the reader named in the exit line (nmt_hint.c) ---- */
+/* Remembers the path this library was loaded as (from the constructor). */
+NMT_HIDDEN void nmt__hint_self(const char *loaded_as);
+/* "nmreport", or the absolute path of the one next to this library when PATH
+ * would not run that one; buf holds it. */
+NMT_HIDDEN const char *nmt__hint_reader(char *buf, size_t size);
 
 /* ---- real functions and bootstrap (nmt_bootstrap.c) ---- */
 struct nmt_real {

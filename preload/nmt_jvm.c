@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nmt_attach.h"
 #include "nmt_jvm_internal.h"
 
 /* How often the writer asks a loaded libjvm.so for a JVM, and how long a JVM
@@ -590,10 +591,53 @@ JNIEXPORT jint JNICALL Agent_OnLoad(JavaVM *vm, char *options, void *reserved)
     return JNI_OK;
 }
 
-/* Dynamic attach (jcmd JVMTI.agent_load, VirtualMachine.loadAgentPath). */
+/* The code events a profile needs, on or off (between attaches). */
+static void code_events(jvmtiEnv *ti, jvmtiEventMode mode)
+{
+    static const jvmtiEvent code[] = {JVMTI_EVENT_DYNAMIC_CODE_GENERATED,
+                                      JVMTI_EVENT_COMPILED_METHOD_LOAD,
+                                      JVMTI_EVENT_COMPILED_METHOD_UNLOAD};
+    for (size_t i = 0; i < sizeof(code) / sizeof(code[0]); i++)
+        (*ti)->SetEventNotificationMode(ti, mode, code[i], NULL);
+}
+
+/* nmt__attach_run's bridge: started on the attaching thread (a JVM thread
+ * in the live phase), so the first sampled stack has Java frames; after a
+ * detach it only stops code events, and a new attach replays them and
+ * names methods afresh for the new profile. */
+static void attach_bridge(void *arg, int on)
+{
+    JavaVM *vm = arg;
+    int st = atomic_load(&nmt__jvm_state);
+    if (!on) {
+        if (st == NMT_JVM_ATTACHED && names_ti)
+            code_events(names_ti, JVMTI_DISABLE);
+        return;
+    }
+    if (st == NMT_JVM_WAITING) {
+        JNIEnv *jni = NULL;
+        if ((*vm)->GetEnv(vm, (void **)&jni, JNI_VERSION_1_6) == JNI_OK && jni)
+            start_here(vm, jni, NMT_JVM_VIA_ONATTACH);
+        else
+            bridge_start(vm, NMT_JVM_VIA_ONATTACH);
+    } else if (st == NMT_JVM_ATTACHED && names_ti) {
+        nmt__jvm_methods_forget();
+        code_events(names_ti, JVMTI_ENABLE);
+        (*names_ti)->GenerateEvents(names_ti, JVMTI_EVENT_DYNAMIC_CODE_GENERATED);
+        (*names_ti)->GenerateEvents(names_ti, JVMTI_EVENT_COMPILED_METHOD_LOAD);
+    }
+}
+
+/* Dynamic attach (nmtrace attach, jcmd JVMTI.agent_load,
+ * VirtualMachine.loadAgentPath): recording starts here (nmt_attach.c);
+ * options say where to and how, or "detach". Under LD_PRELOAD the recorder
+ * already runs: the bridge is started if it was not, the attach refused. */
 JNIEXPORT jint JNICALL Agent_OnAttach(JavaVM *vm, char *options, void *reserved)
 {
-    (void)options, (void)reserved;
-    bridge_start(vm, NMT_JVM_VIA_ONATTACH);
-    return JNI_OK;
+    (void)reserved;
+    if (nmt__attach_run == NULL || !nmt__attach_waiting())
+        bridge_start(vm, NMT_JVM_VIA_ONATTACH);
+    if (nmt__attach_run == NULL)
+        return JNI_OK;
+    return nmt__attach_run(options, attach_bridge, vm);
 }

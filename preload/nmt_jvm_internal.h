@@ -3,12 +3,13 @@
  *
  * nmt_jvm.c: life cycle (finding the JVM, attaching, agent entry points, the
  * bridge thread, shutdown). nmt_jvm_dlsym.c (with nmt_jvm_dlsym_stub.S):
- * the exported dlsym that catches JNI_CreateJavaVM. nmt_jvm_stack.c: the sampled path
- * (AsyncGetCallTrace) and the striped counters. nmt_jvm_methods.c: method
- * serials, naming methods (JMETHOD). nmt_jvm_code.c: JVMTI code events
- * (JCODE). nmt_jvm_queue.c: records waiting for the writer. nmt_jvm_state.c:
- * the state below that the others share. nmt_jvm_glue.c: the bridge's only
- * contact with the recorder. Nothing here is exported from libnmtrace.so.
+ * the exported dlsym that catches JNI_CreateJavaVM. nmt_jvm_stack.c: the
+ * sampled path (AsyncGetCallTrace) and the java.* counters of a snapshot.
+ * nmt_jvm_methods.c: method serials, naming methods (JMETHOD).
+ * nmt_jvm_code.c: JVMTI code events (JCODE). nmt_jvm_queue.c: records
+ * waiting for the writer. nmt_jvm_state.c: the state below that the others
+ * share, and the striped counters. nmt_jvm_glue.c: the bridge's only contact
+ * with the recorder. Nothing here is exported from libnmtrace.so.
  */
 #ifndef NMT_JVM_INTERNAL_H
 #define NMT_JVM_INTERNAL_H
@@ -63,8 +64,9 @@ enum nmt__jvm_via {
 NMT_JVM_HIDDEN extern _Atomic int nmt__jvm_via;
 
 /*
- * Counters (relaxed, striped by thread so application threads on the sampled
- * path rarely share a cache line). Their names are in nmt_jvm_stack.c.
+ * Counters (nmt_jvm_state.c: relaxed, striped by thread so application
+ * threads on the sampled path rarely share a cache line). Their names are in
+ * nmt_jvm_stack.c.
  */
 enum nmt__jvm_stat {
     NMT_JST_OK = 0,        /* samples with Java frames appended */
@@ -125,9 +127,11 @@ NMT_JVM_HIDDEN void nmt__jvm_methods_kick(void);
 NMT_JVM_HIDDEN int nmt__jvm_accounts_due(void);
 NMT_JVM_HIDDEN void nmt__jvm_accounts_refresh(JNIEnv *jni);
 NMT_JVM_HIDDEN void nmt__jvm_accounts_after_fork(void);
-NMT_JVM_HIDDEN void nmt__jvm_accounts_counters(nmt_counter_fn add, void *ctx)
-    __attribute__((weak));
+NMT_JVM_HIDDEN void nmt__jvm_accounts_counters(nmt_counter_fn add, void *ctx) __attribute__((weak));
 NMT_JVM_HIDDEN void nmt__jvm_methods_after_fork(void);
+/* A new attach (a new profile): every method gets a new serial and is named
+ * again. */
+NMT_JVM_HIDDEN void nmt__jvm_methods_forget(void);
 
 /* JVMTI callbacks of code events (nmt_jvm_code.c). */
 NMT_JVM_HIDDEN void JNICALL nmt__jvm_on_code_load(jvmtiEnv *ti, jmethodID method, jint size,
@@ -180,7 +184,7 @@ NMT_JVM_HIDDEN void nmt__jvm_wait_writer(void) __attribute__((weak));
 
 /* dl_iterate_phdr through the recorder's fork gate (nmt_forkgate.c), so the
  * link map's lock is never held across a fork. Weak: test harnesses omit it,
- * and objects() then calls dl_iterate_phdr itself. */
+ * and iterate_objects() (nmt_jvm.c) then calls dl_iterate_phdr itself. */
 struct dl_phdr_info;
 NMT_JVM_HIDDEN int nmt__jvm_iterate_objects(int (*cb)(struct dl_phdr_info *, size_t, void *),
                                             void *arg) __attribute__((weak));

@@ -159,6 +159,18 @@ void nmt__jvm_methods_stop(void)
     pthread_mutex_unlock(&m_mu);
 }
 
+void nmt__jvm_methods_forget(void)
+{
+    /* Serials keep counting up: a name the bridge thread is writing for an
+     * old serial cannot be mistaken for a new one. */
+    pthread_mutex_lock(&m_mu);
+    if (tab)
+        memset(tab, 0, tab_cap * sizeof(*tab));
+    tab_used = 0;
+    pend_len = 0;
+    pthread_mutex_unlock(&m_mu);
+}
+
 void nmt__jvm_methods_after_fork(void)
 {
     /* Serials stay (they are the parent's), the naming queue goes: no thread

@@ -1,6 +1,6 @@
 /*
- * nmt_jvm_stack.c: the JVM bridge on the application's sampled path, and its
- * counters.
+ * nmt_jvm_stack.c: the JVM bridge on the application's sampled path, and the
+ * java.* counters it writes into each snapshot.
  *
  * nmt_jvm_append takes the Java stack of the calling thread with HotSpot's
  * AsyncGetCallTrace, which walks the thread's frames from its last Java frame
@@ -9,11 +9,9 @@
  * interpreter, a native-method wrapper, compiled code: native unwinding
  * cannot name them and usually derails there) with the Java frames, leaf
  * first, in a raw form that nmt_jvm_translate turns into file frames on the
- * writer thread. Every reason a Java stack could not be taken is counted, in
- * counters striped by thread so the sampled path rarely writes a cache line
- * another thread uses.
+ * writer thread. Every reason a Java stack could not be taken is counted
+ * (nmt__jvm_count, nmt_jvm_state.c).
  */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <ucontext.h>
 
@@ -21,34 +19,9 @@
 
 /* Java frames taken per sample at most (the stack buffer below). */
 #define JAVA_DEPTH_MAX 512
-#define NSTRIPES       16
 #define CODE_CACHE_MAX (2ull << 30)
 
-struct stripe {
-    _Atomic uint64_t v[NMT_JST_COUNT];
-} __attribute__((aligned(64)));
-static struct stripe stripes[NSTRIPES];
-
 static _Atomic uint64_t code_lo, code_hi;
-
-static inline struct stripe *my_stripe(void)
-{
-    uint64_t h = (uint64_t)pthread_self() * 0x9e3779b97f4a7c15ull;
-    return &stripes[h >> 60];
-}
-
-void nmt__jvm_count(enum nmt__jvm_stat s, uint64_t v)
-{
-    atomic_fetch_add_explicit(&my_stripe()->v[s], v, memory_order_relaxed);
-}
-
-uint64_t nmt__jvm_stat_get(enum nmt__jvm_stat s)
-{
-    uint64_t sum = 0;
-    for (int i = 0; i < NSTRIPES; i++)
-        sum += atomic_load_explicit(&stripes[i].v[s], memory_order_relaxed);
-    return sum;
-}
 
 void nmt__jvm_code_range_add(uint64_t start, uint64_t size)
 {

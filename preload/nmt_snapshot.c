@@ -1,11 +1,12 @@
 /*
  * nmt_snapshot.c: encodes the aggregate into profile records (docs/FORMAT.md).
  *
- * The file is created at the first snapshot (a process that never snapshots
- * leaves nothing behind) with HEADER and INFO. Each snapshot appends the
- * STACK records of stacks new since the last one, the JVM bridge's pending
- * records, then SNAP_BEGIN, MAPS, SMAPS (nmt_smaps.c), COUNTERS, the JVM's
- * accounts (JACCOUNTS, nmt_jvm_accounts.c), SITES and SNAP_END, encoded in
+ * The file is created with HEADER and INFO when the writer starts (a fork
+ * child's at its first snapshot: one that only execs leaves nothing
+ * behind), and its path said. Each snapshot appends the STACK records of
+ * stacks new since the last one, the JVM bridge's pending records, then
+ * SNAP_BEGIN, MAPS, SMAPS (nmt_smaps.c), COUNTERS, the JVM's accounts
+ * (JACCOUNTS, nmt_jvm_accounts.c), SITES and SNAP_END, encoded in
  * memory and written in one go so that a crash leaves at most one partial
  * snapshot at the end. Failures (no memory, disk full) are counted and said
  * once; recording goes on. The file is opened for each write and closed
@@ -13,6 +14,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,6 +23,7 @@
 #include "nmt_enc.h"
 #include "nmt_format.h"
 #include "nmt_os.h"
+#include "nmt_attach.h"
 #include "nmt_smaps.h"
 #include "nmt_writer.h"
 
@@ -62,6 +65,8 @@ static void encode_header(struct nmt_enc *b)
     nmt_enc_u32(b, 0);
     nmt__config_describe(kv_add, &kv);
     nmt__os_jvm_info(kv_add, &kv);
+    if (nmt__attach_describe != NULL)
+        nmt__attach_describe(kv_add, &kv);
     nmt_enc_patch_u32(b, count_at, kv.count);
     nmt_enc_rec_end(b, r);
 }
@@ -219,13 +224,25 @@ static int prepare_file(struct nmt_writer *w, struct nmt_enc *b)
     return 0;
 }
 
+/* The profile's name for messages: its absolute path once created, else the
+ * pattern, with the working directory in front when it is relative. */
+static const char *shown_path(struct nmt_writer *w, char *buf, size_t n)
+{
+    char cwd[1024];
+    if (w->file_created || nmt__cfg.output[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+        return w->file_created ? w->path : nmt__cfg.output;
+    snprintf(buf, n, "%s/%s", cwd, nmt__cfg.output);
+    return buf;
+}
+
 static void say_lost(struct nmt_writer *w, int err)
 {
+    char buf[1600];
     nmt__ctr.write_errors++;
     if (!w->write_said) {
         nmt__say("nmtrace: writing the profile '%s' failed: %s; snapshots are lost (and "
                  "counted) until writing works again",
-                 w->file_created ? w->path : nmt__cfg.output, strerror(-err));
+                 shown_path(w, buf, sizeof(buf)), strerror(-err));
         w->write_said = 1;
     }
 }
@@ -243,8 +260,10 @@ static int append(struct nmt_writer *w, const struct nmt_enc *b)
         int write_err = 0;
         err = nmt__os_create_output(w->path, sizeof(w->path), &w->file_id, b->data, b->len,
                                     &write_err);
-        if (err == 0)
+        if (err == 0) {
             w->file_created = 1;
+            nmt__say("nmtrace: recording pid %d to %s", (int)getpid(), w->path);
+        }
         if (err == 0 && write_err == 0) {
             w->header_done = 1;
             return 0;
@@ -253,8 +272,9 @@ static int append(struct nmt_writer *w, const struct nmt_enc *b)
             say_lost(w, write_err);
             return write_err;
         }
+        char buf[1600];
         nmt__say("nmtrace: cannot create the profile '%s': %s; recording without output",
-                 nmt__cfg.output, strerror(-err));
+                 shown_path(w, buf, sizeof(buf)), strerror(-err));
         w->file_failed = 1;
         return err;
     }
@@ -273,6 +293,33 @@ static int append(struct nmt_writer *w, const struct nmt_enc *b)
         say_lost(w, err);
     }
     return err;
+}
+
+NMT_HIDDEN void nmt__snapshot_open(struct nmt_writer *w)
+{
+    struct nmt_enc b;
+    if (w->header_done)
+        return;
+    nmt_enc_init(&b, realloc);
+    if (prepare_file(w, &b) != 0)
+        return;
+    if (b.failed)
+        nmt__ctr.internal_errors++;
+    else
+        append(w, &b);
+    free(b.data);
+}
+
+/* Under the launcher (NMTRACE_RUN set) the launcher says it, for every
+ * process of the run at once. */
+NMT_HIDDEN void nmt__snapshot_say_exit(struct nmt_writer *w)
+{
+    char reader[600];
+    if (!w->file_created || w->file_failed || nmt__cfg.run[0] || nmt__cfg.quiet)
+        return;
+    nmt__say("nmtrace: pid %d: %u snapshot%s in %s; read it with: %s %s", (int)getpid(),
+             w->snap_seq, w->snap_seq == 1 ? "" : "s", w->path,
+             nmt__hint_reader(reader, sizeof(reader)), w->path);
 }
 
 NMT_HIDDEN void nmt__snapshot_side_records(struct nmt_writer *w)

@@ -68,6 +68,7 @@ struct nmt_tls {
     uint32_t main_thread;         /* the thread-group leader ("main" thread) */
     uint32_t writer;              /* the writer thread: allocates from nmt_wheap.c */
     uint32_t gate_depth;          /* inside the fork gate (nmt_forkgate.c) */
+    uint32_t session;             /* the attach its countdown was drawn for (nmt_attach.h) */
     uintptr_t stack_lo, stack_hi; /* mapped part of the stack, for the unwinders */
     double grown; /* NMTRACE_GROWTH: estimated bytes sampled since this thread woke the writer */
 };

@@ -5,7 +5,8 @@
  * the table of live sampled allocations and the mmap address-space model, and
  * decides when to write a snapshot (nmt_snapshot.c encodes it). When idle it
  * sleeps on a futex (nmt_wake.h) and makes no syscall at all unless a timed
- * duty is configured (NMTRACE_INTERVAL, NMTRACE_TRIGGER) or a JVM is around.
+ * duty is configured (NMTRACE_INTERVAL, on by default, whose gaps grow;
+ * NMTRACE_TRIGGER) or a JVM is around.
  * Producers wake it when a ring passes half full, when a ring is full (they
  * then wait for its next round, bounded), after sampling a quarter of
  * NMTRACE_GROWTH, for a snapshot signal, at a thread's exit, and at stop. Rounds may therefore be
@@ -36,6 +37,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nmt_attach.h"
+#include "nmt_got.h"
+#include "nmt_cadence.h"
 #include "nmt_livetab.h"
 #include "nmt_mmap_model.h"
 #include "nmt_sampler.h"
@@ -335,10 +339,18 @@ static void end_process(struct nmt_writer *w)
     exit(0);
 }
 
-/* The next moments at which the writer has a timed duty (0: none). */
+/* The next moments at which the writer has a timed duty (0: none), and how
+ * many periodic snapshots were taken (their gaps grow: nmt_cadence.h). */
 struct deadlines {
     uint64_t interval, trigger, alone;
+    uint64_t periodic;
 };
+
+static uint64_t gap_after(uint64_t taken)
+{
+    return nmt_cadence_gap((uint64_t)nmt__cfg.interval * 1000000000ull, taken,
+                           nmt__cfg.interval_auto);
+}
 
 static uint64_t until(uint64_t t, uint64_t deadline, uint64_t now)
 {
@@ -368,7 +380,7 @@ static int snapshot_due(struct nmt_writer *w, struct deadlines *d, uint64_t now)
     int reason = atomic_exchange_explicit(&w->request, 0, memory_order_acq_rel);
     if (reason == 0 && nmt__cfg.interval && now >= d->interval) {
         reason = NMT_SNAP_INTERVAL;
-        d->interval = now + (uint64_t)nmt__cfg.interval * 1000000000ull;
+        d->interval = now + gap_after(++d->periodic);
     }
     if (reason == 0 && nmt__cfg.growth &&
         w->live_est - w->last_snap_live >= (double)nmt__cfg.growth)
@@ -389,12 +401,18 @@ static void *writer_main(void *arg)
     nmt__tls.writer = 1; /* ... and comes from its own heap (nmt_wheap.c) */
     pthread_setname_np(pthread_self(), "nmtrace-writer");
     struct nmt_writer *w = &nmt__w;
-    struct deadlines d = {0, 0, 0};
+    struct deadlines d = {0, 0, 0, 0};
     if (nmt__cfg.interval)
-        d.interval = nmt__clock_ns(CLOCK_MONOTONIC) + (uint64_t)nmt__cfg.interval * 1000000000ull;
+        d.interval = nmt__clock_ns(CLOCK_MONOTONIC) + gap_after(0);
+    /* The file exists, with its header, from the start: a reader run during
+     * the recording finds it. */
+    if (!w->fork_child)
+        nmt__snapshot_open(w);
     for (;;) {
         if (nmt_jvm_poll != NULL)
             nmt_jvm_poll(); /* no syscall without libjvm.so */
+        if (nmt__attach_mode && nmt__got_refresh != NULL)
+            nmt__got_refresh(); /* objects loaded since: hook them too */
         int jvm = jvm_possible(w);
         uint64_t drained = nmt__writer_round(w, 0);
         if (atomic_load_explicit(&w->stop, memory_order_acquire))
@@ -516,8 +534,8 @@ NMT_HIDDEN void nmt__writer_stop(void)
     } else if (!w->tables_ok && nmt__writer_init_tables(w) != 0) {
         return;
     }
-    if (nmt_jvm_shutdown != NULL)
-        nmt_jvm_shutdown();
+    if (nmt_jvm_shutdown != NULL && !nmt__attach_detaching())
+        nmt_jvm_shutdown(); /* a detach leaves the bridge to the next attach */
     nmt__writer_round(w, 0);
     nmt__writer_round(w, 1);
     /* Growth past NMTRACE_GROWTH that the writer had no time to snapshot
@@ -525,6 +543,7 @@ NMT_HIDDEN void nmt__writer_stop(void)
     if (nmt__cfg.growth && w->live_est - w->last_snap_live >= (double)nmt__cfg.growth)
         nmt__snapshot_write(w, NMT_SNAP_GROWTH);
     nmt__snapshot_write(w, NMT_SNAP_EXIT);
+    nmt__snapshot_say_exit(w);
 }
 
 /* Fork child: no writer thread exists here; the parent's aggregate describes
@@ -534,8 +553,10 @@ NMT_HIDDEN void nmt__writer_after_fork(void)
 {
     struct nmt_writer *w = &nmt__w;
     /* Forgetting the parent's file is all it takes: no descriptor is held,
-     * and the child creates its own file at its first snapshot. */
+     * and the child creates its own file at its first snapshot (one that
+     * only execs, as a shell's children do, leaves no file behind). */
     memset(w, 0, sizeof(*w));
+    w->fork_child = 1;
     memset(&nmt__bell, 0, sizeof(nmt__bell)); /* no writer, no waiter here yet */
     atomic_store(&nmt__main_exited, 0);       /* the forking thread leads the child */
     nmt__wheap_after_fork();

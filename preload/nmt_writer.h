@@ -43,6 +43,7 @@ struct nmt_writer {
 
     /* file: never held open between writes (nmt_os.c says why) */
     int file_created; /* path and file_id name the file we created */
+    int fork_child;   /* a fork child's: its file waits for its first snapshot */
     int header_done;  /* HEADER and INFO are in the file */
     int file_failed;  /* not creatable, replaced or damaged: said once, no more writes */
     int write_said;   /* a lost write has been said on stderr */
@@ -65,5 +66,9 @@ void nmt__snapshot_write(struct nmt_writer *w, int reason);
 /* Appends the JVM bridge's pending records outside a snapshot (creating the
  * file if needed): they are global to the file, not to a snapshot. */
 void nmt__snapshot_side_records(struct nmt_writer *w);
+/* Creates the profile with its HEADER and INFO and says where it is. */
+void nmt__snapshot_open(struct nmt_writer *w);
+/* At exit: one line saying where the profile is and how many snapshots it has. */
+void nmt__snapshot_say_exit(struct nmt_writer *w);
 
 #endif

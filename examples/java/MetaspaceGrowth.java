@@ -40,6 +40,7 @@ public final class MetaspaceGrowth {
         byte[] bytes = templateBytes();
         List<Class<?>> alive = new ArrayList<>(); // the leak: nobody drops them
         long check = 0;
+        long committed = metaspaceCommitted();
         for (int i = 0; i < loaders; i++) {
             Class<?> c = new ScriptLoader().define(bytes);
             // Running a method links the class and fills its constant pool cache.
@@ -48,7 +49,8 @@ public final class MetaspaceGrowth {
         }
         System.out.println("defined " + alive.size() + " classes in " + loaders
                 + " class loaders, all still reachable; Metaspace used " + metaspaceUsed()
-                + " bytes (check " + check + ")");
+                + " bytes (check " + check + "); Metaspace committed grew by "
+                + (metaspaceCommitted() - committed) + " bytes");
     }
 
     static byte[] templateBytes() throws IOException {
@@ -63,6 +65,13 @@ public final class MetaspaceGrowth {
         for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans())
             if (p.getName().equals("Metaspace"))
                 return p.getUsage().getUsed();
+        return -1;
+    }
+    /** Committed bytes of Metaspace (the pool counts the class space too). */
+    static long metaspaceCommitted() {
+        for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans())
+            if (p.getName().equals("Metaspace"))
+                return p.getUsage().getCommitted();
         return -1;
     }
 }

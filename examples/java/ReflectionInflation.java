@@ -17,7 +17,9 @@ public final class ReflectionInflation {
     public static void main(String[] args) throws Exception {
         int targets = Math.min(Args.get(args, 0, 1024), 2048);
         int calls = Args.get(args, 1, 20);
+        ReflectTargets.class.getMethod("m0", int.class); // loads the targets' class first
         long before = ManagementFactory.getClassLoadingMXBean().getTotalLoadedClassCount();
+        long committed = metaspaceCommitted();
         long sum = 0;
         for (int i = 0; i < targets; i++) {
             Method m = ReflectTargets.class.getMethod("m" + i, int.class);
@@ -27,13 +29,21 @@ public final class ReflectionInflation {
         long after = ManagementFactory.getClassLoadingMXBean().getTotalLoadedClassCount();
         System.out.println("invoked " + targets + " methods " + calls + " times each through Method.invoke; "
                 + (after - before) + " classes loaded meanwhile; Metaspace used " + metaspaceUsed()
-                + " bytes (sum " + sum + ")");
+                + " bytes (sum " + sum + "); Metaspace committed grew by "
+                + (metaspaceCommitted() - committed) + " bytes meanwhile");
     }
 
     static long metaspaceUsed() {
         for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans())
             if (p.getName().equals("Metaspace"))
                 return p.getUsage().getUsed();
+        return -1;
+    }
+    /** Committed bytes of Metaspace (the pool counts the class space too). */
+    static long metaspaceCommitted() {
+        for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans())
+            if (p.getName().equals("Metaspace"))
+                return p.getUsage().getCommitted();
         return -1;
     }
 }

@@ -2,10 +2,13 @@
  * nmtrace.c: the `nmtrace [options] [--] command [args...]` launcher.
  *
  * It owns nothing of the recording itself: it turns options into NMTRACE_*
- * variables, prepends libnmtrace.so (found at ../lib/ from the launcher's own
- * path) to LD_PRELOAD, adds the perf-map flags to JAVA_TOOL_OPTIONS for a
- * `java` command, then runs the command as a child, waits for it, and prints
- * where the profile went and how to read it. The signals a user sends to the
+ * variables, prepends libnmtrace.so (found in the library directory next to
+ * the launcher's own bin directory) to LD_PRELOAD, makes the output path
+ * absolute, gives the run a token (NMTRACE_RUN), then runs the command as a
+ * child, waits for it, and prints where its profiles went (those carrying
+ * the token, profiles.c) and how to read them. It adds nothing to a JVM's
+ * options (the recorder starts its JVM bridge by itself) unless --perf-map
+ * asks for the JIT symbol map. The signals a user sends to the
  * launcher (TERM, INT, HUP, QUIT, USR1, USR2 and the --signal one) go on to
  * the child. Its exit status is the child's (128 + signal when the child was
  * killed). Plain `LD_PRELOAD=libnmtrace.so cmd` stays the primary interface;
@@ -30,33 +33,39 @@
 #include "nmc_env.h"
 #include "nmc_parse.h"
 #include "nmc_vars.h"
+#include "nmt_attach_client.h"
+
+#include "profiles.h"
 
 #ifndef NMT_VERSION
 #define NMT_VERSION "unknown"
 #endif
 
 /* The recorder's default when NMTRACE_OUTPUT is unset (docs/FORMAT.md). */
-#define DEFAULT_OUTPUT  "nmtrace.%p.nmt"
-#define JAVA_PERF_FLAGS "-XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit"
-#define EXIT_USAGE      2
+#define DEFAULT_OUTPUT "nmtrace.%p.nmt"
+#define EXIT_USAGE     2
 
 static const char usage_text[] =
     "usage: nmtrace [options] [--] command [args...]\n"
+    "       nmtrace attach [--duration SEC] [options] PID | nmtrace detach PID\n"
     "Runs command with libnmtrace.so preloaded and says where its profile went.\n"
     "\n"
     "  -o, --output PATH      profile path; %p is replaced by the pid   (NMTRACE_OUTPUT)\n"
     "  -r, --rate SIZE        mean bytes between samples, 1 = every allocation (NMTRACE_RATE)\n"
-    "  -i, --interval TIME    a snapshot every TIME, 0 = off           (NMTRACE_INTERVAL)\n"
+    "  -i, --interval TIME    a snapshot every TIME, 0 = off           (NMTRACE_INTERVAL;\n"
+    "                         default auto: from 10 s, the gaps growing to 21 min)\n"
     "  -g, --growth SIZE      a snapshot when tracked bytes grew by SIZE (NMTRACE_GROWTH)\n"
     "  -d, --depth N          at most N native frames per stack        (NMTRACE_DEPTH)\n"
     "  -u, --unwind METHOD    libunwind or fp                          (NMTRACE_UNWIND)\n"
     "  -s, --seed N           sampler seed, for repeatable runs        (NMTRACE_SEED)\n"
     "      --signal SIG       dump a snapshot on SIG (USR1, RTMIN+2, 10...) (NMTRACE_SIGNAL)\n"
     "      --trigger FILE     dump a snapshot when FILE appears        (NMTRACE_TRIGGER)\n"
-    "      --java auto|off    JVM bridge; off also leaves JAVA_TOOL_OPTIONS alone (NMTRACE_JAVA)\n"
+    "      --java auto|off    the JVM bridge (Java frames) in a JVM    (NMTRACE_JAVA)\n"
+    "      --perf-map         for a java command: also have the JVM write\n"
+    "                         /tmp/perf-<pid>.map at exit (kept; for --java off or perf)\n"
     "  -q, --quiet            no notices from the recorder             (NMTRACE_QUIET)\n"
-    "      --lib PATH         the recorder library (default: ../lib/libnmtrace.so\n"
-    "                         next to this program)\n"
+    "      --lib PATH         the recorder library (default: libnmtrace.so in the\n"
+    "                         library directory next to this program's bin)\n"
     "  -h, --help             this text\n"
     "      --version          print the version\n"
     "\n"
@@ -64,9 +73,11 @@ static const char usage_text[] =
     "512MiB); TIME is seconds with an optional unit ms, s, m, h or d (30, 5m, 1h).\n"
     "The recorder's variables take the same values (README.md, Values).\n"
     "\n"
-    "For a java command, -XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit and\n"
-    "-agentpath:<libnmtrace.so> are added to JAVA_TOOL_OPTIONS so JIT frames are named\n"
-    "and the JVM bridge starts with the first class. TERM, INT, HUP, QUIT, USR1, USR2\n"
+    "Nothing is added to a java command (the recorder names Java and JIT frames by\n"
+    "itself) unless --perf-map: then -XX:+UnlockDiagnosticVMOptions\n"
+    "-XX:+DumpPerfMapAtExit go right after 'java' on its command line. The profiles\n"
+    "listed at the end are those of this run's processes only (NMTRACE_RUN), with\n"
+    "absolute paths. TERM, INT, HUP, QUIT, USR1, USR2\n"
     "and the --signal one, sent to nmtrace, go on to the command. The exit status is\n"
     "the command's (128 + N when it was killed by signal N). A recorder whose path\n"
     "has a space or ':' is preloaded through a link in $XDG_RUNTIME_DIR (or /tmp)\n"
@@ -80,9 +91,16 @@ static void die_usage(const char *fmt, const char *arg)
     exit(EXIT_USAGE);
 }
 
-/* Where this program lives, so that ../lib/libnmtrace.so can be found. */
+#ifndef NMT_BIN_TO_LIB
+#define NMT_BIN_TO_LIB "../lib"
+#endif
+
+/* The recorder next to this program: where the install put it (bin's
+ * relative path to the library directory, absolute if that was configured
+ * absolute), else ../lib as in the build tree. The first that exists. */
 static int default_lib(char *out, size_t n)
 {
+    static const char *const dirs[] = {NMT_BIN_TO_LIB, "../lib"};
     char self[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
     char *slash;
@@ -93,9 +111,15 @@ static int default_lib(char *out, size_t n)
     if (slash == NULL)
         return -ENOENT;
     *slash = '\0';
-    if ((size_t)snprintf(out, n, "%s/../lib/libnmtrace.so", self) >= n)
-        return -ENAMETOOLONG;
-    return 0;
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        int w = dirs[i][0] == '/' ? snprintf(out, n, "%s/libnmtrace.so", dirs[i])
+                                  : snprintf(out, n, "%s/%s/libnmtrace.so", self, dirs[i]);
+        if (w < 0 || (size_t)w >= n)
+            return -ENAMETOOLONG;
+        if (access(out, F_OK) == 0)
+            return 0;
+    }
+    return 0; /* the last candidate: its access error is said by main */
 }
 
 static void set_env(const char *name, const char *value)
@@ -213,167 +237,98 @@ static int is_java(const char *cmd)
     return strcmp(nmc_base_name(cmd), "java") == 0;
 }
 
-/* For a java command: the perf-map flags (JIT frames named even with the
- * bridge off) and -agentpath for the recorder itself, so the JVM bridge is
- * there from the first class instead of attaching once the VM is up. What
- * the user had in JAVA_TOOL_OPTIONS is kept, first. */
-static void add_java_flags(const char *lib)
+/*
+ * --perf-map, for a java command: the flags that make the JVM write
+ * /tmp/perf-<pid>.map at exit (JIT code named by other tools, or by nmreport
+ * with the bridge off) go on the command line right after "java", where the
+ * JVM reads them without a word. JAVA_TOOL_OPTIONS would make it print
+ * "Picked up JAVA_TOOL_OPTIONS" (and JDK_JAVA_OPTIONS and _JAVA_OPTIONS
+ * print the like) and would pass them on to every JVM the command starts.
+ * Returns the new argv (the old one's strings), or NULL when out of memory.
+ */
+static char **with_perf_map_flags(char **argv)
 {
-    const char *old = getenv("JAVA_TOOL_OPTIONS");
-    if (old == NULL)
-        old = "";
-    int perf = strstr(old, "DumpPerfMapAtExit") == NULL;
-    int agent = strstr(old, lib) == NULL;
-    char *v;
-    if (asprintf(&v, "%s%s%s%s%s", old, *old && perf ? " " : "", perf ? JAVA_PERF_FLAGS : "",
-                 (*old || perf) && agent ? " -agentpath:" : (agent ? "-agentpath:" : ""),
-                 agent ? lib : "") < 0) {
-        fprintf(stderr, "nmtrace: out of memory\n");
+    static char *flags[] = {"-XX:+UnlockDiagnosticVMOptions", "-XX:+DumpPerfMapAtExit"};
+    size_t n = 0, nf = sizeof(flags) / sizeof(flags[0]);
+    while (argv[n] != NULL)
+        n++;
+    char **out = calloc(n + nf + 1, sizeof(*out));
+    if (out == NULL)
+        return NULL;
+    out[0] = argv[0];
+    memcpy(out + 1, flags, sizeof(flags));
+    memcpy(out + 1 + nf, argv + 1, n * sizeof(*out)); /* with the final NULL */
+    return out;
+}
+
+/* The run token: this launcher's pid and start time. Every process of the
+ * run inherits it (NMTRACE_RUN) and the recorder writes it into the profile,
+ * which is how the run's profiles are told from any other (profiles.c). */
+static void set_run_token(char *token, size_t n)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    snprintf(token, n, "%ld-%lld%09ld", (long)getpid(), (long long)now.tv_sec, now.tv_nsec);
+    set_env("NMTRACE_RUN", token);
+}
+
+/* NMTRACE_OUTPUT made absolute, so that every process of the run writes
+ * where the launcher looks, whatever directory it has changed to, and every
+ * path said can be copied as is. Returns the pattern. */
+static const char *absolute_output(void)
+{
+    const char *pattern = getenv("NMTRACE_OUTPUT");
+    char cwd[PATH_MAX], *abs;
+    if (pattern == NULL || *pattern == '\0')
+        pattern = DEFAULT_OUTPUT;
+    if (pattern[0] == '/')
+        return pattern;
+    if (getcwd(cwd, sizeof(cwd)) == NULL || asprintf(&abs, "%s/%s", cwd, pattern) < 0) {
+        fprintf(stderr, "nmtrace: cannot make the output path %s absolute: %s\n", pattern,
+                strerror(errno));
         exit(EXIT_USAGE);
     }
-    set_env("JAVA_TOOL_OPTIONS", v);
-    free(v);
+    if (strlen(abs) > 511) {
+        fprintf(stderr,
+                "nmtrace: the output path %s is longer than 511 bytes (give a shorter -o)\n", abs);
+        exit(EXIT_USAGE);
+    }
+    set_env("NMTRACE_OUTPUT", abs);
+    free(abs);
+    return getenv("NMTRACE_OUTPUT");
 }
 
-/* The pattern with every %p replaced by pid and %% by %. */
-static int expand(const char *pattern, pid_t pid, char *out, size_t n)
+/* The nmreport to name in "read it with": plain "nmreport" when that is
+ * what PATH finds for the one installed next to this launcher (or none is
+ * next to it), else the absolute path of the one next to it (a build tree
+ * not on PATH), so that the hint works when copied. */
+static const char *reader_command(void)
 {
-    size_t o = 0;
-    for (const char *p = pattern; *p != '\0'; p++) {
-        char num[24];
-        const char *add = num;
-        if (p[0] == '%' && p[1] == 'p') {
-            snprintf(num, sizeof(num), "%ld", (long)pid);
-            p++;
-        } else if (p[0] == '%' && p[1] == '%') {
-            add = "%";
-            p++;
-        } else {
-            num[0] = *p;
-            num[1] = '\0';
+    static char sibling[PATH_MAX];
+    char self[PATH_MAX], found[PATH_MAX], want[PATH_MAX];
+    const char *path = getenv("PATH");
+    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    char *slash;
+    if (len <= 0)
+        return "nmreport";
+    self[len] = '\0';
+    slash = strrchr(self, '/');
+    if (slash == NULL ||
+        (size_t)snprintf(sibling, sizeof(sibling), "%.*s/nmreport", (int)(slash - self), self) >=
+            sizeof(sibling) ||
+        realpath(sibling, want) == NULL)
+        return "nmreport";
+    for (const char *p = path ? path : ""; *p != '\0';) {
+        size_t n = strcspn(p, ":");
+        if ((size_t)snprintf(found, sizeof(found), "%.*s/nmreport", (int)n, p) < sizeof(found) &&
+            access(found, X_OK) == 0) {
+            char real[PATH_MAX];
+            /* The first on PATH is what a copied "nmreport" runs. */
+            return realpath(found, real) != NULL && strcmp(real, want) == 0 ? "nmreport" : sibling;
         }
-        size_t len = strlen(add);
-        if (o + len >= n)
-            return -ENAMETOOLONG;
-        memcpy(out + o, add, len);
-        o += len;
+        p += n + (p[n] == ':');
     }
-    out[o] = '\0';
-    return 0;
-}
-
-static int newer_than(const struct stat *st, const struct timespec *t)
-{
-    return st->st_mtim.tv_sec > t->tv_sec ||
-           (st->st_mtim.tv_sec == t->tv_sec && st->st_mtim.tv_nsec >= t->tv_nsec);
-}
-
-/*
- * Profiles of other processes of the run (fork children, exec'ed helpers,
- * a shell script's java): files in the pattern's directory whose name is the
- * pattern with any pid, written since the start. Only patterns with one %p in
- * the file name are searched.
- */
-static void list_others(const char *pattern, pid_t child, const struct timespec *start)
-{
-    char dir[PATH_MAX] = ".", mine[PATH_MAX];
-    const char *base = strrchr(pattern, '/'), *mark;
-    size_t pre, suf;
-    DIR *d;
-    struct dirent *e;
-    int shown = 0;
-
-    if (base != NULL) {
-        size_t len = (size_t)(base - pattern);
-        if (len >= sizeof(dir) || memchr(pattern, '%', len) != NULL)
-            return;
-        memcpy(dir, pattern, len);
-        dir[len == 0 ? 1 : len] = '\0';
-        if (len == 0)
-            dir[0] = '/';
-        base++;
-    } else {
-        base = pattern;
-    }
-    mark = strstr(base, "%p");
-    if (mark == NULL || strstr(mark + 2, "%") != NULL || memchr(base, '%', (size_t)(mark - base)))
-        return;
-    pre = (size_t)(mark - base);
-    suf = strlen(mark + 2);
-    if (expand(base, child, mine, sizeof(mine)) != 0 || (d = opendir(dir)) == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name), i;
-        char path[PATH_MAX];
-        struct stat st;
-        if (len <= pre + suf || strncmp(e->d_name, base, pre) != 0 ||
-            strcmp(e->d_name + len - suf, mark + 2) != 0 || strcmp(e->d_name, mine) == 0)
-            continue;
-        for (i = pre; i < len - suf; i++)
-            if (e->d_name[i] < '0' || e->d_name[i] > '9')
-                break;
-        if (i != len - suf)
-            continue;
-        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= sizeof(path) ||
-            stat(path, &st) != 0 || !S_ISREG(st.st_mode) || !newer_than(&st, start))
-            continue;
-        if (shown++ < 5)
-            fprintf(stderr, "nmtrace: also written by another process of the run: %s\n", path);
-    }
-    closedir(d);
-    if (shown > 5)
-        fprintf(stderr, "nmtrace: ... and %d more such profiles\n", shown - 5);
-}
-
-/*
- * The name the recorder gives the n-th file of one pid: when the name is
- * taken (a program that exec'ed keeps its pid), it puts ".1", ".2"... before
- * a final ".nmt" (preload/nmt_os.c). n = 0 is the plain name.
- */
-static int nth_name(const char *base, int n, char *out, size_t size)
-{
-    size_t len = strlen(base);
-    int w;
-    if (n == 0)
-        w = snprintf(out, size, "%s", base);
-    else if (len > 4 && strcmp(base + len - 4, ".nmt") == 0)
-        w = snprintf(out, size, "%.*s.%d.nmt", (int)(len - 4), base, n);
-    else
-        w = snprintf(out, size, "%s.%d", base, n);
-    return w < 0 || (size_t)w >= size ? -ENAMETOOLONG : 0;
-}
-
-/* Names the child's profile. After an exec chain (a shell script that execs
- * java) the pid has several files; the last one is the final program's. */
-static void report_profile(const char *pattern, pid_t child, const struct timespec *start)
-{
-    char base[PATH_MAX], path[PATH_MAX], last[PATH_MAX] = "";
-    struct stat st;
-    int found = 0;
-    if (expand(pattern, child, base, sizeof(base)) != 0) {
-        fprintf(stderr, "nmtrace: output path too long: %s\n", pattern);
-        return;
-    }
-    for (int n = 0; n < 1000 && nth_name(base, n, path, sizeof(path)) == 0; n++) {
-        if (stat(path, &st) != 0) {
-            if (n > 0)
-                break; /* the recorder takes the first free name */
-            continue;
-        }
-        if (!newer_than(&st, start))
-            continue; /* an old file of a recycled pid */
-        if (found++)
-            fprintf(stderr, "nmtrace: also written, by an earlier program of the run: %s\n", last);
-        snprintf(last, sizeof(last), "%s", path);
-    }
-    if (found) {
-        fprintf(stderr, "nmtrace: profile written to %s\n", last);
-        fprintf(stderr, "nmtrace: read it with: nmreport %s\n", last);
-    } else {
-        fprintf(stderr, "nmtrace: no profile at %s (a static or setuid program is not recorded)\n",
-                base);
-    }
-    list_others(pattern, child, start);
+    return sibling;
 }
 
 static volatile sig_atomic_t child_pid;
@@ -416,16 +371,13 @@ static void catch_forwarded(sigset_t *blocked, sigset_t *old_mask)
     }
 }
 
-static int run(char **argv, const char *pattern)
+static int run(char **argv, const char *pattern, const char *token)
 {
-    struct timespec start;
     struct sigaction dfl = {.sa_handler = SIG_DFL}, cur;
     sigset_t blocked, old_mask;
     int pipefd[2], err = 0, status;
     pid_t pid;
 
-    clock_gettime(CLOCK_REALTIME, &start);
-    start.tv_nsec = 0; /* file times may be coarser than the clock */
     if (pipe2(pipefd, O_CLOEXEC) != 0) {
         fprintf(stderr, "nmtrace: pipe: %s\n", strerror(errno));
         return EXIT_USAGE;
@@ -469,7 +421,7 @@ static int run(char **argv, const char *pattern)
         fprintf(stderr, "nmtrace: cannot run %s: %s\n", argv[0], strerror(err));
         return err == ENOENT ? 127 : 126;
     }
-    report_profile(pattern, pid, &start);
+    nmtl_report_profiles(pattern, token, pid, reader_command());
     if (WIFSIGNALED(status)) {
         fprintf(stderr, "nmtrace: %s was killed by signal %d (%s)\n", argv[0], WTERMSIG(status),
                 strsignal(WTERMSIG(status)));
@@ -481,7 +433,28 @@ static int run(char **argv, const char *pattern)
 /* What the options leave to main besides the NMTRACE_* variables they set. */
 struct launch {
     char lib[PATH_MAX]; /* --lib, "" for the recorder beside this program */
-    int java;           /* --java auto (1) or off (0) */
+    int perf_map;       /* --perf-map: the JVM writes /tmp/perf-<pid>.map */
+};
+
+/* The launcher's options; the short ones are in parse_options' getopt string. */
+enum { OPT_SIGNAL = 256, OPT_TRIGGER, OPT_JAVA, OPT_LIB, OPT_VERSION, OPT_PERF_MAP };
+static const struct option longopts[] = {
+    {"output", required_argument, NULL, 'o'},
+    {"rate", required_argument, NULL, 'r'},
+    {"interval", required_argument, NULL, 'i'},
+    {"growth", required_argument, NULL, 'g'},
+    {"depth", required_argument, NULL, 'd'},
+    {"unwind", required_argument, NULL, 'u'},
+    {"seed", required_argument, NULL, 's'},
+    {"signal", required_argument, NULL, OPT_SIGNAL},
+    {"trigger", required_argument, NULL, OPT_TRIGGER},
+    {"java", required_argument, NULL, OPT_JAVA},
+    {"quiet", no_argument, NULL, 'q'},
+    {"perf-map", no_argument, NULL, OPT_PERF_MAP},
+    {"lib", required_argument, NULL, OPT_LIB},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
 };
 
 /* Turns the options before the command into NMTRACE_* variables (pass_on
@@ -489,24 +462,6 @@ struct launch {
  * of the command in argv, or -1 after --help or --version. */
 static int parse_options(int argc, char **argv, struct launch *l)
 {
-    enum { OPT_SIGNAL = 256, OPT_TRIGGER, OPT_JAVA, OPT_LIB, OPT_VERSION };
-    static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"rate", required_argument, NULL, 'r'},
-        {"interval", required_argument, NULL, 'i'},
-        {"growth", required_argument, NULL, 'g'},
-        {"depth", required_argument, NULL, 'd'},
-        {"unwind", required_argument, NULL, 'u'},
-        {"seed", required_argument, NULL, 's'},
-        {"signal", required_argument, NULL, OPT_SIGNAL},
-        {"trigger", required_argument, NULL, OPT_TRIGGER},
-        {"java", required_argument, NULL, OPT_JAVA},
-        {"quiet", no_argument, NULL, 'q'},
-        {"lib", required_argument, NULL, OPT_LIB},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
-    };
     int c;
     opterr = 0;
     /* '+': stop at the command, so its own options are left alone. */
@@ -519,7 +474,11 @@ static int parse_options(int argc, char **argv, struct launch *l)
             pass_on("--rate", "NMTRACE_RATE", optarg);
             break;
         case 'i':
-            pass_on("--interval", "NMTRACE_INTERVAL", optarg);
+            /* auto, the recorder's default cadence, is not a duration. */
+            if (strcmp(optarg, "auto") == 0)
+                set_env("NMTRACE_INTERVAL", optarg);
+            else
+                pass_on("--interval", "NMTRACE_INTERVAL", optarg);
             break;
         case 'g':
             pass_on("--growth", "NMTRACE_GROWTH", optarg);
@@ -540,11 +499,13 @@ static int parse_options(int argc, char **argv, struct launch *l)
             pass_on("--trigger", "NMTRACE_TRIGGER", optarg);
             break;
         case OPT_JAVA:
-            /* auto, off, 1, 0: the even ones turn it on. */
-            l->java = pass_on("--java", "NMTRACE_JAVA", optarg) % 2 == 0;
+            pass_on("--java", "NMTRACE_JAVA", optarg);
             break;
         case 'q':
             set_env("NMTRACE_QUIET", "1");
+            break;
+        case OPT_PERF_MAP:
+            l->perf_map = 1;
             break;
         case OPT_LIB:
             snprintf(l->lib, sizeof(l->lib), "%s", optarg);
@@ -597,20 +558,27 @@ static int resolve_lib(char *lib, size_t size)
 
 int main(int argc, char **argv)
 {
-    struct launch l = {.lib = "", .java = 1};
+    struct launch l = {.lib = ""};
+    char token[64], **cmd;
+    if (argc > 1 && (strcmp(argv[1], "attach") == 0 || strcmp(argv[1], "detach") == 0)) {
+        if (default_lib(l.lib, sizeof(l.lib)) != 0)
+            l.lib[0] = '\0';
+        return nmt_attach_client(argc - 1, argv + 1, l.lib);
+    }
     warn_unknown();
-    int cmd = parse_options(argc, argv, &l);
-    if (cmd < 0)
+    int first = parse_options(argc, argv, &l);
+    if (first < 0)
         return 0;
     int rc = resolve_lib(l.lib, sizeof(l.lib));
     if (rc != 0)
         return rc;
     prepend_preload(l.lib);
-    if (l.java && is_java(argv[cmd]))
-        add_java_flags(l.lib);
-
-    const char *pattern = getenv("NMTRACE_OUTPUT");
-    if (pattern == NULL || *pattern == '\0')
-        pattern = DEFAULT_OUTPUT;
-    return run(argv + cmd, pattern);
+    cmd = argv + first;
+    if (l.perf_map && is_java(cmd[0]) && (cmd = with_perf_map_flags(cmd)) == NULL) {
+        fprintf(stderr, "nmtrace: out of memory\n");
+        return EXIT_USAGE;
+    }
+    const char *pattern = absolute_output();
+    set_run_token(token, sizeof(token));
+    return run(cmd, pattern, token);
 }

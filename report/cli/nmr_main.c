@@ -1,7 +1,8 @@
 /*
  * nmr_main.c: nmreport's main: parse the options, read every profile (and
  * the base), build the view's data, open the output and run the one view
- * asked for. Every failure is one line on stderr and exit status 1; input
+ * asked for. Every failure is one line on stderr and exit status 1 (2 for
+ * a usage error, 3 when --diagnose --fail-on finds what it gates on); input
  * files are only ever opened read-only, and -o refuses to name an input.
  */
 #include <errno.h>
@@ -46,6 +47,20 @@ static int refuse_terminal(const struct nmr_view_def *def, const struct nmr_opts
     return 1;
 }
 
+/* Where the view would write: never over an input profile, never binary
+ * data or a page to a terminal. Returns 1 (after one line) when refused. */
+static int refuse_output(const struct nmr_view_def *def, const struct nmr_opts *o)
+{
+    if (!o->output)
+        return refuse_terminal(def, o);
+    for (size_t i = 0; i < o->nfiles; i++)
+        if (same_file(o->output, o->files[i]) || (o->base && same_file(o->output, o->base))) {
+            fprintf(stderr, "nmreport: -o %s would overwrite an input profile\n", o->output);
+            return 1;
+        }
+    return 0;
+}
+
 /* A profile named twice (the same path, or another path to the same file:
  * a symlink, a hard link, ./x and x) would be merged with itself and every
  * figure doubled. It is read once, with one warning line. files receives
@@ -81,15 +96,8 @@ int main(int argc, char **argv)
     const struct nmr_view_def *def = nmr__view_find(o.view);
     o.progress = isatty(2);
     o.warn = stderr;
-    if (o.output) {
-        for (size_t i = 0; i < o.nfiles; i++)
-            if (same_file(o.output, o.files[i]) || (o.base && same_file(o.output, o.base))) {
-                fprintf(stderr, "nmreport: -o %s would overwrite an input profile\n", o.output);
-                return 2;
-            }
-    } else if (refuse_terminal(def, &o)) {
+    if (refuse_output(def, &o))
         return 2;
-    }
     const char **files = calloc(o.nfiles, sizeof(*files));
     if (!files) {
         fprintf(stderr, "nmreport: out of memory\n");
@@ -124,14 +132,15 @@ int main(int argc, char **argv)
         goto fail_msg;
     }
     v.out = out;
-    if (def->run(&v) < 0)
+    int ran = def->run(&v);
+    if (ran < 0)
         goto fail; /* the view printed its line */
     if (fflush(out) != 0 || ferror(out)) {
         snprintf(err, sizeof(err), "cannot write %s: %s", o.output ? o.output : "the output",
                  strerror(errno));
         goto fail_msg;
     }
-    status = 0;
+    status = ran == NMR_VIEW_GATE ? 3 : 0; /* --fail-on's condition holds */
     goto done;
 fail_msg:
     fprintf(stderr, "nmreport: %s\n", err);

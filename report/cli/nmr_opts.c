@@ -6,13 +6,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <strings.h>
 
 #include "nmt_format.h"
 #include "nmc_parse.h"
 #include "nmr_internal.h"
+#include "nmr_diag_opts.h"
 #include "nmr_select.h"
 
 const struct nmr_view_def nmr__views[] = {
@@ -32,6 +32,9 @@ const struct nmr_view_def nmr__views[] = {
      nmr_view_timeline, 0},
     {"--growth", "growth", "stacks ranked by growth across snapshots (leak suspects)",
      nmr_view_growth, 0},
+    {"--diagnose", "diagnose",
+     "findings: cause, owner, bytes, trend, verdict, evidence and next step (--json too)",
+     nmr_view_diagnose, 0},
     {"--rss", "rss", "RSS reconciled with tracked malloc, allocator overhead, mmap, untracked",
      nmr_view_rss, NMR_VIEW_NO_ROWS},
     {"--pprof", "pprof", "gzipped pprof profile.proto (go tool pprof, speedscope, Pyroscope)",
@@ -70,6 +73,9 @@ enum {
     OPT_DEBUG_DIR,
     OPT_PERF_MAP,
     OPT_VERSION,
+    OPT_KEY,
+    OPT_APP,
+    OPT_FAIL_ON,
 };
 
 static const struct {
@@ -96,6 +102,11 @@ static const struct {
     {"callers", 0, OPT_CALLERS, NULL, "with --tree: callers at the top, allocation sites below"},
     {"svg", 0, OPT_SVG, NULL, "with --timeline: the SVG chart (--timeline --svg FILE)"},
     {"expect", 1, OPT_EXPECT, "BYTES", "with --rss: the RSS the process should stay under"},
+    {"key", 1, OPT_KEY, "site|owner|path",
+     "group --growth, --timeline, the text view and diffs by this (default: path with Java)"},
+    {"app", 1, OPT_APP, "PREFIX[,PREFIX]", "Java packages that are the application's"},
+    {"fail-on", 1, OPT_FAIL_ON, "leak-suspect[:BYTES]",
+     "with --diagnose: exit 3 when such a finding (of at least BYTES) exists"},
     {"symbols-from", 1, OPT_SYMBOLS_FROM, "DIR", "look for the profile's binaries under DIR"},
     {"debug-dir", 1, OPT_DEBUG_DIR, "DIR", "extra directory of debug files (repeatable)"},
     {"perf-map", 1, OPT_PERF_MAP, "FILE", "JIT symbols from this perf map"},
@@ -105,14 +116,8 @@ static const struct {
 };
 #define NFIXED (sizeof(fixed) / sizeof(fixed[0]))
 
-static int errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
+/* Every refused option is -EINVAL with its line in err. */
+#define errf(err, errlen, ...) nmr__errf(err, errlen, -EINVAL, __VA_ARGS__)
 
 static void usage(FILE *f)
 {
@@ -122,7 +127,7 @@ static void usage(FILE *f)
     for (size_t i = 0; i < nmr__nviews; i++) {
         char o[40];
         snprintf(o, sizeof(o), "%s%s", nmr__views[i].option,
-                 strcmp(nmr__views[i].name, "by") == 0 ? " lib|class" : "");
+                 strcmp(nmr__views[i].name, "by") == 0 ? " lib|class|owner" : "");
         fprintf(f, "  %-22s %s\n", o, nmr__views[i].help);
     }
     fprintf(f, "  The file views write to -o FILE, or take it directly: --pprof FILE,\n"
@@ -154,6 +159,8 @@ static int parse_seq(const char *s, long *out)
 
 static int set_view(struct nmr_opts *o, const char *name, char *err, size_t errlen)
 {
+    if (nmr__diag_json_view(o, name))
+        return 0;
     if (o->view && strcmp(o->view, name) != 0)
         return errf(err, errlen, "choose one view: --%s and --%s were both given", o->view, name);
     o->view = name;
@@ -263,8 +270,10 @@ static int view_option(struct nmr_opts *o, int c, const char *arg, char *err, si
         o->by = NMR_BY_LIB;
     else if (strcmp(arg, "class") == 0)
         o->by = NMR_BY_CLASS;
+    else if (strcmp(arg, "owner") == 0)
+        o->by = NMR_BY_OWNER;
     else
-        return errf(err, errlen, "--by takes lib or class, not '%s'", arg);
+        return errf(err, errlen, "--by takes lib, class or owner, not '%s'", arg);
     return 0;
 }
 
@@ -347,6 +356,12 @@ static int one_option(struct nmr_opts *o, int c, const char *arg, char **argv, i
         o->expect = (int64_t)v;
         return 0;
     }
+    case OPT_KEY:
+        return nmr__opts_diag(o, "key", arg, err, errlen);
+    case OPT_APP:
+        return nmr__opts_diag(o, "app", arg, err, errlen);
+    case OPT_FAIL_ON:
+        return nmr__opts_diag(o, "fail-on", arg, err, errlen);
     case OPT_SYMBOLS_FROM:
         o->symbols_from = arg;
         return 0;
@@ -395,6 +410,8 @@ static int finish(struct nmr_opts *o, int argc, char **argv, int svg, char *err,
         o->view = "text";
     if (o->callers && strcmp(o->view, "tree") != 0)
         return errf(err, errlen, "--callers goes with --tree");
+    if (o->fail_on && strcmp(o->view, "diagnose") != 0)
+        return errf(err, errlen, "--fail-on goes with --diagnose");
     return 0;
 }
 

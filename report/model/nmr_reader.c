@@ -534,9 +534,14 @@ static int parse(struct rd *r)
     }
     if (r->opts && r->opts->progress && r->size >= (64u << 20))
         fprintf(stderr, "\r%*s\r", 60, "");
-    if (!have_header || p->nsnaps == 0)
+    if (have_header && p->nsnaps == 0)
         return fail(r, -ENODATA,
-                    "no complete snapshot (the process may have ended before its first snapshot)");
+                    "no snapshot yet: pid %u is still recording (the first periodic snapshot comes "
+                    "10 s after its start with the default NMTRACE_INTERVAL=auto; NMTRACE_SIGNAL "
+                    "or NMTRACE_TRIGGER ask for one) or ended without one",
+                    (unsigned)p->pid);
+    if (!have_header)
+        return fail(r, -ENODATA, "no complete snapshot (the file holds no header yet)");
     if (cut || r->cur.open) {
         p->truncated = 1;
         if (cut)

@@ -1,7 +1,7 @@
 /*
  * nmr_sat.h: saturating arithmetic for figures read from a profile. A file
  * (damaged, or crafted with a valid checksum) may hold any 64-bit value; the
- * report's sums, differences, products and conversions of such figures stop
+ * report's sums, differences, negations and conversions of such figures stop
  * at the ends of the type instead of overflowing (undefined for signed
  * integers and for out-of-range double conversions) or wrapping to the
  * wrong sign. A report of a hostile file then shows extreme figures; it
@@ -34,30 +34,10 @@ static inline int64_t nmr_sat_neg(int64_t a)
     return a == INT64_MIN ? INT64_MAX : -a;
 }
 
-static inline int64_t nmr_sat_mul(int64_t a, int64_t b)
-{
-    int64_t r;
-    if (__builtin_mul_overflow(a, b, &r))
-        return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
-    return r;
-}
-
 /* An unsigned figure of the file as a signed one: at most INT64_MAX. */
 static inline int64_t nmr_sat_i64(uint64_t v)
 {
     return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
-}
-
-static inline uint64_t nmr_sat_uadd(uint64_t a, uint64_t b)
-{
-    uint64_t r;
-    return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
-}
-
-static inline uint64_t nmr_sat_umul(uint64_t a, uint64_t b)
-{
-    uint64_t r;
-    return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
 }
 
 /* A double (a scaled or averaged figure) as int64_t: NaN is 0, and values

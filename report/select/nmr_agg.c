@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nmr_agg.h"
+#include "nmr_owner.h"
 #include "nmr_internal.h"
 
 static uint64_t hstr(uint64_t h, const char *s)
@@ -31,8 +32,12 @@ static void parts(enum nmr_agg_key key, const struct nmr_stack *s, const struct 
     *cls = f ? f->cls_name : "unknown";
     if (key == NMR_KEY_LIB)
         *fn = NULL;
-    if (key == NMR_KEY_CLASS)
+    if (key == NMR_KEY_CLASS) {
         *fn = *lib = NULL;
+        /* --by class tells the JDK's Java methods from the application's. */
+        if (f && nmr_owner_frame_is_jdk(NULL, f))
+            *cls = "jdk-java";
+    }
 }
 
 static int grow_slots(struct nmr_agg *a)

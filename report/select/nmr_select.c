@@ -10,7 +10,6 @@
  * function and lib of every frame), because addresses differ per process.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 
 #include "nmr_internal.h"
@@ -32,15 +31,6 @@ struct builder {
     struct keyslot *slots;
     size_t nslots, nused;
 };
-
-static int errf(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return code;
-}
 
 static void site_values(const struct nmr_site *s, int64_t v[NMR_NVALUES])
 {
@@ -223,8 +213,8 @@ static int pick(const struct nmr_profile *p, long seq, const struct nmr_snapshot
 {
     *out = nmr__find_snapshot(p, seq);
     if (!*out)
-        return errf(err, errlen, -ENOENT, "%s: no snapshot %ld (the file has seq %u to %u)",
-                    p->path, seq, p->snaps[0].seq, p->snaps[p->nsnaps - 1].seq);
+        return nmr__errf(err, errlen, -ENOENT, "%s: no snapshot %ld (the file has seq %u to %u)",
+                         p->path, seq, p->snaps[0].seq, p->snaps[p->nsnaps - 1].seq);
     return 0;
 }
 
@@ -238,13 +228,13 @@ int nmr__view_build(struct nmr_view *v, struct nmr_sel *sel, const struct nmr_op
     struct nmr_sym_opts so = nmr__sym_opts(o);
     sel->snaps = calloc(n, sizeof(*sel->snaps));
     if (!sel->snaps)
-        return errf(err, errlen, -ENOMEM, "out of memory");
+        return nmr__errf(err, errlen, -ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         if ((rc = pick(profiles[i], o->snapshot, &sel->snaps[i], err, errlen)))
             return rc;
         if ((rc = nmr__sym_open(profiles[i], &so, sel->snaps[i])))
-            return errf(err, errlen, rc, "%s: cannot start the symbolizer: %s", profiles[i]->path,
-                        strerror(-rc));
+            return nmr__errf(err, errlen, rc, "%s: cannot start the symbolizer: %s",
+                             profiles[i]->path, strerror(-rc));
     }
     const struct nmr_profile *bp = NULL;
     const struct nmr_snapshot *bs = NULL;
@@ -253,12 +243,12 @@ int nmr__view_build(struct nmr_view *v, struct nmr_sel *sel, const struct nmr_op
         if ((rc = pick(base, o->base_snapshot >= 0 ? o->base_snapshot : -1, &bs, err, errlen)))
             return rc;
         if ((rc = nmr__sym_open(base, &so, bs)))
-            return errf(err, errlen, rc, "%s: cannot start the symbolizer: %s", base->path,
-                        strerror(-rc));
+            return nmr__errf(err, errlen, rc, "%s: cannot start the symbolizer: %s", base->path,
+                             strerror(-rc));
     } else if (o->base_snapshot >= 0) {
         if (n != 1)
-            return errf(err, errlen, -EINVAL,
-                        "--base-snapshot without --base needs exactly one profile");
+            return nmr__errf(err, errlen, -EINVAL,
+                             "--base-snapshot without --base needs exactly one profile");
         bp = profiles[0];
         if ((rc = pick(bp, o->base_snapshot, &bs, err, errlen)))
             return rc;
@@ -270,7 +260,7 @@ int nmr__view_build(struct nmr_view *v, struct nmr_sel *sel, const struct nmr_op
         b.nby_id = profiles[0]->nstack_slots;
         b.by_id = calloc(b.nby_id ? b.nby_id : 1, sizeof(*b.by_id));
         if (!b.by_id)
-            return errf(err, errlen, -ENOMEM, "out of memory");
+            return nmr__errf(err, errlen, -ENOMEM, "out of memory");
     }
     rc = 0;
     for (size_t i = 0; i < n && !rc && !no_rows; i++)
@@ -280,7 +270,7 @@ int nmr__view_build(struct nmr_view *v, struct nmr_sel *sel, const struct nmr_op
     builder_free(&b);
     if (rc) {
         free(b.rows);
-        return errf(err, errlen, rc, "out of memory");
+        return nmr__errf(err, errlen, rc, "out of memory");
     }
     finish_rows(o, o->measure, b.rows, &b.nrows, v->total, v->total_all);
     sel->rows = b.rows;

@@ -1,30 +1,17 @@
 /*
- * nmr_series.c: groups every stack of a profile by its allocation site
- * (function + lib) and sums a measure per snapshot, giving one time series
- * per site for the views over time.
+ * nmr_series.c: groups every stack of a profile by its key (allocation
+ * site, owner, or both) and sums a measure per snapshot, giving one time
+ * series per key for the views over time. A key is identified by its label,
+ * so two stacks share a series exactly when they would be shown alike.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "nmr_internal.h"
 #include "nmr_series.h"
 
-static uint64_t hkey(const char *fn, const char *lib)
-{
-    return nmr__hash_fn_lib(0, fn, lib);
-}
-
-static const char *kfn(const struct nmr_series_key *k)
-{
-    return k->site ? k->site->function : k->api;
-}
-
-static const char *klib(const struct nmr_series_key *k)
-{
-    return k->site ? k->site->lib : "";
-}
-
-static int64_t measure_of(const struct nmr_site *s, enum nmr_measure m)
+int64_t nmr__site_measure(const struct nmr_site *s, int m)
 {
     switch (m) {
     case NMR_INUSE_SPACE:
@@ -41,116 +28,190 @@ static int64_t measure_of(const struct nmr_site *s, enum nmr_measure m)
         return (int64_t)s->committed;
     case NMR_LIVE_SAMPLES:
         return (int64_t)s->live_samples;
-    default:
+    case NMR_ALLOC_SAMPLES:
         return (int64_t)s->alloc_samples;
+    default: /* NMR_SERIES_BYTES: a stack is either malloc or mmap */
+        return nmr_sat_add((int64_t)s->live_bytes, (int64_t)s->committed);
     }
 }
 
-/* The open-addressing table from site (function + lib) to key index + 1. */
-struct keytab {
-    size_t *slots;
-    size_t nslots; /* a power of two, at least twice the keys */
-};
-
-/* Doubles the table, placing every key again; 0 or -ENOMEM. */
-static int rehash(struct keytab *t, const struct nmr_series *out)
+enum nmr_keyby nmr__series_keyby(const struct nmr_view *v, const struct nmr_profile *p)
 {
-    size_t n2 = t->nslots * 2, *s2 = calloc(n2, sizeof(*s2));
-    if (!s2)
-        return -ENOMEM;
-    for (size_t i = 0; i < out->nkeys; i++) {
-        size_t h = hkey(kfn(&out->keys[i]), klib(&out->keys[i])) & (n2 - 1);
-        while (s2[h])
-            h = (h + 1) & (n2 - 1);
-        s2[h] = i + 1;
-    }
-    free(t->slots);
-    t->slots = s2;
-    t->nslots = n2;
-    return 0;
+    if (v->opt->key != NMR_KEYBY_AUTO)
+        return v->opt->key;
+    if (!p->njmethods)
+        return NMR_KEYBY_SITE;
+    struct nmr_owner_rules r; /* Java frames of a JVM (libjvm.so mapped) */
+    nmr_owner_rules_init(&r, p, NULL);
+    return r.has_jvm ? NMR_KEYBY_PATH : NMR_KEYBY_SITE;
 }
 
-/* Appends key k with a zero series; 0 or -ENOMEM. */
-static int append_key(struct nmr_series *out, const struct nmr_series_key *k)
+static char *site_text(char *buf, size_t n, const struct nmr_frame *site, const char *api)
 {
+    if (!site)
+        snprintf(buf, n, "%s (no frames)", api);
+    else if (site->lib[0])
+        snprintf(buf, n, "%s [%s] (%s)", site->function, site->lib, site->cls_name);
+    else
+        snprintf(buf, n, "%s (%s)", site->function, site->cls_name);
+    return buf;
+}
+
+/* Whether the owner is the allocation site itself (a path is then the site). */
+static int owner_is_site(const struct nmr_series_key *k)
+{
+    return k->site && k->owner.frame >= 0 && &k->stack->frames[k->owner.frame] == k->site;
+}
+
+void nmr__series_key_text(char *buf, size_t n, enum nmr_keyby by, const struct nmr_series_key *k)
+{
+    char s[1024], o[2048];
+    site_text(s, sizeof(s), k->site, k->api);
+    nmr_owner_label(o, sizeof(o), k->stack, &k->owner, 0);
+    if (by == NMR_KEYBY_SITE || (by == NMR_KEYBY_PATH && owner_is_site(k)))
+        snprintf(buf, n, "%s", s);
+    else if (by == NMR_KEYBY_OWNER)
+        snprintf(buf, n, "%s: %s", nmr_owner_kind_name(k->owner.kind), o);
+    else
+        snprintf(buf, n, "%s <- %s", s, o);
+}
+
+char *nmr__series_short(char *buf, size_t n, const struct nmr_series *se,
+                        const struct nmr_series_key *k)
+{
+    char o[2048];
+    const char *fn = k->site ? k->site->function : k->api;
+    if (se->key == NMR_KEYBY_SITE || (se->key == NMR_KEYBY_PATH && owner_is_site(k)))
+        snprintf(buf, n, "%s", fn);
+    else if (se->key == NMR_KEYBY_OWNER)
+        snprintf(buf, n, "%s", nmr_owner_label(o, sizeof(o), k->stack, &k->owner, 0));
+    else
+        snprintf(buf, n, "%s <- %s", fn, nmr_owner_label(o, sizeof(o), k->stack, &k->owner, 0));
+    return buf;
+}
+
+static uint64_t hstr(const char *s)
+{
+    return nmr__hash_fn_lib(0, s, "");
+}
+
+/* Index + 1 of the key with label text, adding it. 0 on ENOMEM. */
+static size_t intern(struct nmr_series *out, size_t **slots, size_t *nslots,
+                     const struct nmr_series_key *k, const char *text)
+{
+    if ((out->nkeys + 1) * 2 > *nslots) {
+        size_t n2 = *nslots * 2, *s2 = calloc(n2, sizeof(*s2));
+        if (!s2)
+            return 0;
+        for (size_t i = 0; i < out->nkeys; i++) {
+            size_t h = hstr(out->keys[i].label) & (n2 - 1);
+            while (s2[h])
+                h = (h + 1) & (n2 - 1);
+            s2[h] = i + 1;
+        }
+        free(*slots);
+        *slots = s2;
+        *nslots = n2;
+    }
+    size_t h = hstr(text) & (*nslots - 1);
+    while ((*slots)[h]) {
+        if (strcmp(out->keys[(*slots)[h] - 1].label, text) == 0)
+            return (*slots)[h];
+        h = (h + 1) & (*nslots - 1);
+    }
     size_t capk = out->cap; /* keys and val share a capacity */
     void *keys = out->keys;
     if (nmr__grow(&keys, &capk, out->nkeys + 1, sizeof(*out->keys)))
-        return -ENOMEM;
+        return 0;
     out->keys = keys;
     if (capk > out->cap) {
         int64_t *nv = realloc(out->val, capk * out->nsnaps * sizeof(*nv));
         if (!nv)
-            return -ENOMEM;
+            return 0;
         memset(nv + out->cap * out->nsnaps, 0, (capk - out->cap) * out->nsnaps * sizeof(*nv));
         out->val = nv;
         out->cap = capk;
     }
+    char *label = strdup(text);
+    if (!label)
+        return 0;
     out->keys[out->nkeys] = *k;
-    return 0;
+    out->keys[out->nkeys].label = label;
+    (*slots)[h] = ++out->nkeys;
+    return out->nkeys;
 }
 
-/* The index + 1 of k's series, appended when new; 0 when out of memory. */
-static size_t key_of(struct keytab *t, struct nmr_series *out, const struct nmr_series_key *k)
+/* The key index + 1 of stack id (SIZE_MAX: filtered out), 0 on error. */
+static size_t key_of(const struct nmr_view *v, struct nmr_profile *p, struct nmr_series *out,
+                     uint32_t id, size_t **slots, size_t *nslots)
 {
-    if ((out->nkeys + 1) * 2 > t->nslots && rehash(t, out))
+    struct nmr_stack *st = nmr_stack_get(p, id);
+    if (!st || nmr__symbolize(p, st))
         return 0;
-    size_t h = hkey(kfn(k), klib(k)) & (t->nslots - 1);
-    while (t->slots[h]) {
-        const struct nmr_series_key *o = &out->keys[t->slots[h] - 1];
-        if (strcmp(kfn(o), kfn(k)) == 0 && strcmp(klib(o), klib(k)) == 0)
-            break;
-        h = (h + 1) & (t->nslots - 1);
+    if (!nmr_stack_selected(v->opt, st))
+        return SIZE_MAX;
+    struct nmr_series_key k = {nmr_stack_site(st), st->api, st, {0}, NULL, 0, 0};
+    nmr_owner_of(&out->rules, st, &k.owner);
+    char text[4096];
+    nmr__series_key_text(text, sizeof(text), out->key, &k);
+    char tag[64] = "";
+    if (out->tag)
+        out->tag(out, &k, tag, sizeof(tag));
+    if (tag[0]) {
+        size_t n = strlen(text);
+        snprintf(text + n, sizeof(text) - n, " [%s]", tag);
     }
-    if (!t->slots[h]) {
-        if (append_key(out, k))
-            return 0;
-        t->slots[h] = ++out->nkeys;
-    }
-    return t->slots[h];
+    return intern(out, slots, nslots, &k, text);
 }
 
 int nmr__series_build(const struct nmr_view *v, struct nmr_profile *p, enum nmr_measure m,
                       struct nmr_series *out)
 {
+    return nmr__series_build_tagged(v, p, (int)m, NULL, out);
+}
+
+int nmr__series_build_tagged(const struct nmr_view *v, struct nmr_profile *p, int m,
+                             void (*tag)(const struct nmr_series *, const struct nmr_series_key *,
+                                         char *, size_t),
+                             struct nmr_series *out)
+{
     memset(out, 0, sizeof(*out));
+    out->tag = tag;
     out->p = p;
     out->nsnaps = p->nsnaps;
+    out->key = nmr__series_keyby(v, p);
+    nmr_owner_rules_init(&out->rules, p, v->opt->app);
     struct nmr_sym_opts so = nmr__sym_opts(v->opt);
     if (!p->sym && nmr__sym_open(p, &so, &p->snaps[p->nsnaps - 1]))
         return -ENOMEM;
     /* key index + 1 per stack id; SIZE_MAX: filtered out */
     size_t *kid = calloc(p->nstack_slots ? p->nstack_slots : 1, sizeof(*kid));
-    struct keytab t = {calloc(1024, sizeof(size_t)), 1024};
+    size_t nslots = 1024, *slots = calloc(nslots, sizeof(*slots));
     int rc = -ENOMEM;
-    if (!kid || !t.slots)
+    if (!kid || !slots)
         goto out;
     for (size_t si = 0; si < p->nsnaps; si++) {
         const struct nmr_snapshot *s = &p->snaps[si];
         for (size_t e = 0; e < s->nsites; e++) {
             uint32_t id = s->sites[e].stack_id;
-            if (!kid[id]) {
-                struct nmr_stack *st = nmr_stack_get(p, id);
-                if (!st || nmr__symbolize(p, st))
-                    goto out;
-                if (!nmr_stack_selected(v->opt, st)) {
-                    kid[id] = SIZE_MAX;
-                    continue;
-                }
-                struct nmr_series_key k = {nmr_stack_site(st), st->api};
-                if (!(kid[id] = key_of(&t, out, &k)))
-                    goto out;
-            }
+            if (!kid[id] && !(kid[id] = key_of(v, p, out, id, &slots, &nslots)))
+                goto out;
             if (kid[id] == SIZE_MAX)
                 continue;
             int64_t *cell = &out->val[(kid[id] - 1) * out->nsnaps + si];
-            *cell = nmr_sat_add(*cell, measure_of(&s->sites[e], m));
+            *cell = nmr_sat_add(*cell, nmr__site_measure(&s->sites[e], m));
+            if (si == p->nsnaps - 1) {
+                struct nmr_series_key *k = &out->keys[kid[id] - 1];
+                k->live_samples = nmr_sat_add(k->live_samples, (int64_t)s->sites[e].live_samples);
+            }
+            if (s->sites[e].committed)
+                out->keys[kid[id] - 1].mmap = 1;
         }
     }
     rc = 0;
 out:
     free(kid);
-    free(t.slots);
+    free(slots);
     if (rc)
         nmr__series_free(out);
     return rc;
@@ -158,6 +219,8 @@ out:
 
 void nmr__series_free(struct nmr_series *s)
 {
+    for (size_t i = 0; i < s->nkeys; i++)
+        free(s->keys[i].label);
     free(s->keys);
     free(s->val);
     memset(s, 0, sizeof(*s));
@@ -165,11 +228,6 @@ void nmr__series_free(struct nmr_series *s)
 
 char *nmr__series_label(char *buf, size_t n, const struct nmr_series_key *k)
 {
-    if (!k->site)
-        snprintf(buf, n, "%s (no frames)", k->api);
-    else if (k->site->lib[0])
-        snprintf(buf, n, "%s [%s] (%s)", k->site->function, k->site->lib, k->site->cls_name);
-    else
-        snprintf(buf, n, "%s (%s)", k->site->function, k->site->cls_name);
+    snprintf(buf, n, "%s", k->label);
     return buf;
 }

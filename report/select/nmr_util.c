@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,6 +130,24 @@ uint64_t nmr__hash_fn_lib(uint64_t seed, const char *fn, const char *lib)
     return h;
 }
 
+/* A snapshot with no sample at all says why, rather than show an empty
+ * table: most often the rate was too coarse for what the process allocated
+ * in the time recorded (an attach that was detached at once, say). */
+static void print_empty_reason(FILE *f, const struct nmr_profile *p, const struct nmr_snapshot *s)
+{
+    int64_t samples = 0;
+    if (!nmr_counter_get(s, "rec.samples", &samples) || samples != 0)
+        return;
+    const char *cov = nmr_info_get(p, "attach.coverage");
+    fprintf(f,
+            "Empty: no malloc-family allocation was sampled in the %.1fs %s at rate %llu (one "
+            "sample per %llu "
+            "bytes allocated, on average): the process allocated less than that natively%s\n",
+            nmr_snap_time_s(p, s), cov ? "since the attach" : "recorded",
+            (unsigned long long)p->rate, (unsigned long long)p->rate,
+            cov ? ", or was detached at once" : "");
+}
+
 void nmr__print_total(const struct nmr_view *v)
 {
     char b[32];
@@ -144,6 +163,8 @@ void nmr__print_total(const struct nmr_view *v)
                 nmr_reason_name(v->base_snap->reason),
                 nmr_snap_time_s(v->base_profile, v->base_snap), v->base_profile->path);
     fprintf(f, ")\n");
+    for (size_t i = 0; i < v->nprofiles && !v->base_snap; i++)
+        print_empty_reason(f, v->profiles[i], v->snaps[i]);
     if (v->opt->has_focus || v->opt->has_ignore)
         fprintf(f, "Selected: %s of %s (%.1f%%)%s%s%s%s\n",
                 nmr_fmt_value(b, sizeof(b), v->total[v->measure], v->measure),
@@ -160,4 +181,13 @@ struct nmr_sym_opts nmr__sym_opts(const struct nmr_opts *o)
                                  .symbols_from = o->symbols_from,
                                  .perf_map = o->perf_map,
                                  .warn = o->warn};
+}
+
+int nmr__errf(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return code;
 }

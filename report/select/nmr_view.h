@@ -59,7 +59,15 @@ struct nmr_row {
 };
 
 /* --by */
-enum nmr_by { NMR_BY_NONE = 0, NMR_BY_LIB, NMR_BY_CLASS };
+enum nmr_by { NMR_BY_NONE = 0, NMR_BY_LIB, NMR_BY_CLASS, NMR_BY_OWNER };
+
+/* --key: what the views over time and the default view group stacks by. */
+enum nmr_keyby {
+    NMR_KEYBY_AUTO = 0, /* path when the profile has Java frames, else site */
+    NMR_KEYBY_SITE,     /* the allocation site (function + lib) */
+    NMR_KEYBY_OWNER,    /* the owner (nmr_owner.h) */
+    NMR_KEYBY_PATH,     /* allocation site + owner */
+};
 
 #define NMR_MAX_DEBUG_DIRS 16
 
@@ -81,9 +89,14 @@ struct nmr_opts {
     size_t nodecount; /* 0: no limit */
     double threshold; /* percent of |total|; 0: none */
 
-    int callers;    /* --tree --callers */
-    enum nmr_by by; /* --by lib|class */
-    int64_t expect; /* --expect BYTES; -1: not given */
+    int callers;        /* --tree --callers */
+    enum nmr_by by;     /* --by lib|class|owner */
+    enum nmr_keyby key; /* --key site|owner|path */
+    const char *app;    /* --app PREFIX[,PREFIX]: application packages, or NULL */
+    int diag_json;      /* --diagnose --json */
+    int fail_on;        /* --fail-on leak-suspect[:BYTES] given */
+    int64_t fail_bytes; /* its BYTES (0: any size) */
+    int64_t expect;     /* --expect BYTES; -1: not given */
 
     const char *symbols_from;
     const char *debug_dirs[NMR_MAX_DEBUG_DIRS];
@@ -152,6 +165,11 @@ int nmr_view_json(const struct nmr_view *v);      /* --json, nmr_json.c */
 int nmr_view_timeline(const struct nmr_view *v);  /* --timeline, nmr_timeline.c */
 int nmr_view_growth(const struct nmr_view *v);    /* --growth, nmr_growth.c */
 int nmr_view_rss(const struct nmr_view *v);       /* --rss, nmr_rss.c */
+int nmr_view_diagnose(const struct nmr_view *v);  /* --diagnose, nmr_diagnose.c */
+
+/* A view's positive return: it ran, and --fail-on's condition holds (main
+ * exits with 3). */
+#define NMR_VIEW_GATE 3
 
 /* Export views (report/export/). */
 int nmr_view_pprof(const struct nmr_view *v);  /* --pprof, nmr_pprof.c */
@@ -181,6 +199,13 @@ int nmr__each_profile(const struct nmr_view *v,
 /* FNV-1a of a frame's function and library, seeded (a parent node, or 0):
  * the key of the aggregation tables. */
 uint64_t nmr__hash_fn_lib(uint64_t seed, const char *fn, const char *lib);
+
+/* Writes s as a JSON string (null for NULL), valid UTF-8 kept. nmr_json.c. */
+void nmr__json_str(FILE *f, const char *s);
+
+/* Formats one error line into err (errlen bytes) and returns code. */
+int nmr__errf(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* The symbolizer's part of the options (nmr__sym_open). */
 struct nmr_sym_opts nmr__sym_opts(const struct nmr_opts *o);

@@ -13,7 +13,8 @@
 #include "nmr_internal.h"
 #include "nmr_resident.h"
 
-static void jstr(FILE *f, const char *s)
+/* A JSON string (null for NULL); shared with --diagnose --json. */
+void nmr__json_str(FILE *f, const char *s)
 {
     if (!s) {
         fputs("null", f);
@@ -62,7 +63,7 @@ static void values(FILE *f, const int64_t *v)
 static void snapinfo(FILE *f, const struct nmr_profile *p, const struct nmr_snapshot *s)
 {
     fprintf(f, "{\"seq\": %u, \"reason\": ", s->seq);
-    jstr(f, nmr_reason_name(s->reason));
+    nmr__json_str(f, nmr_reason_name(s->reason));
     fprintf(f, ", \"time_s\": %.6f, \"realtime_ns\": %" PRIu64 ", \"nsites\": %zu, \"nmaps\": %zu}",
             nmr_snap_time_s(p, s), s->realtime_ns, s->nsites, s->nmaps);
 }
@@ -70,18 +71,18 @@ static void snapinfo(FILE *f, const struct nmr_profile *p, const struct nmr_snap
 static int file_obj(FILE *f, struct nmr_profile *p, const struct nmr_snapshot *s)
 {
     fputs("    {\"path\": ", f);
-    jstr(f, p->path);
+    nmr__json_str(f, p->path);
     fprintf(f,
             ", \"format_version\": %u, \"pid\": %u, \"ppid\": %u, \"flags\": %u, \"rate\": %" PRIu64
             ", \"depth\": %u, \"page_size\": %u,\n     \"producer\": ",
             p->format_version, p->pid, p->ppid, p->hdr_flags, p->rate, p->depth, p->page_size);
-    jstr(f, p->producer);
+    nmr__json_str(f, p->producer);
     fputs(", \"exe\": ", f);
-    jstr(f, p->exe);
+    nmr__json_str(f, p->exe);
     fputs(", \"cmdline\": ", f);
-    jstr(f, p->cmdline);
+    nmr__json_str(f, p->cmdline);
     fputs(", \"hostname\": ", f);
-    jstr(f, p->hostname);
+    nmr__json_str(f, p->hostname);
     fprintf(f,
             ", \"start_realtime_ns\": %" PRIu64 ", \"truncated\": %s, \"nsnapshots\": %zu, "
             "\"nstacks\": %u, \"njava_records\": %zu,\n     \"info\": {",
@@ -89,9 +90,9 @@ static int file_obj(FILE *f, struct nmr_profile *p, const struct nmr_snapshot *s
             p->njava_records);
     for (size_t i = 0; i < p->ninfo; i++) {
         fputs(i ? ", " : "", f);
-        jstr(f, p->info[i].key);
+        nmr__json_str(f, p->info[i].key);
         fputs(": ", f);
-        jstr(f, p->info[i].value);
+        nmr__json_str(f, p->info[i].value);
     }
     fputs("},\n     \"snapshot\": ", f);
     snapinfo(f, p, s);
@@ -105,11 +106,11 @@ static int file_obj(FILE *f, struct nmr_profile *p, const struct nmr_snapshot *s
             continue;
         fputs(first ? "" : ", ", f);
         first = 0;
-        jstr(f, s->counters[i].name);
+        nmr__json_str(f, s->counters[i].name);
         fprintf(f, ": %" PRId64, s->counters[i].value);
     }
     fputs("}", f);
-    if (nmr__json_resident(f, p, s, jstr) != 0)
+    if (nmr__json_resident(f, p, s, nmr__json_str) != 0)
         return nmr__oom();
     fputs("}", f);
     return 0;
@@ -118,13 +119,13 @@ static int file_obj(FILE *f, struct nmr_profile *p, const struct nmr_snapshot *s
 static void frame_obj(FILE *f, const struct nmr_frame *fr)
 {
     fprintf(f, "{\"addr\": \"0x%" PRIx64 "\", \"function\": ", fr->addr);
-    jstr(f, fr->function);
+    nmr__json_str(f, fr->function);
     fputs(", \"file\": ", f);
-    jstr(f, fr->file);
+    nmr__json_str(f, fr->file);
     fprintf(f, ", \"line\": %d, \"lib\": ", fr->line);
-    jstr(f, fr->lib);
+    nmr__json_str(f, fr->lib);
     fputs(", \"class\": ", f);
-    jstr(f, fr->cls_name);
+    nmr__json_str(f, fr->cls_name);
     fprintf(f, ", \"inlined\": %s}", fr->inlined ? "true" : "false");
 }
 
@@ -153,19 +154,19 @@ static int ranking(const struct nmr_view *v, const char *name, enum nmr_agg_key 
         if (key == NMR_KEY_SITE) {
             const struct nmr_frame *fr = nd->frame;
             fputs("\"function\": ", f);
-            jstr(f, nd->function);
+            nmr__json_str(f, nd->function);
             fputs(", \"file\": ", f);
-            jstr(f, fr ? fr->file : NULL);
+            nmr__json_str(f, fr ? fr->file : NULL);
             fprintf(f, ", \"line\": %d, \"lib\": ", fr ? fr->line : 0);
-            jstr(f, nd->lib);
+            nmr__json_str(f, nd->lib);
             fputs(", \"class\": ", f);
-            jstr(f, nd->cls);
+            nmr__json_str(f, nd->cls);
         } else if (key == NMR_KEY_LIB) {
             fputs("\"lib\": ", f);
-            jstr(f, nd->lib);
+            nmr__json_str(f, nd->lib);
         } else {
             fputs("\"class\": ", f);
-            jstr(f, nd->cls);
+            nmr__json_str(f, nd->cls);
         }
         fputs(", \"values\": ", f);
         values(f, nd->flat);
@@ -194,7 +195,7 @@ int nmr_view_json(const struct nmr_view *v)
     fputs("  ],\n  \"base\": ", f);
     if (v->base_snap) {
         fputs("{\"path\": ", f);
-        jstr(f, v->base_profile->path);
+        nmr__json_str(f, v->base_profile->path);
         fputs(", \"snapshot\": ", f);
         snapinfo(f, v->base_profile, v->base_snap);
         fputc('}', f);
@@ -202,9 +203,9 @@ int nmr_view_json(const struct nmr_view *v)
         fputs("null", f);
     }
     fputs(",\n  \"filters\": {\"focus\": ", f);
-    jstr(f, v->opt->focus);
+    nmr__json_str(f, v->opt->focus);
     fputs(", \"ignore\": ", f);
-    jstr(f, v->opt->ignore);
+    nmr__json_str(f, v->opt->ignore);
     fputs("},\n  \"totals\": ", f);
     values(f, v->total);
     fputs(",\n  \"totals_unfiltered\": ", f);
@@ -224,9 +225,9 @@ int nmr_view_json(const struct nmr_view *v)
         fputs(shown ? ",\n    " : "\n    ", f);
         shown++;
         fprintf(f, "{\"id\": %u, \"file\": ", s->id);
-        jstr(f, row->profile->path);
+        nmr__json_str(f, row->profile->path);
         fputs(", \"api\": ", f);
-        jstr(f, s->api);
+        nmr__json_str(f, s->api);
         fputs(", \"values\": ", f);
         values(f, row->v);
         fputs(", \"site\": ", f);

@@ -4,13 +4,17 @@
  * symbol's lib and class. flat is what the function allocated as the
  * allocation site (first frame that is not nmtrace, allocator or libc), cum
  * what was allocated with the function anywhere on the stack. Its table is
- * also --by's (nmr__print_agg_table).
+ * also --by's (nmr__print_agg_table). With --key owner or path (path is the
+ * default for a JVM's profile) the lines are keys instead (nmr_keytab.c),
+ * after a block of findings (nmr_diagnose.c).
  */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "nmr_agg.h"
+#include "nmr_diag_views.h"
 #include "nmr_internal.h"
+#include "nmr_series.h"
 
 /* Prints the flat/cum table of an aggregate; shared with --by. */
 int nmr__print_agg_table(const struct nmr_view *v, enum nmr_agg_key key)
@@ -56,5 +60,12 @@ int nmr__print_agg_table(const struct nmr_view *v, enum nmr_agg_key key)
 
 int nmr_view_text(const struct nmr_view *v)
 {
+    /* A JVM's profile: the findings first, then the table by --key (path by
+     * default: one native site with two owners is two lines). */
+    if (nmr__findings_prelude(v) < 0)
+        return -ENOMEM;
+    enum nmr_keyby by = nmr__series_keyby(v, v->profiles[0]);
+    if (by != NMR_KEYBY_SITE)
+        return nmr__print_key_table(v, by);
     return nmr__print_agg_table(v, NMR_KEY_FUNCTION);
 }

@@ -26,8 +26,9 @@ static int one(const struct nmr_view *v, struct nmr_profile *p)
     struct nmr_series se;
     if (nmr__series_build(v, p, v->measure, &se))
         return nmr__oom();
-    fprintf(f, "Timeline of %s (pid %u): %zu snapshots; deltas of %s per allocation site\n",
-            p->path, p->pid, p->nsnaps, nmr_measure_name(v->measure));
+    static const char *const by[] = {"", "allocation site", "owner", "path (site <- owner)"};
+    fprintf(f, "Timeline of %s (pid %u): %zu snapshots; deltas of %s per %s\n", p->path, p->pid,
+            p->nsnaps, nmr_measure_name(v->measure), by[se.key]);
     fprintf(f, "%5s %10s %-9s %11s %13s %14s  %s\n", "seq", "time", "reason", "rss", "malloc live",
             "mmap committed", "top changes since the previous snapshot");
     for (size_t i = 0; i < p->nsnaps; i++) {
@@ -76,7 +77,8 @@ static int one(const struct nmr_view *v, struct nmr_profile *p)
             const struct nmr_series_key *k = &se.keys[top[t]];
             char d[32];
             nmr_fmt_value(d, sizeof(d), topd[t], v->measure);
-            fprintf(f, "%s %s %s%s", t ? "," : "", k->site ? k->site->function : k->api,
+            char name[2048];
+            fprintf(f, "%s %s %s%s", t ? "," : "", nmr__series_short(name, sizeof(name), &se, k),
                     topd[t] > 0 ? "+" : "", d);
         }
         fputc('\n', f);

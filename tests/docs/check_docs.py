@@ -36,10 +36,11 @@ directories (`/tmp/name.XXXXXX/`), the source and scratch directory prefixes
 of paths, hexadecimal addresses, `pid N` and times in seconds (`at 0.5s`).
 In an expected line `...` matches any text.
 
-NMT_DOCS_UPDATE=1 rewrites every run block from the real output instead of
-comparing (an excerpt keeps its choice of lines: each is replaced by the real
-line it matched or, when none matched, by the closest one; a `$ ` command with
-no output lines gets its whole output); review the diff.
+NMT_DOCS_UPDATE=1 rewrites the run blocks from the real output instead of
+comparing: a line that still matches is kept as written; one that does not is
+replaced by the closest real line after the previous match (an excerpt keeps
+its choice of lines; a `whole` block that differs is rewritten entirely; a
+`$ ` command with no output lines gets its whole output); review the diff.
 
 usage: check_docs.py SRC_DIR BUILD_DIR WORK_DIR FILE.md...
 Exit status 0: every run block matched.
@@ -225,13 +226,16 @@ def check_output(where, cmd, expected, real, attrs, scratch):
                "\n     real output:\n       " + "\n       ".join(real_lines[:60])))
         return expected
     shown = [strip_dirs(l, scratch).rstrip() for l in real_lines]
-    if whole or not expected:
+    if not expected or (whole and missing):
         return shown
     new, pos = [], 0
     for i, h in enumerate(hits):
-        if h is None:
-            close = difflib.get_close_matches(norm_exp[i], norm_real[pos:], n=1, cutoff=0.3)
-            h = pos + norm_real[pos:].index(close[0]) if close else None
+        if h is not None:  # still right: kept as written (no churn of pids, sizes)
+            new.append(expected[i])
+            pos = h + 1
+            continue
+        close = difflib.get_close_matches(norm_exp[i], norm_real[pos:], n=1, cutoff=0.3)
+        h = pos + norm_real[pos:].index(close[0]) if close else None
         new.append(expected[i] if h is None or "..." in expected[i] else shown[h])
         if h is not None:
             pos = h + 1

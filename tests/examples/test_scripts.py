@@ -1,5 +1,7 @@
 """The example scripts (examples/*.sh) still run and still show what
-examples/README.md says they show: each must exit 0 and print its key line.
+examples/README.md says they show: each must exit 0 and print its key line;
+every command they print names its profile by an absolute path that exists,
+and no run leaves a perf map behind (nothing asked the JVM for one).
 --set a|b|jemalloc picks a group, to keep each test short."""
 import glob
 import os
@@ -21,7 +23,8 @@ GROUPS = {
     "b": [("nio_cache.sh", r"sun\.nio\.ch\.Util\.getTemporaryDirectBuffer"),
           ("metaspace.sh", r"metaspace::VirtualSpaceNode::commit_range"),
           ("reflection.sh", r"MethodAccessorGenerator\.generateMethod"),
-          ("warmup.sh", r"verdict: RSS is within the reasonable total")],
+          ("warmup.sh", r"verdict: RSS is within the reasonable total"),
+          ("cache_leak.sh", r"1\. Unsafe memory not freed: leak-suspect\n(.|\n)*2\. a cache or business growth that levels off: levels-off")],
     "jemalloc": [("jemalloc_compare.sh", r"%\s+nmex_session_open\n(.|\n)*nmex_session_open \[libnmexjni\.so\]")],
 }
 
@@ -43,15 +46,18 @@ def body(c):
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         except subprocess.TimeoutExpired:
             nmtj.fail("%s did not finish in 150 s" % script)
-        finally:
-            # The launcher asks the JVM for a perf map in /tmp: remove ours.
-            for log in glob.glob(os.path.join(out_dir, "*.launcher.log")):
-                for pid in re.findall(r"profile written to \S+\.(\d+)\.nmt", open(log).read()):
-                    if os.path.exists("/tmp/perf-%s.map" % pid):
-                        os.unlink("/tmp/perf-%s.map" % pid)
         print("%s: exit %d, %d lines" % (script, p.returncode, len(p.stdout.splitlines())))
         nmtj.check(p.returncode == 0, "%s exited %d:\n%s" % (script, p.returncode, p.stdout[-1500:]))
         nmtj.check(re.search(want, p.stdout), "%s did not print /%s/:\n%s" % (script, want, p.stdout[-1500:]))
+        for line in p.stdout.splitlines():
+            if line.startswith("$ "):
+                for path in re.findall(r"(?<![\w%])\S+\.\d+\.nmt\b", line):
+                    nmtj.check(path.startswith("/") and os.path.isfile(path),
+                               "%s printed %r: %s is not an absolute path of a profile" % (script, line, path))
+        for log in glob.glob(os.path.join(out_dir, "*.launcher.log")):
+            for pid in re.findall(r"profile written to \S+\.(\d+)\.nmt", open(log).read()):
+                nmtj.check(not os.path.exists("/tmp/perf-%s.map" % pid), "%s left /tmp/perf-%s.map" %
+                           (script, pid))
 
 
 nmtj.main("examples_scripts", body)

@@ -24,12 +24,15 @@ if(Java_JAVAC_EXECUTABLE AND NMEX_HAVE_JAVA)
   add_custom_command(
     OUTPUT ${NMTJ_OUT}/classes.stamp
     COMMAND ${CMAKE_COMMAND} -E make_directory ${NMTJ_OUT}/classes
-    COMMAND ${Java_JAVAC_EXECUTABLE} -d ${NMTJ_OUT}/classes ${NMTJ_SOURCES}
+    # The examples' classes on the class path: AttachTarget calls NativeLib.
+    COMMAND ${Java_JAVAC_EXECUTABLE} -cp ${CMAKE_BINARY_DIR}/examples/classes
+            -d ${NMTJ_OUT}/classes ${NMTJ_SOURCES}
     COMMAND ${CMAKE_COMMAND} -E touch ${NMTJ_OUT}/classes.stamp
-    DEPENDS ${NMTJ_SOURCES}
+    DEPENDS ${NMTJ_SOURCES} ${CMAKE_BINARY_DIR}/examples/classes.stamp
     COMMENT "javac: Java test programs"
     VERBATIM)
   add_custom_target(java_test_classes ALL DEPENDS ${NMTJ_OUT}/classes.stamp)
+  add_dependencies(java_test_classes examples_java)
 else()
   set(NMTJ_JAVA "")
   message(STATUS "java tests: no JDK found: they will report SKIP")
@@ -73,6 +76,13 @@ nmtj_test(java_nio_scaling test_nio_scaling.py TIMEOUT 180)
 nmtj_test(java_growth_ranking test_growth_ranking.py TIMEOUT 120)
 nmtj_test(java_warmup test_warmup.py TIMEOUT 120)
 
+# nmreport --diagnose on every example: the first finding names the cause and
+# the owner, with the bytes the program says it holds (test_diagnose.py).
+foreach(s jni jni_jemalloc direct nio unsafe metaspace reflection levelling cacheleak warmup churn
+    c_leak)
+  nmtj_test(java_diagnose_${s} test_diagnose.py ARGS --scenario ${s} TIMEOUT 180 LABELS diagnose)
+endforeach()
+
 # The launcher needs no JDK; it carries its own label.
 add_test(NAME launcher
          COMMAND ${Python3_EXECUTABLE} -B ${NMTJ_DIR}/test_launcher.py --build ${CMAKE_BINARY_DIR}
@@ -90,3 +100,7 @@ endforeach()
 nmtj_test(java_soak test_soak.py TIMEOUT 1500 LABELS soak)
 # A C2-inlined method keeps its own frame.
 nmtj_test(java_bridge_inlined test_inlined.py TIMEOUT 180)
+# Issue 15: nmtrace attach / detach / jcmd JVMTI.agent_load into a live JVM.
+foreach(c leak cycles jemalloc preloaded disabled late jcmd)
+  nmtj_test(java_attach_${c} test_attach.py ARGS --case ${c} TIMEOUT 180 LABELS attach)
+endforeach()

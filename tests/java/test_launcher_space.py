@@ -1,7 +1,7 @@
 """The launcher installed under a path with a space: a copy of the build's
 bin/nmtrace and lib/libnmtrace.so in '<scratch>/inst dir/' records a C
-program and starts a JVM (LD_PRELOAD and -agentpath cannot hold such a path
-as it is; the launcher must hand them one they can)."""
+program and starts a JVM (LD_PRELOAD cannot hold such a path as it is; the
+launcher must hand it one it can)."""
 import os
 import re
 import shutil
@@ -37,9 +37,6 @@ def body(c):
     m = re.search(r"^nmtrace: profile written to (.+/j\.(\d+)\.nmt)$", p.stderr, re.M)
     nmtj.check(m, "no profile for java: %r" % p.stderr[-800:])
     nmtj.check(nmtj.read_profile(m.group(1))["snapshots"] >= 1, "java's profile has no snapshot")
-    perf = "/tmp/perf-%s.map" % m.group(2)
-    if os.path.exists(perf):
-        os.unlink(perf)
 
 
 nmtj.main("launcher_space", body)

@@ -9,6 +9,11 @@ find_package(Threads REQUIRED)
 nmt_unit_test(test_sampler
   SOURCES ${NMT_REC_DIR}/test_sampler.c ${NMT_PRELOAD_DIR}/nmt_sampler.c
   LIBS m LABELS recorder)
+nmt_unit_test(test_cadence
+  SOURCES ${NMT_REC_DIR}/test_cadence.c LABELS recorder)
+if(TARGET test_cadence)
+  target_include_directories(test_cadence PRIVATE ${NMT_PRELOAD_DIR})
+endif()
 nmt_unit_test(test_ring
   SOURCES ${NMT_REC_DIR}/test_ring.c
   LIBS Threads::Threads LABELS recorder)
@@ -63,13 +68,13 @@ nmt_unit_test(test_enc
 # unwinders see; exported symbols (-rdynamic) so that dladdr names them.
 set(NMT_REC_CORE ${NMT_PRELOAD_DIR}/nmt_capture.c ${NMT_PRELOAD_DIR}/nmt_thread.c
   ${NMT_PRELOAD_DIR}/nmt_state.c ${NMT_PRELOAD_DIR}/nmt_sampler.c
-  ${NMT_PRELOAD_DIR}/nmt_forkgate.c ${NMT_REC_DIR}/rec_doubles.c)
+  ${NMT_PRELOAD_DIR}/nmt_forkgate.c ${NMT_PRELOAD_DIR}/nmt_attach_gate.c ${NMT_REC_DIR}/rec_doubles.c)
 nmt_unit_test(test_capture
   SOURCES ${NMT_REC_DIR}/test_capture.c ${NMT_REC_CORE}
   LIBS nmtfmt PkgConfig::LIBUNWIND Threads::Threads dl m LABELS recorder)
 nmt_unit_test(test_writer
   SOURCES ${NMT_REC_DIR}/test_writer.c ${NMT_REC_CORE} ${NMT_PRELOAD_DIR}/nmt_writer.c
-    ${NMT_PRELOAD_DIR}/nmt_snapshot.c ${NMT_PRELOAD_DIR}/nmt_stacktab.c
+    ${NMT_PRELOAD_DIR}/nmt_snapshot.c ${NMT_PRELOAD_DIR}/nmt_hint.c ${NMT_PRELOAD_DIR}/nmt_stacktab.c
     ${NMT_PRELOAD_DIR}/nmt_livetab.c ${NMT_PRELOAD_DIR}/nmt_mmap_model.c
   LIBS nmr nmtfmt PkgConfig::LIBUNWIND Threads::Threads dl m LABELS recorder)
 foreach(t test_capture test_writer)

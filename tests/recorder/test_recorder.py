@@ -10,6 +10,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -314,12 +315,71 @@ def case_triggers(env):
     print("triggers: reasons", reasons)
 
 
+def case_defaults(env):
+    """With no NMTRACE_* variable: the profile exists with its header from the
+    start (nmreport on it says no snapshot yet, and why), its absolute path is
+    said on stderr at start and at exit, periodic snapshots come without being
+    asked for (config.INTERVAL=auto), so --growth has a series; NMTRACE_QUIET=1
+    silences both lines."""
+    env.clean()
+    stop = os.path.join(env.work, "stop")
+    errf = os.path.join(env.work, "stderr.txt")
+    e = {k: v for k, v in os.environ.items() if not k.startswith("NMTRACE_")}
+    e.update(LD_PRELOAD=env.lib, NMTRACE_OUTPUT="d.%p.nmt")  # relative: said absolute
+    nmreport = env.prog("nmreport")
+    with open(errf, "w") as err:
+        p = subprocess.Popen([env.prog("prog_steady"), "600", "1", stop], env=e, cwd=env.work,
+                             stderr=err)
+    try:
+        want = os.path.join(env.work, "d.%d.nmt" % p.pid)
+        line = "nmtrace: recording pid %d to %s" % (p.pid, want)
+        wait_for("the start line", lambda: line in open(errf).read().splitlines(), p)
+        check(os.path.exists(want), "%s named at start but missing" % want)
+        if not snapshot_reasons(env):
+            r = subprocess.run([nmreport, want], capture_output=True, text=True)
+            if not snapshot_reasons(env):  # still none: the answer was about this state
+                check(r.returncode == 1 and "no snapshot yet: pid %d is still recording" % p.pid
+                      in r.stderr, "nmreport on the new file: %d %r" % (r.returncode, r.stderr))
+        wait_for("a periodic snapshot", lambda: 2 in snapshot_reasons(env), p)
+        open(stop, "w").close()
+        check(p.wait(timeout=120) == 0, "prog_steady failed")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    prof = env.only_profile()
+    check(prof.info.get("config.INTERVAL") == "auto", "config.INTERVAL is %r" %
+          prof.info.get("config.INTERVAL"))
+    n = len(prof.snapshots)
+    lines = open(errf).read().splitlines()
+    # The reader named is the build's nmreport (next to the recorder's lib/),
+    # plain "nmreport" only if PATH finds that one.
+    reader = env.prog("nmreport")
+    on_path = shutil.which("nmreport", path=e.get("PATH"))
+    if on_path and os.path.samefile(on_path, reader):
+        reader = "nmreport"
+    exit_line = "nmtrace: pid %d: %d snapshots in %s; read it with: %s %s" % (p.pid, n, want, reader, want)
+    check(lines == [line, exit_line], "stderr %r, want the start line and %r" % (lines, exit_line))
+    r = subprocess.run([nmreport, "--growth", want], capture_output=True, text=True)
+    check(r.returncode == 0 and "Growth of" in r.stdout, "--growth on %d snapshots: %d %r" %
+          (n, r.returncode, r.stderr))
+    # One snapshot: --growth says what to do instead of giving verdicts.
+    env.clean()
+    r = env.run([env.prog("prog_steady"), "0.1", "1"], {"NMTRACE_QUIET": "1"})
+    check("nmtrace:" not in r.stderr, "NMTRACE_QUIET=1 printed %r" % r.stderr)
+    one = env.only_profile()
+    if len(one.snapshots) == 1:
+        r = subprocess.run([nmreport, "--growth", one.path], capture_output=True, text=True)
+        check(r.returncode == 1 and r.stdout == "" and "growth needs 2 or more" in r.stderr,
+              "--growth on one snapshot: %d %r %r" % (r.returncode, r.stdout, r.stderr))
+
+
 def case_bad_env(env):
     env.clean()
     r = env.run([env.prog("prog_steady"), "0.2", "1"],
                 {"NMTRACE_RATE": "lots", "NMTRACE_DEPTH": "0", "NMTRACE_UNWIND": "magic",
                  "NMTRACE_SIGNAL": "SEGV", "NMTRACE_ON_FULL": "block"})
-    lines = [l for l in r.stderr.splitlines() if l.startswith("nmtrace:")]
+    lines = [l for l in without_notices(r.stderr).splitlines() if l.startswith("nmtrace:")]
     check(len(lines) == 5, "expected one line per bad variable, got %s" % lines)
     for var in ("NMTRACE_RATE", "NMTRACE_DEPTH", "NMTRACE_UNWIND", "NMTRACE_SIGNAL",
                 "NMTRACE_ON_FULL"):
@@ -410,6 +470,20 @@ def case_churn_small_ring(env):
           (c["rec.ring_waits"], c["rec.ring_wait_ns"] / 1e6))
 
 
+# The recorder's two announcements (where the profile is, at start and at
+# exit; NMTRACE_QUIET=1 silences them): what the process itself printed is
+# the rest.
+NOTICE = re.compile(r"^nmtrace: (recording pid \d+ to /\S+|pid \d+: \d+ snapshots? in /\S+; "
+                    r"read it with: \S*nmreport /\S+)\n", re.M)
+
+
+def without_notices(stderr):
+    """stderr (str or bytes) with the recorder's announcement lines removed."""
+    if isinstance(stderr, bytes):
+        return NOTICE.sub("", stderr.decode("utf-8", "replace")).encode()
+    return NOTICE.sub("", stderr)
+
+
 def run_both(env, argv, timeout=60):
     """Runs argv unprofiled and profiled: (plain, profiled) results."""
     plain = env.run(argv, preload=False, check_rc=False, timeout=timeout)
@@ -422,7 +496,7 @@ def same_outcome(what, plain, prof):
           (what, prof.returncode, plain.returncode, prof.stderr[-500:]))
     check(prof.stdout == plain.stdout, "%s: stdout %r, unprofiled %r" %
           (what, prof.stdout, plain.stdout))
-    check(prof.stderr == plain.stderr, "%s: stderr %r, unprofiled %r" %
+    check(without_notices(prof.stderr) == plain.stderr, "%s: stderr %r, unprofiled %r" %
           (what, prof.stderr, plain.stderr))
 
 
@@ -478,7 +552,7 @@ def case_main_exit_sigterm(env):
         except subprocess.TimeoutExpired:
             p.kill()
             raise Fail("SIGTERM did not end the process (preload %s)" % preload)
-        rcs.append((p.returncode, line + out, err))
+        rcs.append((p.returncode, line + out, without_notices(err)))
     check(rcs[0] == rcs[1], "profiled %r, unprofiled %r" % (rcs[1], rcs[0]))
     check(rcs[0][0] == -signal.SIGTERM, "unprofiled exit %d" % rcs[0][0])
     print("main pthread_exit + SIGTERM: killed by SIGTERM, as unprofiled")
@@ -671,11 +745,27 @@ def case_hostio_fsize(env):
             check(plain[0] == 0 and plain[1], "%s: the unprofiled run failed" % argv)
         env.clean()
         rc, out, err = run_limited(env, [prog, "print"], lim)
-        lines = err.decode().splitlines()
+        lines = without_notices(err).decode().splitlines()
         check(rc == 0 and len(lines) == 1 and "nmtrace: writing the profile" in lines[0],
               "ulimit -f %d, not quiet: rc %d, stderr %r (expected one notice)" % (limit, rc, err))
         for p in env.profiles():
-            check(os.path.getsize(p) == 0, "%s: a partial snapshot was left" % p)
+            check(header_only(p), "%s: a partial snapshot was left" % p)
+
+
+def header_only(path):
+    """True when the file is empty or holds whole HEADER and INFO records only
+    (what the recorder writes at start): nothing of a snapshot."""
+    import struct
+    data = open(path, "rb").read()
+    if not data:
+        return True
+    off = 8
+    while off + 8 <= len(data):
+        rtype, _, length = struct.unpack_from("<HHI", data, off)
+        if rtype not in (1, 2):
+            return False
+        off += 8 + length + 4
+    return off == len(data)
 
 
 def case_hostio_nofile(env):
@@ -724,6 +814,7 @@ def case_hostio_output(env):
     shutil.copy(target, exist)
     for path in (link, exist):
         got = run_limited(env, argv, extra={"NMTRACE_OUTPUT": path})
+        got = (got[0], got[1], without_notices(got[2]))
         check(got == plain, "output at %s: result differs from unprofiled (%r)" % (path, got[2]))
         check(open(target).read() == "not a profile\n" and open(exist).read() == open(target).read(),
               "a file at the output path was written")
@@ -745,7 +836,7 @@ def case_hostio_output(env):
     def expect_one_notice(out, what, quiet):
         got = run_limited(env, argv, extra={"NMTRACE_OUTPUT": out, "NMTRACE_QUIET": quiet})
         check(got[:2] == plain[:2], "%s: exit status or stdout differ: %r" % (what, got[2]))
-        lines = got[2].decode().splitlines()
+        lines = without_notices(got[2]).decode().splitlines()
         check(len(lines) == (0 if quiet == "1" else 1) and
               all(line.startswith("nmtrace: ") for line in lines),
               "%s, NMTRACE_QUIET=%s: stderr %r" % (what, quiet, got[2]))

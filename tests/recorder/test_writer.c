@@ -5,10 +5,11 @@
  * (preload/nmt_capture.c) from known call sites of this program. A round
  * drains the rings into the stack table with exact figures, mmap events wait
  * one round, an exited thread's slot is drained and reused and its losses
- * kept; a snapshot, written to memory by the fake OS (rec_doubles.c), reads
- * back through the report's reader with the same stacks, figures and
- * mappings, writes each stack once, and a lost write is counted and its
- * stacks go out again with the next snapshot.
+ * kept, a fork child starts afresh but for the process-wide losses; a
+ * snapshot, written to memory by the fake OS (rec_doubles.c), reads back
+ * through the report's reader with the same stacks, figures and mappings,
+ * writes each stack once, and a lost write is counted and its stacks go out
+ * again with the next snapshot.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -196,6 +197,35 @@ Test(writer, exited_threads_losses_are_kept)
     cr_assert_lt(nmt__w.samples, tries);
     cr_assert_eq(nmt__ctr.dead_drops, tries - nmt__w.samples);
     cr_assert_eq(nmt__ctr.dead_drop_bytes, 10 * (tries - nmt__w.samples));
+}
+
+/* A fork child starts from nothing of the parent's aggregate, file or
+ * per-child counters, but keeps the process-wide losses (nmt_state.h). */
+Test(writer, fork_child_starts_afresh)
+{
+    start();
+    alloc_ab();
+    nmt__writer_round(&nmt__w, 0);
+    nmt__snapshot_write(&nmt__w, NMT_SNAP_INTERVAL);
+    atomic_store(&nmt__main_exited, 1);
+    atomic_store(&nmt__ctr.ring_waits, 3);
+    atomic_store(&nmt__ctr.lost_no_ring, 2);
+    nmt__ctr.internal_errors = 1;
+    nmt__ctr.dead_drops = 4;
+    cr_assert(nmt_addrfilter_maybe(&nmt__filter, (void *)0x100040), "a live sample");
+
+    nmt__writer_after_fork();
+    nmt__counters_after_fork();
+    cr_assert_eq(nmt__w.samples, 0);
+    cr_assert_eq(nmt__w.snap_seq, 0);
+    cr_assert_not(nmt__w.file_created, "the child writes a file of its own");
+    cr_assert_not(nmt__w.tables_ok);
+    cr_assert_not(nmt_addrfilter_maybe(&nmt__filter, (void *)0x100040));
+    cr_assert_eq(atomic_load(&nmt__main_exited), 0);
+    cr_assert_eq(atomic_load(&nmt__ctr.ring_waits), 0);
+    cr_assert_eq(nmt__ctr.internal_errors, 0);
+    cr_assert_eq(nmt__ctr.dead_drops, 0);
+    cr_assert_eq(atomic_load(&nmt__ctr.lost_no_ring), 2);
 }
 
 /* ---- snapshots ---- */

@@ -144,3 +144,8 @@ if(Python3_FOUND)
     set_tests_properties(report_e2e PROPERTIES LABELS "report;integration" TIMEOUT 600)
   endif()
 endif()
+
+# The owner of a stack (report/model/nmr_owner.h) on hand-built stacks.
+nmt_unit_test(test_owner SOURCES ${NMR_T_DIR}/test_owner.c LIBS nmr LABELS report)
+# --diagnose on synthetic profiles: verdicts, --fail-on, JSON.
+nmt_unit_test(test_diagnose SOURCES ${NMR_T_DIR}/test_diagnose.c LIBS nmr_testrun LABELS report)

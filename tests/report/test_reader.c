@@ -114,6 +114,28 @@ Test(reader, cut_at_every_offset)
     rw_free(&w);
 }
 
+/* What the recorder writes at start (HEADER, INFO), and that with stacks or
+ * a snapshot being appended: every such file says "no snapshot yet" and
+ * names the recording pid. */
+Test(reader, header_only_and_in_progress_say_no_snapshot_yet)
+{
+    struct rw w, start;
+    build(&w, 1);
+    rw_init(&start);
+    rw_magic(&start);
+    rw_header(&start, 1, 321, 4096, "/usr/bin/prog");
+    size_t header_end = start.len;
+    rw_free(&start);
+    for (size_t cut = header_end; cut < snap_ends[0]; cut++) {
+        struct nmr_profile *p = NULL;
+        char err[256];
+        cr_assert_eq(parse(&w, cut, &p, err), -ENODATA, "cut %zu", cut);
+        cr_assert(strstr(err, "t.nmt: no snapshot yet: pid 321 is still recording"), "cut %zu: %s",
+                  cut, err);
+    }
+    rw_free(&w);
+}
+
 Test(reader, crc_damage_in_the_middle_is_corruption)
 {
     struct rw w;

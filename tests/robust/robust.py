@@ -288,8 +288,15 @@ def files_differ(want, got, ignore=None):
     return errs
 
 
+# Where the profile is, said once at start and once at exit by default: not
+# a notice about a problem.
+ANNOUNCEMENT = re.compile(r"^nmtrace: (recording pid \d+ to /|pid \d+: \d+ snapshots? in /)")
+
+
 def nmtrace_lines(stderr):
-    return [l for l in stderr.decode(errors="replace").splitlines() if l.startswith("nmtrace")]
+    """The recorder's notices on stderr, its two announcements left out."""
+    return [l for l in stderr.decode(errors="replace").splitlines()
+            if l.startswith("nmtrace") and not ANNOUNCEMENT.match(l)]
 
 
 def same_but_notices(plain, r, ignore_files=None):
@@ -913,6 +920,7 @@ BAD_VALUES = {
     "NMTRACE_RING": ["1", "huge", "8g"],
     "NMTRACE_ON_FULL": ["sometimes", "block"],
     "NMTRACE_QUIET": ["yes"],
+    "NMTRACE_RUN": ["r" * 100],
 }
 # Read by nmreport and by the example scripts, not by the recorder.
 NOT_RECORDER = {"NMTRACE_DEBUG_PATH", "NMTRACE_BUILD"}

@@ -18,15 +18,15 @@ set(NMT_JB_BRIDGE_SOURCES
   ${PROJECT_SOURCE_DIR}/preload/nmt_jvm.c ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_stack.c
   ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_methods.c ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_code.c
   ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_queue.c ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_state.c
-  ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_accounts.c
-  ${PROJECT_SOURCE_DIR}/report/model/nmr_java.c ${PROJECT_SOURCE_DIR}/report/model/nmr_arena.c)
+  ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_accounts.c)
+# The records the bridge queues are decoded by the report's model (nmr).
 nmt_unit_test(test_jvm_bridge
   SOURCES ${NMT_JB_DIR}/test_jvm_bridge.c ${NMT_JB_BRIDGE_SOURCES}
-  LIBS nmtfmt dl pthread
+  LIBS nmr nmtfmt dl pthread
   LABELS java)
 if(TARGET test_jvm_bridge)
   target_include_directories(test_jvm_bridge PRIVATE ${NMT_JB_JNI_INC}
-    ${PROJECT_SOURCE_DIR}/preload ${PROJECT_SOURCE_DIR}/report/model)
+    ${PROJECT_SOURCE_DIR}/preload)
 endif()
 
 # libnmtrace.so's dlsym (it catches JNI_CreateJavaVM) keeps RTLD_NEXT
@@ -74,7 +74,11 @@ if(Java_JAVAC_EXECUTABLE AND Java_JAVA_EXECUTABLE AND TARGET nmtrace AND TARGET 
   # The bridge in a program embedding a JVM whose AsyncGetCallTrace is hidden.
   if(NMT_JB_LIBJVM)
     get_filename_component(NMT_JB_LIBJVM_DIR ${NMT_JB_LIBJVM} DIRECTORY)
-    add_executable(embed_no_asgct ${NMT_JB_DIR}/embed_no_asgct.c ${NMT_JB_BRIDGE_SOURCES})
+    # A program that embeds a JVM is never sanitized: it compiles the
+    # report's Java decoder itself instead of linking nmr, which a
+    # sanitized build sanitizes.
+    add_executable(embed_no_asgct ${NMT_JB_DIR}/embed_no_asgct.c ${NMT_JB_BRIDGE_SOURCES}
+      ${PROJECT_SOURCE_DIR}/report/model/nmr_java.c ${PROJECT_SOURCE_DIR}/report/model/nmr_arena.c)
     target_include_directories(embed_no_asgct PRIVATE ${NMT_JB_JNI_INC}
       ${PROJECT_SOURCE_DIR}/preload ${PROJECT_SOURCE_DIR}/report/model)
     target_link_libraries(embed_no_asgct PRIVATE nmtfmt ${NMT_JB_LIBJVM} dl pthread)

@@ -1,0 +1,443 @@
+/*
+ * nmt_attach.c: recording in a live process (nmt_attach.h).
+ *
+ * libnmtrace.so loaded by a running JVM (Agent_OnAttach, from `nmtrace
+ * attach` or `jcmd JVMTI.agent_load`) finds that its malloc is not the one
+ * the process calls: its constructor then only prepares and waits. An attach
+ * takes the allocator the process really uses (the first malloc in the
+ * global scope: glibc, or a preloaded jemalloc) as the "real" functions,
+ * starts a fresh writer and profile, seeds the mmap model with what
+ * /proc/self/maps shows (one "mapped before attach" stack owns it), starts
+ * the JVM bridge, and only then rewrites the GOT entries (nmt_got.c). Blocks
+ * allocated before are unknown: the address filter never matches them, so
+ * their frees are not looked at.
+ *
+ * A detach puts the GOT entries back, waits until no thread is inside the
+ * sampled path (nmt__attach_hold), takes the final snapshot, and gives back
+ * the writer's tables and the rings' pages. Ring slots stay mapped and owned
+ * by their threads (a thread keeps its slot pointer in TLS we cannot reach),
+ * which is what makes a later attach safe. A thread still running a hook's
+ * fast path after the restore only calls the real function.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nmc_parse.h"
+#include "nmt_attach.h"
+#include "nmt_got.h"
+#include "nmt_internal.h"
+#include "nmt_os.h"
+#include "nmt_writer.h"
+
+static int attached;
+static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
+static int globals_resolved;
+static uint64_t attached_at_ns, base_reserved, base_committed;
+static char via[16];
+
+enum { ATT_OK = 0, ATT_BAD_OPTION = 2, ATT_PRELOADED, ATT_ALREADY, ATT_NOT_ATTACHED, ATT_FAILED };
+
+/* The stack that owns what was mapped before the attach: one frame, this
+ * function, so reports name it. */
+__attribute__((visibility("default"), noinline)) void nmtrace_mapped_before_attach(void)
+{
+    __asm__ volatile("");
+}
+
+static int same_object(const void *a, const void *b, Dl_info *ia)
+{
+    Dl_info ib;
+    return dladdr(a, ia) && dladdr(b, &ib) && ia->dli_fbase == ib.dli_fbase;
+}
+
+int nmt__attach_loaded_late(void)
+{
+    Dl_info info;
+    void *g = dlsym(RTLD_DEFAULT, "malloc");
+    return g != NULL && !same_object(g, (void *)nmt__attach_loaded_late, &info);
+}
+
+/* ---- options and the answer ---- */
+
+struct att_opts {
+    char output[512], status[512];
+    uint64_t rate;
+    uint32_t interval;
+    int rate_set, interval_set, detach;
+};
+
+static int parse_one(struct att_opts *o, const char *k, const char *v)
+{
+    uint64_t n;
+    if (strcmp(k, "detach") == 0 && v == NULL)
+        o->detach = 1;
+    else if (strcmp(k, "output") == 0 && v && strlen(v) < sizeof(o->output))
+        strcpy(o->output, v);
+    else if (strcmp(k, "status") == 0 && v && strlen(v) < sizeof(o->status))
+        strcpy(o->status, v);
+    else if (strcmp(k, "via") == 0 && v && strlen(v) < sizeof(via))
+        strcpy(via, v);
+    else if (strcmp(k, "rate") == 0 && v && nmc_parse_size(v, &o->rate) == 0 && o->rate > 0)
+        o->rate_set = 1;
+    else if (strcmp(k, "interval") == 0 && v && nmc_parse_uint(v, &n) == 0 && n <= UINT32_MAX)
+        o->interval = (uint32_t)n, o->interval_set = 1;
+    else
+        return -1;
+    return 0;
+}
+
+/* "key=value,key,..." into o; the first bad item is copied to bad. */
+static int parse_opts(const char *s, struct att_opts *o, char *bad, size_t n)
+{
+    memset(o, 0, sizeof(*o));
+    strcpy(via, "jcmd");
+    char buf[2048];
+    if (s == NULL)
+        return 0;
+    snprintf(buf, sizeof(buf), "%s", s);
+    for (char *save = NULL, *item = strtok_r(buf, ",", &save); item;
+         item = strtok_r(NULL, ",", &save)) {
+        /* "key:value" too: jcmd takes key=value as its own option syntax. */
+        char *eq = item + strcspn(item, "=:");
+        eq = *eq ? eq : NULL;
+        if (eq)
+            *eq = '\0';
+        if (parse_one(o, item, eq ? eq + 1 : NULL) != 0) {
+            snprintf(bad, n, "%s", item);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One line for the client (its status file), or on stderr for jcmd. */
+static void answer(const struct att_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void answer(const struct att_opts *o, const char *fmt, ...)
+{
+    char line[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    int fd = o->status[0] ? open(o->status, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (fd < 0) {
+        if (strncmp(line, "ok ", 3) != 0)
+            nmt__say("nmtrace attach: %s", line);
+        return;
+    }
+    size_t len = strlen(line);
+    line[len++] = '\n';
+    ssize_t k = write(fd, line, len);
+    (void)k;
+    close(fd);
+}
+
+/* Where a recorder preloaded into this process writes, as best known: its
+ * file, or (before its first snapshot) its pattern with %p filled in. */
+static const char *preloaded_path(char *buf, size_t n)
+{
+    if (nmt__w.path[0])
+        return nmt__w.path;
+    const char *pat = nmt__cfg.output, *p = strstr(pat, "%p");
+    if (p == NULL)
+        return pat;
+    snprintf(buf, n, "%.*s%d%s", (int)(p - pat), pat, (int)getpid(), p + 2);
+    return buf;
+}
+
+/* ---- start ---- */
+
+#define GLOBAL(name) *(void **)&r.name = dlsym(RTLD_DEFAULT, #name)
+
+/* The allocator the process calls, from the global scope: the functions
+ * the patched entries held (dlsym(RTLD_NEXT) from a late-loaded library
+ * would find glibc's even when jemalloc is preloaded). */
+static int resolve_global(void)
+{
+    struct nmt_real r;
+    memset(&r, 0, sizeof(r));
+    GLOBAL(malloc), GLOBAL(free), GLOBAL(calloc), GLOBAL(realloc), GLOBAL(posix_memalign);
+    GLOBAL(aligned_alloc), GLOBAL(memalign), GLOBAL(valloc), GLOBAL(pvalloc);
+    GLOBAL(malloc_usable_size), GLOBAL(mmap), GLOBAL(munmap), GLOBAL(mremap), GLOBAL(mprotect);
+    if (!r.malloc || !r.free || !r.calloc || !r.realloc || !r.mmap || !r.munmap || !r.mremap ||
+        !r.mprotect || !r.memalign || !r.posix_memalign)
+        return -ENOSYS;
+    nmt__real = r;
+    return 0;
+}
+
+/* Zeroes a static table and gives its whole pages back to the kernel. */
+static void clear_static(void *p, size_t n)
+{
+    memset(p, 0, n);
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)p + pg - 1) & ~(pg - 1), hi = ((uintptr_t)p + n) & ~(pg - 1);
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* Empties every ring (no producer is inside one) and drops its pages. */
+static void reset_rings(void)
+{
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    for (struct nmt_thread *s = atomic_load(&nmt__threads); s; s = s->next) {
+        nmt_ring_init(s->ring, s->ring->cap);
+        atomic_store(&s->drops, 0);
+        atomic_store(&s->drop_bytes, 0);
+        atomic_store(&s->free_drops, 0);
+        uintptr_t lo = ((uintptr_t)s->ring->data + pg - 1) & ~(pg - 1);
+        uintptr_t hi = ((uintptr_t)s->ring->data + s->ring->cap) & ~(pg - 1);
+        if (hi > lo)
+            madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    }
+}
+
+/* A new profile counts its losses from 0; the rings' sizes stay. */
+static void reset_counters(void)
+{
+    uint64_t small = atomic_load(&nmt__ctr.small_rings);
+    memset(&nmt__ctr, 0, sizeof(nmt__ctr));
+    atomic_store(&nmt__ctr.small_rings, small);
+}
+
+static int parse_perms(const char *p, int *flags)
+{
+    int prot = (p[0] == 'r' ? PROT_READ : 0) | (p[1] == 'w' ? PROT_WRITE : 0) |
+               (p[2] == 'x' ? PROT_EXEC : 0);
+    *flags = p[3] == 's' ? MAP_SHARED : MAP_PRIVATE;
+    return prot;
+}
+
+/* The mmap model's baseline: every mapping the process has now, owned by
+ * the "mapped before attach" stack. */
+static void seed_mmap_model(struct nmt_writer *w)
+{
+    uint64_t frame = (uint64_t)(uintptr_t)nmtrace_mapped_before_attach;
+    int is_new;
+    uint32_t id = nmt_stacktab_intern(&w->stacks, &frame, 1, &is_new);
+    char *text;
+    size_t len;
+    if (id == 0 || nmt__os_read_file("/proc/self/maps", &text, &len) != 0)
+        return;
+    for (char *line = text; line && *line;) {
+        char *next = strchr(line, '\n');
+        unsigned long long lo, hi, inode;
+        char perms[8];
+        if (sscanf(line, "%llx-%llx %7s %*s %*s %llu", &lo, &hi, perms, &inode) == 4) {
+            int flags, prot = parse_perms(perms, &flags);
+            if (inode == 0)
+                flags |= MAP_ANONYMOUS;
+            if (nmt_mm_map(&w->mm, lo, hi - lo, prot, flags, id) != 0)
+                nmt__ctr.internal_errors++;
+        }
+        line = next ? next + 1 : NULL;
+    }
+    free(text);
+    base_reserved = nmt_mm_reserved(&w->mm);
+    base_committed = nmt_mm_committed(&w->mm);
+}
+
+static void apply_opts(const struct att_opts *o)
+{
+    if (o->output[0])
+        snprintf(nmt__cfg.output, sizeof(nmt__cfg.output), "%s", o->output);
+    if (o->rate_set)
+        nmt__cfg.rate = o->rate;
+    if (o->interval_set) {
+        nmt__cfg.interval = o->interval;
+        nmt__cfg.interval_auto = 0;
+    }
+    if (o->status[0])
+        nmt__cfg.quiet = 1; /* the client says what there is to say */
+    nmt__cfg.java = 1;
+    nmt__exact = nmt__cfg.rate > 1;
+}
+
+/* A fresh writer, tables and profile file. 0 or -errno. */
+static int new_session(void)
+{
+    memset(&nmt__w, 0, sizeof(nmt__w));
+    memset(&nmt__bell, 0, sizeof(nmt__bell));
+    clear_static(&nmt__filter, sizeof(nmt__filter));
+    clear_static(&nmt__liveset, sizeof(nmt__liveset));
+    reset_rings();
+    reset_counters();
+    nmt__start_realtime = attached_at_ns = nmt__clock_ns(CLOCK_REALTIME);
+    nmt__start_monotonic = nmt__clock_ns(CLOCK_MONOTONIC);
+    if (nmt__writer_init_tables(&nmt__w) != 0)
+        return -ENOMEM;
+    seed_mmap_model(&nmt__w);
+    return 0;
+}
+
+static void release_session(void)
+{
+    struct nmt_writer *w = &nmt__w;
+    if (w->tables_ok) {
+        nmt_stacktab_destroy(&w->stacks);
+        nmt_livetab_destroy(&w->live);
+        nmt_mm_destroy(&w->mm);
+        w->tables_ok = 0;
+    }
+    free(w->held);
+    w->held = NULL;
+    w->held_n = w->held_cap = 0;
+    reset_rings();
+    clear_static(&nmt__filter, sizeof(nmt__filter));
+    clear_static(&nmt__liveset, sizeof(nmt__liveset));
+}
+
+static int discard(void *ctx, uint16_t type, const void *payload, uint32_t len)
+{
+    (void)ctx, (void)type, (void)payload, (void)len;
+    return 0;
+}
+
+/* Stops what start_recording started, in reverse, once no hook is in. */
+static void stop_recording(void (*bridge)(void *, int), void *ctx)
+{
+    int quiet = nmt__attach_stop_begin();
+    nmt__writer_stop();
+    if (bridge)
+        bridge(ctx, 0);
+    if (nmt_jvm_flush != NULL)
+        nmt_jvm_flush(discard, NULL);
+    if (quiet)
+        release_session();
+    nmt__attach_stop_end();
+}
+
+static int first_attach(void)
+{
+    if (globals_resolved)
+        return 0;
+    if (resolve_global() != 0)
+        return -ENOSYS;
+    globals_resolved = 1;
+    return 0;
+}
+
+/* The profile file, created now so its path can be answered at once. */
+static int create_profile(void)
+{
+    nmt__snapshot_side_records(&nmt__w);
+    return nmt__w.file_failed || !nmt__w.path[0] ? -EIO : 0;
+}
+
+static int start_recording(const struct att_opts *o, void (*bridge)(void *, int), void *ctx)
+{
+    if (!nmt__attach_quiet()) {
+        /* The last detach gave up waiting for it: its ring is not ours to reset. */
+        answer(o, "error a thread is still inside the recorder since the last detach; try again");
+        return ATT_FAILED;
+    }
+    if (first_attach() != 0) {
+        answer(o, "error cannot find the process's allocator functions");
+        return ATT_FAILED;
+    }
+    apply_opts(o);
+    int err = new_session();
+    if (err == 0 && bridge)
+        bridge(ctx, 1);
+    if (err != 0 || create_profile() != 0) {
+        answer(o, "error cannot create the profile %s", nmt__cfg.output);
+        release_session();
+        return ATT_FAILED;
+    }
+    if ((err = nmt__writer_start()) != 0) {
+        answer(o, "error cannot start the writer thread: %s", strerror(-err));
+        release_session();
+        return ATT_FAILED;
+    }
+    nmt__attach_mode = 1;
+    nmt__attach_session++;
+    atomic_store(&nmt__state, NMT_ON);
+    if ((err = nmt__got_install()) <= 0) {
+        nmt__got_restore();
+        stop_recording(bridge, ctx);
+        answer(o, "error no allocation call to redirect (%s)", err ? strerror(-err) : "none found");
+        return ATT_FAILED;
+    }
+    attached = 1;
+    answer(o, "ok %s", nmt__w.path);
+    return ATT_OK;
+}
+
+static int refuse_start(const struct att_opts *o)
+{
+    Dl_info info;
+    char buf[600];
+    void *g = dlsym(RTLD_DEFAULT, "malloc");
+    if (!nmt__attach_dormant) {
+        answer(o, "error already recording to %s (started with LD_PRELOAD)",
+               preloaded_path(buf, sizeof(buf)));
+        return ATT_PRELOADED;
+    }
+    if (g && dladdr(g, &info) && info.dli_fname && strstr(info.dli_fname, "libnmtrace")) {
+        const char *env = getenv("NMTRACE_OUTPUT");
+        answer(o, "error already recording to %s (%s is preloaded)",
+               env && *env ? env : "nmtrace.<pid>.nmt", info.dli_fname);
+        return ATT_PRELOADED;
+    }
+    if (attached) {
+        answer(o, "error already attached, recording to %s", nmt__w.path);
+        return ATT_ALREADY;
+    }
+    return ATT_OK;
+}
+
+int nmt__attach_run(const char *options, void (*bridge)(void *ctx, int on), void *ctx)
+{
+    struct att_opts o;
+    char bad[256];
+    if (parse_opts(options, &o, bad, sizeof(bad)) != 0) {
+        answer(&o,
+               "error unknown attach option '%s' (output=PATH,rate=N,interval=N,detach; ':' for "
+               "'=' under jcmd)",
+               bad);
+        return ATT_BAD_OPTION;
+    }
+    pthread_mutex_lock(&run_lock);
+    nmt__tls.guard++;
+    int r;
+    if (o.detach && !attached) {
+        answer(&o, "error not attached: nothing to detach");
+        r = nmt__attach_dormant ? ATT_NOT_ATTACHED : ATT_PRELOADED;
+    } else if (o.detach) {
+        nmt__got_restore();
+        stop_recording(bridge, ctx);
+        attached = 0;
+        answer(&o, "ok %s", nmt__w.path);
+        r = ATT_OK;
+    } else if ((r = refuse_start(&o)) == ATT_OK) {
+        r = start_recording(&o, bridge, ctx);
+    }
+    nmt__tls.guard--;
+    pthread_mutex_unlock(&run_lock);
+    return r;
+}
+
+void nmt__attach_describe(void (*add)(void *, const char *, const char *), void *ctx)
+{
+    if (!nmt__attach_dormant)
+        return; /* preloaded: the profile covers the whole process */
+    char v[32];
+    add(ctx, "attach.coverage", "since-attach");
+    add(ctx, "attach.via", via);
+    snprintf(v, sizeof(v), "%llu", (unsigned long long)attached_at_ns);
+    add(ctx, "attach.at_ns", v);
+    snprintf(v, sizeof(v), "%llu", (unsigned long long)base_reserved);
+    add(ctx, "attach.mmap_baseline_reserved", v);
+    snprintf(v, sizeof(v), "%llu", (unsigned long long)base_committed);
+    add(ctx, "attach.mmap_baseline_committed", v);
+}

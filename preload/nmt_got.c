@@ -1,0 +1,346 @@
+/*
+ * nmt_got.c: hooks without LD_PRELOAD (nmt_got.h).
+ *
+ * A library loaded into a running process is not in the symbol search
+ * order ahead of libc: the calls other objects make to malloc still go
+ * through their GOT entries to the allocator they bound at start. So, once
+ * attached, every entry for an allocation function (JUMP_SLOT and GLOB_DAT
+ * relocations naming it) in every loaded object is rewritten to point at our
+ * exported hook, and its old value is kept to be written back at detach.
+ * Entries in a RELRO segment are made writable for the store and read-only
+ * again. Our own object (its calls reach the allocator directly, as the
+ * recorder needs) and the dynamic linker are left alone.
+ *
+ * Objects loaded later are patched when the writer's tick sees the link
+ * map grow (nmt__got_refresh): a dlopen hook would change the caller
+ * dlopen sees, and with it the library search path (the caller's RUNPATH).
+ * All patching and restoring happens inside dl_iterate_phdr callbacks, so an
+ * object being unloaded is never written to: its entries are dropped.
+ */
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <link.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "nmt_got.h"
+#include "nmt_internal.h"
+
+#if defined(__x86_64__)
+#define NMT_R_JUMP_SLOT R_X86_64_JUMP_SLOT
+#define NMT_R_GLOB_DAT  R_X86_64_GLOB_DAT
+#elif defined(__aarch64__)
+#define NMT_R_JUMP_SLOT R_AARCH64_JUMP_SLOT
+#define NMT_R_GLOB_DAT  R_AARCH64_GLOB_DAT
+#else
+#define NMT_R_JUMP_SLOT (-1)
+#define NMT_R_GLOB_DAT  (-1)
+#endif
+
+/* The functions whose entries are redirected, in our object. */
+static const char *const hooked_names[] = {
+    "malloc",         "calloc",        "realloc",  "reallocarray", "free",
+    "posix_memalign", "aligned_alloc", "memalign", "valloc",       "pvalloc",
+    "mmap",           "mmap64",        "munmap",   "mremap",       "mprotect",
+};
+#define NHOOKS (sizeof(hooked_names) / sizeof(hooked_names[0]))
+static void *hook_addr[NHOOKS];
+
+struct got_entry {
+    uintptr_t slot; /* address of the GOT entry */
+    uintptr_t old;  /* what it held before */
+    uintptr_t base; /* the object's load address, to know it again */
+    uint32_t hook;  /* index in hooked_names */
+    uint32_t seen;  /* its object was found in the last walk */
+};
+
+#define MAX_ENTRIES 16384
+static struct got_entry *entries; /* mmap'ed while attached */
+static size_t nentries;
+static pthread_mutex_t got_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long long seen_adds, seen_subs;
+static uintptr_t self_base;
+static int overflow;
+
+/* Our own definitions: looked up in our object, since a plain reference to
+ * malloc from our code binds to the process's malloc when we were loaded
+ * late. */
+static int find_hooks(void)
+{
+    Dl_info info;
+    if (!dladdr((void *)find_hooks, &info) || info.dli_fname == NULL)
+        return -ENOENT;
+    self_base = (uintptr_t)info.dli_fbase;
+    void *h = dlopen(info.dli_fname, RTLD_NOLOAD | RTLD_LAZY);
+    if (h == NULL)
+        return -ENOENT;
+    for (size_t i = 0; i < NHOOKS; i++)
+        hook_addr[i] = dlsym(h, hooked_names[i]);
+    dlclose(h);
+    return hook_addr[0] != NULL && hook_addr[4] != NULL ? 0 : -ENOENT;
+}
+
+static int skip_object(const struct dl_phdr_info *info)
+{
+    const char *n = info->dlpi_name ? info->dlpi_name : "";
+    const char *base = strrchr(n, '/');
+    base = base ? base + 1 : n;
+    if (info->dlpi_addr == self_base && n[0] != '\0')
+        return 1;
+    return strncmp(base, "ld-linux", 8) == 0 || strncmp(base, "ld64.so", 7) == 0 ||
+           strncmp(base, "linux-vdso", 10) == 0 || strncmp(base, "linux-gate", 10) == 0;
+}
+
+/* Writes one word of a GOT, making a RELRO page writable for the store. */
+static int store_word(uintptr_t slot, uintptr_t value, uintptr_t relro_lo, uintptr_t relro_hi)
+{
+    int in_relro = slot >= relro_lo && slot < relro_hi;
+    uintptr_t page = slot & ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1);
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    if (in_relro && mprotect((void *)page, pg, PROT_READ | PROT_WRITE) != 0)
+        return -errno;
+    __atomic_store_n((uintptr_t *)slot, value, __ATOMIC_RELEASE);
+    if (in_relro)
+        mprotect((void *)page, pg, PROT_READ);
+    return 0;
+}
+
+/* What one object's dynamic section tells about its relocations. */
+struct dyn_view {
+    uintptr_t base, relro_lo, relro_hi;
+    const ElfW(Sym) * symtab;
+    const char *strtab;
+    const ElfW(Rela) * rel[2];
+    size_t relsz[2];
+};
+
+static uintptr_t dyn_ptr(uintptr_t base, uintptr_t v)
+{
+    /* glibc relocates most d_ptr values in place; the vDSO and some
+     * loaders leave them as offsets. */
+    return v < base ? v + base : v;
+}
+
+static int read_dynamic(const struct dl_phdr_info *info, struct dyn_view *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->base = info->dlpi_addr;
+    const ElfW(Dyn) *dyn = NULL;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_DYNAMIC)
+            dyn = (const ElfW(Dyn) *)(info->dlpi_addr + ph->p_vaddr);
+        if (ph->p_type == PT_GNU_RELRO) {
+            v->relro_lo = info->dlpi_addr + ph->p_vaddr;
+            v->relro_hi = v->relro_lo + ph->p_memsz;
+        }
+    }
+    if (dyn == NULL)
+        return -1;
+    int pltrel = DT_RELA;
+    for (; dyn->d_tag != DT_NULL; dyn++) {
+        uintptr_t p = dyn_ptr(v->base, dyn->d_un.d_ptr);
+        switch (dyn->d_tag) {
+        case DT_SYMTAB:
+            v->symtab = (const ElfW(Sym) *)p;
+            break;
+        case DT_STRTAB:
+            v->strtab = (const char *)p;
+            break;
+        case DT_JMPREL:
+            v->rel[0] = (const ElfW(Rela) *)p;
+            break;
+        case DT_PLTRELSZ:
+            v->relsz[0] = dyn->d_un.d_val;
+            break;
+        case DT_RELA:
+            v->rel[1] = (const ElfW(Rela) *)p;
+            break;
+        case DT_RELASZ:
+            v->relsz[1] = dyn->d_un.d_val;
+            break;
+        case DT_PLTREL:
+            pltrel = (int)dyn->d_un.d_val;
+            break;
+        default:
+            break;
+        }
+    }
+    if (pltrel != DT_RELA)
+        v->rel[0] = NULL; /* REL-style PLT: not on the targets we support */
+    return v->symtab && v->strtab ? 0 : -1;
+}
+
+static int hook_index(const char *name)
+{
+    for (size_t i = 0; i < NHOOKS; i++)
+        if (hook_addr[i] != NULL && strcmp(name, hooked_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int known_slot(uintptr_t slot)
+{
+    for (size_t i = 0; i < nentries; i++)
+        if (entries[i].slot == slot)
+            return 1;
+    return 0;
+}
+
+static void patch_one(const struct dyn_view *v, const ElfW(Rela) * r)
+{
+    unsigned long type = ELF64_R_TYPE(r->r_info);
+    if ((long)type != NMT_R_JUMP_SLOT && (long)type != NMT_R_GLOB_DAT)
+        return;
+    if (r->r_addend != 0)
+        return;
+    const ElfW(Sym) *sym = &v->symtab[ELF64_R_SYM(r->r_info)];
+    int h = hook_index(v->strtab + sym->st_name);
+    if (h < 0)
+        return;
+    uintptr_t slot = v->base + r->r_offset;
+    uintptr_t cur = __atomic_load_n((uintptr_t *)slot, __ATOMIC_ACQUIRE);
+    if (cur == (uintptr_t)hook_addr[h] || known_slot(slot))
+        return;
+    if (nentries == MAX_ENTRIES) {
+        overflow = 1;
+        return;
+    }
+    if (store_word(slot, (uintptr_t)hook_addr[h], v->relro_lo, v->relro_hi) != 0)
+        return;
+    entries[nentries++] = (struct got_entry){slot, cur, v->base, (uint32_t)h, 1};
+}
+
+static int patch_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size, (void)arg;
+    struct dyn_view v;
+    if (skip_object(info) || read_dynamic(info, &v) != 0)
+        return 0;
+    for (int k = 0; k < 2; k++) {
+        if (v.rel[k] == NULL)
+            continue;
+        size_t n = v.relsz[k] / sizeof(ElfW(Rela));
+        for (size_t i = 0; i < n; i++)
+            patch_one(&v, &v.rel[k][i]);
+    }
+    seen_adds = info->dlpi_adds;
+    seen_subs = info->dlpi_subs;
+    return 0;
+}
+
+int nmt__got_install(void)
+{
+    pthread_mutex_lock(&got_lock);
+    int err = 0;
+    if (entries == NULL) {
+        err = find_hooks();
+        if (err == 0) {
+            void *m = mmap(NULL, MAX_ENTRIES * sizeof(struct got_entry), PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (m == MAP_FAILED)
+                err = -errno;
+            else
+                entries = m;
+        }
+    }
+    if (err == 0)
+        nmt__dl_iterate_phdr(patch_object, NULL);
+    size_t n = nentries;
+    pthread_mutex_unlock(&got_lock);
+    return err != 0 ? err : (int)n;
+}
+
+/* The link map's load and unload counts now. */
+static int counts_now(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    unsigned long long *c = arg;
+    c[0] = info->dlpi_adds;
+    c[1] = info->dlpi_subs;
+    return 1;
+}
+
+static int mark_loaded(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size, (void)arg;
+    for (size_t i = 0; i < nentries; i++)
+        if (entries[i].base == info->dlpi_addr)
+            entries[i].seen = 1;
+    return 0;
+}
+
+/* An object was unloaded: its entries are forgotten, so that one loaded at
+ * the same address later is patched (and restored) as itself. */
+static void forget_unloaded(void)
+{
+    for (size_t i = 0; i < nentries; i++)
+        entries[i].seen = 0;
+    nmt__dl_iterate_phdr(mark_loaded, NULL);
+    for (size_t i = 0; i < nentries; i++)
+        if (!entries[i].seen)
+            entries[i].slot = 0;
+}
+
+/* Writer thread, at its tick while attached: objects loaded since the
+ * last look get their entries patched. No system call when the link map
+ * did not change. */
+void nmt__got_refresh(void)
+{
+    if (pthread_mutex_trylock(&got_lock) != 0)
+        return;
+    unsigned long long c[2] = {seen_adds, seen_subs};
+    if (entries != NULL)
+        nmt__dl_iterate_phdr(counts_now, c);
+    if (entries != NULL && c[1] != seen_subs)
+        forget_unloaded();
+    if (entries != NULL && (c[0] != seen_adds || c[1] != seen_subs))
+        nmt__dl_iterate_phdr(patch_object, NULL);
+    pthread_mutex_unlock(&got_lock);
+}
+
+/* Restores the entries of one loaded object; entries are kept in order of
+ * objects, so those of objects no longer loaded are never touched. */
+static int restore_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    int *restored = arg;
+    struct dyn_view v;
+    if (skip_object(info) || read_dynamic(info, &v) != 0)
+        return 0;
+    for (size_t i = 0; i < nentries; i++) {
+        struct got_entry *e = &entries[i];
+        if (e->base != info->dlpi_addr || e->slot == 0)
+            continue;
+        uintptr_t cur = __atomic_load_n((uintptr_t *)e->slot, __ATOMIC_ACQUIRE);
+        /* Someone else rewrote it since (another tool): theirs to keep. */
+        if (cur == (uintptr_t)hook_addr[e->hook] &&
+            store_word(e->slot, e->old, v.relro_lo, v.relro_hi) == 0)
+            (*restored)++;
+        e->slot = 0;
+    }
+    return 0;
+}
+
+int nmt__got_restore(void)
+{
+    pthread_mutex_lock(&got_lock);
+    int restored = 0;
+    if (entries != NULL) {
+        nmt__dl_iterate_phdr(restore_object, &restored);
+        munmap(entries, MAX_ENTRIES * sizeof(struct got_entry));
+        entries = NULL;
+        nentries = 0;
+        overflow = 0;
+    }
+    pthread_mutex_unlock(&got_lock);
+    return restored;
+}
+
+size_t nmt__got_count(void)
+{
+    return nentries;
+}

@@ -1,0 +1,30 @@
+/*
+ * nmt_got.h: hooks without LD_PRELOAD, by rewriting the GOT entries of every
+ * loaded object (nmt_got.c). Used when libnmtrace.so is loaded into a live
+ * process (nmt_attach.c) and its exported malloc family is not the one the
+ * process calls.
+ */
+#ifndef NMT_GOT_H
+#define NMT_GOT_H
+
+#include <stddef.h>
+
+/* Points the allocation entries (malloc family, mmap family, dlopen) of
+ * every loaded object but ours and the dynamic linker at our hooks, and
+ * remembers what they held. Objects loaded later through a hooked dlopen
+ * are patched as they come. Returns the number of entries patched, or
+ * -errno. */
+int nmt__got_install(void);
+
+/* Writer thread, at its tick while attached: patches the objects loaded
+ * since the last look (no system call when none was). */
+void nmt__got_refresh(void) __attribute__((weak)); /* the writer's unit test links without it */
+
+/* Puts back every entry still pointing at our hook and forgets the list.
+ * Returns the number of entries restored. */
+int nmt__got_restore(void);
+
+/* Entries patched now (for the profile's INFO). */
+size_t nmt__got_count(void);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * nmr_trend.c: the trend of one series over a profile's snapshots
+ * (nmr_trend.h).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "nmr_sat.h"
+#include "nmr_trend.h"
+
+/* The late rate over the early one (snapshots i2..n-1 against 0..i2), per
+ * second or per snapshot step; NAN when the early rate is not positive. */
+static double late_early(const struct nmr_profile *p, const int64_t *y, size_t n, size_t i2,
+                         int by_step)
+{
+    double t0 = 0, t2 = (double)i2, tn = (double)(n - 1);
+    if (!by_step) {
+        t0 = nmr_snap_time_s(p, &p->snaps[0]);
+        t2 = nmr_snap_time_s(p, &p->snaps[i2]);
+        tn = nmr_snap_time_s(p, &p->snaps[n - 1]);
+    }
+    double early = t2 > t0 ? ((double)y[i2] - (double)y[0]) / (t2 - t0) : 0;
+    double late = tn > t2 ? ((double)y[n - 1] - (double)y[i2]) / (tn - t2) : 0;
+    return early > 0 ? late / early : NAN;
+}
+
+void nmr__trend(const struct nmr_profile *p, const int64_t *y, size_t n, int by_step,
+                struct nmr_trend *g)
+{
+    double st = 0, sy = 0, stt = 0, sty = 0;
+    size_t up = 0;
+    memset(g, 0, sizeof(*g));
+    g->late_early = NAN;
+    if (n == 0) {
+        g->verdict = "stable";
+        return;
+    }
+    g->peak = y[0];
+    for (size_t i = 0; i < n; i++) {
+        double t = nmr_snap_time_s(p, &p->snaps[i]);
+        st += t;
+        sy += (double)y[i];
+        stt += t * t;
+        sty += t * (double)y[i];
+        if (i && y[i] >= y[i - 1])
+            up++;
+        if (y[i] > g->peak)
+            g->peak = y[i];
+    }
+    double den = (double)n * stt - st * st;
+    g->slope = n > 1 && den > 1e-12 ? ((double)n * sty - st * sy) / den : 0;
+    g->mono = n > 1 ? (double)up / (double)(n - 1) : 0;
+    g->first = y[0];
+    g->last = y[n - 1];
+    if (nmr_sat_sub(g->last, g->first) <= 0 || (g->slope <= 0 && !by_step)) {
+        g->verdict = "stable";
+        return;
+    }
+    if (n < 3) {
+        g->verdict = "growing";
+        return;
+    }
+    size_t i2 = (n - 1) * 2 / 3;
+    double ratio_time = late_early(p, y, n, i2, 0), ratio_step = late_early(p, y, n, i2, 1);
+    /* by_step 2: levelling must show per step and per second alike. */
+    double ratio = by_step == 0 ? ratio_time
+                   : by_step == 1
+                       ? ratio_step
+                       : (isnan(ratio_time) || ratio_step > ratio_time ? ratio_step : ratio_time);
+    g->late_early = ratio;
+    if (!isnan(ratio) && ratio <= NMR_TREND_LEVEL)
+        g->verdict = "levels-off";
+    else if (g->mono >= NMR_TREND_MONOTONIC)
+        g->verdict = "leak-suspect";
+    else
+        g->verdict = "business-growth";
+}
+
+int nmr__verdict_rank(const char *v)
+{
+    return strcmp(v, "leak-suspect") == 0      ? 0
+           : strcmp(v, "growing") == 0         ? 1
+           : strcmp(v, "business-growth") == 0 ? 2
+           : strcmp(v, "levels-off") == 0      ? 3
+                                               : 4;
+}

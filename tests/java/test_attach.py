@@ -1,0 +1,319 @@
+"""`nmtrace attach PID` into a running JVM (AttachTarget), one case per run
+(--case):
+
+leak       the JVM leaks through JNI and keeps DirectByteBuffers before and
+           during the attach; `attach --duration` names both leaks with their
+           Java frames, and the growth between the first and last snapshot is
+           within 15 % of what the program's own counters say for the same
+           instants (System.nanoTime is CLOCK_MONOTONIC, the snapshots' clock,
+           so a slow machine moves both alike). Sampling: 1000-byte JNI blocks
+           at rate 4096 are each sampled with p = 0.217; over the window at
+           least 2000 blocks leak (waited for), so the sampled count has a
+           relative standard deviation under 2.1 % and 15 % is over 7 of them.
+           Direct buffers of 64 KiB are sampled with p > 0.9999.
+cycles     20 attach/detach cycles on one JVM: each gives a profile (one more
+           at rate 1 TiB has no sample, and nmreport says why), the JVM's
+           output is unchanged, no crash, and its RSS after the last detach is
+           within 8 MiB of before the first attach (a JVM whose heap is
+           pre-touched and whose RSS was seen to settle first).
+jemalloc   the same JVM with libjemalloc.so.2 preloaded: the JNI leak is found.
+preloaded  a JVM started with LD_PRELOAD=libnmtrace.so: refused, with the
+           profile it is already recording to.
+disabled   -XX:+DisableAttachMechanism: refused with the reason, and no
+           signal reaches the JVM (its output is unchanged: no thread dump).
+late       the JNI library is loaded only after the attach: its calls are
+           hooked too (the writer patches objects loaded since), and its leak
+           is found with its Java frames, within 15 % of the program's count
+           (6000 blocks at p = 0.217: 1300 samples, 2.8 % standard deviation).
+jcmd       `jcmd PID JVMTI.agent_load libnmtrace.so output:PATH` records like
+           attach; a second load says "already attached"; `... detach` ends it.
+"""
+import glob
+import os
+import re
+import subprocess
+import sys
+import time
+
+import nmtj
+
+JEMALLOC = ("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2",
+            "/usr/lib/libjemalloc.so.2", "/usr/local/lib/libjemalloc.so.2")
+WAIT_S = 60  # upper bound for any condition a test waits for
+
+
+class Target:
+    """AttachTarget running until quit(); its counters file is the truth."""
+
+    def __init__(self, c, blocks, direct, tick_ms, keep=0, jvm=(), env=None):
+        self.counters = os.path.join(c.tmp, "counters.txt")
+        cp = c.test_classes + os.pathsep + c.ex_classes
+        cmd = [c.java, "-XX:ErrorFile=%s/hs_err_%%p.log" % c.tmp, "-cp", cp,
+               "-Djava.library.path=" + c.ex_lib] + list(jvm) + [
+            "AttachTarget", self.counters, str(blocks), "1000", str(direct), str(tick_ms), str(keep)]
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, cwd=c.tmp, env=env if env is not None else c.plain_env())
+        self.pid = self.p.pid
+        first = self.p.stdout.readline()
+        if first != "ready\n":
+            self.p.kill()
+            nmtj.fail("AttachTarget did not start: %r %s" % (first, self.p.stderr.read()[-500:]))
+
+    def ticks(self):
+        try:
+            with open(self.counters) as f:
+                return [tuple(int(x) for x in line.split()) for line in f if line.count(" ") == 2]
+        except OSError:
+            return []
+
+    def wait_ticks(self, n):
+        end = time.monotonic() + WAIT_S
+        while len(self.ticks()) < n:
+            nmtj.check(time.monotonic() < end, "AttachTarget made fewer than %d ticks in %d s" % (n, WAIT_S))
+            nmtj.check(self.p.poll() is None, "AttachTarget ended early")
+            time.sleep(0.05)
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.pid) as f:
+            return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+    def quit(self):
+        try:
+            out, err = self.p.communicate("quit\n", timeout=WAIT_S)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            nmtj.fail("AttachTarget did not end after quit (hang?)")
+        return "ready\n" + out, err, self.p.returncode
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+
+
+def attach(c, *args, expect_ok=True):
+    p = c.run([c.launcher, "attach"] + [str(a) for a in args], timeout=WAIT_S + 30)
+    if expect_ok:
+        nmtj.check(p.returncode == 0, "nmtrace attach failed (exit %d): %s" % (p.returncode, p.stderr.strip()))
+    return p
+
+
+def finished_ok(c, t, what):
+    out, err, rc = t.quit()
+    c.no_crash_files()
+    left = glob.glob(os.path.join(c.tmp, ".attach_pid*")) + glob.glob("/tmp/nmtrace-attach-%d-*" % t.pid)
+    nmtj.check(not left, "%s: attach or status files were left behind: %s" % (what, left))
+    nmtj.check(rc == 0 and out == "ready\ndone\n",
+               "%s: the JVM's output or status changed: exit %d, stdout %r, stderr %r" % (what, rc, out, err[-300:]))
+
+
+def value_at(ticks, mono_ns, col):
+    """The program's counter col at the instant mono_ns (last tick before)."""
+    before = [t for t in ticks if t[0] <= mono_ns]
+    nmtj.check(before, "no counter line before the snapshot at %d" % mono_ns)
+    return before[-1][col]
+
+
+def site_growth(c, prof, base_seq, func_re):
+    js = c.report_json("--base-snapshot", base_seq, prof)
+    return sum(s["values"]["inuse_space"] for s in nmtj.stacks_with_frame(js, func_re))
+
+
+def java_named(c, prof, func_re, java_re):
+    js = c.report_json(prof)
+    stacks = [s for s in nmtj.stacks_with_frame(js, func_re) if s["values"]["inuse_space"] > 0]
+    nmtj.check(stacks, "no live stack with %s" % func_re)
+    named = [s for s in stacks if any(f["class"] == "java" and re.search(java_re, f["function"])
+                                      for f in s["frames"])]
+    nmtj.check(named, "no %s stack has the Java frame %s: %s" % (
+        func_re, java_re, [f["function"] for f in stacks[0]["frames"]]))
+    weight = sum(s["values"]["inuse_space"] for s in named) / sum(s["values"]["inuse_space"] for s in stacks)
+    print("%s: %.0f %% of live bytes under %s" % (func_re, 100 * weight, java_re))
+    nmtj.check(weight > 0.9, "only %.0f %% of %s bytes have Java frames" % (100 * weight, func_re))
+
+
+def case_leak(c):
+    t = Target(c, blocks=20, direct=65536, tick_ms=10)
+    try:
+        t.wait_ticks(50)  # it has been leaking before the attach
+        p = attach(c, "--duration", 4, "--interval", 1, "--rate", 4096, t.pid)
+        prof = p.stdout.strip().splitlines()[-1]
+        nmtj.check(os.path.isabs(prof) and os.path.exists(prof), "attach printed no profile path: %r" % p.stdout)
+        t.wait_ticks(len(t.ticks()) + 1)
+        finished_ok(c, t, "leak")
+    finally:
+        t.kill()
+    info = nmtj.read_profile(prof)
+    nmtj.check(info["snapshots"] >= 3, "%d snapshots in 4 s at --interval 1" % info["snapshots"])
+    start = nmtj.nmtprof.Profile(prof).header["start_monotonic"]
+    (s0, t0), (s1, t1) = info["times"][0], info["times"][-1]
+    ticks = t.ticks()
+    m0, m1 = start + int(t0 * 1e9), start + int(t1 * 1e9)
+    truth_jni = value_at(ticks, m1, 1) - value_at(ticks, m0, 1)
+    truth_direct = value_at(ticks, m1, 2) - value_at(ticks, m0, 2)
+    nmtj.check(truth_jni >= 2000 * 1000, "only %d JNI bytes leaked in the window: too few to judge" % truth_jni)
+    got_jni = site_growth(c, prof, s0, r"^nmex_session_open$")
+    got_direct = site_growth(c, prof, s0, r"^Unsafe_AllocateMemory0$")
+    dt = t1 - t0
+    print("window %.2f s: JNI %.0f B/s (truth %.0f), direct %.0f B/s (truth %.0f)" % (
+        dt, got_jni / dt, truth_jni / dt, got_direct / dt, truth_direct / dt))
+    nmtj.check(nmtj.within(got_jni, truth_jni, 0.15), "JNI growth rate off by more than 15 %")
+    nmtj.check(nmtj.within(got_direct, truth_direct, 0.15), "direct buffer growth rate off by more than 15 %")
+    java_named(c, prof, r"^nmex_session_open$", r"^NativeLib\.leak")
+    java_named(c, prof, r"^Unsafe_AllocateMemory0$", r"AttachTarget\.main")
+    growth = c.report("--growth", prof)
+    nmtj.check(re.search(r"leak-suspect\s+nmex_session_open", growth), "--growth does not flag the JNI leak")
+    stats = c.report("--stats", prof)
+    nmtj.check("attach.coverage" in stats and "since-attach" in stats, "--stats shows no attach coverage")
+
+
+def settled_rss(t):
+    """RSS once two readings 0.5 s apart differ by under 256 KiB."""
+    end = time.monotonic() + WAIT_S
+    last = t.rss_kib()
+    while True:
+        time.sleep(0.5)
+        now = t.rss_kib()
+        if abs(now - last) < 256:
+            return now
+        nmtj.check(time.monotonic() < end, "the JVM's RSS never settled (last %d KiB)" % now)
+        last = now
+
+
+def case_cycles(c):
+    t = Target(c, blocks=0, direct=65536, tick_ms=5, keep=16,
+               jvm=("-Xms64m", "-Xmx64m", "-XX:+AlwaysPreTouch"))
+    try:
+        t.wait_ticks(100)
+        before = settled_rss(t)
+        for i in range(20):
+            p = attach(c, "--duration", 0, "--rate", 4096, t.pid)
+            prof = p.stdout.strip()
+            nmtj.check(os.path.exists(prof), "cycle %d: no profile %r" % (i, prof))
+            nmtj.check(nmtj.read_profile(prof)["snapshots"] >= 1, "cycle %d: no complete snapshot" % i)
+        after = t.rss_kib()
+        # A profile without a sample says why (one sample per TiB: none).
+        empty = attach(c, "--duration", 0, "--rate", "1t", t.pid).stdout.strip()
+        text = c.report(empty)
+        nmtj.check("Empty: no malloc-family allocation was sampled" in text and "since the attach" in text,
+                   "an empty attach profile does not say why: %r" % text[:300])
+        print("RSS before the first attach %d KiB, after the last detach %d KiB" % (before, after))
+        nmtj.check(after - before < 8 * 1024, "RSS grew by %d KiB over 20 cycles" % (after - before))
+        finished_ok(c, t, "cycles")
+    finally:
+        t.kill()
+
+
+def case_jemalloc(c):
+    found = [j for j in JEMALLOC if os.path.exists(j)]
+    if not found:
+        nmtj.skip("libjemalloc.so.2 is not installed (Debian: libjemalloc2)")
+    env = c.plain_env()
+    env["LD_PRELOAD"] = found[0]
+    t = Target(c, blocks=20, direct=0, tick_ms=10, env=env)
+    try:
+        t.wait_ticks(20)
+        p = attach(c, "--duration", 2, "--rate", 4096, t.pid)
+        prof = p.stdout.strip()
+        finished_ok(c, t, "jemalloc")
+    finally:
+        t.kill()
+    java_named(c, prof, r"^nmex_session_open$", r"^NativeLib\.leak")
+
+
+def case_preloaded(c):
+    t = Target(c, blocks=1, direct=0, tick_ms=10, env=c.recorded_env())
+    try:
+        p = attach(c, "--duration", 1, t.pid, expect_ok=False)
+        nmtj.check(p.returncode != 0, "attach to a recording JVM succeeded")
+        want = os.path.join(c.tmp, "p.%d.nmt" % t.pid)
+        nmtj.check(len(p.stderr.strip().splitlines()) == 1 and "already recording to " + want in p.stderr,
+                   "not one line naming %s: %r" % (want, p.stderr))
+        finished_ok(c, t, "preloaded")
+    finally:
+        t.kill()
+
+
+def case_disabled(c):
+    t = Target(c, blocks=1, direct=0, tick_ms=10, jvm=("-XX:+DisableAttachMechanism",))
+    try:
+        p = attach(c, "--duration", 1, t.pid, expect_ok=False)
+        nmtj.check(p.returncode != 0 and "DisableAttachMechanism" in p.stderr,
+                   "not refused with the reason: exit %d %r" % (p.returncode, p.stderr))
+        finished_ok(c, t, "disabled")
+    finally:
+        t.kill()
+
+
+def jcmd(c, pid, *args):
+    p = c.run([c.jcmd, str(pid), "JVMTI.agent_load", c.lib] + list(args), timeout=WAIT_S)
+    nmtj.check(p.returncode == 0, "jcmd failed: %s" % p.stderr)
+    m = re.search(r"return code: (-?\d+)", p.stdout)
+    nmtj.check(m, "jcmd printed no return code: %r" % p.stdout)
+    return int(m.group(1))
+
+
+def case_late(c):
+    t = Target(c, blocks=-20, direct=0, tick_ms=10)
+    try:
+        t.wait_ticks(10)
+        p = attach(c, "--rate", 4096, t.pid)
+        prof = p.stdout.strip()
+        t.p.stdin.write("start\n")
+        t.p.stdin.flush()
+        end = time.monotonic() + WAIT_S
+        while not t.ticks() or t.ticks()[-1][1] < 6000 * 1000:
+            nmtj.check(time.monotonic() < end, "the late library leaked too little in %d s" % WAIT_S)
+            time.sleep(0.05)
+        d = c.run([c.launcher, "detach", str(t.pid)], timeout=WAIT_S)
+        nmtj.check(d.returncode == 0 and d.stdout.strip() == prof,
+                   "detach failed or named another profile: %r %r" % (d.stdout, d.stderr))
+        truth = t.ticks()[-1][1]
+        finished_ok(c, t, "late")
+    finally:
+        t.kill()
+    java_named(c, prof, r"^nmex_session_open$", r"^NativeLib\.leak")
+    got = sum(s["values"]["inuse_space"] for s in nmtj.stacks_with_frame(c.report_json(prof), r"^nmex_session_open$"))
+    print("late library: %d live bytes, at most %d leaked" % (got, truth))
+    # The ticks after the detach leaked too: truth is an upper bound, and a
+    # tick or two (20 KB) at most past it.
+    nmtj.check(got <= truth * 1.15 and got >= (truth - 40000) * 0.85,
+               "late library's %d live bytes are not within 15 %% of %d" % (got, truth))
+
+
+def case_jcmd(c):
+    if not c.jcmd:
+        nmtj.skip("no jcmd next to java")
+    prof = os.path.join(c.tmp, "jcmd.nmt")
+    t = Target(c, blocks=20, direct=0, tick_ms=10)
+    try:
+        t.wait_ticks(20)
+        nmtj.check(jcmd(c, t.pid, "output:" + prof) == 0, "the agent refused to start")
+        t.wait_ticks(len(t.ticks()) + 100)
+        nmtj.check(jcmd(c, t.pid) != 0, "a second load was not refused")
+        nmtj.check(jcmd(c, t.pid, "detach") == 0, "detach was refused")
+        out, err, rc = t.quit()
+        c.no_crash_files()
+        nmtj.check(rc == 0 and out == "ready\ndone\n", "the JVM's output changed: %r" % out)
+        nmtj.check(err.count("already attached") == 1, "the refusal was not said once: %r" % err)
+    finally:
+        t.kill()
+    java_named(c, prof, r"^nmex_session_open$", r"^NativeLib\.leak")
+
+
+CASES = {"leak": case_leak, "cycles": case_cycles, "jemalloc": case_jemalloc, "preloaded": case_preloaded,
+         "disabled": case_disabled, "late": case_late, "jcmd": case_jcmd}
+
+
+def body(c):
+    c.need_java()
+    c.need_lib()
+    c.need_nmreport()
+    rest = c.rest
+    nmtj.check("--case" in rest and rest[rest.index("--case") + 1] in CASES, "--case wants one of %s" % list(CASES))
+    case = rest[rest.index("--case") + 1]
+    c.scratch("attach_" + case)
+    CASES[case](c)
+
+
+nmtj.main("java_attach_" + (sys.argv[sys.argv.index("--case") + 1] if "--case" in sys.argv else "?"), body)

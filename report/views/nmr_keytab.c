@@ -105,7 +105,8 @@ int nmr__print_key_table(const struct nmr_view *v, enum nmr_keyby by)
         table_free(&t);
         return nmr__oom();
     }
-    qsort(t.g, t.n, sizeof(*t.g), cmp_group);
+    if (t.n > 1)
+        qsort(t.g, t.n, sizeof(*t.g), cmp_group);
     nmr__print_total(v);
     int64_t total = v->total[v->measure], sum = 0;
     fprintf(v->out, "%12s %6s %6s  %-10s %s\n", "value", "%", "sum%", "owner kind",

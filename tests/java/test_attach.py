@@ -25,6 +25,8 @@ late       the JNI library is loaded only after the attach: its calls are
            hooked too (the writer patches objects loaded since), and its leak
            is found with its Java frames, within 15 % of the program's count
            (6000 blocks at p = 0.217: 1300 samples, 2.8 % standard deviation).
+errors     without a JVM: a process that is not a JVM, a pid that is gone, and
+           bad options each get one line and a non-zero status (1, 1, 2).
 jcmd       `jcmd PID JVMTI.agent_load libnmtrace.so output:PATH` records like
            attach; a second load says "already attached"; `... detach` ends it.
 """
@@ -301,8 +303,29 @@ def case_jcmd(c):
     java_named(c, prof, r"^nmex_session_open$", r"^NativeLib\.leak")
 
 
+def one_line_fail(p, status, words):
+    lines = p.stderr.strip().splitlines()
+    nmtj.check(p.returncode == status and len(lines) == 1 and words in lines[0],
+               "expected exit %d and one line with %r, got %d %r" % (status, words, p.returncode, p.stderr))
+
+
+def case_errors(c):
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        one_line_fail(attach(c, sleeper.pid, expect_ok=False), 1, "not a JVM")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    one_line_fail(attach(c, sleeper.pid, expect_ok=False), 1, "no process")
+    one_line_fail(attach(c, "--rate", "0", "1", expect_ok=False), 2, "--rate")
+    one_line_fail(attach(c, "--duration", "soon", "1", expect_ok=False), 2, "--duration")
+    one_line_fail(attach(c, "12x", expect_ok=False), 2, "PID")
+    d = c.run([c.launcher, "detach", "--rate", "1", "1"])
+    one_line_fail(d, 2, "detach")
+
+
 CASES = {"leak": case_leak, "cycles": case_cycles, "jemalloc": case_jemalloc, "preloaded": case_preloaded,
-         "disabled": case_disabled, "late": case_late, "jcmd": case_jcmd}
+         "disabled": case_disabled, "late": case_late, "errors": case_errors, "jcmd": case_jcmd}
 
 
 def body(c):

@@ -131,6 +131,8 @@ def case_sampled(env):
         err = abs(got - truth[site]) / truth[site]
         print("%s: estimate %d truth %d (%.1f%%)" % (site, got, truth[site], 100 * err))
         check(err <= 0.15, "%s off by %.1f%%" % (site, 100 * err))
+    # The default rate's default ring is 256 KiB (docs/PERFORMANCE.md §0).
+    check_own_memory(snap.counters, 256 << 10)
 
 
 def case_unbiased(env):

@@ -11,7 +11,10 @@
 
 /* Appends one SMAPS record to b: every mapping with resident or swapped
  * pages, with its owners in mm (may be NULL). 0, or -errno (then nothing
- * is appended). */
-int nmt__smaps_encode(struct nmt_enc *b, const struct nmt_mm *mm);
+ * is appended). Unless final, nothing is read (and 0 returned) while the
+ * last read is too recent for its cost (nmt_smaps.c). */
+int nmt__smaps_encode(struct nmt_enc *b, const struct nmt_mm *mm, int final);
+/* Snapshots that skipped the read, and nanoseconds spent reading. */
+extern uint64_t nmt__smaps_skipped, nmt__smaps_ns;
 
 #endif

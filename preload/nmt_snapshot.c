@@ -167,6 +167,8 @@ static void encode_counters(struct nmt_writer *w, struct nmt_enc *b)
     counter_add(&c, "rec.internal_errors",
                 (int64_t)(nmt__ctr.internal_errors + w->live.mark_failures));
     counter_add(&c, "rec.write_errors", (int64_t)nmt__ctr.write_errors);
+    counter_add(&c, "rec.smaps_skipped", (int64_t)nmt__smaps_skipped);
+    counter_add(&c, "rec.smaps_ns", (int64_t)nmt__smaps_ns);
     counter_add(&c, "rec.mmap_reserved", (int64_t)nmt_mm_reserved(&w->mm));
     counter_add(&c, "rec.mmap_committed", (int64_t)nmt_mm_committed(&w->mm));
     counter_add(&c, "rec.live_estimate", (int64_t)llround(w->live_est));
@@ -378,7 +380,7 @@ NMT_HIDDEN void nmt__snapshot_write(struct nmt_writer *w, int reason)
     if (nmt__os_maps(&b) != 0)
         nmt__ctr.internal_errors++;
     nmt_enc_rec_end(&b, r);
-    if (nmt__smaps_encode(&b, w->tables_ok ? &w->mm : NULL) != 0)
+    if (nmt__smaps_encode(&b, w->tables_ok ? &w->mm : NULL, reason == NMT_SNAP_EXIT) != 0)
         nmt__ctr.internal_errors++;
 
     encode_counters(w, &b);

@@ -475,6 +475,38 @@ static void warn(struct rd *r, const char *fmt, ...)
     fputc('\n', r->opts->warn);
 }
 
+/* After the last record: a file without a header or a snapshot is refused;
+ * one cut short (cut) or ending inside a snapshot is read up to its last
+ * complete snapshot, with one warning. */
+static int finish(struct rd *r, int have_header, int cut)
+{
+    struct nmr_profile *p = r->p;
+    if (r->opts && r->opts->progress && r->size >= (64u << 20))
+        fprintf(stderr, "\r%*s\r", 60, "");
+    if (have_header && p->nsnaps == 0)
+        return fail(r, -ENODATA,
+                    "no snapshot yet: pid %u is still recording (the first periodic snapshot comes "
+                    "10 s after its start with the default NMTRACE_INTERVAL=auto; NMTRACE_SIGNAL "
+                    "or NMTRACE_TRIGGER ask for one) or ended without one",
+                    (unsigned)p->pid);
+    if (!have_header)
+        return fail(r, -ENODATA, "no complete snapshot (the file holds no header yet)");
+    if (cut || r->cur.open) {
+        p->truncated = 1;
+        if (cut)
+            warn(r,
+                 "cut short: incomplete record at byte %llu of %zu; using the last complete "
+                 "snapshot (seq %u)",
+                 (unsigned long long)r->rec_off, r->size, p->snaps[p->nsnaps - 1].seq);
+        else
+            warn(r,
+                 "the last snapshot (seq %u) has no end; using the last complete snapshot "
+                 "(seq %u)",
+                 r->cur.s.seq, p->snaps[p->nsnaps - 1].seq);
+    }
+    return 0;
+}
+
 static int parse(struct rd *r)
 {
     struct nmr_profile *p = r->p;
@@ -532,30 +564,7 @@ static int parse(struct rd *r)
         if (type == NMT_REC_SNAP_END)
             p->valid_bytes = off;
     }
-    if (r->opts && r->opts->progress && r->size >= (64u << 20))
-        fprintf(stderr, "\r%*s\r", 60, "");
-    if (have_header && p->nsnaps == 0)
-        return fail(r, -ENODATA,
-                    "no snapshot yet: pid %u is still recording (the first periodic snapshot comes "
-                    "10 s after its start with the default NMTRACE_INTERVAL=auto; NMTRACE_SIGNAL "
-                    "or NMTRACE_TRIGGER ask for one) or ended without one",
-                    (unsigned)p->pid);
-    if (!have_header)
-        return fail(r, -ENODATA, "no complete snapshot (the file holds no header yet)");
-    if (cut || r->cur.open) {
-        p->truncated = 1;
-        if (cut)
-            warn(r,
-                 "cut short: incomplete record at byte %llu of %zu; using the last complete "
-                 "snapshot (seq %u)",
-                 (unsigned long long)r->rec_off, r->size, p->snaps[p->nsnaps - 1].seq);
-        else
-            warn(r,
-                 "the last snapshot (seq %u) has no end; using the last complete snapshot "
-                 "(seq %u)",
-                 r->cur.s.seq, p->snaps[p->nsnaps - 1].seq);
-    }
-    return 0;
+    return finish(r, have_header, cut);
 }
 
 int nmr_profile_parse(const uint8_t *data, size_t size, const char *name,

@@ -24,6 +24,7 @@
 
 #include "nmt_format.h"
 #include "nmr_internal.h"
+#include "nmr_owner.h"
 #include "nmr_resident.h"
 #include "nmr_view.h"
 #include "nmr_sat.h"
@@ -184,10 +185,18 @@ static size_t tally_top(struct tally *t, struct nmr_res_owner *out)
     return n;
 }
 
-/* "function [lib]" of a stack's allocation site, in the profile's arena. */
-static const char *site_name(struct nmr_profile *p, const struct nmr_stack *st)
+/* "function [lib]" of the frame that owns a stack's memory (nmr_owner.h:
+ * the application's Java method or JNI function before the allocation
+ * site), in the profile's arena. */
+static const char *site_name(struct nmr_profile *p, const struct nmr_owner_rules *rules,
+                             const struct nmr_stack *st)
 {
-    const struct nmr_frame *f = st ? nmr_stack_site(st) : NULL;
+    struct nmr_owner o = {0};
+    if (st)
+        nmr_owner_of(rules, st, &o);
+    const struct nmr_frame *f = st == NULL     ? NULL
+                                : o.frame >= 0 ? &st->frames[o.frame]
+                                               : nmr_stack_site(st);
     if (f == NULL)
         return "(unknown site)";
     char buf[512];
@@ -201,6 +210,7 @@ struct split {
     const struct nmr_snapshot *s;
     struct nmr_resident *r;
     struct tally owners, files;
+    struct nmr_owner_rules rules;
     int oom;
 };
 
@@ -229,7 +239,8 @@ static enum nmr_res_cat classify(struct split *c, const struct nmr_smaps *e)
     enum nmr_res_cat cat = owned(c->p, e->rstack, e->cstack, &owner, &alloc, &c->oom);
     if (alloc)
         c->r->other_allocator = alloc;
-    if (cat == NMR_RES_MMAP_OWNER && tally_add(&c->owners, site_name(c->p, owner), (int64_t)e->rss))
+    if (cat == NMR_RES_MMAP_OWNER &&
+        tally_add(&c->owners, site_name(c->p, &c->rules, owner), (int64_t)e->rss))
         c->oom = 1;
     return cat;
 }
@@ -240,6 +251,7 @@ int nmr_resident_of(struct nmr_profile *p, const struct nmr_snapshot *s, struct 
     if (!s->has_smaps)
         return 0;
     struct split c = {.p = p, .s = s, .r = r};
+    nmr_owner_rules_init(&c.rules, p, NULL);
     for (size_t i = 0; i < s->nsmaps; i++) {
         const struct nmr_smaps *e = &s->smaps[i];
         enum nmr_res_cat cat = classify(&c, e);

@@ -174,7 +174,7 @@ static int print_estimate(FILE *f, struct nmr_profile *p, const struct nmr_snaps
     if (untracked < 0)
         snprintf(note, sizeof(note),
                  "(committed exceeds what is resident by %s: not every committed page was "
-                 "touched; this recorder wrote no SMAPS record to tell)",
+                 "touched)",
                  nmr_fmt_bytes(b, sizeof(b), -untracked));
     else
         snprintf(note, sizeof(note), "(an estimate: code, stacks, memory nmtrace did not see)");
@@ -265,6 +265,17 @@ static int one(const struct nmr_view *v, struct nmr_profile *p, const struct nmr
     print_tracked(f, p, s);
     if (rc != 1 && print_estimate(f, p, s, rss) != 0)
         return nmr__oom();
+    const struct nmr_snapshot *last = NULL;
+    for (const struct nmr_snapshot *q = p->snaps; rc != 1 && q < p->snaps + p->nsnaps; q++)
+        last = q->has_smaps ? q : last;
+    if (rc != 1 && !last)
+        fprintf(f, "  (the profile has no SMAPS record, which says what is resident: an older "
+                   "recorder)\n");
+    if (last)
+        fprintf(f,
+                "  (this snapshot has no SMAPS record: the recorder spaces its reads by their "
+                "cost; snapshot %u has one: --snapshot %u)\n",
+                last->seq, last->seq);
     if (nmr_rss_jvm(f, p, s, rc == 1 ? &r : NULL) < 0)
         return nmr__oom();
     verdict(v, p, s, rss, rc == 1 ? &r : NULL, rc == 1 && s0 ? &r0 : NULL);

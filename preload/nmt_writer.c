@@ -426,7 +426,7 @@ static void *writer_main(void *arg)
             nmt__writer_round(w, 0);
             nmt__snapshot_write(w, reason);
         } else if (jvm && nmt_jvm_pending_bytes != NULL &&
-                   nmt_jvm_pending_bytes() > NMT_JVM_FLUSH_BYTES) {
+                   nmt_jvm_pending_bytes() >= NMT_JVM_FLUSH_BYTES) {
             /* Between snapshots the JVM bridge's code history piles up: write
              * it out before its bounded queue has to drop any. */
             nmt__snapshot_side_records(w);

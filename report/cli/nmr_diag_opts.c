@@ -30,8 +30,13 @@ int nmr__opts_diag(struct nmr_opts *o, const char *name, const char *arg, char *
         return 0;
     }
     if (strcmp(name, "app") == 0) {
-        if (!*arg || strlen(arg) >= 1000)
-            return bad(err, errlen, "--app takes Java package prefixes like com.acme,org.acme",
+        size_t longest = 0;
+        for (const char *t = arg; *t; t += strcspn(t, ",") + (t[strcspn(t, ",")] == ','))
+            longest = strcspn(t, ",") > longest ? strcspn(t, ",") : longest;
+        if (!longest || longest >= 128)
+            return bad(err, errlen,
+                       "--app takes Java package prefixes (under 128 characters each) like "
+                       "com.acme,org.acme",
                        arg);
         o->app = arg;
         return 0;

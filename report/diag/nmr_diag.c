@@ -262,7 +262,7 @@ int nmr__diagnose(const struct nmr_view *v, struct nmr_profile *p, struct nmr_fi
         nmr__findings_free(out);
         return rc;
     }
-    if (out->n > 1) /* qsort on a NULL array is undefined even for 0 */
+    if (out->n > 1) /* out->f is NULL when there is no finding */
         qsort(out->f, out->n, sizeof(*out->f), cmp_finding);
     if (out->n > MAX_FINDINGS)
         out->n = MAX_FINDINGS;

@@ -95,15 +95,17 @@ void nmr_owner_rules_init(struct nmr_owner_rules *r, const struct nmr_profile *p
         for (size_t i = 0; i < s->nmaps; i++)
             add_home(r, s->maps[i].path);
     }
-    if (!app)
-        return;
-    /* Split a copy: the rules keep pointers into it. */
-    snprintf(r->app_buf, sizeof(r->app_buf), "%s", app);
-    char *save = NULL;
-    for (char *t = strtok_r(r->app_buf, ",", &save); t && r->napp < NMR_OWNER_MAX_APP;
-         t = strtok_r(NULL, ",", &save))
-        if (*t)
-            r->app[r->napp++] = t;
+    /* Each prefix is copied, so the rules stay valid wherever they are
+     * copied to; a prefix longer than a package name can be is cut. */
+    for (const char *t = app; t && *t && r->napp < NMR_OWNER_MAX_APP;) {
+        size_t n = strcspn(t, ",");
+        if (n) {
+            size_t k = n < sizeof(r->app[0]) ? n : sizeof(r->app[0]) - 1;
+            memcpy(r->app[r->napp], t, k);
+            r->app[r->napp++][k] = 0;
+        }
+        t += n + (t[n] == ',');
+    }
 }
 
 static int under_home(const struct nmr_owner_rules *r, const char *path)

@@ -67,9 +67,8 @@ struct nmr_owner {
 #define NMR_OWNER_MAX_APP   32
 #define NMR_OWNER_MAX_HOMES 4
 struct nmr_owner_rules {
-    const char *app[NMR_OWNER_MAX_APP]; /* into app_buf */
+    char app[NMR_OWNER_MAX_APP][128]; /* copies: the rules may be copied */
     size_t napp;
-    char app_buf[1024];
     char homes[NMR_OWNER_MAX_HOMES][512];
     size_t nhomes;
     int has_jvm; /* libjvm.so is mapped: a JVM process */

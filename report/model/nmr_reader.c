@@ -475,37 +475,10 @@ static void warn(struct rd *r, const char *fmt, ...)
     fputc('\n', r->opts->warn);
 }
 
-/* The record framed at off: 0 with its type, payload, payload length and
- * framed size; 1 when the file ends inside it (cut short, or a torn final
- * write); an error (said) for a corrupt frame. */
-static int frame_at(struct rd *r, size_t off, uint16_t *type, const uint8_t **payload,
-                    uint32_t *len, size_t *total)
-{
-    size_t left = r->size - off;
-    if (left < NMT_FRAME_HEAD)
-        return 1;
-    const uint8_t *h = r->data + off;
-    *type = nmr__le16(h);
-    *len = nmr__le32(h + 4);
-    if (*len > NMT_RECORD_MAX)
-        return corrupt(r, "record length above the 64 MiB maximum");
-    if (left - NMT_FRAME_HEAD < (size_t)*len + NMT_FRAME_TAIL)
-        return 1;
-    *total = NMT_FRAME_HEAD + (size_t)*len + NMT_FRAME_TAIL;
-    uint32_t want = nmr__le32(h + NMT_FRAME_HEAD + *len);
-    uint32_t got = (uint32_t)crc32(0L, h, (uInt)(NMT_FRAME_HEAD + *len));
-    if (want != got) {
-        if (off + *total == r->size)
-            return 1; /* a torn final write */
-        return corrupt(r, "checksum mismatch");
-    }
-    *payload = h + NMT_FRAME_HEAD;
-    return 0;
-}
-
-/* After the last record: what the file lacks is an error, what it lost at
- * its end a warning (the last complete snapshot is used). */
-static int finish(struct rd *r, int cut, int have_header)
+/* After the last record: a file without a header or a snapshot is refused;
+ * one cut short (cut) or ending inside a snapshot is read up to its last
+ * complete snapshot, with one warning. */
+static int finish(struct rd *r, int have_header, int cut)
 {
     struct nmr_profile *p = r->p;
     if (r->opts && r->opts->progress && r->size >= (64u << 20))
@@ -536,6 +509,7 @@ static int finish(struct rd *r, int cut, int have_header)
 
 static int parse(struct rd *r)
 {
+    struct nmr_profile *p = r->p;
     if (r->size == 0)
         return fail(r, -ENODATA, "empty file (no nmtrace profile data)");
     size_t m = r->size < NMT_MAGIC_LEN ? r->size : NMT_MAGIC_LEN;
@@ -549,17 +523,32 @@ static int parse(struct rd *r)
     while (off < r->size) {
         r->rec_off = off;
         progress(r, off);
-        uint16_t type = 0;
-        const uint8_t *payload = NULL;
-        uint32_t len = 0;
-        size_t total = 0;
-        int rc = frame_at(r, off, &type, &payload, &len, &total);
-        if (rc == 1) {
+        size_t left = r->size - off;
+        if (left < NMT_FRAME_HEAD) {
             cut = 1;
             break;
         }
-        if (rc)
-            return rc;
+        const uint8_t *h = r->data + off;
+        uint16_t type = nmr__le16(h);
+        uint32_t len = nmr__le32(h + 4);
+        if (len > NMT_RECORD_MAX)
+            return corrupt(r, "record length above the 64 MiB maximum");
+        if (left - NMT_FRAME_HEAD < (size_t)len + NMT_FRAME_TAIL) {
+            cut = 1;
+            break;
+        }
+        size_t total = NMT_FRAME_HEAD + (size_t)len + NMT_FRAME_TAIL;
+        uint32_t want = nmr__le32(h + NMT_FRAME_HEAD + len);
+        uint32_t got = (uint32_t)crc32(0L, h, (uInt)(NMT_FRAME_HEAD + len));
+        if (want != got) {
+            if (off + total == r->size) {
+                cut = 1; /* a torn final write */
+                break;
+            }
+            return corrupt(r, "checksum mismatch");
+        }
+        const uint8_t *payload = h + NMT_FRAME_HEAD;
+        int rc;
         if (!have_header) {
             if (type != NMT_REC_HEADER)
                 return corrupt(r, "first record is not HEADER");
@@ -573,9 +562,9 @@ static int parse(struct rd *r)
             return rc;
         off += total;
         if (type == NMT_REC_SNAP_END)
-            r->p->valid_bytes = off;
+            p->valid_bytes = off;
     }
-    return finish(r, cut, have_header);
+    return finish(r, have_header, cut);
 }
 
 int nmr_profile_parse(const uint8_t *data, size_t size, const char *name,

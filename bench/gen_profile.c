@@ -348,7 +348,13 @@ static void usage(FILE *f)
                "  (default 100000) in every one of N snapshots (default 20)\n");
 }
 
-int main(int argc, char **argv)
+struct gen_args {
+    const char *path;
+    unsigned long nstacks, nsnaps, seed;
+};
+
+/* The command line into a: -1 to go on, else the exit status (usage said). */
+static int parse_args(int argc, char **argv, struct gen_args *a)
 {
     static const struct option longs[] = {{"output", required_argument, NULL, 'o'},
                                           {"stacks", required_argument, NULL, 's'},
@@ -356,23 +362,22 @@ int main(int argc, char **argv)
                                           {"seed", required_argument, NULL, 'r'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
-    const char *path = NULL;
-    unsigned long nstacks = 100000, nsnaps = 20, seed = 1;
+    *a = (struct gen_args){NULL, 100000, 20, 1};
     int c;
     while ((c = getopt_long(argc, argv, "o:h", longs, NULL)) != -1) {
         char *end = NULL;
         switch (c) {
         case 'o':
-            path = optarg;
+            a->path = optarg;
             break;
         case 's':
-            nstacks = strtoul(optarg, &end, 10);
+            a->nstacks = strtoul(optarg, &end, 10);
             break;
         case 'n':
-            nsnaps = strtoul(optarg, &end, 10);
+            a->nsnaps = strtoul(optarg, &end, 10);
             break;
         case 'r':
-            seed = strtoul(optarg, &end, 10);
+            a->seed = strtoul(optarg, &end, 10);
             break;
         case 'h':
             usage(stdout);
@@ -386,12 +391,41 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (path == NULL || optind != argc || nstacks == 0 || nstacks > 10000000 || nsnaps == 0 ||
-        nsnaps > 100000) {
+    if (a->path == NULL || optind != argc || a->nstacks == 0 || a->nstacks > 10000000 ||
+        a->nsnaps == 0 || a->nsnaps > 100000) {
         usage(stderr);
         return 2;
     }
-    struct gen g = {.rng = seed * 0x9E3779B97F4A7C15ull + 1};
+    return -1;
+}
+
+/* The STACK records, one per site, with each site's kind and size drawn. */
+static void put_stacks(struct gen *g, struct site_gen *sites, uint32_t nstacks)
+{
+    uint64_t entry_malloc = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, "malloc");
+    uint64_t entry_mmap = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, "mmap");
+    uint64_t frames[64];
+    for (uint32_t i = 0; i < nstacks; i++) {
+        struct site_gen *s = &sites[i];
+        s->mmap = rng_next(&g->rng) % 100 == 0;
+        s->leak = rng_next(&g->rng) % 8 == 0;
+        /* Heavy-tailed sizes: most sites small, a few large. */
+        s->base_bytes = (uint64_t)64 << (rng_next(&g->rng) % 12);
+        uint32_t n = make_stack(g, i, s->mmap ? entry_mmap : entry_malloc, frames, 64);
+        nmt_enc_stack(&g->b, i + 1, frames, n);
+        flush(g);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct gen_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    const char *path = a.path;
+    unsigned long nstacks = a.nstacks, nsnaps = a.nsnaps;
+    struct gen g = {.rng = a.seed * 0x9E3779B97F4A7C15ull + 1};
     nmt_enc_init(&g.b, realloc);
     int err = read_maps(&g);
     if (err != 0) {
@@ -412,24 +446,12 @@ int main(int argc, char **argv)
     flush(&g);
     put_header(&g, 524288, 64, argc, argv);
 
-    uint64_t entry_malloc = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, "malloc");
-    uint64_t entry_mmap = (uint64_t)(uintptr_t)dlsym(RTLD_DEFAULT, "mmap");
     struct site_gen *sites = calloc(nstacks, sizeof(*sites));
     if (sites == NULL) {
         fprintf(stderr, "nmt_gen_profile: out of memory\n");
         return 1;
     }
-    uint64_t frames[64];
-    for (uint32_t i = 0; i < nstacks; i++) {
-        struct site_gen *s = &sites[i];
-        s->mmap = rng_next(&g.rng) % 100 == 0;
-        s->leak = rng_next(&g.rng) % 8 == 0;
-        /* Heavy-tailed sizes: most sites small, a few large. */
-        s->base_bytes = (uint64_t)64 << (rng_next(&g.rng) % 12);
-        uint32_t n = make_stack(&g, i, s->mmap ? entry_mmap : entry_malloc, frames, 64);
-        nmt_enc_stack(&g.b, i + 1, frames, n);
-        flush(&g);
-    }
+    put_stacks(&g, sites, (uint32_t)nstacks);
     for (uint32_t s = 0; s < nsnaps && g.err == 0; s++)
         put_snapshot(&g, s, sites, (uint32_t)nstacks);
     if (fclose(g.out) != 0 && g.err == 0)

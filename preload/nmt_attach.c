@@ -41,8 +41,6 @@
 static int attached;
 static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
 static int globals_resolved;
-static uint64_t attached_at_ns, base_reserved, base_committed;
-static char via[16];
 
 enum { ATT_OK = 0, ATT_BAD_OPTION = 2, ATT_PRELOADED, ATT_ALREADY, ATT_NOT_ATTACHED, ATT_FAILED };
 
@@ -84,8 +82,8 @@ static int parse_one(struct att_opts *o, const char *k, const char *v)
         strcpy(o->output, v);
     else if (strcmp(k, "status") == 0 && v && strlen(v) < sizeof(o->status))
         strcpy(o->status, v);
-    else if (strcmp(k, "via") == 0 && v && strlen(v) < sizeof(via))
-        strcpy(via, v);
+    else if (strcmp(k, "via") == 0 && v && strlen(v) < sizeof(nmt__attach_info.via))
+        strcpy(nmt__attach_info.via, v);
     else if (strcmp(k, "rate") == 0 && v && nmc_parse_size(v, &o->rate) == 0 && o->rate > 0)
         o->rate_set = 1;
     else if (strcmp(k, "interval") == 0 && v && nmc_parse_uint(v, &n) == 0 && n <= UINT32_MAX)
@@ -99,7 +97,7 @@ static int parse_one(struct att_opts *o, const char *k, const char *v)
 static int parse_opts(const char *s, struct att_opts *o, char *bad, size_t n)
 {
     memset(o, 0, sizeof(*o));
-    strcpy(via, "jcmd");
+    strcpy(nmt__attach_info.via, "jcmd");
     char buf[2048];
     if (s == NULL)
         return 0;
@@ -243,8 +241,8 @@ static void seed_mmap_model(struct nmt_writer *w)
         line = next ? next + 1 : NULL;
     }
     free(text);
-    base_reserved = nmt_mm_reserved(&w->mm);
-    base_committed = nmt_mm_committed(&w->mm);
+    nmt__attach_info.base_reserved = nmt_mm_reserved(&w->mm);
+    nmt__attach_info.base_committed = nmt_mm_committed(&w->mm);
 }
 
 static void apply_opts(const struct att_opts *o)
@@ -272,7 +270,7 @@ static int new_session(void)
     clear_static(&nmt__liveset, sizeof(nmt__liveset));
     reset_rings();
     reset_counters();
-    nmt__start_realtime = attached_at_ns = nmt__clock_ns(CLOCK_REALTIME);
+    nmt__start_realtime = nmt__attach_info.at_ns = nmt__clock_ns(CLOCK_REALTIME);
     nmt__start_monotonic = nmt__clock_ns(CLOCK_MONOTONIC);
     if (nmt__writer_init_tables(&nmt__w) != 0)
         return -ENOMEM;
@@ -425,19 +423,4 @@ int nmt__attach_run(const char *options, void (*bridge)(void *ctx, int on), void
     nmt__tls.guard--;
     pthread_mutex_unlock(&run_lock);
     return r;
-}
-
-void nmt__attach_describe(void (*add)(void *, const char *, const char *), void *ctx)
-{
-    if (!nmt__attach_dormant)
-        return; /* preloaded: the profile covers the whole process */
-    char v[32];
-    add(ctx, "attach.coverage", "since-attach");
-    add(ctx, "attach.via", via);
-    snprintf(v, sizeof(v), "%llu", (unsigned long long)attached_at_ns);
-    add(ctx, "attach.at_ns", v);
-    snprintf(v, sizeof(v), "%llu", (unsigned long long)base_reserved);
-    add(ctx, "attach.mmap_baseline_reserved", v);
-    snprintf(v, sizeof(v), "%llu", (unsigned long long)base_committed);
-    add(ctx, "attach.mmap_baseline_committed", v);
 }

@@ -51,7 +51,17 @@ int nmt__attach_run(const char *options, void (*bridge)(void *ctx, int on), void
 /* 1 when the recorder waits for an attach (nmt__attach_dormant). */
 int nmt__attach_waiting(void) __attribute__((weak));
 
-/* INFO pairs of an attached profile (docs/FORMAT.md). */
+/* What an attached profile says about its start, set by each attach
+ * (nmt_attach.c) and read by the snapshot through nmt__attach_describe:
+ * the client (via), the attach time (CLOCK_REALTIME), and the mappings
+ * found then (the mmap model's baseline). */
+struct nmt_attach_info {
+    char via[16];
+    uint64_t at_ns, base_reserved, base_committed;
+};
+extern struct nmt_attach_info nmt__attach_info;
+
+/* INFO pairs of an attached profile (docs/FORMAT.md), from nmt__attach_info. */
 void nmt__attach_describe(void (*add)(void *, const char *, const char *), void *ctx)
     __attribute__((weak)); /* weak: the writer's unit test links without it */
 

@@ -1,10 +1,12 @@
 /*
  * nmt_attach_gate.c: what the hooks and the sampled path share with an
  * attach (nmt_attach.h): whether we were loaded late, the attach session,
- * and the count of threads inside the sampled path that a detach waits for.
+ * the count of threads inside the sampled path that a detach waits for, and
+ * what the snapshot says about the attach (nmt__attach_describe).
  * Apart from nmt_attach.c so the recorder's core links without the attach.
  */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "nmt_attach.h"
@@ -13,6 +15,7 @@
 int nmt__attach_dormant;
 int nmt__attach_mode;
 uint32_t nmt__attach_session;
+struct nmt_attach_info nmt__attach_info;
 static _Atomic int inflight;
 static _Atomic int detaching;
 
@@ -62,4 +65,20 @@ int nmt__attach_stop_begin(void)
 void nmt__attach_stop_end(void)
 {
     atomic_store(&detaching, 0);
+}
+
+void nmt__attach_describe(void (*add)(void *, const char *, const char *), void *ctx)
+{
+    if (!nmt__attach_dormant)
+        return; /* preloaded: the profile covers the whole process */
+    const struct nmt_attach_info *a = &nmt__attach_info;
+    char v[32];
+    add(ctx, "attach.coverage", "since-attach");
+    add(ctx, "attach.via", a->via);
+    snprintf(v, sizeof(v), "%llu", (unsigned long long)a->at_ns);
+    add(ctx, "attach.at_ns", v);
+    snprintf(v, sizeof(v), "%llu", (unsigned long long)a->base_reserved);
+    add(ctx, "attach.mmap_baseline_reserved", v);
+    snprintf(v, sizeof(v), "%llu", (unsigned long long)a->base_committed);
+    add(ctx, "attach.mmap_baseline_committed", v);
 }

@@ -6,7 +6,7 @@
  *   (nmt_jvm_dlsym.c, plain LD_PRELOAD): set up on the creating thread
  *   before JNI_CreateJavaVM returns, before the main class loads;
  * - -agentpath (Agent_OnLoad): set up on the thread that receives VMInit;
- * - dynamic attach (Agent_OnAttach), and the fallback for a JVM created
+ * - dynamic attach (Agent_OnAttach, nmt_attach_agent.c), and the fallback for a JVM created
  *   without our dlsym (a program linked with -ljvm): the writer's poll
  *   (nmt_jvm_poll) finds it, and a bridge thread attaches and sets up.
  * The set-up takes JVMTI capabilities, class and code events, and method
@@ -35,7 +35,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "nmt_attach.h"
 #include "nmt_jvm_internal.h"
 
 /* How often the writer asks a loaded libjvm.so for a JVM, and how long a JVM
@@ -606,11 +605,11 @@ static void code_events(jvmtiEnv *ti, jvmtiEventMode mode)
         (*ti)->SetEventNotificationMode(ti, mode, code[i], NULL);
 }
 
-/* nmt__attach_run's bridge: started on the attaching thread (a JVM thread
+/* nmt__attach_run's bridge (nmt_attach_agent.c): started on the attaching thread (a JVM thread
  * in the live phase), so the first sampled stack has Java frames; after a
  * detach it only stops code events, and a new attach replays them and
  * names methods afresh for the new profile. */
-static void attach_bridge(void *arg, int on)
+void nmt__jvm_attach_bridge(void *arg, int on)
 {
     JavaVM *vm = arg;
     int st = atomic_load(&nmt__jvm_state);
@@ -633,16 +632,9 @@ static void attach_bridge(void *arg, int on)
     }
 }
 
-/* Dynamic attach (nmtrace attach, jcmd JVMTI.agent_load,
- * VirtualMachine.loadAgentPath): recording starts here (nmt_attach.c);
- * options say where to and how, or "detach". Under LD_PRELOAD the recorder
- * already runs: the bridge is started if it was not, the attach refused. */
-JNIEXPORT jint JNICALL Agent_OnAttach(JavaVM *vm, char *options, void *reserved)
+/* Agent_OnAttach with no attach to run (preloaded, or the bridge built
+ * alone): the bridge thread is started if it was not. */
+void nmt__jvm_attach_start(JavaVM *vm)
 {
-    (void)reserved;
-    if (nmt__attach_run == NULL || !nmt__attach_waiting())
-        bridge_start(vm, NMT_JVM_VIA_ONATTACH);
-    if (nmt__attach_run == NULL)
-        return JNI_OK;
-    return nmt__attach_run(options, attach_bridge, vm);
+    bridge_start(vm, NMT_JVM_VIA_ONATTACH);
 }

@@ -1,8 +1,9 @@
 /*
  * nmt_jvm_internal.h: what the JVM bridge's files share (names nmt__jvm_...).
  *
- * nmt_jvm.c: life cycle (finding the JVM, attaching, agent entry points, the
- * bridge thread, shutdown). nmt_jvm_dlsym.c (with nmt_jvm_dlsym_stub.S):
+ * nmt_jvm.c: life cycle (finding the JVM, attaching, Agent_OnLoad, the
+ * bridge thread, shutdown); Agent_OnAttach is nmt_attach_agent.c, built
+ * with the bridge. nmt_jvm_dlsym.c (with nmt_jvm_dlsym_stub.S):
  * the exported dlsym that catches JNI_CreateJavaVM. nmt_jvm_stack.c: the
  * sampled path (AsyncGetCallTrace) and the java.* counters of a snapshot.
  * nmt_jvm_methods.c: method serials, naming methods (JMETHOD).
@@ -171,6 +172,13 @@ NMT_JVM_HIDDEN int nmt__jvm_want_create_hook(void);
 NMT_JVM_HIDDEN void nmt__jvm_create_hooked(void *handle);
 NMT_JVM_HIDDEN void nmt__jvm_creating(void);
 NMT_JVM_HIDDEN void nmt__jvm_created(JavaVM *vm, JNIEnv *jni);
+/* Agent_OnAttach (nmt_attach_agent.c). attach_start: the bridge thread is
+ * started (VIA_ONATTACH) when no attach is to run. attach_bridge: the
+ * bridge callback of nmt__attach_run (nmt_attach.h): on = 1 starts or
+ * resumes the bridge on the attaching thread, on = 0 stops its code events
+ * after a detach. */
+NMT_JVM_HIDDEN void nmt__jvm_attach_start(JavaVM *vm);
+NMT_JVM_HIDDEN void nmt__jvm_attach_bridge(void *vm, int on);
 /* The stub's predicate: where dlsym(handle, name) jumps to. */
 NMT_JVM_HIDDEN void *nmt__jvm_dlsym_route(void *handle, const char *name);
 

@@ -20,7 +20,11 @@ endif()
 
 if(Java_JAVAC_EXECUTABLE AND NMEX_HAVE_JAVA)
   set(NMTJ_JAVA "${NMEX_JAVA_BIN}")
-  file(GLOB NMTJ_SOURCES CONFIGURE_DEPENDS ${NMTJ_DIR}/*.java)
+  set(NMTJ_SOURCES)
+  foreach(_j AttachTarget Children ExitRace GcChurn Idle InlineHot JvmAccounts ManyThreads
+          NativeChurn)
+    list(APPEND NMTJ_SOURCES ${NMTJ_DIR}/${_j}.java)
+  endforeach()
   add_custom_command(
     OUTPUT ${NMTJ_OUT}/classes.stamp
     COMMAND ${CMAKE_COMMAND} -E make_directory ${NMTJ_OUT}/classes

@@ -85,3 +85,13 @@ foreach(t test_capture test_writer)
   endif()
 endforeach()
 # ---- end of recorder unit tests ------------------------------------------
+# The recorder's call graph is layered (hooks -> capture -> rings; writer ->
+# snapshot -> format): no cycle among libnmtrace.so's files other than
+# through the shared state (check_layers.py says what it leaves out).
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_Interpreter_FOUND AND TARGET nmtrace)
+  add_test(NAME recorder_layers
+           COMMAND ${Python3_EXECUTABLE} -B ${NMT_REC_DIR}/check_layers.py
+                   "$<JOIN:$<TARGET_OBJECTS:nmtrace>,,>")
+  set_tests_properties(recorder_layers PROPERTIES LABELS "unit;recorder" TIMEOUT 60)
+endif()

@@ -213,6 +213,9 @@ Test(writer, fork_child_starts_afresh)
     nmt__ctr.internal_errors = 1;
     nmt__ctr.dead_drops = 4;
     cr_assert(nmt_addrfilter_maybe(&nmt__filter, (void *)0x100040), "a live sample");
+    /* The child leaks the parent's tables on purpose; the test frees them. */
+    static struct nmt_writer parent;
+    parent = nmt__w;
 
     nmt__writer_after_fork();
     nmt__counters_after_fork();
@@ -226,6 +229,10 @@ Test(writer, fork_child_starts_afresh)
     cr_assert_eq(nmt__ctr.internal_errors, 0);
     cr_assert_eq(nmt__ctr.dead_drops, 0);
     cr_assert_eq(atomic_load(&nmt__ctr.lost_no_ring), 2);
+    nmt_stacktab_destroy(&parent.stacks);
+    nmt_livetab_destroy(&parent.live);
+    nmt_mm_destroy(&parent.mm);
+    free(parent.held);
 }
 
 /* ---- snapshots ---- */

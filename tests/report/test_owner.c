@@ -29,14 +29,14 @@ static struct nmr_frame java(const char *fn)
     return fr(fn, "", "", NMR_CLS_JAVA);
 }
 
-static struct nmr_owner_rules rules(const char *app)
+/* Filled in place: the rules point into their own copy of app, so a copy
+ * of the struct would point into the one it was copied from. */
+static void rules(struct nmr_owner_rules *r, const char *app)
 {
-    struct nmr_owner_rules r;
-    nmr_owner_rules_init(&r, NULL, app);
-    strcpy(r.homes[0], HOME);
-    r.nhomes = 1;
-    r.has_jvm = 1;
-    return r;
+    nmr_owner_rules_init(r, NULL, app);
+    strcpy(r->homes[0], HOME);
+    r->nhomes = 1;
+    r->has_jvm = 1;
 }
 
 static struct nmr_owner owner_of(const char *app, struct nmr_frame *f, size_t n)
@@ -44,7 +44,8 @@ static struct nmr_owner owner_of(const char *app, struct nmr_frame *f, size_t n)
     struct nmr_stack s = {0};
     s.frames = f;
     s.nframes = (uint32_t)n;
-    struct nmr_owner_rules r = rules(app);
+    struct nmr_owner_rules r;
+    rules(&r, app);
     struct nmr_owner o;
     nmr_owner_of(&r, &s, &o);
     return o;
@@ -193,7 +194,8 @@ Test(owner, native_program_without_a_jvm)
 
 Test(owner, jdk_package_list)
 {
-    struct nmr_owner_rules r = rules(NULL);
+    struct nmr_owner_rules r;
+    rules(&r, NULL);
     const char *jdk[] = {"java.lang.String",
                          "javax.crypto.Cipher",
                          "jdk.internal.misc.Unsafe",

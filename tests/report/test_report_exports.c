@@ -224,9 +224,12 @@ Test(flame, narrow_frames_left_out_and_labels_cut)
     struct nmr_flame_frame wide[] = {
         FR("a_function_with_a_rather_long_name_that_cannot_fit", "", NMR_CLS_EXE)};
     cr_assert_eq(nmr__flame_add(&f, wide, 1, 1000000), 0);
+    char *tiny[3]; /* the tree keeps the names: freed after it */
     for (int i = 0; i < 3; i++) {
         snprintf(name, sizeof name, "tiny%d", i);
-        struct nmr_flame_frame t[] = {FR(strdup(name), "", NMR_CLS_LIBC)};
+        tiny[i] = strdup(name);
+        cr_assert_not_null(tiny[i]);
+        struct nmr_flame_frame t[] = {FR(tiny[i], "", NMR_CLS_LIBC)};
         cr_assert_eq(nmr__flame_add(&f, t, 1, 1), 0);
     }
     struct nmr_buf b = NMR_BUF_INIT;
@@ -253,6 +256,8 @@ Test(flame, narrow_frames_left_out_and_labels_cut)
               "%s", b.data);
     nmr__buf_free(&b);
     nmr__flame_free(&f);
+    for (int i = 0; i < 3; i++)
+        free(tiny[i]);
 }
 
 Test(flame, colours_follow_class_families)

@@ -437,6 +437,7 @@ Test(views, growth_verdicts)
     cr_assert(leak && lev && st && leak < lev && lev < st, "%s", r.out);
     HAS(&r, "1.0 MiB/s");
     rr_done(&r);
+    rw_free(&w);
     scenario(&w, 10, 2, 1);
     cr_assert_eq(run(&r, &w, 1, NULL, (const char *[]){"--growth", NULL}), 0);
     HAS(&r, "fewer than 3 snapshots");

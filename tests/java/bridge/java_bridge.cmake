@@ -18,7 +18,7 @@ set(NMT_JB_BRIDGE_SOURCES
   ${PROJECT_SOURCE_DIR}/preload/nmt_jvm.c ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_stack.c
   ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_methods.c ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_code.c
   ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_queue.c ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_state.c
-  ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_accounts.c)
+  ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_accounts.c ${PROJECT_SOURCE_DIR}/preload/nmt_attach_agent.c)
 # The records the bridge queues are decoded by the report's model (nmr).
 nmt_unit_test(test_jvm_bridge
   SOURCES ${NMT_JB_DIR}/test_jvm_bridge.c ${NMT_JB_BRIDGE_SOURCES}

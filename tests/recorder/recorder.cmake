@@ -39,7 +39,8 @@ if(NMT_TSAN)
     ${NMT_PRELOAD_DIR}/nmt_writer.c ${NMT_PRELOAD_DIR}/nmt_thread.c
     ${NMT_PRELOAD_DIR}/nmt_livetab.c ${NMT_PRELOAD_DIR}/nmt_stacktab.c
     ${NMT_PRELOAD_DIR}/nmt_mmap_model.c ${NMT_PRELOAD_DIR}/nmt_sampler.c
-    ${NMT_PRELOAD_DIR}/nmt_forkgate.c ${NMT_PRELOAD_DIR}/nmt_state.c)
+    ${NMT_PRELOAD_DIR}/nmt_forkgate.c ${NMT_PRELOAD_DIR}/nmt_state.c
+    ${NMT_PRELOAD_DIR}/nmt_attach_gate.c)
   target_link_libraries(tsan_writer PRIVATE m)
 endif()
 nmt_unit_test(test_addrfilter

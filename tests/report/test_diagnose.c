@@ -57,7 +57,7 @@ static int diagnose(struct rr_run *r, struct rw *w, const char **args)
 /* The text of finding n ("n. " up to the next finding or the end). */
 static char *finding(const char *out, int n, char *buf, size_t len)
 {
-    char head[8], next[8];
+    char head[16], next[16]; /* room for any int */
     snprintf(head, sizeof(head), "\n%d. ", n);
     snprintf(next, sizeof(next), "\n%d. ", n + 1);
     const char *a = strstr(out, head), *b = a ? strstr(a + 1, next) : NULL;

@@ -17,6 +17,7 @@
 
 #include "report_run.h"
 #include "report_writer.h"
+#include "nmr_jvmcheck.h"
 
 #define MiB  (1024ull * 1024)
 #define KiB  1024ull
@@ -159,4 +160,17 @@ Test(diagnose, bad_options)
         rr_done(&r);
     }
     rw_free(&w);
+}
+
+/* The one near-limit test of --rss and --diagnose: 90 % of the limit and
+ * more, never for a missing (0) or negative limit. */
+Test(diagnose, near_limit_one_threshold)
+{
+    cr_assert(!nmr_jvm_near_limit(89, 100));
+    cr_assert(nmr_jvm_near_limit(90, 100));
+    cr_assert(nmr_jvm_near_limit(120, 100));
+    cr_assert(!nmr_jvm_near_limit(80 << 20, 100 << 20)); /* 80 %: not near */
+    cr_assert(!nmr_jvm_near_limit(5, 0));
+    cr_assert(!nmr_jvm_near_limit(5, -1));
+    cr_assert(nmr_jvm_near_limit(INT64_MAX, INT64_MAX));
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """run_instr.py: what the recorder costs per op in instructions and simulated
 cache misses (valgrind's cachegrind), a measure other load cannot disturb.
+The floor row is libnmt_floor.so (bench/floor.c): hooks that only forward.
 
 On a shared machine wall and CPU times move by tens of percent between runs;
-instruction counts do not. For each size mix and configuration (plain, nmtrace
-at the default rate, nmtrace at rate 1) nmt_churn runs on one thread under
+instruction counts do not. For each size mix and configuration (plain, the floor,
+nmtrace at the default rate, nmtrace at rate 1) nmt_churn runs on one thread under
 cachegrind twice, with N1 and N2 iterations; the difference divided by
 N2 - N1 is the steady-state cost of one op (one free+malloc pair), start-up
 and exit cancelled out. Printed per op: instructions (Ir), L1 data read and
@@ -45,13 +46,14 @@ def main():
     ap.add_argument("--build")
     ap.add_argument("--n1", type=int, default=100000)
     ap.add_argument("--n2", type=int, default=300000)
-    ap.add_argument("--configs", default="plain,nmt,nmt-rate1")
+    ap.add_argument("--configs", default="plain,floor,nmt,nmt-rate1")
     a = ap.parse_args()
     if not bl.tool("valgrind"):
         sys.exit("valgrind is not installed")
     build = bl.find_build(a.build)
     churn = bl.need_file(os.path.join(build, "bin", "nmt_churn"), "nmt_churn")
     nmt = bl.need_file(os.path.join(build, "lib", "libnmtrace.so"), "libnmtrace.so")
+    floor = bl.need_file(os.path.join(build, "lib", "libnmt_floor.so"), "libnmt_floor.so")
     cfgs = a.configs.split(",")
     if "plain" not in cfgs:
         cfgs.insert(0, "plain")
@@ -63,7 +65,9 @@ def main():
             for c in cfgs:
                 env = {k: v for k, v in os.environ.items()
                        if not k.startswith("NMTRACE_") and k != "LD_PRELOAD"}
-                if c != "plain":
+                if c == "floor":
+                    env["LD_PRELOAD"] = floor
+                elif c != "plain":
                     env.update(LD_PRELOAD=nmt, NMTRACE_QUIET="1",
                                NMTRACE_OUTPUT=os.path.join(tmp, "nmt.%p.nmt"))
                     if c == "nmt-rate1":

@@ -16,7 +16,11 @@ Prints median seconds and the median over rounds of each run's ratio to the
 plain run of the same round, for the workload's timed loop (after warm-up),
 the whole process's wall time (JVM start-up and the final snapshot included)
 and the CPU time of the whole process. Also reads each profile's java.*
-counters, to show that the bridge really was attached.
+counters, to show that the bridge really was attached, and the bridge's cost
+per Java stack taken: per round, the process CPU of nmt-auto minus that of
+nmt-off, divided by nmt-auto's java.stacks (an upper bound: the bridge's
+fixed costs, its thread and JVMTI set-up, are included; a lower --rate
+spreads them over more stacks).
 
 Not a test. Every run is bounded by --timeout; temporary files are removed.
 """
@@ -60,6 +64,19 @@ def attacher(launcher, out, notes):
     return go
 
 
+def bridge_cost_per_stack(rows):
+    """Per round: (process CPU with the bridge - without it) / Java stacks, in us."""
+    out = []
+    for r in rows:
+        on, off = r.get("nmt-auto"), r.get("nmt-off")
+        if not on or not off or not on.get("counters"):
+            continue
+        n = on["counters"].get("java.stacks", 0)
+        if n > 0:
+            out.append((on["cpu_s"] - off["cpu_s"]) / n * 1e6)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", help="build directory (default $NMT_BUILD or <repo>/build)")
@@ -67,6 +84,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--iters", type=int, default=60000, help="timed iterations per thread")
     ap.add_argument("--warmup", type=int, default=20000, help="untimed iterations per thread")
+    ap.add_argument("--rate", help="NMTRACE_RATE for the nmtrace configurations (default: unset)")
     ap.add_argument("--jvm-opts", default=JVM_OPTS)
     ap.add_argument("--java", default=os.path.join(os.environ.get("JAVA_HOME", "/usr"), "bin", "java"))
     ap.add_argument("--timeout", type=int, default=120, help="seconds per run")
@@ -104,6 +122,8 @@ def main():
                     env.update(LD_PRELOAD=nmt, NMTRACE_QUIET="1",
                                NMTRACE_OUTPUT=os.path.join(tmp, "nmt.%p.nmt"),
                                NMTRACE_JAVA="off" if c == "nmt-off" else "auto")
+                    if a.rate:
+                        env["NMTRACE_RATE"] = a.rate
                 start = attacher(launcher, os.path.join(tmp, "nmt.attach.nmt"), notes) \
                     if c == "nmt-attach" else None
                 rc, out, err, cpu, wall = bl.run_timed(cmd, env, a.timeout, on_start=start)
@@ -158,6 +178,10 @@ def main():
             keys = ("java.state", "java.asgct", "java.stacks", "rec.samples", "rec.ring_drops")
             print("  last run's counters: " + ", ".join(
                 "%s %d" % (k, cs[-1][k]) for k in keys if k in cs[-1]))
+    per = bridge_cost_per_stack(rows)
+    if per:
+        print("- JVM bridge CPU per Java stack taken: median %.2f us over %d rounds "
+              "(target <= 3 us; fixed costs included)" % (bl.median(per), len(per)))
     print("\n# load average at the end: %.1f %.1f %.1f; %.0f s in all" % (
         *os.getloadavg(), time.monotonic() - t0))
     for n in dict.fromkeys(notes):

@@ -23,6 +23,9 @@
 #include "nmt_internal.h"
 #include "nmt_os.h"
 
+/* Rates from here up sample sparsely enough for the small default ring. */
+#define SPARSE_RATE (64u << 10)
+
 NMT_HIDDEN struct nmt_config nmt__cfg = {
     .rate = 524288,
     .depth = 64,
@@ -185,6 +188,12 @@ NMT_HIDDEN void nmt__config_load(void)
      * 16 MiB. Ring pages are touched only as they are used. */
     if (nmt__cfg.rate == 1)
         nmt__cfg.ring_kib = 16384;
+    /* At the default rate and sparser, samples are few (thousands a second
+     * per busy thread): 256 KiB holds seconds of them and keeps the
+     * recorder's memory per thread at a quarter of a MiB (rec.own_rings;
+     * docs/PERFORMANCE.md measured no waits for room under load). */
+    else if (nmt__cfg.rate >= SPARSE_RATE)
+        nmt__cfg.ring_kib = 256;
     u32_var("NMTRACE_RING", &nmt__cfg.ring_kib);
     uint64_t v;
     if (var("NMTRACE_SEED", &v, "a random seed")) {

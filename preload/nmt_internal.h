@@ -109,6 +109,7 @@ NMT_HIDDEN void *nmt__wheap_calloc(size_t size); /* zeroed */
 NMT_HIDDEN void nmt__wheap_free(void *p);
 NMT_HIDDEN void *nmt__wheap_realloc(void *p, size_t size, void *(*alloc)(size_t));
 NMT_HIDDEN void nmt__wheap_after_fork(void);
+NMT_HIDDEN size_t nmt__wheap_in_use(void); /* bytes of live blocks, for rec.own_writer_heap */
 NMT_HIDDEN size_t nmt__boot_size(const void *p);
 NMT_HIDDEN size_t nmt__boot_used(void); /* bytes handed out, for rec.bootstrap_bytes */
 
@@ -124,6 +125,7 @@ struct nmt_thread {
     /* Producer-owned loss counters; the writer reads them relaxed. */
     _Atomic uint64_t drops, drop_bytes, free_drops;
     struct nmt_ring *ring;
+    size_t map_len; /* bytes mapped for the slot and its ring (rec.own_rings) */
 };
 NMT_HIDDEN extern struct nmt_thread *_Atomic nmt__threads;
 NMT_HIDDEN struct nmt_thread *nmt__thread_claim(void);

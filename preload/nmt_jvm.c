@@ -510,6 +510,11 @@ static int poll_needed(void)
            !atomic_load_explicit(&create_pending, memory_order_relaxed);
 }
 
+int nmt_jvm_settled(void)
+{
+    return atomic_load_explicit(&nmt__jvm_state, memory_order_relaxed) >= NMT_JVM_STARTING;
+}
+
 int nmt_jvm_wants_poll(void)
 {
     return poll_needed() && atomic_load_explicit(&libjvm_loaded, memory_order_relaxed);

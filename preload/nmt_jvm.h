@@ -34,6 +34,13 @@ NMT_JVM_API void nmt_jvm_poll(void);
  * the writer may sleep until it has other work. */
 NMT_JVM_API int nmt_jvm_wants_poll(void);
 
+/* Any thread: 1 once the bridge has started (or failed, or stopped) and no
+ * longer needs the writer's poll; from then on the writer need not wake on a
+ * timer for the bridge: the bridge wakes it when its queue of records passes
+ * NMT_JVM_FLUSH_BYTES. */
+NMT_JVM_API int nmt_jvm_settled(void);
+#define NMT_JVM_FLUSH_BYTES (4u << 20)
+
 /*
  * Application thread, sampled path only, with the re-entrancy guard set.
  * frames[0..n) are native frames, leaf first. Appends the Java frames of the

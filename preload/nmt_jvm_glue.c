@@ -1,7 +1,7 @@
 /*
  * nmt_jvm_glue.c: the JVM bridge's only contact with the recorder's
  * internals: its re-entrancy guard, its stderr notices, the clock, the link
- * map through the fork gate, and waiting for the writer at VMDeath. Kept
+ * map through the fork gate, waking the writer, and waiting for it at VMDeath. Kept
  * apart so the bridge can be exercised by a test harness that provides the
  * guard, the notices and the clock (the rest is optional there).
  */
@@ -26,6 +26,11 @@ void nmt__jvm_guard_leave(void)
 int nmt__jvm_iterate_objects(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
 {
     return nmt__dl_iterate_phdr(cb, arg);
+}
+
+void nmt__jvm_wake_writer(void)
+{
+    nmt__writer_wake();
 }
 
 void nmt__jvm_say(const char *msg)

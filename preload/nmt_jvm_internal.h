@@ -189,6 +189,10 @@ struct dl_phdr_info;
 NMT_JVM_HIDDEN int nmt__jvm_iterate_objects(int (*cb)(struct dl_phdr_info *, size_t, void *),
                                             void *arg) __attribute__((weak));
 
+/* Wakes the recorder's writer (its queue of records wants writing out).
+ * Weak: test harnesses omit it. */
+NMT_JVM_HIDDEN void nmt__jvm_wake_writer(void) __attribute__((weak));
+
 /* One line on stderr (honours NMTRACE_QUIET through the recorder). */
 NMT_JVM_HIDDEN void nmt__jvm_say(const char *msg);
 

@@ -51,8 +51,14 @@ int nmt__jvm_queue_push(uint16_t type, const void *payload, uint32_t len)
     }
     *q_tail = r;
     q_tail = &r->next;
+    size_t before = q_bytes;
     q_bytes += len;
     pthread_mutex_unlock(&q_mu);
+    /* The writer sleeps between snapshots: past the mark it writes the
+     * queue out before the bound above has to drop records. */
+    if (before < NMT_JVM_FLUSH_BYTES && before + len >= NMT_JVM_FLUSH_BYTES &&
+        nmt__jvm_wake_writer != NULL)
+        nmt__jvm_wake_writer();
     return 0;
 }
 

@@ -106,6 +106,25 @@ static void counter_atomic(struct counter_ctx *c, const char *name, _Atomic uint
     counter_add(c, name, (int64_t)atomic_load_explicit(v, memory_order_relaxed));
 }
 
+/* The recorder's own memory, by what holds it (rec.own_*, docs/FORMAT.md):
+ * each part is the sum of what was mapped or handed out for it, so the total
+ * is exact by construction (pages mapped but not yet touched included). */
+static void encode_own_memory(struct counter_ctx *c)
+{
+    uint64_t rings = 0;
+    for (struct nmt_thread *s = atomic_load_explicit(&nmt__threads, memory_order_acquire); s;
+         s = s->next)
+        rings += s->map_len;
+    uint64_t fixed = sizeof(nmt__filter) + sizeof(nmt__liveset) + nmt__boot_used();
+    uint64_t writer = nmt__wheap_in_use();
+    uint64_t bridge = nmt_jvm_pending_bytes != NULL ? nmt_jvm_pending_bytes() : 0;
+    counter_add(c, "rec.own_bytes", (int64_t)(rings + fixed + writer + bridge));
+    counter_add(c, "rec.own_rings", (int64_t)rings);
+    counter_add(c, "rec.own_fixed", (int64_t)fixed);
+    counter_add(c, "rec.own_writer_heap", (int64_t)writer);
+    counter_add(c, "rec.own_bridge_queue", (int64_t)bridge);
+}
+
 static void encode_counters(struct nmt_writer *w, struct nmt_enc *b)
 {
     size_t r = nmt_enc_rec_begin(b, NMT_REC_COUNTERS);
@@ -153,6 +172,7 @@ static void encode_counters(struct nmt_writer *w, struct nmt_enc *b)
     counter_add(&c, "rec.mmap_reserved", (int64_t)nmt_mm_reserved(&w->mm));
     counter_add(&c, "rec.mmap_committed", (int64_t)nmt_mm_committed(&w->mm));
     counter_add(&c, "rec.live_estimate", (int64_t)llround(w->live_est));
+    encode_own_memory(&c);
     if (nmt_jvm_counters != NULL)
         nmt_jvm_counters(counter_add, &c);
     nmt_enc_patch_u32(b, count_at, c.count);

@@ -109,6 +109,7 @@ static struct nmt_thread *slot_new(void)
         atomic_fetch_add_explicit(&nmt__ctr.small_rings, 1, memory_order_relaxed);
     struct nmt_thread *thr = mem;
     memset(thr, 0, sizeof(*thr));
+    thr->map_len = ring_off + nmt_ring_footprint(cap);
     thr->ring = (struct nmt_ring *)((char *)mem + ring_off);
     nmt_ring_init(thr->ring, cap);
     thr->serial = atomic_fetch_add_explicit(&slot_serial, 1, memory_order_relaxed);

@@ -35,6 +35,9 @@ static size_t bump;
 static void *free_list[MAX_SHIFT + 1];
 static atomic_flag lock = ATOMIC_FLAG_INIT;
 static int disabled; /* a fork child: the writer that owned the lists is gone */
+/* Bytes of the blocks handed out and not freed, headers and rounding
+ * included (rec.own_writer_heap); changed under the lock. */
+static _Atomic size_t in_use;
 
 static void take(void)
 {
@@ -73,6 +76,8 @@ NMT_HIDDEN void *nmt__wheap_alloc(size_t size)
         b = heap + bump;
         bump += (size_t)1 << k;
     }
+    if (b != NULL)
+        atomic_fetch_add_explicit(&in_use, (size_t)1 << k, memory_order_relaxed);
     give();
     if (b == NULL)
         return NULL;
@@ -109,6 +114,7 @@ NMT_HIDDEN void nmt__wheap_free(void *p)
     take();
     memcpy(p, &free_list[k], sizeof(void *));
     free_list[k] = b;
+    atomic_fetch_sub_explicit(&in_use, len, memory_order_relaxed);
     give();
 }
 
@@ -135,6 +141,11 @@ NMT_HIDDEN void *nmt__wheap_realloc(void *p, size_t size, void *(*alloc)(size_t)
         nmt__wheap_free(p);
     }
     return q;
+}
+
+NMT_HIDDEN size_t nmt__wheap_in_use(void)
+{
+    return atomic_load_explicit(&in_use, memory_order_relaxed);
 }
 
 NMT_HIDDEN void nmt__wheap_after_fork(void)

@@ -273,7 +273,7 @@ NMT_HIDDEN uint64_t nmt__writer_round(struct nmt_writer *w, int final)
 
 /* What the writer waits for when idle. Anything else wakes it explicitly. */
 #define TRIGGER_CHECK_NS 100000000ull /* NMTRACE_TRIGGER: look for the file */
-#define JVM_TICK_NS      20000000ull  /* a JVM: the bridge's poll and its queue */
+#define JVM_TICK_NS      20000000ull  /* a JVM: the bridge's poll until it has started */
 #define ALONE_CHECK_NS   50000000ull  /* after main's pthread_exit: are we alone? */
 #define BURST_EVENTS     256          /* a round this busy is followed at once */
 
@@ -359,7 +359,8 @@ static uint64_t until(uint64_t t, uint64_t deadline, uint64_t now)
 }
 
 /* How long the writer may sleep: until the next timed duty, or for good
- * (-1) when it has none. */
+ * (-1) when it has none. jvm: the bridge still needs the writer's poll (once
+ * it has started it wakes the writer itself, nmt_jvm.h). */
 static int64_t idle_timeout(const struct deadlines *d, uint64_t now, int jvm)
 {
     uint64_t t = UINT64_MAX;
@@ -424,7 +425,8 @@ static void *writer_main(void *arg)
              * is settled by it, however long ago it was published. */
             nmt__writer_round(w, 0);
             nmt__snapshot_write(w, reason);
-        } else if (jvm && nmt_jvm_pending_bytes != NULL && nmt_jvm_pending_bytes() > (4u << 20)) {
+        } else if (jvm && nmt_jvm_pending_bytes != NULL &&
+                   nmt_jvm_pending_bytes() >= NMT_JVM_FLUSH_BYTES) {
             /* Between snapshots the JVM bridge's code history piles up: write
              * it out before its bounded queue has to drop any. */
             nmt__snapshot_side_records(w);
@@ -442,7 +444,10 @@ static void *writer_main(void *arg)
             continue;
         }
         now = nmt__clock_ns(CLOCK_MONOTONIC);
-        nmt_wake_sleep(&nmt__bell, idle_timeout(&d, now, jvm), has_work, w);
+        /* Attached (nmt_attach.h), the tick also hooks libraries the JVM
+         * loads later (nmt__got_refresh above): it stays. */
+        int tick = jvm && (nmt__attach_mode || nmt_jvm_settled == NULL || !nmt_jvm_settled());
+        nmt_wake_sleep(&nmt__bell, idle_timeout(&d, now, tick), has_work, w);
     }
     /* No producer may wait for us from now on. */
     nmt_wake_open(&nmt__bell, 0);

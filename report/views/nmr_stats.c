@@ -17,6 +17,8 @@ static int is_bytes_counter(const char *n)
     for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++)
         if (strcmp(n, b[i]) == 0)
             return 1;
+    if (strncmp(n, "rec.own_", 8) == 0)
+        return 1;
     return strncmp(n, "mallinfo.", 9) == 0 && strcmp(n, "mallinfo.ordblks") != 0 &&
            strcmp(n, "mallinfo.smblks") != 0 && strcmp(n, "mallinfo.hblks") != 0;
 }

@@ -51,6 +51,11 @@ size_t nmt__boot_used(void)
 
 void nmt__wheap_after_fork(void) {}
 
+size_t nmt__wheap_in_use(void)
+{
+    return 0;
+}
+
 /* ---- nmt_os.c ---- */
 struct rec_file rec_file;
 

@@ -131,6 +131,8 @@ def case_sampled(env):
         err = abs(got - truth[site]) / truth[site]
         print("%s: estimate %d truth %d (%.1f%%)" % (site, got, truth[site], 100 * err))
         check(err <= 0.15, "%s off by %.1f%%" % (site, 100 * err))
+    # The default rate's default ring is 256 KiB (docs/PERFORMANCE.md §0).
+    check_own_memory(snap.counters, 256 << 10)
 
 
 def case_unbiased(env):
@@ -168,6 +170,24 @@ def case_threads(env):
     # writer to lag a few waves on a loaded machine.
     check(c["rec.thread_slots"] <= 3 * 8 + 2, "slots not reused: %d" % c["rec.thread_slots"])
     print("threads: exact, %d slots for 96 threads" % c["rec.thread_slots"])
+    check_own_memory(c, int(BIG_RING["NMTRACE_RING"]) * 1024)
+
+
+def check_own_memory(c, ring_bytes):
+    """rec.own_bytes is the sum of its parts, and the rings part is one ring
+    of the configured size (plus its slot header) per thread slot."""
+    parts = ["rec.own_rings", "rec.own_fixed", "rec.own_writer_heap", "rec.own_bridge_queue"]
+    check(c["rec.own_bytes"] == sum(c[p] for p in parts), "own_bytes is not its parts: %s" %
+          {p: c[p] for p in parts + ["rec.own_bytes"]})
+    check(c["rec.small_rings"] == 0, "small rings: %d" % c["rec.small_rings"])
+    slots = c["rec.thread_slots"]
+    check(slots * ring_bytes <= c["rec.own_rings"] < slots * (ring_bytes + 4096),
+          "own_rings %d for %d slots of %d" % (c["rec.own_rings"], slots, ring_bytes))
+    # The address filter and the live set are static: always there.
+    check(c["rec.own_fixed"] >= (1 << 20) + (512 << 10), "own_fixed %d" % c["rec.own_fixed"])
+    check(c["rec.own_writer_heap"] > 0, "the writer's tables take no memory?")
+    print("own memory: %d bytes (rings %d, fixed %d, writer heap %d)" %
+          (c["rec.own_bytes"], c["rec.own_rings"], c["rec.own_fixed"], c["rec.own_writer_heap"]))
 
 
 def case_fork_exec(env):

@@ -38,6 +38,34 @@ Test(wheap, blocks_are_ours_aligned_and_sized)
     cr_assert_not(nmt__wheap_owns(&a));
 }
 
+/* rec.own_writer_heap: the sum of the blocks handed out, each a power of two
+ * that holds the request and the 16-byte header, and nothing once they are
+ * all freed. */
+Test(wheap, in_use_is_the_sum_of_live_blocks)
+{
+    cr_assert_eq(nmt__wheap_in_use(), 0);
+    size_t sizes[] = {1, 16, 17, 100, 5000, 65536, 300000};
+    void *blocks[7];
+    size_t sum = 0;
+    for (int i = 0; i < 7; i++) {
+        blocks[i] = nmt__wheap_alloc(sizes[i]);
+        cr_assert_not_null(blocks[i]);
+        size_t block = 32;
+        while (block - 16 < sizes[i])
+            block <<= 1;
+        sum += block;
+        cr_assert_eq(nmt__wheap_in_use(), sum, "after block %d", i);
+    }
+    cr_assert_null(nmt__wheap_alloc(NMT_WHEAP_SIZE), "a refused request");
+    cr_assert_eq(nmt__wheap_in_use(), sum, "a refused request takes nothing");
+    void *moved = nmt__wheap_realloc(blocks[0], 1000, nmt__wheap_alloc);
+    cr_assert_eq(nmt__wheap_in_use(), sum - 32 + 1024, "realloc moved it to a 1 KiB block");
+    nmt__wheap_free(moved);
+    for (int i = 1; i < 7; i++)
+        nmt__wheap_free(blocks[i]);
+    cr_assert_eq(nmt__wheap_in_use(), 0);
+}
+
 Test(wheap, freed_blocks_are_reused_by_their_size)
 {
     void *a = nmt__wheap_alloc(200);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "nmr_diag.h"
+#include "nmr_jvmcheck.h"
 
 void nmr__evidence(struct nmr_finding *f, const char *fmt, ...)
 {
@@ -65,8 +66,9 @@ static int jvm_flag(const struct nmr_profile *p, const char *flag)
     return 0;
 }
 
-/* "<used> of the <limit> limit <name> (<source>)" when bytes >= 80% of an
- * INFO limit: memory near a JVM limit is said so. */
+/* "<used> of the <limit> limit <name> (<source>)" when bytes are near an
+ * INFO limit (nmr_jvm_near_limit, the test --rss makes of the JVM's pools):
+ * memory near a JVM limit is said so. */
 static void limit_note(const struct nmr_diag_input *in, struct nmr_finding *f, const char *key,
                        const char *flag, int64_t used)
 {
@@ -80,7 +82,7 @@ static void limit_note(const struct nmr_diag_input *in, struct nmr_finding *f, c
     char a[32], b[32];
     nmr_fmt_bytes(a, sizeof(a), used);
     nmr_fmt_bytes(b, sizeof(b), lim);
-    if (used * 10 >= lim * 8)
+    if (nmr_jvm_near_limit(used, (int64_t)lim))
         snprintf(f->note, sizeof(f->note),
                  "%s is %.0f%% of the %s limit %s (%s): near it, the JVM throws OutOfMemoryError",
                  a, 100.0 * (double)used / (double)lim, flag, b, src ? src : "flag");

@@ -39,10 +39,15 @@ int64_t nmr_live_under(struct nmr_profile *p, const struct nmr_snapshot *s, cons
     return sum;
 }
 
+int nmr_jvm_near_limit(int64_t used, int64_t limit)
+{
+    return limit > 0 && (double)used * 100 >= (double)limit * NMR_JCHECK_NEAR_PCT;
+}
+
 static int near(struct nmr_jcheck *out, int n, const char *what, const char *flag, uint64_t used,
                 uint64_t limit)
 {
-    if (n >= NMR_JCHECKS_MAX || limit == 0 || used * 100 < limit * NMR_JCHECK_NEAR_PCT)
+    if (n >= NMR_JCHECKS_MAX || !nmr_jvm_near_limit(nmr_sat_i64(used), nmr_sat_i64(limit)))
         return n;
     out[n] =
         (struct nmr_jcheck){NMR_JCHECK_NEAR_LIMIT, what, flag, (int64_t)used, (int64_t)limit, 0};

@@ -30,6 +30,11 @@ struct nmr_jcheck {
 
 #define NMR_JCHECKS_MAX 4
 
+/* Whether used is near limit (NMR_JCHECK_NEAR_PCT % or more of it; never
+ * for a limit of 0 or less): the one test of --rss and --diagnose, for the
+ * JVM's pools and for the limits of the command line alike. */
+int nmr_jvm_near_limit(int64_t used, int64_t limit);
+
 /* The checks of snapshot s that fire, at most NMR_JCHECKS_MAX, into out.
  * Returns how many (0 without a JACCOUNTS record), or negative on
  * out-of-memory. */

@@ -28,6 +28,7 @@
 #include "nmr_resident.h"
 #include "nmr_view.h"
 #include "nmr_sat.h"
+#include "nmr_series.h"
 
 #define ARENA_ALIGN (64ull << 20) /* glibc's HEAP_MAX_SIZE on 64-bit hosts */
 #define GUARD_MAX   (1ull << 20)  /* larger PROT_NONE neighbours are reservations */
@@ -185,22 +186,30 @@ static size_t tally_top(struct tally *t, struct nmr_res_owner *out)
     return n;
 }
 
-/* "function [lib]" of the frame that owns a stack's memory (nmr_owner.h:
- * the application's Java method or JNI function before the allocation
- * site), in the profile's arena. */
+/* The name of a stack's mmaps, in the profile's arena: for the owner key
+ * "function [lib]" of the frame that owns its memory (nmr_owner.h: the
+ * application's Java method or JNI function before the allocation site),
+ * for site and path the label --growth gives the same stack. */
 static const char *site_name(struct nmr_profile *p, const struct nmr_owner_rules *rules,
-                             const struct nmr_stack *st)
+                             enum nmr_keyby key, const struct nmr_stack *st)
 {
-    struct nmr_owner o = {0};
+    struct nmr_series_key k = {
+        st ? nmr_stack_site(st) : NULL, st ? st->api : "", st, {0}, NULL, 0, 0};
     if (st)
-        nmr_owner_of(rules, st, &o);
-    const struct nmr_frame *f = st == NULL     ? NULL
-                                : o.frame >= 0 ? &st->frames[o.frame]
-                                               : nmr_stack_site(st);
-    if (f == NULL)
-        return "(unknown site)";
-    char buf[512];
-    int n = snprintf(buf, sizeof(buf), "%s [%s]", f->function, f->lib && f->lib[0] ? f->lib : "?");
+        nmr_owner_of(rules, st, &k.owner);
+    char buf[4096];
+    int n;
+    if (st && key != NMR_KEYBY_OWNER && key != NMR_KEYBY_AUTO) {
+        nmr__series_key_text(buf, sizeof(buf), key, &k);
+        n = (int)strlen(buf);
+    } else {
+        const struct nmr_frame *f = st == NULL           ? NULL
+                                    : k.owner.frame >= 0 ? &st->frames[k.owner.frame]
+                                                         : k.site;
+        if (f == NULL)
+            return "(unknown site)";
+        n = snprintf(buf, sizeof(buf), "%s [%s]", f->function, f->lib && f->lib[0] ? f->lib : "?");
+    }
     const char *s = nmr__arena_strndup(p->arena, buf, n < 0 ? 0 : (size_t)n);
     return s ? s : "(unknown site)";
 }
@@ -211,6 +220,7 @@ struct split {
     struct nmr_resident *r;
     struct tally owners, files;
     struct nmr_owner_rules rules;
+    enum nmr_keyby key;
     int oom;
 };
 
@@ -240,18 +250,19 @@ static enum nmr_res_cat classify(struct split *c, const struct nmr_smaps *e)
     if (alloc)
         c->r->other_allocator = alloc;
     if (cat == NMR_RES_MMAP_OWNER &&
-        tally_add(&c->owners, site_name(c->p, &c->rules, owner), (int64_t)e->rss))
+        tally_add(&c->owners, site_name(c->p, &c->rules, c->key, owner), (int64_t)e->rss))
         c->oom = 1;
     return cat;
 }
 
-int nmr_resident_of(struct nmr_profile *p, const struct nmr_snapshot *s, struct nmr_resident *r)
+int nmr_resident_of(struct nmr_profile *p, const struct nmr_snapshot *s, enum nmr_keyby key,
+                    const char *app, struct nmr_resident *r)
 {
     memset(r, 0, sizeof(*r));
     if (!s->has_smaps)
         return 0;
-    struct split c = {.p = p, .s = s, .r = r};
-    nmr_owner_rules_init(&c.rules, p, NULL);
+    struct split c = {.p = p, .s = s, .r = r, .key = key};
+    nmr_owner_rules_init(&c.rules, p, app);
     for (size_t i = 0; i < s->nsmaps; i++) {
         const struct nmr_smaps *e = &s->smaps[i];
         enum nmr_res_cat cat = classify(&c, e);

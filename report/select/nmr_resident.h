@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "nmr_profile.h"
+#include "nmr_view.h"
 
 enum nmr_res_cat {
     NMR_RES_MALLOC_GLIBC,  /* glibc: [heap], its arenas, its own mmapped chunks */
@@ -32,7 +33,7 @@ enum nmr_res_cat {
 #define NMR_RES_OWNERS 8
 
 struct nmr_res_owner {
-    const char *name; /* the allocation site's function [lib], or a file's name */
+    const char *name; /* the mmap's key (nmr_resident_of), or a file's name */
     int64_t bytes;
 };
 
@@ -50,8 +51,12 @@ struct nmr_resident {
 };
 
 /* The split of snapshot s. 1 when it has a SMAPS record, 0 when not (r is
- * zeroed), negative on out-of-memory. */
-int nmr_resident_of(struct nmr_profile *p, const struct nmr_snapshot *s, struct nmr_resident *r);
+ * zeroed), negative on out-of-memory. The mmaps of NMR_RES_MMAP_OWNER are
+ * named by key (--key): the owner's frame "function [lib]" for
+ * NMR_KEYBY_OWNER and NMR_KEYBY_AUTO, else the series' label of the site
+ * or the path (nmr_series.h); app is --app (NULL: none). */
+int nmr_resident_of(struct nmr_profile *p, const struct nmr_snapshot *s, enum nmr_keyby key,
+                    const char *app, struct nmr_resident *r);
 
 /* "malloc: glibc (heap, arenas, mmapped chunks)", ... */
 const char *nmr_res_cat_name(enum nmr_res_cat c);

@@ -68,7 +68,10 @@ void nmr__trend(const struct nmr_profile *p, const int64_t *y, size_t n, int by_
                        ? ratio_step
                        : (isnan(ratio_time) || ratio_step > ratio_time ? ratio_step : ratio_time);
     g->late_early = ratio;
-    if (!isnan(ratio) && ratio <= NMR_TREND_LEVEL)
+    /* Levelling needs two steps after i2 to stand on: one step alone is
+     * often just the exit snapshot taken right after the last growth
+     * snapshot (a writer that a busy machine delayed takes those late). */
+    if (!isnan(ratio) && ratio <= NMR_TREND_LEVEL && n - 1 - i2 >= 2)
         g->verdict = "levels-off";
     else if (g->mono >= NMR_TREND_MONOTONIC)
         g->verdict = "leak-suspect";

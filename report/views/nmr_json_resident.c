@@ -27,7 +27,7 @@ static int resident(FILE *f, struct nmr_profile *p, const struct nmr_snapshot *s
                     void (*str)(FILE *, const char *))
 {
     struct nmr_resident r;
-    int rc = nmr_resident_of(p, s, &r);
+    int rc = nmr_resident_of(p, s, NMR_KEYBY_OWNER, NULL, &r);
     if (rc <= 0) {
         fputs("null", f);
         return rc;

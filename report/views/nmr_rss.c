@@ -257,8 +257,9 @@ static int one(const struct nmr_view *v, struct nmr_profile *p, const struct nmr
     line(f, "RSS (VmRSS)", rss, have_hwm ? b[1] : NULL);
     struct nmr_resident r, r0;
     const struct nmr_snapshot *s0 = first_smaps(p, s);
-    int rc = nmr_resident_of(p, s, &r);
-    if (rc < 0 || (s0 && nmr_resident_of(p, s0, &r0) < 0))
+    const char *app = v->opt->app;
+    int rc = nmr_resident_of(p, s, v->opt->key, app, &r);
+    if (rc < 0 || (s0 && nmr_resident_of(p, s0, v->opt->key, app, &r0) < 0))
         return nmr__oom();
     if (rc == 1)
         print_split(f, &r, s0 ? &r0 : NULL, s0 ? s0->seq : 0);

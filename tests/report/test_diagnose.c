@@ -17,6 +17,7 @@
 
 #include "report_run.h"
 #include "report_writer.h"
+#include "nmr_jvmcheck.h"
 
 #define MiB  (1024ull * 1024)
 #define KiB  1024ull
@@ -158,5 +159,34 @@ Test(diagnose, bad_options)
         cr_assert(strstr(r.err, "--fail-on") || strstr(r.err, "--key"), "%s", r.err);
         rr_done(&r);
     }
+    rw_free(&w);
+}
+
+/* The one near-limit test of --rss and --diagnose: 90 % of the limit and
+ * more, never for a missing (0) or negative limit. */
+Test(diagnose, near_limit_one_threshold)
+{
+    cr_assert(!nmr_jvm_near_limit(89, 100));
+    cr_assert(nmr_jvm_near_limit(90, 100));
+    cr_assert(nmr_jvm_near_limit(120, 100));
+    cr_assert(!nmr_jvm_near_limit(80 << 20, 100 << 20)); /* 80 %: not near */
+    cr_assert(!nmr_jvm_near_limit(5, 0));
+    cr_assert(!nmr_jvm_near_limit(5, -1));
+    cr_assert(nmr_jvm_near_limit(INT64_MAX, INT64_MAX));
+}
+
+/* A series that grew up to the last growth snapshot and is flat only in
+ * the one step to the exit snapshot (1, 2, 3, 3 MiB) has not shown that it
+ * levels off: that needs two flat steps (the same cache over 9 snapshots
+ * levels off, above). */
+Test(diagnose, one_late_step_is_no_levelling)
+{
+    struct rw w;
+    scenario(&w, 4);
+    struct rr_run r;
+    cr_assert_eq(diagnose(&r, &w, (const char *[]){"--diagnose", NULL}), 0);
+    cr_assert_null(strstr(r.out, "levels-off\n   owner       prog+0x200"), "%s", r.out);
+    cr_assert(strstr(r.out, "\n   owner       prog+0x200"), "%s", r.out);
+    rr_done(&r);
     rw_free(&w);
 }

@@ -675,3 +675,24 @@ Test(views, symbols_from_and_perf_map)
     rw_free(&w);
 }
 #endif
+
+/* --rss names the mmaps it cannot put in a category by --key: the owner's
+ * frame "function [lib]" by default and for owner, the allocation site with
+ * its class for site, and for path the site alone when the owner is the
+ * site itself (as in this native program). */
+Test(views, rss_mmap_by_key)
+{
+    const char *keys[] = {NULL, "owner", "site", "path"};
+    const char *want[] = {"      prog+0x300 [prog]      ", "      prog+0x300 [prog]      ",
+                          "      prog+0x300 [prog] (exe)  ", "      prog+0x300 [prog] (exe)  "};
+    for (int k = 0; k < 4; k++) {
+        struct rw w;
+        resident_scenario(&w, 0);
+        struct rr_run r;
+        const char *args[] = {"--rss", keys[k] ? "--key" : NULL, keys[k], NULL};
+        cr_assert_eq(run(&r, &w, 1, NULL, args), 0);
+        HAS(&r, want[k]);
+        rr_done(&r);
+        rw_free(&w);
+    }
+}

@@ -24,6 +24,23 @@ static double late_early(const struct nmr_profile *p, const int64_t *y, size_t n
     return early > 0 ? late / early : NAN;
 }
 
+/* 1 when the series has been flat for at least half as long as it took to
+ * grow: the time since its last step that grew by more than NMR_TREND_LEVEL
+ * of the early steps' mean, against the time from the process's start to
+ * that step. A program that leaks until it ends shows only the short pause
+ * of its exit after its last growth, which is no evidence of levelling. */
+static int plateau_long_enough(const struct nmr_profile *p, const int64_t *y, size_t n, size_t i2)
+{
+    double early_step = ((double)y[i2] - (double)y[0]) / (double)i2;
+    size_t last = 0;
+    for (size_t j = n - 1; j > 0 && !last; j--)
+        if ((double)y[j] - (double)y[j - 1] > NMR_TREND_LEVEL * early_step)
+            last = j;
+    double grown_at = nmr_snap_time_s(p, &p->snaps[last]);
+    double end = nmr_snap_time_s(p, &p->snaps[n - 1]);
+    return end - grown_at >= 0.5 * grown_at;
+}
+
 void nmr__trend(const struct nmr_profile *p, const int64_t *y, size_t n, int by_step,
                 struct nmr_trend *g)
 {
@@ -71,7 +88,8 @@ void nmr__trend(const struct nmr_profile *p, const int64_t *y, size_t n, int by_
     /* Levelling needs two steps after i2 to stand on: one step alone is
      * often just the exit snapshot taken right after the last growth
      * snapshot (a writer that a busy machine delayed takes those late). */
-    if (!isnan(ratio) && ratio <= NMR_TREND_LEVEL && n - 1 - i2 >= 2)
+    if (!isnan(ratio) && ratio <= NMR_TREND_LEVEL && n - 1 - i2 >= 2 &&
+        plateau_long_enough(p, y, n, i2))
         g->verdict = "levels-off";
     else if (g->mono >= NMR_TREND_MONOTONIC)
         g->verdict = "leak-suspect";

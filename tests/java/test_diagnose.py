@@ -52,7 +52,7 @@ SCENARIOS = {
                    [("reflection-inflation", "ReflectionInflation", r"Metaspace committed grew by (\d+) bytes", None)]),
     "levelling": ("Levelling", (10, 4000, 8192, 2000, 1600, 50), (), dict(GROWTH, NMTRACE_RATE=1024, NMTRACE_SEED=3),
                   [("jni-library", "nmex_session_open", r"leaked so far (\d+) bytes", "leak-suspect")]),
-    "warmup": ("WarmUp", (160, 8, 100), ("-Xms256m", "-XX:MaxMetaspaceSize=64m", "-XX:MaxDirectMemorySize=64m",
+    "warmup": ("WarmUp", (160, 8, 500), ("-Xms256m", "-XX:MaxMetaspaceSize=64m", "-XX:MaxDirectMemorySize=64m",
                                          "-XX:ReservedCodeCacheSize=64m"), {"NMTRACE_INTERVAL": 1},
                [("warm-up", "JVM", r"MiB to (\d+) MiB", None)]),
     "cacheleak": ("CacheAndLeak", (), (), {"NMTRACE_GROWTH": 2 << 20, "NMTRACE_RATE": 65536, "NMTRACE_SEED": 5},

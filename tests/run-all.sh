@@ -1,11 +1,7 @@
 #!/bin/sh
 # Builds nmtrace three times and runs the test suite with CTest. Used by the
 # README and CI.
-#  build       release: every test but the `diagnose` label: the verdicts of
-#              `nmreport --diagnose` on the examples' short runs still depend on
-#              when a busy machine lets the writer take its snapshots (a leak
-#              that stops at exit can read as levelling off). They are run by
-#              hand with `ctest --test-dir build -L diagnose` until they do not.
+#  build       release: every test.
 #  build-asan  ASan+UBSan (NMT_SANITIZE): the units, nmreport's tests, and the
 #              recorder's integration and robustness tests against a sanitized
 #              libnmtrace.so (tests/CMakeLists.txt: NMT_TEST_PRELOAD). Not the
@@ -27,8 +23,8 @@ cmake --build build-asan -j$jobs
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DNMT_TSAN=ON >/dev/null
 cmake --build build-tsan -j$jobs --target tsan_ring tsan_wake tsan_writer
 status=0
-echo "== release build: all tests but the load-sensitive --diagnose verdicts (-L diagnose)"
-ctest --test-dir build --output-on-failure -j$jobs -LE diagnose || status=1
+echo "== release build: all tests"
+ctest --test-dir build --output-on-failure -j$jobs || status=1
 echo "== ASan+UBSan build: units, report, and the sanitized recorder (recorder, integration, robust; not java)"
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j$jobs \
     -L 'unit|report|recorder|integration|robust' -LE java || status=1

@@ -62,6 +62,10 @@ static struct got_entry *entries; /* mmap'ed while attached */
 static size_t nentries;
 static pthread_mutex_t got_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long seen_adds, seen_subs;
+/* Refreshes left that walk every object again after the link map changed:
+ * an object seen in the middle of its dlopen is relocated after we patch it. */
+static int recheck;
+#define RECHECK_TICKS 50
 static uintptr_t self_base;
 static int overflow;
 
@@ -182,12 +186,12 @@ static int hook_index(const char *name)
     return -1;
 }
 
-static int known_slot(uintptr_t slot)
+static struct got_entry *known_slot(uintptr_t slot)
 {
     for (size_t i = 0; i < nentries; i++)
         if (entries[i].slot == slot)
-            return 1;
-    return 0;
+            return &entries[i];
+    return NULL;
 }
 
 static void patch_one(const struct dyn_view *v, const ElfW(Rela) * r)
@@ -203,8 +207,18 @@ static void patch_one(const struct dyn_view *v, const ElfW(Rela) * r)
         return;
     uintptr_t slot = v->base + r->r_offset;
     uintptr_t cur = __atomic_load_n((uintptr_t *)slot, __ATOMIC_ACQUIRE);
-    if (cur == (uintptr_t)hook_addr[h] || known_slot(slot))
+    if (cur == (uintptr_t)hook_addr[h])
         return;
+    struct got_entry *known = known_slot(slot);
+    if (known != NULL) {
+        /* ld.so wrote the slot after us: dl_iterate_phdr shows an object
+         * before dlopen has relocated it, and lazy binding may reset a
+         * slot. What it wrote is the real target: keep that for the
+         * restore, and hook the slot again. */
+        if (store_word(slot, (uintptr_t)hook_addr[h], v->relro_lo, v->relro_hi) == 0)
+            known->old = cur;
+        return;
+    }
     if (nentries == MAX_ENTRIES) {
         overflow = 1;
         return;
@@ -298,7 +312,11 @@ void nmt__got_refresh(void)
     if (entries != NULL && c[1] != seen_subs)
         forget_unloaded();
     if (entries != NULL && (c[0] != seen_adds || c[1] != seen_subs))
+        recheck = RECHECK_TICKS;
+    if (entries != NULL && recheck > 0) {
+        recheck--;
         nmt__dl_iterate_phdr(patch_object, NULL);
+    }
     pthread_mutex_unlock(&got_lock);
 }
 

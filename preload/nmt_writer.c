@@ -446,7 +446,7 @@ static void *writer_main(void *arg)
         now = nmt__clock_ns(CLOCK_MONOTONIC);
         /* Attached (nmt_attach.h), the tick also hooks libraries the JVM
          * loads later (nmt__got_refresh above): it stays. */
-        int tick = jvm && (nmt__attach_mode || nmt_jvm_settled == NULL || !nmt_jvm_settled());
+        int tick = nmt__attach_mode || (jvm && (nmt_jvm_settled == NULL || !nmt_jvm_settled()));
         nmt_wake_sleep(&nmt__bell, idle_timeout(&d, now, tick), has_work, w);
     }
     /* No producer may wait for us from now on. */

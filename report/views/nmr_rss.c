@@ -175,7 +175,7 @@ static int print_estimate(FILE *f, struct nmr_profile *p, const struct nmr_snaps
         snprintf(note, sizeof(note),
                  "(committed exceeds what is resident by %s: not every committed page was "
                  "touched)",
-                 nmr_fmt_bytes(b, sizeof(b), -untracked));
+                 nmr_fmt_bytes(b, sizeof(b), nmr_sat_sub(0, untracked)));
     else
         snprintf(note, sizeof(note), "(an estimate: code, stacks, memory nmtrace did not see)");
     line(f, "untracked: RSS - malloc held - mmap committed", untracked < 0 ? 0 : untracked, note);

@@ -405,8 +405,9 @@ static void *writer_main(void *arg)
     struct deadlines d = {0, 0, 0, 0};
     if (nmt__cfg.interval)
         d.interval = nmt__clock_ns(CLOCK_MONOTONIC) + gap_after(0);
-    /* The file exists, with its header, from the start: a reader run during
-     * the recording finds it. */
+    /* The file exists, with its header, from the start (nmt__writer_start
+     * made it; again here only if that failed): a reader run during the
+     * recording finds it. */
     if (!w->fork_child)
         nmt__snapshot_open(w);
     for (;;) {
@@ -470,6 +471,18 @@ NMT_HIDDEN int nmt__writer_start(void)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &w->app_mask);
+    /* The file, with its header, is made here, before the program's main
+     * runs (from the constructor): made by the writer thread it would hold a
+     * descriptor for a moment while main may be opening its own, and a
+     * program that opens files up to EMFILE would get one fewer. */
+    if (!w->fork_child) {
+        int guard = nmt__tls.guard;
+        nmt__tls.guard = 1;
+        nmt__tls.writer++;
+        nmt__snapshot_open(w);
+        nmt__tls.writer--;
+        nmt__tls.guard = guard;
+    }
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 1u << 20);

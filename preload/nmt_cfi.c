@@ -22,6 +22,12 @@
  * clock read through the vDSO): an object loaded meanwhile is found at the
  * next check.
  *
+ * glibc also unloads some objects itself, without going through the
+ * exported dlclose (iconv's modules, when no descriptor uses them any
+ * more): so hits look at the link map too, at most once per
+ * NMT_CFI_VERIFY_NS, and a list that names an object since removed is
+ * replaced within that time.
+ *
  * Every publication and every forget moves the generation on: a cache of
  * rules (or of NMT_CFI_NOMODULE answers) keyed by address is then stale.
  * A forget between a rebuild's walk and its publication makes the
@@ -35,10 +41,11 @@
 #include "nmt_cfi_eval.h"
 #include "nmt_internal.h"
 
-#define NMT_CFI_MAX      1024
-#define NMT_CFI_CHECK_NS 2000000ull /* at most one link-map check per 2 ms of misses */
-#define TAB_NONE         3u
-#define FIELDS           (sizeof(struct nmt_cfi_obj) / sizeof(uintptr_t))
+#define NMT_CFI_MAX       1024
+#define NMT_CFI_CHECK_NS  2000000ull   /* at most one link-map check per 2 ms of misses */
+#define NMT_CFI_VERIFY_NS 100000000ull /* and one per 100 ms of hits */
+#define TAB_NONE          3u
+#define FIELDS            (sizeof(struct nmt_cfi_obj) / sizeof(uintptr_t))
 
 struct tab {
     _Atomic uint32_t seq; /* odd while being written */
@@ -48,7 +55,8 @@ struct tab {
 
 static struct tab tabs[2];
 static _Atomic uint64_t pub = TAB_NONE; /* generation << 32 | published index */
-static _Atomic uint64_t next_check_ns;  /* rate limit of link-map checks */
+static _Atomic uint64_t next_check_ns;  /* rate limit of link-map checks after misses */
+static _Atomic uint64_t next_verify_ns; /* and after hits */
 static atomic_flag building = ATOMIC_FLAG_INIT;
 
 /* The builder's own state, under `building`. */
@@ -159,6 +167,15 @@ static void store(unsigned idx, unsigned n)
     atomic_store_explicit(&t->seq, s + 2, memory_order_release);
 }
 
+/* The coarse monotonic clock (a vDSO read, no system call), 0 if none. */
+static uint64_t coarse_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* Rebuilds the list seen as p, unless the link map is unchanged and p has
  * a list. Returns 1 when a new list was published. Under `building`. */
 static int rebuild(uint64_t p)
@@ -175,27 +192,31 @@ static int rebuild(uint64_t p)
     built_subs = w.subs;
     built_once = 1;
     uint64_t np = (((p >> 32) + 1) << 32) | idx;
-    return atomic_compare_exchange_strong_explicit(&pub, &p, np, memory_order_acq_rel,
-                                                   memory_order_relaxed);
-}
-
-/* 1 when it is time for another look at the link map (one caller wins). */
-static int check_due(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0)
+    if (!atomic_compare_exchange_strong_explicit(&pub, &p, np, memory_order_acq_rel,
+                                                 memory_order_relaxed))
         return 0;
-    uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-    uint64_t due = atomic_load_explicit(&next_check_ns, memory_order_relaxed);
-    return now >= due &&
-           atomic_compare_exchange_strong_explicit(&next_check_ns, &due, now + NMT_CFI_CHECK_NS,
-                                                   memory_order_relaxed, memory_order_relaxed);
+    /* A list just built needs no look from the hits for a while. */
+    atomic_store_explicit(&next_verify_ns, coarse_ns() + NMT_CFI_VERIFY_NS, memory_order_relaxed);
+    return 1;
 }
 
-/* After a miss in the list seen as p: 1 when a new list is published. */
-static int refresh(uint64_t p)
+/* 1 when the time in *next has come, which then moves period on (one
+ * caller wins). */
+static int due(_Atomic uint64_t *next, uint64_t period)
 {
-    if ((p & 3) != TAB_NONE && !check_due())
+    uint64_t now = coarse_ns();
+    if (now == 0)
+        return 0;
+    uint64_t at = atomic_load_explicit(next, memory_order_relaxed);
+    return now >= at && atomic_compare_exchange_strong_explicit(
+                            next, &at, now + period, memory_order_relaxed, memory_order_relaxed);
+}
+
+/* A look at the link map for the list seen as p, when one is due (always
+ * when there is no list): 1 when a new list is published. */
+static int refresh(uint64_t p, _Atomic uint64_t *next, uint64_t period)
+{
+    if ((p & 3) != TAB_NONE && !due(next, period))
         return 0;
     if (atomic_flag_test_and_set_explicit(&building, memory_order_acquire))
         return 0; /* another thread is at it: no waiting */
@@ -212,9 +233,9 @@ NMT_HIDDEN enum nmt_cfi_result nmt_cfi_find(uintptr_t ip, struct nmt_cfi_rule *o
         uint64_t p = atomic_load_explicit(&pub, memory_order_acquire);
         struct nmt_cfi_obj o;
         int r = (p & 3) == TAB_NONE ? 0 : lookup((unsigned)(p & 3), ip, &o);
-        if (r > 0)
+        if (r > 0 && !refresh(p, &next_verify_ns, NMT_CFI_VERIFY_NS))
             return nmt__cfi_eval(&o, ip, out);
-        if (r == 0 && !refresh(p))
+        if (r == 0 && !refresh(p, &next_check_ns, NMT_CFI_CHECK_NS))
             return NMT_CFI_NOMODULE;
     }
     return NMT_CFI_NOMODULE;

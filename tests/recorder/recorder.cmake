@@ -100,7 +100,7 @@ nmt_unit_test(test_cfi
     ${NMT_PRELOAD_DIR}/nmt_cfi.c ${NMT_PRELOAD_DIR}/nmt_cfi_eval.c
     ${NMT_PRELOAD_DIR}/nmt_cfi_insn.c ${NMT_PRELOAD_DIR}/nmt_dlclose.c
     $<TARGET_OBJECTS:cfi_helper_fp> $<TARGET_OBJECTS:cfi_helper_nofp>
-  LIBS PkgConfig::LIBDW PkgConfig::LIBELF PkgConfig::ZLIB dl LABELS recorder)
+  LIBS PkgConfig::LIBDW PkgConfig::LIBELF PkgConfig::ZLIB Threads::Threads dl LABELS recorder)
 if(TARGET test_cfi)
   target_include_directories(test_cfi PRIVATE ${NMT_PRELOAD_DIR} ${NMT_REC_DIR})
   target_compile_definitions(test_cfi PRIVATE CFI_DSO_PATH="$<TARGET_FILE:cfi_dso>")

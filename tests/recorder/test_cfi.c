@@ -34,9 +34,21 @@
 int nmt__attach_dormant, nmt__attach_mode;
 _Atomic int cfi_iterate_calls; /* test_cfi_life.c reads it */
 
+/* test_cfi_life.c: nonzero puts 0 to 7 empty executable segments (a
+ * different number each walk) below every object, so that each rebuilt
+ * list has the real objects at other places than the one before. */
+_Atomic int cfi_fake_shift;
+
 int nmt__dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
 {
-    atomic_fetch_add(&cfi_iterate_calls, 1);
+    static const ElfW(Phdr) ph[8] = {
+#define SEG(i) {.p_type = PT_LOAD, .p_flags = PF_X, .p_vaddr = 0x10000 * (i + 1), .p_memsz = 0x100}
+        SEG(0), SEG(1), SEG(2), SEG(3), SEG(4), SEG(5), SEG(6), SEG(7)};
+    int n = atomic_fetch_add(&cfi_iterate_calls, 1);
+    if (atomic_load(&cfi_fake_shift)) {
+        struct dl_phdr_info fake = {.dlpi_name = "fake", .dlpi_phdr = ph, .dlpi_phnum = n % 8};
+        cb(&fake, sizeof(fake), arg);
+    }
     return dl_iterate_phdr(cb, arg);
 }
 

@@ -7,9 +7,13 @@
  */
 #include <criterion/criterion.h>
 #include <dlfcn.h>
+#include <link.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -18,6 +22,7 @@
 #include "nmt_cfi.h"
 
 extern _Atomic int cfi_iterate_calls; /* test_cfi.c's double counts them */
+extern _Atomic int cfi_fake_shift;    /* and moves the objects in the list */
 
 static uint64_t coarse_ns(void)
 {
@@ -132,4 +137,90 @@ Test(cfi_life, usable_only_when_the_dlclose_hook_is_in_place)
     nmt__attach_dormant = 1;
     cr_expect_eq(nmt_cfi_usable(), 0);
     nmt__attach_dormant = 0;
+}
+
+/* ---- readers on many threads while another forgets all the time ---- */
+#define NADDR 256
+static uintptr_t addr[NADDR];
+static struct nmt_cfi_rule ref[NADDR];
+static int naddr;
+static _Atomic int readers_done;
+
+/* Up to 16 FDE starts (and a few bytes in) of each object with a table. */
+static int pick(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size, (void)arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type != PT_GNU_EH_FRAME)
+            continue;
+        const uint8_t *h = (const uint8_t *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+        uint32_t count;
+        memcpy(&count, h + 8, 4);
+        for (uint32_t k = 0; k < count && k < 16 && naddr < NADDR; k++) {
+            int32_t loc;
+            memcpy(&loc, h + 12 + 8 * (size_t)(k * (count / 16 + 1) % count), 4);
+            uintptr_t a = (uintptr_t)h + (intptr_t)loc + k % 5;
+            if (nmt_cfi_find(a, &ref[naddr]) == NMT_CFI_OK)
+                addr[naddr++] = a;
+        }
+    }
+    return 0;
+}
+
+static void *reader(void *arg)
+{
+    long *bad = arg;
+    for (int round = 0; round < 20000; round++) {
+        for (int i = 0; i < naddr; i++) {
+            struct nmt_cfi_rule r;
+            enum nmt_cfi_result res = nmt_cfi_find(addr[i], &r);
+            if (res == NMT_CFI_NOMODULE) {
+                bad[2]++; /* the list was being rebuilt by another thread */
+                continue;
+            }
+            if (res != NMT_CFI_OK || r.cfa_reg != ref[i].cfa_reg || r.cfa_off != ref[i].cfa_off ||
+                r.rbp_how != ref[i].rbp_how || r.rbp_off != ref[i].rbp_off)
+                bad[0]++;
+            else
+                bad[1]++;
+        }
+    }
+    atomic_fetch_add(&readers_done, 1);
+    return NULL;
+}
+
+/* Each rebuild puts the objects at other places in the list (the double in
+ * test_cfi.c), so a reader that mixed two lists would give another rule. */
+Test(cfi_life, readers_while_the_list_is_forgotten_and_rebuilt, .timeout = 120)
+{
+    dl_iterate_phdr(pick, NULL);
+    cr_assert_gt(naddr, 32);
+    pthread_t t[4];
+    long res[4][3] = {{0}};
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, reader, res[i]), 0);
+    uint32_t g0 = nmt_cfi_generation();
+    atomic_store(&cfi_fake_shift, 1);
+    int calls0 = atomic_load(&cfi_iterate_calls);
+    for (unsigned i = 0; atomic_load(&readers_done) < 4; i++) {
+        nmt_cfi_forget();
+        for (volatile int spin = 0; spin < 2000; spin++)
+            ;
+    }
+    long wrong = 0, right = 0, nomodule = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        wrong += res[i][0];
+        right += res[i][1];
+        nomodule += res[i][2];
+    }
+    int walks = atomic_load(&cfi_iterate_calls) - calls0;
+    fprintf(stderr, "concurrent lookups: %ld right, %ld wrong, %ld while rebuilding; %d walks\n",
+            right, wrong, nomodule, walks);
+    cr_expect_gt(walks, 100, "the list was rebuilt under the readers");
+    cr_expect_eq(wrong, 0, "%ld answers differ from the single-threaded ones", wrong);
+    cr_expect_gt(right, 0);
+    cr_expect_neq(nmt_cfi_generation(), g0);
+    struct nmt_cfi_rule r;
+    cr_expect_eq(nmt_cfi_find(addr[0], &r), NMT_CFI_OK);
 }

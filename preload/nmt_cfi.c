@@ -218,10 +218,15 @@ static int refresh(uint64_t p, _Atomic uint64_t *next, uint64_t period)
 {
     if ((p & 3) != TAB_NONE && !due(next, period))
         return 0;
-    if (atomic_flag_test_and_set_explicit(&building, memory_order_acquire))
-        return 0; /* another thread is at it: no waiting */
-    int r = rebuild(p);
-    atomic_flag_clear_explicit(&building, memory_order_release);
+    /* Inside the fork gate from start to end: a fork child never inherits
+     * `building` set by a thread it does not have. */
+    nmt__gate_enter();
+    int r = 0;
+    if (!atomic_flag_test_and_set_explicit(&building, memory_order_acquire)) {
+        r = rebuild(p);
+        atomic_flag_clear_explicit(&building, memory_order_release);
+    } /* else another thread is at it: no waiting */
+    nmt__gate_leave();
     return r;
 }
 

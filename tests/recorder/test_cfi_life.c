@@ -224,3 +224,20 @@ Test(cfi_life, readers_while_the_list_is_forgotten_and_rebuilt, .timeout = 120)
     struct nmt_cfi_rule r;
     cr_expect_eq(nmt_cfi_find(addr[0], &r), NMT_CFI_OK);
 }
+
+/* An object without PT_GNU_EH_FRAME (the double's empty segments at
+ * 0x10000, 0x20000, ...) is known: NOFDE, not NOMODULE. */
+Test(cfi_life, object_without_tables_is_nofde)
+{
+    atomic_store(&cfi_fake_shift, 1);
+    int nofde = 0;
+    for (int i = 0; i < 16; i++) {
+        nmt_cfi_forget();
+        struct nmt_cfi_rule r;
+        enum nmt_cfi_result res = nmt_cfi_find(0x10000 + 8, &r);
+        cr_assert(res == NMT_CFI_NOFDE || res == NMT_CFI_NOMODULE, "result %d", res);
+        nofde += res == NMT_CFI_NOFDE;
+    }
+    cr_expect_gt(nofde, 0);
+    atomic_store(&cfi_fake_shift, 0);
+}

@@ -10,8 +10,12 @@
  * array has a sequence number, odd while it is being written (a seqlock):
  * a reader that loaded `pub` long ago and finds its array rewritten under
  * it sees the number change and looks again. Readers copy the one entry
- * they need, field by field, and check the number after the copy. No
- * reader ever waits, locks, allocates or makes a system call.
+ * they need, field by field, and check the number after the copy. The
+ * array's words are written with release stores and read with acquire
+ * loads (plain moves on x86-64), so a reader that saw any word of a rewrite
+ * also sees the odd number that began it, without fences (which
+ * ThreadSanitizer does not model). No reader ever waits, locks, allocates or
+ * makes a system call.
  *
  * When an address is in no known segment, the list is rebuilt only when
  * the link map changed (dl_iterate_phdr's counts of objects added and
@@ -77,13 +81,13 @@ static int lookup(unsigned idx, uintptr_t ip, struct nmt_cfi_obj *o)
     uint32_t s1 = atomic_load_explicit(&t->seq, memory_order_acquire);
     if (s1 & 1)
         return -1;
-    uint32_t n = __atomic_load_n(&t->n, __ATOMIC_RELAXED);
+    uint32_t n = __atomic_load_n(&t->n, __ATOMIC_ACQUIRE);
     if (n > NMT_CFI_MAX)
         n = NMT_CFI_MAX;
     uint32_t lo = 0, hi = n; /* the last segment starting at or below ip is below hi */
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (__atomic_load_n(&t->o[mid].lo, __ATOMIC_RELAXED) <= ip)
+        if (__atomic_load_n(&t->o[mid].lo, __ATOMIC_ACQUIRE) <= ip)
             lo = mid + 1;
         else
             hi = mid;
@@ -93,8 +97,7 @@ static int lookup(unsigned idx, uintptr_t ip, struct nmt_cfi_obj *o)
     const uintptr_t *src = (const uintptr_t *)&t->o[lo - 1];
     uintptr_t *dst = (uintptr_t *)o;
     for (size_t i = 0; i < FIELDS; i++)
-        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
-    atomic_thread_fence(memory_order_acquire);
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_ACQUIRE);
     if (atomic_load_explicit(&t->seq, memory_order_relaxed) != s1)
         return -1;
     return ip >= o->lo && ip < o->hi;
@@ -156,14 +159,13 @@ static void store(unsigned idx, unsigned n)
     struct tab *t = &tabs[idx];
     uint32_t s = atomic_load_explicit(&t->seq, memory_order_relaxed);
     atomic_store_explicit(&t->seq, s + 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
     for (unsigned k = 0; k < n; k++) {
         const uintptr_t *src = (const uintptr_t *)&scratch[k];
         uintptr_t *dst = (uintptr_t *)&t->o[k];
         for (size_t i = 0; i < FIELDS; i++)
-            __atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
+            __atomic_store_n(&dst[i], src[i], __ATOMIC_RELEASE);
     }
-    __atomic_store_n(&t->n, n, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->n, n, __ATOMIC_RELEASE);
     atomic_store_explicit(&t->seq, s + 2, memory_order_release);
 }
 

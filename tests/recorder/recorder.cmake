@@ -42,6 +42,9 @@ if(NMT_TSAN)
     ${NMT_PRELOAD_DIR}/nmt_forkgate.c ${NMT_PRELOAD_DIR}/nmt_state.c
     ${NMT_PRELOAD_DIR}/nmt_attach_gate.c)
   target_link_libraries(tsan_writer PRIVATE m)
+  # The call-frame rule lookup's object list, read while being rebuilt.
+  nmt_tsan_test(tsan_cfi ${NMT_REC_DIR}/tsan_cfi.c ${NMT_PRELOAD_DIR}/nmt_cfi.c
+    ${NMT_PRELOAD_DIR}/nmt_cfi_eval.c ${NMT_PRELOAD_DIR}/nmt_cfi_insn.c)
 endif()
 nmt_unit_test(test_addrfilter
   SOURCES ${NMT_REC_DIR}/test_addrfilter.c

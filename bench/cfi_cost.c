@@ -30,25 +30,33 @@ int nmt__dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void 
 static uintptr_t addr[NADDR];
 static int naddr;
 
-/* The middle of up to NADDR of libc's functions, spread over its table. */
+/* One entry of an .eh_frame_hdr search table: a function's start and its
+ * FDE, both relative to the header (the encoding linkers write). */
+struct hdr_entry {
+    int32_t pc, fde;
+};
+
+/* The middle of up to NADDR of the functions in the table at h. */
+static void pick_table(const uint8_t *h)
+{
+    uint32_t count;
+    memcpy(&count, h + 8, sizeof(count));
+    const struct hdr_entry *e = (const struct hdr_entry *)(h + 12);
+    uint32_t stride = count / NADDR + 1;
+    for (uint32_t k = 0; k + 1 < count && naddr < NADDR; k += stride) {
+        uintptr_t start = (uintptr_t)h + (intptr_t)e[k].pc;
+        addr[naddr++] = start + (uintptr_t)(e[k + 1].pc - e[k].pc) / 2;
+    }
+}
+
 static int pick_libc(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size, (void)arg;
     if (info->dlpi_name == NULL || strstr(info->dlpi_name, "libc.so") == NULL)
         return 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        if (info->dlpi_phdr[i].p_type != PT_GNU_EH_FRAME)
-            continue;
-        const uint8_t *h = (const uint8_t *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-        uint32_t count;
-        memcpy(&count, h + 8, 4);
-        for (uint32_t k = 0; k + 1 < count && naddr < NADDR; k += count / NADDR + 1) {
-            int32_t a, b;
-            memcpy(&a, h + 12 + 8 * (size_t)k, 4);
-            memcpy(&b, h + 12 + 8 * (size_t)(k + 1), 4);
-            addr[naddr++] = (uintptr_t)h + (intptr_t)a + (uintptr_t)(b - a) / 2;
-        }
-    }
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME)
+            pick_table((const uint8_t *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr));
     return 1;
 }
 

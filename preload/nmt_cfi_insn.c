@@ -260,6 +260,7 @@ NMT_HIDDEN enum nmt_cfi_result nmt__cfi_run(const struct nmt_cfi_prog *p, uintpt
     m.ip = ip;
     m.p = p;
     m.done = 0;
+    m.init = m.cur; /* what a DW_CFA_restore in the CIE itself goes back to */
     if (run(&m, p->cie_insn, p->cie_end) != 0)
         return NMT_CFI_UNSUPPORTED;
     m.init = m.cur;

@@ -7,7 +7,8 @@
  *
  * For every FDE of every loaded object that has a file (the test itself,
  * with cfi_helper.c built with and without frame pointers, libc, libdw,
- * libelf, libz, Criterion and what they load), addresses spread over the
+ * libelf, libz, libstdc++ (loaded by the test), Criterion and what they
+ * load), addresses spread over the
  * FDE's range are looked up both ways: a rule nmt_cfi_find() gives must be
  * libdw's, an END must be libdw's undefined return address, and NOFDE must
  * be libdw finding nothing. UNSUPPORTED is allowed, but must stay rare.
@@ -260,9 +261,14 @@ static void compare_object(const struct obj *o, struct tally *t)
     dw_close(&d);
 }
 
+/* libstdc++ when installed: C++ code, whose CIEs carry a personality
+ * routine and LSDA pointers ("zPLR"). */
+static void *cxx;
+
 static void setup(void)
 {
     elf_version(EV_CURRENT);
+    cxx = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_LOCAL);
     nobjs = 0;
     dl_iterate_phdr(collect, NULL);
     cr_assert_gt(nobjs, 3, "objects with tables: %d", nobjs);
@@ -276,7 +282,7 @@ static const char *base_name(const char *p)
 
 Test(cfi, agrees_with_libdw, .init = setup, .timeout = 240)
 {
-    long wrong = 0, libc_seen = 0;
+    long wrong = 0, libc_seen = 0, cxx_seen = 0;
     for (int i = 0; i < nobjs; i++) {
         struct tally t = {0};
         compare_object(&objs[i], &t);
@@ -294,9 +300,14 @@ Test(cfi, agrees_with_libdw, .init = setup, .timeout = 240)
             cr_expect_gt(t.n[NMT_CFI_OK] * 100, all * 95, "libc: ok %ld of %ld", t.n[0], all);
             cr_expect_gt(t.n[NMT_CFI_END], 0, "libc's _start/clone end the stack");
         }
+        if (strncmp(base_name(objs[i].path), "libstdc++", 9) == 0) {
+            cxx_seen = 1;
+            cr_expect_gt(t.n[NMT_CFI_OK] * 100, all * 95, "libstdc++: ok %ld of %ld", t.n[0], all);
+        }
     }
     cr_expect_eq(wrong, 0, "answers libdw contradicts: %ld", wrong);
     cr_expect(libc_seen, "libc.so.6 was not compared");
+    cr_expect(cxx == NULL || cxx_seen, "libstdc++ is loaded but was not compared");
 }
 
 /* The FDE of fn, in the test binary, compared at every byte. */

@@ -1,17 +1,17 @@
 /*
  * test_cfi.c: nmt_cfi_find() (preload/nmt_cfi.h) against libdw, the
  * reference reader of call-frame tables, on the objects loaded in this
- * process; and the object list's life: addresses in no object, a forget,
- * a library loaded and unloaded (test_cfi_synth.c has the interpreter's
- * cases on hand-made tables).
+ * process (test_cfi_life.c has the object list's life, test_cfi_synth.c
+ * the interpreter's cases on hand-made tables; this file also holds the
+ * doubles all three link with).
  *
  * For every FDE of every loaded object that has a file (the test itself,
  * with cfi_helper.c built with and without frame pointers, libc, libdw,
- * libelf, libz, libstdc++ (loaded by the test), Criterion and what they
- * load), addresses spread over the
- * FDE's range are looked up both ways: a rule nmt_cfi_find() gives must be
- * libdw's, an END must be libdw's undefined return address, and NOFDE must
- * be libdw finding nothing. UNSUPPORTED is allowed, but must stay rare.
+ * libelf, libz, libstdc++ loaded by the test, Criterion and what they
+ * load), addresses spread over the FDE's range are looked up both ways: a
+ * rule nmt_cfi_find() gives must be libdw's, an END must be libdw's
+ * undefined return address, and NOFDE must be libdw finding nothing.
+ * UNSUPPORTED is allowed, but must stay rare.
  */
 #include <criterion/criterion.h>
 #include <dlfcn.h>

@@ -50,10 +50,10 @@ enum nmt_cfi_result {
  * last one of its function).
  * The list of known objects is (re)built by the lookup that needs it, with
  * one dl_iterate_phdr walk (the loader's lock, briefly): the first lookup,
- * the first after a forget, at most one miss per 2 ms when the link map
- * changed, and at most one lookup per 100 ms to notice objects glibc
- * unloaded by itself (nmt_cfi.c). Every other lookup takes no lock and makes
- * no system call. */
+ * the first after a forget, at most one miss per 2 ms (to see whether the
+ * link map changed), and at most one hit per 100 ms (to notice objects glibc
+ * unloaded by itself; nmt_cfi.c). Every other lookup takes no lock and
+ * makes no system call. */
 NMT_HIDDEN enum nmt_cfi_result nmt_cfi_find(uintptr_t ip, struct nmt_cfi_rule *out);
 
 /* A generation number that changes whenever an object's rules may have gone

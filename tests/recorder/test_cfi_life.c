@@ -144,7 +144,7 @@ Test(cfi_life, usable_only_when_the_dlclose_hook_is_in_place)
 static uintptr_t addr[NADDR];
 static struct nmt_cfi_rule ref[NADDR];
 static int naddr;
-static _Atomic int readers_done;
+static _Atomic int readers_done, readers_stop;
 
 /* Up to 16 FDE starts (and a few bytes in) of each object with a table. */
 static int pick(struct dl_phdr_info *info, size_t size, void *arg)
@@ -170,7 +170,7 @@ static int pick(struct dl_phdr_info *info, size_t size, void *arg)
 static void *reader(void *arg)
 {
     long *bad = arg;
-    for (int round = 0; round < 20000; round++) {
+    for (int round = 0; round < 20000 && !atomic_load(&readers_stop); round++) {
         for (int i = 0; i < naddr; i++) {
             struct nmt_cfi_rule r;
             enum nmt_cfi_result res = nmt_cfi_find(addr[i], &r);
@@ -240,4 +240,33 @@ Test(cfi_life, object_without_tables_is_nofde)
     }
     cr_expect_gt(nofde, 0);
     atomic_store(&cfi_fake_shift, 0);
+}
+
+/* Libraries loaded and unloaded (through the dlclose hook) while others
+ * look up: every rebuild that follows keeps the answers of the objects that
+ * stay. */
+Test(cfi_life, readers_while_libraries_come_and_go, .timeout = 120)
+{
+    dl_iterate_phdr(pick, NULL);
+    cr_assert_gt(naddr, 32);
+    pthread_t t[2];
+    long res[2][3] = {{0}};
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, reader, res[i]), 0);
+    uint32_t g0 = nmt_cfi_generation();
+    for (int i = 0; i < 200; i++) {
+        void *h = dlopen(CFI_DSO_PATH, RTLD_NOW | RTLD_LOCAL);
+        cr_assert(h != NULL, "%s", dlerror());
+        cr_assert_eq(dlclose(h), 0);
+    }
+    atomic_store(&readers_stop, 1);
+    long wrong = 0, right = 0;
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        wrong += res[i][0];
+        right += res[i][1];
+    }
+    cr_expect_eq(wrong, 0, "%ld answers differ from the single-threaded ones", wrong);
+    cr_expect_gt(right, 0);
+    cr_expect_geq(nmt_cfi_generation() - g0, 400u, "two forgets per dlclose");
 }

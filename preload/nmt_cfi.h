@@ -53,7 +53,9 @@ enum nmt_cfi_result {
  * the first after a forget, at most one miss per 2 ms (to see whether the
  * link map changed), and at most one hit per 100 ms (to notice objects glibc
  * unloaded by itself; nmt_cfi.c). Every other lookup takes no lock and
- * makes no system call. */
+ * makes no system call, and is async-signal-safe (a walk is not: a
+ * signal handler's lookup that needs one while its thread is inside a
+ * rebuild answers NMT_CFI_NOMODULE instead of waiting). */
 NMT_HIDDEN enum nmt_cfi_result nmt_cfi_find(uintptr_t ip, struct nmt_cfi_rule *out);
 
 /* A generation number that changes whenever an object's rules may have gone

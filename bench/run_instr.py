@@ -70,8 +70,10 @@ def main():
                 elif c != "plain":
                     env.update(LD_PRELOAD=nmt, NMTRACE_QUIET="1",
                                NMTRACE_OUTPUT=os.path.join(tmp, "nmt.%p.nmt"))
-                    if c == "nmt-rate1":
+                    if c.startswith("nmt-rate1"):
                         env["NMTRACE_RATE"] = "1"
+                    if c.endswith("-libunwind"):  # the reference unwinder, for comparison
+                        env["NMTRACE_UNWIND"] = "libunwind"
                 tot = []
                 for n in (a.n1, a.n2):
                     out = os.path.join(tmp, "cg.out")

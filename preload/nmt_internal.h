@@ -39,11 +39,14 @@
 #define NMT_MAX_FRAMES (NMT_MAX_DEPTH + 512)
 
 /* ---- configuration (nmt_config.c) ---- */
+/* NMTRACE_UNWIND's values: their index in nmc_vars.c's word list. */
+enum { NMT_UNWIND_LIBUNWIND = 0, NMT_UNWIND_FP = 1, NMT_UNWIND_AUTO = 2, NMT_UNWIND_CHECK = 3 };
 struct nmt_config {
     uint64_t rate; /* NMTRACE_RATE: mean bytes between samples; 1 = all */
     uint64_t seed; /* NMTRACE_SEED: 0 = from time and pid */
     int seed_set;
     int unwind_fp;     /* NMTRACE_UNWIND=fp */
+    int unwind_mode;   /* NMTRACE_UNWIND: NMT_UNWIND_* */
     uint32_t depth;    /* NMTRACE_DEPTH */
     uint32_t interval; /* NMTRACE_INTERVAL seconds, 0 = off */
     int interval_auto; /* NMTRACE_INTERVAL unset or auto: gaps grow (nmt_writer.c) */

@@ -53,9 +53,9 @@ NOINLINE static void scenario_libs(void)
 {
     static const char *const callers[] = {"scenario_libs", "main", NULL};
     /* Many distinct stacks first (freed), then one kept per library. */
-    for (int depth = 0; depth < 60; depth++) {
-        uwt_o2_entry(100 + (size_t)depth, 0, depth);
-        uwt_o0_entry(100 + (size_t)depth, 0, depth);
+    for (int i = 0; i < 180; i++) {
+        uwt_o2_entry(100 + (size_t)i, 0, i % 60);
+        uwt_o0_entry(100 + (size_t)i, 0, i % 60);
     }
     uwt_o2_entry(300008, 1, 45);
     truth(300008, "o2", 45, callers);

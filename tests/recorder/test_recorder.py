@@ -631,7 +631,10 @@ def unwind_run(env, mode):
     samples, falls = c.get("rec.samples", 0), c.get("rec.unwind_fallbacks", -1)
     print("%s: samples %d, fallbacks %d, mismatches %d"
           % (mode, samples, falls, c.get("rec.unwind_mismatch", -1)))
-    check(samples >= 400, "only %d samples" % samples)
+    # A library's stacks may fall back while nmt_cfi has not yet seen it
+    # loaded (its link map checks are rate-limited): the dlopened ones, 41
+    # stacks, are under a tenth of the program's.
+    check(samples >= 700, "only %d samples" % samples)
     check(0 <= falls <= samples // 10, "%d of %d stacks fell back to libunwind" % (falls, samples))
     check(c.get("rec.truncated_stacks", 0) == 0, "stacks cut at NMTRACE_DEPTH")
     syms = our_symbols(snap, env.prog("prog_unwind"))

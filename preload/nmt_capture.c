@@ -2,9 +2,10 @@
  * nmt_capture.c: the sampled path, run by the application thread.
  *
  * Only a sampled allocation, a free that the address filter cannot rule
- * out, or an mmap-family call comes here. It takes the stack (libunwind's
- * unw_backtrace by default, frame pointers with NMTRACE_UNWIND=fp), lets the
- * JVM bridge append Java frames, and publishes one event into the thread's
+ * out, or an mmap-family call comes here. It takes the stack (by default
+ * with the fast unwinder of nmt_unwind.c, and with libunwind's unw_backtrace
+ * where that one cannot; NMTRACE_UNWIND=libunwind, fp and check choose
+ * otherwise), lets the JVM bridge append Java frames, and publishes one event into the thread's
  * own ring. A ring past half full wakes the writer if it sleeps. A full ring
  * makes the thread wait for the writer's next round (NMTRACE_ON_FULL=wait,
  * the default), bounded: the wait gives up when the writer shows no progress

@@ -130,9 +130,39 @@ NMT_HIDDEN size_t nmt__rule_cache_bytes(void)
     return sizeof(cache);
 }
 
-/* A walk in progress: the frame to unwind next (the code address its rule
- * is found by, its rsp and rbp), the end of the readable stack, and what was
- * found so far. */
+/*
+ * The thread's last walk, kept so that the next one can reuse the part of
+ * the stack that has not changed. A state is a frame as the walk met it
+ * (the code address its rule is found by, its rsp and rbp) and where its
+ * step read the caller's rbp (0: it did not). The step from state j to
+ * j + 1 read exactly two words: the return address at sp[j + 1] - 8 (which
+ * was key[j + 1] + 1) and the saved rbp at bp_at[j] (which was bp[j + 1]).
+ * The rules are those of one generation. So when a new walk reaches a
+ * state equal to a kept one, and those words still hold what they held,
+ * the walk from there gives the same frames without a rule: replay()
+ * checks the words and copies the frames. Every word it reads was inside
+ * this thread's stack, above the state the new walk reached.
+ */
+#define MEMO_MAX 32
+
+struct memo_state {
+    uintptr_t key, sp, bp, bp_at;
+};
+
+struct memo {
+    uint32_t gen; /* the rules' generation */
+    int n;        /* states kept */
+    int ended;    /* the last one's rule was END */
+    uintptr_t hi; /* the stack's end the walk was bounded by */
+    struct memo_state st[MEMO_MAX];
+};
+
+static __thread struct memo memo __attribute__((tls_model("initial-exec")));
+
+/* A walk in progress: the frame to unwind next (its state, index i), the
+ * end of the readable stack, what was found so far, and the kept walk
+ * (memo) with the first of its states not below this one (mi) and how many
+ * of them may still be matched (mn). */
 struct walk {
     uintptr_t key, sp, bp;
     uintptr_t hi;      /* words below hi may be read (and above sp) */
@@ -140,11 +170,14 @@ struct walk {
     uint64_t rule;     /* with given: the rule for key (encode), not from the cache */
     int given;
     int n, max;
-    int cut; /* stopped at max with frames left */
+    int cut;   /* stopped at max with frames left */
+    int ended; /* stopped at an END rule */
     void **out;
+    int i, mi, mn;
+    struct memo *memo;
 };
 
-enum { WALK_DONE, WALK_MISS, WALK_BAD };
+enum { WALK_DONE, WALK_MISS, WALK_BAD, WALK_MEMO };
 
 /*
  * The walk over cached rules: per frame, the rule for w->key (w->given's
@@ -152,9 +185,11 @@ enum { WALK_DONE, WALK_MISS, WALK_BAD };
  * at CFA - 8, the caller's rsp = CFA, its rbp unchanged or read from its
  * save slot. The CFA must lie above rsp, below hi and 8-aligned, and the
  * save slot inside the frame (from rsp to CFA - 8): every word read is in
- * the stack. WALK_MISS: no cached rule for w->key, whose frame is then w's
- * (the caller finds the rule and goes on). It calls nothing, so that the
- * walk keeps its state in registers.
+ * the stack. Each state is kept in the memo (over the old walk's states,
+ * which can no longer match once one is overwritten). WALK_MISS: no cached
+ * rule for w->key, whose frame is then w's (the caller finds the rule and
+ * goes on); WALK_MEMO: w's frame is the kept state w->mi. It calls
+ * nothing, so that the walk keeps its state in registers.
  */
 static NMT_NO_ASAN NMT_NOINLINE int walk_cached(struct walk *w)
 {
@@ -162,10 +197,26 @@ static NMT_NO_ASAN NMT_NOINLINE int walk_cached(struct walk *w)
     const uint64_t want = w->want_tag;
     uint64_t word = w->rule;
     void **o = w->out + w->n, **end = w->out + w->max;
-    int ret;
-    if (w->given)
+    struct memo_state *st = w->memo->st;
+    int i = w->i, mi = w->mi, mn = w->mn, ret;
+    if (w->given) {
+        w->given = 0;
         goto have_rule;
+    }
     for (;;) {
+        while (mi < mn && st[mi].sp < sp)
+            mi++;
+        if (mi < mn && st[mi].sp == sp) {
+            if (st[mi].key == key && st[mi].bp == bp) {
+                ret = WALK_MEMO;
+                break;
+            }
+            mi++;
+        }
+        if (i >= mi)
+            mi = mn = 0;
+        if (i < MEMO_MAX)
+            st[i] = (struct memo_state){key, sp, bp, 0};
         if (!cache_get(key, want, &word)) {
             ret = WALK_MISS;
             break;
@@ -173,8 +224,10 @@ static NMT_NO_ASAN NMT_NOINLINE int walk_cached(struct walk *w)
     have_rule:
         ret = WALK_DONE;
         int32_t lo = (int32_t)(uint32_t)word;
-        if (lo & RULE_END)
+        if (lo & RULE_END) {
+            w->ended = 1;
             break;
+        }
         uintptr_t cfa = ((lo & RULE_ON_RBP) ? bp : sp) + (uintptr_t)(intptr_t)(lo & ~7);
         ret = WALK_BAD;
         if (cfa - sp - 1 >= hi - sp || (cfa & 7) != 0)
@@ -185,6 +238,8 @@ static NMT_NO_ASAN NMT_NOINLINE int walk_cached(struct walk *w)
             if (at - sp > cfa - 8 - sp)
                 break;
             bp = *(const uintptr_t *)at;
+            if (i < MEMO_MAX)
+                st[i].bp_at = at;
         }
         uintptr_t ip = *(const uintptr_t *)(cfa - 8);
         sp = cfa;
@@ -197,9 +252,47 @@ static NMT_NO_ASAN NMT_NOINLINE int walk_cached(struct walk *w)
         }
         *o++ = (void *)ip;
         key = ip - 1;
+        i++;
     }
     w->key = key, w->sp = sp, w->bp = bp, w->n = (int)(o - w->out);
+    w->i = i, w->mi = mi, w->mn = mn;
     return ret;
+}
+
+/* The walk's state w->i equals the kept state w->mi (<= w->i is not
+ * possible: an index at or past mi has not been overwritten). The kept
+ * states from there move to w->i, and each step after it is taken again
+ * from the memo while the two words it read are unchanged. The walk then
+ * goes on from the last state checked, matching nothing more. 1 when it is
+ * over: the output is full, or the last kept state, reached, was the
+ * outermost frame (END). */
+static NMT_NO_ASAN int replay(struct walk *w)
+{
+    struct memo *m = w->memo;
+    int to = w->i, count = m->n - w->mi;
+    if (to != w->mi)
+        memmove(&m->st[to], &m->st[w->mi], sizeof(m->st[0]) * (size_t)count);
+    int last = to + count - 1, j = to;
+    void **o = w->out + w->n, **end = w->out + w->max;
+    for (; j < last; j++) {
+        const struct memo_state *a = &m->st[j], *b = a + 1;
+        if (*(const uintptr_t *)(b->sp - 8) != b->key + 1 ||
+            (a->bp_at != 0 && *(const uintptr_t *)a->bp_at != b->bp))
+            break;
+        if (o == end) {
+            w->n = (int)(o - w->out), w->cut = 1, w->i = last;
+            return 1;
+        }
+        *o++ = (void *)(b->key + 1);
+    }
+    w->n = (int)(o - w->out);
+    if (j == last && m->ended) {
+        w->i = last, w->ended = 1;
+        return 1;
+    }
+    w->key = m->st[j].key, w->sp = m->st[j].sp, w->bp = m->st[j].bp;
+    w->i = j, w->mi = w->mn = 0;
+    return 0;
 }
 
 /* The rule for w->key from the tables, cached, and given to the walk for
@@ -218,6 +311,15 @@ static int find_rule(struct walk *w, uint32_t gen)
     cache_put(w->key, gen, w->rule);
     w->given = 1;
     return 1;
+}
+
+/* What the walk that just ended leaves for the next one. */
+static void memo_keep(struct memo *m, const struct walk *w, uint32_t gen)
+{
+    m->n = w->i < MEMO_MAX ? w->i + 1 : MEMO_MAX;
+    m->ended = w->ended && w->i < MEMO_MAX;
+    m->gen = gen;
+    m->hi = w->hi;
 }
 
 /* Without this function in [self_lo, self_lo + self_len) (a test that
@@ -253,7 +355,9 @@ NMT_HIDDEN NMT_NO_ASAN NMT_NOINLINE int nmt__fast_unwind(void **out, int max,
                                                          struct nmt_unwind_span *span)
 {
 #if defined(__x86_64__)
-    struct walk w = {.hi = span->stack_hi, .out = out, .max = max};
+    struct walk w;
+    w.hi = span->stack_hi, w.out = out, w.max = max, w.memo = &memo;
+    w.n = w.cut = w.ended = w.given = w.i = w.mi = 0;
     span->cut = 0;
     uintptr_t ip;
     OWN_REGS(ip, w.sp, w.bp);
@@ -283,14 +387,25 @@ NMT_HIDDEN NMT_NO_ASAN NMT_NOINLINE int nmt__fast_unwind(void **out, int max,
     }
     uint32_t gen = nmt_cfi_generation();
     w.want_tag = (uint64_t)gen << 32;
-    for (;;) {
-        int r = walk_cached(&w);
-        if (r == WALK_DONE) {
+    w.mn = memo.gen == gen && memo.hi == w.hi ? memo.n : 0;
+    /* The usual case, the same frame as last time: no walk to find it. */
+    int r = w.mn > 0 && memo.st[0].sp == w.sp && memo.st[0].key == w.key && memo.st[0].bp == w.bp
+                ? WALK_MEMO
+                : -1;
+    for (;; r = -1) {
+        if (r < 0)
+            r = walk_cached(&w);
+        if (r == WALK_MEMO && !replay(&w))
+            continue;
+        if (r == WALK_DONE || r == WALK_MEMO) {
             span->cut = w.cut;
+            memo_keep(&memo, &w, gen);
             return crossed ? w.n : drop_own(out, w.n, self_lo, self_len);
         }
-        if (r == WALK_BAD || !find_rule(&w, gen))
+        if (r == WALK_BAD || !find_rule(&w, gen)) {
+            memo.n = 0;
             return NMT_UNWIND_FALLBACK;
+        }
     }
 #else
     (void)out;

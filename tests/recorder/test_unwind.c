@@ -163,6 +163,20 @@ NOINLINE void chain_a(void)
     KEEP_FRAME();
 }
 
+/* Two functions alike, so that chain_a's frame and those above it lie at
+ * the same addresses from either. */
+NOINLINE void site_x(void)
+{
+    chain_a();
+    KEEP_FRAME();
+}
+
+NOINLINE void site_y(void)
+{
+    chain_a();
+    KEEP_FRAME();
+}
+
 /* Whether frames[i] is a return address into function f (within 256 bytes
  * of its start: these functions are small). */
 static int returns_into(int i, void (*f)(void))
@@ -198,6 +212,34 @@ Test(walk, takes_the_chain_out_to_the_first_frame_without_rule)
     cr_assert_eq(looked[1], 0, "the second walk found every rule cached");
     /* its own address, then each return address */
     cr_assert_eq(looked[2], nframes + 1, "a new generation looks every rule up again");
+}
+
+/* The walk after one from site_x, from site_y, meets the kept walk's frames
+ * (same rsp, same code addresses) up to chain_a's, whose return address now
+ * leads into site_y: what the kept walk found from there on must not be
+ * taken. The result is that of a walk that keeps nothing (a new
+ * generation). */
+Test(walk, a_kept_walk_is_not_taken_past_a_changed_return_address)
+{
+    hi = stack_end();
+    /* One call site for all three walks (a loop the compiler may not
+     * unroll): only chain_a's caller changes. */
+    static void (*const sites[3])(void) = {site_x, site_y, site_y};
+    static void *got_frames[3][64];
+    int got_n[3];
+    for (volatile int k = 0; k < 3; k++) {
+        if (k == 2)
+            nmt_cfi_forget();
+        sites[k]();
+        got_n[k] = nframes;
+        memcpy(got_frames[k], frames, sizeof(frames));
+    }
+    cr_assert(returns_into(4, site_y), "frame 4 returns into site_y");
+    cr_assert_eq(got_n[1], got_n[2]);
+    cr_assert_eq(memcmp(got_frames[1], got_frames[2], sizeof(void *) * (size_t)got_n[2]), 0);
+    memcpy(frames, got_frames[0], sizeof(frames));
+    nframes = got_n[0];
+    cr_assert(returns_into(4, site_x), "frame 4 returns into site_x");
 }
 
 /* Frames that return into the "own" range are crossed by their frame

@@ -9,7 +9,8 @@
  * unchanged after it read the rest: a read that raced with a write, or an
  * entry from before an object was unloaded, is a miss, never a wrong rule.
  * A writer that finds the entry being written leaves it (the rule is just
- * not cached this time), so no thread ever waits for another.
+ * not cached this time), so no thread ever waits for another. Each thread
+ * also keeps its last walk (struct memo) for the next one to replay.
  */
 #include <stdatomic.h>
 #include <string.h>

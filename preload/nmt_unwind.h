@@ -5,10 +5,11 @@
  * It walks the calling thread's stack with the call-frame rules of
  * nmt_cfi.h, kept in a global cache keyed by code address, so that a stack
  * whose return addresses were seen before costs a few loads per frame and
- * no call into the rule tables. Any frame it cannot unwind by those rules
- * (no loaded object, no table entry, a rule of another shape, a read that
- * would leave the stack) makes it give up, and the caller takes the whole
- * stack again with libunwind, the reference.
+ * no call into the rule tables; the part of the stack that the thread's
+ * previous walk also crossed, unchanged, is taken from that walk. Any frame it cannot unwind by
+ * those rules (no loaded object, no table entry, a rule of another shape, a read that would leave
+ * the stack) makes it give up, and the caller takes the whole stack again with libunwind, the
+ * reference.
  */
 #ifndef NMT_UNWIND_H
 #define NMT_UNWIND_H

@@ -248,7 +248,10 @@ static int fast_walk(void **out, int max, int *cut)
     struct nmt_tls *t = &nmt__tls;
     if (!stack_bounds(t, (uintptr_t)__builtin_frame_address(0)))
         return NMT_UNWIND_FALLBACK;
-    struct nmt_unwind_span span = {t->stack_hi, nmt__self_lo, nmt__self_hi, 0};
+    /* The thread's own slot (slot_enter ran): its last walk; none in the
+     * shared slot of exited threads. */
+    struct nmt_unwind_memo *memo = t->thr != NULL ? &t->thr->unwind_memo : NULL;
+    struct nmt_unwind_span span = {t->stack_hi, nmt__self_lo, nmt__self_hi, memo, 0};
     int n = nmt__fast_unwind(out, max, &span);
     *cut = span.cut;
     return n;

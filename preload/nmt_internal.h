@@ -24,6 +24,7 @@
 #include "nmt_jvm.h"
 #include "nmt_ring.h"
 #include "nmt_state.h"
+#include "nmt_unwind.h"
 
 #define NMT_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define NMT_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -129,6 +130,8 @@ struct nmt_thread {
     _Atomic uint64_t drops, drop_bytes, free_drops;
     struct nmt_ring *ring;
     size_t map_len; /* bytes mapped for the slot and its ring (rec.own_rings) */
+    /* The fast unwinder's last walk on the owning thread (nmt_unwind.h) */
+    struct nmt_unwind_memo unwind_memo;
 };
 NMT_HIDDEN extern struct nmt_thread *_Atomic nmt__threads;
 NMT_HIDDEN struct nmt_thread *nmt__thread_claim(void);

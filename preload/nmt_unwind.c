@@ -10,7 +10,8 @@
  * entry from before an object was unloaded, is a miss, never a wrong rule.
  * A writer that finds the entry being written leaves it (the rule is just
  * not cached this time), so no thread ever waits for another. Each thread
- * also keeps its last walk (struct memo) for the next one to replay.
+ * also keeps its last walk (struct nmt_unwind_memo) for the next one to
+ * replay.
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -142,24 +143,9 @@ NMT_HIDDEN size_t nmt__rule_cache_bytes(void)
  * state equal to a kept one, and those words still hold what they held,
  * the walk from there gives the same frames without a rule: replay()
  * checks the words and copies the frames. Every word it reads was inside
- * this thread's stack, above the state the new walk reached.
+ * this thread's stack, above the state the new walk reached. The kept walk
+ * (struct nmt_unwind_memo) lives in the thread's slot.
  */
-#define MEMO_MAX 32
-
-struct memo_state {
-    uintptr_t key, sp, bp, bp_at;
-};
-
-struct memo {
-    uint32_t gen; /* the rules' generation */
-    int n;        /* states kept */
-    int ended;    /* the last one's rule was END */
-    uintptr_t hi; /* the stack's end the walk was bounded by */
-    struct memo_state st[MEMO_MAX];
-};
-
-static __thread struct memo memo __attribute__((tls_model("initial-exec")));
-
 /* A walk in progress: the frame to unwind next (its state, index i), the
  * end of the readable stack, what was found so far, and the kept walk
  * (memo) with the first of its states not below this one (mi) and how many
@@ -175,7 +161,7 @@ struct walk {
     int ended; /* stopped at an END rule */
     void **out;
     int i, mi, mn;
-    struct memo *memo;
+    struct nmt_unwind_memo *memo;
 };
 
 enum { WALK_DONE, WALK_MISS, WALK_BAD, WALK_MEMO };
@@ -198,7 +184,7 @@ static NMT_NO_ASAN NMT_NOINLINE int walk_cached(struct walk *w)
     const uint64_t want = w->want_tag;
     uint64_t word = w->rule;
     void **o = w->out + w->n, **end = w->out + w->max;
-    struct memo_state *st = w->memo->st;
+    struct nmt_unwind_state *st = w->memo->st;
     int i = w->i, mi = w->mi, mn = w->mn, ret;
     if (w->given) {
         w->given = 0;
@@ -216,8 +202,8 @@ static NMT_NO_ASAN NMT_NOINLINE int walk_cached(struct walk *w)
         }
         if (i >= mi)
             mi = mn = 0;
-        if (i < MEMO_MAX)
-            st[i] = (struct memo_state){key, sp, bp, 0};
+        if (i < NMT_UNWIND_MEMO_MAX)
+            st[i] = (struct nmt_unwind_state){key, sp, bp, 0};
         if (!cache_get(key, want, &word)) {
             ret = WALK_MISS;
             break;
@@ -239,7 +225,7 @@ static NMT_NO_ASAN NMT_NOINLINE int walk_cached(struct walk *w)
             if (at - sp > cfa - 8 - sp)
                 break;
             bp = *(const uintptr_t *)at;
-            if (i < MEMO_MAX)
+            if (i < NMT_UNWIND_MEMO_MAX)
                 st[i].bp_at = at;
         }
         uintptr_t ip = *(const uintptr_t *)(cfa - 8);
@@ -269,14 +255,14 @@ static NMT_NO_ASAN NMT_NOINLINE int walk_cached(struct walk *w)
  * outermost frame (END). */
 static NMT_NO_ASAN int replay(struct walk *w)
 {
-    struct memo *m = w->memo;
+    struct nmt_unwind_memo *m = w->memo;
     int to = w->i, count = m->n - w->mi;
     if (to != w->mi)
         memmove(&m->st[to], &m->st[w->mi], sizeof(m->st[0]) * (size_t)count);
     int last = to + count - 1, j = to;
     void **o = w->out + w->n, **end = w->out + w->max;
     for (; j < last; j++) {
-        const struct memo_state *a = &m->st[j], *b = a + 1;
+        const struct nmt_unwind_state *a = &m->st[j], *b = a + 1;
         if (*(const uintptr_t *)(b->sp - 8) != b->key + 1 ||
             (a->bp_at != 0 && *(const uintptr_t *)a->bp_at != b->bp))
             break;
@@ -315,10 +301,10 @@ static int find_rule(struct walk *w, uint32_t gen)
 }
 
 /* What the walk that just ended leaves for the next one. */
-static void memo_keep(struct memo *m, const struct walk *w, uint32_t gen)
+static void memo_keep(struct nmt_unwind_memo *m, const struct walk *w, uint32_t gen)
 {
-    m->n = w->i < MEMO_MAX ? w->i + 1 : MEMO_MAX;
-    m->ended = w->ended && w->i < MEMO_MAX;
+    m->n = w->i < NMT_UNWIND_MEMO_MAX ? w->i + 1 : NMT_UNWIND_MEMO_MAX;
+    m->ended = w->ended && w->i < NMT_UNWIND_MEMO_MAX;
     m->gen = gen;
     m->hi = w->hi;
 }
@@ -356,8 +342,14 @@ NMT_HIDDEN NMT_NO_ASAN NMT_NOINLINE int nmt__fast_unwind(void **out, int max,
                                                          struct nmt_unwind_span *span)
 {
 #if defined(__x86_64__)
+    struct nmt_unwind_memo scratch; /* without a slot: kept for no one */
     struct walk w;
-    w.hi = span->stack_hi, w.out = out, w.max = max, w.memo = &memo;
+    w.hi = span->stack_hi, w.out = out, w.max = max, w.memo = span->memo;
+    if (w.memo == NULL) {
+        scratch.n = 0;
+        w.memo = &scratch;
+    }
+    struct nmt_unwind_memo *const memo = w.memo;
     w.n = w.cut = w.ended = w.given = w.i = w.mi = 0;
     span->cut = 0;
     uintptr_t ip;
@@ -388,9 +380,9 @@ NMT_HIDDEN NMT_NO_ASAN NMT_NOINLINE int nmt__fast_unwind(void **out, int max,
     }
     uint32_t gen = nmt_cfi_generation();
     w.want_tag = (uint64_t)gen << 32;
-    w.mn = memo.gen == gen && memo.hi == w.hi ? memo.n : 0;
+    w.mn = memo->gen == gen && memo->hi == w.hi ? memo->n : 0;
     /* The usual case, the same frame as last time: no walk to find it. */
-    int r = w.mn > 0 && memo.st[0].sp == w.sp && memo.st[0].key == w.key && memo.st[0].bp == w.bp
+    int r = w.mn > 0 && memo->st[0].sp == w.sp && memo->st[0].key == w.key && memo->st[0].bp == w.bp
                 ? WALK_MEMO
                 : -1;
     for (;; r = -1) {
@@ -400,11 +392,11 @@ NMT_HIDDEN NMT_NO_ASAN NMT_NOINLINE int nmt__fast_unwind(void **out, int max,
             continue;
         if (r == WALK_DONE || r == WALK_MEMO) {
             span->cut = w.cut;
-            memo_keep(&memo, &w, gen);
+            memo_keep(memo, &w, gen);
             return crossed ? w.n : drop_own(out, w.n, self_lo, self_len);
         }
         if (r == WALK_BAD || !find_rule(&w, gen)) {
-            memo.n = 0;
+            memo->n = 0;
             return NMT_UNWIND_FALLBACK;
         }
     }

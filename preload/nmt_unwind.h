@@ -22,6 +22,23 @@
 /* nmt__fast_unwind's answer when libunwind must take the stack instead. */
 #define NMT_UNWIND_FALLBACK (-1)
 
+/* The thread's last walk, for the next one to replay (nmt_unwind.c): its
+ * frames as states (the code address a frame's rule is found by, its rsp
+ * and rbp, where its step read the caller's rbp). Kept in the thread's slot
+ * (struct nmt_thread), not in TLS, whose static part is scarce for a
+ * library loaded late; zeroed memory is an empty one. */
+#define NMT_UNWIND_MEMO_MAX 32
+struct nmt_unwind_state {
+    uintptr_t key, sp, bp, bp_at;
+};
+struct nmt_unwind_memo {
+    uint32_t gen; /* the rules' generation */
+    int n;        /* states kept */
+    int ended;    /* the last one's rule was END */
+    uintptr_t hi; /* the stack's end the walk was bounded by */
+    struct nmt_unwind_state st[NMT_UNWIND_MEMO_MAX];
+};
+
 /* What the walk may read and what it skips: the stack from the walk's own
  * frame up to stack_hi, the end of the mapped part of the calling thread's
  * stack (0: unknown, which falls back); and the recorder's own code,
@@ -30,6 +47,7 @@
 struct nmt_unwind_span {
     uintptr_t stack_hi;
     uintptr_t self_lo, self_hi;
+    struct nmt_unwind_memo *memo; /* the thread's last walk; NULL: none */
     int cut;
 };
 

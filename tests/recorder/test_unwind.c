@@ -140,7 +140,8 @@ static uintptr_t hi, self_lo, self_hi;
 
 NOINLINE void walk_now(void)
 {
-    struct nmt_unwind_span span = {hi, self_lo, self_hi, 0};
+    static struct nmt_unwind_memo memo; /* one thread walks */
+    struct nmt_unwind_span span = {hi, self_lo, self_hi, &memo, 0};
     nframes = nmt__fast_unwind(frames, max_frames, &span);
     KEEP_FRAME();
 }

@@ -1,7 +1,8 @@
 /*
  * test_livetab.c: units for the live-allocation table (preload/nmt_livetab.c):
  * in-order and out-of-order pairing, address reuse under every drain order,
- * replacement, expiry of orphans, growth to 2e6 entries, allocation failure.
+ * replacement, expiry of orphans and of marks that share a slot with a live
+ * entry, growth to 2e6 entries, allocation failure.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -169,7 +170,7 @@ static void run_order(const struct ev *evs, const int *order, int n)
     /* Two rounds later every mark is gone. */
     nmt_livetab_expire(&t, 2);
     cr_assert_eq(nmt_livetab_orphans(&t), 0);
-    cr_assert_eq(t.marks.count, 0);
+    cr_assert_eq(t.marks, 0);
     nmt_livetab_destroy(&t);
 }
 
@@ -240,7 +241,7 @@ Test(livetab, expiry)
     nmt_livetab_expire(&t, 8);
     cr_assert_eq(nmt_livetab_orphans(&t), 0);
     cr_assert_eq(t.expired_orphans, 1, "a matched mark is not an orphan");
-    cr_assert_eq(t.marks.count, 0);
+    cr_assert_eq(t.marks, 0);
     /* Round numbers wrap. */
     cr_assert_eq(nmt_livetab_free(&t, 0x3000, 20, UINT32_MAX, NULL), 0);
     nmt_livetab_expire(&t, 0);
@@ -257,7 +258,7 @@ Test(livetab, many_orphans_expire_and_the_table_shrinks)
     for (uint64_t i = 1; i <= 200000; i++)
         cr_assert_eq(nmt_livetab_free(&t, i * 16, i, (uint32_t)(i % 3), NULL), 0);
     cr_assert_eq(nmt_livetab_orphans(&t), 200000);
-    uint64_t big = t.marks.mask + 1;
+    uint64_t big = t.mask + 1;
     nmt_livetab_expire(&t, 2); /* drops round 0: every third */
     cr_assert_eq(nmt_livetab_orphans(&t), 200000 - 200000 / 3);
     /* What survived is still found. */
@@ -265,8 +266,8 @@ Test(livetab, many_orphans_expire_and_the_table_shrinks)
         cr_assert_eq(nmt_livetab_alloc(&t, i * 16, 0, 1, 1, 2, NULL), i % 3 == 0 ? 1 : 0);
     nmt_livetab_expire(&t, 10);
     cr_assert_eq(nmt_livetab_orphans(&t), 0);
-    cr_assert_eq(t.marks.count, 0);
-    cr_assert_lt(t.marks.mask + 1, big);
+    cr_assert_eq(t.marks, 0);
+    cr_assert_lt(t.mask + 1, big);
     cr_assert_eq(nmt_livetab_count(&t), 200000 / 3);
     nmt_livetab_destroy(&t);
 }
@@ -300,7 +301,7 @@ Test(livetab, two_million_live, .timeout = 120)
             cr_assert_eq(e.stack, i % 7 + 1);
     }
     nmt_livetab_expire(&t, 5);
-    cr_assert_eq(t.marks.count, 0);
+    cr_assert_eq(t.marks, 0);
     free(ptrs);
     nmt_livetab_destroy(&t);
 }
@@ -346,5 +347,82 @@ Test(livetab, allocation_failure)
         err += r == -ENOMEM;
     }
     cr_assert_geq(err, 1);
+    nmt_livetab_destroy(&t);
+}
+
+Test(livetab, a_mark_updated_after_it_was_queued_lives_on)
+{
+    struct nmt_livetab t;
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    cr_assert_eq(nmt_livetab_free(&t, 0x1000, 10, 1, NULL), 0);
+    cr_assert_eq(nmt_livetab_free(&t, 0x1000, 12, 3, NULL), 0);
+    cr_assert_eq(t.marks, 1);
+    nmt_livetab_expire(&t, 3); /* queued in round 1, but updated in round 3 */
+    cr_assert_eq(t.marks, 1);
+    cr_assert_eq(nmt_livetab_orphans(&t), 1);
+    cr_assert_eq(nmt_livetab_alloc(&t, 0x1000, 11, 1, 8, 3, NULL), 0, "the mark still cancels");
+    nmt_livetab_expire(&t, 5);
+    cr_assert_eq(t.marks, 0);
+    cr_assert_eq(t.used, 0, "an empty slot is given back");
+    cr_assert_eq(nmt_livetab_alloc(&t, 0x1000, 11, 1, 8, 5, NULL), 1);
+    nmt_livetab_destroy(&t);
+}
+
+Test(livetab, a_mark_expires_under_a_live_entry)
+{
+    struct nmt_livetab t;
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    cr_assert_eq(nmt_livetab_alloc(&t, 0x1000, 1, 1, 8, 0, NULL), 1);
+    cr_assert_eq(nmt_livetab_free(&t, 0x1000, 2, 0, NULL), 1);
+    cr_assert_eq(nmt_livetab_alloc(&t, 0x1000, 3, 2, 16, 0, NULL), 1);
+    cr_assert_eq(t.used, 1, "the live entry and the mark share the slot");
+    nmt_livetab_expire(&t, 2);
+    cr_assert_eq(t.marks, 0);
+    cr_assert_eq(t.qlen, 0);
+    struct nmt_live e;
+    cr_assert(nmt_livetab_lookup(&t, 0x1000, &e));
+    cr_assert_eq(e.stack, 2);
+    cr_assert_eq(e.size, 16);
+    cr_assert_eq(nmt_livetab_free(&t, 0x1000, 4, 2, &e), 1);
+    cr_assert_eq(e.seq, 3);
+    cr_assert_eq(nmt_livetab_count(&t), 0);
+    nmt_livetab_destroy(&t);
+}
+
+/* Many addresses freed and reused over many rounds: the table matches a
+ * plain model after every expiry, and its queue holds one entry per mark. */
+Test(livetab, churn_matches_a_model)
+{
+    enum { P = 3000, ROUNDS = 40 };
+    struct nmt_livetab t;
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    static uint64_t live_seq[P]; /* 0: not live */
+    uint64_t seq = 1, x = 99, nlive = 0;
+    for (uint32_t r = 1; r <= ROUNDS; r++) {
+        for (int k = 0; k < 2000; k++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            uint32_t i = (uint32_t)(x >> 33) % P;
+            uint64_t p = (uint64_t)(i + 1) << 4;
+            if (live_seq[i]) {
+                struct nmt_live out;
+                cr_assert_eq(nmt_livetab_free(&t, p, seq, r, &out), 1);
+                cr_assert_eq(out.seq, live_seq[i]);
+                live_seq[i] = 0;
+                nlive--;
+            } else {
+                cr_assert_eq(nmt_livetab_alloc(&t, p, seq, 1, 1, r, NULL), 1);
+                live_seq[i] = seq;
+                nlive++;
+            }
+            seq++;
+        }
+        nmt_livetab_expire(&t, r);
+        cr_assert_eq(nmt_livetab_count(&t), nlive);
+        cr_assert_eq(t.marks, t.qlen, "one queue entry per mark");
+    }
+    nmt_livetab_expire(&t, ROUNDS + 2);
+    cr_assert_eq(t.marks, 0);
+    cr_assert_eq(t.used, nlive);
+    cr_assert_eq(nmt_livetab_orphans(&t), 0);
     nmt_livetab_destroy(&t);
 }

@@ -12,10 +12,15 @@
  * Pointers returned by nmt_stacktab_frames and nmt_stacktab_totals stay
  * valid until nmt_stacktab_destroy: entries live in fixed-size segments and
  * frames in large chunks, neither of which ever moves.
+ *
+ * Consecutive events mostly come from the same few call sites: the ids of
+ * the last NMT_STACKTAB_RECENT stacks interned are compared frame by frame
+ * before anything is hashed, and a stack found there costs one comparison.
  */
 #ifndef NMT_STACKTAB_H
 #define NMT_STACKTAB_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct nmt_stack_totals {
@@ -25,7 +30,16 @@ struct nmt_stack_totals {
     int64_t reserved, committed; /* mmap bytes, exact */
 };
 
-struct nmt_stack_ent;
+#define NMT_STACKTAB_SEG_BITS 12 /* entries per segment: 1 << SEG_BITS */
+#define NMT_STACKTAB_RECENT   4  /* stacks compared before hashing */
+
+struct nmt_stack_ent {
+    const uint64_t *frames;
+    uint64_t hash;
+    uint32_t n;
+    struct nmt_stack_totals totals;
+};
+
 struct nmt_stack_chunk;
 
 struct nmt_stacktab {
@@ -34,8 +48,9 @@ struct nmt_stacktab {
     uint32_t count;              /* ids handed out; the last id is count */
     struct nmt_stack_ent **segs; /* entry of id i: segs[(i-1) >> SEG_BITS][(i-1) & SEG_MASK] */
     uint32_t nsegs, segs_cap;
-    struct nmt_stack_chunk *chunks; /* frame storage, newest first */
-    uint32_t chunk_used, chunk_cap; /* frames used / available in the newest chunk */
+    struct nmt_stack_chunk *chunks;       /* frame storage, newest first */
+    uint32_t chunk_used, chunk_cap;       /* frames used / available in the newest chunk */
+    uint32_t recent[NMT_STACKTAB_RECENT]; /* last ids interned, newest first; 0 = none */
 };
 
 /* 0 or -ENOMEM. */
@@ -52,8 +67,15 @@ uint32_t nmt_stacktab_intern(struct nmt_stacktab *t, const uint64_t *frames, uin
 /* The frames of id and their count, or NULL for an unknown id. */
 const uint64_t *nmt_stacktab_frames(const struct nmt_stacktab *t, uint32_t id, uint32_t *n);
 
-/* The totals of id (zero-initialised when interned), or NULL for an unknown id. */
-struct nmt_stack_totals *nmt_stacktab_totals(struct nmt_stacktab *t, uint32_t id);
+/* The totals of id (zero-initialised when interned), or NULL for an unknown
+ * id. Inline: the writer asks for them at every event. */
+static inline struct nmt_stack_totals *nmt_stacktab_totals(struct nmt_stacktab *t, uint32_t id)
+{
+    if (id == 0 || id > t->count)
+        return NULL;
+    uint32_t i = id - 1;
+    return &t->segs[i >> NMT_STACKTAB_SEG_BITS][i & ((1u << NMT_STACKTAB_SEG_BITS) - 1)].totals;
+}
 
 /* Number of distinct stacks: valid ids are 1..count. */
 uint32_t nmt_stacktab_count(const struct nmt_stacktab *t);

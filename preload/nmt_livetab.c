@@ -17,6 +17,8 @@
 #define F_LIVE    1u /* the slot holds a live allocation */
 #define F_MARK    2u /* the slot holds a free mark */
 #define F_MATCHED 4u /* the mark's free matched an allocation (not an orphan) */
+/* Off the path of an address seen before: keeps that path short. */
+#define COLD __attribute__((noinline, cold))
 
 static uint64_t home(const struct nmt_livetab *t, uint64_t ptr)
 {
@@ -59,7 +61,7 @@ static int rehash(struct nmt_livetab *t, unsigned bits)
 }
 
 /* Makes room for one more slot; the table is unchanged on failure. */
-static int reserve_slot(struct nmt_livetab *t)
+static COLD int reserve_slot(struct nmt_livetab *t)
 {
     if ((t->used + 1) * 10 <= (t->mask + 1) * 7)
         return 0;
@@ -68,10 +70,14 @@ static int reserve_slot(struct nmt_livetab *t)
 }
 
 /* Makes room for one more queue entry; unchanged on failure. */
-static int reserve_queued(struct nmt_livetab *t)
+static int reserve_queued_slow(struct nmt_livetab *t);
+static inline int reserve_queued(struct nmt_livetab *t)
 {
-    if (t->qlen < t->qcap)
-        return 0;
+    return t->qlen < t->qcap ? 0 : reserve_queued_slow(t);
+}
+
+static COLD int reserve_queued_slow(struct nmt_livetab *t)
+{
     uint64_t cap = t->qcap ? t->qcap * 2 : 1024;
     struct nmt_live_queued *q = realloc(t->q, cap * sizeof(*q));
     if (!q)
@@ -83,7 +89,7 @@ static int reserve_queued(struct nmt_livetab *t)
 
 /* Empties slot i and shifts the rest of its cluster back: an entry moves
  * into the hole when the hole lies between its home slot and its slot. */
-static void del(struct nmt_livetab *t, uint64_t i)
+static COLD void del(struct nmt_livetab *t, uint64_t i)
 {
     uint64_t j = i;
     for (;;) {
@@ -146,19 +152,25 @@ static void set_live(struct nmt_livetab *t, struct nmt_live_slot *s, uint64_t se
     s->stack = stack;
 }
 
+/* An allocation at an address the table does not hold. */
+static COLD int alloc_unknown(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t stack,
+                              uint64_t size)
+{
+    if (reserve_slot(t) < 0)
+        return -ENOMEM;
+    struct nmt_live_slot v = {.ptr = ptr};
+    set_live(t, put(t, &v), seq, stack, size);
+    return 1;
+}
+
 int nmt_livetab_alloc(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t stack,
                       uint64_t size, uint32_t round, struct nmt_live *replaced)
 {
     if (ptr == 0)
         return -EINVAL;
     struct nmt_live_slot *s = find(t, ptr);
-    if (s == NULL) {
-        if (reserve_slot(t) < 0)
-            return -ENOMEM;
-        struct nmt_live_slot v = {.ptr = ptr};
-        set_live(t, put(t, &v), seq, stack, size);
-        return 1;
-    }
+    if (s == NULL)
+        return alloc_unknown(t, ptr, seq, stack, size);
     if ((s->flags & F_MARK) && s->fseq > seq) {
         /* Freed after it was allocated: already dead. The mark stays, for
          * other allocations of ptr older than it that may still arrive. */
@@ -214,13 +226,28 @@ static void update_mark(struct nmt_livetab *t, struct nmt_live_slot *s, uint64_t
 }
 
 /* A free of an address the table does not hold: an orphan mark. */
-static int free_unknown(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t round)
+static COLD int free_unknown(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t round)
 {
     if (reserve_slot(t) < 0 || reserve_queued(t) < 0)
         return -ENOMEM;
     struct nmt_live_slot v = {.ptr = ptr};
     new_mark(t, put(t, &v), seq, round, 0);
     return 0;
+}
+
+/* The first mark of a known address; returns what nmt_livetab_free does.
+ * Without memory for it, a matched free still applies. */
+static COLD int first_mark(struct nmt_livetab *t, struct nmt_live_slot *s, uint64_t seq,
+                           uint32_t round, int matched)
+{
+    if (new_mark(t, s, seq, round, matched) == 0)
+        return matched;
+    if (!matched)
+        return -ENOMEM;
+    t->mark_failures++;
+    if (!s->flags)
+        del(t, (uint64_t)(s - t->e));
+    return 1;
 }
 
 int nmt_livetab_free(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t round,
@@ -240,14 +267,9 @@ int nmt_livetab_free(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t
     }
     if (s->flags & F_MARK) {
         update_mark(t, s, seq, round, matched);
-    } else if (new_mark(t, s, seq, round, matched) < 0) {
-        if (!matched)
-            return -ENOMEM;
-        t->mark_failures++;
-        if (!s->flags)
-            del(t, (uint64_t)(s - t->e));
+        return matched;
     }
-    return matched;
+    return first_mark(t, s, seq, round, matched);
 }
 
 /* Shrinks the table to the smallest size that keeps it under 35% full,

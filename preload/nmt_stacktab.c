@@ -177,16 +177,17 @@ static void remember(struct nmt_stacktab *t, uint32_t id)
     for (; k > 0; k--)
         t->recent[k] = t->recent[k - 1];
     t->recent[0] = id;
+    t->last = ent(t, id);
 }
 
-/* The id of frames[0..n) among the recent ids, or 0. */
+/* The id of frames[0..n) among the recent ids but the newest (which
+ * nmt_stacktab_intern compared already), or 0. */
 static uint32_t recent_id(struct nmt_stacktab *t, const uint64_t *frames, uint32_t n)
 {
-    for (uint32_t k = 0; k < NMT_STACKTAB_RECENT && t->recent[k]; k++) {
+    for (uint32_t k = 1; k < NMT_STACKTAB_RECENT && t->recent[k]; k++) {
         uint32_t id = t->recent[k];
         if (same_frames(ent(t, id), frames, n)) {
-            if (k > 0)
-                remember(t, id);
+            remember(t, id);
             return id;
         }
     }
@@ -225,8 +226,8 @@ static uint32_t add(struct nmt_stacktab *t, uint64_t h, uint32_t i, const uint64
     return id;
 }
 
-uint32_t nmt_stacktab_intern(struct nmt_stacktab *t, const uint64_t *frames, uint32_t n,
-                             int *is_new)
+uint32_t nmt_stacktab__intern(struct nmt_stacktab *t, const uint64_t *frames, uint32_t n,
+                              int *is_new)
 {
     if (is_new)
         *is_new = 0;

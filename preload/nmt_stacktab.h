@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct nmt_stack_totals {
     double live_bytes, live_objects;   /* estimated, sampling weights applied */
@@ -51,6 +52,7 @@ struct nmt_stacktab {
     struct nmt_stack_chunk *chunks;       /* frame storage, newest first */
     uint32_t chunk_used, chunk_cap;       /* frames used / available in the newest chunk */
     uint32_t recent[NMT_STACKTAB_RECENT]; /* last ids interned, newest first; 0 = none */
+    const struct nmt_stack_ent *last;     /* the entry of recent[0], or NULL */
 };
 
 /* 0 or -ENOMEM. */
@@ -61,8 +63,21 @@ void nmt_stacktab_destroy(struct nmt_stacktab *t);
 
 /* The id of the stack frames[0..n), adding it if unseen (*is_new = 1, else 0;
  * is_new may be NULL). Returns 0 when memory runs out (the table is unchanged). */
-uint32_t nmt_stacktab_intern(struct nmt_stacktab *t, const uint64_t *frames, uint32_t n,
-                             int *is_new);
+uint32_t nmt_stacktab__intern(struct nmt_stacktab *t, const uint64_t *frames, uint32_t n,
+                              int *is_new);
+static inline uint32_t nmt_stacktab_intern(struct nmt_stacktab *t, const uint64_t *frames,
+                                           uint32_t n, int *is_new)
+{
+    /* The stack interned last, compared inline: the common case at rate 1. */
+    const struct nmt_stack_ent *e = t->last;
+    if (e != NULL && e->n == n &&
+        (n == 0 || (e->frames[0] == frames[0] && memcmp(e->frames, frames, n * 8) == 0))) {
+        if (is_new)
+            *is_new = 0;
+        return t->recent[0];
+    }
+    return nmt_stacktab__intern(t, frames, n, is_new);
+}
 
 /* The frames of id and their count, or NULL for an unknown id. */
 const uint64_t *nmt_stacktab_frames(const struct nmt_stacktab *t, uint32_t id, uint32_t *n);

@@ -3,9 +3,13 @@
  *
  * Owns one open-addressing table of slots keyed by address (Fibonacci
  * hashing of the address without its 4 alignment bits, linear probing, at
- * most 70% occupancy, doubling beyond, backward-shift deletion) and the
- * queue of addresses whose slot holds a free mark. A slot lives while it
- * holds a live entry or a mark; expiry walks the queue, not the table.
+ * most 70% occupancy) and the queue of addresses whose slot holds a free
+ * mark; expiry walks the queue, not the table. A slot that no longer holds
+ * anything stays keyed to its address ("idle"): malloc hands addresses out
+ * again soon, and the next event of the address then finds its slot instead
+ * of inserting one. Idle slots are dropped by rebuilding the table at the
+ * same size when they are a quarter of its slots or more and it would
+ * otherwise grow, and whenever it is rebuilt.
  */
 #include "nmt_livetab.h"
 
@@ -41,7 +45,8 @@ static struct nmt_live_slot *put(struct nmt_livetab *t, const struct nmt_live_sl
     return &t->e[i];
 }
 
-/* Moves every slot into a new table of 2^bits slots; unchanged on failure. */
+/* Moves every slot but the idle ones into a new table of 2^bits slots;
+ * unchanged on failure. */
 static int rehash(struct nmt_livetab *t, unsigned bits)
 {
     struct nmt_live_slot *n = alloc_slots(bits);
@@ -53,8 +58,9 @@ static int rehash(struct nmt_livetab *t, unsigned bits)
     t->mask = ((uint64_t)1 << bits) - 1;
     t->shift = 64 - bits;
     t->used = 0;
+    t->idle = 0;
     for (uint64_t i = 0; i < slots; i++)
-        if (old[i].ptr)
+        if (old[i].ptr && old[i].flags)
             put(t, &old[i]);
     free(old);
     return 0;
@@ -65,8 +71,10 @@ static COLD int reserve_slot(struct nmt_livetab *t)
 {
     if ((t->used + 1) * 10 <= (t->mask + 1) * 7)
         return 0;
-    unsigned bits = 64 - t->shift + 1;
-    return bits > 40 ? -ENOMEM : rehash(t, bits);
+    unsigned bits = 64 - t->shift;
+    if (t->idle * 4 >= t->mask + 1)
+        return rehash(t, bits); /* leaves it at most 45% full */
+    return bits >= 40 ? -ENOMEM : rehash(t, bits + 1);
 }
 
 /* Makes room for one more queue entry; unchanged on failure. */
@@ -85,25 +93,6 @@ static COLD int reserve_queued_slow(struct nmt_livetab *t)
     t->q = q;
     t->qcap = cap;
     return 0;
-}
-
-/* Empties slot i and shifts the rest of its cluster back: an entry moves
- * into the hole when the hole lies between its home slot and its slot. */
-static COLD void del(struct nmt_livetab *t, uint64_t i)
-{
-    uint64_t j = i;
-    for (;;) {
-        j = (j + 1) & t->mask;
-        if (!t->e[j].ptr)
-            break;
-        uint64_t h = home(t, t->e[j].ptr);
-        if (((j - h) & t->mask) >= ((j - i) & t->mask)) {
-            t->e[i] = t->e[j];
-            i = j;
-        }
-    }
-    t->e[i].ptr = 0;
-    t->used--;
 }
 
 /* The slot of ptr, or NULL. */
@@ -145,6 +134,7 @@ static void to_live(struct nmt_live *out, const struct nmt_live_slot *s, uint32_
 static void set_live(struct nmt_livetab *t, struct nmt_live_slot *s, uint64_t seq, uint32_t stack,
                      uint64_t size)
 {
+    t->idle -= s->flags == 0;
     t->live += !(s->flags & F_LIVE);
     s->flags |= F_LIVE;
     s->seq = seq;
@@ -158,8 +148,10 @@ static COLD int alloc_unknown(struct nmt_livetab *t, uint64_t ptr, uint64_t seq,
 {
     if (reserve_slot(t) < 0)
         return -ENOMEM;
-    struct nmt_live_slot v = {.ptr = ptr};
-    set_live(t, put(t, &v), seq, stack, size);
+    struct nmt_live_slot v = {
+        .ptr = ptr, .seq = seq, .size = size, .stack = stack, .flags = F_LIVE};
+    put(t, &v);
+    t->live++;
     return 1;
 }
 
@@ -203,6 +195,7 @@ static int new_mark(struct nmt_livetab *t, struct nmt_live_slot *s, uint64_t seq
     if (reserve_queued(t) < 0)
         return -ENOMEM;
     t->q[t->qlen++] = (struct nmt_live_queued){.ptr = s->ptr, .round = round};
+    t->idle -= !matched && s->flags == 0; /* matched: it held a live entry */
     s->flags |= F_MARK | (matched ? F_MATCHED : 0);
     s->fseq = seq;
     s->fround = round;
@@ -231,7 +224,9 @@ static COLD int free_unknown(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, 
     if (reserve_slot(t) < 0 || reserve_queued(t) < 0)
         return -ENOMEM;
     struct nmt_live_slot v = {.ptr = ptr};
-    new_mark(t, put(t, &v), seq, round, 0);
+    struct nmt_live_slot *s = put(t, &v);
+    t->idle++; /* empty until new_mark fills it */
+    new_mark(t, s, seq, round, 0);
     return 0;
 }
 
@@ -245,8 +240,7 @@ static COLD int first_mark(struct nmt_livetab *t, struct nmt_live_slot *s, uint6
     if (!matched)
         return -ENOMEM;
     t->mark_failures++;
-    if (!s->flags)
-        del(t, (uint64_t)(s - t->e));
+    t->idle += s->flags == 0;
     return 1;
 }
 
@@ -273,14 +267,15 @@ int nmt_livetab_free(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t
 }
 
 /* Shrinks the table to the smallest size that keeps it under 35% full,
- * once it is under a quarter full. */
+ * once what it holds (idle slots aside) fills less than a quarter of it. */
 static void shrink(struct nmt_livetab *t)
 {
     unsigned bits = 64 - t->shift;
-    if (bits <= INIT_BITS || t->used * 4 > t->mask + 1)
+    uint64_t held = t->used - t->idle;
+    if (bits <= INIT_BITS || held * 4 > t->mask + 1)
         return;
     unsigned nb = INIT_BITS;
-    while ((t->used + 1) * 10 > ((uint64_t)1 << nb) * 7 / 2)
+    while ((held + 1) * 10 > ((uint64_t)1 << nb) * 7 / 2)
         nb++;
     if (nb < bits)
         rehash(t, nb); /* on failure keeping the big table is harmless */
@@ -303,8 +298,7 @@ static int expire_one(struct nmt_livetab *t, struct nmt_live_queued *q, uint32_t
     }
     s->flags &= ~(F_MARK | F_MATCHED);
     t->marks--;
-    if (!s->flags)
-        del(t, (uint64_t)(s - t->e));
+    t->idle += s->flags == 0;
     return 1;
 }
 

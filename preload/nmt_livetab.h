@@ -23,10 +23,11 @@
  * One open-addressing table keyed by address holds both: a slot carries the
  * address's live entry, its free mark, or both, so the common sequence
  * (alloc p, free p, alloc p again: malloc reuses addresses at once) costs
- * one probe per event and no insertion or deletion. Linear probing with
- * backward-shift deletion: no tombstones. Marks are found again for expiry
- * through a queue of the addresses that hold one, so expiry never scans the
- * table. Writer thread only; plain malloc; allocation failure is returned,
+ * one probe per event and no insertion or deletion. A slot emptied by
+ * expiry stays keyed to its address for a while (it is likely to be
+ * allocated again) and is dropped when the table is rebuilt. Marks are found
+ * again for expiry through a queue of the addresses that hold one, so expiry
+ * never scans the table. Writer thread only; plain malloc; allocation failure is returned,
  * never fatal.
  */
 #ifndef NMT_LIVETAB_H
@@ -61,7 +62,8 @@ struct nmt_live_queued {
 struct nmt_livetab {
     struct nmt_live_slot *e;
     uint64_t mask;             /* slots - 1 */
-    uint64_t used;             /* occupied slots */
+    uint64_t used;             /* occupied slots, idle ones included */
+    uint64_t idle;             /* slots keyed to an address but holding nothing */
     unsigned shift;            /* 64 - log2(slots): the hash keeps the top bits */
     uint64_t live;             /* slots with a live entry */
     uint64_t marks;            /* slots with a free mark */

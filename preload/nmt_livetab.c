@@ -71,10 +71,14 @@ static COLD int reserve_slot(struct nmt_livetab *t)
 {
     if ((t->used + 1) * 10 <= (t->mask + 1) * 7)
         return 0;
+    /* Rebuilt without its idle slots, at the size (never smaller) that
+     * leaves it at most 35% full: at least a third of it to fill before
+     * the next rebuild. */
     unsigned bits = 64 - t->shift;
-    if (t->idle * 4 >= t->mask + 1)
-        return rehash(t, bits); /* leaves it at most 45% full */
-    return bits >= 40 ? -ENOMEM : rehash(t, bits + 1);
+    uint64_t held = t->used - t->idle;
+    while ((held + 1) * 20 > ((uint64_t)1 << bits) * 7)
+        bits++;
+    return bits > 40 ? -ENOMEM : rehash(t, bits);
 }
 
 /* Makes room for one more queue entry; unchanged on failure. */

@@ -7,9 +7,9 @@
  * mark; expiry walks the queue, not the table. A slot that no longer holds
  * anything stays keyed to its address ("idle"): malloc hands addresses out
  * again soon, and the next event of the address then finds its slot instead
- * of inserting one. Idle slots are dropped by rebuilding the table at the
- * same size when they are a quarter of its slots or more and it would
- * otherwise grow, and whenever it is rebuilt.
+ * of inserting one. Idle slots are dropped whenever the table is rebuilt:
+ * when it reaches 70%, at the size (never smaller) that leaves it at most
+ * 35% full, and when it is mostly empty after an expiry, smaller.
  */
 #include "nmt_livetab.h"
 
@@ -271,12 +271,14 @@ int nmt_livetab_free(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t
 }
 
 /* Shrinks the table to the smallest size that keeps it under 35% full,
- * once what it holds (idle slots aside) fills less than a quarter of it. */
+ * once what it holds (idle slots aside) fills less than an eighth of it:
+ * far below the 35% a rebuild for room leaves, so that expiry round after
+ * round does not rebuild a table that holds about as much as before. */
 static void shrink(struct nmt_livetab *t)
 {
     unsigned bits = 64 - t->shift;
     uint64_t held = t->used - t->idle;
-    if (bits <= INIT_BITS || held * 4 > t->mask + 1)
+    if (bits <= INIT_BITS || held * 8 > t->mask + 1)
         return;
     unsigned nb = INIT_BITS;
     while ((held + 1) * 10 > ((uint64_t)1 << nb) * 7 / 2)

@@ -52,7 +52,7 @@ struct nmt_stacktab {
     struct nmt_stack_chunk *chunks;       /* frame storage, newest first */
     uint32_t chunk_used, chunk_cap;       /* frames used / available in the newest chunk */
     uint32_t recent[NMT_STACKTAB_RECENT]; /* last ids interned, newest first; 0 = none */
-    const struct nmt_stack_ent *last;     /* the entry of recent[0], or NULL */
+    struct nmt_stack_ent *last;           /* the entry of recent[0], or NULL */
 };
 
 /* 0 or -ENOMEM. */
@@ -81,6 +81,14 @@ static inline uint32_t nmt_stacktab_intern(struct nmt_stacktab *t, const uint64_
 
 /* The frames of id and their count, or NULL for an unknown id. */
 const uint64_t *nmt_stacktab_frames(const struct nmt_stacktab *t, uint32_t id, uint32_t *n);
+
+/* The totals of the stack the last successful nmt_stacktab_intern returned
+ * (there must have been one): the caller that just interned a stack gets its
+ * totals without a lookup. */
+static inline struct nmt_stack_totals *nmt_stacktab_last_totals(struct nmt_stacktab *t)
+{
+    return &t->last->totals;
+}
 
 /* The totals of id (zero-initialised when interned), or NULL for an unknown
  * id. Inline: the writer asks for them at every event. */

@@ -113,7 +113,7 @@ static void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
         filter_sub(ev);
         return;
     }
-    struct nmt_stack_totals *st = nmt_stacktab_totals(&w->stacks, id);
+    struct nmt_stack_totals *st = nmt_stacktab_last_totals(&w->stacks);
     st->alloc_bytes += weight * (double)size;
     st->alloc_objects += weight;
     st->alloc_samples++;

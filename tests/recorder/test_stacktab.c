@@ -2,7 +2,8 @@
  * test_stacktab.c: units for stack interning (preload/nmt_stacktab.c):
  * ids in order of first appearance, exact frame comparison, stable pointers,
  * a million distinct stacks, per-stack totals, and allocation failure; the
- * recent-stack comparison against a plain model. Also built as
+ * recent-stack comparison (and the totals of the stack interned last) against
+ * a plain model. Also built as
  * test_stacktab_collide with a 2-bit hash (NMT_STACKTAB_TEST_HASH_BITS), where
  * distinct stacks must share hashes and still get distinct ids.
  */
@@ -208,6 +209,7 @@ Test(stacktab, near_identical_stacks_against_a_model)
         if (model[k] == 0)
             model[k] = next++;
         cr_assert_eq(id, model[k], "step %u: stack %u got id %u, want %u", step, k, id, model[k]);
+        cr_assert_eq(nmt_stacktab_last_totals(&t), nmt_stacktab_totals(&t, id));
     }
     cr_assert_eq(nmt_stacktab_count(&t), next - 1);
     /* Under the test seam the hash has 2 bits: some distinct stacks share one. */

@@ -2,10 +2,10 @@
  * test_stacktab.c: units for stack interning (preload/nmt_stacktab.c):
  * ids in order of first appearance, exact frame comparison, stable pointers,
  * a million distinct stacks, per-stack totals, and allocation failure; the
- * recent-stack comparison (and the totals of the stack interned last) against
- * a plain model. Also built as
- * test_stacktab_collide with a 2-bit hash (NMT_STACKTAB_TEST_HASH_BITS), where
- * distinct stacks must share hashes and still get distinct ids.
+ * recent-stack comparison (and the totals of the stack interned last)
+ * against a plain model. Also built as test_stacktab_collide with a 2-bit
+ * hash (NMT_STACKTAB_TEST_HASH_BITS), where distinct stacks must share hashes
+ * and still get distinct ids.
  */
 #include <criterion/criterion.h>
 #include <errno.h>

@@ -104,11 +104,13 @@ def main():
             sys.exit("--env %s: give NAME=VALUE" % kv)
         k, v = kv.split("=", 1)
         env[k] = v
+    mixes = a.mixes.split(",")
+    for mix in mixes:
+        if mix not in MIXES:
+            sys.exit("--mixes: %s is not one of %s" % (mix, ", ".join(MIXES)))
     cols, per = [], {}
     with tempfile.TemporaryDirectory(prefix="nmt-winstr-") as tmp:
-        for mix in a.mixes.split(","):
-            if mix not in MIXES:
-                sys.exit("--mixes: %s is not one of %s" % (mix, ", ".join(MIXES)))
+        for mix in mixes:
             for b in builds:
                 t1 = run(b, a.n1, MIXES[mix], env, tmp)
                 t2 = run(b, a.n2, MIXES[mix], env, tmp)

@@ -449,3 +449,82 @@ Test(livetab, idle_slots_do_not_make_the_table_grow)
     cr_assert_eq(nmt_livetab_count(&t), 0);
     nmt_livetab_destroy(&t);
 }
+
+static uint64_t lcg(uint64_t *x)
+{
+    *x = *x * 6364136223846793005ull + 1442695040888963407ull;
+    return *x >> 33;
+}
+
+/* Three rings, a few addresses reused over and over, events committed in seq
+ * order and drained ring by ring in random order, rounds and expiry as the
+ * writer runs them: whatever the interleaving, every allocation ends exactly
+ * once and the live set and its sizes are the truth. A free left unmatched
+ * (an orphan that expires) can only be that of an allocation that ended
+ * early, replaced by or older than a newer one of its address. */
+Test(livetab, rings_drained_in_random_order_against_the_truth)
+{
+    enum { K = 3, P = 40, E = 30000 };
+    static struct {
+        int is_alloc;
+        uint64_t p, size;
+        uint32_t stack;
+    } ev[E + 1];
+    static uint64_t ring_ev[K][E], truth_seq[P];
+    uint64_t ring_n[K] = {0}, ring_pos[K] = {0}, x = 12345, nalloc = 0;
+    for (uint64_t seq = 1; seq <= E; seq++) {
+        uint32_t i = (uint32_t)(lcg(&x) % P), k = (uint32_t)(lcg(&x) % K);
+        ev[seq].p = (i + 1) * 16;
+        ev[seq].is_alloc = truth_seq[i] == 0;
+        ev[seq].size = 1 + lcg(&x) % 1000;
+        ev[seq].stack = 1 + (uint32_t)(lcg(&x) % 7);
+        truth_seq[i] = ev[seq].is_alloc ? seq : 0;
+        nalloc += ev[seq].is_alloc;
+        ring_ev[k][ring_n[k]++] = seq;
+    }
+    struct nmt_livetab t;
+    struct books b = {0};
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    uint64_t committed = 0, early = 0;
+    uint32_t round = 0;
+    /* Until everything is committed and four rounds more have drained the
+     * rest and expired the last marks. */
+    for (int quiet = 0; quiet < 4;) {
+        round++;
+        uint32_t first = (uint32_t)(lcg(&x) % K);
+        for (uint32_t j = 0; j < K; j++) {
+            uint32_t k = (first + j) % K;
+            committed += lcg(&x) % 120; /* more events committed meanwhile */
+            committed = committed > E ? E : committed;
+            while (ring_pos[k] < ring_n[k] && ring_ev[k][ring_pos[k]] <= committed) {
+                uint64_t seq = ring_ev[k][ring_pos[k]++];
+                if (ev[seq].is_alloc)
+                    early +=
+                        do_alloc(&t, &b, ev[seq].p, seq, ev[seq].stack, ev[seq].size, round) != 1;
+                else
+                    do_free(&t, &b, ev[seq].p, seq, round);
+            }
+        }
+        nmt_livetab_expire(&t, round);
+        cr_assert_leq(t.expired_orphans, early, "round %u", round);
+        quiet += committed == E;
+    }
+    int64_t want_bytes[8] = {0}, nlive = 0;
+    for (uint32_t i = 0; i < P; i++) {
+        struct nmt_live e;
+        int live = nmt_livetab_lookup(&t, (i + 1) * 16, &e);
+        cr_assert_eq(live, truth_seq[i] != 0, "address %u", i);
+        if (live) {
+            cr_assert_eq(e.seq, truth_seq[i]);
+            cr_assert_eq(e.size, ev[truth_seq[i]].size);
+            want_bytes[ev[truth_seq[i]].stack] += (int64_t)ev[truth_seq[i]].size;
+            nlive++;
+        }
+    }
+    for (int s = 0; s < 8; s++)
+        cr_assert_eq(b.live_bytes[s], want_bytes[s], "stack %d", s);
+    cr_assert_eq(b.dead, (int64_t)nalloc - nlive, "each allocation ends once");
+    cr_assert_eq(nmt_livetab_orphans(&t), 0);
+    cr_assert_eq(t.marks, 0);
+    nmt_livetab_destroy(&t);
+}

@@ -240,23 +240,26 @@ static void process(struct nmt_writer *w, const struct nmt_ev *ev)
 }
 
 /* Drains what r holds now. Space goes back to the producer every
- * RELEASE_EVERY records rather than after each: one store per batch. */
+ * RELEASE_EVERY records rather than after each: one store per batch, with a
+ * sign of life for producers waiting for room (nmt_wake.h). */
 #define RELEASE_EVERY 64
 static uint64_t drain(struct nmt_writer *w, struct nmt_ring *r)
 {
-    uint64_t n = 0, pos = nmt_ring_position(r), end = nmt_ring_committed(r);
+    uint64_t n = 0, pos = nmt_ring_position(r), end = nmt_ring_committed(r), released = pos;
     const void *rec;
     uint32_t len;
     while ((rec = nmt_ring_next(r, &pos, end, &len)) != NULL) {
         if (len >= NMT_EV_FREE_SIZE)
             process(w, rec);
         if ((++n & (RELEASE_EVERY - 1)) == 0) {
-            nmt_ring_release_to(r, pos);
-            if ((n & 255) == 0)
-                nmt_wake_beat(&nmt__bell);
+            nmt_ring_release_to(r, released = pos);
+            nmt_wake_beat(&nmt__bell);
         }
     }
-    nmt_ring_release_to(r, pos);
+    if (pos != released) {
+        nmt_ring_release_to(r, pos);
+        nmt_wake_beat(&nmt__bell);
+    }
     return n;
 }
 

@@ -17,10 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INIT_BITS 10u
-#define F_LIVE    1u /* the slot holds a live allocation */
-#define F_MARK    2u /* the slot holds a free mark */
-#define F_MATCHED 4u /* the mark's free matched an allocation (not an orphan) */
+#define INIT_BITS  10u
+#define INIT_QUEUE 1024u /* queue entries at first */
+#define F_LIVE     1u    /* the slot holds a live allocation */
+#define F_MARK     2u    /* the slot holds a free mark */
+#define F_MATCHED  4u    /* the mark's free matched an allocation (not an orphan) */
 /* Off the path of an address seen before: keeps that path short. */
 #define COLD __attribute__((noinline, cold))
 
@@ -90,7 +91,7 @@ static inline int reserve_queued(struct nmt_livetab *t)
 
 static COLD int reserve_queued_slow(struct nmt_livetab *t)
 {
-    uint64_t cap = t->qcap ? t->qcap * 2 : 1024;
+    uint64_t cap = t->qcap ? t->qcap * 2 : INIT_QUEUE;
     struct nmt_live_queued *q = realloc(t->q, cap * sizeof(*q));
     if (!q)
         return -ENOMEM;
@@ -287,6 +288,22 @@ static void shrink(struct nmt_livetab *t)
         rehash(t, nb); /* on failure keeping the big table is harmless */
 }
 
+/* Gives back most of the queue's memory once it is mostly unused: a burst of
+ * frees must not leave the writer holding its peak for good. */
+static void shrink_queue(struct nmt_livetab *t)
+{
+    if (t->qcap <= INIT_QUEUE || t->qlen * 8 > t->qcap)
+        return;
+    uint64_t cap = t->qcap;
+    while (cap > INIT_QUEUE && t->qlen * 4 <= cap / 2)
+        cap /= 2;
+    struct nmt_live_queued *q = realloc(t->q, cap * sizeof(*q));
+    if (q) { /* on failure keeping the big queue is harmless */
+        t->q = q;
+        t->qcap = cap;
+    }
+}
+
 /* Drops the mark of ptr if it was last updated before round - 1; returns 1
  * when the queue entry q is done with (mark dropped or gone), 0 to keep it. */
 static int expire_one(struct nmt_livetab *t, struct nmt_live_queued *q, uint32_t round)
@@ -319,6 +336,7 @@ void nmt_livetab_expire(struct nmt_livetab *t, uint32_t round)
     }
     t->qlen = kept;
     shrink(t);
+    shrink_queue(t);
 }
 
 uint64_t nmt_livetab_count(const struct nmt_livetab *t)

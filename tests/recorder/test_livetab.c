@@ -251,7 +251,7 @@ Test(livetab, expiry)
     nmt_livetab_destroy(&t);
 }
 
-Test(livetab, many_orphans_expire_and_the_table_shrinks)
+Test(livetab, many_orphans_expire_and_the_table_and_queue_shrink)
 {
     struct nmt_livetab t;
     cr_assert_eq(nmt_livetab_init(&t), 0);
@@ -264,10 +264,12 @@ Test(livetab, many_orphans_expire_and_the_table_shrinks)
     /* What survived is still found. */
     for (uint64_t i = 1; i <= 200000; i++)
         cr_assert_eq(nmt_livetab_alloc(&t, i * 16, 0, 1, 1, 2, NULL), i % 10 == 0 ? 1 : 0);
+    uint64_t qbig = t.qcap;
     nmt_livetab_expire(&t, 20);
     cr_assert_eq(nmt_livetab_orphans(&t), 0);
     cr_assert_eq(t.marks, 0);
     cr_assert_lt(t.mask + 1, big);
+    cr_assert_lt(t.qcap, qbig / 64, "the expiry queue gave its memory back");
     cr_assert_eq(nmt_livetab_count(&t), 200000 / 10);
     nmt_livetab_destroy(&t);
 }

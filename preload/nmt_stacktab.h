@@ -64,14 +64,15 @@ void nmt_stacktab_destroy(struct nmt_stacktab *t);
 /* The id of the stack frames[0..n), adding it if unseen (*is_new = 1, else 0;
  * is_new may be NULL). Returns 0 when memory runs out (the table is unchanged). */
 uint32_t nmt_stacktab__intern(struct nmt_stacktab *t, const uint64_t *frames, uint32_t n,
-                              int *is_new);
+                              int *is_new); /* all but the newest recent stack */
 static inline uint32_t nmt_stacktab_intern(struct nmt_stacktab *t, const uint64_t *frames,
                                            uint32_t n, int *is_new)
 {
     /* The stack interned last, compared inline: the common case at rate 1. */
     const struct nmt_stack_ent *e = t->last;
     if (e != NULL && e->n == n &&
-        (n == 0 || (e->frames[0] == frames[0] && memcmp(e->frames, frames, n * 8) == 0))) {
+        (n == 0 ||
+         (e->frames[0] == frames[0] && memcmp(e->frames, frames, n * sizeof(*frames)) == 0))) {
         if (is_new)
             *is_new = 0;
         return t->recent[0];

@@ -50,7 +50,7 @@ struct nmt_live_slot {
     uint64_t fseq;      /* the free mark's seq (the largest seen), when flags has MARK */
     uint32_t stack;     /* the live allocation's stack id */
     uint32_t fround;    /* round the mark was last updated in */
-    uint32_t flags;     /* NMT_LIVE_F_* (nmt_livetab.c) */
+    uint32_t flags;     /* F_LIVE, F_MARK, F_MATCHED (nmt_livetab.c); 0: idle */
 };
 
 /* An address that holds a mark, and its mark's round when last looked at. */

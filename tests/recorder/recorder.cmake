@@ -52,6 +52,13 @@ nmt_unit_test(test_addrfilter
 nmt_unit_test(test_stacktab
   SOURCES ${NMT_REC_DIR}/test_stacktab.c ${NMT_PRELOAD_DIR}/nmt_stacktab.c
   LABELS recorder)
+# The same tests with a 2-bit stack hash: every lookup meets collisions.
+nmt_unit_test(test_stacktab_collide
+  SOURCES ${NMT_REC_DIR}/test_stacktab.c ${NMT_PRELOAD_DIR}/nmt_stacktab.c
+  LABELS recorder)
+if(TARGET test_stacktab_collide)
+  target_compile_definitions(test_stacktab_collide PRIVATE NMT_STACKTAB_TEST_HASH_BITS=2)
+endif()
 nmt_unit_test(test_livetab
   SOURCES ${NMT_REC_DIR}/test_livetab.c ${NMT_PRELOAD_DIR}/nmt_livetab.c
   LABELS recorder)

@@ -2,8 +2,10 @@
  * nmt_hooks.c: the interposed allocation entry points and their hot path.
  *
  * An unsampled malloc costs a thread-local countdown compare and subtract; an
- * unsampled free costs one load from the sampled-address filter and two
- * compares for the bootstrap arena. No lock, no shared write, no syscall.
+ * unsampled free costs one load from the address filter's page level. No
+ * lock, no shared write, no syscall, and no other test: the recorder's own
+ * static heaps are pinned in the filter (nmt__boot_pin), and until the real
+ * free is known nmt__real.free is a stand-in that resolves it first.
  * Everything else (sampling, stacks, rings) is out of line in *_slow()
  * functions and nmt_capture.c. errno is preserved as the real function left
  * it: the recorder's own work never changes what the caller sees.
@@ -74,9 +76,9 @@ static void *finish(void *p, size_t size, void *entry, int sampled)
 
 static NMT_NOINLINE void *malloc_slow(size_t size)
 {
-    if (NMT_UNLIKELY(nmt__real.free == NULL)) {
+    if (NMT_UNLIKELY(nmt__unresolved())) {
         nmt__ensure_init();
-        if (nmt__real.free == NULL)
+        if (nmt__unresolved())
             return nmt__boot_alloc(size, 16);
     }
     struct nmt_tls *t = &nmt__tls;
@@ -104,10 +106,10 @@ static NMT_NOINLINE void *calloc_slow(size_t n, size_t size)
     size_t total;
     if (__builtin_mul_overflow(n, size, &total))
         total = SIZE_MAX;
-    if (NMT_UNLIKELY(nmt__real.free == NULL)) {
+    if (NMT_UNLIKELY(nmt__unresolved())) {
         /* dlsym calls calloc while the real one is being looked up. */
         nmt__ensure_init();
-        if (nmt__real.free == NULL) {
+        if (nmt__unresolved()) {
             if (total == SIZE_MAX) {
                 errno = ENOMEM;
                 return NULL;
@@ -160,16 +162,20 @@ static void unclaim_sampled(void *p)
     }
 }
 
+/* A free whose page the filter marks: a block of our own static heaps (its
+ * page is pinned), a page with a live sample, or a false positive. */
 static NMT_NOINLINE void free_slow(void *p)
 {
+    if (p == NULL)
+        return; /* never a live sample: 0 is the live set's empty slot */
     if (nmt__is_boot(p)) {
         if (nmt__wheap_owns(p))
             nmt__wheap_free(p);
         return; /* bootstrap blocks live as long as the process */
     }
-    if (NMT_UNLIKELY(nmt__real.free == NULL)) {
+    if (NMT_UNLIKELY(nmt__unresolved())) {
         nmt__ensure_init();
-        if (nmt__real.free == NULL)
+        if (nmt__unresolved())
             return; /* cannot be ours to free: leak it rather than crash */
     }
     struct nmt_tls *t = &nmt__tls;
@@ -185,10 +191,8 @@ static NMT_NOINLINE void free_slow(void *p)
 
 EXPORT void free(void *p)
 {
-    void (*real_free)(void *) = nmt__real.free;
-    if (NMT_LIKELY(!nmt_addrfilter_maybe(&nmt__filter, p) && real_free != NULL &&
-                   !nmt__is_boot(p))) {
-        real_free(p);
+    if (NMT_LIKELY(!nmt_addrfilter_page_maybe(&nmt__filter, p))) {
+        nmt__real.free(p);
         return;
     }
     free_slow(p);
@@ -210,9 +214,9 @@ static NMT_NOINLINE void *realloc_slow(void *p, size_t size)
 {
     if (nmt__is_boot(p))
         return boot_realloc(p, size);
-    if (NMT_UNLIKELY(nmt__real.free == NULL)) {
+    if (NMT_UNLIKELY(nmt__unresolved())) {
         nmt__ensure_init();
-        if (nmt__real.free == NULL)
+        if (nmt__unresolved())
             return NULL;
     }
     struct nmt_tls *t = &nmt__tls;
@@ -250,8 +254,7 @@ EXPORT void *realloc(void *p, size_t size)
     if (p == NULL)
         return malloc(size);
     struct nmt_tls *t = &nmt__tls;
-    if (NMT_LIKELY(size < t->countdown && !nmt_addrfilter_maybe(&nmt__filter, p) &&
-                   !nmt__is_boot(p))) {
+    if (NMT_LIKELY(size < t->countdown && !nmt_addrfilter_page_maybe(&nmt__filter, p))) {
         t->countdown -= size;
         return nmt__real.realloc(p, size);
     }
@@ -299,9 +302,9 @@ static void *aligned_real(int kind, size_t align, size_t size, int *err)
 static NMT_NOINLINE void *aligned_slow(int kind, size_t align, size_t size, int *err, void *entry)
 {
     *err = 0;
-    if (NMT_UNLIKELY(nmt__real.free == NULL)) {
+    if (NMT_UNLIKELY(nmt__unresolved())) {
         nmt__ensure_init();
-        if (nmt__real.free == NULL) {
+        if (nmt__unresolved()) {
             void *p = nmt__boot_alloc(size, align < 4096 ? align : 4096);
             if (p == NULL)
                 *err = ENOMEM;

@@ -72,12 +72,18 @@ static inline int nmt_addrfilter_page_maybe(const struct nmt_addrfilter *f, cons
     return atomic_load_explicit(&f->page[nmt_addrfilter_page(p)], memory_order_relaxed) != 0;
 }
 
+/* The second level alone: for a free whose page already said maybe. */
+static inline int nmt_addrfilter_slot_maybe(const struct nmt_addrfilter *f, const void *p)
+{
+    return atomic_load_explicit(&f->count[nmt_addrfilter_slot(p)], memory_order_relaxed) != 0;
+}
+
 /* 1 when p may be a live sampled allocation, 0 when it certainly is not. */
 static inline int nmt_addrfilter_maybe(const struct nmt_addrfilter *f, const void *p)
 {
     if (__builtin_expect(!nmt_addrfilter_page_maybe(f, p), 1))
         return 0;
-    return atomic_load_explicit(&f->count[nmt_addrfilter_slot(p)], memory_order_relaxed) != 0;
+    return nmt_addrfilter_slot_maybe(f, p);
 }
 
 /* One up, unless saturated. */

@@ -162,8 +162,8 @@ static void unclaim_sampled(void *p)
     }
 }
 
-/* A free whose page the filter marks: a block of our own static heaps (its
- * page is pinned), a page with a live sample, or a false positive. */
+/* A free that the filter cannot rule out: a block of our own static heaps,
+ * or a live sample, or a false positive of both levels. */
 static NMT_NOINLINE void free_slow(void *p)
 {
     if (p == NULL)
@@ -189,13 +189,26 @@ static NMT_NOINLINE void free_slow(void *p)
     nmt__real.free(p);
 }
 
+/* A free on a page the filter marks: a block of our own static heaps (its
+ * page is pinned), or one on a page with a live sample. Most are the
+ * latter's neighbours, which the slot level rules out before anything else
+ * is looked at. nmt__real.free is callable before resolution too. */
+static NMT_NOINLINE void free_marked(void *p)
+{
+    if (NMT_LIKELY(!nmt__is_boot(p) && !nmt_addrfilter_slot_maybe(&nmt__filter, p))) {
+        nmt__real.free(p);
+        return;
+    }
+    free_slow(p);
+}
+
 EXPORT void free(void *p)
 {
     if (NMT_LIKELY(!nmt_addrfilter_page_maybe(&nmt__filter, p))) {
         nmt__real.free(p);
         return;
     }
-    free_slow(p);
+    free_marked(p);
 }
 
 static void *boot_realloc(void *p, size_t size)

@@ -26,6 +26,24 @@
 /* A countdown this large is never crossed: used when recording is off. */
 #define NMT_NEVER ((uint64_t)1 << 62)
 
+/* Takes size bytes off the countdown, unless they reach its end: then 0,
+ * and the allocation goes to the slow path (nmt_sampler.h: sampled when
+ * size >= countdown). Compared as signed: a countdown pushed below zero (a
+ * signal handler's malloc between another's compare and subtraction) sends
+ * the next allocation to the slow path, which draws afresh, where an
+ * unsigned one would have wrapped and never sampled this thread again. The
+ * fence makes the subtraction read the countdown again: gcc then emits one
+ * read-modify-write instruction (`sub %rdi,%fs:(%rax)`) instead of a load,
+ * subtract and store, and no handler's update in between is lost. */
+static inline int countdown_take(struct nmt_tls *t, size_t size)
+{
+    if (NMT_UNLIKELY((int64_t)size >= (int64_t)t->countdown))
+        return 0;
+    atomic_signal_fence(memory_order_seq_cst);
+    t->countdown -= size;
+    return 1;
+}
+
 /* Called when an allocation of `size` bytes reaches the end of the
  * countdown. Returns 1 when it is to be sampled. */
 static int sample_decision(struct nmt_tls *t, size_t size)
@@ -36,10 +54,8 @@ static int sample_decision(struct nmt_tls *t, size_t size)
         t->inited = 1;
         t->session = nmt__attach_session;
         t->countdown = (uint64_t)nmt__next_gap(t);
-        if (size < t->countdown) {
-            t->countdown -= size;
+        if (countdown_take(t, size))
             return 0;
-        }
     }
     /* Memoryless: after a sample the next gap starts afresh. */
     t->countdown = (uint64_t)nmt__next_gap(t);
@@ -93,11 +109,8 @@ static NMT_NOINLINE void *malloc_slow(size_t size)
 
 EXPORT void *malloc(size_t size)
 {
-    struct nmt_tls *t = &nmt__tls;
-    if (NMT_LIKELY(size < t->countdown)) {
-        t->countdown -= size;
+    if (NMT_LIKELY(countdown_take(&nmt__tls, size)))
         return nmt__real.malloc(size);
-    }
     return malloc_slow(size);
 }
 
@@ -129,12 +142,9 @@ static NMT_NOINLINE void *calloc_slow(size_t n, size_t size)
 
 EXPORT void *calloc(size_t n, size_t size)
 {
-    struct nmt_tls *t = &nmt__tls;
     size_t total;
-    if (NMT_LIKELY(!__builtin_mul_overflow(n, size, &total) && total < t->countdown)) {
-        t->countdown -= total;
+    if (NMT_LIKELY(!__builtin_mul_overflow(n, size, &total) && countdown_take(&nmt__tls, total)))
         return nmt__real.calloc(n, size);
-    }
     return calloc_slow(n, size);
 }
 
@@ -237,11 +247,7 @@ static NMT_NOINLINE void *realloc_slow(void *p, size_t size)
     int tracked = on && nmt_addrfilter_maybe(&nmt__filter, p) && claim_sampled(p);
     /* We may be here for the old block's sake alone: the new size is
      * sampled only if it really crosses the countdown. */
-    int s = 0;
-    if (size != 0 && size < t->countdown)
-        t->countdown -= size;
-    else if (size != 0)
-        s = alloc_slow_prologue(t, size);
+    int s = size != 0 && !countdown_take(t, size) && alloc_slow_prologue(t, size);
     /* The free half is recorded before the real call (the old address may be
      * reused by another thread the moment realloc returns), and only if the
      * block really went away: a failed realloc leaves it alive. */
@@ -266,11 +272,8 @@ EXPORT void *realloc(void *p, size_t size)
 {
     if (p == NULL)
         return malloc(size);
-    struct nmt_tls *t = &nmt__tls;
-    if (NMT_LIKELY(size < t->countdown && !nmt_addrfilter_page_maybe(&nmt__filter, p))) {
-        t->countdown -= size;
+    if (NMT_LIKELY(!nmt_addrfilter_page_maybe(&nmt__filter, p) && countdown_take(&nmt__tls, size)))
         return nmt__real.realloc(p, size);
-    }
     return realloc_slow(p, size);
 }
 
@@ -325,10 +328,8 @@ static NMT_NOINLINE void *aligned_slow(int kind, size_t align, size_t size, int 
         }
     }
     struct nmt_tls *t = &nmt__tls;
-    if (size < t->countdown) {
-        t->countdown -= size;
+    if (countdown_take(t, size))
         return aligned_real(kind, align, size, err);
-    }
     int s = alloc_slow_prologue(t, size);
     return finish(aligned_real(kind, align, size, err), size, entry, s);
 }

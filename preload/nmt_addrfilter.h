@@ -8,9 +8,9 @@
  * path reads only this level: a zero proves no live sampled block starts on
  * the page (no false negatives). Consecutive pages are neighbouring bytes,
  * so a thread's frees touch a few cache lines of it; the 1 MiB array is zero
- * pages until a sample marks one. The second level, 2^18 byte counters
- * indexed by a multiplicative hash of the pointer, is read only when the
- * page says maybe, on the slow path.
+ * pages until a sample marks one. The second level, 2^18 byte counters,
+ * one per 16-byte granule of a 4 MiB window, is read only when the page
+ * says maybe, on the slow path.
  *
  * The allocating thread increments both counters of each pointer it
  * samples; the one that matches the free (the freeing thread in exact mode,
@@ -20,11 +20,13 @@
  * static heaps are pinned so that their blocks always take free()'s slow
  * path, which recognises them, and the fast path needs no range check.
  *
- * False positives: a pointer that shares a page and a slot with a live
- * sampled one. With L live sampled allocations spread over the 2^18 slots,
- * an unrelated free on a marked page hits a non-zero slot with probability
- * about 1 - exp(-L / 2^18): ~0.4% for 1000 live samples, ~32% for 100k (at
- * rate 1 almost every free is "maybe", as it must be). A counter also stays
+ * False positives: a free on a page with a live sample (page level) whose
+ * address is a multiple of 4 MiB away from a live sample (slot level; two
+ * blocks of one page never share a slot). With L live sampled allocations
+ * spread over the 2^18 slots, an unrelated free on a marked page hits a
+ * non-zero slot with probability about 1 - exp(-L / 2^18): ~0.4% for 1000
+ * live samples, ~32% for 100k (at rate 1 almost every free is "maybe", as it
+ * must be). A counter also stays
  * up while the writer has not yet processed a matched free, and forever if a
  * sampled allocation's record was lost or it saturated; all of these only
  * cost extra "maybe" answers, never a missed free.
@@ -56,13 +58,14 @@ static inline uint32_t nmt_addrfilter_page(const void *p)
     return (uint32_t)(uintptr_t)p >> NMT_ADDRFILTER_PAGE_SHIFT;
 }
 
-/* The slot of p. malloc pointers are 16-byte aligned, so the low 4 bits carry
- * no information; Fibonacci hashing then spreads neighbouring chunks over the
- * whole table and the top bits of the product are the index. */
+/* The slot of p: its 16-byte granule (malloc pointers are 16-byte aligned,
+ * the low 4 bits carry no information) in a 4 MiB window. Not a hash: the
+ * frees that reach this level are the neighbours of a live sample on its
+ * page, and they then read the same few cache lines of the table instead of
+ * one random line each (perf: that miss was 80% of the slow free's time). */
 static inline uint32_t nmt_addrfilter_slot(const void *p)
 {
-    uint64_t x = (uint64_t)(uintptr_t)p >> 4;
-    return (uint32_t)((x * 0x9E3779B97F4A7C15ull) >> (64 - NMT_ADDRFILTER_BITS));
+    return (uint32_t)((uintptr_t)p >> 4) & (NMT_ADDRFILTER_SLOTS - 1);
 }
 
 /* 0 when no live sampled block starts on p's page: free()'s whole fast

@@ -87,6 +87,18 @@ Test(addrfilter, neighbouring_chunks_spread)
     free(f);
 }
 
+/* The slot level's locality: a page's 256 granules are 256 neighbouring
+ * bytes of the table (4 cache lines), so the frees of a sample's neighbours
+ * read lines that are already cached. */
+Test(addrfilter, a_page_is_four_cache_lines_of_slots)
+{
+    uint64_t page = 0x7f3a5678a000ull;
+    uint32_t first = nmt_addrfilter_slot((void *)page);
+    for (uint64_t off = 0; off < 4096; off += 16)
+        cr_assert_eq(nmt_addrfilter_slot((void *)(page + off)), first + off / 16);
+    cr_assert_eq(first % 256, 0);
+}
+
 static void check_false_positive_rate(unsigned live)
 {
     struct nmt_addrfilter *f = filter_new();

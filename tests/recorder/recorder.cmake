@@ -68,6 +68,12 @@ nmt_unit_test(test_mmap_model
 nmt_unit_test(test_wheap
   SOURCES ${NMT_REC_DIR}/test_wheap.c ${NMT_PRELOAD_DIR}/nmt_wheap.c
   LABELS recorder)
+# The real allocator's resolution and the static arena, with the shared state
+# they mark (the address filter).
+nmt_unit_test(test_bootstrap
+  SOURCES ${NMT_REC_DIR}/test_bootstrap.c ${NMT_PRELOAD_DIR}/nmt_bootstrap.c
+    ${NMT_PRELOAD_DIR}/nmt_state.c
+  LIBS dl LABELS recorder)
 # The profile encoder (format/), read back by the report's reader.
 nmt_unit_test(test_enc
   SOURCES ${NMT_REC_DIR}/test_enc.c

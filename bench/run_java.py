@@ -34,6 +34,11 @@ nmt-off, divided by nmt-auto's java.stacks (an upper bound: the bridge's
 fixed costs, its thread and JVMTI set-up, are included; a lower --rate
 spreads them over more stacks).
 
+With --perf, each nmtrace configuration then runs once more under `perf
+record -g` and the share of the process's CPU samples in the recorder's own
+code is printed, by part (bench/java/perfshare.py): a figure the machine's
+load does not move, unlike the timed ratios.
+
 Not a test. Every run is bounded by --timeout; temporary files are removed.
 """
 import argparse
@@ -45,6 +50,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "java"))
+import perfshare  # noqa: E402
 
 CONFIGS = ["plain", "nmt-off", "nmt-auto"]
 JVM_OPTS = "-Xmx256m -Xms256m -Xmn32m -XX:MaxDirectMemorySize=256m -XX:+UseSerialGC"
@@ -228,6 +236,29 @@ def report_churn(rows, configs, a):
               "(target <= 3 us; fixed costs included)" % (bl.median(per), len(per)))
 
 
+def report_perf(configs, cmd, ctx, freq):
+    """One run of each nmtrace configuration under perf: the recorder's share."""
+    print("\nThe recorder's share of the process's CPU samples (perf record -g, cpu-clock, "
+          "%d Hz; one run each; bench/java/perfshare.py)\n" % freq)
+    print("| config | samples | recorder | part | share |")
+    print("|---|---|---|---|---|")
+    for c in configs:
+        if c not in ("nmt-off", "nmt-auto"):
+            continue
+        data = os.path.join(ctx["tmp"], "perf.data")
+        why = perfshare.record(cmd, config_env(c, ctx["nmt"], ctx["tmp"], ctx["rate"]), data,
+                               freq=freq, timeout=ctx["timeout"])
+        total, parts = perfshare.shares(data) if not why else (0, {})
+        last_counters(ctx["tmp"], None, ctx["notes"], c)  # removes perf.data too
+        if why:
+            ctx["notes"].append("perf record failed for %s: %s" % (c, why))
+            continue
+        ours = sum(parts.values())
+        print("| %s | %d | %.2f %% | | |" % (c, total, 100.0 * ours / max(total, 1)))
+        for part, n in sorted(parts.items(), key=lambda kv: -kv[1]):
+            print("| | | | %s | %.2f %% |" % (part, 100.0 * n / max(total, 1)))
+
+
 def calibrate(a, base_cmd, ctx):
     """Iterations per thread for a plain loop of about a.seconds: one short
     plain run, then (for runs over 5 s) one of about 5 s, scaled up."""
@@ -264,6 +295,9 @@ def main():
     ap.add_argument("--timeout", type=int, default=120, help="seconds per run")
     ap.add_argument("--attach", action="store_true",
                     help="also measure nmt-attach (nmtrace attach into the running JVM)")
+    ap.add_argument("--perf", type=int, nargs="?", const=2000, metavar="HZ",
+                    help="then run each nmtrace configuration once under perf record "
+                         "(default 2000 Hz) and print the recorder's share of the CPU")
     ap.add_argument("--budget", type=int, default=400,
                     help="seconds: no new round starts that would end past this")
     a = ap.parse_args()
@@ -302,6 +336,10 @@ def main():
             report_sleep(rows, configs, a.sleep)
         else:
             report_churn(rows, configs, a)
+        if a.perf:
+            if not bl.tool("perf"):
+                sys.exit("--perf needs perf (apt-get install linux-perf)")
+            report_perf(configs, cmd, ctx, a.perf)
     print("\n# load average at the end: %.1f %.1f %.1f; %.0f s in all" % (
         *os.getloadavg(), time.monotonic() - t0))
     for n in dict.fromkeys(ctx["notes"]):

@@ -206,8 +206,8 @@ def report_sleep(rows, configs, ms):
 
 
 def report_churn(rows, configs, a):
-    print("\n%d threads x %d iterations (after %d warm-up), %d rounds\n" % (
-        a.threads, a.iters, a.warmup, len(rows)))
+    print("\n%d threads x %d iterations (after %d warm-up), %d extra Java frames, %d rounds\n" % (
+        a.threads, a.iters, a.warmup, a.depth, len(rows)))
     print("| config | loop s | x plain | loop cpu s | x plain | process wall s | x plain "
           "| process cpu s | x plain |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -265,7 +265,8 @@ def calibrate(a, base_cmd, ctx):
     iters, goal = 30000, min(a.seconds, 5.0)
     for _ in range(2):
         env = config_env("plain", ctx["nmt"], ctx["tmp"], None)
-        res = run_one("plain", base_cmd + [str(a.threads), str(iters), str(a.warmup)], env, ctx)
+        res = run_one("plain", base_cmd + [str(a.threads), str(iters), str(a.warmup), str(a.depth)],
+                      env, ctx)
         if res is None or res["loop_s"] <= 0:
             sys.exit("calibration run failed: %s" % "; ".join(ctx["notes"]))
         est = max(1000, int(iters * goal / res["loop_s"]))
@@ -285,6 +286,8 @@ def main():
     ap.add_argument("--iters", type=int, default=60000, help="timed iterations per thread")
     ap.add_argument("--warmup", type=int, help="untimed iterations per thread "
                     "(default 20000, 0 with --seconds)")
+    ap.add_argument("--depth", type=int, default=0,
+                    help="Java frames each NativeChurn worker adds under its loop (default 0)")
     ap.add_argument("--seconds", type=float,
                     help="size the timed loop to about this many seconds of the plain JVM")
     ap.add_argument("--sleep", type=int, metavar="MS",
@@ -327,7 +330,7 @@ def main():
             base += ["-Djava.library.path=" + os.path.join(build, "lib"), "NativeChurn"]
             if a.seconds is not None:
                 a.iters = calibrate(a, base, ctx)
-            cmd = base + [str(a.threads), str(a.iters), str(a.warmup)]
+            cmd = base + [str(a.threads), str(a.iters), str(a.warmup), str(a.depth)]
         print("# %s, %s" % ("Sleep" if a.sleep is not None else "NativeChurn",
                              bl.machine_summary()))
         print("# %s" % " ".join(cmd), flush=True)

@@ -32,10 +32,13 @@ PARTS = [
 
 
 def record(cmd, env, out, freq=2000, timeout=300):
-    """Runs cmd under perf record (CPU clock, frame-pointer call chains).
+    """Runs cmd with the environment env under perf record (CPU clock,
+    frame-pointer call chains); perf itself runs without env's LD_PRELOAD.
     None, or why it could not."""
+    clean = {k: v for k, v in env.items() if k != "LD_PRELOAD"}
+    child = ["env"] + ["%s=%s" % kv for kv in env.items() if kv[0] == "LD_PRELOAD"] + cmd
     p = subprocess.run(["perf", "record", "-q", "-g", "-e", "cpu-clock", "-F", str(freq),
-                        "-o", out, "--"] + cmd, env=env, stdout=subprocess.DEVNULL,
+                        "-o", out, "--"] + child, env=clean, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE, text=True, timeout=timeout)
     return None if p.returncode == 0 else (p.stderr.strip().splitlines() or ["perf failed"])[-1]
 

@@ -237,11 +237,14 @@ def report_churn(rows, configs, a):
 
 
 def report_perf(configs, cmd, ctx, freq):
-    """One run of each nmtrace configuration under perf: the recorder's share."""
+    """One run of each nmtrace configuration under perf: the recorder's share,
+    and its CPU per sampled allocation (rec.samples; the Java stack part also
+    per Java stack, java.stacks)."""
     print("\nThe recorder's share of the process's CPU samples (perf record -g, cpu-clock, "
-          "%d Hz; one run each; bench/java/perfshare.py)\n" % freq)
-    print("| config | samples | recorder | part | share |")
-    print("|---|---|---|---|---|")
+          "%d Hz; one run each; bench/java/perfshare.py), and that CPU time per sampled "
+          "allocation\n" % freq)
+    print("| config | samples | recorder | part | share | us per sample |")
+    print("|---|---|---|---|---|---|")
     for c in configs:
         if c not in ("nmt-off", "nmt-auto"):
             continue
@@ -249,14 +252,21 @@ def report_perf(configs, cmd, ctx, freq):
         why = perfshare.record(cmd, config_env(c, ctx["nmt"], ctx["tmp"], ctx["rate"]), data,
                                freq=freq, timeout=ctx["timeout"])
         total, parts = perfshare.shares(data) if not why else (0, {})
-        last_counters(ctx["tmp"], None, ctx["notes"], c)  # removes perf.data too
+        # Also removes perf.data.
+        counters = last_counters(ctx["tmp"], ctx["nmtprof"], ctx["notes"], c) or {}
         if why:
             ctx["notes"].append("perf record failed for %s: %s" % (c, why))
             continue
         ours = sum(parts.values())
-        print("| %s | %d | %.2f %% | | |" % (c, total, 100.0 * ours / max(total, 1)))
+        nsamp = counters.get("rec.samples", 0)
+        per = (lambda n: "%.2f" % (n / freq / nsamp * 1e6)) if nsamp else (lambda n: "-")
+        print("| %s | %d | %.2f %% | | | %s |" % (c, total, 100.0 * ours / max(total, 1), per(ours)))
         for part, n in sorted(parts.items(), key=lambda kv: -kv[1]):
-            print("| | | | %s | %.2f %% |" % (part, 100.0 * n / max(total, 1)))
+            print("| | | | %s | %.2f %% | %s |" % (part, 100.0 * n / max(total, 1), per(n)))
+        js, n = counters.get("java.stacks", 0), parts.get(perfshare.JAVA_PART, 0)
+        if js and n:
+            print("\n%s: %.2f us per Java stack (%d Java stacks, %d sampled allocations)\n" % (
+                c, n / freq / js * 1e6, js, nsamp))
 
 
 def calibrate(a, base_cmd, ctx):

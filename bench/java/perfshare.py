@@ -18,13 +18,14 @@ import subprocess
 LIB = "libnmtrace.so"
 NOT_OURS = {"create_wrapper", "dlsym", "nmt__jvm_dlsym_stub"}
 
+JAVA_PART = "Java stack (AsyncGetCallTrace)"
 # (part, pattern over the recorder's function names on the chain), first match wins.
 PARTS = [
     ("exit snapshot", r"^(nmt_fini|nmt__writer_stop)$"),
     ("writer thread", r"^writer_main$"),
     ("bridge thread (naming, accounts)", r"^(names_main|bridge_main)$"),
     ("bridge set-up, JVMTI events, VMDeath", r"^(start_here|attach_here|on_class_prepare|on_class_load|on_vm_death|nmt__jvm_on_\w+|nmt__jvm_created)$"),
-    ("Java stack (AsyncGetCallTrace)", r"^(nmt_jvm_append|take_trace)$"),
+    (JAVA_PART, r"^(nmt_jvm_append|take_trace)$"),
     ("native unwind", r"^(nmt__capture|fp_walk|safe_access_mem)$|libunwind"),
     ("sampled path, the rest", r"^(sampled_alloc|free_slow|malloc_slow|calloc_slow|realloc_slow|record_mmap|take_stack|publish|\w+_slow\w*)$"),
     ("hooks (unsampled calls)", r"."),

@@ -52,6 +52,13 @@ nmt_unit_test(test_addrfilter
 nmt_unit_test(test_stacktab
   SOURCES ${NMT_REC_DIR}/test_stacktab.c ${NMT_PRELOAD_DIR}/nmt_stacktab.c
   LABELS recorder)
+# The same tests with a 2-bit stack hash: every lookup meets collisions.
+nmt_unit_test(test_stacktab_collide
+  SOURCES ${NMT_REC_DIR}/test_stacktab.c ${NMT_PRELOAD_DIR}/nmt_stacktab.c
+  LABELS recorder)
+if(TARGET test_stacktab_collide)
+  target_compile_definitions(test_stacktab_collide PRIVATE NMT_STACKTAB_TEST_HASH_BITS=2)
+endif()
 nmt_unit_test(test_livetab
   SOURCES ${NMT_REC_DIR}/test_livetab.c ${NMT_PRELOAD_DIR}/nmt_livetab.c
   LABELS recorder)
@@ -61,6 +68,12 @@ nmt_unit_test(test_mmap_model
 nmt_unit_test(test_wheap
   SOURCES ${NMT_REC_DIR}/test_wheap.c ${NMT_PRELOAD_DIR}/nmt_wheap.c
   LABELS recorder)
+# The real allocator's resolution and the static arena, with the shared state
+# they mark (the address filter).
+nmt_unit_test(test_bootstrap
+  SOURCES ${NMT_REC_DIR}/test_bootstrap.c ${NMT_PRELOAD_DIR}/nmt_bootstrap.c
+    ${NMT_PRELOAD_DIR}/nmt_state.c
+  LIBS dl LABELS recorder)
 # The profile encoder (format/), read back by the report's reader.
 nmt_unit_test(test_enc
   SOURCES ${NMT_REC_DIR}/test_enc.c

@@ -145,11 +145,12 @@ NMT_HIDDEN size_t nmt__rule_cache_bytes(void)
  * checks the words and copies the frames. Every word it reads was inside
  * this thread's stack, above the state the new walk reached. The kept walk
  * (struct nmt_unwind_memo) lives in the thread's slot.
- */
-/* A walk in progress: the frame to unwind next (its state, index i), the
+ *
+ * A walk in progress: the frame to unwind next (its state, index i), the
  * end of the readable stack, what was found so far, and the kept walk
  * (memo) with the first of its states not below this one (mi) and how many
- * of them may still be matched (mn). */
+ * of them may still be matched (mn).
+ */
 struct walk {
     uintptr_t key, sp, bp;
     uintptr_t hi;      /* words below hi may be read (and above sp) */
@@ -246,8 +247,9 @@ static NMT_NO_ASAN NMT_NOINLINE int walk_cached(struct walk *w)
     return ret;
 }
 
-/* The walk's state w->i equals the kept state w->mi (<= w->i is not
- * possible: an index at or past mi has not been overwritten). The kept
+/* The walk's state w->i equals the kept state w->mi (and w->i <= w->mi:
+ * walk_cached only writes below mi, so the kept states from mi on are
+ * intact). The kept
  * states from there move to w->i, and each step after it is taken again
  * from the memo while the two words it read are unchanged. The walk then
  * goes on from the last state checked, matching nothing more. 1 when it is

@@ -8,11 +8,12 @@
  * otherwise), lets the JVM bridge append Java frames, and publishes one
  * event into the thread's own ring. A ring past half full wakes the writer
  * if it sleeps. A full ring makes the thread wait for the writer's next
- * round (NMTRACE_ON_FULL=wait, the default), bounded: the wait gives up when the writer shows no progress
- * for a second, and the event is then dropped and counted. It is dropped and
- * counted at once with NMTRACE_ON_FULL=drop, and where no writer would answer
- * (may_wait). The re-entrancy guard is held throughout, so whatever the
- * unwinder or the JVM allocates goes straight to the real allocator.
+ * round (NMTRACE_ON_FULL=wait, the default), bounded: the wait gives up
+ * when the writer shows no progress for a second, and the event is then
+ * dropped and counted. It is dropped and counted at once with
+ * NMTRACE_ON_FULL=drop, and where no writer would answer (may_wait). The
+ * re-entrancy guard is held throughout, so whatever the unwinder or the JVM
+ * allocates goes straight to the real allocator.
  */
 #include <alloca.h>
 #include <fcntl.h>

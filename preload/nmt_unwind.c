@@ -44,12 +44,14 @@ static inline struct cache_entry *entry_of(uintptr_t key)
 /*
  * A rule as the walk uses it, one word: the low half is the CFA offset
  * (a multiple of 8: rsp and rbp are 8-aligned whenever a call is made, and
- * so is the CFA) with RULE_ON_RBP in bit 0 and RULE_END in bit 1; the high
- * half is where the caller's rbp is saved, relative to the CFA (0: rbp is
- * unchanged; a saved register is never at the CFA itself).
+ * so is the CFA) with RULE_ON_RBP in bit 0, RULE_END in bit 1 and RULE_NONE
+ * in bit 2; the high half is where the caller's rbp is saved, relative to
+ * the CFA (0: rbp is unchanged; a saved register is never at the CFA
+ * itself).
  */
 #define RULE_ON_RBP 1
 #define RULE_END    2
+#define RULE_NONE   4 /* no rule of this shape in a known object (NOFDE, UNSUPPORTED) */
 
 /* 0 when the rule does not fit the word (the walk then leaves the stack to
  * libunwind: no real frame has such offsets). */
@@ -78,6 +80,8 @@ static void decode(uint64_t word, struct nmt_cfi_rule *r)
                                .rbp_off = (int16_t)rbp_off};
     if (lo & RULE_END)
         *r = (struct nmt_cfi_rule){.cfa_reg = NMT_UNWIND_END_MARK};
+    if (lo & RULE_NONE)
+        *r = (struct nmt_cfi_rule){.cfa_reg = 0}; /* no register: no rule */
 }
 
 /* The tag of a whole entry of generation gen: the sequence number's low bit
@@ -173,7 +177,8 @@ enum { WALK_DONE, WALK_MISS, WALK_BAD, WALK_MEMO };
  * at CFA - 8, the caller's rsp = CFA, its rbp unchanged or read from its
  * save slot. The CFA must lie above rsp, below hi and 8-aligned, and the
  * save slot inside the frame (from rsp to CFA - 8): every word read is in
- * the stack. Each state is kept in the memo (over the old walk's states,
+ * the stack; a frame whose address has no rule (RULE_NONE) is WALK_BAD.
+ * Each state is kept in the memo (over the old walk's states,
  * which can no longer match once one is overwritten). WALK_MISS: no cached
  * rule for w->key, whose frame is then w's (the caller finds the rule and
  * goes on); WALK_MEMO: w's frame is the kept state w->mi. It calls
@@ -212,8 +217,11 @@ static NMT_NO_ASAN NMT_NOINLINE int walk_cached(struct walk *w)
     have_rule:
         ret = WALK_DONE;
         int32_t lo = (int32_t)(uint32_t)word;
-        if (lo & RULE_END) {
-            w->ended = 1;
+        if (lo & (RULE_END | RULE_NONE)) {
+            if (lo & RULE_NONE)
+                ret = WALK_BAD;
+            else
+                w->ended = 1;
             break;
         }
         uintptr_t cfa = ((lo & RULE_ON_RBP) ? bp : sp) + (uintptr_t)(intptr_t)(lo & ~7);
@@ -293,10 +301,16 @@ static int find_rule(struct walk *w, uint32_t gen)
     enum nmt_cfi_result res = nmt_cfi_find(w->key, &r);
     if (res == NMT_CFI_END)
         r = (struct nmt_cfi_rule){.cfa_reg = NMT_UNWIND_END_MARK};
-    else if (res != NMT_CFI_OK)
+    if (res == NMT_CFI_NOMODULE)
+        return 0; /* not kept: the object may be one nmt_cfi.c has not seen yet */
+    if (res != NMT_CFI_OK && res != NMT_CFI_END) {
+        cache_put(w->key, gen, RULE_NONE); /* holds for this generation */
         return 0;
-    if (!encode(&r, &w->rule))
+    }
+    if (!encode(&r, &w->rule)) {
+        cache_put(w->key, gen, RULE_NONE);
         return 0;
+    }
     cache_put(w->key, gen, w->rule);
     w->given = 1;
     return 1;

@@ -110,6 +110,11 @@ static inline int nmt__unresolved(void)
  * recognises them. Done before the first of their blocks is handed out, and
  * again by whatever clears the filter. */
 NMT_HIDDEN void nmt__boot_pin(void);
+/* Empties the address filter and the live set, giving their pages back
+ * rather than writing them, and pins the static heaps again: for a fork
+ * child (whose parent's samples are not its own) and an attach session.
+ * Only while no other thread uses them. */
+NMT_HIDDEN void nmt__tables_reset(void);
 NMT_HIDDEN void *nmt__boot_alloc(size_t size, size_t align);
 NMT_HIDDEN extern char nmt__boot_arena[];
 #define NMT_BOOT_ARENA_SIZE (256u << 10)

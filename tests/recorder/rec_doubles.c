@@ -52,7 +52,12 @@ size_t nmt__boot_used(void)
 
 void nmt__wheap_after_fork(void) {}
 
-void nmt__boot_pin(void) {} /* no static heaps here to protect */
+/* No static heaps here to pin. */
+void nmt__tables_reset(void)
+{
+    memset(&nmt__filter, 0, sizeof(nmt__filter));
+    memset(&nmt__liveset, 0, sizeof(nmt__liveset));
+}
 
 size_t nmt__wheap_in_use(void)
 {

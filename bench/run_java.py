@@ -1,6 +1,18 @@
 #!/usr/bin/env python3
 """run_java.py: bench/java/NativeChurn plain vs under libnmtrace.so, interleaved.
 
+Three workloads:
+
+  (default)    NativeChurn: --threads x --iters timed iterations after --warmup
+               untimed ones
+  --seconds S  NativeChurn sized so that its loop takes about S seconds in the
+               plain JVM (a calibration run first; --warmup defaults to 0, so the
+               JIT's warm-up is part of the run, as in a real short job)
+  --sleep MS   bench/java/Sleep: a JVM that only sleeps MS milliseconds: what
+               the recorder adds to the JVM's start (spawn to main) and exit
+               (end of main to the process reaped), in milliseconds over the
+               plain run of the same round
+
 Configurations, each run once per round in a rotated order:
 
   plain      java ... NativeChurn
@@ -22,6 +34,11 @@ nmt-off, divided by nmt-auto's java.stacks (an upper bound: the bridge's
 fixed costs, its thread and JVMTI set-up, are included; a lower --rate
 spreads them over more stacks).
 
+With --perf, each nmtrace configuration then runs once more under `perf
+record -g` and the share of the process's CPU samples in the recorder's own
+code is printed, by part (bench/java/perfshare.py): a figure the machine's
+load does not move, unlike the timed ratios.
+
 Not a test. Every run is bounded by --timeout; temporary files are removed.
 """
 import argparse
@@ -33,6 +50,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "java"))
+import perfshare  # noqa: E402
 
 CONFIGS = ["plain", "nmt-off", "nmt-auto"]
 JVM_OPTS = "-Xmx256m -Xms256m -Xmn32m -XX:MaxDirectMemorySize=256m -XX:+UseSerialGC"
@@ -77,82 +97,117 @@ def bridge_cost_per_stack(rows):
     return out
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build", help="build directory (default $NMT_BUILD or <repo>/build)")
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--iters", type=int, default=60000, help="timed iterations per thread")
-    ap.add_argument("--warmup", type=int, default=20000, help="untimed iterations per thread")
-    ap.add_argument("--rate", help="NMTRACE_RATE for the nmtrace configurations (default: unset)")
-    ap.add_argument("--jvm-opts", default=JVM_OPTS)
-    ap.add_argument("--java", default=os.path.join(os.environ.get("JAVA_HOME", "/usr"), "bin", "java"))
-    ap.add_argument("--timeout", type=int, default=120, help="seconds per run")
-    ap.add_argument("--attach", action="store_true",
-                    help="also measure nmt-attach (nmtrace attach into the running JVM)")
-    ap.add_argument("--budget", type=int, default=400,
-                    help="seconds: no new round starts that would end past this")
-    a = ap.parse_args()
-    build = bl.find_build(a.build)
-    nmt = bl.need_file(os.path.join(build, "lib", "libnmtrace.so"), "libnmtrace.so")
-    classes = os.path.join(build, "bench", "java")
-    bl.need_file(os.path.join(classes, "NativeChurn.class"), "NativeChurn.class (target nmt_bench_java)")
-    bl.need_file(os.path.join(build, "lib", "libnmt_bench_jni.so"), "libnmt_bench_jni.so")
-    if not os.path.exists(a.java):
-        sys.exit("java not found at %s (use --java)" % a.java)
-    nmtprof = load_nmtprof()
-    configs = CONFIGS + (["nmt-attach"] if a.attach else [])
-    launcher = os.path.join(build, "bin", "nmtrace")
-    notes = []
-    cmd = [a.java] + a.jvm_opts.split() + ["-Djava.library.path=" + os.path.join(build, "lib"),
-                                            "-cp", classes, "NativeChurn", str(a.threads),
-                                            str(a.iters), str(a.warmup)]
-    print("# NativeChurn, %s" % bl.machine_summary())
-    print("# %s" % " ".join(cmd), flush=True)
+def config_env(c, nmt, tmp, rate):
+    """The environment of configuration c: none of the caller's NMTRACE_*."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("NMTRACE_") and k not in ("LD_PRELOAD", "JAVA_TOOL_OPTIONS")}
+    if c in ("nmt-off", "nmt-auto"):
+        env.update(LD_PRELOAD=nmt, NMTRACE_QUIET="1",
+                   NMTRACE_OUTPUT=os.path.join(tmp, "nmt.%p.nmt"),
+                   NMTRACE_JAVA="off" if c == "nmt-off" else "auto")
+        if rate:
+            env["NMTRACE_RATE"] = rate
+    return env
+
+
+def last_counters(tmp, nmtprof, notes, c):
+    """The counters of the last snapshot of the profile in tmp (then removed)."""
+    counters = None
+    for name in os.listdir(tmp):
+        path = os.path.join(tmp, name)
+        if name.endswith(".nmt") and nmtprof and counters is None:
+            try:
+                counters = nmtprof.Profile(path).last().counters
+            except Exception as e:
+                notes.append("could not read %s profile: %s" % (c, e))
+        os.unlink(path)
+    return counters
+
+
+def run_one(c, cmd, env, ctx):
+    """One run of configuration c: its RESULT values plus process_wall_s,
+    cpu_s, the spawn-to-main and main-to-reaped times (ms, when the workload
+    prints main_start_ns/main_end_ns) and the profile's counters; None on
+    failure (said in the notes)."""
+    start = attacher(ctx["launcher"], os.path.join(ctx["tmp"], "nmt.attach.nmt"), ctx["notes"]) \
+        if c == "nmt-attach" else None
+    t0 = time.monotonic_ns()
+    rc, out, err, cpu, wall = bl.run_timed(cmd, env, ctx["timeout"], on_start=start)
+    t1 = time.monotonic_ns()
+    res = bl.parse_result(out)
+    counters = last_counters(ctx["tmp"], ctx["nmtprof"], ctx["notes"], c)
+    if rc != 0 or res is None:
+        ctx["notes"].append("%s failed (rc %s): %s" % (
+            c, rc, (err.strip().splitlines() or ["no output"])[-1]))
+        return None
+    if "main_start_ns" in res:
+        res["start_ms"] = (res.pop("main_start_ns") - t0) / 1e6
+        res["exit_ms"] = (t1 - res.pop("main_end_ns")) / 1e6
+    res.update(process_wall_s=wall, cpu_s=cpu, counters=counters)
+    return res
+
+
+def run_rounds(configs, cmd, ctx, rounds, budget):
     rows = []
     t0 = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="nmt-java-") as tmp:
-        for r in range(a.rounds):
-            rs = time.monotonic()
-            row = {}
-            for c in bl.rotated(configs, r):
-                env = {k: v for k, v in os.environ.items()
-                       if not k.startswith("NMTRACE_") and k not in ("LD_PRELOAD", "JAVA_TOOL_OPTIONS")}
-                if c in ("nmt-off", "nmt-auto"):
-                    env.update(LD_PRELOAD=nmt, NMTRACE_QUIET="1",
-                               NMTRACE_OUTPUT=os.path.join(tmp, "nmt.%p.nmt"),
-                               NMTRACE_JAVA="off" if c == "nmt-off" else "auto")
-                    if a.rate:
-                        env["NMTRACE_RATE"] = a.rate
-                start = attacher(launcher, os.path.join(tmp, "nmt.attach.nmt"), notes) \
-                    if c == "nmt-attach" else None
-                rc, out, err, cpu, wall = bl.run_timed(cmd, env, a.timeout, on_start=start)
-                res = bl.parse_result(out)
-                counters = None
-                for name in os.listdir(tmp):
-                    path = os.path.join(tmp, name)
-                    if name.endswith(".nmt") and nmtprof and counters is None:
-                        try:
-                            counters = nmtprof.Profile(path).last().counters
-                        except Exception as e:
-                            notes.append("could not read %s profile: %s" % (c, e))
-                    os.unlink(path)
-                if rc != 0 or res is None:
-                    notes.append("%s failed (rc %s): %s" % (
-                        c, rc, (err.strip().splitlines() or ["no output"])[-1]))
-                    row[c] = None
-                    continue
-                res.update(process_wall_s=wall, cpu_s=cpu, counters=counters)
-                row[c] = res
-            rows.append(row)
-            took = time.monotonic() - rs
-            print("# round %d done in %.0f s" % (r + 1, took), file=sys.stderr, flush=True)
-            if r + 1 < a.rounds and time.monotonic() - t0 + took > a.budget:
-                notes.append("stopped after %d of %d rounds: --budget %d s" % (r + 1, a.rounds, a.budget))
-                break
+    for r in range(rounds):
+        rs = time.monotonic()
+        row = {}
+        for c in bl.rotated(configs, r):
+            env = config_env(c, ctx["nmt"], ctx["tmp"], ctx["rate"])
+            row[c] = run_one(c, cmd, env, ctx)
+        rows.append(row)
+        took = time.monotonic() - rs
+        print("# round %d done in %.0f s" % (r + 1, took), file=sys.stderr, flush=True)
+        if r + 1 < rounds and time.monotonic() - t0 + took > budget:
+            ctx["notes"].append("stopped after %d of %d rounds: --budget %d s" % (
+                r + 1, rounds, budget))
+            break
+    return rows
 
-    print("\n%d threads x %d iterations (after %d warm-up), %d rounds\n" % (
-        a.threads, a.iters, a.warmup, len(rows)))
+
+def paired_diff(rows, num, den, key):
+    """Median over rounds of num - den, pairing the runs of the same round."""
+    ds = [r[num][key] - r[den][key] for r in rows if r.get(num) and r.get(den)]
+    return bl.median(ds)
+
+
+def print_counters(rows, c):
+    cs = [x[c]["counters"] for x in rows if x.get(c) and x[c].get("counters")]
+    if cs:
+        keys = ("java.state", "java.asgct", "java.stacks", "java.classes", "rec.samples",
+                "rec.ring_drops")
+        print("  last run's counters: " + ", ".join(
+            "%s %d" % (k, cs[-1][k]) for k in keys if k in cs[-1]))
+
+
+def report_sleep(rows, configs, ms):
+    print("\nSleep %d ms, %d rounds: medians, and the median over rounds of each run's "
+          "difference to the plain run of its round\n" % (ms, len(rows)))
+    print("| config | start ms | + plain | exit ms | + plain | process wall s | + plain ms "
+          "| process cpu s | + plain ms |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for c in configs:
+        line = "| %s |" % c
+        for k, scale in (("start_ms", 1), ("exit_ms", 1), ("process_wall_s", 1000),
+                         ("cpu_s", 1000)):
+            vals = [r[c][k] for r in rows if r.get(c)]
+            d = paired_diff(rows, c, "plain", k) * scale
+            line += " %s | %s |" % (bl.fmt(bl.median(vals), "%.1f" if scale == 1 else "%.3f"),
+                                     "" if c == "plain" else bl.fmt(d, "%+.1f"))
+        print(line)
+    print()
+    for c in configs[1:]:
+        for what, k in (("start", "start_ms"), ("exit", "exit_ms")):
+            d = paired_diff(rows, c, "plain", k)
+            print("- %s, %s: %+.1f ms over plain; target <= 20 ms: %s" % (
+                c, what, d, "MET" if d <= 20 else "MISSED by %.1f ms" % (d - 20)))
+        print_counters(rows, c)
+
+
+def report_churn(rows, configs, a):
+    print("\n%d threads x %d iterations (after %d warm-up), %d extra Java frames, %d rounds\n" % (
+        a.threads, a.iters, a.warmup, a.depth, len(rows)))
     print("| config | loop s | x plain | loop cpu s | x plain | process wall s | x plain "
           "| process cpu s | x plain |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -169,22 +224,138 @@ def main():
         r, _ = bl.paired_ratio(rows, c, "plain", "loop_s")
         rc, _ = bl.paired_ratio(rows, c, "plain", "loop_cpu_s")
         rp, _ = bl.paired_ratio(rows, c, "plain", "process_wall_s")
-        for what, v in (("loop wall", r), ("loop cpu", rc)):
+        rpc, _ = bl.paired_ratio(rows, c, "plain", "cpu_s")
+        for what, v in (("loop wall", r), ("loop cpu", rc), ("process cpu", rpc)):
             print("- %s vs plain (%s): %.3fx; target <= 1.03x: %s" % (
                 c, what, v, "MET" if v <= 1.03 else "MISSED by %.1f%%" % ((v / 1.03 - 1) * 100)))
         print("  whole process wall (start-up and exit included): %.3fx" % rp)
-        cs = [x[c]["counters"] for x in rows if x.get(c) and x[c].get("counters")]
-        if cs:
-            keys = ("java.state", "java.asgct", "java.stacks", "rec.samples", "rec.ring_drops")
-            print("  last run's counters: " + ", ".join(
-                "%s %d" % (k, cs[-1][k]) for k in keys if k in cs[-1]))
+        print_counters(rows, c)
     per = bridge_cost_per_stack(rows)
     if per:
         print("- JVM bridge CPU per Java stack taken: median %.2f us over %d rounds "
               "(target <= 3 us; fixed costs included)" % (bl.median(per), len(per)))
+
+
+def report_perf(configs, cmd, ctx, freq):
+    """One run of each nmtrace configuration under perf: the recorder's share,
+    and its CPU per sampled allocation (rec.samples; the Java stack part also
+    per Java stack, java.stacks)."""
+    print("\nThe recorder's share of the process's CPU samples (perf record -g, cpu-clock, "
+          "%d Hz; one run each; bench/java/perfshare.py), and that CPU time per sampled "
+          "allocation\n" % freq)
+    print("| config | samples | recorder | part | share | us per sample |")
+    print("|---|---|---|---|---|---|")
+    for c in configs:
+        if c not in ("nmt-off", "nmt-auto"):
+            continue
+        data = os.path.join(ctx["tmp"], "perf.data")
+        why = perfshare.record(cmd, config_env(c, ctx["nmt"], ctx["tmp"], ctx["rate"]), data,
+                               freq=freq, timeout=ctx["timeout"])
+        total, parts = perfshare.shares(data) if not why else (0, {})
+        # Also removes perf.data.
+        counters = last_counters(ctx["tmp"], ctx["nmtprof"], ctx["notes"], c) or {}
+        if why:
+            ctx["notes"].append("perf record failed for %s: %s" % (c, why))
+            continue
+        ours = sum(parts.values())
+        nsamp = counters.get("rec.samples", 0)
+        per = (lambda n: "%.2f" % (n / freq / nsamp * 1e6)) if nsamp else (lambda n: "-")
+        print("| %s | %d | %.2f %% | | | %s |" % (c, total, 100.0 * ours / max(total, 1), per(ours)))
+        for part, n in sorted(parts.items(), key=lambda kv: -kv[1]):
+            print("| | | | %s | %.2f %% | %s |" % (part, 100.0 * n / max(total, 1), per(n)))
+        js, n = counters.get("java.stacks", 0), parts.get(perfshare.JAVA_PART, 0)
+        if js and n:
+            print("\n%s: %.2f us per Java stack (%d Java stacks, %d sampled allocations)\n" % (
+                c, n / freq / js * 1e6, js, nsamp))
+
+
+def calibrate(a, base_cmd, ctx):
+    """Iterations per thread for a plain loop of about a.seconds: one short
+    plain run, then (for runs over 5 s) one of about 5 s, scaled up."""
+    iters, goal = 30000, min(a.seconds, 5.0)
+    for _ in range(2):
+        env = config_env("plain", ctx["nmt"], ctx["tmp"], None)
+        res = run_one("plain", base_cmd + [str(a.threads), str(iters), str(a.warmup), str(a.depth)],
+                      env, ctx)
+        if res is None or res["loop_s"] <= 0:
+            sys.exit("calibration run failed: %s" % "; ".join(ctx["notes"]))
+        est = max(1000, int(iters * goal / res["loop_s"]))
+        print("# calibration: %d iterations in %.2f s" % (iters, res["loop_s"]),
+              file=sys.stderr, flush=True)
+        if goal >= a.seconds or abs(est - iters) < iters * 0.1:
+            break
+        iters = est
+    return max(1000, int(est * a.seconds / goal))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", help="build directory (default $NMT_BUILD or <repo>/build)")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--iters", type=int, default=60000, help="timed iterations per thread")
+    ap.add_argument("--warmup", type=int, help="untimed iterations per thread "
+                    "(default 20000, 0 with --seconds)")
+    ap.add_argument("--depth", type=int, default=0,
+                    help="Java frames each NativeChurn worker adds under its loop (default 0)")
+    ap.add_argument("--seconds", type=float,
+                    help="size the timed loop to about this many seconds of the plain JVM")
+    ap.add_argument("--sleep", type=int, metavar="MS",
+                    help="run bench/java/Sleep (a JVM sleeping MS ms): start and exit costs")
+    ap.add_argument("--rate", help="NMTRACE_RATE for the nmtrace configurations (default: unset)")
+    ap.add_argument("--jvm-opts", default=JVM_OPTS)
+    ap.add_argument("--java", default=os.path.join(os.environ.get("JAVA_HOME", "/usr"), "bin", "java"))
+    ap.add_argument("--timeout", type=int, default=120, help="seconds per run")
+    ap.add_argument("--attach", action="store_true",
+                    help="also measure nmt-attach (nmtrace attach into the running JVM)")
+    ap.add_argument("--perf", type=int, nargs="?", const=2000, metavar="HZ",
+                    help="then run each nmtrace configuration once under perf record "
+                         "(default 2000 Hz) and print the recorder's share of the CPU")
+    ap.add_argument("--budget", type=int, default=400,
+                    help="seconds: no new round starts that would end past this")
+    a = ap.parse_args()
+    if a.sleep is not None and (a.sleep < 0 or a.seconds is not None or a.attach):
+        sys.exit("--sleep MS takes a non-negative MS and goes without --seconds and --attach")
+    if a.seconds is not None and a.seconds <= 0:
+        sys.exit("--seconds takes a positive number of seconds, e.g. --seconds 1")
+    if a.warmup is None:
+        a.warmup = 0 if a.seconds is not None else 20000
+    build = bl.find_build(a.build)
+    nmt = bl.need_file(os.path.join(build, "lib", "libnmtrace.so"), "libnmtrace.so")
+    classes = os.path.join(build, "bench", "java")
+    for cls in ("NativeChurn", "Sleep"):
+        bl.need_file(os.path.join(classes, cls + ".class"), cls + ".class (target nmt_bench_java)")
+    bl.need_file(os.path.join(build, "lib", "libnmt_bench_jni.so"), "libnmt_bench_jni.so")
+    if not os.path.exists(a.java):
+        sys.exit("java not found at %s (use --java)" % a.java)
+    configs = CONFIGS + (["nmt-attach"] if a.attach else [])
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="nmt-java-") as tmp:
+        ctx = dict(nmt=nmt, tmp=tmp, rate=a.rate, timeout=a.timeout, notes=[],
+                   nmtprof=load_nmtprof(), launcher=os.path.join(build, "bin", "nmtrace"))
+        base = [a.java] + a.jvm_opts.split() + ["-cp", classes]
+        if a.sleep is not None:
+            cmd = base + ["Sleep", str(a.sleep)]
+        else:
+            base += ["-Djava.library.path=" + os.path.join(build, "lib"), "NativeChurn"]
+            if a.seconds is not None:
+                a.iters = calibrate(a, base, ctx)
+            cmd = base + [str(a.threads), str(a.iters), str(a.warmup), str(a.depth)]
+        print("# %s, %s" % ("Sleep" if a.sleep is not None else "NativeChurn",
+                             bl.machine_summary()))
+        print("# %s" % " ".join(cmd), flush=True)
+        rows = run_rounds(configs, cmd, ctx, a.rounds, a.budget)
+        if a.sleep is not None:
+            report_sleep(rows, configs, a.sleep)
+        else:
+            report_churn(rows, configs, a)
+        if a.perf:
+            if not bl.tool("perf"):
+                sys.exit("--perf needs perf (apt-get install linux-perf)")
+            report_perf(configs, cmd, ctx, a.perf)
     print("\n# load average at the end: %.1f %.1f %.1f; %.0f s in all" % (
         *os.getloadavg(), time.monotonic() - t0))
-    for n in dict.fromkeys(notes):
+    for n in dict.fromkeys(ctx["notes"]):
         print("note: " + n)
 
 

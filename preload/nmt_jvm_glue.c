@@ -59,7 +59,7 @@ void nmt__jvm_wait_writer(void)
         while (atomic_load_explicit(&s->ring->head, memory_order_acquire) < tail) {
             if (nmt__clock_ns(CLOCK_MONOTONIC) >= deadline || atomic_load(&nmt__state) != NMT_ON)
                 return;
-            struct timespec ts = {0, 1000000};
+            struct timespec ts = {0, 100000}; /* a round takes well under 1 ms */
             nanosleep(&ts, NULL);
         }
     }

@@ -68,47 +68,53 @@ static int tab_grow(void)
     return 0;
 }
 
-uint32_t nmt__jvm_method_serial(jmethodID method)
+/* Under m_mu: the serial of id (not 0), a new one queued for naming, or 0
+ * on out-of-memory. */
+static uint32_t serial_locked(uint64_t id)
 {
-    uint64_t id = (uint64_t)(uintptr_t)method;
-    uint32_t serial = 0;
-    if (!id)
-        return 0;
-    pthread_mutex_lock(&m_mu);
     if ((tab_used + 1) * 2 > tab_cap && tab_grow() != 0)
-        goto out;
+        return 0;
     size_t j = hash_id(id) & (tab_cap - 1);
     while (tab[j].id && tab[j].id != id)
         j = (j + 1) & (tab_cap - 1);
-    if (tab[j].id) {
-        serial = tab[j].serial;
-        goto out;
-    }
+    if (tab[j].id)
+        return tab[j].serial;
     if (pend_len == pend_cap) {
         size_t cap = pend_cap ? pend_cap * 2 : 256;
         struct pending *p = realloc(pend, cap * sizeof(*p));
         if (!p)
-            goto out;
+            return 0;
         pend = p;
         pend_cap = cap;
     }
-    serial = ++next_serial;
+    uint32_t serial = ++next_serial;
     tab[j].id = id;
     tab[j].serial = serial;
     tab_used++;
     pend[pend_len++] = (struct pending){id, serial};
     nmt__jvm_count(NMT_JST_METHODS, 1);
     pthread_cond_signal(&m_cv);
-out:
+    return serial;
+}
+
+uint32_t nmt__jvm_method_serial(jmethodID method)
+{
+    uint64_t id = (uint64_t)(uintptr_t)method;
+    if (!id)
+        return 0;
+    pthread_mutex_lock(&m_mu);
+    uint32_t serial = serial_locked(id);
     pthread_mutex_unlock(&m_mu);
     if (!serial)
         nmt__jvm_count(NMT_JST_INTERNAL, 1);
     return serial;
 }
 
+/* One lock for the whole stack: a deep Java stack has a hundred frames. */
 uint32_t nmt_jvm_translate(uint64_t *frames, uint32_t n)
 {
-    uint32_t out = 0;
+    uint32_t out = 0, lost = 0;
+    int locked = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint64_t w = frames[i];
         if (!(w >> 63)) {
@@ -118,12 +124,21 @@ uint32_t nmt_jvm_translate(uint64_t *frames, uint32_t n)
         uint64_t id = (w & NMT_JRAW_ID_MASK) << 3;
         uint32_t bci = (uint32_t)((w >> NMT_JRAW_BCI_SHIFT) & 0xffff);
         unsigned type = (unsigned)((w >> NMT_FRAME_JTYPE_SHIFT) & NMT_FRAME_JTYPE_MASK);
-        uint32_t serial = nmt__jvm_method_serial((jmethodID)(uintptr_t)id);
-        if (!serial)
-            continue; /* out of memory: counted, the frame is dropped */
+        if (!locked)
+            pthread_mutex_lock(&m_mu);
+        locked = 1;
+        uint32_t serial = id ? serial_locked(id) : 0;
+        if (!serial) {
+            lost++; /* out of memory: counted, the frame is dropped */
+            continue;
+        }
         frames[out++] = nmt_frame_java(
             serial, bci == NMT_JRAW_BCI_NONE ? (uint32_t)NMT_FRAME_BCI_NONE : bci, type);
     }
+    if (locked)
+        pthread_mutex_unlock(&m_mu);
+    if (lost)
+        nmt__jvm_count(NMT_JST_INTERNAL, lost);
     return out;
 }
 

@@ -603,6 +603,7 @@ NMT_HIDDEN void nmt__writer_after_fork(void)
     atomic_store(&nmt__main_exited, 0);       /* the forking thread leads the child */
     nmt__wheap_after_fork();
     memset(&nmt__filter, 0, sizeof(nmt__filter));
+    nmt__boot_pin(); /* the parent's static blocks may still be freed here */
     memset(&nmt__liveset, 0, sizeof(nmt__liveset));
 }
 

@@ -1,4 +1,3 @@
-import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 
 /**
@@ -11,10 +10,13 @@ import java.nio.ByteBuffer;
  * lets the JNI library make a few temporaries, and drops a small heap array
  * so young GCs run regularly. A warm-up phase (not timed) lets the JIT settle.
  *
- * usage: java -Djava.library.path=DIR NativeChurn [threads] [iterations] [warmup]
+ * usage: java -Djava.library.path=DIR NativeChurn [threads] [iterations] [warmup] [depth]
+ * depth: Java frames each worker adds under its loop (recursion), so that
+ * sampled stacks are as deep as a service's (default 0).
  * Prints "RESULT loop_s=... loop_cpu_s=..." for scripts: the loop's wall time
  * and the CPU time the whole process (GC, JIT and any profiler thread
- * included) spent during it.
+ * included) spent during it (clock_gettime in the JNI library: to the
+ * nanosecond, and without loading the management classes).
  */
 public final class NativeChurn {
     static {
@@ -26,6 +28,8 @@ public final class NativeChurn {
     static native void nfree(long p);
 
     static native long nwork(int n, int seed);
+
+    static native long cpuNanos();
 
     static final int WINDOW = 256;
 
@@ -61,29 +65,38 @@ public final class NativeChurn {
         return sum;
     }
 
+    /** run(iters, seed) under depth more Java frames. */
+    private static long deep(int depth, int iters, int seed) {
+        return depth <= 0 ? run(iters, seed) : 1 + deep(depth - 1, iters, seed);
+    }
+
     public static void main(String[] args) throws Exception {
         int threads = args.length > 0 ? Integer.parseInt(args[0]) : 2;
         int iters = args.length > 1 ? Integer.parseInt(args[1]) : 100000;
         int warmup = args.length > 2 ? Integer.parseInt(args[2]) : 20000;
+        int depth = args.length > 3 ? Integer.parseInt(args[3]) : 0;
+        // Calls enough for the JIT to compile deep(): a service's deep
+        // frames are mostly compiled code, not interpreted.
+        for (int i = 0; depth > 0 && i < 10000; i++) {
+            sink += deep(depth, 0, i);
+        }
         for (int t = 0; t < threads; t++) {
-            sink += run(warmup, 17 + t);
+            sink += deep(depth, warmup, 17 + t);
         }
         Thread[] ts = new Thread[threads];
         long[] sums = new long[threads];
-        com.sun.management.OperatingSystemMXBean os =
-                (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
-        long c0 = os.getProcessCpuTime();
+        long c0 = cpuNanos();
         long t0 = System.nanoTime();
         for (int t = 0; t < threads; t++) {
             final int id = t;
-            ts[t] = new Thread(() -> sums[id] = run(iters, 1 + id), "churn-" + t);
+            ts[t] = new Thread(() -> sums[id] = deep(depth, iters, 1 + id), "churn-" + t);
             ts[t].start();
         }
         for (Thread t : ts) {
             t.join();
         }
         double s = (System.nanoTime() - t0) / 1e9;
-        double cpu = (os.getProcessCpuTime() - c0) / 1e9;
+        double cpu = (cpuNanos() - c0) / 1e9;
         for (long v : sums) {
             sink += v;
         }

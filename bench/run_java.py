@@ -32,7 +32,8 @@ counters, to show that the bridge really was attached, and the bridge's cost
 per Java stack taken: per round, the process CPU of nmt-auto minus that of
 nmt-off, divided by nmt-auto's java.stacks (an upper bound: the bridge's
 fixed costs, its thread and JVMTI set-up, are included; a lower --rate
-spreads them over more stacks).
+spreads them over more stacks; on a loaded machine this difference of two
+totals is noise, and --perf is the measurement).
 
 With --perf, each nmtrace configuration then runs once more under `perf
 record -g` and the share of the process's CPU samples in the recorder's own
@@ -233,7 +234,8 @@ def report_churn(rows, configs, a):
     per = bridge_cost_per_stack(rows)
     if per:
         print("- JVM bridge CPU per Java stack taken: median %.2f us over %d rounds "
-              "(target <= 3 us; fixed costs included)" % (bl.median(per), len(per)))
+              "(target <= 3 us; fixed costs included; a difference of two noisy totals: "
+              "--perf measures it directly)" % (bl.median(per), len(per)))
 
 
 def report_perf(configs, cmd, ctx, freq):

@@ -320,6 +320,10 @@ def main():
         sys.exit("--sleep MS takes a non-negative MS and goes without --seconds and --attach")
     if a.seconds is not None and a.seconds <= 0:
         sys.exit("--seconds takes a positive number of seconds, e.g. --seconds 1")
+    if a.depth < 0 or a.depth > 5000:
+        sys.exit("--depth takes 0 to 5000 Java frames, e.g. --depth 100")
+    if a.perf is not None and a.perf <= 0:
+        sys.exit("--perf takes a positive sampling rate in Hz, e.g. --perf 2000")
     if a.warmup is None:
         a.warmup = 0 if a.seconds is not None else 20000
     build = bl.find_build(a.build)

@@ -267,6 +267,7 @@ static int new_session(void)
     memset(&nmt__w, 0, sizeof(nmt__w));
     memset(&nmt__bell, 0, sizeof(nmt__bell));
     clear_static(&nmt__filter, sizeof(nmt__filter));
+    nmt__boot_pin();
     clear_static(&nmt__liveset, sizeof(nmt__liveset));
     reset_rings();
     reset_counters();
@@ -292,6 +293,7 @@ static void release_session(void)
     w->held_n = w->held_cap = 0;
     reset_rings();
     clear_static(&nmt__filter, sizeof(nmt__filter));
+    nmt__boot_pin();
     clear_static(&nmt__liveset, sizeof(nmt__liveset));
 }
 

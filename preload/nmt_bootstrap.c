@@ -6,8 +6,9 @@
  * also LD_PRELOADed after us. dlsym itself calls calloc (for its error
  * buffer) before we know the real calloc; such bootstrap allocations, and any
  * made while resolution is under way, are served from a static arena. Arena
- * blocks are never freed (free() recognises and ignores them); they are
- * counted in rec.bootstrap_bytes.
+ * blocks are never freed (free()'s slow path recognises and ignores them:
+ * the arena's pages are pinned in the address filter, so their frees never
+ * take the fast path); they are counted in rec.bootstrap_bytes.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -15,16 +16,42 @@
 
 #include "nmt_internal.h"
 
-NMT_HIDDEN struct nmt_real nmt__real;
+/* nmt__real.free until the real free is known. free()'s fast path calls it
+ * for any pointer on a page the address filter does not mark, which the
+ * arena's blocks never are (nmt__boot_pin): a block the program did not get
+ * from us, as every allocation before resolution comes from the arena.
+ * Resolve, then hand it to the real free; leak it when there is none, rather
+ * than crash. */
+static void free_unresolved(void *p)
+{
+    if (p == NULL || nmt__is_boot(p))
+        return;
+    if (!atomic_load_explicit(&nmt__disabled, memory_order_relaxed))
+        nmt__resolve_real(); /* -EAGAIN inside a resolution: then leaked */
+    if (!nmt__unresolved())
+        nmt__real.free(p);
+}
+
+NMT_HIDDEN struct nmt_real nmt__real = {.free = free_unresolved};
+NMT_HIDDEN _Atomic int nmt__resolved;
 
 /* Each arena block has a 16-byte header holding its size, for realloc and
  * malloc_usable_size on bootstrap pointers. The writer's heap follows the
  * arena in the same array (nmt_wheap.c). */
 NMT_HIDDEN char nmt__boot_arena[NMT_BOOT_ARENA_SIZE + NMT_WHEAP_SIZE] __attribute__((aligned(64)));
 static _Atomic size_t boot_used;
+static _Atomic int boot_pinned;
+
+NMT_HIDDEN void nmt__boot_pin(void)
+{
+    nmt_addrfilter_pin(&nmt__filter, nmt__boot_arena, NMT_BOOT_ARENA_SIZE + NMT_WHEAP_SIZE);
+    atomic_store_explicit(&boot_pinned, 1, memory_order_release);
+}
 
 NMT_HIDDEN void *nmt__boot_alloc(size_t size, size_t align)
 {
+    if (!atomic_load_explicit(&boot_pinned, memory_order_acquire))
+        nmt__boot_pin(); /* before the first block escapes */
     if (align < 16)
         align = 16;
     if (size > NMT_BOOT_ARENA_SIZE)
@@ -66,11 +93,11 @@ static _Atomic int resolving;
 
 /* Resolves every real function once. Returns 0, or -ENOSYS when the core
  * allocator functions cannot be found (nmtrace then stays off). Concurrent
- * callers during resolution are served by the arena through the NULL check in
- * the hooks. */
+ * callers during resolution are served by the arena through the
+ * nmt__unresolved() test in the hooks' slow paths. */
 NMT_HIDDEN int nmt__resolve_real(void)
 {
-    if (nmt__real.free != NULL)
+    if (!nmt__unresolved())
         return 0;
     int expected = 0;
     if (!atomic_compare_exchange_strong(&resolving, &expected, 1))
@@ -97,11 +124,19 @@ NMT_HIDDEN int nmt__resolve_real(void)
         atomic_store(&resolving, 0);
         return -ENOSYS;
     }
-    /* Publish free last: the hooks test it to know resolution is complete. */
+    /* The writer's heap serves from now on (its thread starts after this):
+     * its pages are pinned before any of its blocks exists. */
+    nmt__boot_pin();
+    /* free() reads its member without a lock: that one pointer is stored on
+     * its own, not by the struct copy. free()'s fast path may call the real
+     * free as soon as it is stored, as it only gets pointers that are not
+     * the arena's. Publish the flag last: the hooks test it to know
+     * resolution is complete. */
     void (*real_free)(void *) = r.free;
-    r.free = NULL;
+    r.free = free_unresolved;
     nmt__real = r;
-    atomic_thread_fence(memory_order_release);
+    atomic_signal_fence(memory_order_seq_cst); /* not merged into the copy */
     nmt__real.free = real_free;
+    atomic_store_explicit(&nmt__resolved, 1, memory_order_release);
     return 0;
 }

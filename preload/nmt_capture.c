@@ -404,6 +404,15 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
         t->guard--;
         return ptr;
     }
+    /* The live set's and the filter's lines are random in their tables: they
+     * load while the stack is taken, and are written after it. */
+    if (nmt__exact)
+        nmt_liveset_prefetch(&nmt__liveset, ptr);
+    nmt_addrfilter_prefetch(&nmt__filter, ptr);
+    uint32_t room = frame_room();
+    uint64_t *frames = alloca(room * sizeof(uint64_t));
+    struct nmt_ev head = {.type = NMT_EV_ALLOC};
+    uint32_t n = take_stack(frames, room, entry, &head.flags);
     if (nmt__exact && nmt_liveset_insert(&nmt__liveset, ptr) != 0) {
         /* Both buckets full: 16 live samples hash there. Lost, and counted. */
         atomic_fetch_add_explicit(&nmt__ctr.liveset_full, 1, memory_order_relaxed);
@@ -412,10 +421,6 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
         t->guard--;
         return ptr;
     }
-    uint32_t room = frame_room();
-    uint64_t *frames = alloca(room * sizeof(uint64_t));
-    struct nmt_ev head = {.type = NMT_EV_ALLOC};
-    uint32_t n = take_stack(frames, room, entry, &head.flags);
     head.seq = atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed);
     head.arg[0] = (uintptr_t)ptr;
     head.arg[1] = size;

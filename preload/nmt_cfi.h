@@ -47,16 +47,35 @@ enum nmt_cfi_result {
 
 /* The rule in force at code address ip. For a frame found through a
  * return address ra, pass ra - 1 (the call instruction, which may be the
- * last one of its function). */
+ * last one of its function).
+ * The list of known objects is (re)built by the lookup that needs it, with
+ * one dl_iterate_phdr walk (the loader's lock, briefly): the first lookup,
+ * the first after a forget, at most one miss per 2 ms (to see whether the
+ * link map changed), and at most one hit per 100 ms (to notice objects glibc
+ * unloaded by itself; nmt_cfi.c). Every other lookup takes no lock and
+ * makes no system call, and is async-signal-safe (a walk is not: a
+ * signal handler's lookup that needs one while its thread is inside a
+ * rebuild answers NMT_CFI_NOMODULE instead of waiting). */
 NMT_HIDDEN enum nmt_cfi_result nmt_cfi_find(uintptr_t ip, struct nmt_cfi_rule *out);
 
 /* A generation number that changes whenever an object's rules may have gone
- * (an object unloaded): caches of rules keyed by address compare it. */
+ * (an object unloaded): caches of rules keyed by address compare it. It
+ * also moves whenever the list of known objects was rebuilt (an object
+ * loaded, say), so a cached NMT_CFI_NOMODULE is stale then too. Read it
+ * before the lookup whose answer is cached under it. */
 NMT_HIDDEN uint32_t nmt_cfi_generation(void);
 
 /* An object may be about to be unloaded (called by the dlclose hook before
  * the real dlclose): forget every known object and move the generation on;
  * the list is rebuilt on the next lookup that misses. */
 NMT_HIDDEN void nmt_cfi_forget(void);
+
+/* 1 when the exported dlclose (nmt_dlclose.c) is the one the process calls,
+ * so that nmt_cfi_forget() runs before every unload: under LD_PRELOAD. 0
+ * in a process we were loaded into late (`nmtrace attach`, a JVMTI agent):
+ * there only the malloc and mmap families are redirected (nmt_got.c), an
+ * object may be unloaded unseen, and the unwinder must not use
+ * nmt_cfi_find() but libunwind. */
+NMT_HIDDEN int nmt_cfi_usable(void);
 
 #endif

@@ -2,8 +2,10 @@
  * nmt_hooks.c: the interposed allocation entry points and their hot path.
  *
  * An unsampled malloc costs a thread-local countdown compare and subtract; an
- * unsampled free costs one load from the sampled-address filter and two
- * compares for the bootstrap arena. No lock, no shared write, no syscall.
+ * unsampled free costs one load from the address filter's page level. No
+ * lock, no shared write, no syscall, and no other test: the recorder's own
+ * static heaps are pinned in the filter (nmt__boot_pin), and until the real
+ * free is known nmt__real.free is a stand-in that resolves it first.
  * Everything else (sampling, stacks, rings) is out of line in *_slow()
  * functions and nmt_capture.c. errno is preserved as the real function left
  * it: the recorder's own work never changes what the caller sees.
@@ -24,6 +26,24 @@
 /* A countdown this large is never crossed: used when recording is off. */
 #define NMT_NEVER ((uint64_t)1 << 62)
 
+/* Takes size bytes off the countdown, unless they reach its end: then 0,
+ * and the allocation goes to the slow path (nmt_sampler.h: sampled when
+ * size >= countdown). Compared as signed: a countdown pushed below zero (a
+ * signal handler's malloc between another's compare and subtraction) sends
+ * the next allocation to the slow path, which draws afresh, where an
+ * unsigned one would have wrapped and never sampled this thread again. The
+ * fence makes the subtraction read the countdown again: gcc then emits one
+ * read-modify-write instruction (`sub %rdi,%fs:(%rax)`) instead of a load,
+ * subtract and store, and no handler's update in between is lost. */
+static inline int countdown_take(struct nmt_tls *t, size_t size)
+{
+    if (NMT_UNLIKELY((int64_t)size >= (int64_t)t->countdown))
+        return 0;
+    atomic_signal_fence(memory_order_seq_cst);
+    t->countdown -= size;
+    return 1;
+}
+
 /* Called when an allocation of `size` bytes reaches the end of the
  * countdown. Returns 1 when it is to be sampled. */
 static int sample_decision(struct nmt_tls *t, size_t size)
@@ -34,10 +54,8 @@ static int sample_decision(struct nmt_tls *t, size_t size)
         t->inited = 1;
         t->session = nmt__attach_session;
         t->countdown = (uint64_t)nmt__next_gap(t);
-        if (size < t->countdown) {
-            t->countdown -= size;
+        if (countdown_take(t, size))
             return 0;
-        }
     }
     /* Memoryless: after a sample the next gap starts afresh. */
     t->countdown = (uint64_t)nmt__next_gap(t);
@@ -74,9 +92,9 @@ static void *finish(void *p, size_t size, void *entry, int sampled)
 
 static NMT_NOINLINE void *malloc_slow(size_t size)
 {
-    if (NMT_UNLIKELY(nmt__real.free == NULL)) {
+    if (NMT_UNLIKELY(nmt__unresolved())) {
         nmt__ensure_init();
-        if (nmt__real.free == NULL)
+        if (nmt__unresolved())
             return nmt__boot_alloc(size, 16);
     }
     struct nmt_tls *t = &nmt__tls;
@@ -91,11 +109,8 @@ static NMT_NOINLINE void *malloc_slow(size_t size)
 
 EXPORT void *malloc(size_t size)
 {
-    struct nmt_tls *t = &nmt__tls;
-    if (NMT_LIKELY(size < t->countdown)) {
-        t->countdown -= size;
+    if (NMT_LIKELY(countdown_take(&nmt__tls, size)))
         return nmt__real.malloc(size);
-    }
     return malloc_slow(size);
 }
 
@@ -104,10 +119,10 @@ static NMT_NOINLINE void *calloc_slow(size_t n, size_t size)
     size_t total;
     if (__builtin_mul_overflow(n, size, &total))
         total = SIZE_MAX;
-    if (NMT_UNLIKELY(nmt__real.free == NULL)) {
+    if (NMT_UNLIKELY(nmt__unresolved())) {
         /* dlsym calls calloc while the real one is being looked up. */
         nmt__ensure_init();
-        if (nmt__real.free == NULL) {
+        if (nmt__unresolved()) {
             if (total == SIZE_MAX) {
                 errno = ENOMEM;
                 return NULL;
@@ -127,12 +142,9 @@ static NMT_NOINLINE void *calloc_slow(size_t n, size_t size)
 
 EXPORT void *calloc(size_t n, size_t size)
 {
-    struct nmt_tls *t = &nmt__tls;
     size_t total;
-    if (NMT_LIKELY(!__builtin_mul_overflow(n, size, &total) && total < t->countdown)) {
-        t->countdown -= total;
+    if (NMT_LIKELY(!__builtin_mul_overflow(n, size, &total) && countdown_take(&nmt__tls, total)))
         return nmt__real.calloc(n, size);
-    }
     return calloc_slow(n, size);
 }
 
@@ -160,16 +172,20 @@ static void unclaim_sampled(void *p)
     }
 }
 
+/* A free that the filter cannot rule out: a block of our own static heaps,
+ * or a live sample, or a false positive of both levels. */
 static NMT_NOINLINE void free_slow(void *p)
 {
+    if (p == NULL)
+        return; /* never a live sample: 0 is the live set's empty slot */
     if (nmt__is_boot(p)) {
         if (nmt__wheap_owns(p))
             nmt__wheap_free(p);
         return; /* bootstrap blocks live as long as the process */
     }
-    if (NMT_UNLIKELY(nmt__real.free == NULL)) {
+    if (NMT_UNLIKELY(nmt__unresolved())) {
         nmt__ensure_init();
-        if (nmt__real.free == NULL)
+        if (nmt__unresolved())
             return; /* cannot be ours to free: leak it rather than crash */
     }
     struct nmt_tls *t = &nmt__tls;
@@ -183,15 +199,26 @@ static NMT_NOINLINE void free_slow(void *p)
     nmt__real.free(p);
 }
 
-EXPORT void free(void *p)
+/* A free on a page the filter marks: a block of our own static heaps (its
+ * page is pinned), or one on a page with a live sample. Most are the
+ * latter's neighbours, which the slot level rules out before anything else
+ * is looked at. nmt__real.free is callable before resolution too. */
+static NMT_NOINLINE void free_marked(void *p)
 {
-    void (*real_free)(void *) = nmt__real.free;
-    if (NMT_LIKELY(!nmt_addrfilter_maybe(&nmt__filter, p) && real_free != NULL &&
-                   !nmt__is_boot(p))) {
-        real_free(p);
+    if (NMT_LIKELY(!nmt__is_boot(p) && !nmt_addrfilter_slot_maybe(&nmt__filter, p))) {
+        nmt__real.free(p);
         return;
     }
     free_slow(p);
+}
+
+EXPORT void free(void *p)
+{
+    if (NMT_LIKELY(!nmt_addrfilter_page_maybe(&nmt__filter, p))) {
+        nmt__real.free(p);
+        return;
+    }
+    free_marked(p);
 }
 
 static void *boot_realloc(void *p, size_t size)
@@ -210,9 +237,9 @@ static NMT_NOINLINE void *realloc_slow(void *p, size_t size)
 {
     if (nmt__is_boot(p))
         return boot_realloc(p, size);
-    if (NMT_UNLIKELY(nmt__real.free == NULL)) {
+    if (NMT_UNLIKELY(nmt__unresolved())) {
         nmt__ensure_init();
-        if (nmt__real.free == NULL)
+        if (nmt__unresolved())
             return NULL;
     }
     struct nmt_tls *t = &nmt__tls;
@@ -220,11 +247,7 @@ static NMT_NOINLINE void *realloc_slow(void *p, size_t size)
     int tracked = on && nmt_addrfilter_maybe(&nmt__filter, p) && claim_sampled(p);
     /* We may be here for the old block's sake alone: the new size is
      * sampled only if it really crosses the countdown. */
-    int s = 0;
-    if (size != 0 && size < t->countdown)
-        t->countdown -= size;
-    else if (size != 0)
-        s = alloc_slow_prologue(t, size);
+    int s = size != 0 && !countdown_take(t, size) && alloc_slow_prologue(t, size);
     /* The free half is recorded before the real call (the old address may be
      * reused by another thread the moment realloc returns), and only if the
      * block really went away: a failed realloc leaves it alive. */
@@ -249,12 +272,8 @@ EXPORT void *realloc(void *p, size_t size)
 {
     if (p == NULL)
         return malloc(size);
-    struct nmt_tls *t = &nmt__tls;
-    if (NMT_LIKELY(size < t->countdown && !nmt_addrfilter_maybe(&nmt__filter, p) &&
-                   !nmt__is_boot(p))) {
-        t->countdown -= size;
+    if (NMT_LIKELY(!nmt_addrfilter_page_maybe(&nmt__filter, p) && countdown_take(&nmt__tls, size)))
         return nmt__real.realloc(p, size);
-    }
     return realloc_slow(p, size);
 }
 
@@ -299,9 +318,9 @@ static void *aligned_real(int kind, size_t align, size_t size, int *err)
 static NMT_NOINLINE void *aligned_slow(int kind, size_t align, size_t size, int *err, void *entry)
 {
     *err = 0;
-    if (NMT_UNLIKELY(nmt__real.free == NULL)) {
+    if (NMT_UNLIKELY(nmt__unresolved())) {
         nmt__ensure_init();
-        if (nmt__real.free == NULL) {
+        if (nmt__unresolved()) {
             void *p = nmt__boot_alloc(size, align < 4096 ? align : 4096);
             if (p == NULL)
                 *err = ENOMEM;
@@ -309,10 +328,8 @@ static NMT_NOINLINE void *aligned_slow(int kind, size_t align, size_t size, int 
         }
     }
     struct nmt_tls *t = &nmt__tls;
-    if (size < t->countdown) {
-        t->countdown -= size;
+    if (countdown_take(t, size))
         return aligned_real(kind, align, size, err);
-    }
     int s = alloc_slow_prologue(t, size);
     return finish(aligned_real(kind, align, size, err), size, entry, s);
 }

@@ -91,13 +91,27 @@ struct nmt_real {
     void *(*mremap)(void *, size_t, size_t, int, ...);
     int (*mprotect)(void *, size_t, int);
 };
+/* Until resolution, .free is a stand-in that resolves first (so that
+ * free()'s fast path needs no NULL test) and the other members are NULL. */
 NMT_HIDDEN extern struct nmt_real nmt__real;
 NMT_HIDDEN int nmt__resolve_real(void);
+/* Set (release) once every member of nmt__real is the real function. */
+NMT_HIDDEN extern _Atomic int nmt__resolved;
+static inline int nmt__unresolved(void)
+{
+    return !atomic_load_explicit(&nmt__resolved, memory_order_acquire);
+}
+/* Pins the arena and the writer's heap in nmt__filter (nmt_addrfilter_pin):
+ * free() and realloc() then send their blocks to the slow path, which
+ * recognises them. Done before the first of their blocks is handed out, and
+ * again by whatever clears the filter. */
+NMT_HIDDEN void nmt__boot_pin(void);
 NMT_HIDDEN void *nmt__boot_alloc(size_t size, size_t align);
 NMT_HIDDEN extern char nmt__boot_arena[];
 #define NMT_BOOT_ARENA_SIZE (256u << 10)
 /* The writer thread's heap (nmt_wheap.c) follows the bootstrap arena in the
- * same static block, so one compare recognises both. */
+ * same static block, so one compare recognises both, and one pin covers
+ * both. */
 #define NMT_WHEAP_SIZE (8u << 20)
 static inline int nmt__is_boot(const void *p)
 {

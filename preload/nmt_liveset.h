@@ -40,6 +40,13 @@ static inline uint32_t nmt_liveset_bucket(uintptr_t p)
     return (uint32_t)(h >> (64 - NMT_LIVESET_BUCKET_BITS));
 }
 
+/* Starts loading p's bucket for a write: the sampled path asks before it
+ * unwinds, so the random line of the table arrives meanwhile. */
+static inline void nmt_liveset_prefetch(const struct nmt_liveset *s, const void *ptr)
+{
+    __builtin_prefetch(&s->bucket[nmt_liveset_bucket((uintptr_t)ptr)], 1);
+}
+
 /* Adds p. Returns 0, or -1 when both candidate buckets are full (the caller
  * then does not sample this allocation and counts it). */
 static inline int nmt_liveset_insert(struct nmt_liveset *s, const void *ptr)

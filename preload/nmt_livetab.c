@@ -1,12 +1,15 @@
 /*
- * nmt_livetab.c: live sampled allocations and orphan frees (nmt_livetab.h).
+ * nmt_livetab.c: live sampled allocations and free marks (nmt_livetab.h).
  *
- * Owns two open-addressing tables of struct nmt_live keyed by address, each
- * address at most once in each: the live set and the free marks (the largest
- * free seq recently seen per address). Both use Fibonacci hashing of the address without
- * its 4 alignment bits, linear probing, at most 70% occupancy (doubling
- * beyond), and backward-shift deletion so deleted slots never linger as
- * tombstones.
+ * Owns one open-addressing table of slots keyed by address (Fibonacci
+ * hashing of the address without its 4 alignment bits, linear probing, at
+ * most 70% occupancy) and the queue of addresses whose slot holds a free
+ * mark; expiry walks the queue, not the table. A slot that no longer holds
+ * anything stays keyed to its address ("idle"): malloc hands addresses out
+ * again soon, and the next event of the address then finds its slot instead
+ * of inserting one. Idle slots are dropped whenever the table is rebuilt:
+ * when it reaches 70%, at the size (never smaller) that leaves it at most
+ * 35% full, and when it is mostly empty after an expiry, smaller.
  */
 #include "nmt_livetab.h"
 
@@ -14,159 +17,236 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INIT_BITS 10u
+#define INIT_BITS  10u
+#define INIT_QUEUE 1024u /* queue entries at first */
+#define F_LIVE     1u    /* the slot holds a live allocation */
+#define F_MARK     2u    /* the slot holds a free mark */
+#define F_MATCHED  4u    /* the mark's free matched an allocation (not an orphan) */
+/* Off the path of an address seen before: keeps that path short. */
+#define COLD __attribute__((noinline, cold))
 
-static uint64_t home(const struct nmt_livetab_map *m, uint64_t ptr)
+static uint64_t home(const struct nmt_livetab *t, uint64_t ptr)
 {
-    return ((ptr >> 4) * 0x9E3779B97F4A7C15ull) >> m->shift;
+    return ((ptr >> 4) * 0x9E3779B97F4A7C15ull) >> t->shift;
 }
 
-static int map_init(struct nmt_livetab_map *m, unsigned bits)
+static struct nmt_live_slot *alloc_slots(unsigned bits)
 {
-    m->e = calloc((size_t)1 << bits, sizeof(*m->e));
-    if (!m->e)
+    return calloc((size_t)1 << bits, sizeof(struct nmt_live_slot));
+}
+
+/* Inserts into a table known to have room and not to hold ptr. */
+static struct nmt_live_slot *put(struct nmt_livetab *t, const struct nmt_live_slot *v)
+{
+    uint64_t i = home(t, v->ptr);
+    while (t->e[i].ptr)
+        i = (i + 1) & t->mask;
+    t->e[i] = *v;
+    t->used++;
+    return &t->e[i];
+}
+
+/* Moves every slot but the idle ones into a new table of 2^bits slots;
+ * unchanged on failure. */
+static int rehash(struct nmt_livetab *t, unsigned bits)
+{
+    struct nmt_live_slot *n = alloc_slots(bits);
+    if (!n)
         return -ENOMEM;
-    m->mask = ((uint64_t)1 << bits) - 1;
-    m->count = 0;
-    m->shift = 64 - bits;
-    return 0;
-}
-
-/* Inserts without checking for room or duplicates. */
-static void map_put(struct nmt_livetab_map *m, const struct nmt_live *v)
-{
-    uint64_t i = home(m, v->ptr);
-    while (m->e[i].ptr)
-        i = (i + 1) & m->mask;
-    m->e[i] = *v;
-    m->count++;
-}
-
-/* Makes room for one more entry; the map is unchanged on failure. */
-static int map_reserve(struct nmt_livetab_map *m)
-{
-    uint64_t slots = m->mask + 1;
-    if ((m->count + 1) * 10 <= slots * 7)
-        return 0;
-    struct nmt_livetab_map n;
-    unsigned bits = 64 - m->shift + 1;
-    if (bits > 40 || map_init(&n, bits) < 0)
-        return -ENOMEM;
+    struct nmt_live_slot *old = t->e;
+    uint64_t slots = t->mask + 1;
+    t->e = n;
+    t->mask = ((uint64_t)1 << bits) - 1;
+    t->shift = 64 - bits;
+    t->used = 0;
+    t->idle = 0;
     for (uint64_t i = 0; i < slots; i++)
-        if (m->e[i].ptr)
-            map_put(&n, &m->e[i]);
-    free(m->e);
-    *m = n;
+        if (old[i].ptr && old[i].flags)
+            put(t, &old[i]);
+    free(old);
     return 0;
 }
 
-/* Empties slot i and shifts the rest of its cluster back: an entry moves
- * into the hole when the hole lies between its home slot and its slot. */
-static void map_del(struct nmt_livetab_map *m, uint64_t i)
+/* Makes room for one more slot; the table is unchanged on failure. */
+static COLD int reserve_slot(struct nmt_livetab *t)
 {
-    uint64_t j = i;
-    for (;;) {
-        j = (j + 1) & m->mask;
-        if (!m->e[j].ptr)
-            break;
-        uint64_t h = home(m, m->e[j].ptr);
-        if (((j - h) & m->mask) >= ((j - i) & m->mask)) {
-            m->e[i] = m->e[j];
-            i = j;
-        }
-    }
-    m->e[i].ptr = 0;
-    m->count--;
+    if ((t->used + 1) * 10 <= (t->mask + 1) * 7)
+        return 0;
+    /* Rebuilt without its idle slots, at the size (never smaller) that
+     * leaves it at most 35% full: at least a third of it to fill before
+     * the next rebuild. */
+    unsigned bits = 64 - t->shift;
+    uint64_t held = t->used - t->idle;
+    while ((held + 1) * 20 > ((uint64_t)1 << bits) * 7)
+        bits++;
+    return bits > 40 ? -ENOMEM : rehash(t, bits);
 }
 
-/* The slot of ptr in a map of unique addresses, or -1. */
-static int64_t map_find(const struct nmt_livetab_map *m, uint64_t ptr)
+/* Makes room for one more queue entry; unchanged on failure. */
+static int reserve_queued_slow(struct nmt_livetab *t);
+static inline int reserve_queued(struct nmt_livetab *t)
 {
-    for (uint64_t i = home(m, ptr);; i = (i + 1) & m->mask) {
-        if (m->e[i].ptr == ptr)
-            return (int64_t)i;
-        if (!m->e[i].ptr)
-            return -1;
+    return t->qlen < t->qcap ? 0 : reserve_queued_slow(t);
+}
+
+static COLD int reserve_queued_slow(struct nmt_livetab *t)
+{
+    uint64_t cap = t->qcap ? t->qcap * 2 : INIT_QUEUE;
+    struct nmt_live_queued *q = realloc(t->q, cap * sizeof(*q));
+    if (!q)
+        return -ENOMEM;
+    t->q = q;
+    t->qcap = cap;
+    return 0;
+}
+
+/* The slot of ptr, or NULL. */
+static struct nmt_live_slot *find(const struct nmt_livetab *t, uint64_t ptr)
+{
+    for (uint64_t i = home(t, ptr);; i = (i + 1) & t->mask) {
+        struct nmt_live_slot *s = &t->e[i];
+        if (s->ptr == ptr)
+            return s;
+        if (!s->ptr)
+            return NULL;
     }
 }
 
 int nmt_livetab_init(struct nmt_livetab *t)
 {
     memset(t, 0, sizeof(*t));
-    if (map_init(&t->live, INIT_BITS) < 0)
+    t->e = alloc_slots(INIT_BITS);
+    if (!t->e)
         return -ENOMEM;
-    if (map_init(&t->marks, INIT_BITS) < 0) {
-        free(t->live.e);
-        t->live.e = NULL;
-        return -ENOMEM;
-    }
+    t->mask = ((uint64_t)1 << INIT_BITS) - 1;
+    t->shift = 64 - INIT_BITS;
     return 0;
 }
 
 void nmt_livetab_destroy(struct nmt_livetab *t)
 {
-    free(t->live.e);
-    free(t->marks.e);
+    free(t->e);
+    free(t->q);
     memset(t, 0, sizeof(*t));
 }
 
-/* In the marks map, `stack` is 1 when the mark's free matched an allocation. */
+static void to_live(struct nmt_live *out, const struct nmt_live_slot *s, uint32_t round)
+{
+    *out = (struct nmt_live){
+        .ptr = s->ptr, .seq = s->seq, .size = s->size, .stack = s->stack, .round = round};
+}
+
+static void set_live(struct nmt_livetab *t, struct nmt_live_slot *s, uint64_t seq, uint32_t stack,
+                     uint64_t size)
+{
+    t->idle -= s->flags == 0;
+    t->live += !(s->flags & F_LIVE);
+    s->flags |= F_LIVE;
+    s->seq = seq;
+    s->size = size;
+    s->stack = stack;
+}
+
+/* An allocation at an address the table does not hold. */
+static COLD int alloc_unknown(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t stack,
+                              uint64_t size)
+{
+    if (reserve_slot(t) < 0)
+        return -ENOMEM;
+    struct nmt_live_slot v = {
+        .ptr = ptr, .seq = seq, .size = size, .stack = stack, .flags = F_LIVE};
+    put(t, &v);
+    t->live++;
+    return 1;
+}
+
 int nmt_livetab_alloc(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t stack,
                       uint64_t size, uint32_t round, struct nmt_live *replaced)
 {
     if (ptr == 0)
         return -EINVAL;
-    int64_t mi = map_find(&t->marks, ptr);
-    if (mi >= 0 && t->marks.e[mi].seq > seq) {
+    struct nmt_live_slot *s = find(t, ptr);
+    if (s == NULL)
+        return alloc_unknown(t, ptr, seq, stack, size);
+    if ((s->flags & F_MARK) && s->fseq > seq) {
         /* Freed after it was allocated: already dead. The mark stays, for
          * other allocations of ptr older than it that may still arrive. */
-        if (!t->marks.e[mi].stack) {
-            t->marks.e[mi].stack = 1;
+        if (!(s->flags & F_MATCHED)) {
+            s->flags |= F_MATCHED;
             t->orphans--;
         }
         return 0;
     }
-    int64_t li = map_find(&t->live, ptr);
-    if (li >= 0 && t->live.e[li].seq >= seq)
-        return 0; /* a newer allocation holds ptr: this one died before */
-    struct nmt_live v = {.ptr = ptr, .seq = seq, .size = size, .stack = stack, .round = round};
-    if (li >= 0) {
-        /* An older allocation still holds ptr: its FREE was lost, or is
-         * still in a ring and will find this newer entry and only leave a
-         * mark. Either way the old object is dead. */
-        if (replaced)
-            *replaced = t->live.e[li];
-        t->live.e[li] = v;
-        return 2;
+    if (!(s->flags & F_LIVE)) {
+        set_live(t, s, seq, stack, size);
+        return 1;
     }
-    if (map_reserve(&t->live) < 0)
-        return -ENOMEM;
-    map_put(&t->live, &v);
-    return 1;
+    if (s->seq >= seq)
+        return 0; /* a newer allocation holds ptr: this one died before */
+    /* An older allocation still holds ptr: its FREE was lost, or is still in
+     * a ring and will find this newer entry and only leave a mark. Either
+     * way the old object is dead. */
+    if (replaced)
+        to_live(replaced, s, round);
+    set_live(t, s, seq, stack, size);
+    return 2;
 }
 
-/* Records a free of ptr at seq; `matched` says whether it removed an entry. */
-static int mark(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t round, int matched)
+/* Records a free of ptr at seq in s, which holds no mark yet; 0 or -ENOMEM
+ * (nothing changed) when the mark cannot be queued for expiry. */
+static int new_mark(struct nmt_livetab *t, struct nmt_live_slot *s, uint64_t seq, uint32_t round,
+                    int matched)
 {
-    int64_t mi = map_find(&t->marks, ptr);
-    if (mi >= 0) {
-        struct nmt_live *m = &t->marks.e[mi];
-        if (m->seq < seq) {
-            t->orphans -= !m->stack;
-            m->seq = seq;
-            m->stack = (uint32_t)matched;
-            t->orphans += !matched;
-        }
-        if ((int32_t)(round - m->round) > 0)
-            m->round = round;
-        return 0;
-    }
-    if (map_reserve(&t->marks) < 0)
+    if (reserve_queued(t) < 0)
         return -ENOMEM;
-    struct nmt_live m = {.ptr = ptr, .seq = seq, .stack = (uint32_t)matched, .round = round};
-    map_put(&t->marks, &m);
+    t->q[t->qlen++] = (struct nmt_live_queued){.ptr = s->ptr, .round = round};
+    t->idle -= !matched && s->flags == 0; /* matched: it held a live entry */
+    s->flags |= F_MARK | (matched ? F_MATCHED : 0);
+    s->fseq = seq;
+    s->fround = round;
+    t->marks++;
     t->orphans += !matched;
     return 0;
+}
+
+/* Updates the mark of s with a free at seq: the largest seq wins. */
+static void update_mark(struct nmt_livetab *t, struct nmt_live_slot *s, uint64_t seq,
+                        uint32_t round, int matched)
+{
+    if (s->fseq < seq) {
+        t->orphans -= !(s->flags & F_MATCHED);
+        s->fseq = seq;
+        s->flags = (s->flags & ~F_MATCHED) | (matched ? F_MATCHED : 0);
+        t->orphans += !matched;
+    }
+    if ((int32_t)(round - s->fround) > 0)
+        s->fround = round;
+}
+
+/* A free of an address the table does not hold: an orphan mark. */
+static COLD int free_unknown(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t round)
+{
+    if (reserve_slot(t) < 0 || reserve_queued(t) < 0)
+        return -ENOMEM;
+    struct nmt_live_slot v = {.ptr = ptr};
+    struct nmt_live_slot *s = put(t, &v);
+    t->idle++; /* empty until new_mark fills it */
+    new_mark(t, s, seq, round, 0);
+    return 0;
+}
+
+/* The first mark of a known address; returns what nmt_livetab_free does.
+ * Without memory for it, a matched free still applies. */
+static COLD int first_mark(struct nmt_livetab *t, struct nmt_live_slot *s, uint64_t seq,
+                           uint32_t round, int matched)
+{
+    if (new_mark(t, s, seq, round, matched) == 0)
+        return matched;
+    if (!matched)
+        return -ENOMEM;
+    t->mark_failures++;
+    t->idle += s->flags == 0;
+    return 1;
 }
 
 int nmt_livetab_free(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t round,
@@ -174,62 +254,94 @@ int nmt_livetab_free(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t
 {
     if (ptr == 0)
         return 0;
-    int matched = 0;
-    int64_t li = map_find(&t->live, ptr);
-    if (li >= 0 && t->live.e[li].seq < seq) {
+    struct nmt_live_slot *s = find(t, ptr);
+    if (s == NULL)
+        return free_unknown(t, ptr, seq, round);
+    int matched = (s->flags & F_LIVE) && s->seq < seq;
+    if (matched) {
         if (out)
-            *out = t->live.e[li];
-        map_del(&t->live, (uint64_t)li);
-        matched = 1;
+            to_live(out, s, round);
+        s->flags &= ~F_LIVE;
+        t->live--;
     }
-    if (mark(t, ptr, seq, round, matched) < 0) {
-        if (!matched)
-            return -ENOMEM;
-        t->mark_failures++;
+    if (s->flags & F_MARK) {
+        update_mark(t, s, seq, round, matched);
+        return matched;
     }
-    return matched;
+    return first_mark(t, s, seq, round, matched);
 }
 
-/* Rebuilds the marks map at the smallest size that keeps it under 70%. */
-static void shrink_marks(struct nmt_livetab *t)
+/* Shrinks the table to the smallest size that keeps it under 35% full,
+ * once what it holds (idle slots aside) fills less than an eighth of it:
+ * far below the 35% a rebuild for room leaves, so that expiry round after
+ * round does not rebuild a table that holds about as much as before. */
+static void shrink(struct nmt_livetab *t)
 {
-    struct nmt_livetab_map *m = &t->marks;
-    unsigned bits = 64 - m->shift;
-    if (bits <= INIT_BITS || m->count * 8 > m->mask + 1)
+    unsigned bits = 64 - t->shift;
+    uint64_t held = t->used - t->idle;
+    if (bits <= INIT_BITS || held * 8 > t->mask + 1)
         return;
     unsigned nb = INIT_BITS;
-    while ((m->count + 1) * 10 > ((uint64_t)1 << nb) * 7 / 2)
+    while ((held + 1) * 10 > ((uint64_t)1 << nb) * 7 / 2)
         nb++;
-    struct nmt_livetab_map n;
-    if (nb >= bits || map_init(&n, nb) < 0)
-        return; /* keeping the big table is harmless */
-    for (uint64_t i = 0; i <= m->mask; i++)
-        if (m->e[i].ptr)
-            map_put(&n, &m->e[i]);
-    free(m->e);
-    *m = n;
+    if (nb < bits)
+        rehash(t, nb); /* on failure keeping the big table is harmless */
+}
+
+/* Gives back most of the queue's memory once it is mostly unused: a burst of
+ * frees must not leave the writer holding its peak for good. */
+static void shrink_queue(struct nmt_livetab *t)
+{
+    if (t->qcap <= INIT_QUEUE || t->qlen * 8 > t->qcap)
+        return;
+    uint64_t cap = t->qcap;
+    while (cap > INIT_QUEUE && t->qlen * 4 <= cap / 2)
+        cap /= 2;
+    struct nmt_live_queued *q = realloc(t->q, cap * sizeof(*q));
+    if (q) { /* on failure keeping the big queue is harmless */
+        t->q = q;
+        t->qcap = cap;
+    }
+}
+
+/* Drops the mark of ptr if it was last updated before round - 1; returns 1
+ * when the queue entry q is done with (mark dropped or gone), 0 to keep it. */
+static int expire_one(struct nmt_livetab *t, struct nmt_live_queued *q, uint32_t round)
+{
+    struct nmt_live_slot *s = find(t, q->ptr);
+    if (s == NULL || !(s->flags & F_MARK))
+        return 1;
+    if ((uint32_t)(round - s->fround) <= 1) {
+        q->round = s->fround; /* updated since queued: look again later */
+        return 0;
+    }
+    if (!(s->flags & F_MATCHED)) {
+        t->orphans--;
+        t->expired_orphans++;
+    }
+    s->flags &= ~(F_MARK | F_MATCHED);
+    t->marks--;
+    t->idle += s->flags == 0;
+    return 1;
 }
 
 void nmt_livetab_expire(struct nmt_livetab *t, uint32_t round)
 {
-    struct nmt_livetab_map *m = &t->marks;
-    /* Deleting at i may shift a later entry of the cluster into i, so i is
-     * checked again before moving on; entries only ever move backwards. */
-    for (uint64_t i = 0; m->count && i <= m->mask; i++) {
-        while (m->e[i].ptr && (uint32_t)(round - m->e[i].round) > 1) {
-            if (!m->e[i].stack) {
-                t->orphans--;
-                t->expired_orphans++;
-            }
-            map_del(m, i);
-        }
+    uint64_t kept = 0;
+    for (uint64_t i = 0; i < t->qlen; i++) {
+        struct nmt_live_queued q = t->q[i];
+        /* A mark's round only grows: one queued recently is not due yet. */
+        if ((uint32_t)(round - q.round) <= 1 || !expire_one(t, &q, round))
+            t->q[kept++] = q;
     }
-    shrink_marks(t);
+    t->qlen = kept;
+    shrink(t);
+    shrink_queue(t);
 }
 
 uint64_t nmt_livetab_count(const struct nmt_livetab *t)
 {
-    return t->live.count;
+    return t->live;
 }
 
 uint64_t nmt_livetab_orphans(const struct nmt_livetab *t)
@@ -241,10 +353,10 @@ int nmt_livetab_lookup(const struct nmt_livetab *t, uint64_t ptr, struct nmt_liv
 {
     if (ptr == 0)
         return 0;
-    int64_t i = map_find(&t->live, ptr);
-    if (i < 0)
+    const struct nmt_live_slot *s = find(t, ptr);
+    if (s == NULL || !(s->flags & F_LIVE))
         return 0;
     if (out)
-        *out = t->live.e[i];
+        to_live(out, s, 0);
     return 1;
 }

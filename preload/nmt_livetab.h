@@ -20,9 +20,15 @@
  * cancelled. A mark that never matched a live entry is an "orphan": a false
  * positive of the filter, or a free whose allocation record was lost.
  *
- * Open addressing with linear probing and backward-shift deletion: no
- * tombstones, so millions of alloc/free pairs do not degrade probing. Writer
- * thread only; plain malloc; allocation failure is returned, never fatal.
+ * One open-addressing table keyed by address holds both: a slot carries the
+ * address's live entry, its free mark, or both, so the common sequence
+ * (alloc p, free p, alloc p again: malloc reuses addresses at once) costs
+ * one probe per event and no insertion or deletion. A slot emptied by
+ * expiry stays keyed to its address for a while (it is likely to be
+ * allocated again) and is dropped when the table is rebuilt. Marks are found
+ * again for expiry through a queue of the addresses that hold one, so expiry
+ * never scans the table. Writer thread only; plain malloc; allocation failure is returned,
+ * never fatal.
  */
 #ifndef NMT_LIVETAB_H
 #define NMT_LIVETAB_H
@@ -30,26 +36,42 @@
 #include <stdint.h>
 
 struct nmt_live {
-    uint64_t ptr;   /* 0 marks an empty slot */
+    uint64_t ptr;   /* the address */
     uint64_t seq;   /* global event sequence number */
-    uint64_t size;  /* requested bytes (live entries) */
-    uint32_t stack; /* stack id (live entries) */
-    uint32_t round; /* writer round the event arrived in (orphans) */
+    uint64_t size;  /* requested bytes */
+    uint32_t stack; /* stack id */
+    uint32_t round; /* the round passed to the call that returned it (0: lookup) */
 };
 
-struct nmt_livetab_map {
-    struct nmt_live *e;
-    uint64_t mask;  /* slots - 1 */
-    uint64_t count; /* occupied slots */
-    unsigned shift; /* 64 - log2(slots): the hash keeps the top bits */
+/* A slot of the table; ptr 0 marks an empty slot. */
+struct nmt_live_slot {
+    uint64_t ptr;
+    uint64_t seq, size; /* the live allocation, when flags has LIVE */
+    uint64_t fseq;      /* the free mark's seq (the largest seen), when flags has MARK */
+    uint32_t stack;     /* the live allocation's stack id */
+    uint32_t fround;    /* round the mark was last updated in */
+    uint32_t flags;     /* F_LIVE, F_MARK, F_MATCHED (nmt_livetab.c); 0: idle */
+};
+
+/* An address that holds a mark, and its mark's round when last looked at. */
+struct nmt_live_queued {
+    uint64_t ptr;
+    uint32_t round;
 };
 
 struct nmt_livetab {
-    struct nmt_livetab_map live;  /* live allocations, one per address */
-    struct nmt_livetab_map marks; /* recent frees, one per address (largest seq) */
-    uint64_t orphans;             /* marks that matched no allocation (yet) */
-    uint64_t expired_orphans;     /* orphans dropped by expiry, since init */
-    uint64_t mark_failures;       /* frees not remembered for lack of memory */
+    struct nmt_live_slot *e;
+    uint64_t mask;             /* slots - 1 */
+    uint64_t used;             /* occupied slots, idle ones included */
+    uint64_t idle;             /* slots keyed to an address but holding nothing */
+    unsigned shift;            /* 64 - log2(slots): the hash keeps the top bits */
+    uint64_t live;             /* slots with a live entry */
+    uint64_t marks;            /* slots with a free mark */
+    struct nmt_live_queued *q; /* exactly one entry per slot with a mark */
+    uint64_t qlen, qcap;
+    uint64_t orphans;         /* marks that matched no allocation (yet) */
+    uint64_t expired_orphans; /* orphans dropped by expiry, since init */
+    uint64_t mark_failures;   /* frees not remembered for lack of memory */
 };
 
 /* 0 or -ENOMEM. */
@@ -86,8 +108,8 @@ int nmt_livetab_free(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t
  * ring once per round and an ALLOC is in its ring before its pointer is
  * returned, so every allocation older than a free drained in round r has
  * been drained by the end of round r + 1. Unmatched marks dropped here are
- * counted in expired_orphans. Shrinks the mark table when it is mostly
- * empty, so a burst of frees does not leave every later expiry scanning a
+ * counted in expired_orphans. Shrinks the table when it is mostly
+ * empty, so a burst of frees does not leave a huge table behind
  * huge table. */
 void nmt_livetab_expire(struct nmt_livetab *t, uint32_t round);
 

@@ -163,6 +163,37 @@ static inline void nmt_ring_release(struct nmt_ring *r)
     atomic_store_explicit(&r->head, r->next, memory_order_release);
 }
 
+/* Consumer, batched: the record at *pos, skipping padding, and its length;
+ * *pos moves past it. NULL once *pos reaches end. Start with *pos =
+ * nmt_ring_position(r) and end = nmt_ring_committed(r): that one acquire load
+ * makes every record below end readable, so a batch costs no atomic access
+ * per record. Nothing goes back to the producer until nmt_ring_release_to. */
+static inline const void *nmt_ring_next(struct nmt_ring *r, uint64_t *pos, uint64_t end,
+                                        uint32_t *len)
+{
+    while (*pos < end) {
+        uint32_t off = (uint32_t)*pos & r->mask;
+        const struct nmt_ring_hdr *h = (const struct nmt_ring_hdr *)(const void *)(r->data + off);
+        if (h->kind == NMT_RING_KIND_PAD) {
+            *pos += r->cap - off;
+            continue;
+        }
+        *len = h->len;
+        *pos += NMT_RING_HDR + nmt_ring__round8(h->len);
+        return r->data + off + NMT_RING_HDR;
+    }
+    return NULL;
+}
+
+/* Consumer, batched: frees every record before pos (a position
+ * nmt_ring_next reached). nmt_ring_peek may be used afterwards. */
+static inline void nmt_ring_release_to(struct nmt_ring *r, uint64_t pos)
+{
+    if (r->tail_cache < pos)
+        r->tail_cache = pos; /* peek compares head with it: never behind head */
+    atomic_store_explicit(&r->head, pos, memory_order_release);
+}
+
 /* Producer, after a commit: 1 when the ring holds half its capacity or more.
  * The consumer's head is re-read before saying so, so an answer of 1 is not
  * an artefact of a stale cache. */

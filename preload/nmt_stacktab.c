@@ -6,7 +6,8 @@
  * half of the stack's hash next to its id, so most mismatches are rejected
  * without touching the entry; the entries themselves, in segments of 4096
  * that never move; and the frames, copied into 512 KiB chunks. Stacks are
- * never removed: a profile's stack ids are permanent.
+ * never removed: a profile's stack ids are permanent. In front of the index,
+ * the few stacks interned last are compared directly (nmt_stacktab.h).
  */
 #include "nmt_stacktab.h"
 
@@ -14,37 +15,43 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SEG_BITS     12
+#define SEG_BITS     NMT_STACKTAB_SEG_BITS
 #define SEG_SIZE     (1u << SEG_BITS)
 #define SEG_MASK     (SEG_SIZE - 1)
 #define CHUNK_FRAMES (64u * 1024)
 #define INIT_SLOTS   1024u
-
-struct nmt_stack_ent {
-    const uint64_t *frames;
-    uint64_t hash;
-    uint32_t n;
-    struct nmt_stack_totals totals;
-};
 
 struct nmt_stack_chunk {
     struct nmt_stack_chunk *next;
     uint64_t frames[];
 };
 
+#ifdef NMT_STACKTAB_TEST_HASH_BITS
+/* Test seam: a hash of a few bits, so that distinct stacks collide. */
+#define HASH_KEEP(h) ((h) & ((1ull << NMT_STACKTAB_TEST_HASH_BITS) - 1))
+#else
+#define HASH_KEEP(h) (h)
+#endif
+
+/* One multiply per frame (a polynomial in the frames), then a full mix of
+ * the sum so that every input bit reaches the index and the tag bits. */
 static uint64_t hash_frames(const uint64_t *f, uint32_t n)
 {
-    uint64_t h = 0x243F6A8885A308D3ull ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull);
-    for (uint32_t i = 0; i < n; i++) {
-        h ^= f[i] * 0x87C37B91114253D5ull;
-        h = (h << 31 | h >> 33) * 0x4CF5AD432745937Full;
-    }
+    uint64_t h = 0x243F6A8885A308D3ull ^ n;
+    for (uint32_t i = 0; i < n; i++)
+        h = (h + f[i]) * 0x9E3779B97F4A7C15ull;
     h ^= h >> 33;
     h *= 0xFF51AFD7ED558CCDull;
     h ^= h >> 33;
     h *= 0xC4CEB9FE1A85EC53ull;
     h ^= h >> 33;
-    return h;
+    return HASH_KEEP(h);
+}
+
+static int same_frames(const struct nmt_stack_ent *e, const uint64_t *frames, uint32_t n)
+{
+    return e->n == n && (n == 0 || (e->frames[0] == frames[0] &&
+                                    memcmp(e->frames, frames, n * sizeof(*frames)) == 0));
 }
 
 static struct nmt_stack_ent *ent(const struct nmt_stacktab *t, uint32_t id)
@@ -94,8 +101,7 @@ static uint32_t probe(const struct nmt_stacktab *t, uint64_t h, const uint64_t *
         if ((s >> 32 << 32) != tag)
             continue;
         const struct nmt_stack_ent *e = ent(t, (uint32_t)s);
-        if (e->hash == h && e->n == n &&
-            (n == 0 || memcmp(e->frames, frames, n * sizeof(*frames)) == 0)) {
+        if (e->hash == h && same_frames(e, frames, n)) {
             *found = 1;
             return i;
         }
@@ -162,21 +168,43 @@ static uint64_t *reserve_frames(struct nmt_stacktab *t, uint32_t n)
     return c->frames;
 }
 
-uint32_t nmt_stacktab_intern(struct nmt_stacktab *t, const uint64_t *frames, uint32_t n,
-                             int *is_new)
+/* Makes id the newest of the recent ids. */
+static void remember(struct nmt_stacktab *t, uint32_t id)
 {
-    uint64_t h = hash_frames(frames, n);
-    int found;
-    uint32_t i = probe(t, h, frames, n, &found);
-    if (is_new)
-        *is_new = 0;
-    if (found)
-        return (uint32_t)t->slots[i];
+    uint32_t k = 0;
+    while (k < NMT_STACKTAB_RECENT - 1 && t->recent[k] != id)
+        k++;
+    for (; k > 0; k--)
+        t->recent[k] = t->recent[k - 1];
+    t->recent[0] = id;
+    t->last = ent(t, id);
+}
+
+/* The id of frames[0..n) among the recent ids but the newest (which
+ * nmt_stacktab_intern compared already), or 0. */
+static uint32_t recent_id(struct nmt_stacktab *t, const uint64_t *frames, uint32_t n)
+{
+    for (uint32_t k = 1; k < NMT_STACKTAB_RECENT && t->recent[k]; k++) {
+        uint32_t id = t->recent[k];
+        if (same_frames(ent(t, id), frames, n)) {
+            remember(t, id);
+            return id;
+        }
+    }
+    return 0;
+}
+
+/* Adds a stack not in the table, at slot i of the index; 0 when memory
+ * runs out (the table is unchanged). */
+static uint32_t add(struct nmt_stacktab *t, uint64_t h, uint32_t i, const uint64_t *frames,
+                    uint32_t n)
+{
     if (t->count == UINT32_MAX)
         return 0;
     if ((uint64_t)(t->count + 1) * 4 > ((uint64_t)t->slot_mask + 1) * 3) {
         if (grow_slots(t) < 0)
             return 0;
+        int found;
         i = probe(t, h, frames, n, &found);
     }
     if (reserve_entry(t) < 0)
@@ -195,8 +223,30 @@ uint32_t nmt_stacktab_intern(struct nmt_stacktab *t, const uint64_t *frames, uin
     e->hash = h;
     e->n = n;
     t->slots[i] = (h >> 32 << 32) | id;
+    return id;
+}
+
+uint32_t nmt_stacktab__intern(struct nmt_stacktab *t, const uint64_t *frames, uint32_t n,
+                              int *is_new)
+{
     if (is_new)
-        *is_new = 1;
+        *is_new = 0;
+    uint32_t id = recent_id(t, frames, n);
+    if (id != 0)
+        return id;
+    uint64_t h = hash_frames(frames, n);
+    int found;
+    uint32_t i = probe(t, h, frames, n, &found);
+    if (found) {
+        id = (uint32_t)t->slots[i];
+    } else {
+        id = add(t, h, i, frames, n);
+        if (id == 0)
+            return 0;
+        if (is_new)
+            *is_new = 1;
+    }
+    remember(t, id);
     return id;
 }
 
@@ -207,12 +257,6 @@ const uint64_t *nmt_stacktab_frames(const struct nmt_stacktab *t, uint32_t id, u
         return NULL;
     *n = e->n;
     return e->frames;
-}
-
-struct nmt_stack_totals *nmt_stacktab_totals(struct nmt_stacktab *t, uint32_t id)
-{
-    struct nmt_stack_ent *e = ent(t, id);
-    return e ? &e->totals : NULL;
 }
 
 uint32_t nmt_stacktab_count(const struct nmt_stacktab *t)

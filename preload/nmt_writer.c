@@ -75,20 +75,29 @@ NMT_HIDDEN int nmt__writer_init_tables(struct nmt_writer *w)
     return 0;
 }
 
-static uint32_t intern(struct nmt_writer *w, const struct nmt_ev *ev)
+/* The sampling weight of a block of `size` bytes; 1 at rate 1, without the
+ * call, since there the writer asks at every event. */
+static inline double weight_of(uint64_t size)
 {
-    const uint64_t *frames = ev->frames;
-    uint32_t n = ev->nframes;
+    return nmt__cfg.rate <= 1 ? 1.0 : nmt_sampler_weight(size, nmt__cfg.rate);
+}
+
+/* A stack with Java frames, after the bridge's rewrite (into a copy). */
+static NMT_NOINLINE uint32_t intern_java(struct nmt_writer *w, const struct nmt_ev *ev)
+{
     uint64_t java[NMT_MAX_FRAMES];
+    uint32_t n = ev->nframes < NMT_MAX_FRAMES ? ev->nframes : NMT_MAX_FRAMES;
+    memcpy(java, ev->frames, n * sizeof(uint64_t));
+    n = nmt_jvm_translate(java, n);
+    return nmt_stacktab_intern(&w->stacks, java, n, NULL);
+}
+
+static inline uint32_t intern(struct nmt_writer *w, const struct nmt_ev *ev)
+{
     /* Only stacks with Java frames need the bridge's rewrite (and a copy). */
-    if ((ev->flags & NMT_EVF_JAVA) && nmt_jvm_translate != NULL) {
-        n = n < NMT_MAX_FRAMES ? n : NMT_MAX_FRAMES;
-        memcpy(java, ev->frames, n * sizeof(uint64_t));
-        n = nmt_jvm_translate(java, n);
-        frames = java;
-    }
-    int is_new;
-    uint32_t id = nmt_stacktab_intern(&w->stacks, frames, n, &is_new);
+    uint32_t id = (ev->flags & NMT_EVF_JAVA) && nmt_jvm_translate != NULL
+                      ? intern_java(w, ev)
+                      : nmt_stacktab_intern(&w->stacks, ev->frames, ev->nframes, NULL);
     if (id == 0)
         nmt__ctr.internal_errors++;
     return id;
@@ -98,13 +107,13 @@ static void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
 {
     uint32_t id = intern(w, ev);
     uint64_t size = ev->arg[1];
-    double weight = nmt_sampler_weight(size, nmt__cfg.rate);
+    double weight = weight_of(size);
     w->samples++;
     if (id == 0) {
         filter_sub(ev);
         return;
     }
-    struct nmt_stack_totals *st = nmt_stacktab_totals(&w->stacks, id);
+    struct nmt_stack_totals *st = nmt_stacktab_last_totals(&w->stacks);
     st->alloc_bytes += weight * (double)size;
     st->alloc_objects += weight;
     st->alloc_samples++;
@@ -120,7 +129,7 @@ static void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
     if (r == 2) {
         /* Its earlier occupant's free was lost: take it off its stack. */
         struct nmt_stack_totals *old = nmt_stacktab_totals(&w->stacks, replaced.stack);
-        double ow = nmt_sampler_weight(replaced.size, nmt__cfg.rate);
+        double ow = weight_of(replaced.size);
         if (old != NULL) {
             old->live_bytes -= ow * (double)replaced.size;
             old->live_objects -= ow;
@@ -141,7 +150,7 @@ static void apply_free(struct nmt_writer *w, const struct nmt_ev *ev)
     if (nmt_livetab_free(&w->live, ev->arg[0], ev->seq, w->round, &out) != 1)
         return; /* an orphan, matched later or expired as a filter false positive */
     w->frees++;
-    double weight = nmt_sampler_weight(out.size, nmt__cfg.rate);
+    double weight = weight_of(out.size);
     struct nmt_stack_totals *st = nmt_stacktab_totals(&w->stacks, out.stack);
     if (st != NULL) {
         st->live_bytes -= weight * (double)out.size;
@@ -230,6 +239,30 @@ static void process(struct nmt_writer *w, const struct nmt_ev *ev)
     }
 }
 
+/* Drains what r holds now. Space goes back to the producer every
+ * RELEASE_EVERY records rather than after each: one store per batch, with a
+ * sign of life for producers waiting for room (nmt_wake.h). */
+#define RELEASE_EVERY 64
+static uint64_t drain(struct nmt_writer *w, struct nmt_ring *r)
+{
+    uint64_t n = 0, pos = nmt_ring_position(r), end = nmt_ring_committed(r), released = pos;
+    const void *rec;
+    uint32_t len;
+    while ((rec = nmt_ring_next(r, &pos, end, &len)) != NULL) {
+        if (len >= NMT_EV_FREE_SIZE)
+            process(w, rec);
+        if ((++n & (RELEASE_EVERY - 1)) == 0) {
+            nmt_ring_release_to(r, released = pos);
+            nmt_wake_beat(&nmt__bell);
+        }
+    }
+    if (pos != released) {
+        nmt_ring_release_to(r, pos);
+        nmt_wake_beat(&nmt__bell);
+    }
+    return n;
+}
+
 /* One round: drain every ring (each up to what it held when the round got
  * to it), recycle the slots of exited threads, apply the mmap events that are
  * safe to apply, then let producers waiting for room retry. Returns events
@@ -244,16 +277,7 @@ NMT_HIDDEN uint64_t nmt__writer_round(struct nmt_writer *w, int final)
         int state = atomic_load_explicit(&s->state, memory_order_acquire);
         if (state == NMT_SLOT_FREE)
             continue;
-        const void *rec;
-        uint32_t len;
-        uint64_t end = nmt_ring_committed(s->ring);
-        while (nmt_ring_position(s->ring) < end && (rec = nmt_ring_peek(s->ring, &len)) != NULL) {
-            if (len >= NMT_EV_FREE_SIZE)
-                process(w, rec);
-            nmt_ring_release(s->ring);
-            if ((++drained & 255) == 0)
-                nmt_wake_beat(&nmt__bell);
-        }
+        drained += drain(w, s->ring);
         if (state == NMT_SLOT_DEAD) {
             /* Fold its loss counters into ours before the slot is reused. */
             nmt__ctr.dead_drops += atomic_exchange(&s->drops, 0);
@@ -579,6 +603,7 @@ NMT_HIDDEN void nmt__writer_after_fork(void)
     atomic_store(&nmt__main_exited, 0);       /* the forking thread leads the child */
     nmt__wheap_after_fork();
     memset(&nmt__filter, 0, sizeof(nmt__filter));
+    nmt__boot_pin(); /* the parent's static blocks may still be freed here */
     memset(&nmt__liveset, 0, sizeof(nmt__liveset));
 }
 

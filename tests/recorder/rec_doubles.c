@@ -51,6 +51,8 @@ size_t nmt__boot_used(void)
 
 void nmt__wheap_after_fork(void) {}
 
+void nmt__boot_pin(void) {} /* no static heaps here to protect */
+
 size_t nmt__wheap_in_use(void)
 {
     return 0;

@@ -42,6 +42,9 @@ if(NMT_TSAN)
     ${NMT_PRELOAD_DIR}/nmt_forkgate.c ${NMT_PRELOAD_DIR}/nmt_state.c
     ${NMT_PRELOAD_DIR}/nmt_attach_gate.c)
   target_link_libraries(tsan_writer PRIVATE m)
+  # The call-frame rule lookup's object list, read while being rebuilt.
+  nmt_tsan_test(tsan_cfi ${NMT_REC_DIR}/tsan_cfi.c ${NMT_PRELOAD_DIR}/nmt_cfi.c
+    ${NMT_PRELOAD_DIR}/nmt_cfi_eval.c ${NMT_PRELOAD_DIR}/nmt_cfi_insn.c)
 endif()
 nmt_unit_test(test_addrfilter
   SOURCES ${NMT_REC_DIR}/test_addrfilter.c
@@ -49,6 +52,13 @@ nmt_unit_test(test_addrfilter
 nmt_unit_test(test_stacktab
   SOURCES ${NMT_REC_DIR}/test_stacktab.c ${NMT_PRELOAD_DIR}/nmt_stacktab.c
   LABELS recorder)
+# The same tests with a 2-bit stack hash: every lookup meets collisions.
+nmt_unit_test(test_stacktab_collide
+  SOURCES ${NMT_REC_DIR}/test_stacktab.c ${NMT_PRELOAD_DIR}/nmt_stacktab.c
+  LABELS recorder)
+if(TARGET test_stacktab_collide)
+  target_compile_definitions(test_stacktab_collide PRIVATE NMT_STACKTAB_TEST_HASH_BITS=2)
+endif()
 nmt_unit_test(test_livetab
   SOURCES ${NMT_REC_DIR}/test_livetab.c ${NMT_PRELOAD_DIR}/nmt_livetab.c
   LABELS recorder)
@@ -58,6 +68,12 @@ nmt_unit_test(test_mmap_model
 nmt_unit_test(test_wheap
   SOURCES ${NMT_REC_DIR}/test_wheap.c ${NMT_PRELOAD_DIR}/nmt_wheap.c
   LABELS recorder)
+# The real allocator's resolution and the static arena, with the shared state
+# they mark (the address filter).
+nmt_unit_test(test_bootstrap
+  SOURCES ${NMT_REC_DIR}/test_bootstrap.c ${NMT_PRELOAD_DIR}/nmt_bootstrap.c
+    ${NMT_PRELOAD_DIR}/nmt_state.c
+  LIBS dl LABELS recorder)
 # The profile encoder (format/), read back by the report's reader.
 nmt_unit_test(test_enc
   SOURCES ${NMT_REC_DIR}/test_enc.c
@@ -84,6 +100,28 @@ foreach(t test_capture test_writer)
     set_target_properties(${t} PROPERTIES ENABLE_EXPORTS ON)
   endif()
 endforeach()
+# Call-frame rules read from the loaded objects' tables (preload/nmt_cfi*.c),
+# checked against libdw on this process's own objects: the test binary with
+# cfi_helper.c built with and without frame pointers, libc, libdw, libz...;
+# plus hand-made tables, and a library loaded and unloaded (cfi_dso).
+if(CRITERION_LIB)
+  add_library(cfi_helper_fp OBJECT ${NMT_REC_DIR}/cfi_helper.c)
+  target_compile_options(cfi_helper_fp PRIVATE -O2 -fno-omit-frame-pointer "-DCFI_NAME(f)=cfi_fp_##f")
+  add_library(cfi_helper_nofp OBJECT ${NMT_REC_DIR}/cfi_helper.c)
+  target_compile_options(cfi_helper_nofp PRIVATE -O2 -fomit-frame-pointer "-DCFI_NAME(f)=cfi_nofp_##f")
+  add_library(cfi_dso MODULE ${NMT_REC_DIR}/cfi_dso.c)
+endif()
+nmt_unit_test(test_cfi
+  SOURCES ${NMT_REC_DIR}/test_cfi.c ${NMT_REC_DIR}/test_cfi_life.c ${NMT_REC_DIR}/test_cfi_synth.c
+    ${NMT_PRELOAD_DIR}/nmt_cfi.c ${NMT_PRELOAD_DIR}/nmt_cfi_eval.c
+    ${NMT_PRELOAD_DIR}/nmt_cfi_insn.c ${NMT_PRELOAD_DIR}/nmt_dlclose.c
+    $<TARGET_OBJECTS:cfi_helper_fp> $<TARGET_OBJECTS:cfi_helper_nofp>
+  LIBS PkgConfig::LIBDW PkgConfig::LIBELF PkgConfig::ZLIB Threads::Threads dl LABELS recorder)
+if(TARGET test_cfi)
+  target_include_directories(test_cfi PRIVATE ${NMT_PRELOAD_DIR} ${NMT_REC_DIR})
+  target_compile_definitions(test_cfi PRIVATE CFI_DSO_PATH="$<TARGET_FILE:cfi_dso>")
+  add_dependencies(test_cfi cfi_dso)
+endif()
 # ---- end of recorder unit tests ------------------------------------------
 # The recorder's call graph is layered (hooks -> capture -> rings; writer ->
 # snapshot -> format): no cycle among libnmtrace.so's files other than

@@ -1,7 +1,8 @@
 /*
  * test_addrfilter.c: units for the sampled-pointer filter
  * (preload/nmt_addrfilter.h): no false negatives, counting, saturation,
- * and the false-positive rate the header documents.
+ * pinning, the page index, and the false-positive rate the header
+ * documents.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -86,6 +87,18 @@ Test(addrfilter, neighbouring_chunks_spread)
     free(f);
 }
 
+/* The slot level's locality: a page's 256 granules are 256 neighbouring
+ * bytes of the table (4 cache lines), so the frees of a sample's neighbours
+ * read lines that are already cached. */
+Test(addrfilter, a_page_is_four_cache_lines_of_slots)
+{
+    uint64_t page = 0x7f3a5678a000ull;
+    uint32_t first = nmt_addrfilter_slot((void *)page);
+    for (uint64_t off = 0; off < 4096; off += 16)
+        cr_assert_eq(nmt_addrfilter_slot((void *)(page + off)), first + off / 16);
+    cr_assert_eq(first % 256, 0);
+}
+
 static void check_false_positive_rate(unsigned live)
 {
     struct nmt_addrfilter *f = filter_new();
@@ -134,26 +147,85 @@ struct adder {
     uint64_t base;
 };
 
-static void *add_many(void *arg)
+/* Each address is added and removed in turn, so every counter stays far
+ * below saturation; a lost update would leave a counter off by one. */
+static void *add_sub_many(void *arg)
 {
     struct adder *a = arg;
-    for (uint64_t i = 0; i < 200000; i++)
+    for (uint64_t i = 0; i < 200000; i++) {
         nmt_addrfilter_add(a->f, (void *)(a->base + 16 * (i % 64)));
+        if (i >= 64)
+            nmt_addrfilter_sub(a->f, (void *)(a->base + 16 * ((i - 64) % 64)));
+    }
     return NULL;
 }
 
-Test(addrfilter, concurrent_adds_are_not_lost)
+Test(addrfilter, concurrent_updates_are_not_lost)
 {
     struct nmt_addrfilter *f = filter_new();
     struct adder a = {f, 0x10000000ull}, b = {f, 0x10000000ull};
     pthread_t t1, t2;
-    pthread_create(&t1, NULL, add_many, &a);
-    pthread_create(&t2, NULL, add_many, &b);
+    pthread_create(&t1, NULL, add_sub_many, &a);
+    pthread_create(&t2, NULL, add_sub_many, &b);
     pthread_join(t1, NULL);
     pthread_join(t2, NULL);
+    /* Each thread leaves its last 64 adds: 128 in all, two per address. */
     uint64_t total = 0;
     for (uint32_t s = 0; s < NMT_ADDRFILTER_SLOTS; s++)
         total += f->count[s];
-    cr_assert_eq(total, 400000);
+    cr_assert_eq(total, 128);
+    cr_assert_eq(f->page[nmt_addrfilter_page((void *)0x10000000ull)], 128);
+    free(f);
+}
+
+/* A counter that reached 255 has lost count: it must stay "maybe" however
+ * many subs follow, or a pointer still live would be missed. */
+Test(addrfilter, saturated_counters_stay_maybe)
+{
+    struct nmt_addrfilter *f = filter_new();
+    void *p = (void *)0x7f0012345670ull;
+    for (int i = 0; i < 300; i++)
+        nmt_addrfilter_add(f, p);
+    cr_assert_eq(f->count[nmt_addrfilter_slot(p)], NMT_ADDRFILTER_SATURATED);
+    cr_assert_eq(f->page[nmt_addrfilter_page(p)], NMT_ADDRFILTER_SATURATED);
+    for (int i = 0; i < 300; i++)
+        nmt_addrfilter_sub(f, p);
+    cr_assert(nmt_addrfilter_maybe(f, p));
+    free(f);
+}
+
+/* The fast path's page level: one byte per page, neighbouring pages in
+ * neighbouring bytes, pages 4 GiB apart sharing one (a "maybe", never a
+ * miss). */
+Test(addrfilter, page_index_is_the_page_number_in_4_gib)
+{
+    uint64_t base = 0x7f3a12345000ull;
+    for (uint64_t i = 0; i < 1000; i++)
+        cr_assert_eq(nmt_addrfilter_page((void *)(base + (i << 12))),
+                     nmt_addrfilter_page((void *)base) + i);
+    cr_assert_eq(nmt_addrfilter_page((void *)(base + 4095)), nmt_addrfilter_page((void *)base));
+    cr_assert_eq(nmt_addrfilter_page((void *)(base + (1ull << 32))),
+                 nmt_addrfilter_page((void *)base));
+    cr_assert_lt(nmt_addrfilter_page((void *)UINTPTR_MAX), NMT_ADDRFILTER_PAGES);
+}
+
+/* A pinned range answers "maybe" at the page level on every page, before and
+ * after any add and sub on it, and leaves its neighbours alone. */
+Test(addrfilter, pinned_pages_stay_maybe)
+{
+    struct nmt_addrfilter *f = filter_new();
+    uint64_t lo = 0x7f0000100040ull, len = 5 * 4096 + 100;
+    nmt_addrfilter_pin(f, (void *)lo, len);
+    for (uint64_t a = lo; a < lo + len; a += 512)
+        cr_assert(nmt_addrfilter_page_maybe(f, (void *)a), "%#lx", (unsigned long)a);
+    cr_assert(nmt_addrfilter_page_maybe(f, (void *)(lo + len - 1)));
+    cr_assert_not(nmt_addrfilter_page_maybe(f, (void *)(lo - 0x41)));
+    cr_assert_not(nmt_addrfilter_page_maybe(f, (void *)((lo + len + 4095) & ~4095ull)));
+    void *p = (void *)(lo + 4096);
+    nmt_addrfilter_add(f, p);
+    nmt_addrfilter_sub(f, p);
+    nmt_addrfilter_sub(f, p);
+    cr_assert(nmt_addrfilter_page_maybe(f, p));
+    cr_assert_not(nmt_addrfilter_maybe(f, p), "the slot level still filters");
     free(f);
 }

@@ -1,7 +1,8 @@
 /*
  * test_livetab.c: units for the live-allocation table (preload/nmt_livetab.c):
  * in-order and out-of-order pairing, address reuse under every drain order,
- * replacement, expiry of orphans, growth to 2e6 entries, allocation failure.
+ * replacement, expiry of orphans and of marks that share a slot with a live
+ * entry, growth to 2e6 entries, allocation failure.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -169,7 +170,7 @@ static void run_order(const struct ev *evs, const int *order, int n)
     /* Two rounds later every mark is gone. */
     nmt_livetab_expire(&t, 2);
     cr_assert_eq(nmt_livetab_orphans(&t), 0);
-    cr_assert_eq(t.marks.count, 0);
+    cr_assert_eq(t.marks, 0);
     nmt_livetab_destroy(&t);
 }
 
@@ -240,7 +241,7 @@ Test(livetab, expiry)
     nmt_livetab_expire(&t, 8);
     cr_assert_eq(nmt_livetab_orphans(&t), 0);
     cr_assert_eq(t.expired_orphans, 1, "a matched mark is not an orphan");
-    cr_assert_eq(t.marks.count, 0);
+    cr_assert_eq(t.marks, 0);
     /* Round numbers wrap. */
     cr_assert_eq(nmt_livetab_free(&t, 0x3000, 20, UINT32_MAX, NULL), 0);
     nmt_livetab_expire(&t, 0);
@@ -250,24 +251,26 @@ Test(livetab, expiry)
     nmt_livetab_destroy(&t);
 }
 
-Test(livetab, many_orphans_expire_and_the_table_shrinks)
+Test(livetab, many_orphans_expire_and_the_table_and_queue_shrink)
 {
     struct nmt_livetab t;
     cr_assert_eq(nmt_livetab_init(&t), 0);
     for (uint64_t i = 1; i <= 200000; i++)
-        cr_assert_eq(nmt_livetab_free(&t, i * 16, i, (uint32_t)(i % 3), NULL), 0);
+        cr_assert_eq(nmt_livetab_free(&t, i * 16, i, i % 10 == 0 ? 0 : 1, NULL), 0);
     cr_assert_eq(nmt_livetab_orphans(&t), 200000);
-    uint64_t big = t.marks.mask + 1;
-    nmt_livetab_expire(&t, 2); /* drops round 0: every third */
-    cr_assert_eq(nmt_livetab_orphans(&t), 200000 - 200000 / 3);
+    uint64_t big = t.mask + 1;
+    nmt_livetab_expire(&t, 2); /* drops round 0: one in ten */
+    cr_assert_eq(nmt_livetab_orphans(&t), 200000 - 200000 / 10);
     /* What survived is still found. */
     for (uint64_t i = 1; i <= 200000; i++)
-        cr_assert_eq(nmt_livetab_alloc(&t, i * 16, 0, 1, 1, 2, NULL), i % 3 == 0 ? 1 : 0);
-    nmt_livetab_expire(&t, 10);
+        cr_assert_eq(nmt_livetab_alloc(&t, i * 16, 0, 1, 1, 2, NULL), i % 10 == 0 ? 1 : 0);
+    uint64_t qbig = t.qcap;
+    nmt_livetab_expire(&t, 20);
     cr_assert_eq(nmt_livetab_orphans(&t), 0);
-    cr_assert_eq(t.marks.count, 0);
-    cr_assert_lt(t.marks.mask + 1, big);
-    cr_assert_eq(nmt_livetab_count(&t), 200000 / 3);
+    cr_assert_eq(t.marks, 0);
+    cr_assert_lt(t.mask + 1, big);
+    cr_assert_lt(t.qcap, qbig / 64, "the expiry queue gave its memory back");
+    cr_assert_eq(nmt_livetab_count(&t), 200000 / 10);
     nmt_livetab_destroy(&t);
 }
 
@@ -300,7 +303,7 @@ Test(livetab, two_million_live, .timeout = 120)
             cr_assert_eq(e.stack, i % 7 + 1);
     }
     nmt_livetab_expire(&t, 5);
-    cr_assert_eq(t.marks.count, 0);
+    cr_assert_eq(t.marks, 0);
     free(ptrs);
     nmt_livetab_destroy(&t);
 }
@@ -346,5 +349,184 @@ Test(livetab, allocation_failure)
         err += r == -ENOMEM;
     }
     cr_assert_geq(err, 1);
+    nmt_livetab_destroy(&t);
+}
+
+Test(livetab, a_mark_updated_after_it_was_queued_lives_on)
+{
+    struct nmt_livetab t;
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    cr_assert_eq(nmt_livetab_free(&t, 0x1000, 10, 1, NULL), 0);
+    cr_assert_eq(nmt_livetab_free(&t, 0x1000, 12, 3, NULL), 0);
+    cr_assert_eq(t.marks, 1);
+    nmt_livetab_expire(&t, 3); /* queued in round 1, but updated in round 3 */
+    cr_assert_eq(t.marks, 1);
+    cr_assert_eq(nmt_livetab_orphans(&t), 1);
+    cr_assert_eq(nmt_livetab_alloc(&t, 0x1000, 11, 1, 8, 3, NULL), 0, "the mark still cancels");
+    nmt_livetab_expire(&t, 5);
+    cr_assert_eq(t.marks, 0);
+    cr_assert_eq(t.used - t.idle, 0, "nothing is held for the address");
+    cr_assert_eq(nmt_livetab_alloc(&t, 0x1000, 11, 1, 8, 5, NULL), 1);
+    nmt_livetab_destroy(&t);
+}
+
+Test(livetab, a_mark_expires_under_a_live_entry)
+{
+    struct nmt_livetab t;
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    cr_assert_eq(nmt_livetab_alloc(&t, 0x1000, 1, 1, 8, 0, NULL), 1);
+    cr_assert_eq(nmt_livetab_free(&t, 0x1000, 2, 0, NULL), 1);
+    cr_assert_eq(nmt_livetab_alloc(&t, 0x1000, 3, 2, 16, 0, NULL), 1);
+    cr_assert_eq(t.used, 1, "the live entry and the mark share the slot");
+    nmt_livetab_expire(&t, 2);
+    cr_assert_eq(t.marks, 0);
+    cr_assert_eq(t.qlen, 0);
+    struct nmt_live e;
+    cr_assert(nmt_livetab_lookup(&t, 0x1000, &e));
+    cr_assert_eq(e.stack, 2);
+    cr_assert_eq(e.size, 16);
+    cr_assert_eq(nmt_livetab_free(&t, 0x1000, 4, 2, &e), 1);
+    cr_assert_eq(e.seq, 3);
+    cr_assert_eq(nmt_livetab_count(&t), 0);
+    nmt_livetab_destroy(&t);
+}
+
+/* Many addresses freed and reused over many rounds: the table matches a
+ * plain model after every expiry, and its queue holds one entry per mark. */
+Test(livetab, churn_matches_a_model)
+{
+    enum { P = 3000, ROUNDS = 40 };
+    struct nmt_livetab t;
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    static uint64_t live_seq[P]; /* 0: not live */
+    uint64_t seq = 1, x = 99, nlive = 0;
+    for (uint32_t r = 1; r <= ROUNDS; r++) {
+        for (int k = 0; k < 2000; k++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            uint32_t i = (uint32_t)(x >> 33) % P;
+            uint64_t p = (uint64_t)(i + 1) << 4;
+            if (live_seq[i]) {
+                struct nmt_live out;
+                cr_assert_eq(nmt_livetab_free(&t, p, seq, r, &out), 1);
+                cr_assert_eq(out.seq, live_seq[i]);
+                live_seq[i] = 0;
+                nlive--;
+            } else {
+                cr_assert_eq(nmt_livetab_alloc(&t, p, seq, 1, 1, r, NULL), 1);
+                live_seq[i] = seq;
+                nlive++;
+            }
+            seq++;
+        }
+        nmt_livetab_expire(&t, r);
+        cr_assert_eq(nmt_livetab_count(&t), nlive);
+        cr_assert_eq(t.marks, t.qlen, "one queue entry per mark");
+    }
+    nmt_livetab_expire(&t, ROUNDS + 2);
+    cr_assert_eq(t.marks, 0);
+    cr_assert_eq(t.used - t.idle, nlive);
+    cr_assert_eq(nmt_livetab_orphans(&t), 0);
+    nmt_livetab_destroy(&t);
+}
+
+/* Addresses that are never seen again leave idle slots behind: the table
+ * drops them when it fills up instead of growing without end. */
+Test(livetab, idle_slots_do_not_make_the_table_grow)
+{
+    struct nmt_livetab t;
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    uint64_t seq = 1, most = 0;
+    for (uint32_t r = 1; r <= 1000; r++) {
+        for (uint64_t k = 0; k < 200; k++) {
+            uint64_t p = ((uint64_t)r * 200 + k + 1) << 4; /* a new address each time */
+            cr_assert_eq(nmt_livetab_alloc(&t, p, seq++, 1, 8, r, NULL), 1);
+            cr_assert_eq(nmt_livetab_free(&t, p, seq++, r, NULL), 1);
+        }
+        nmt_livetab_expire(&t, r);
+        cr_assert_leq(t.marks, 600, "marks of three rounds at most");
+        most = t.mask + 1 > most ? t.mask + 1 : most;
+    }
+    /* 200 000 addresses went through; at most ~600 marks are held at a time. */
+    cr_assert_leq(most, 4096, "the table grew to %lu slots", (unsigned long)most);
+    cr_assert_eq(nmt_livetab_count(&t), 0);
+    nmt_livetab_destroy(&t);
+}
+
+static uint64_t lcg(uint64_t *x)
+{
+    *x = *x * 6364136223846793005ull + 1442695040888963407ull;
+    return *x >> 33;
+}
+
+/* Three rings, a few addresses reused over and over, events committed in seq
+ * order and drained ring by ring in random order, rounds and expiry as the
+ * writer runs them: whatever the interleaving, every allocation ends exactly
+ * once and the live set and its sizes are the truth. A free left unmatched
+ * (an orphan that expires) can only be that of an allocation that ended
+ * early, replaced by or older than a newer one of its address. */
+Test(livetab, rings_drained_in_random_order_against_the_truth)
+{
+    enum { K = 3, P = 40, E = 30000 };
+    static struct {
+        int is_alloc;
+        uint64_t p, size;
+        uint32_t stack;
+    } ev[E + 1];
+    static uint64_t ring_ev[K][E], truth_seq[P];
+    uint64_t ring_n[K] = {0}, ring_pos[K] = {0}, x = 12345, nalloc = 0;
+    for (uint64_t seq = 1; seq <= E; seq++) {
+        uint32_t i = (uint32_t)(lcg(&x) % P), k = (uint32_t)(lcg(&x) % K);
+        ev[seq].p = (i + 1) * 16;
+        ev[seq].is_alloc = truth_seq[i] == 0;
+        ev[seq].size = 1 + lcg(&x) % 1000;
+        ev[seq].stack = 1 + (uint32_t)(lcg(&x) % 7);
+        truth_seq[i] = ev[seq].is_alloc ? seq : 0;
+        nalloc += ev[seq].is_alloc;
+        ring_ev[k][ring_n[k]++] = seq;
+    }
+    struct nmt_livetab t;
+    struct books b = {0};
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    uint64_t committed = 0, early = 0;
+    uint32_t round = 0;
+    /* Until everything is committed and four rounds more have drained the
+     * rest and expired the last marks. */
+    for (int quiet = 0; quiet < 4;) {
+        round++;
+        uint32_t first = (uint32_t)(lcg(&x) % K);
+        for (uint32_t j = 0; j < K; j++) {
+            uint32_t k = (first + j) % K;
+            committed += lcg(&x) % 120; /* more events committed meanwhile */
+            committed = committed > E ? E : committed;
+            while (ring_pos[k] < ring_n[k] && ring_ev[k][ring_pos[k]] <= committed) {
+                uint64_t seq = ring_ev[k][ring_pos[k]++];
+                if (ev[seq].is_alloc)
+                    early +=
+                        do_alloc(&t, &b, ev[seq].p, seq, ev[seq].stack, ev[seq].size, round) != 1;
+                else
+                    do_free(&t, &b, ev[seq].p, seq, round);
+            }
+        }
+        nmt_livetab_expire(&t, round);
+        cr_assert_leq(t.expired_orphans, early, "round %u", round);
+        quiet += committed == E;
+    }
+    int64_t want_bytes[8] = {0}, nlive = 0;
+    for (uint32_t i = 0; i < P; i++) {
+        struct nmt_live e;
+        int live = nmt_livetab_lookup(&t, (i + 1) * 16, &e);
+        cr_assert_eq(live, truth_seq[i] != 0, "address %u", i);
+        if (live) {
+            cr_assert_eq(e.seq, truth_seq[i]);
+            cr_assert_eq(e.size, ev[truth_seq[i]].size);
+            want_bytes[ev[truth_seq[i]].stack] += (int64_t)ev[truth_seq[i]].size;
+            nlive++;
+        }
+    }
+    for (int s = 0; s < 8; s++)
+        cr_assert_eq(b.live_bytes[s], want_bytes[s], "stack %d", s);
+    cr_assert_eq(b.dead, (int64_t)nalloc - nlive, "each allocation ends once");
+    cr_assert_eq(nmt_livetab_orphans(&t), 0);
+    cr_assert_eq(t.marks, 0);
     nmt_livetab_destroy(&t);
 }

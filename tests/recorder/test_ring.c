@@ -1,7 +1,8 @@
 /*
  * test_ring.c: units for the per-thread SPSC ring (preload/nmt_ring.h):
  * order, padding at the end of the data, full and recovery, zero-length
- * records, and a two-thread stress run that checks every record; and its
+ * records, batched reads (nmt_ring_next) across padding and mixed with
+ * peek, and a two-thread stress run that checks every record; and its
  * wait and wake-up protocol (preload/nmt_wake.h): a sleeping consumer woken
  * by a producer, producers waiting for room losing nothing, and every way a
  * wait ends without room (no consumer, a stalled one, a record too big).
@@ -53,6 +54,51 @@ Test(ring, layout)
     cr_assert_neq(offsetof(struct nmt_ring, tail) / NMT_RING_CACHELINE,
                   offsetof(struct nmt_ring, head) / NMT_RING_CACHELINE);
     cr_assert_eq(offsetof(struct nmt_ring, data) % NMT_RING_CACHELINE, 0);
+}
+
+/* Batched reads see the same records as peek, skip the padding at the end
+ * of the data, give space back only at release_to, and leave the ring in a
+ * state where peek carries on. */
+Test(ring, batched_reads_across_padding)
+{
+    struct nmt_ring *r = ring_new(4096);
+    unsigned char fill = 0;
+    uint32_t want = 0; /* fill of the next record to read */
+    int pads = 0;      /* batches that skipped padding */
+    for (int pass = 0; pass < 40; pass++) {
+        /* 300..1700-byte records: the producer wraps every few passes. */
+        uint32_t len = 300 + (uint32_t)(pass * 397) % 1400;
+        int pushed = 0;
+        while (push(r, len, (unsigned char)(fill + 1)))
+            fill++, pushed++;
+        cr_assert_gt(pushed, 0);
+        if (pass % 3 == 2) {
+            while (pushed--)
+                pop_expect(r, len, (unsigned char)++want);
+            continue;
+        }
+        uint64_t pos = nmt_ring_position(r), end = nmt_ring_committed(r), start = pos;
+        uint32_t got;
+        const unsigned char *p;
+        int seen = 0;
+        while ((p = nmt_ring_next(r, &pos, end, &got)) != NULL) {
+            cr_assert_eq(got, len);
+            cr_assert_eq(p[0], (unsigned char)++want);
+            cr_assert_eq(p[got - 1], (unsigned char)want);
+            seen++;
+        }
+        cr_assert_eq(seen, pushed);
+        cr_assert_eq(pos, end);
+        /* More bytes than the records take: padding was skipped. */
+        pads += end - start > (uint64_t)pushed * (NMT_RING_HDR + ((len + 7) & ~7u));
+        cr_assert_null(nmt_ring_reserve(r, len), "no room before release_to");
+        nmt_ring_release_to(r, pos);
+        cr_assert_eq(nmt_ring_used(r), 0);
+        uint32_t l;
+        cr_assert_null(nmt_ring_peek(r, &l));
+    }
+    cr_assert_gt(pads, 0, "no batch met the padding at the end of the data");
+    free(r);
 }
 
 Test(ring, fifo_order)

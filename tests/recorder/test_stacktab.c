@@ -1,7 +1,11 @@
 /*
  * test_stacktab.c: units for stack interning (preload/nmt_stacktab.c):
  * ids in order of first appearance, exact frame comparison, stable pointers,
- * a million distinct stacks, per-stack totals, and allocation failure.
+ * a million distinct stacks, per-stack totals, and allocation failure; the
+ * recent-stack comparison (and the totals of the stack interned last)
+ * against a plain model. Also built as test_stacktab_collide with a 2-bit
+ * hash (NMT_STACKTAB_TEST_HASH_BITS), where distinct stacks must share hashes
+ * and still get distinct ids.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -70,6 +74,9 @@ Test(stacktab, totals)
 
 Test(stacktab, a_million_distinct_stacks, .timeout = 120)
 {
+#ifdef NMT_STACKTAB_TEST_HASH_BITS
+    cr_skip_test("quadratic with a colliding hash");
+#endif
     enum { N = 1000000 };
     struct nmt_stacktab t;
     cr_assert_eq(nmt_stacktab_init(&t), 0);
@@ -135,6 +142,9 @@ Test(stacktab, allocation_failure_leaves_table_usable)
 {
     if (!FAILALLOC_ENABLED)
         cr_skip_test("allocation failure injection is off under AddressSanitizer");
+#ifdef NMT_STACKTAB_TEST_HASH_BITS
+    cr_skip_test("quadratic with a colliding hash");
+#endif
     struct nmt_stacktab t;
     cr_assert_eq(nmt_stacktab_init(&t), 0);
     uint64_t f[4] = {1, 2, 3, 0};
@@ -165,4 +175,52 @@ Test(stacktab, allocation_failure_leaves_table_usable)
     failalloc_after = 0;
     cr_assert_eq(nmt_stacktab_init(&t), -ENOMEM);
     failalloc_after = -1;
+}
+
+/* Stacks that share everything but their last frame, or are prefixes of one
+ * another, interned in a random order that revisits them (so that most are
+ * found among the recent ids and some are not): every id is the one a plain
+ * list in order of first appearance gives. */
+Test(stacktab, near_identical_stacks_against_a_model)
+{
+    enum { K = 12, STEPS = 20000 };
+    uint64_t stacks[K][8];
+    uint32_t lens[K];
+    for (uint32_t k = 0; k < K; k++) {
+        lens[k] = k < 8 ? 6 : k - 8 + 2; /* lengths 6 (x8), 2, 3, 4, 5 */
+        for (uint32_t i = 0; i < 8; i++)
+            stacks[k][i] = 0x401000 + i * 0x40;
+        if (k < 8)
+            stacks[k][5] = 0x409000 + k; /* the last frame tells them apart */
+    }
+    struct nmt_stacktab t;
+    cr_assert_eq(nmt_stacktab_init(&t), 0);
+    uint32_t model[K] = {0}, next = 1;
+    uint64_t x = 5;
+    for (uint32_t step = 0; step < STEPS; step++) {
+        uint64_t r = lcg(&x);
+        /* Runs of one stack, as from a loop, between random switches. */
+        static uint32_t k;
+        if (r % 4 == 0)
+            k = (uint32_t)(r >> 8) % K;
+        int is_new;
+        uint32_t id = nmt_stacktab_intern(&t, stacks[k], lens[k], &is_new);
+        cr_assert_eq(is_new, model[k] == 0);
+        if (model[k] == 0)
+            model[k] = next++;
+        cr_assert_eq(id, model[k], "step %u: stack %u got id %u, want %u", step, k, id, model[k]);
+        cr_assert_eq(nmt_stacktab_last_totals(&t), nmt_stacktab_totals(&t, id));
+    }
+    cr_assert_eq(nmt_stacktab_count(&t), next - 1);
+    /* Under the test seam the hash has 2 bits: some distinct stacks share one. */
+    int shared = 0;
+    for (uint32_t a = 1; a < next; a++)
+        for (uint32_t b = a + 1; b < next; b++)
+            shared |= t.segs[0][a - 1].hash == t.segs[0][b - 1].hash;
+#ifdef NMT_STACKTAB_TEST_HASH_BITS
+    cr_assert(shared, "the seam did not make hashes collide");
+#else
+    cr_assert_not(shared);
+#endif
+    nmt_stacktab_destroy(&t);
 }

@@ -4,6 +4,8 @@
  * Criterion cannot run under TSan (its shared arena is mapped where TSan
  * keeps its own memory), so this is a plain program: exit 0 when every record
  * arrived in order and whole, 1 otherwise; TSan makes a data race fatal.
+ * The consumer alternates between record-by-record reads (peek/release) and
+ * batches (nmt_ring_next/nmt_ring_release_to), as the writer does.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -35,6 +37,22 @@ static void *producer(void *arg)
     return NULL;
 }
 
+/* 1 when w[0..len) is record seq, whole. */
+static int check(uint64_t seq, const uint64_t *w, uint32_t len)
+{
+    if (len != words_of(seq) * 8) {
+        fprintf(stderr, "tsan_ring: record %lu has %u bytes, want %u\n", (unsigned long)seq, len,
+                words_of(seq) * 8);
+        return 0;
+    }
+    for (uint32_t i = 0; i < len / 8; i++)
+        if (w[i] != seq * 16 + i) {
+            fprintf(stderr, "tsan_ring: record %lu torn at word %u\n", (unsigned long)seq, i);
+            return 0;
+        }
+    return 1;
+}
+
 int main(void)
 {
     /* Small, so that the producer wraps and finds the ring full often. */
@@ -48,21 +66,25 @@ int main(void)
         return 1;
     for (uint64_t seq = 0; seq < RECORDS;) {
         uint32_t len;
-        const uint64_t *w = nmt_ring_peek(r, &len);
+        const uint64_t *w;
+        if ((seq / 1000) % 2) {
+            uint64_t pos = nmt_ring_position(r), end = nmt_ring_committed(r);
+            while ((w = nmt_ring_next(r, &pos, end, &len)) != NULL) {
+                if (!check(seq, w, len))
+                    return 1;
+                seq++;
+            }
+            nmt_ring_release_to(r, pos);
+            sched_yield();
+            continue;
+        }
+        w = nmt_ring_peek(r, &len);
         if (w == NULL) {
             sched_yield();
             continue;
         }
-        if (len != words_of(seq) * 8) {
-            fprintf(stderr, "tsan_ring: record %lu has %u bytes, want %u\n", (unsigned long)seq,
-                    len, words_of(seq) * 8);
+        if (!check(seq, w, len))
             return 1;
-        }
-        for (uint32_t i = 0; i < len / 8; i++)
-            if (w[i] != seq * 16 + i) {
-                fprintf(stderr, "tsan_ring: record %lu torn at word %u\n", (unsigned long)seq, i);
-                return 1;
-            }
         nmt_ring_release(r);
         seq++;
     }

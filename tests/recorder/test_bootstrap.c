@@ -1,0 +1,79 @@
+/*
+ * test_bootstrap.c: units for finding the real allocator and the static
+ * arena (preload/nmt_bootstrap.c), for what free()'s fast path relies on:
+ * the arena's and the writer heap's pages are "maybe" in the address
+ * filter's page level before any of their blocks escapes and again after a
+ * filter reset, and until resolution nmt__real.free is a stand-in that
+ * never hands the arena's blocks to the real free. Criterion runs each test
+ * in a fresh process, so each starts unresolved with an empty filter.
+ */
+#include <criterion/criterion.h>
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../preload/nmt_internal.h"
+
+#define STATIC_SIZE (NMT_BOOT_ARENA_SIZE + NMT_WHEAP_SIZE)
+
+/* Every page of the arena and the writer's heap, first byte to last. */
+static void assert_static_pinned(void)
+{
+    const char *lo = nmt__boot_arena;
+    for (size_t off = 0; off < STATIC_SIZE; off += 4096)
+        cr_assert(nmt_addrfilter_page_maybe(&nmt__filter, lo + off), "offset %zu", off);
+    cr_assert(nmt_addrfilter_page_maybe(&nmt__filter, lo + STATIC_SIZE - 1));
+}
+
+Test(bootstrap, an_arena_block_is_pinned_before_it_escapes)
+{
+    cr_assert_not(nmt_addrfilter_page_maybe(&nmt__filter, nmt__boot_arena));
+    char *p = nmt__boot_alloc(100, 16);
+    cr_assert_not_null(p);
+    cr_assert(nmt__is_boot(p));
+    assert_static_pinned();
+}
+
+Test(bootstrap, resolution_pins_the_writer_heap)
+{
+    cr_assert(nmt__unresolved());
+    cr_assert_eq(nmt__resolve_real(), 0);
+    cr_assert_not(nmt__unresolved());
+    cr_assert_eq((void *)nmt__real.free, dlsym(RTLD_NEXT, "free"));
+    cr_assert_eq((void *)nmt__real.malloc, dlsym(RTLD_NEXT, "malloc"));
+    assert_static_pinned();
+}
+
+Test(bootstrap, a_cleared_filter_is_pinned_again)
+{
+    nmt__boot_alloc(16, 16);
+    memset(&nmt__filter, 0, sizeof(nmt__filter)); /* as a fork child does */
+    cr_assert_not(nmt_addrfilter_page_maybe(&nmt__filter, nmt__boot_arena));
+    nmt__boot_pin();
+    assert_static_pinned();
+}
+
+/* Before resolution free()'s fast path calls the stand-in: an arena block
+ * is ignored (the real free would abort on it) and leaves the recorder
+ * unresolved; a block from the real allocator resolves, then goes to the
+ * real free. */
+Test(bootstrap, free_before_resolution_is_a_safe_stand_in)
+{
+    cr_assert_not_null(nmt__real.free);
+    void (*stand_in)(void *) = nmt__real.free;
+    stand_in(NULL);
+    stand_in(nmt__boot_alloc(64, 16));
+    stand_in(nmt__boot_arena + NMT_BOOT_ARENA_SIZE + 64); /* the writer's heap */
+    cr_assert(nmt__unresolved(), "an ignored block resolves nothing");
+    stand_in(malloc(32));
+    cr_assert_not(nmt__unresolved());
+    cr_assert_neq((void *)nmt__real.free, (void *)stand_in);
+}
+
+/* A disabled recorder never resolves: the block is leaked, not crashed on. */
+Test(bootstrap, a_disabled_recorder_leaks_instead)
+{
+    atomic_store(&nmt__disabled, 1);
+    nmt__real.free(malloc(32));
+    cr_assert(nmt__unresolved());
+}

@@ -1,0 +1,104 @@
+/*
+ * tsan_cfi.c: the object list behind nmt_cfi_find() (preload/nmt_cfi.c)
+ * read by several threads while another forgets it over and over, built
+ * with ThreadSanitizer (NMT_TSAN). A plain program like tsan_ring.c: exit 0
+ * when every check holds, 1 otherwise; TSan makes a data race fatal.
+ *
+ * The dl_iterate_phdr of this program puts a different number of empty
+ * executable segments below every object at each walk, so that each list
+ * rebuilt has the objects at other places: a reader that mixed two lists
+ * would get another rule than the one it got alone.
+ */
+#include <link.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../preload/nmt_cfi.h"
+
+#define NREADERS 3
+#define NADDR    64
+#define ROUNDS   300
+
+static _Atomic int walks;
+
+void nmt__gate_enter(void) {}
+
+void nmt__gate_leave(void) {}
+
+int nmt__dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void *arg)
+{
+    static const ElfW(Phdr) ph[8] = {
+#define SEG(i) {.p_type = PT_LOAD, .p_flags = PF_X, .p_vaddr = 0x10000 * (i + 1), .p_memsz = 0x100}
+        SEG(0), SEG(1), SEG(2), SEG(3), SEG(4), SEG(5), SEG(6), SEG(7)};
+    int n = atomic_fetch_add(&walks, 1);
+    struct dl_phdr_info fake = {.dlpi_name = "fake", .dlpi_phdr = ph, .dlpi_phnum = n % 8};
+    cb(&fake, sizeof(fake), arg);
+    return dl_iterate_phdr(cb, arg);
+}
+
+static uintptr_t addr[NADDR];
+static struct nmt_cfi_rule ref[NADDR];
+static int naddr;
+static _Atomic long wrong, right;
+static _Atomic int done;
+
+/* The starts of the first FDEs of each object with a table. */
+static int pick(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size, (void)arg;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type != PT_GNU_EH_FRAME)
+            continue;
+        const uint8_t *h = (const uint8_t *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+        uint32_t count;
+        memcpy(&count, h + 8, 4);
+        for (uint32_t k = 0; k < count && k < 8 && naddr < NADDR; k++) {
+            int32_t loc;
+            memcpy(&loc, h + 12 + 8 * (size_t)k, 4);
+            uintptr_t a = (uintptr_t)h + (intptr_t)loc + 1;
+            if (nmt_cfi_find(a, &ref[naddr]) == NMT_CFI_OK)
+                addr[naddr++] = a;
+        }
+    }
+    return 0;
+}
+
+static void *reader(void *arg)
+{
+    (void)arg;
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int i = 0; i < naddr; i++) {
+            struct nmt_cfi_rule r;
+            enum nmt_cfi_result res = nmt_cfi_find(addr[i], &r);
+            if (res == NMT_CFI_NOMODULE)
+                continue;
+            if (res == NMT_CFI_OK && memcmp(&r, &ref[i], sizeof(r)) == 0)
+                atomic_fetch_add(&right, 1);
+            else
+                atomic_fetch_add(&wrong, 1);
+        }
+    }
+    atomic_fetch_add(&done, 1);
+    return NULL;
+}
+
+int main(void)
+{
+    dl_iterate_phdr(pick, NULL);
+    if (naddr < 8) {
+        fprintf(stderr, "tsan_cfi: only %d addresses with a rule\n", naddr);
+        return 1;
+    }
+    pthread_t t[NREADERS];
+    for (int i = 0; i < NREADERS; i++)
+        pthread_create(&t[i], NULL, reader, NULL);
+    while (atomic_load(&done) < NREADERS)
+        nmt_cfi_forget();
+    for (int i = 0; i < NREADERS; i++)
+        pthread_join(t[i], NULL);
+    printf("tsan_cfi: %ld right, %ld wrong, %d walks\n", atomic_load(&right), atomic_load(&wrong),
+           atomic_load(&walks));
+    return atomic_load(&wrong) == 0 && atomic_load(&right) > 0 ? 0 : 1;
+}

@@ -26,7 +26,7 @@ PARTS = [
     ("bridge thread (naming, accounts)", r"^(names_main|bridge_main)$"),
     ("bridge set-up, JVMTI events, VMDeath", r"^(start_here|attach_here|on_class_prepare|on_class_load|on_vm_death|nmt__jvm_on_\w+|nmt__jvm_created)$"),
     (JAVA_PART, r"^(nmt_jvm_append|take_trace)$"),
-    ("native unwind", r"^(nmt__capture|fp_walk|safe_access_mem)$|libunwind"),
+    ("native unwind", r"^(nmt__capture|fp_walk|safe_access_mem|nmt_?_unwind\w*|nmt_cfi\w*)$|libunwind"),
     ("sampled path, the rest", r"^(sampled_alloc|free_slow|malloc_slow|calloc_slow|realloc_slow|record_mmap|take_stack|publish|\w+_slow\w*)$"),
     ("hooks (unsampled calls)", r"."),
 ]

@@ -32,6 +32,7 @@ PARTS = [
     (JAVA_PART, r"^(nmt_jvm_append|take_trace)$"),
     ("native unwind", r"^(nmt__capture|fp_walk|safe_access_mem|nmt_?_unwind\w*|nmt_cfi\w*)$|libunwind"),
     ("sampled path, the rest", r"^(sampled_alloc|free_slow|malloc_slow|calloc_slow|realloc_slow|record_mmap|take_stack|publish|\w+_slow\w*)$"),
+    ("recorder start (its constructor)", r"^nmt_init$"),
     ("hooks (unsampled calls)", r"."),
 ]
 

@@ -11,6 +11,9 @@ in a rotated order:
                  forward, the cost of interposing at all; nmtrace's distance
                  to it is printed
   nmt            LD_PRELOAD=libnmtrace.so, default rate (512 KiB)
+  nmt-nosample   NMTRACE_RATE=1T, a rate no run reaches: nmtrace's hooks on
+                 their fast path alone, so that the default rate's distance to
+                 the floor splits into the hooks' part and the samples' part
   nmt-rate1      NMTRACE_RATE=1: every allocation recorded
   nmt-rate1-16M  the same with NMTRACE_RING=16384 (16 MiB rings), to show
                  whether the ring size is what loses events
@@ -47,8 +50,8 @@ MIXES = [("16..4096", ["--min", "16", "--max", "4096"], 1.03),
          ("16..256", ["--small"], 1.06)]
 CLOCKS = [("wall", "ns_per_op"), ("thread cpu", "thread_cpu_ns_per_op"),
           ("process cpu", "cpu_ns_per_op")]
-ALL_CONFIGS = ["plain", "floor", "nmt", "nmt-rate1", "nmt-rate1-16M", "heaptrack", "jemalloc",
-               "jemalloc-prof"]
+ALL_CONFIGS = ["plain", "floor", "nmt", "nmt-nosample", "nmt-rate1", "nmt-rate1-16M", "heaptrack",
+               "jemalloc", "jemalloc-prof"]
 
 
 def load_nmtprof():
@@ -102,6 +105,8 @@ class Runner:
             env["NMTRACE_OUTPUT"] = os.path.join(self.tmp, "nmt.%p.nmt")
             if cfg.startswith("nmt-rate1"):
                 env["NMTRACE_RATE"] = "1"
+            if cfg == "nmt-nosample":
+                env["NMTRACE_RATE"] = "1T"
             if cfg == "nmt-rate1-16M":
                 env["NMTRACE_RING"] = "16384"
             prof = "nmt"
@@ -187,6 +192,13 @@ def summarise(runner, mix, rows, cfgs, allocs):
             f, _ = bl.paired_ratio(rows, "floor", "plain", k)
             verdicts.append("floor vs plain (%s): %.3fx; default rate vs floor: %.3fx (%+.1f%%)" % (
                 clock, f, r, (r - 1) * 100))
+    if "nmt" in cfgs and "nmt-nosample" in cfgs:
+        base = "floor" if "floor" in cfgs else "plain"
+        for clock, k in CLOCKS[:2]:
+            h, _ = bl.paired_ratio(rows, "nmt-nosample", base, k)
+            r, _ = bl.paired_ratio(rows, "nmt", "nmt-nosample", k)
+            verdicts.append("default rate (%s): hooks alone %.3fx %s, samples on top %.3fx" % (
+                clock, h, base, r))
     verdicts += own_memory(rows, cfgs)
     for rc in ("nmt-rate1", "nmt-rate1-16M"):
         if rc in cfgs and "heaptrack" in cfgs:

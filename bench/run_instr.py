@@ -12,7 +12,10 @@ and exit cancelled out. Printed per op: instructions (Ir), L1 data read and
 write misses (D1mr, D1mw) and last-level read misses (DLmr), and the
 difference to plain and to the floor (nmtrace's distance to what any
 forwarding interposer pays). nmtrace runs with a fixed NMTRACE_SEED, so the
-counts repeat from run to run. Cachegrind serialises threads, so nmtrace's writer
+counts repeat from run to run. With --parts, each nmtrace configuration's
+instructions are also split by part (hooks' fast path, unwinding, the rest
+of the sampled path, writer thread, JVM bridge), from cachegrind's
+per-function counts of the same runs. Cachegrind serialises threads, so nmtrace's writer
 thread's work is included in the nmtrace rows.
 
 Cache figures are cachegrind's simulation of this machine's caches, not
@@ -43,6 +46,77 @@ def totals(path):
     raise RuntimeError("no summary in " + path)
 
 
+# --parts: where nmtrace's instructions go, by the source file (and for some,
+# the function) cachegrind charges each one to. Inlined code is charged to its
+# header with the caller's name: nmt_sampler.h's countdown in malloc is the
+# hooks', nmt_ring.h's inside the writer's round is the writer's. libunwind
+# has no symbols: its instructions are "???". libm's are split by use.
+HOOK_FNS = {"malloc", "free", "calloc", "realloc"}
+UNWIND_FNS = {"nmt__capture", "safe_access_mem", "stack_bounds", "fp_walk", "backtrace",
+              "take_stack", "nmt__gate_enter", "nmt__gate_leave"}
+UNWIND_FILES = {"???", "nmt_unwind.c", "nmt_cfi.c", "nmt_forkgate.c"}
+WRITER_FILES = {"nmt_writer.c", "nmt_livetab.c", "nmt_stacktab.c", "nmt_snapshot.c",
+                "nmt_smaps.c", "nmt_os.c", "nmt_mmap_model.c", "nmt_wheap.c", "nmt_enc.c"}
+WRITER_FNS = {"intern", "apply_alloc", "apply_free", "process", "nmt_sampler_weight"}
+PARTS = ["hooks' fast path (malloc, free, calloc, realloc)", "unwinding",
+         "sampled path, the rest (decision, gap, live set, filter marks, ring pushes, slow frees)",
+         "writer thread", "JVM bridge", "program and glibc (vs plain)"]
+
+
+def part(fl, fn):
+    """The PARTS index of the instructions cachegrind charged to (fl, fn)."""
+    base, fn = os.path.basename(fl), fn.split(".")[0]
+    if fn.startswith("__expm1"):
+        return 3  # the writer's sample weights
+    if fn.startswith("__ieee754_log"):
+        return 2  # the sampling gap
+    if not base.startswith("nmt_") and base != "???":
+        return 5
+    if fn in HOOK_FNS:
+        return 0
+    if base in UNWIND_FILES or fn in UNWIND_FNS:
+        return 1
+    if base in WRITER_FILES or fn in WRITER_FNS or fn.startswith("nmt__writer"):
+        return 3
+    if base.startswith("nmt_jvm"):
+        return 4
+    return 2
+
+
+def parts(path):
+    """Ir per part in a cachegrind output file."""
+    out = [0] * len(PARTS)
+    fl = fn = ""
+    with open(path) as f:
+        for line in f:
+            if line.startswith("fl="):
+                fl = line[3:].strip()
+            elif line.startswith("fn="):
+                fn = line[3:].strip()
+            elif line[:1].isdigit():
+                cols = line.split()
+                if len(cols) > 1:
+                    out[part(fl, fn)] += int(cols[1])
+    return out
+
+
+def print_parts(mix, per_parts, cfgs):
+    """The --parts table of one mix: Ir per op of each part, per nmtrace
+    configuration; the program-and-glibc row is the difference to plain."""
+    shown = [c for c in cfgs if c.startswith("nmt")]
+    print("\n### mix %s bytes, where nmtrace's instructions go, per op\n" % mix)
+    print("| part | " + " | ".join(shown) + " |")
+    print("|---|" + "---|" * len(shown))
+    for i, name in enumerate(PARTS):
+        vals = []
+        for c in shown:
+            v = per_parts[c][i]
+            if i == 5:
+                v -= per_parts["plain"][5]
+            vals.append("%.2f" % v)
+        print("| %s | %s |" % (name, " | ".join(vals)))
+
+
 def vs(ir, base_ir):
     """The distance of ir to base_ir, in instructions and percent."""
     return "%+.1f (%+.1f%%)" % (ir - base_ir, 100 * (ir / base_ir - 1))
@@ -54,6 +128,8 @@ def main():
     ap.add_argument("--n1", type=int, default=100000)
     ap.add_argument("--n2", type=int, default=300000)
     ap.add_argument("--configs", default="plain,floor,nmt,nmt-rate1")
+    ap.add_argument("--parts", action="store_true",
+                    help="also print where nmtrace's instructions go, by part")
     a = ap.parse_args()
     if not bl.tool("valgrind"):
         sys.exit("valgrind is not installed")
@@ -68,7 +144,7 @@ def main():
         a.n2, a.n1, a.n2 - a.n1, bl.machine_summary()))
     with tempfile.TemporaryDirectory(prefix="nmt-instr-") as tmp:
         for mix, margs in MIXES:
-            per = {}
+            per, per_parts = {}, {}
             for c in cfgs:
                 env = {k: v for k, v in os.environ.items()
                        if not k.startswith("NMTRACE_") and k != "LD_PRELOAD"}
@@ -79,9 +155,11 @@ def main():
                     # ops hold the same samples from one build to the next.
                     env.update(LD_PRELOAD=nmt, NMTRACE_QUIET="1", NMTRACE_SEED="1",
                                NMTRACE_OUTPUT=os.path.join(tmp, "nmt.%p.nmt"))
-                    if c == "nmt-rate1":
+                    if c.startswith("nmt-rate1"):
                         env["NMTRACE_RATE"] = "1"
-                tot = []
+                    if c.endswith("-libunwind"):  # the reference unwinder, for comparison
+                        env["NMTRACE_UNWIND"] = "libunwind"
+                tot, got = [], []
                 for n in (a.n1, a.n2):
                     out = os.path.join(tmp, "cg.out")
                     cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=yes",
@@ -90,9 +168,13 @@ def main():
                     if p.returncode != 0:
                         sys.exit("%s failed: %s" % (" ".join(cmd), p.stderr.strip()[-300:]))
                     tot.append(totals(out))
+                    if a.parts:
+                        got.append(parts(out))
                     for f in os.listdir(tmp):
                         os.unlink(os.path.join(tmp, f))
                 per[c] = {e: (tot[1][e] - tot[0][e]) / (a.n2 - a.n1) for e in tot[0]}
+                if a.parts:
+                    per_parts[c] = [(y - x) / (a.n2 - a.n1) for x, y in zip(got[0], got[1])]
             print("\n### mix %s bytes, per op\n" % mix)
             base = [b for b in ("plain", "floor") if b in per]
             print("| config | " + " | ".join(SHOW) + "".join(
@@ -104,6 +186,8 @@ def main():
                                 for b in base)
                 print("| %s | %s%s |" % (c, " | ".join(
                     "%.2f" % d.get(e, float("nan")) for e in SHOW), extra))
+            if a.parts:
+                print_parts(mix, per_parts, cfgs)
 
 
 if __name__ == "__main__":

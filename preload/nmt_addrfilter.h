@@ -26,10 +26,10 @@
  * spread over the 2^18 slots, an unrelated free on a marked page hits a
  * non-zero slot with probability about 1 - exp(-L / 2^18): ~0.4% for 1000
  * live samples, ~32% for 100k (at rate 1 almost every free is "maybe", as it
- * must be). A counter also stays
- * up while the writer has not yet processed a matched free, and forever if a
- * sampled allocation's record was lost or it saturated; all of these only
- * cost extra "maybe" answers, never a missed free.
+ * must be). A counter also stays up while the writer has not yet processed a
+ * matched free, and forever if a sampled allocation's record was lost or it
+ * saturated; all of these only cost extra "maybe" answers, never a missed
+ * free.
  */
 #ifndef NMT_ADDRFILTER_H
 #define NMT_ADDRFILTER_H

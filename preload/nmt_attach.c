@@ -174,16 +174,6 @@ static int resolve_global(void)
     return 0;
 }
 
-/* Zeroes a static table and gives its whole pages back to the kernel. */
-static void clear_static(void *p, size_t n)
-{
-    memset(p, 0, n);
-    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t lo = ((uintptr_t)p + pg - 1) & ~(pg - 1), hi = ((uintptr_t)p + n) & ~(pg - 1);
-    if (hi > lo)
-        madvise((void *)lo, hi - lo, MADV_DONTNEED);
-}
-
 /* Empties every ring (no producer is inside one) and drops its pages. */
 static void reset_rings(void)
 {
@@ -266,9 +256,7 @@ static int new_session(void)
 {
     memset(&nmt__w, 0, sizeof(nmt__w));
     memset(&nmt__bell, 0, sizeof(nmt__bell));
-    clear_static(&nmt__filter, sizeof(nmt__filter));
-    nmt__boot_pin();
-    clear_static(&nmt__liveset, sizeof(nmt__liveset));
+    nmt__tables_reset();
     reset_rings();
     reset_counters();
     nmt__start_realtime = nmt__attach_info.at_ns = nmt__clock_ns(CLOCK_REALTIME);
@@ -292,9 +280,7 @@ static void release_session(void)
     w->held = NULL;
     w->held_n = w->held_cap = 0;
     reset_rings();
-    clear_static(&nmt__filter, sizeof(nmt__filter));
-    nmt__boot_pin();
-    clear_static(&nmt__liveset, sizeof(nmt__liveset));
+    nmt__tables_reset();
 }
 
 static int discard(void *ctx, uint16_t type, const void *payload, uint32_t len)

@@ -13,6 +13,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "nmt_internal.h"
 
@@ -46,6 +48,30 @@ NMT_HIDDEN void nmt__boot_pin(void)
 {
     nmt_addrfilter_pin(&nmt__filter, nmt__boot_arena, NMT_BOOT_ARENA_SIZE + NMT_WHEAP_SIZE);
     atomic_store_explicit(&boot_pinned, 1, memory_order_release);
+}
+
+/* Zeroes a static table without writing its whole pages: they are given
+ * back (MADV_DONTNEED: private memory reads as zeros again), so that a fork
+ * child that only execs copies none of them. Only the partial pages at its
+ * ends, which it shares with other variables, are written. */
+static void zero_static(void *p, size_t n)
+{
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t at = (uintptr_t)p, end = at + n;
+    uintptr_t lo = (at + pg - 1) & ~(pg - 1), hi = end & ~(pg - 1);
+    if (hi <= lo || madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0) {
+        memset(p, 0, n);
+        return;
+    }
+    memset(p, 0, lo - at);
+    memset((void *)hi, 0, end - hi);
+}
+
+NMT_HIDDEN void nmt__tables_reset(void)
+{
+    zero_static(&nmt__filter, sizeof(nmt__filter));
+    zero_static(&nmt__liveset, sizeof(nmt__liveset));
+    nmt__boot_pin();
 }
 
 NMT_HIDDEN void *nmt__boot_alloc(size_t size, size_t align)

@@ -26,22 +26,9 @@
 /* A countdown this large is never crossed: used when recording is off. */
 #define NMT_NEVER ((uint64_t)1 << 62)
 
-/* Takes size bytes off the countdown, unless they reach its end: then 0,
- * and the allocation goes to the slow path (nmt_sampler.h: sampled when
- * size >= countdown). Compared as signed: a countdown pushed below zero (a
- * signal handler's malloc between another's compare and subtraction) sends
- * the next allocation to the slow path, which draws afresh, where an
- * unsigned one would have wrapped and never sampled this thread again. The
- * fence makes the subtraction read the countdown again: gcc then emits one
- * read-modify-write instruction (`sub %rdi,%fs:(%rax)`) instead of a load,
- * subtract and store, and no handler's update in between is lost. */
 static inline int countdown_take(struct nmt_tls *t, size_t size)
 {
-    if (NMT_UNLIKELY((int64_t)size >= (int64_t)t->countdown))
-        return 0;
-    atomic_signal_fence(memory_order_seq_cst);
-    t->countdown -= size;
-    return 1;
+    return nmt_countdown_take(&t->countdown, size);
 }
 
 /* Called when an allocation of `size` bytes reaches the end of the
@@ -49,8 +36,10 @@ static inline int countdown_take(struct nmt_tls *t, size_t size)
 static int sample_decision(struct nmt_tls *t, size_t size)
 {
     /* A countdown left from an earlier attach was drawn at that attach's
-     * rate: draw afresh rather than weigh this one by the new rate. */
-    if (NMT_UNLIKELY(!t->inited || t->session != nmt__attach_session)) {
+     * rate: draw afresh rather than weigh this one by the new rate. So is a
+     * lost one (nmt_countdown_lost). */
+    if (NMT_UNLIKELY(!t->inited || t->session != nmt__attach_session ||
+                     nmt_countdown_lost(t->countdown))) {
         t->inited = 1;
         t->session = nmt__attach_session;
         t->countdown = (uint64_t)nmt__next_gap(t);

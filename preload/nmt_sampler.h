@@ -15,6 +15,7 @@
 #ifndef NMT_SAMPLER_H
 #define NMT_SAMPLER_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 /* Largest gap ever returned: far above any real rate, far below overflow of
@@ -50,6 +51,33 @@ static inline uint64_t nmt_sampler_next_u64(uint64_t state[2])
  * a 16-byte allocation would be sampled 6% less often than its weight says,
  * and a 1-byte one never. */
 int64_t nmt_sampler_next_gap(uint64_t state[2], uint64_t rate);
+
+/* The convention as the hooks run it: takes size bytes off *countdown and
+ * returns 1, unless they reach its end (size >= countdown): then 0, with the
+ * countdown untouched, and the allocation is the caller's to sample before
+ * it draws the next gap. Compared as signed, so that a lost countdown (below)
+ * always answers 0. The signal fence makes the subtraction read the
+ * countdown again: gcc then subtracts in memory, one instruction that a
+ * signal handler cannot split (`cmp %rdi,%fs:(%rax)`, `jle`,
+ * `sub %rdi,%fs:(%rax)`: malloc's whole test, docs/PERFORMANCE.md). */
+static inline int nmt_countdown_take(uint64_t *countdown, uint64_t size)
+{
+    if (__builtin_expect((int64_t)size >= (int64_t)*countdown, 0))
+        return 0;
+    atomic_signal_fence(memory_order_seq_cst);
+    *countdown -= size;
+    return 1;
+}
+
+/* 1 for a countdown that no draw gave: below zero. A signal handler's
+ * allocation between another's compare and subtraction puts it there, and so
+ * does an allocation of 2^63 bytes or more (which fails). The caller draws
+ * afresh, which the exponential's lack of memory makes exact; an unsigned
+ * countdown would instead have wrapped to a value no allocation reaches. */
+static inline int nmt_countdown_lost(uint64_t countdown)
+{
+    return (int64_t)countdown < 0;
+}
 
 /* The weight of a sampled allocation of `size` bytes: 1 / (1 - exp(-size/rate)).
  * Exactly 1.0 when rate <= 1; a size of 0 counts as 1 byte. */

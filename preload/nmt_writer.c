@@ -602,9 +602,7 @@ NMT_HIDDEN void nmt__writer_after_fork(void)
     memset(&nmt__bell, 0, sizeof(nmt__bell)); /* no writer, no waiter here yet */
     atomic_store(&nmt__main_exited, 0);       /* the forking thread leads the child */
     nmt__wheap_after_fork();
-    memset(&nmt__filter, 0, sizeof(nmt__filter));
-    nmt__boot_pin(); /* the parent's static blocks may still be freed here */
-    memset(&nmt__liveset, 0, sizeof(nmt__liveset));
+    nmt__tables_reset(); /* no writes: a child that only execs copies none */
 }
 
 /* In exact mode the freeing thread already cleared the filter slot. */

@@ -24,12 +24,13 @@ void nmt__config_describe(void (*add)(void *, const char *, const char *), void 
     add(ctx, "config.RATE", nmt__cfg.rate == 1 ? "1" : "sampled");
 }
 
-void rec_setup(uint64_t rate, int unwind_fp)
+void rec_setup(uint64_t rate, int unwind_mode)
 {
     nmt__cfg.rate = rate;
     nmt__cfg.seed = 1;
     nmt__cfg.seed_set = 1;
-    nmt__cfg.unwind_fp = unwind_fp;
+    nmt__cfg.unwind_mode = unwind_mode;
+    nmt__cfg.unwind_fp = unwind_mode == NMT_UNWIND_FP;
     nmt__cfg.depth = 64;
     nmt__cfg.ring_kib = 64;
     nmt__cfg.java = 0;
@@ -51,7 +52,12 @@ size_t nmt__boot_used(void)
 
 void nmt__wheap_after_fork(void) {}
 
-void nmt__boot_pin(void) {} /* no static heaps here to protect */
+/* No static heaps here to pin. */
+void nmt__tables_reset(void)
+{
+    memset(&nmt__filter, 0, sizeof(nmt__filter));
+    memset(&nmt__liveset, 0, sizeof(nmt__liveset));
+}
 
 size_t nmt__wheap_in_use(void)
 {

@@ -4,13 +4,16 @@
  * the arena's and the writer heap's pages are "maybe" in the address
  * filter's page level before any of their blocks escapes and again after a
  * filter reset, and until resolution nmt__real.free is a stand-in that
- * never hands the arena's blocks to the real free. Criterion runs each test
+ * never hands the arena's blocks to the real free; a reset (a fork child's)
+ * empties the tables without touching the parent's. Criterion runs each test
  * in a fresh process, so each starts unresolved with an empty filter.
  */
 #include <criterion/criterion.h>
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../../preload/nmt_internal.h"
 
@@ -76,4 +79,42 @@ Test(bootstrap, a_disabled_recorder_leaks_instead)
     atomic_store(&nmt__disabled, 1);
     nmt__real.free(malloc(32));
     cr_assert(nmt__unresolved());
+}
+
+/* A fork child's reset: the filter and the live set read as empty in the
+ * child (their pages given back, not written), the static heaps pinned
+ * again, and the parent's marks untouched. */
+Test(bootstrap, a_reset_empties_the_child_and_spares_the_parent)
+{
+    void *live[3] = {(void *)0x7f0012345670ull, (void *)0x55550000a010ull,
+                     (void *)(uintptr_t)&nmt__liveset}; /* in every part of the tables */
+    for (int i = 0; i < 3; i++) {
+        nmt_addrfilter_add(&nmt__filter, live[i]);
+        cr_assert_eq(nmt_liveset_insert(&nmt__liveset, live[i]), 0);
+    }
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        nmt__tables_reset();
+        int bad = 0;
+        for (int i = 0; i < 3; i++)
+            bad |= nmt_addrfilter_maybe(&nmt__filter, live[i]) ||
+                   nmt_liveset_remove(&nmt__liveset, live[i]);
+        for (size_t off = 0; off < NMT_BOOT_ARENA_SIZE + NMT_WHEAP_SIZE; off += 4096)
+            bad |= !nmt_addrfilter_page_maybe(&nmt__filter, nmt__boot_arena + off);
+        const unsigned char *f = (const unsigned char *)&nmt__filter;
+        size_t nonzero = 0;
+        for (size_t k = 0; k < sizeof(nmt__filter); k++)
+            nonzero += f[k] != 0;
+        /* Only the pinned pages' bytes remain. */
+        bad |= nonzero > (NMT_BOOT_ARENA_SIZE + NMT_WHEAP_SIZE) / 4096 + 1;
+        _exit(bad);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child's tables were not empty");
+    for (int i = 0; i < 3; i++) {
+        cr_assert(nmt_addrfilter_maybe(&nmt__filter, live[i]), "the parent lost mark %d", i);
+        cr_assert(nmt_liveset_remove(&nmt__liveset, live[i]));
+    }
 }

@@ -10,10 +10,11 @@
 
 #include "../../preload/nmt_sampler.h"
 
-/* The countdown exactly as the recorder's hot path runs it (see the header). */
+/* The countdown as the recorder's hooks run it: nmt_countdown_take() on the
+ * fast path, a fresh gap after each sample. */
 struct countdown {
     uint64_t rng[2];
-    int64_t left;
+    uint64_t left;
     uint64_t rate;
 };
 
@@ -21,16 +22,51 @@ static void cd_init(struct countdown *c, uint64_t rate, uint64_t seed)
 {
     nmt_sampler_seed(c->rng, seed, 1);
     c->rate = rate;
-    c->left = nmt_sampler_next_gap(c->rng, rate);
+    c->left = (uint64_t)nmt_sampler_next_gap(c->rng, rate);
 }
 
 static int cd_take(struct countdown *c, uint64_t size)
 {
-    if ((c->left -= (int64_t)size) <= 0) {
-        c->left = nmt_sampler_next_gap(c->rng, c->rate);
-        return 1;
-    }
-    return 0;
+    if (nmt_countdown_take(&c->left, size))
+        return 0;
+    c->left = (uint64_t)nmt_sampler_next_gap(c->rng, c->rate);
+    return 1;
+}
+
+/* The convention at its edges: the end is reached when size >= countdown,
+ * then nothing is taken; 0 is always the end, for a size of 0 too (a thread
+ * not yet drawn, and rate 1, take every allocation to the slow path). */
+Test(sampler, countdown_take_edges)
+{
+    uint64_t c = 100;
+    cr_assert(nmt_countdown_take(&c, 99));
+    cr_assert_eq(c, 1);
+    cr_assert_not(nmt_countdown_take(&c, 1));
+    cr_assert_eq(c, 1, "nothing taken at the end");
+    c = 0;
+    cr_assert_not(nmt_countdown_take(&c, 0));
+    cr_assert_not(nmt_countdown_take(&c, 16));
+    c = (uint64_t)NMT_SAMPLER_GAP_MAX;
+    cr_assert(nmt_countdown_take(&c, 1u << 30));
+    cr_assert_not(nmt_countdown_lost(c));
+}
+
+/* A signal handler's allocation between another's compare and subtraction
+ * can push the countdown below zero: it is then lost, and every allocation
+ * reaches the slow path (which draws afresh) instead of none ever again. */
+Test(sampler, countdown_below_zero_is_lost_not_wrapped)
+{
+    uint64_t c = 100;
+    cr_assert(50 < c);                     /* the interrupted malloc(50) compared */
+    cr_assert(nmt_countdown_take(&c, 80)); /* the handler's malloc(80) */
+    c -= 50;                               /* the interrupted one subtracts */
+    cr_assert(nmt_countdown_lost(c));
+    cr_assert_not(nmt_countdown_take(&c, 0));
+    cr_assert_not(nmt_countdown_take(&c, 16));
+    /* An allocation of 2^63 bytes or more (it fails) loses it as well. */
+    c = 100;
+    cr_assert(nmt_countdown_take(&c, 1ull << 63));
+    cr_assert(nmt_countdown_lost(c));
 }
 
 static void check_mean_gap(uint64_t rate)

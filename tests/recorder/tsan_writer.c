@@ -100,6 +100,8 @@ void nmt__snapshot_say_exit(struct nmt_writer *w)
 void nmt__wheap_after_fork(void) {}
 void nmt__boot_pin(void) {} /* no fork in this test */
 
+void nmt__tables_reset(void) {}
+
 /* ---- the test ---- */
 
 static void fail(const char *what, long a, long b)

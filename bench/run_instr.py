@@ -155,8 +155,10 @@ def main():
                     # ops hold the same samples from one build to the next.
                     env.update(LD_PRELOAD=nmt, NMTRACE_QUIET="1", NMTRACE_SEED="1",
                                NMTRACE_OUTPUT=os.path.join(tmp, "nmt.%p.nmt"))
-                    if c == "nmt-rate1":
+                    if c.startswith("nmt-rate1"):
                         env["NMTRACE_RATE"] = "1"
+                    if c.endswith("-libunwind"):  # the reference unwinder, for comparison
+                        env["NMTRACE_UNWIND"] = "libunwind"
                 tot, got = [], []
                 for n in (a.n1, a.n2):
                     out = os.path.join(tmp, "cg.out")

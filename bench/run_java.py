@@ -32,7 +32,8 @@ counters, to show that the bridge really was attached, and the bridge's cost
 per Java stack taken: per round, the process CPU of nmt-auto minus that of
 nmt-off, divided by nmt-auto's java.stacks (an upper bound: the bridge's
 fixed costs, its thread and JVMTI set-up, are included; a lower --rate
-spreads them over more stacks).
+spreads them over more stacks; on a loaded machine this difference of two
+totals is noise, and --perf is the measurement).
 
 With --perf, each nmtrace configuration then runs once more under `perf
 record -g` and the share of the process's CPU samples in the recorder's own
@@ -233,7 +234,8 @@ def report_churn(rows, configs, a):
     per = bridge_cost_per_stack(rows)
     if per:
         print("- JVM bridge CPU per Java stack taken: median %.2f us over %d rounds "
-              "(target <= 3 us; fixed costs included)" % (bl.median(per), len(per)))
+              "(target <= 3 us; fixed costs included; a difference of two noisy totals: "
+              "--perf measures it directly)" % (bl.median(per), len(per)))
 
 
 def report_perf(configs, cmd, ctx, freq):
@@ -318,6 +320,10 @@ def main():
         sys.exit("--sleep MS takes a non-negative MS and goes without --seconds and --attach")
     if a.seconds is not None and a.seconds <= 0:
         sys.exit("--seconds takes a positive number of seconds, e.g. --seconds 1")
+    if a.depth < 0 or a.depth > 5000:
+        sys.exit("--depth takes 0 to 5000 Java frames, e.g. --depth 100")
+    if a.perf is not None and a.perf <= 0:
+        sys.exit("--perf takes a positive sampling rate in Hz, e.g. --perf 2000")
     if a.warmup is None:
         a.warmup = 0 if a.seconds is not None else 20000
     build = bl.find_build(a.build)

@@ -11,7 +11,8 @@
 #include "nmc_parse.h"
 #include "nmc_vars.h"
 
-static const char *const unwind_words[] = {"libunwind", "fp", NULL};
+/* In the recorder's order (NMT_UNWIND_* in preload/nmt_internal.h). */
+static const char *const unwind_words[] = {"libunwind", "fp", "auto", "check", NULL};
 static const char *const java_words[] = {"auto", "off", "1", "0", NULL};
 static const char *const on_full_words[] = {"wait", "drop", NULL};
 static const char *const quiet_words[] = {"0", "1", NULL};

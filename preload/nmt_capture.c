@@ -2,16 +2,18 @@
  * nmt_capture.c: the sampled path, run by the application thread.
  *
  * Only a sampled allocation, a free that the address filter cannot rule
- * out, or an mmap-family call comes here. It takes the stack (libunwind's
- * unw_backtrace by default, frame pointers with NMTRACE_UNWIND=fp), lets the
- * JVM bridge append Java frames, and publishes one event into the thread's
- * own ring. A ring past half full wakes the writer if it sleeps. A full ring
- * makes the thread wait for the writer's next round (NMTRACE_ON_FULL=wait,
- * the default), bounded: the wait gives up when the writer shows no progress
- * for a second, and the event is then dropped and counted. It is dropped and
- * counted at once with NMTRACE_ON_FULL=drop, and where no writer would answer
- * (may_wait). The re-entrancy guard is held throughout, so whatever the
- * unwinder or the JVM allocates goes straight to the real allocator.
+ * out, or an mmap-family call comes here. It takes the stack (by default
+ * with the fast unwinder of nmt_unwind.c, and with libunwind's unw_backtrace
+ * where that one cannot; NMTRACE_UNWIND=libunwind, fp and check choose
+ * otherwise), lets the JVM bridge append Java frames, and publishes one
+ * event into the thread's own ring. A ring past half full wakes the writer
+ * if it sleeps. A full ring makes the thread wait for the writer's next
+ * round (NMTRACE_ON_FULL=wait, the default), bounded: the wait gives up
+ * when the writer shows no progress for a second, and the event is then
+ * dropped and counted. It is dropped and counted at once with
+ * NMTRACE_ON_FULL=drop, and where no writer would answer (may_wait). The
+ * re-entrancy guard is held throughout, so whatever the unwinder or the JVM
+ * allocates goes straight to the real allocator.
  */
 #include <alloca.h>
 #include <fcntl.h>
@@ -28,6 +30,7 @@
 #include "nmt_attach.h"
 #include "nmt_internal.h"
 #include "nmt_sampler.h"
+#include "nmt_unwind.h"
 
 static _Atomic uint32_t nmt__thread_serial;
 
@@ -73,6 +76,8 @@ static uintptr_t stack_end_above(uintptr_t sp)
  * when the range is unknown or not wholly mapped. */
 static int stack_bounds(struct nmt_tls *t, uintptr_t sp)
 {
+    if (NMT_LIKELY(sp - t->stack_lo < t->stack_hi - t->stack_lo))
+        return 1; /* inside the range found before: the same stack */
     uintptr_t page = sp & ~(uintptr_t)4095;
     uintptr_t hi = stack_end_above(sp);
     if (hi != 0 && hi == t->stack_hi && page >= t->stack_lo)
@@ -178,7 +183,7 @@ static int is_unwind_pipe(int a, int b)
  * (our reader still keeps libunwind off its descriptors). */
 NMT_HIDDEN void nmt__unwind_init(void)
 {
-    if (nmt__cfg.unwind_fp)
+    if (nmt__cfg.unwind_mode == NMT_UNWIND_FP)
         return;
     int a, b;
     lowest_free_pair(&a, &b);
@@ -218,35 +223,100 @@ static NMT_NO_ASAN int fp_walk(void **out, int max)
     return n;
 }
 
+/* The first frame of stack[0..n) that does not return into the recorder. */
+static int first_foreign(void *const *stack, int n)
+{
+    int i = 0;
+    while (i < n && (uintptr_t)stack[i] >= nmt__self_lo && (uintptr_t)stack[i] < nmt__self_hi)
+        i++;
+    return i;
+}
+
+/* Whether the fast unwinder's stack a and libunwind's b agree on the first
+ * room frames past the recorder's own (the ones nmt__capture keeps). */
+static int same_stack(void *const *a, int na, void *const *b, int nb, int room)
+{
+    int i = first_foreign(a, na), j = first_foreign(b, nb);
+    na = na - i < room ? na - i : room;
+    nb = nb - j < room ? nb - j : room;
+    return na == nb && memcmp(a + i, b + j, sizeof(void *) * (size_t)na) == 0;
+}
+
+/* The fast unwinder (nmt_unwind.c) over this thread's stack, without our
+ * own frames. NMT_UNWIND_FALLBACK: it could not take this stack. */
+static int fast_walk(void **out, int max, int *cut)
+{
+    struct nmt_tls *t = &nmt__tls;
+    if (!stack_bounds(t, (uintptr_t)__builtin_frame_address(0)))
+        return NMT_UNWIND_FALLBACK;
+    /* The thread's own slot (slot_enter ran): its last walk; none in the
+     * shared slot of exited threads. */
+    struct nmt_unwind_memo *memo = t->thr != NULL ? &t->thr->unwind_memo : NULL;
+    struct nmt_unwind_span span = {t->stack_hi, nmt__self_lo, nmt__self_hi, memo, 0};
+    int n = nmt__fast_unwind(out, max, &span);
+    *cut = span.cut;
+    return n;
+}
+
+/* The raw stack into tmp[] (room for want) by libunwind, or by frame
+ * pointers; nmt__capture drops what it holds of our own frames. With check,
+ * the fast unwinder takes it too, and a difference in the first room frames
+ * is counted in rec.unwind_mismatch (libunwind's stack is the one kept). */
+static NMT_NOINLINE int unwind_raw(void **tmp, int want, int room)
+{
+    int mode = nmt__cfg.unwind_mode;
+    if (mode == NMT_UNWIND_FP)
+        return fp_walk(tmp, want);
+    int cut, n = NMT_UNWIND_FALLBACK;
+    void **fast = NULL;
+    if (mode == NMT_UNWIND_CHECK && nmt_cfi_usable()) {
+        fast = alloca(sizeof(void *) * (size_t)room);
+        n = fast_walk(fast, room, &cut);
+        if (n == NMT_UNWIND_FALLBACK)
+            atomic_fetch_add_explicit(&nmt__ctr.unwind_fallbacks, 1, memory_order_relaxed);
+    }
+    /* for safe_access_mem */
+    stack_bounds(&nmt__tls, (uintptr_t)__builtin_frame_address(0));
+    nmt__gate_enter(); /* libunwind's locks and the link map's: not across a fork */
+    int m = unw_backtrace(tmp, want);
+    nmt__gate_leave();
+    if (n != NMT_UNWIND_FALLBACK && !same_stack(fast, n, tmp, m, room))
+        atomic_fetch_add_explicit(&nmt__ctr.unwind_mismatch, 1, memory_order_relaxed);
+    return m;
+}
+
 /* Fills frames[] (room for max) with: entry, then the caller's frames out to
- * the root. Our own frames are dropped by address, whatever the inlining. */
+ * the root. Our own frames are dropped by address, whatever the inlining.
+ * With auto, the fast unwinder writes the caller's frames in place; a stack
+ * it cannot take is taken by libunwind (rec.unwind_fallbacks), and so is
+ * every stack where the rule tables cannot be trusted (attached late:
+ * nmt_cfi_usable). */
 NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry)
 {
-    int want = (int)max + 7; /* our own frames: up to ~6 deep */
     void **raw = (void **)(frames + 1);
-    int room = (int)max - 1;
-    /* Unwind into a scratch array with room for our own frames, then copy the
-     * caller's frames after the entry point. */
-    void **tmp = alloca(sizeof(void *) * (size_t)want);
-    int n;
-    if (nmt__cfg.unwind_fp) {
-        n = fp_walk(tmp, want);
-    } else {
-        stack_bounds(&nmt__tls, (uintptr_t)__builtin_frame_address(0)); /* for safe_access_mem */
-        nmt__gate_enter(); /* libunwind's locks and the link map's: not across a fork */
-        n = unw_backtrace(tmp, want);
-        nmt__gate_leave();
-    }
-    int i = 0;
-    while (i < n && (uintptr_t)tmp[i] >= nmt__self_lo && (uintptr_t)tmp[i] < nmt__self_hi)
-        i++;
-    int k = 0;
-    for (; i < n && k < room; i++)
-        raw[k++] = tmp[i];
+    int room = (int)max - 1, k = 0, cut = 0;
     frames[0] = (uintptr_t)entry;
+    int n = NMT_UNWIND_FALLBACK;
+    if (nmt__cfg.unwind_mode == NMT_UNWIND_AUTO && nmt_cfi_usable()) {
+        n = fast_walk(raw, room, &cut);
+        if (n == NMT_UNWIND_FALLBACK)
+            atomic_fetch_add_explicit(&nmt__ctr.unwind_fallbacks, 1, memory_order_relaxed);
+        k = n;
+    }
+    if (n == NMT_UNWIND_FALLBACK) {
+        /* Into a scratch array with room for our own frames, then the
+         * caller's frames after the entry point. */
+        int want = (int)max + 7; /* our own frames: up to ~6 deep */
+        void **tmp = alloca(sizeof(void *) * (size_t)want);
+        n = unwind_raw(tmp, want, room);
+        int i = first_foreign(tmp, n);
+        for (k = 0; i < n && k < room; i++)
+            raw[k++] = tmp[i];
+        cut = n == want || i < n;
+    }
     if (k == 0)
         atomic_fetch_add_explicit(&nmt__ctr.unwind_errors, 1, memory_order_relaxed);
-    if (n == want || i < n)
+    if (cut)
         atomic_fetch_add_explicit(&nmt__ctr.truncated_stacks, 1, memory_order_relaxed);
     return (uint32_t)k + 1;
 }

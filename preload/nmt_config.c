@@ -201,8 +201,10 @@ NMT_HIDDEN void nmt__config_load(void)
         nmt__cfg.seed_set = 1;
     }
     /* Keywords: the index in nmc_vars.c's word list. */
-    if (var("NMTRACE_UNWIND", &v, "libunwind"))
-        nmt__cfg.unwind_fp = v == 1;
+    nmt__cfg.unwind_mode = NMT_UNWIND_AUTO;
+    if (var("NMTRACE_UNWIND", &v, "auto"))
+        nmt__cfg.unwind_mode = (int)v;
+    nmt__cfg.unwind_fp = nmt__cfg.unwind_mode == NMT_UNWIND_FP;
     if (var("NMTRACE_JAVA", &v, "auto"))
         nmt__cfg.java = v == 0 || v == 2; /* auto, 1 */
     if (var("NMTRACE_ON_FULL", &v, "wait"))
@@ -223,7 +225,8 @@ NMT_HIDDEN void nmt__config_describe(void (*add)(void *, const char *, const cha
     add(ctx, "config.RATE", buf);
     snprintf(buf, sizeof(buf), "%llu", (unsigned long long)nmt__cfg.seed);
     add(ctx, "config.SEED", nmt__cfg.seed_set ? buf : "random");
-    add(ctx, "config.UNWIND", nmt__cfg.unwind_fp ? "fp" : "libunwind");
+    static const char *const unwind_names[] = {"libunwind", "fp", "auto", "check"};
+    add(ctx, "config.UNWIND", unwind_names[nmt__cfg.unwind_mode & 3]);
     snprintf(buf, sizeof(buf), "%u", nmt__cfg.depth);
     add(ctx, "config.DEPTH", buf);
     snprintf(buf, sizeof(buf), "%u", nmt__cfg.interval);

@@ -24,6 +24,7 @@
 #include "nmt_jvm.h"
 #include "nmt_ring.h"
 #include "nmt_state.h"
+#include "nmt_unwind.h"
 
 #define NMT_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define NMT_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -39,11 +40,14 @@
 #define NMT_MAX_FRAMES (NMT_MAX_DEPTH + 512)
 
 /* ---- configuration (nmt_config.c) ---- */
+/* NMTRACE_UNWIND's values: their index in nmc_vars.c's word list. */
+enum { NMT_UNWIND_LIBUNWIND = 0, NMT_UNWIND_FP = 1, NMT_UNWIND_AUTO = 2, NMT_UNWIND_CHECK = 3 };
 struct nmt_config {
     uint64_t rate; /* NMTRACE_RATE: mean bytes between samples; 1 = all */
     uint64_t seed; /* NMTRACE_SEED: 0 = from time and pid */
     int seed_set;
     int unwind_fp;     /* NMTRACE_UNWIND=fp */
+    int unwind_mode;   /* NMTRACE_UNWIND: NMT_UNWIND_* */
     uint32_t depth;    /* NMTRACE_DEPTH */
     uint32_t interval; /* NMTRACE_INTERVAL seconds, 0 = off */
     int interval_auto; /* NMTRACE_INTERVAL unset or auto: gaps grow (nmt_writer.c) */
@@ -145,6 +149,8 @@ struct nmt_thread {
     _Atomic uint64_t drops, drop_bytes, free_drops;
     struct nmt_ring *ring;
     size_t map_len; /* bytes mapped for the slot and its ring (rec.own_rings) */
+    /* The fast unwinder's last walk on the owning thread (nmt_unwind.h) */
+    struct nmt_unwind_memo unwind_memo;
 };
 NMT_HIDDEN extern struct nmt_thread *_Atomic nmt__threads;
 NMT_HIDDEN struct nmt_thread *nmt__thread_claim(void);

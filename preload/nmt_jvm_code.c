@@ -91,6 +91,9 @@ void JNICALL nmt__jvm_on_code_load(jvmtiEnv *ti, jmethodID method, jint size, co
     for (uint32_t i = 0; i < total; i++)
         npcs += !same_frames(rec, i, total);
     nmt_enc_u32(&b, npcs);
+    /* One hold of the method table for every frame of every PcDesc (a C2
+     * method has thousands); the loop makes no JVM call. */
+    nmt__jvm_methods_lock();
     for (uint32_t i = 0; i < total && !b.failed; i++) {
         if (same_frames(rec, i, total))
             continue;
@@ -100,11 +103,12 @@ void JNICALL nmt__jvm_on_code_load(jvmtiEnv *ti, jmethodID method, jint size, co
         nmt_enc_u32(&b, nf);
         /* methods[0] is the innermost (inlined) method. */
         for (uint32_t k = 0; k < nf; k++) {
-            nmt_enc_u32(&b, nmt__jvm_method_serial(pc->methods[k]));
+            nmt_enc_u32(&b, nmt__jvm_method_serial_locked(pc->methods[k]));
             nmt_enc_u32(&b,
                         pc->bcis[k] >= 0 ? (uint32_t)pc->bcis[k] : (uint32_t)NMT_FRAME_BCI_NONE);
         }
     }
+    nmt__jvm_methods_unlock();
     finish(&b);
     nmt__jvm_guard_leave();
 }

@@ -113,6 +113,11 @@ NMT_JVM_HIDDEN void nmt__jvm_code_range_add(uint64_t start, uint64_t size);
 /* Method serials (nmt_jvm_methods.c). Serial 0 means "no method". Thread-safe:
  * a short mutex, never held across a JVM call. Returns 0 on out-of-memory. */
 NMT_JVM_HIDDEN uint32_t nmt__jvm_method_serial(jmethodID id);
+/* The same for many ids under one hold of the table's mutex: lock, then any
+ * number of serial_locked (no JVM call in between), then unlock. */
+NMT_JVM_HIDDEN void nmt__jvm_methods_lock(void);
+NMT_JVM_HIDDEN uint32_t nmt__jvm_method_serial_locked(jmethodID id);
+NMT_JVM_HIDDEN void nmt__jvm_methods_unlock(void);
 /* Bridge thread: names the methods queued since the last call (JMETHOD records). */
 NMT_JVM_HIDDEN void nmt__jvm_methods_resolve(jvmtiEnv *ti, JNIEnv *jni);
 /* Bridge thread: waits up to ms for methods to name or a stop; 1 = stop. */

@@ -97,23 +97,39 @@ static uint32_t serial_locked(uint64_t id)
     return serial;
 }
 
-uint32_t nmt__jvm_method_serial(jmethodID method)
+void nmt__jvm_methods_lock(void)
+{
+    pthread_mutex_lock(&m_mu);
+}
+
+void nmt__jvm_methods_unlock(void)
+{
+    pthread_mutex_unlock(&m_mu);
+}
+
+uint32_t nmt__jvm_method_serial_locked(jmethodID method)
 {
     uint64_t id = (uint64_t)(uintptr_t)method;
     if (!id)
         return 0;
-    pthread_mutex_lock(&m_mu);
     uint32_t serial = serial_locked(id);
-    pthread_mutex_unlock(&m_mu);
     if (!serial)
         nmt__jvm_count(NMT_JST_INTERNAL, 1);
+    return serial;
+}
+
+uint32_t nmt__jvm_method_serial(jmethodID method)
+{
+    pthread_mutex_lock(&m_mu);
+    uint32_t serial = nmt__jvm_method_serial_locked(method);
+    pthread_mutex_unlock(&m_mu);
     return serial;
 }
 
 /* One lock for the whole stack: a deep Java stack has a hundred frames. */
 uint32_t nmt_jvm_translate(uint64_t *frames, uint32_t n)
 {
-    uint32_t out = 0, lost = 0;
+    uint32_t out = 0;
     int locked = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint64_t w = frames[i];
@@ -127,18 +143,14 @@ uint32_t nmt_jvm_translate(uint64_t *frames, uint32_t n)
         if (!locked)
             pthread_mutex_lock(&m_mu);
         locked = 1;
-        uint32_t serial = id ? serial_locked(id) : 0;
-        if (!serial) {
-            lost++; /* out of memory: counted, the frame is dropped */
-            continue;
-        }
+        uint32_t serial = nmt__jvm_method_serial_locked((jmethodID)(uintptr_t)id);
+        if (!serial)
+            continue; /* out of memory: counted, the frame is dropped */
         frames[out++] = nmt_frame_java(
             serial, bci == NMT_JRAW_BCI_NONE ? (uint32_t)NMT_FRAME_BCI_NONE : bci, type);
     }
     if (locked)
         pthread_mutex_unlock(&m_mu);
-    if (lost)
-        nmt__jvm_count(NMT_JST_INTERNAL, lost);
     return out;
 }
 

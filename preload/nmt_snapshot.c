@@ -25,6 +25,7 @@
 #include "nmt_os.h"
 #include "nmt_attach.h"
 #include "nmt_smaps.h"
+#include "nmt_unwind.h"
 #include "nmt_writer.h"
 
 struct kv_ctx {
@@ -115,7 +116,8 @@ static void encode_own_memory(struct counter_ctx *c)
     for (struct nmt_thread *s = atomic_load_explicit(&nmt__threads, memory_order_acquire); s;
          s = s->next)
         rings += s->map_len;
-    uint64_t fixed = sizeof(nmt__filter) + sizeof(nmt__liveset) + nmt__boot_used();
+    uint64_t fixed =
+        sizeof(nmt__filter) + sizeof(nmt__liveset) + nmt__rule_cache_bytes() + nmt__boot_used();
     uint64_t writer = nmt__wheap_in_use();
     uint64_t bridge = nmt_jvm_pending_bytes != NULL ? nmt_jvm_pending_bytes() : 0;
     counter_add(c, "rec.own_bytes", (int64_t)(rings + fixed + writer + bridge));
@@ -159,6 +161,8 @@ static void encode_counters(struct nmt_writer *w, struct nmt_enc *b)
     counter_atomic(&c, "rec.small_rings", &nmt__ctr.small_rings);
     counter_atomic(&c, "rec.unwind_errors", &nmt__ctr.unwind_errors);
     counter_atomic(&c, "rec.truncated_stacks", &nmt__ctr.truncated_stacks);
+    counter_atomic(&c, "rec.unwind_fallbacks", &nmt__ctr.unwind_fallbacks);
+    counter_atomic(&c, "rec.unwind_mismatch", &nmt__ctr.unwind_mismatch);
     counter_atomic(&c, "rec.mmap_failed_after_record", &nmt__ctr.mmap_failed_after_record);
     counter_add(&c, "rec.orphan_frees", (int64_t)nmt_livetab_orphans(&w->live));
     counter_add(&c, "rec.expired_orphans", (int64_t)w->live.expired_orphans);

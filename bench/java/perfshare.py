@@ -7,7 +7,10 @@ JVM start-up runs under that one: its callees are the JVM's work), or when
 any frame is in libunwind (only the recorder uses it in a JVM, and libunwind
 has no frame pointers, so chains through it rarely reach our frames). Kernel
 frames and other libraries below a recorder frame (libunwind, the JVM's
-AsyncGetCallTrace and JVMTI functions, system calls) count for the recorder.
+AsyncGetCallTrace and JVMTI functions, system calls) count for the recorder,
+and so does the JVM's work to post the events the bridge enabled (compiled
+method loads, class loads and prepares, generated code): HotSpot builds a
+compiled method's inlining records before it calls our callback.
 Each such sample is put in one part, by the recorder functions on its chain.
 Timed ratios move by ±15 % on a shared machine; these shares do not depend
 on how long the process waited for a CPU.
@@ -19,15 +22,17 @@ LIB = "libnmtrace.so"
 NOT_OURS = {"create_wrapper", "dlsym", "nmt__jvm_dlsym_stub"}
 
 JAVA_PART = "Java stack (AsyncGetCallTrace)"
+EVENTS_PART = "bridge set-up, JVMTI events, VMDeath"
 # (part, pattern over the recorder's function names on the chain), first match wins.
 PARTS = [
     ("exit snapshot", r"^(nmt_fini|nmt__writer_stop)$"),
     ("writer thread", r"^writer_main$"),
     ("bridge thread (naming, accounts)", r"^(names_main|bridge_main)$"),
-    ("bridge set-up, JVMTI events, VMDeath", r"^(start_here|attach_here|on_class_prepare|on_class_load|on_vm_death|nmt__jvm_on_\w+|nmt__jvm_created)$"),
+    (EVENTS_PART, r"^(start_here|attach_here|on_class_prepare|on_class_load|on_vm_death|nmt__jvm_on_\w+|nmt__jvm_created)$"),
     (JAVA_PART, r"^(nmt_jvm_append|take_trace)$"),
-    ("native unwind", r"^(nmt__capture|fp_walk|safe_access_mem)$|libunwind"),
+    ("native unwind", r"^(nmt__capture|fp_walk|safe_access_mem|nmt_?_unwind\w*|nmt_cfi\w*)$|libunwind"),
     ("sampled path, the rest", r"^(sampled_alloc|free_slow|malloc_slow|calloc_slow|realloc_slow|record_mmap|take_stack|publish|\w+_slow\w*)$"),
+    ("recorder start (its constructor)", r"^nmt_init$"),
     ("hooks (unsampled calls)", r"."),
 ]
 
@@ -65,10 +70,18 @@ def samples(data):
         yield chain
 
 
+# The JVM's own work for the events the bridge asked for (building a compiled
+# method's inlining records, say) runs before our callback is called.
+JVM_FOR_US = re.compile(r"^JvmtiExport::post_(compiled_method_\w+|class_prepare|class_load|"
+                        r"dynamic_code_generated\w*)\b")
+
+
 def part_of(chain):
     """The recorder's part a sample belongs to, or None if it is not ours."""
     if any("libunwind" in dso for _, dso in chain):
         return "native unwind"
+    if any(JVM_FOR_US.match(f) for f, _ in chain):
+        return EVENTS_PART
     first = next((i for i, (_, dso) in enumerate(chain) if dso.endswith(LIB)), None)
     if first is None or chain[first][0] in NOT_OURS:
         return None

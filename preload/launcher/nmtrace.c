@@ -56,7 +56,7 @@ static const char usage_text[] =
     "                         default auto: from 10 s, the gaps growing to 21 min)\n"
     "  -g, --growth SIZE      a snapshot when tracked bytes grew by SIZE (NMTRACE_GROWTH)\n"
     "  -d, --depth N          at most N native frames per stack        (NMTRACE_DEPTH)\n"
-    "  -u, --unwind METHOD    libunwind or fp                          (NMTRACE_UNWIND)\n"
+    "  -u, --unwind METHOD    auto, libunwind, fp or check             (NMTRACE_UNWIND)\n"
     "  -s, --seed N           sampler seed, for repeatable runs        (NMTRACE_SEED)\n"
     "      --signal SIG       dump a snapshot on SIG (USR1, RTMIN+2, 10...) (NMTRACE_SIGNAL)\n"
     "      --trigger FILE     dump a snapshot when FILE appears        (NMTRACE_TRIGGER)\n"

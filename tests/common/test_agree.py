@@ -25,7 +25,8 @@ SIGNALS = {"USR1": 1, "usr1": 1, "SIGUSR1": 1, "10": 1, "RTMIN+2": 1, "rtmax-1":
            "-10": 0}
 
 DEPTHS = {"1": 1, "64": 1, "256": 1, "0": 0, "257": 0, "1k": 0, "-1": 0, "6 4": 0, "deep": 0}
-UNWINDS = {"fp": 1, "FP": 1, "libunwind": 1, "LibUnwind": 1, "dwarf": 0, "f": 0, "fp ": 0}
+UNWINDS = {"fp": 1, "FP": 1, "libunwind": 1, "LibUnwind": 1, "auto": 1, "check": 1, "Check": 1,
+           "dwarf": 0, "f": 0, "fp ": 0, "checks": 0}
 
 failures = []
 

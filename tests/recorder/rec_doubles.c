@@ -24,12 +24,13 @@ void nmt__config_describe(void (*add)(void *, const char *, const char *), void 
     add(ctx, "config.RATE", nmt__cfg.rate == 1 ? "1" : "sampled");
 }
 
-void rec_setup(uint64_t rate, int unwind_fp)
+void rec_setup(uint64_t rate, int unwind_mode)
 {
     nmt__cfg.rate = rate;
     nmt__cfg.seed = 1;
     nmt__cfg.seed_set = 1;
-    nmt__cfg.unwind_fp = unwind_fp;
+    nmt__cfg.unwind_mode = unwind_mode;
+    nmt__cfg.unwind_fp = unwind_mode == NMT_UNWIND_FP;
     nmt__cfg.depth = 64;
     nmt__cfg.ring_kib = 64;
     nmt__cfg.java = 0;

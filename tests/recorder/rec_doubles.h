@@ -19,9 +19,10 @@
 
 #include "../../preload/nmt_internal.h"
 
-/* Configures a recording at rate (1: every allocation) with the frame-pointer
- * unwinder (unwind_fp) or libunwind, and turns recording on. */
-void rec_setup(uint64_t rate, int unwind_fp);
+/* Configures a recording at rate (1: every allocation) with the unwinder
+ * unwind_mode (NMT_UNWIND_*: 0 libunwind, 1 frame pointers), and turns
+ * recording on. */
+void rec_setup(uint64_t rate, int unwind_mode);
 
 /* The profile file as the fake OS received it. */
 struct rec_file {

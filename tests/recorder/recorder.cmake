@@ -83,7 +83,9 @@ nmt_unit_test(test_enc
 # OS file, the configuration and the bootstrap (rec_doubles.h). Frame
 # pointers and no sibling calls, so that the tests' call chains are what the
 # unwinders see; exported symbols (-rdynamic) so that dladdr names them.
-set(NMT_REC_CORE ${NMT_PRELOAD_DIR}/nmt_capture.c ${NMT_PRELOAD_DIR}/nmt_thread.c
+set(NMT_REC_CORE ${NMT_PRELOAD_DIR}/nmt_capture.c ${NMT_PRELOAD_DIR}/nmt_unwind.c
+  ${NMT_PRELOAD_DIR}/nmt_cfi.c ${NMT_PRELOAD_DIR}/nmt_cfi_eval.c ${NMT_PRELOAD_DIR}/nmt_cfi_insn.c
+  ${NMT_PRELOAD_DIR}/nmt_dlclose.c ${NMT_PRELOAD_DIR}/nmt_thread.c
   ${NMT_PRELOAD_DIR}/nmt_state.c ${NMT_PRELOAD_DIR}/nmt_sampler.c
   ${NMT_PRELOAD_DIR}/nmt_forkgate.c ${NMT_PRELOAD_DIR}/nmt_attach_gate.c ${NMT_REC_DIR}/rec_doubles.c)
 nmt_unit_test(test_capture
@@ -132,4 +134,12 @@ if(Python3_Interpreter_FOUND AND TARGET nmtrace)
            COMMAND ${Python3_EXECUTABLE} -B ${NMT_REC_DIR}/check_layers.py
                    "$<JOIN:$<TARGET_OBJECTS:nmtrace>,,>")
   set_tests_properties(recorder_layers PROPERTIES LABELS "unit;recorder" TIMEOUT 60)
+endif()
+# The fast unwinder (nmt_unwind.c) over the test's own rule source: frame
+# pointers, so that the rule it gives for this program's code is right.
+nmt_unit_test(test_unwind
+  SOURCES ${NMT_REC_DIR}/test_unwind.c ${NMT_PRELOAD_DIR}/nmt_unwind.c
+  LIBS Threads::Threads LABELS recorder)
+if(TARGET test_unwind)
+  target_compile_options(test_unwind PRIVATE -fno-omit-frame-pointer -fno-optimize-sibling-calls)
 endif()

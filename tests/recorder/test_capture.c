@@ -1,7 +1,7 @@
 /*
  * test_capture.c: units for the sampled path (preload/nmt_capture.c) and the
- * slot registry it publishes through (preload/nmt_thread.c): both unwinders
- * take a known chain of this program's functions, the recorder's own frames
+ * slot registry it publishes through (preload/nmt_thread.c): each unwinder
+ * takes a known chain of this program's functions, the recorder's own frames
  * are dropped and a cut stack is counted, a sampled allocation, a free and
  * mmap-family calls reach the calling thread's ring as the events the writer
  * reads, a full ring's losses are counted exactly, and a thread gets a slot
@@ -85,7 +85,7 @@ static uint64_t counter(_Atomic uint64_t *c)
 
 Test(capture, fp_unwinder_takes_the_call_chain)
 {
-    rec_setup(1, 1);
+    rec_setup(1, NMT_UNWIND_FP);
     uint32_t n = capture_from_chain();
     cr_assert_gt(n, 4);
     cr_assert_eq(got[0], (uint64_t)(uintptr_t)fake_malloc, "frame 0 is the entry point");
@@ -96,7 +96,7 @@ Test(capture, fp_unwinder_takes_the_call_chain)
 
 Test(capture, libunwind_takes_the_call_chain)
 {
-    rec_setup(1, 0);
+    rec_setup(1, NMT_UNWIND_LIBUNWIND);
     nmt__unwind_init();
     uint32_t n = capture_from_chain();
     cr_assert_eq(got[0], (uint64_t)(uintptr_t)fake_malloc);
@@ -104,29 +104,64 @@ Test(capture, libunwind_takes_the_call_chain)
     cr_assert_eq(counter(&nmt__ctr.unwind_errors), 0);
 }
 
+/* Makes the recorder's own text (nmt__self_lo..hi) the span of the
+ * addresses that captures by libunwind and by the fast unwinder find before
+ * the test's chain. Leaves the configuration at libunwind. */
+static void set_self_range(void)
+{
+    static const int modes[] = {NMT_UNWIND_LIBUNWIND, NMT_UNWIND_AUTO};
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (int m = 1; m >= 0; m--) {
+        rec_setup(1, modes[m]);
+        uint32_t n = capture_from_chain();
+        int at = rec_find_chain(got, n, capture_chain, 4);
+        cr_assert_geq(at, 2, "the walk starts inside nmt__capture");
+        for (int i = 1; i < at; i++) {
+            lo = got[i] < lo ? got[i] : lo;
+            hi = got[i] > hi ? got[i] : hi;
+        }
+    }
+    nmt__self_lo = (uintptr_t)lo;
+    nmt__self_hi = (uintptr_t)hi + 1;
+}
+
+/* The default unwinder (nmt_unwind.c over the call-frame tables) takes the
+ * chain without libunwind; check mode takes it both ways and finds them
+ * the same. */
+Test(capture, fast_unwinder_takes_the_call_chain)
+{
+    rec_setup(1, NMT_UNWIND_LIBUNWIND);
+    nmt__unwind_init();
+    set_self_range();
+    rec_setup(1, NMT_UNWIND_AUTO);
+    uint32_t n = capture_from_chain();
+    cr_assert_eq(rec_find_chain(got, n, capture_chain, 4), 1, "own frames dropped");
+    cr_assert_eq(got[0], (uint64_t)(uintptr_t)fake_malloc);
+    cr_assert_geq(rec_find_chain(got, n, capture_chain, 4), 1);
+    cr_assert_eq(counter(&nmt__ctr.unwind_fallbacks), 0);
+    cr_assert_eq(counter(&nmt__ctr.unwind_errors), 0);
+    rec_setup(1, NMT_UNWIND_CHECK);
+    uint32_t m = capture_from_chain();
+    cr_assert_eq(m, n);
+    cr_assert_geq(rec_find_chain(got, m, capture_chain, 4), 1);
+    cr_assert_eq(counter(&nmt__ctr.unwind_mismatch), 0);
+    cr_assert_eq(counter(&nmt__ctr.unwind_fallbacks), 0);
+}
+
 /* The recorder's own frames (nmt__self_lo..hi, its text) come off the leaf
  * end, whatever they are: the stack then starts at the caller's frame. */
 Test(capture, own_frames_are_dropped)
 {
-    rec_setup(1, 0);
+    rec_setup(1, NMT_UNWIND_LIBUNWIND);
     nmt__unwind_init();
+    set_self_range();
     uint32_t n = capture_from_chain();
-    int at = rec_find_chain(got, n, capture_chain, 4);
-    cr_assert_geq(at, 2, "libunwind's walk starts inside nmt__capture");
-    uint64_t lo = UINT64_MAX, hi = 0;
-    for (int i = 1; i < at; i++) {
-        lo = got[i] < lo ? got[i] : lo;
-        hi = got[i] > hi ? got[i] : hi;
-    }
-    nmt__self_lo = (uintptr_t)lo;
-    nmt__self_hi = (uintptr_t)hi + 1;
-    n = capture_from_chain();
     cr_assert_eq(rec_find_chain(got, n, capture_chain, 4), 1);
 }
 
 Test(capture, cut_stack_is_counted)
 {
-    rec_setup(1, 1);
+    rec_setup(1, NMT_UNWIND_FP);
     got_max = 3;
     uint32_t n = capture_from_chain();
     cr_assert_eq(n, 3);
@@ -142,7 +177,7 @@ static const struct nmt_ev *next_event(struct nmt_ring *r, uint32_t *len)
 
 Test(capture, sampled_alloc_and_free_reach_the_threads_ring)
 {
-    rec_setup(1, 1);
+    rec_setup(1, NMT_UNWIND_FP);
     sample_ptr = (void *)0x5550000;
     bottom = sample_now;
     chain_a();
@@ -175,7 +210,7 @@ Test(capture, sampled_alloc_and_free_reach_the_threads_ring)
 
 Test(capture, exact_mode_keeps_the_sample_in_the_live_set)
 {
-    rec_setup(4096, 1);
+    rec_setup(4096, NMT_UNWIND_FP);
     sample_ptr = (void *)0x6660000;
     bottom = sample_now;
     chain_a();
@@ -185,7 +220,7 @@ Test(capture, exact_mode_keeps_the_sample_in_the_live_set)
 /* Only the calls that create or commit pages carry a stack. */
 Test(capture, mmap_events_carry_a_stack_when_they_map)
 {
-    rec_setup(1, 1);
+    rec_setup(1, NMT_UNWIND_FP);
     nmt__record_mmap(NMT_EV_MMAP, 0x10000, 8192, 3, 0, (void *)fake_malloc, 5);
     nmt__record_mmap(NMT_EV_MUNMAP, 0x10000, 4096, 0, 0, (void *)fake_malloc, 6);
     struct nmt_ring *r = nmt__tls.thr->ring;
@@ -208,7 +243,7 @@ Test(capture, mmap_events_carry_a_stack_when_they_map)
  * is dropped and counted in the thread's slot: exactly the difference. */
 Test(capture, full_ring_drops_are_counted_exactly)
 {
-    rec_setup(1, 1);
+    rec_setup(1, NMT_UNWIND_FP);
     nmt__cfg.ring_kib = 4;
     nmt__cfg.on_full_drop = 1;
     bottom = sample_now;
@@ -243,7 +278,7 @@ static void *sample_on_thread(void *arg)
 
 Test(capture, each_thread_gets_its_own_slot_and_its_exit_marks_it_dead)
 {
-    rec_setup(1, 1);
+    rec_setup(1, NMT_UNWIND_FP);
     nmt__thread_init_key();
     sample_ptr = (void *)0x8880000;
     bottom = sample_now;

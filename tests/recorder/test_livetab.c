@@ -2,7 +2,9 @@
  * test_livetab.c: units for the live-allocation table (preload/nmt_livetab.c):
  * in-order and out-of-order pairing, address reuse under every drain order,
  * replacement, expiry of orphans and of marks that share a slot with a live
- * entry, growth to 2e6 entries, allocation failure.
+ * entry, growth to 2e6 entries, allocation failure; rings drained in random
+ * order against the truth and, call by call, against a plain model of the
+ * rules.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -529,4 +531,142 @@ Test(livetab, rings_drained_in_random_order_against_the_truth)
     cr_assert_eq(nmt_livetab_orphans(&t), 0);
     cr_assert_eq(t.marks, 0);
     nmt_livetab_destroy(&t);
+}
+
+/* The rules of nmt_livetab.h written out plainly, for a few addresses
+ * numbered 0..MODEL_P-1: an array instead of a hash table, a scan instead of
+ * a queue. */
+#define MODEL_P 24
+struct model {
+    struct {
+        int live, mark, matched;
+        uint64_t seq, size, fseq;
+        uint32_t stack, fround;
+    } a[MODEL_P];
+    uint64_t live, orphans, expired;
+};
+
+static int model_alloc(struct model *m, int i, uint64_t seq, uint32_t stack, uint64_t size,
+                       uint64_t *old_seq)
+{
+    if (m->a[i].mark && m->a[i].fseq > seq) {
+        m->orphans -= !m->a[i].matched;
+        m->a[i].matched = 1;
+        return 0;
+    }
+    if (m->a[i].live && m->a[i].seq >= seq)
+        return 0;
+    int r = m->a[i].live ? 2 : 1;
+    *old_seq = m->a[i].seq;
+    m->live += r == 1;
+    m->a[i].live = 1;
+    m->a[i].seq = seq;
+    m->a[i].size = size;
+    m->a[i].stack = stack;
+    return r;
+}
+
+static int model_free(struct model *m, int i, uint64_t seq, uint32_t round, uint64_t *old_seq)
+{
+    int matched = m->a[i].live && m->a[i].seq < seq;
+    if (matched) {
+        *old_seq = m->a[i].seq;
+        m->a[i].live = 0;
+        m->live--;
+    }
+    if (!m->a[i].mark) {
+        m->a[i].mark = 1;
+        m->a[i].fseq = seq;
+        m->a[i].fround = round;
+        m->a[i].matched = matched;
+        m->orphans += !matched;
+        return matched;
+    }
+    if (m->a[i].fseq < seq) {
+        m->orphans += !matched - !m->a[i].matched;
+        m->a[i].fseq = seq;
+        m->a[i].matched = matched;
+    }
+    if ((int32_t)(round - m->a[i].fround) > 0)
+        m->a[i].fround = round;
+    return matched;
+}
+
+static void model_expire(struct model *m, uint32_t round)
+{
+    for (int i = 0; i < MODEL_P; i++)
+        if (m->a[i].mark && (uint32_t)(round - m->a[i].fround) > 1) {
+            m->orphans -= !m->a[i].matched;
+            m->expired += !m->a[i].matched;
+            m->a[i].mark = 0;
+        }
+}
+
+/* Four rings drained in random order with rounds and expiry, some events
+ * lost (as a full ring in drop mode loses them): every call returns what the
+ * plain model returns, and the counters agree after every round. */
+Test(livetab, agrees_with_a_plain_model_call_by_call)
+{
+    enum { K = 4, E = 20000 };
+    static uint64_t ring_ev[K][E];
+    static int ev_i[E + 1], ev_alloc[E + 1];
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        uint64_t x = seed * 977, ring_n[K] = {0}, ring_pos[K] = {0}, committed = 0;
+        int live[MODEL_P] = {0};
+        for (uint64_t seq = 1; seq <= E; seq++) {
+            int i = (int)(lcg(&x) % MODEL_P);
+            ev_i[seq] = i;
+            ev_alloc[seq] = !live[i];
+            live[i] = !live[i];
+            uint32_t k = (uint32_t)(lcg(&x) % K);
+            if (seed % 2 == 0 && lcg(&x) % 40 == 0)
+                continue; /* even seeds lose one event in 40 */
+            ring_ev[k][ring_n[k]++] = seq;
+        }
+        struct nmt_livetab t;
+        static struct model m;
+        memset(&m, 0, sizeof(m));
+        cr_assert_eq(nmt_livetab_init(&t), 0);
+        uint32_t round = 0;
+        for (int quiet = 0; quiet < 4;) {
+            round++;
+            uint32_t first = (uint32_t)(lcg(&x) % K);
+            for (uint32_t j = 0; j < K; j++) {
+                uint32_t k = (first + j) % K;
+                committed += lcg(&x) % (seed * 40); /* short and long rounds */
+                committed = committed > E ? E : committed;
+                while (ring_pos[k] < ring_n[k] && ring_ev[k][ring_pos[k]] <= committed) {
+                    uint64_t seq = ring_ev[k][ring_pos[k]++], want_seq = 0;
+                    int i = ev_i[seq], r, want;
+                    uint64_t p = (uint64_t)(i + 1) << 4;
+                    struct nmt_live got = {0};
+                    if (ev_alloc[seq]) {
+                        want = model_alloc(&m, i, seq, 1 + (uint32_t)i, seq % 999, &want_seq);
+                        r = nmt_livetab_alloc(&t, p, seq, 1 + (uint32_t)i, seq % 999, round, &got);
+                    } else {
+                        want = model_free(&m, i, seq, round, &want_seq);
+                        r = nmt_livetab_free(&t, p, seq, round, &got);
+                    }
+                    cr_assert_eq(r, want, "seed %lu seq %lu: %d, the model says %d",
+                                 (unsigned long)seed, (unsigned long)seq, r, want);
+                    if (r == 2 || (r == 1 && !ev_alloc[seq]))
+                        cr_assert_eq(got.seq, want_seq);
+                }
+            }
+            nmt_livetab_expire(&t, round);
+            model_expire(&m, round);
+            cr_assert_eq(nmt_livetab_count(&t), m.live, "seed %lu round %u", (unsigned long)seed,
+                         round);
+            cr_assert_eq(nmt_livetab_orphans(&t), m.orphans);
+            cr_assert_eq(t.expired_orphans, m.expired);
+            quiet += committed == E;
+        }
+        for (int i = 0; i < MODEL_P; i++) {
+            struct nmt_live e;
+            cr_assert_eq(nmt_livetab_lookup(&t, (uint64_t)(i + 1) << 4, &e), m.a[i].live);
+            if (m.a[i].live)
+                cr_assert(e.seq == m.a[i].seq && e.size == m.a[i].size && e.stack == m.a[i].stack);
+        }
+        nmt_livetab_destroy(&t);
+    }
 }

@@ -594,6 +594,70 @@ def case_fp_unwind(env):
     print("fp unwinder: exact")
 
 
+def our_symbols(snap, prog):
+    """Symbols of the program and of every test library (libuwt_*) it mapped."""
+    paths = {os.path.realpath(prog)}
+    for m in snap.maps:
+        if os.path.basename(m["path"]).startswith("libuwt_"):
+            paths.add(os.path.realpath(m["path"]))
+    return [nmtprof.Symbols(p) for p in sorted(paths)]
+
+
+def our_chain(snap, syms, frames, names):
+    """The names (out of names) of a stack's frames past its entry point."""
+    out = []
+    for a in frames[1:]:
+        for s in syms:
+            f = s.function_at(snap, a - 1)
+            if f is not None:
+                if f in names:
+                    out.append(f)
+                break
+    return out
+
+
+def unwind_run(env, mode):
+    """prog_unwind at rate 1 with NMTRACE_UNWIND=mode: checks that each kept
+    block's stack holds the functions the program says, and that few stacks
+    needed libunwind. Returns the last snapshot's counters."""
+    env.clean()
+    r = env.run([env.prog("prog_unwind")],
+                dict(BIG_RING, NMTRACE_RATE="1", NMTRACE_UNWIND=mode, NMTRACE_DEPTH="128"))
+    truth = json.loads(r.stdout)
+    prof = env.only_profile()
+    snap = prof.last()
+    check(prof.info.get("config.UNWIND") == mode, "config.UNWIND %s" % prof.info.get("config.UNWIND"))
+    c = snap.counters
+    samples, falls = c.get("rec.samples", 0), c.get("rec.unwind_fallbacks", -1)
+    print("%s: samples %d, fallbacks %d, mismatches %d"
+          % (mode, samples, falls, c.get("rec.unwind_mismatch", -1)))
+    # A library's stacks may fall back while nmt_cfi has not yet seen it
+    # loaded (its link map checks are rate-limited): the dlopened ones, 41
+    # stacks, are under a tenth of the program's.
+    check(samples >= 700, "only %d samples" % samples)
+    check(0 <= falls <= samples // 10, "%d of %d stacks fell back to libunwind" % (falls, samples))
+    check(c.get("rec.truncated_stacks", 0) == 0, "stacks cut at NMTRACE_DEPTH")
+    syms = our_symbols(snap, env.prog("prog_unwind"))
+    names = {n for t in truth for n in t["chain"]}
+    for t in truth:
+        sids = [s for s in snap.sites if snap.sites[s]["live_bytes"] == t["size"]]
+        check(len(sids) == 1, "%d sites keep %d bytes" % (len(sids), t["size"]))
+        got = our_chain(snap, syms, prof.stacks[sids[0]], names)
+        check(got == t["chain"], "%d bytes: stack %s, truth %s" % (t["size"], got, t["chain"]))
+    return c
+
+
+def case_unwind_check(env):
+    """The fast unwinder (NMTRACE_UNWIND=auto, the default) records the stacks
+    the program says, and NMTRACE_UNWIND=check, which takes every stack with
+    it and with libunwind, finds no difference."""
+    unwind_run(env, "auto")
+    c = unwind_run(env, "check")
+    check(c.get("rec.unwind_mismatch") == 0, "fast unwinder differs from libunwind on %s stacks"
+          % c.get("rec.unwind_mismatch"))
+    print("unwind check: stacks as the program says, no difference from libunwind")
+
+
 def case_jemalloc(env):
     """Wrapping an LD_PRELOADed jemalloc: its mallocs are attributed exactly
     and its own mmaps are recorded too."""

@@ -56,7 +56,7 @@ static void free_sample(uintptr_t p)
 
 static void start(void)
 {
-    rec_setup(1, 1);
+    rec_setup(1, NMT_UNWIND_FP);
     cr_assert_eq(nmt__writer_init_tables(&nmt__w), 0);
 }
 

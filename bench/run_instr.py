@@ -52,9 +52,10 @@ def totals(path):
 # hooks', nmt_ring.h's inside the writer's round is the writer's. libunwind
 # has no symbols: its instructions are "???". libm's are split by use.
 HOOK_FNS = {"malloc", "free", "calloc", "realloc"}
-UNWIND_FNS = {"nmt__capture", "safe_access_mem", "stack_bounds", "fp_walk", "backtrace",
-              "take_stack", "nmt__gate_enter", "nmt__gate_leave"}
-UNWIND_FILES = {"???", "nmt_unwind.c", "nmt_cfi.c", "nmt_forkgate.c"}
+UNWIND_FNS = {"nmt__capture", "safe_access_mem", "stack_bounds", "stack_end_above", "fp_walk",
+              "fast_walk", "first_foreign", "same_stack", "backtrace", "take_stack",
+              "nmt__gate_enter", "nmt__gate_leave"}
+UNWIND_FILES = ("???", "nmt_unwind", "nmt_cfi", "nmt_forkgate")  # file name prefixes
 WRITER_FILES = {"nmt_writer.c", "nmt_livetab.c", "nmt_stacktab.c", "nmt_snapshot.c",
                 "nmt_smaps.c", "nmt_os.c", "nmt_mmap_model.c", "nmt_wheap.c", "nmt_enc.c"}
 WRITER_FNS = {"intern", "apply_alloc", "apply_free", "process", "nmt_sampler_weight"}
@@ -74,7 +75,7 @@ def part(fl, fn):
         return 5
     if fn in HOOK_FNS:
         return 0
-    if base in UNWIND_FILES or fn in UNWIND_FNS:
+    if base.startswith(UNWIND_FILES) or fn in UNWIND_FNS:
         return 1
     if base in WRITER_FILES or fn in WRITER_FNS or fn.startswith("nmt__writer"):
         return 3

@@ -74,10 +74,8 @@ static uintptr_t stack_end_above(uintptr_t sp)
  * on the same stack make no syscall. Everything below stack_lo down to the
  * caller's own frame is live stack as well. Returns 0 (and an empty range)
  * when the range is unknown or not wholly mapped. */
-static int stack_bounds(struct nmt_tls *t, uintptr_t sp)
+static NMT_NOINLINE int stack_bounds_new(struct nmt_tls *t, uintptr_t sp)
 {
-    if (NMT_LIKELY(sp - t->stack_lo < t->stack_hi - t->stack_lo))
-        return 1; /* inside the range found before: the same stack */
     uintptr_t page = sp & ~(uintptr_t)4095;
     uintptr_t hi = stack_end_above(sp);
     if (hi != 0 && hi == t->stack_hi && page >= t->stack_lo)
@@ -100,6 +98,13 @@ static int stack_bounds(struct nmt_tls *t, uintptr_t sp)
     t->stack_lo = page;
     t->stack_hi = hi;
     return 1;
+}
+
+static inline int stack_bounds(struct nmt_tls *t, uintptr_t sp)
+{
+    if (NMT_LIKELY(sp - t->stack_lo < t->stack_hi - t->stack_lo))
+        return 1; /* inside the range found before: the same stack */
+    return stack_bounds_new(t, sp);
 }
 
 /*
@@ -243,8 +248,11 @@ static int same_stack(void *const *a, int na, void *const *b, int nb, int room)
 }
 
 /* The fast unwinder (nmt_unwind.c) over this thread's stack, without our
- * own frames. NMT_UNWIND_FALLBACK: it could not take this stack. */
-static int fast_walk(void **out, int max, int *cut)
+ * own frames, crossing them from start_fp (nmt_unwind_span) when not 0.
+ * NMT_UNWIND_FALLBACK: it could not take this stack. Inlined: one call
+ * fewer per sample. */
+static inline __attribute__((always_inline)) int fast_walk(void **out, int max, int *cut,
+                                                           uintptr_t start_fp)
 {
     struct nmt_tls *t = &nmt__tls;
     if (!stack_bounds(t, (uintptr_t)__builtin_frame_address(0)))
@@ -252,7 +260,7 @@ static int fast_walk(void **out, int max, int *cut)
     /* The thread's own slot (slot_enter ran): its last walk; none in the
      * shared slot of exited threads. */
     struct nmt_unwind_memo *memo = t->thr != NULL ? &t->thr->unwind_memo : NULL;
-    struct nmt_unwind_span span = {t->stack_hi, nmt__self_lo, nmt__self_hi, memo, 0};
+    struct nmt_unwind_span span = {t->stack_hi, nmt__self_lo, nmt__self_hi, memo, 0, start_fp};
     int n = nmt__fast_unwind(out, max, &span);
     *cut = span.cut;
     return n;
@@ -271,7 +279,7 @@ static NMT_NOINLINE int unwind_raw(void **tmp, int want, int room)
     void **fast = NULL;
     if (mode == NMT_UNWIND_CHECK && nmt_cfi_usable()) {
         fast = alloca(sizeof(void *) * (size_t)room);
-        n = fast_walk(fast, room, &cut);
+        n = fast_walk(fast, room, &cut, 0);
         if (n == NMT_UNWIND_FALLBACK)
             atomic_fetch_add_explicit(&nmt__ctr.unwind_fallbacks, 1, memory_order_relaxed);
     }
@@ -291,14 +299,15 @@ static NMT_NOINLINE int unwind_raw(void **tmp, int want, int room)
  * it cannot take is taken by libunwind (rec.unwind_fallbacks), and so is
  * every stack where the rule tables cannot be trusted (attached late:
  * nmt_cfi_usable). */
-NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry)
+static NMT_NOINLINE uint32_t capture_from(uint64_t *frames, uint32_t max, void *entry,
+                                          uintptr_t start_fp)
 {
     void **raw = (void **)(frames + 1);
     int room = (int)max - 1, k = 0, cut = 0;
     frames[0] = (uintptr_t)entry;
     int n = NMT_UNWIND_FALLBACK;
     if (nmt__cfg.unwind_mode == NMT_UNWIND_AUTO && nmt_cfi_usable()) {
-        n = fast_walk(raw, room, &cut);
+        n = fast_walk(raw, room, &cut, start_fp);
         if (n == NMT_UNWIND_FALLBACK)
             atomic_fetch_add_explicit(&nmt__ctr.unwind_fallbacks, 1, memory_order_relaxed);
         k = n;
@@ -319,6 +328,11 @@ NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry)
     if (cut)
         atomic_fetch_add_explicit(&nmt__ctr.truncated_stacks, 1, memory_order_relaxed);
     return (uint32_t)k + 1;
+}
+
+NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry)
+{
+    return capture_from(frames, max, entry, 0);
 }
 
 /* The slot to publish into. *late is set when it is the shared slot of
@@ -451,9 +465,12 @@ static uint32_t frame_room(void)
     return room;
 }
 
-static uint32_t take_stack(uint64_t *frames, uint32_t room, void *entry, uint32_t *flags)
+/* start_fp: the caller's own frame address, where the fast unwinder starts
+ * crossing the recorder's frames (those below it are skipped). */
+static uint32_t take_stack(uint64_t *frames, uint32_t room, void *entry, uint32_t *flags,
+                           void *start_fp)
 {
-    uint32_t n = nmt__capture(frames, nmt__cfg.depth + 1, entry);
+    uint32_t n = capture_from(frames, nmt__cfg.depth + 1, entry, (uintptr_t)start_fp);
     if (room > nmt__cfg.depth + 1 && nmt_jvm_append != NULL) {
         n = nmt_jvm_append(frames, n, room);
         /* Java frames, when any, come last: tell the writer to translate. */
@@ -482,7 +499,7 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
     uint32_t room = frame_room();
     uint64_t *frames = alloca(room * sizeof(uint64_t));
     struct nmt_ev head = {.type = NMT_EV_ALLOC};
-    uint32_t n = take_stack(frames, room, entry, &head.flags);
+    uint32_t n = take_stack(frames, room, entry, &head.flags, __builtin_frame_address(0));
     if (nmt__exact && nmt_liveset_insert(&nmt__liveset, ptr) != 0) {
         /* Both buckets full: 16 live samples hash there. Lost, and counted. */
         atomic_fetch_add_explicit(&nmt__ctr.liveset_full, 1, memory_order_relaxed);
@@ -552,7 +569,7 @@ static void record_mmap(int type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_
     /* Only the calls that create or commit pages need a stack: the others
      * act on ranges whose owners are already known. */
     if (type == NMT_EV_MMAP || type == NMT_EV_MPROTECT || type == NMT_EV_MREMAP)
-        n = take_stack(frames, room, entry, &head.flags);
+        n = take_stack(frames, room, entry, &head.flags, __builtin_frame_address(0));
     if (publish(thr, &head, frames, n) != 0)
         count_drop(thr, type == NMT_EV_MMAP ? a1 : 0);
     slot_leave(late);

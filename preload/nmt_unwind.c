@@ -378,6 +378,8 @@ NMT_HIDDEN NMT_NO_ASAN NMT_NOINLINE int nmt__fast_unwind(void **out, int max,
     if (crossed) {
         /* Each saved rbp must lie above the last frame: the walk ends. */
         uintptr_t fp = w.bp, sp = w.sp, top = w.hi - 16;
+        if (span->start_fp != 0)
+            fp = span->start_fp; /* checked like a saved rbp below */
         while (ip - self_lo < self_len) {
             if (fp < sp || fp > top)
                 return NMT_UNWIND_FALLBACK;

@@ -337,12 +337,11 @@ NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry)
 
 /* The slot to publish into. *late is set when it is the shared slot of
  * exited threads, which slot_leave() must unlock. */
-static struct nmt_thread *slot_enter(struct nmt_tls *t, int *late)
+static NMT_NOINLINE struct nmt_thread *slot_enter_slow(struct nmt_tls *t, int *late)
 {
-    *late = 0;
-    if (NMT_UNLIKELY(atomic_load_explicit(&nmt__child_pending, memory_order_relaxed)))
+    if (atomic_load_explicit(&nmt__child_pending, memory_order_relaxed))
         nmt__child_start();
-    if (NMT_LIKELY(t->thr != NULL))
+    if (t->thr != NULL)
         return t->thr;
     if (t->exited == 0) {
         t->thr = nmt__thread_claim();
@@ -351,6 +350,16 @@ static struct nmt_thread *slot_enter(struct nmt_tls *t, int *late)
     struct nmt_thread *thr = nmt__thread_late_lock();
     *late = thr != NULL;
     return thr;
+}
+
+/* The usual case inline: the thread's own slot, no fork child to start. */
+static inline struct nmt_thread *slot_enter(struct nmt_tls *t, int *late)
+{
+    *late = 0;
+    if (NMT_LIKELY(t->thr != NULL &&
+                   !atomic_load_explicit(&nmt__child_pending, memory_order_relaxed)))
+        return t->thr;
+    return slot_enter_slow(t, late);
 }
 
 static void slot_leave(int late)
@@ -377,13 +386,12 @@ static int may_wait(const struct nmt_tls *t)
            atomic_load_explicit(&nmt__bell.open, memory_order_relaxed);
 }
 
-/* Room for one record of len bytes in thr's ring, waiting for the writer if
- * the ring is full and waiting is allowed. NULL: drop the event. */
-static void *reserve(struct nmt_thread *thr, uint32_t len)
+/* The ring had no room: wait for the writer if waiting is allowed. */
+static NMT_NOINLINE void *reserve_wait(struct nmt_thread *thr, uint32_t len)
 {
-    void *p = nmt_ring_reserve(thr->ring, len);
-    if (NMT_LIKELY(p != NULL) || !may_wait(&nmt__tls))
-        return p;
+    if (!may_wait(&nmt__tls))
+        return NULL;
+    void *p;
     uint64_t ns;
     int end;
     p = nmt_ring_reserve_wait(thr->ring, len, &nmt__bell, NMT_STALL_NS, &ns, &end);
@@ -394,6 +402,16 @@ static void *reserve(struct nmt_thread *thr, uint32_t len)
     if (end == NMT_WAIT_STALLED)
         atomic_fetch_add_explicit(&nmt__ctr.ring_wait_stalls, 1, memory_order_relaxed);
     return p;
+}
+
+/* Room for one record of len bytes in thr's ring, waiting for the writer if
+ * the ring is full and waiting is allowed. NULL: drop the event. */
+static inline void *reserve(struct nmt_thread *thr, uint32_t len)
+{
+    void *p = nmt_ring_reserve(thr->ring, len);
+    if (NMT_LIKELY(p != NULL))
+        return p;
+    return reserve_wait(thr, len);
 }
 
 /* Publishes the reserved record; wakes a sleeping writer when the ring has
@@ -467,8 +485,8 @@ static uint32_t frame_room(void)
 
 /* start_fp: the caller's own frame address, where the fast unwinder starts
  * crossing the recorder's frames (those below it are skipped). */
-static uint32_t take_stack(uint64_t *frames, uint32_t room, void *entry, uint32_t *flags,
-                           void *start_fp)
+static inline __attribute__((always_inline)) uint32_t
+take_stack(uint64_t *frames, uint32_t room, void *entry, uint32_t *flags, void *start_fp)
 {
     uint32_t n = capture_from(frames, nmt__cfg.depth + 1, entry, (uintptr_t)start_fp);
     if (room > nmt__cfg.depth + 1 && nmt_jvm_append != NULL) {

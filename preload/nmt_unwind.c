@@ -292,6 +292,31 @@ static NMT_NO_ASAN int replay(struct walk *w)
     return 0;
 }
 
+/*
+ * The usual case at rate 1, without the walk's bookkeeping: the frame the
+ * walk starts from (key, sp, bp) is the kept walk's first state, the kept
+ * walk reached the outermost frame, out[] has room for all of it, and every
+ * step it took still reads the same two words (as in replay). The frames go
+ * to out[n..]; the kept walk stays as it is, being the same walk. Returns
+ * the number of frames in out[], or -1: the general walk takes it.
+ */
+static NMT_NO_ASAN int replay_whole(void **out, int n, int max, const struct walk *w)
+{
+    const struct nmt_unwind_memo *m = w->memo;
+    const struct nmt_unwind_state *a = m->st, *stop = m->st + m->n - 1;
+    if (!m->ended || a->sp != w->sp || a->key != w->key || a->bp != w->bp || max - n < m->n - 1)
+        return -1;
+    void **o = out + n;
+    for (; a < stop; a++) {
+        uintptr_t ret = a[1].key + 1;
+        if (*(const uintptr_t *)(a[1].sp - 8) != ret ||
+            (a->bp_at != 0 && *(const uintptr_t *)a->bp_at != a[1].bp))
+            return -1;
+        *o++ = (void *)ret;
+    }
+    return (int)(o - out);
+}
+
 /* The rule for w->key from the tables, cached, and given to the walk for
  * its next step (the cache may not have kept it). 0: no rule of this shape:
  * the stack is libunwind's. */
@@ -399,6 +424,11 @@ NMT_HIDDEN NMT_NO_ASAN NMT_NOINLINE int nmt__fast_unwind(void **out, int max,
     uint32_t gen = nmt_cfi_generation();
     w.want_tag = (uint64_t)gen << 32;
     w.mn = memo->gen == gen && memo->hi == w.hi ? memo->n : 0;
+    if (crossed && w.mn > 0) {
+        int whole = replay_whole(out, w.n, max, &w);
+        if (whole >= 0)
+            return whole;
+    }
     /* The usual case, the same frame as last time: no walk to find it. */
     int r = w.mn > 0 && memo->st[0].sp == w.sp && memo->st[0].key == w.key && memo->st[0].bp == w.bp
                 ? WALK_MEMO

@@ -515,7 +515,13 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
         nmt_liveset_prefetch(&nmt__liveset, ptr);
     nmt_addrfilter_prefetch(&nmt__filter, ptr);
     uint32_t room = frame_room();
-    uint64_t *frames = alloca(room * sizeof(uint64_t));
+    /* The usual case: the record is reserved at its largest and the stack
+     * taken straight into it, shortened before it is committed. With no
+     * room for that now (no wait), the stack goes to this frame and publish
+     * copies it. An early return leaves the reservation unused. */
+    struct nmt_ev *ev =
+        nmt_ring_reserve(thr->ring, (uint32_t)(sizeof(struct nmt_ev) + room * sizeof(uint64_t)));
+    uint64_t *frames = ev != NULL ? ev->frames : alloca(room * sizeof(uint64_t));
     struct nmt_ev head = {.type = NMT_EV_ALLOC};
     uint32_t n = take_stack(frames, room, entry, &head.flags, __builtin_frame_address(0));
     if (nmt__exact && nmt_liveset_insert(&nmt__liveset, ptr) != 0) {
@@ -529,7 +535,17 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
     head.seq = atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed);
     head.arg[0] = (uintptr_t)ptr;
     head.arg[1] = size;
-    if (publish(thr, &head, frames, n) == 0) {
+    int published;
+    if (ev != NULL) {
+        memcpy(ev, &head, sizeof(*ev));
+        ev->nframes = (uint16_t)n;
+        nmt_ring_shrink(thr->ring, ev, (uint32_t)(sizeof(struct nmt_ev) + n * sizeof(uint64_t)));
+        commit(thr);
+        published = 1;
+    } else {
+        published = publish(thr, &head, frames, n) == 0;
+    }
+    if (published) {
         nmt_addrfilter_add(&nmt__filter, ptr); /* only now may a free look for it */
         if (nmt__cfg.growth)
             growth_wake(t, size);

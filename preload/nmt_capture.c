@@ -293,14 +293,29 @@ static NMT_NOINLINE int unwind_raw(void **tmp, int want, int room)
     return m;
 }
 
+/* The stack by libunwind (or frame pointers): into a scratch array with
+ * room for our own frames, then the caller's frames into raw[] (room for
+ * room). Returns their number; *cut: frames were left out. */
+static NMT_NOINLINE int capture_slow(void **raw, int room, uint32_t max, int *cut)
+{
+    int want = (int)max + 7; /* our own frames: up to ~6 deep */
+    void **tmp = alloca(sizeof(void *) * (size_t)want);
+    int n = unwind_raw(tmp, want, room);
+    int i = first_foreign(tmp, n), k = 0;
+    for (; i < n && k < room; i++)
+        raw[k++] = tmp[i];
+    *cut = n == want || i < n;
+    return k;
+}
+
 /* Fills frames[] (room for max) with: entry, then the caller's frames out to
  * the root. Our own frames are dropped by address, whatever the inlining.
  * With auto, the fast unwinder writes the caller's frames in place; a stack
  * it cannot take is taken by libunwind (rec.unwind_fallbacks), and so is
  * every stack where the rule tables cannot be trusted (attached late:
  * nmt_cfi_usable). */
-static NMT_NOINLINE uint32_t capture_from(uint64_t *frames, uint32_t max, void *entry,
-                                          uintptr_t start_fp)
+static inline __attribute__((always_inline)) uint32_t capture_from(uint64_t *frames, uint32_t max,
+                                                                   void *entry, uintptr_t start_fp)
 {
     void **raw = (void **)(frames + 1);
     int room = (int)max - 1, k = 0, cut = 0;
@@ -312,17 +327,8 @@ static NMT_NOINLINE uint32_t capture_from(uint64_t *frames, uint32_t max, void *
             atomic_fetch_add_explicit(&nmt__ctr.unwind_fallbacks, 1, memory_order_relaxed);
         k = n;
     }
-    if (n == NMT_UNWIND_FALLBACK) {
-        /* Into a scratch array with room for our own frames, then the
-         * caller's frames after the entry point. */
-        int want = (int)max + 7; /* our own frames: up to ~6 deep */
-        void **tmp = alloca(sizeof(void *) * (size_t)want);
-        n = unwind_raw(tmp, want, room);
-        int i = first_foreign(tmp, n);
-        for (k = 0; i < n && k < room; i++)
-            raw[k++] = tmp[i];
-        cut = n == want || i < n;
-    }
+    if (n == NMT_UNWIND_FALLBACK)
+        k = capture_slow(raw, room, max, &cut);
     if (k == 0)
         atomic_fetch_add_explicit(&nmt__ctr.unwind_errors, 1, memory_order_relaxed);
     if (cut)
@@ -416,7 +422,7 @@ static inline void *reserve(struct nmt_thread *thr, uint32_t len)
 
 /* Publishes the reserved record; wakes a sleeping writer when the ring has
  * filled past half (the common push costs no syscall). */
-static void commit(struct nmt_thread *thr)
+static inline void commit(struct nmt_thread *thr)
 {
     nmt_ring_commit(thr->ring);
     if (NMT_UNLIKELY(nmt_ring_past_half(thr->ring)))

@@ -279,7 +279,9 @@ static NMT_NOINLINE int unwind_raw(void **tmp, int want, int room)
     void **fast = NULL;
     if (mode == NMT_UNWIND_CHECK && nmt_cfi_usable()) {
         fast = alloca(sizeof(void *) * (size_t)room);
-        n = fast_walk(fast, room, &cut, 0);
+        /* From this frame, as libunwind's walk below: both stacks meet
+         * the same frames of ours. */
+        n = fast_walk(fast, room, &cut, (uintptr_t)__builtin_frame_address(0));
         if (n == NMT_UNWIND_FALLBACK)
             atomic_fetch_add_explicit(&nmt__ctr.unwind_fallbacks, 1, memory_order_relaxed);
     }

@@ -433,10 +433,10 @@ NMT_HIDDEN NMT_NO_ASAN NMT_NOINLINE int nmt__fast_unwind(void **out, int max,
     const uintptr_t self_lo = span->self_lo, self_len = span->self_hi - span->self_lo;
     /* Each saved rbp must lie above the last frame: the walk ends. Without
      * this function among the recorder's own (a test names part of it),
-     * only its own frame is crossed here and the walk drops the recorder's
-     * frames at the end. */
+     * only its own frame (or start_fp's) is crossed here and the walk drops
+     * the recorder's frames at the end. */
     int crossed = (uintptr_t)&nmt__fast_unwind - self_lo < self_len;
-    uintptr_t fp = crossed && span->start_fp != 0 ? span->start_fp : own, sp = own, top = hi - 16;
+    uintptr_t fp = span->start_fp != 0 ? span->start_fp : own, sp = own, top = hi - 16;
     uintptr_t ip;
     do {
         if (fp < sp || fp > top)

@@ -239,8 +239,20 @@ static int first_foreign(void *const *stack, int n)
 
 /* Whether the fast unwinder's stack a and libunwind's b agree on the first
  * room frames past the recorder's own (the ones nmt__capture keeps). */
+/* The length of a[0..n) up to and with its first frame in the JVM's code
+ * cache, where the fast unwinder stops (the Java frames replace the rest). */
+static int until_jvm_code(void *const *a, int n)
+{
+    for (int i = 0; nmt_jvm_in_code != NULL && i < n; i++)
+        if (nmt_jvm_in_code((uintptr_t)a[i]))
+            return i + 1;
+    return n;
+}
+
 static int same_stack(void *const *a, int na, void *const *b, int nb, int room)
 {
+    na = until_jvm_code(a, na);
+    nb = until_jvm_code(b, nb);
     int i = first_foreign(a, na), j = first_foreign(b, nb);
     na = na - i < room ? na - i : room;
     nb = nb - j < room ? nb - j : room;

@@ -52,6 +52,12 @@ NMT_JVM_API int nmt_jvm_settled(void);
  */
 NMT_JVM_API uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max);
 
+/* Any thread, lock-free: 1 when pc lies in the JVM's code cache as its code
+ * events have shown it so far (the interpreter, stubs, compiled methods),
+ * where a native unwinder may stop: nmt_jvm_append replaces the frames from
+ * the first such one on with Java frames. 0 without a bridge attached. */
+NMT_JVM_API int nmt_jvm_in_code(uint64_t pc);
+
 /*
  * Writer thread: turns the raw Java frames of frames[0..n) into file frames
  * (docs/FORMAT.md STACK, bit 63) with method serials, queueing the methods

@@ -47,6 +47,13 @@ void nmt__jvm_code_range_add(uint64_t start, uint64_t size)
         ;
 }
 
+int nmt_jvm_in_code(uint64_t pc)
+{
+    uint64_t lo = atomic_load_explicit(&code_lo, memory_order_relaxed);
+    uint64_t hi = atomic_load_explicit(&code_hi, memory_order_relaxed);
+    return lo != 0 && pc >= lo && pc < hi;
+}
+
 static uint32_t first_code_frame(const uint64_t *frames, uint32_t n)
 {
     uint64_t lo = atomic_load_explicit(&code_lo, memory_order_relaxed);

@@ -325,6 +325,10 @@ static int find_rule(struct walk *w, uint32_t gen)
 {
     struct nmt_cfi_rule r;
     enum nmt_cfi_result res = nmt_cfi_find(w->key, &r);
+    /* JIT code or the interpreter: the JVM bridge's Java frames replace the
+     * stack from here on, and libunwind would only wander through it. */
+    if (res == NMT_CFI_NOMODULE && nmt_jvm_in_code != NULL && nmt_jvm_in_code(w->key))
+        res = NMT_CFI_END;
     if (res == NMT_CFI_END)
         r = (struct nmt_cfi_rule){.cfa_reg = NMT_UNWIND_END_MARK};
     if (res == NMT_CFI_NOMODULE)

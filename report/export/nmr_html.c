@@ -228,8 +228,8 @@ static void facts(const struct nmr_view *v, struct nmr_buf *b)
     snprintf(t, sizeof t, "%" PRIu32 " (parent %" PRIu32 ") on %s", p->pid, p->ppid,
              p->hostname ? p->hostname : "?");
     fact(b, "Process", t, 0);
-    snprintf(t, sizeof t, "%s, %s unwinder, JVM bridge %s, stacks up to %" PRIu32 " frames",
-             p->producer ? p->producer : "?", (p->hdr_flags & 1u) ? "frame-pointer" : "libunwind",
+    snprintf(t, sizeof t, "%s, unwinder: %s, JVM bridge %s, stacks up to %" PRIu32 " frames",
+             p->producer ? p->producer : "?", nmr_unwinder_name(p),
              (p->hdr_flags & 2u) ? "allowed" : "off", p->depth);
     fact(b, "Recorder", t, 0);
     utc(p->start_realtime_ns, u, sizeof u);

@@ -16,6 +16,23 @@ const char *nmr_info_get(const struct nmr_profile *p, const char *key)
     return NULL;
 }
 
+/* The recorder's INFO config.UNWIND names the mode; older profiles only have
+ * the header's frame-pointer bit, and a call-frame recording then was
+ * libunwind's. */
+const char *nmr_unwinder_name(const struct nmr_profile *p)
+{
+    const char *u = nmr_info_get(p, "config.UNWIND");
+    if ((p->hdr_flags & 1u) || (u != NULL && strcmp(u, "fp") == 0))
+        return "frame pointers";
+    if (u == NULL || strcmp(u, "libunwind") == 0)
+        return "libunwind";
+    if (strcmp(u, "auto") == 0)
+        return "call-frame tables, libunwind where they fall short";
+    if (strcmp(u, "check") == 0)
+        return "call-frame tables checked against libunwind";
+    return u;
+}
+
 int nmr_counter_get(const struct nmr_snapshot *s, const char *name, int64_t *v)
 {
     /* Backwards: a name repeated in a later COUNTERS record wins. */

@@ -234,6 +234,9 @@ void nmr_profile_free(struct nmr_profile *p);
 /* The INFO value of key, or NULL. */
 const char *nmr_info_get(const struct nmr_profile *p, const char *key);
 
+/* How the recording's native stacks were taken, in words. */
+const char *nmr_unwinder_name(const struct nmr_profile *p);
+
 /* Counter value by name: returns 1 and sets *v when present, else 0. */
 int nmr_counter_get(const struct nmr_snapshot *s, const char *name, int64_t *v);
 

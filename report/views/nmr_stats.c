@@ -40,8 +40,7 @@ static void one(const struct nmr_view *v, const struct nmr_profile *p, const str
     fprintf(f, "  cmdline       %s\n", p->cmdline);
     fprintf(f, "  rate          %" PRIu64 " bytes%s\n", p->rate,
             p->rate == 1 ? " (every allocation)" : "");
-    fprintf(f, "  depth         %u frames, unwinder %s%s\n", p->depth,
-            p->hdr_flags & 1 ? "frame pointers" : "libunwind",
+    fprintf(f, "  depth         %u frames, unwinder %s%s\n", p->depth, nmr_unwinder_name(p),
             p->hdr_flags & 2 ? ", JVM bridge allowed" : "");
     fprintf(f, "  page size     %u\n", p->page_size);
     fprintf(f, "  snapshots     %zu complete%s\n", p->nsnaps,

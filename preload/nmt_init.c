@@ -4,7 +4,8 @@
  * The constructor reads the configuration, finds the real functions, learns
  * where our own code lies (so stacks can drop our frames), and starts the
  * writer thread. Allocations made before it runs pass straight through.
- * Under AT_SECURE (setuid and similar) nmtrace does nothing at all. At exit
+ * Under AT_SECURE (setuid and similar) nmtrace records nothing: it only finds
+ * the real functions and forwards every call to them. At exit
  * the destructor takes the final snapshot and turns recording off; threads
  * still running then are passed through, and none of them waits for a full
  * ring any more. When the main thread ends with pthread_exit, the writer
@@ -88,6 +89,12 @@ static void atfork_child(void)
 __attribute__((constructor(101))) static void nmt_init(void)
 {
     if (getauxval(AT_SECURE)) {
+        /* Resolved before disabling: once disabled nothing resolves them,
+         * and every allocation would come from the bootstrap arena until it
+         * ran out. */
+        nmt__tls.guard++;
+        nmt__resolve_real();
+        nmt__tls.guard--;
         atomic_store(&nmt__disabled, 1);
         return;
     }

@@ -27,13 +27,22 @@ target_link_libraries(rb_daemon PRIVATE rb_nounwind)
 target_link_libraries(rb_dlopen PRIVATE ${CMAKE_DL_LIBS})
 add_dependencies(rb_dlopen rb_plugin)
 
+# A set-user-ID program that loads the recorder as a dependency (a setuid
+# program ignores LD_PRELOAD); not in the sanitized build, whose recorder
+# needs the ASan runtime preloaded.
+if(NOT NMT_SANITIZE)
+  add_executable(rb_secure ${NMT_RB_DIR}/rb_secure.c)
+  target_link_libraries(rb_secure PRIVATE nmtrace)
+  set(NMT_RB_SECURE setuid)
+endif()
+
 set(NMT_ROBUST_CASES
   pthread_exit pthread_exit_worker exit_threads abort segv
   daemon_fds daemon_nounwind
   ulimit_f0 ulimit_f_small ulimit_v ulimit_n heap_start
   prodcons fork_storm fork_threads exec_chain posix_spawn vfork dlopen thread_storm
   kill9 signal_burst unwritable_dir full_fs output_exists output_symlink
-  bad_env notice)
+  bad_env notice ${NMT_RB_SECURE})
 foreach(case ${NMT_ROBUST_CASES})
   add_test(NAME robust_${case}
     COMMAND ${Python3_EXECUTABLE} ${NMT_RB_DIR}/robust.py ${case}

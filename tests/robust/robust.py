@@ -21,6 +21,7 @@ import re
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -603,6 +604,47 @@ def case_heap_start(s):
     if os.environ.get("NMT_TEST_SANITIZED") == "1" or re.search(r"[at]san[^/]*\.so", s.preload):
         raise Skip("a sanitizer runtime brings its own allocator: another heap than unprofiled")
     same_everywhere(s, [s.prog("rb_limits"), "heap"], "heap_start")
+
+
+def case_setuid(s):
+    """Under AT_SECURE the recorder records nothing and forwards every call:
+    a setuid program that allocates more than the bootstrap arena holds
+    gets every block (it used to get NULL once the arena ran out)."""
+    if os.geteuid() != 0:
+        raise Skip("making a set-user-ID program for another user needs root")
+    lib = os.path.join(os.path.dirname(s.bindir), "lib", "libnmtrace.so")
+    # The loader opens the library as the program's user: every directory on
+    # the way must be searchable, the library readable, by others.
+    path = os.path.realpath(lib)
+    parts = [path] + [d for d in iter_parents(path)]
+    for p in parts:
+        mode = os.stat(p).st_mode
+        need = stat.S_IROTH if p == path else stat.S_IXOTH
+        if not mode & need:
+            raise Skip("%s is not open to other users: the setuid program could not load it" % p)
+    prog = os.path.join(s.work, "rb_secure")
+    shutil.copy(s.prog("rb_secure"), prog)
+    os.chmod(s.work, 0o755)
+    os.chown(prog, 65534, 65534)
+    os.chmod(prog, 0o4755)
+    r = subprocess.run([prog], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=s.guard, env={k: v for k, v in os.environ.items()
+                                             if not k.startswith("NMTRACE_")})
+    if r.stdout.startswith("secure=0"):
+        raise Skip("the set-user-ID bit had no effect here (a nosuid mount?)")
+    if r.returncode != 0 or not r.stdout.startswith("secure=1 blocks="):
+        raise Fail("setuid program: exit %d, stdout %r, stderr %r"
+                   % (r.returncode, r.stdout, r.stderr))
+    print("setuid: every block allocated under AT_SECURE (%s)" % r.stdout.strip())
+
+
+def iter_parents(path):
+    d = os.path.dirname(path)
+    while True:
+        yield d
+        if d == "/":
+            return
+        d = os.path.dirname(d)
 
 
 def case_prodcons(s):

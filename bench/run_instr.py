@@ -52,9 +52,10 @@ def totals(path):
 # hooks', nmt_ring.h's inside the writer's round is the writer's. libunwind
 # has no symbols: its instructions are "???". libm's are split by use.
 HOOK_FNS = {"malloc", "free", "calloc", "realloc"}
-UNWIND_FNS = {"nmt__capture", "safe_access_mem", "stack_bounds", "fp_walk", "backtrace",
-              "take_stack", "nmt__gate_enter", "nmt__gate_leave"}
-UNWIND_FILES = {"???", "nmt_unwind.c", "nmt_cfi.c", "nmt_forkgate.c"}
+UNWIND_FNS = {"nmt__capture", "safe_access_mem", "stack_bounds", "stack_end_above", "fp_walk",
+              "fast_walk", "first_foreign", "same_stack", "backtrace", "take_stack",
+              "nmt__gate_enter", "nmt__gate_leave"}
+UNWIND_FILES = ("???", "nmt_unwind", "nmt_cfi", "nmt_forkgate")  # file name prefixes
 WRITER_FILES = {"nmt_writer.c", "nmt_livetab.c", "nmt_stacktab.c", "nmt_snapshot.c",
                 "nmt_smaps.c", "nmt_os.c", "nmt_mmap_model.c", "nmt_wheap.c", "nmt_enc.c"}
 WRITER_FNS = {"intern", "apply_alloc", "apply_free", "process", "nmt_sampler_weight"}
@@ -74,7 +75,7 @@ def part(fl, fn):
         return 5
     if fn in HOOK_FNS:
         return 0
-    if base in UNWIND_FILES or fn in UNWIND_FNS:
+    if base.startswith(UNWIND_FILES) or fn in UNWIND_FNS:
         return 1
     if base in WRITER_FILES or fn in WRITER_FNS or fn.startswith("nmt__writer"):
         return 3
@@ -102,7 +103,8 @@ def parts(path):
 
 def print_parts(mix, per_parts, cfgs):
     """The --parts table of one mix: Ir per op of each part, per nmtrace
-    configuration; the program-and-glibc row is the difference to plain."""
+    configuration, less the plain run's (which has some too: the program's
+    PLT jumps to malloc and free have no symbols, "???")."""
     shown = [c for c in cfgs if c.startswith("nmt")]
     print("\n### mix %s bytes, where nmtrace's instructions go, per op\n" % mix)
     print("| part | " + " | ".join(shown) + " |")
@@ -110,10 +112,7 @@ def print_parts(mix, per_parts, cfgs):
     for i, name in enumerate(PARTS):
         vals = []
         for c in shown:
-            v = per_parts[c][i]
-            if i == 5:
-                v -= per_parts["plain"][5]
-            vals.append("%.2f" % v)
+            vals.append("%.2f" % (per_parts[c][i] - per_parts["plain"][i]))
         print("| %s | %s |" % (name, " | ".join(vals)))
 
 

@@ -340,12 +340,19 @@ static int start_recording(const struct att_opts *o, void (*bridge)(void *, int)
         release_session();
         return ATT_FAILED;
     }
+    /* Set before the writer thread exists (pthread_create orders it): the
+     * writer decides at each sleep whether to keep its tick, which hooks
+     * libraries loaded from now on (nmt__got_refresh). Seen unset there, a
+     * writer whose JVM bridge has settled sleeps with no timeout, wakes
+     * only when a ring passes half full, and may first look at the link
+     * map at the detach, after the restore. Nothing samples before the
+     * state is NMT_ON below. */
+    nmt__attach_mode = 1;
     if ((err = nmt__writer_start()) != 0) {
         answer(o, "error cannot start the writer thread: %s", strerror(-err));
         release_session();
         return ATT_FAILED;
     }
-    nmt__attach_mode = 1;
     nmt__attach_session++;
     atomic_store(&nmt__state, NMT_ON);
     if ((err = nmt__got_install()) <= 0) {

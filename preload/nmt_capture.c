@@ -74,10 +74,8 @@ static uintptr_t stack_end_above(uintptr_t sp)
  * on the same stack make no syscall. Everything below stack_lo down to the
  * caller's own frame is live stack as well. Returns 0 (and an empty range)
  * when the range is unknown or not wholly mapped. */
-static int stack_bounds(struct nmt_tls *t, uintptr_t sp)
+static NMT_NOINLINE int stack_bounds_new(struct nmt_tls *t, uintptr_t sp)
 {
-    if (NMT_LIKELY(sp - t->stack_lo < t->stack_hi - t->stack_lo))
-        return 1; /* inside the range found before: the same stack */
     uintptr_t page = sp & ~(uintptr_t)4095;
     uintptr_t hi = stack_end_above(sp);
     if (hi != 0 && hi == t->stack_hi && page >= t->stack_lo)
@@ -100,6 +98,13 @@ static int stack_bounds(struct nmt_tls *t, uintptr_t sp)
     t->stack_lo = page;
     t->stack_hi = hi;
     return 1;
+}
+
+static inline int stack_bounds(struct nmt_tls *t, uintptr_t sp)
+{
+    if (NMT_LIKELY(sp - t->stack_lo < t->stack_hi - t->stack_lo))
+        return 1; /* inside the range found before: the same stack */
+    return stack_bounds_new(t, sp);
 }
 
 /*
@@ -255,8 +260,11 @@ static int same_stack(void *const *a, int na, void *const *b, int nb, int room)
 }
 
 /* The fast unwinder (nmt_unwind.c) over this thread's stack, without our
- * own frames. NMT_UNWIND_FALLBACK: it could not take this stack. */
-static int fast_walk(void **out, int max, int *cut)
+ * own frames, crossing them from start_fp (nmt_unwind_span) when not 0.
+ * NMT_UNWIND_FALLBACK: it could not take this stack. Inlined: one call
+ * fewer per sample. */
+static inline __attribute__((always_inline)) int fast_walk(void **out, int max, int *cut,
+                                                           uintptr_t start_fp)
 {
     struct nmt_tls *t = &nmt__tls;
     if (!stack_bounds(t, (uintptr_t)__builtin_frame_address(0)))
@@ -264,7 +272,7 @@ static int fast_walk(void **out, int max, int *cut)
     /* The thread's own slot (slot_enter ran): its last walk; none in the
      * shared slot of exited threads. */
     struct nmt_unwind_memo *memo = t->thr != NULL ? &t->thr->unwind_memo : NULL;
-    struct nmt_unwind_span span = {t->stack_hi, nmt__self_lo, nmt__self_hi, memo, 0};
+    struct nmt_unwind_span span = {t->stack_hi, nmt__self_lo, nmt__self_hi, memo, 0, start_fp};
     int n = nmt__fast_unwind(out, max, &span);
     *cut = span.cut;
     return n;
@@ -283,7 +291,9 @@ static NMT_NOINLINE int unwind_raw(void **tmp, int want, int room)
     void **fast = NULL;
     if (mode == NMT_UNWIND_CHECK && nmt_cfi_usable()) {
         fast = alloca(sizeof(void *) * (size_t)room);
-        n = fast_walk(fast, room, &cut);
+        /* From this frame, as libunwind's walk below: both stacks meet
+         * the same frames of ours. */
+        n = fast_walk(fast, room, &cut, (uintptr_t)__builtin_frame_address(0));
         if (n == NMT_UNWIND_FALLBACK)
             atomic_fetch_add_explicit(&nmt__ctr.unwind_fallbacks, 1, memory_order_relaxed);
     }
@@ -297,35 +307,42 @@ static NMT_NOINLINE int unwind_raw(void **tmp, int want, int room)
     return m;
 }
 
+/* The stack by libunwind (or frame pointers): into a scratch array with
+ * room for our own frames, then the caller's frames into raw[] (room for
+ * room). Returns their number; *cut: frames were left out. */
+static NMT_NOINLINE int capture_slow(void **raw, int room, uint32_t max, int *cut)
+{
+    int want = (int)max + 7; /* our own frames: up to ~6 deep */
+    void **tmp = alloca(sizeof(void *) * (size_t)want);
+    int n = unwind_raw(tmp, want, room);
+    int i = first_foreign(tmp, n), k = 0;
+    for (; i < n && k < room; i++)
+        raw[k++] = tmp[i];
+    *cut = n == want || i < n;
+    return k;
+}
+
 /* Fills frames[] (room for max) with: entry, then the caller's frames out to
  * the root. Our own frames are dropped by address, whatever the inlining.
  * With auto, the fast unwinder writes the caller's frames in place; a stack
  * it cannot take is taken by libunwind (rec.unwind_fallbacks), and so is
  * every stack where the rule tables cannot be trusted (attached late:
  * nmt_cfi_usable). */
-NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry)
+static inline __attribute__((always_inline)) uint32_t capture_from(uint64_t *frames, uint32_t max,
+                                                                   void *entry, uintptr_t start_fp)
 {
     void **raw = (void **)(frames + 1);
     int room = (int)max - 1, k = 0, cut = 0;
     frames[0] = (uintptr_t)entry;
     int n = NMT_UNWIND_FALLBACK;
     if (nmt__cfg.unwind_mode == NMT_UNWIND_AUTO && nmt_cfi_usable()) {
-        n = fast_walk(raw, room, &cut);
+        n = fast_walk(raw, room, &cut, start_fp);
         if (n == NMT_UNWIND_FALLBACK)
             atomic_fetch_add_explicit(&nmt__ctr.unwind_fallbacks, 1, memory_order_relaxed);
         k = n;
     }
-    if (n == NMT_UNWIND_FALLBACK) {
-        /* Into a scratch array with room for our own frames, then the
-         * caller's frames after the entry point. */
-        int want = (int)max + 7; /* our own frames: up to ~6 deep */
-        void **tmp = alloca(sizeof(void *) * (size_t)want);
-        n = unwind_raw(tmp, want, room);
-        int i = first_foreign(tmp, n);
-        for (k = 0; i < n && k < room; i++)
-            raw[k++] = tmp[i];
-        cut = n == want || i < n;
-    }
+    if (n == NMT_UNWIND_FALLBACK)
+        k = capture_slow(raw, room, max, &cut);
     if (k == 0)
         atomic_fetch_add_explicit(&nmt__ctr.unwind_errors, 1, memory_order_relaxed);
     if (cut)
@@ -333,14 +350,18 @@ NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry)
     return (uint32_t)k + 1;
 }
 
+NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry)
+{
+    return capture_from(frames, max, entry, 0);
+}
+
 /* The slot to publish into. *late is set when it is the shared slot of
  * exited threads, which slot_leave() must unlock. */
-static struct nmt_thread *slot_enter(struct nmt_tls *t, int *late)
+static NMT_NOINLINE struct nmt_thread *slot_enter_slow(struct nmt_tls *t, int *late)
 {
-    *late = 0;
-    if (NMT_UNLIKELY(atomic_load_explicit(&nmt__child_pending, memory_order_relaxed)))
+    if (atomic_load_explicit(&nmt__child_pending, memory_order_relaxed))
         nmt__child_start();
-    if (NMT_LIKELY(t->thr != NULL))
+    if (t->thr != NULL)
         return t->thr;
     if (t->exited == 0) {
         t->thr = nmt__thread_claim();
@@ -349,6 +370,16 @@ static struct nmt_thread *slot_enter(struct nmt_tls *t, int *late)
     struct nmt_thread *thr = nmt__thread_late_lock();
     *late = thr != NULL;
     return thr;
+}
+
+/* The usual case inline: the thread's own slot, no fork child to start. */
+static inline struct nmt_thread *slot_enter(struct nmt_tls *t, int *late)
+{
+    *late = 0;
+    if (NMT_LIKELY(t->thr != NULL &&
+                   !atomic_load_explicit(&nmt__child_pending, memory_order_relaxed)))
+        return t->thr;
+    return slot_enter_slow(t, late);
 }
 
 static void slot_leave(int late)
@@ -375,13 +406,12 @@ static int may_wait(const struct nmt_tls *t)
            atomic_load_explicit(&nmt__bell.open, memory_order_relaxed);
 }
 
-/* Room for one record of len bytes in thr's ring, waiting for the writer if
- * the ring is full and waiting is allowed. NULL: drop the event. */
-static void *reserve(struct nmt_thread *thr, uint32_t len)
+/* The ring had no room: wait for the writer if waiting is allowed. */
+static NMT_NOINLINE void *reserve_wait(struct nmt_thread *thr, uint32_t len)
 {
-    void *p = nmt_ring_reserve(thr->ring, len);
-    if (NMT_LIKELY(p != NULL) || !may_wait(&nmt__tls))
-        return p;
+    if (!may_wait(&nmt__tls))
+        return NULL;
+    void *p;
     uint64_t ns;
     int end;
     p = nmt_ring_reserve_wait(thr->ring, len, &nmt__bell, NMT_STALL_NS, &ns, &end);
@@ -394,9 +424,19 @@ static void *reserve(struct nmt_thread *thr, uint32_t len)
     return p;
 }
 
+/* Room for one record of len bytes in thr's ring, waiting for the writer if
+ * the ring is full and waiting is allowed. NULL: drop the event. */
+static inline void *reserve(struct nmt_thread *thr, uint32_t len)
+{
+    void *p = nmt_ring_reserve(thr->ring, len);
+    if (NMT_LIKELY(p != NULL))
+        return p;
+    return reserve_wait(thr, len);
+}
+
 /* Publishes the reserved record; wakes a sleeping writer when the ring has
  * filled past half (the common push costs no syscall). */
-static void commit(struct nmt_thread *thr)
+static inline void commit(struct nmt_thread *thr)
 {
     nmt_ring_commit(thr->ring);
     if (NMT_UNLIKELY(nmt_ring_past_half(thr->ring)))
@@ -463,9 +503,12 @@ static uint32_t frame_room(void)
     return room;
 }
 
-static uint32_t take_stack(uint64_t *frames, uint32_t room, void *entry, uint32_t *flags)
+/* start_fp: the caller's own frame address, where the fast unwinder starts
+ * crossing the recorder's frames (those below it are skipped). */
+static inline __attribute__((always_inline)) uint32_t
+take_stack(uint64_t *frames, uint32_t room, void *entry, uint32_t *flags, void *start_fp)
 {
-    uint32_t n = nmt__capture(frames, nmt__cfg.depth + 1, entry);
+    uint32_t n = capture_from(frames, nmt__cfg.depth + 1, entry, (uintptr_t)start_fp);
     if (room > nmt__cfg.depth + 1 && nmt_jvm_append != NULL) {
         n = nmt_jvm_append(frames, n, room);
         /* Java frames, when any, come last: tell the writer to translate. */
@@ -492,9 +535,15 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
         nmt_liveset_prefetch(&nmt__liveset, ptr);
     nmt_addrfilter_prefetch(&nmt__filter, ptr);
     uint32_t room = frame_room();
-    uint64_t *frames = alloca(room * sizeof(uint64_t));
+    /* The usual case: the record is reserved at its largest and the stack
+     * taken straight into it, shortened before it is committed. With no
+     * room for that now (no wait), the stack goes to this frame and publish
+     * copies it. An early return leaves the reservation unused. */
+    struct nmt_ev *ev =
+        nmt_ring_reserve(thr->ring, (uint32_t)(sizeof(struct nmt_ev) + room * sizeof(uint64_t)));
+    uint64_t *frames = ev != NULL ? ev->frames : alloca(room * sizeof(uint64_t));
     struct nmt_ev head = {.type = NMT_EV_ALLOC};
-    uint32_t n = take_stack(frames, room, entry, &head.flags);
+    uint32_t n = take_stack(frames, room, entry, &head.flags, __builtin_frame_address(0));
     if (nmt__exact && nmt_liveset_insert(&nmt__liveset, ptr) != 0) {
         /* Both buckets full: 16 live samples hash there. Lost, and counted. */
         atomic_fetch_add_explicit(&nmt__ctr.liveset_full, 1, memory_order_relaxed);
@@ -506,7 +555,17 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
     head.seq = atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed);
     head.arg[0] = (uintptr_t)ptr;
     head.arg[1] = size;
-    if (publish(thr, &head, frames, n) == 0) {
+    int published;
+    if (ev != NULL) {
+        memcpy(ev, &head, sizeof(*ev));
+        ev->nframes = (uint16_t)n;
+        nmt_ring_shrink(thr->ring, ev, (uint32_t)(sizeof(struct nmt_ev) + n * sizeof(uint64_t)));
+        commit(thr);
+        published = 1;
+    } else {
+        published = publish(thr, &head, frames, n) == 0;
+    }
+    if (published) {
         nmt_addrfilter_add(&nmt__filter, ptr); /* only now may a free look for it */
         if (nmt__cfg.growth)
             growth_wake(t, size);
@@ -564,7 +623,7 @@ static void record_mmap(int type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_
     /* Only the calls that create or commit pages need a stack: the others
      * act on ranges whose owners are already known. */
     if (type == NMT_EV_MMAP || type == NMT_EV_MPROTECT || type == NMT_EV_MREMAP)
-        n = take_stack(frames, room, entry, &head.flags);
+        n = take_stack(frames, room, entry, &head.flags, __builtin_frame_address(0));
     if (publish(thr, &head, frames, n) != 0)
         count_drop(thr, type == NMT_EV_MMAP ? a1 : 0);
     slot_leave(late);

@@ -126,6 +126,16 @@ static inline void *nmt_ring_reserve(struct nmt_ring *r, uint32_t len)
     return r->data + off + NMT_RING_HDR;
 }
 
+/* Producer: shortens rec, the record returned by the last nmt_ring_reserve,
+ * to len bytes (no more than were reserved), before nmt_ring_commit: a
+ * record reserved at its largest and filled in place. */
+static inline void nmt_ring_shrink(struct nmt_ring *r, void *rec, uint32_t len)
+{
+    struct nmt_ring_hdr *h = (struct nmt_ring_hdr *)(void *)((char *)rec - NMT_RING_HDR);
+    r->pend -= nmt_ring__round8(h->len) - nmt_ring__round8(len);
+    h->len = len;
+}
+
 /* Producer: publishes the record returned by the last nmt_ring_reserve. */
 static inline void nmt_ring_commit(struct nmt_ring *r)
 {

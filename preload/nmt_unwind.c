@@ -292,6 +292,32 @@ static NMT_NO_ASAN int replay(struct walk *w)
     return 0;
 }
 
+/*
+ * The usual case at rate 1, without the walk's bookkeeping: the frame the
+ * walk starts from (key, sp, bp) is the kept walk's first state, the kept
+ * walk reached the outermost frame, out[] has room for all of it, and every
+ * step it took still reads the same two words (as in replay). The frames go
+ * to out[n..]; the kept walk stays as it is, being the same walk. Returns
+ * the number of frames in out[], or -1: the general walk takes it.
+ */
+static inline NMT_NO_ASAN int replay_whole(void **out, int n, int max, uintptr_t key, uintptr_t sp,
+                                           uintptr_t bp, const struct nmt_unwind_memo *m)
+{
+    const struct nmt_unwind_state *a = m->st;
+    if (!m->ended || m->n <= 0 || a->sp != sp || a->key != key || a->bp != bp || max - n < m->n - 1)
+        return -1;
+    const struct nmt_unwind_state *stop = a + m->n - 1;
+    void **o = out + n;
+    for (; a < stop; a++) {
+        uintptr_t ret = a[1].key + 1;
+        if (*(const uintptr_t *)(a[1].sp - 8) != ret ||
+            (a->bp_at != 0 && *(const uintptr_t *)a->bp_at != a[1].bp))
+            return -1;
+        *o++ = (void *)ret;
+    }
+    return (int)(o - out);
+}
+
 /* The rule for w->key from the tables, cached, and given to the walk for
  * its next step (the cache may not have kept it). 0: no rule of this shape:
  * the stack is libunwind's. */
@@ -341,27 +367,17 @@ static int drop_own(void **out, int n, uintptr_t self_lo, uintptr_t self_len)
     return n - i;
 }
 
-/* This frame's own registers, read together so that the rsp and rbp belong
- * to the instruction at ip: the walk starts exactly there. */
-#if defined(__x86_64__)
-#define OWN_REGS(ip, sp, bp)                                                                       \
-    __asm__ volatile("leaq 0(%%rip), %0\n\tmovq %%rsp, %1\n\tmovq %%rbp, %2"                       \
-                     : "=r"(ip), "=r"(sp), "=r"(bp))
-#endif
-
 /*
- * From this function's own registers (OWN_REGS), so that it needs nothing
- * of how the caller was compiled. The recorder's own frames at the top of
- * the stack (code in [self_lo, self_hi), built with frame pointers, each in
- * the middle of a call) are crossed by their frame pointers and not output;
- * the first frame outside it and all after it by the rules (walk_cached).
- * It reads other functions' frames, redzones included in an ASan build: no
- * ASan checks (NMT_NO_ASAN).
+ * The walk after the recorder's own frames: from the frame (key, sp, bp)
+ * with out[0..n) found so far (crossed: the recorder's frames were crossed
+ * by frame pointers; otherwise only nmt__fast_unwind's own was, and the
+ * frames that return into the recorder are dropped from the output at the
+ * end).
  */
-NMT_HIDDEN NMT_NO_ASAN NMT_NOINLINE int nmt__fast_unwind(void **out, int max,
-                                                         struct nmt_unwind_span *span)
+static NMT_NO_ASAN NMT_NOINLINE int walk_from(void **out, int max, struct nmt_unwind_span *span,
+                                              uintptr_t key, uintptr_t sp, uintptr_t bp, int n,
+                                              int crossed)
 {
-#if defined(__x86_64__)
     struct nmt_unwind_memo scratch; /* without a slot: kept for no one */
     struct walk w;
     w.hi = span->stack_hi, w.out = out, w.max = max, w.memo = span->memo;
@@ -370,38 +386,13 @@ NMT_HIDDEN NMT_NO_ASAN NMT_NOINLINE int nmt__fast_unwind(void **out, int max,
         w.memo = &scratch;
     }
     struct nmt_unwind_memo *const memo = w.memo;
-    w.n = w.cut = w.ended = w.given = w.i = w.mi = 0;
-    span->cut = 0;
-    uintptr_t ip;
-    OWN_REGS(ip, w.sp, w.bp);
-    w.key = ip;
-    if (w.sp >= w.hi || w.hi - w.sp < 16 || (w.sp & 7) != 0)
-        return NMT_UNWIND_FALLBACK;
+    w.n = n, w.cut = w.ended = w.given = w.i = w.mi = 0;
+    w.key = key, w.sp = sp, w.bp = bp;
     const uintptr_t self_lo = span->self_lo, self_len = span->self_hi - span->self_lo;
-    int crossed = ip - self_lo < self_len;
-    if (crossed) {
-        /* Each saved rbp must lie above the last frame: the walk ends. */
-        uintptr_t fp = w.bp, sp = w.sp, top = w.hi - 16;
-        while (ip - self_lo < self_len) {
-            if (fp < sp || fp > top)
-                return NMT_UNWIND_FALLBACK;
-            ip = ((const uintptr_t *)fp)[1];
-            sp = fp + 16;
-            fp = ((const uintptr_t *)fp)[0];
-        }
-        if (ip < 4096)
-            return 0;
-        if (max == 0) {
-            span->cut = 1;
-            return 0;
-        }
-        out[w.n++] = (void *)ip;
-        w.key = ip - 1, w.sp = sp, w.bp = fp;
-    }
     uint32_t gen = nmt_cfi_generation();
     w.want_tag = (uint64_t)gen << 32;
     w.mn = memo->gen == gen && memo->hi == w.hi ? memo->n : 0;
-    /* The usual case, the same frame as last time: no walk to find it. */
+    /* The same frame as last time: no walk to find it. */
     int r = w.mn > 0 && memo->st[0].sp == w.sp && memo->st[0].key == w.key && memo->st[0].bp == w.bp
                 ? WALK_MEMO
                 : -1;
@@ -420,6 +411,58 @@ NMT_HIDDEN NMT_NO_ASAN NMT_NOINLINE int nmt__fast_unwind(void **out, int max,
             return NMT_UNWIND_FALLBACK;
         }
     }
+}
+
+/*
+ * From this function's own frame, by its frame pointer, so that it needs
+ * nothing of how the caller was compiled. The recorder's own frames at the
+ * top of the stack (code in [self_lo, self_hi), built with frame pointers,
+ * each in the middle of a call) are crossed by their frame pointers, from
+ * span->start_fp when given, and not output; the first frame outside it
+ * and all after it by the rules (walk_from), or, the usual case at rate 1,
+ * all at once from the thread's last walk (replay_whole). It reads other
+ * functions' frames, redzones included in an ASan build: no ASan checks
+ * (NMT_NO_ASAN).
+ */
+NMT_HIDDEN NMT_NO_ASAN NMT_NOINLINE int nmt__fast_unwind(void **out, int max,
+                                                         struct nmt_unwind_span *span)
+{
+#if defined(__x86_64__)
+    /* This function's own frame, set up by then (a register read could be
+     * scheduled before the prologue). */
+    const uintptr_t own = (uintptr_t)__builtin_frame_address(0), hi = span->stack_hi;
+    span->cut = 0;
+    if (own >= hi || hi - own < 16 || (own & 7) != 0)
+        return NMT_UNWIND_FALLBACK;
+    const uintptr_t self_lo = span->self_lo, self_len = span->self_hi - span->self_lo;
+    /* Each saved rbp must lie above the last frame: the walk ends. Without
+     * this function among the recorder's own (a test names part of it),
+     * only its own frame (or start_fp's) is crossed here and the walk drops
+     * the recorder's frames at the end. */
+    int crossed = (uintptr_t)&nmt__fast_unwind - self_lo < self_len;
+    uintptr_t fp = span->start_fp != 0 ? span->start_fp : own, sp = own, top = hi - 16;
+    uintptr_t ip;
+    do {
+        if (fp < sp || fp > top)
+            return NMT_UNWIND_FALLBACK;
+        ip = ((const uintptr_t *)fp)[1];
+        sp = fp + 16;
+        fp = ((const uintptr_t *)fp)[0];
+    } while (crossed && ip - self_lo < self_len);
+    if (ip < 4096)
+        return 0;
+    if (max == 0) {
+        span->cut = 1;
+        return 0;
+    }
+    out[0] = (void *)ip;
+    const struct nmt_unwind_memo *m = span->memo;
+    if (crossed && m != NULL && m->gen == nmt_cfi_generation() && m->hi == hi) {
+        int whole = replay_whole(out, 1, max, ip - 1, sp, fp, m);
+        if (whole >= 0)
+            return whole;
+    }
+    return walk_from(out, max, span, ip - 1, sp, fp, 1, crossed);
 #else
     (void)out;
     (void)max;

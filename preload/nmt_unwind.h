@@ -43,12 +43,17 @@ struct nmt_unwind_memo {
  * frame up to stack_hi, the end of the mapped part of the calling thread's
  * stack (0: unknown, which falls back); and the recorder's own code,
  * [self_lo, self_hi), whose frames at the top of the stack are not output.
- * cut is set on return: the walk stopped at max with frames left. */
+ * cut is set on return: the walk stopped at max with frames left.
+ * start_fp, when not 0, is the frame address (saved rbp slot) of a live
+ * frame of the recorder's own between the walk and the application, with
+ * frame pointers: the walk crosses the recorder's frames from there rather
+ * than from its own, skipping those below it. */
 struct nmt_unwind_span {
     uintptr_t stack_hi;
     uintptr_t self_lo, self_hi;
     struct nmt_unwind_memo *memo; /* the thread's last walk; NULL: none */
     int cut;
+    uintptr_t start_fp;
 };
 
 /* Fills out[] (room for max) with the return addresses of the frames of the

@@ -11,7 +11,8 @@
 #  build-tsan  ThreadSanitizer (NMT_TSAN): the ring shared by application
 #              threads and the writer (tsan_ring), the wait/wake protocol
 #              between them (tsan_wake), and the writer thread's rounds with
-#              the slot registry (tsan_writer).
+#              the slot registry (tsan_writer), the call-frame rule lookup's
+#              object list read while it is rebuilt (tsan_cfi).
 # Exits non-zero when any stage fails; every stage runs regardless.
 set -e
 cd "$(dirname "$0")/.."
@@ -21,7 +22,7 @@ cmake --build build -j$jobs
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DNMT_SANITIZE=ON >/dev/null
 cmake --build build-asan -j$jobs
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DNMT_TSAN=ON >/dev/null
-cmake --build build-tsan -j$jobs --target tsan_ring tsan_wake tsan_writer
+cmake --build build-tsan -j$jobs --target tsan_ring tsan_wake tsan_writer tsan_cfi
 status=0
 echo "== release build: all tests"
 ctest --test-dir build --output-on-failure -j$jobs || status=1

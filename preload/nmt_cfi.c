@@ -5,10 +5,10 @@
  * its object's tables (struct nmt_cfi_obj). Two static arrays take turns:
  * a rebuild (one thread at a time, the others do not wait: they answer
  * NMT_CFI_NOMODULE meanwhile) fills the one not published last, and
- * publishes it by a compare-and-swap of `pub`, which holds the generation
+ * publishes it by a compare-and-swap of `nmt__cfi_pub`, which holds the generation
  * (upper 32 bits) and the index of the published array (3: none). Each
  * array has a sequence number, odd while it is being written (a seqlock):
- * a reader that loaded `pub` long ago and finds its array rewritten under
+ * a reader that loaded `nmt__cfi_pub` long ago and finds its array rewritten under
  * it sees the number change and looks again. Readers copy the one entry
  * they need, field by field, and check the number after the copy. The
  * array's words are written with release stores and read with acquire
@@ -58,7 +58,7 @@ struct tab {
 };
 
 static struct tab tabs[2];
-static _Atomic uint64_t pub = TAB_NONE; /* generation << 32 | published index */
+NMT_HIDDEN _Atomic uint64_t nmt__cfi_pub = TAB_NONE; /* generation << 32 | published index */
 static _Atomic uint64_t next_check_ns;  /* rate limit of link-map checks after misses */
 static _Atomic uint64_t next_verify_ns; /* and after hits */
 static atomic_flag building = ATOMIC_FLAG_INIT;
@@ -194,7 +194,7 @@ static int rebuild(uint64_t p)
     built_subs = w.subs;
     built_once = 1;
     uint64_t np = (((p >> 32) + 1) << 32) | idx;
-    if (!atomic_compare_exchange_strong_explicit(&pub, &p, np, memory_order_acq_rel,
+    if (!atomic_compare_exchange_strong_explicit(&nmt__cfi_pub, &p, np, memory_order_acq_rel,
                                                  memory_order_relaxed))
         return 0;
     /* A list just built needs no look from the hits for a while. */
@@ -237,7 +237,7 @@ static int refresh(uint64_t p, _Atomic uint64_t *next, uint64_t period)
 NMT_HIDDEN enum nmt_cfi_result nmt_cfi_find(uintptr_t ip, struct nmt_cfi_rule *out)
 {
     for (int tries = 0; tries < 3; tries++) {
-        uint64_t p = atomic_load_explicit(&pub, memory_order_acquire);
+        uint64_t p = atomic_load_explicit(&nmt__cfi_pub, memory_order_acquire);
         struct nmt_cfi_obj o;
         int r = (p & 3) == TAB_NONE ? 0 : lookup((unsigned)(p & 3), ip, &o);
         if (r > 0 && !refresh(p, &next_verify_ns, NMT_CFI_VERIFY_NS))
@@ -250,13 +250,14 @@ NMT_HIDDEN enum nmt_cfi_result nmt_cfi_find(uintptr_t ip, struct nmt_cfi_rule *o
 
 NMT_HIDDEN uint32_t nmt_cfi_generation(void)
 {
-    return (uint32_t)(atomic_load_explicit(&pub, memory_order_acquire) >> 32);
+    return nmt_cfi_generation_now();
 }
 
 NMT_HIDDEN void nmt_cfi_forget(void)
 {
-    uint64_t p = atomic_load_explicit(&pub, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(&pub, &p, (((p >> 32) + 1) << 32) | TAB_NONE,
+    uint64_t p = atomic_load_explicit(&nmt__cfi_pub, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&nmt__cfi_pub, &p,
+                                                  (((p >> 32) + 1) << 32) | TAB_NONE,
                                                   memory_order_acq_rel, memory_order_relaxed))
         ;
 }

@@ -23,6 +23,7 @@
 #ifndef NMT_CFI_H
 #define NMT_CFI_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "nmt_state.h"
@@ -64,6 +65,17 @@ NMT_HIDDEN enum nmt_cfi_result nmt_cfi_find(uintptr_t ip, struct nmt_cfi_rule *o
  * loaded, say), so a cached NMT_CFI_NOMODULE is stale then too. Read it
  * before the lookup whose answer is cached under it. */
 NMT_HIDDEN uint32_t nmt_cfi_generation(void);
+
+/* The published list of known objects and the generation (nmt_cfi.c):
+ * generation << 32 | the list's index. Only nmt_cfi.c writes it. */
+NMT_HIDDEN extern _Atomic uint64_t nmt__cfi_pub;
+
+/* nmt_cfi_generation() inline, for the sampled path: a load, where the call
+ * costs a call and the caller's spills on every sample. */
+static inline uint32_t nmt_cfi_generation_now(void)
+{
+    return (uint32_t)(atomic_load_explicit(&nmt__cfi_pub, memory_order_acquire) >> 32);
+}
 
 /* An object may be about to be unloaded (called by the dlclose hook before
  * the real dlclose): forget every known object and move the generation on;

@@ -21,19 +21,19 @@
 
 extern char __executable_start[], etext[];
 
-static uint32_t generation = 1;
-static enum nmt_cfi_result outside = NMT_CFI_END; /* for code outside this program */
-static int32_t fp_cfa_off = 16;                   /* the frame-pointer rule's CFA offset */
+_Atomic uint64_t nmt__cfi_pub = (uint64_t)1 << 32; /* generation 1 */
+static enum nmt_cfi_result outside = NMT_CFI_END;  /* for code outside this program */
+static int32_t fp_cfa_off = 16;                    /* the frame-pointer rule's CFA offset */
 static _Atomic int lookups;
 
 uint32_t nmt_cfi_generation(void)
 {
-    return generation;
+    return nmt_cfi_generation_now();
 }
 
 void nmt_cfi_forget(void)
 {
-    generation++;
+    nmt__cfi_pub += (uint64_t)1 << 32;
 }
 
 enum nmt_cfi_result nmt_cfi_find(uintptr_t ip, struct nmt_cfi_rule *out)

@@ -509,7 +509,8 @@ static inline __attribute__((always_inline)) uint32_t
 take_stack(uint64_t *frames, uint32_t room, void *entry, uint32_t *flags, void *start_fp)
 {
     uint32_t n = capture_from(frames, nmt__cfg.depth + 1, entry, (uintptr_t)start_fp);
-    if (room > nmt__cfg.depth + 1 && nmt_jvm_append != NULL) {
+    if (room > nmt__cfg.depth + 1 && nmt_jvm_append != NULL && &nmt__jvm_found != NULL &&
+        atomic_load_explicit(&nmt__jvm_found, memory_order_relaxed)) {
         n = nmt_jvm_append(frames, n, room);
         /* Java frames, when any, come last: tell the writer to translate. */
         if (n > 0 && (frames[n - 1] >> 63))

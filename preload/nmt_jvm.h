@@ -16,6 +16,7 @@
 #ifndef NMT_JVM_H
 #define NMT_JVM_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,12 @@ NMT_JVM_API int nmt_jvm_settled(void);
  * (counting why) when no Java stack can be taken.
  */
 NMT_JVM_API uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max);
+
+/* Application thread: nonzero once a JVM was seen in this process. Before
+ * that nmt_jvm_append returns n at once and counts nothing, so the sampled
+ * path skips the call on this one load. Its address is NULL in a recorder
+ * built without the bridge. */
+NMT_JVM_API extern _Atomic int nmt__jvm_found;
 
 /* Any thread, lock-free: 1 when pc lies in the JVM's code cache as its code
  * events have shown it so far (the interpreter, stubs, compiled methods),

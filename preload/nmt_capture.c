@@ -16,6 +16,7 @@
  * allocates goes straight to the real allocator.
  */
 #include <alloca.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
@@ -357,7 +358,7 @@ NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry)
 
 /* The slot to publish into. *late is set when it is the shared slot of
  * exited threads, which slot_leave() must unlock. */
-static NMT_NOINLINE struct nmt_thread *slot_enter_slow(struct nmt_tls *t, int *late)
+static struct nmt_thread *slot_find(struct nmt_tls *t, int *late)
 {
     if (atomic_load_explicit(&nmt__child_pending, memory_order_relaxed))
         nmt__child_start();
@@ -372,6 +373,15 @@ static NMT_NOINLINE struct nmt_thread *slot_enter_slow(struct nmt_tls *t, int *l
     return thr;
 }
 
+/* Leaves errno as it was (the free path counts on it: nmt__record_free). */
+static NMT_NOINLINE struct nmt_thread *slot_enter_slow(struct nmt_tls *t, int *late)
+{
+    int saved = errno;
+    struct nmt_thread *thr = slot_find(t, late);
+    errno = saved;
+    return thr;
+}
+
 /* The usual case inline: the thread's own slot, no fork child to start. */
 static inline struct nmt_thread *slot_enter(struct nmt_tls *t, int *late)
 {
@@ -382,10 +392,17 @@ static inline struct nmt_thread *slot_enter(struct nmt_tls *t, int *late)
     return slot_enter_slow(t, late);
 }
 
+static NMT_NOINLINE void slot_leave_late(void)
+{
+    int saved = errno;
+    nmt__thread_late_unlock();
+    errno = saved;
+}
+
 static void slot_leave(int late)
 {
     if (late)
-        nmt__thread_late_unlock();
+        slot_leave_late();
 }
 
 /* A writer that has not moved for this long is taken to be stuck (it may be
@@ -411,6 +428,7 @@ static NMT_NOINLINE void *reserve_wait(struct nmt_thread *thr, uint32_t len)
 {
     if (!may_wait(&nmt__tls))
         return NULL;
+    int saved = errno; /* the free path counts on it (nmt__record_free) */
     void *p;
     uint64_t ns;
     int end;
@@ -421,6 +439,7 @@ static NMT_NOINLINE void *reserve_wait(struct nmt_thread *thr, uint32_t len)
     }
     if (end == NMT_WAIT_STALLED)
         atomic_fetch_add_explicit(&nmt__ctr.ring_wait_stalls, 1, memory_order_relaxed);
+    errno = saved;
     return p;
 }
 
@@ -434,13 +453,21 @@ static inline void *reserve(struct nmt_thread *thr, uint32_t len)
     return reserve_wait(thr, len);
 }
 
+/* The futex wake of commit, errno kept (nmt__record_free). */
+static NMT_NOINLINE void wake_writer(void)
+{
+    int saved = errno;
+    nmt_wake_consumer(&nmt__bell);
+    errno = saved;
+}
+
 /* Publishes the reserved record; wakes a sleeping writer when the ring has
  * filled past half (the common push costs no syscall). */
 static inline void commit(struct nmt_thread *thr)
 {
     nmt_ring_commit(thr->ring);
     if (NMT_UNLIKELY(nmt_ring_past_half(thr->ring)))
-        nmt_wake_consumer(&nmt__bell);
+        wake_writer();
 }
 
 /* NMTRACE_GROWTH: the writer can only see growth in what it has drained.
@@ -645,14 +672,21 @@ NMT_HIDDEN void *nmt__sampled_alloc(void *ptr, size_t size, void *entry)
     return ptr;
 }
 
+/* errno is left as it was: the usual case makes no call that could set it,
+ * and the rare ones (slot_enter_slow, reserve_wait, slot_leave_late, the
+ * attach bracket) keep it themselves, so free need not save it around us. */
 NMT_HIDDEN void nmt__record_free(void *ptr, uint64_t seq)
 {
     if (NMT_LIKELY(!nmt__attach_mode)) {
         record_free(ptr, seq);
-    } else if (nmt__attach_hold()) {
+        return;
+    }
+    int saved = errno;
+    if (nmt__attach_hold()) {
         record_free(ptr, seq);
         nmt__attach_release();
     }
+    errno = saved;
 }
 
 NMT_HIDDEN void nmt__record_mmap(int type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,

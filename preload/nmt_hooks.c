@@ -180,10 +180,9 @@ static NMT_NOINLINE void free_slow(void *p)
     struct nmt_tls *t = &nmt__tls;
     if (!t->guard && atomic_load_explicit(&nmt__state, memory_order_relaxed) == NMT_ON &&
         nmt_addrfilter_maybe(&nmt__filter, p) && claim_sampled(p)) {
-        int saved = errno;
-        /* Before the real free: the address may be reused at once. */
+        /* Before the real free: the address may be reused at once. It
+         * leaves errno alone. */
         nmt__record_free(p, atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed));
-        errno = saved;
     }
     nmt__real.free(p);
 }
@@ -244,13 +243,10 @@ static NMT_NOINLINE void *realloc_slow(void *p, size_t size)
     if (tracked) {
         uint64_t seq = atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed);
         q = nmt__real.realloc(p, size);
-        if (q != NULL || size == 0) {
-            int saved = errno;
-            nmt__record_free(p, seq);
-            errno = saved;
-        } else {
+        if (q != NULL || size == 0)
+            nmt__record_free(p, seq); /* leaves errno as realloc set it */
+        else
             unclaim_sampled(p);
-        }
     } else {
         q = nmt__real.realloc(p, size);
     }

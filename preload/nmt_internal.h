@@ -182,7 +182,8 @@ struct nmt_ev {
 
 /* ---- the sampled path (nmt_capture.c) ---- */
 NMT_HIDDEN void *nmt__sampled_alloc(void *ptr, size_t size, void *entry);
-/* seq: taken by the caller before the block could be reused. */
+/* seq: taken by the caller before the block could be reused. Leaves errno
+ * as it was, so the caller need not save it. */
 NMT_HIDDEN void nmt__record_free(void *ptr, uint64_t seq);
 NMT_HIDDEN void nmt__record_mmap(int type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
                                  void *entry, uint64_t seq);

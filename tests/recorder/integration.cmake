@@ -61,6 +61,7 @@ nmt_recorder_test(hostio_fds)
 nmt_recorder_test(hostio_fsize)
 nmt_recorder_test(hostio_vm)
 nmt_recorder_test(hostio_nofile)
+nmt_recorder_test(hostio_errno)
 nmt_recorder_test(hostio_output)
 nmt_recorder_test(java LABELS java)
 

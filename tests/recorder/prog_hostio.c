@@ -15,6 +15,10 @@
  *                                     wait until all exist, join them
  *   prog_hostio fds                   open /dev/null until it fails, print
  *                                     how many opened and why it stopped
+ *   prog_hostio errno                 set errno before each of 4000 frees
+ *                                     of a fresh block and 4000 growing
+ *                                     reallocs, print how many left it as
+ *                                     it was
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -144,6 +148,34 @@ static int fds_mode(void)
     return 0;
 }
 
+static int errno_mode(void)
+{
+    enum { N = 4000 };
+    int freed_kept = 0, moved_kept = 0;
+    for (int i = 0; i < N; i++) {
+        char *p = malloc(16 + (size_t)(i % 512));
+        if (p == NULL)
+            return 1;
+        /* Kept: otherwise the compiler may drop the malloc and free pair. */
+        __asm__ volatile("" : : "r"(p) : "memory");
+        errno = 1000 + i;
+        free(p);
+        /* Read errno again: compilers take free to leave it alone. */
+        __asm__ volatile("" : : : "memory");
+        freed_kept += errno == 1000 + i;
+        p = malloc(16 + (size_t)(i % 512));
+        if (p == NULL)
+            return 1;
+        p[0] = 1;
+        errno = 2000 + i;
+        char *q = realloc(p, 4096 + (size_t)(i % 4096));
+        moved_kept += errno == 2000 + i;
+        free(q);
+    }
+    printf("errno kept by %d of %d frees and %d of %d reallocs\n", freed_kept, N, moved_kept, N);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 4 && strcmp(argv[1], "daemon") == 0)
@@ -157,6 +189,8 @@ int main(int argc, char **argv)
         return threads_mode(atoi(argv[2]));
     if (argc == 2 && strcmp(argv[1], "fds") == 0)
         return fds_mode();
-    fprintf(stderr, "usage: prog_hostio daemon A B [PROFILE] | print | threads N | fds\n");
+    if (argc == 2 && strcmp(argv[1], "errno") == 0)
+        return errno_mode();
+    fprintf(stderr, "usage: prog_hostio daemon A B [PROFILE] | print | threads N | fds | errno\n");
     return 2;
 }

@@ -856,6 +856,19 @@ def header_only(path):
     return off == len(data)
 
 
+def case_hostio_errno(env):
+    """Recording a free (rate 1: every block sampled, so every free and every
+    moving realloc records one) leaves errno as the program set it: the same
+    output as unprofiled, and every free keeps it."""
+    prog = env.prog("prog_hostio")
+    plain = env.run([prog, "errno"], preload=False).stdout
+    check(plain.startswith("errno kept by 4000 of 4000 frees"), "unprofiled: %r" % plain)
+    env.clean()
+    got = env.run([prog, "errno"], {"NMTRACE_RATE": "1", "NMTRACE_QUIET": "1"}).stdout
+    check(got == plain, "profiled at rate 1: %r, unprofiled: %r" % (got, plain))
+    check(any(True for _ in env.profiles()), "no profile written")
+
+
 def case_hostio_nofile(env):
     """A program that opens files until EMFILE gets as many as unprofiled,
     or one fewer: the recorder holds no descriptor (libunwind's pipe is

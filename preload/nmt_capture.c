@@ -465,8 +465,9 @@ static NMT_NOINLINE void wake_writer(void)
  * filled past half (the common push costs no syscall). */
 static inline void commit(struct nmt_thread *thr)
 {
-    nmt_ring_commit(thr->ring);
-    if (NMT_UNLIKELY(nmt_ring_past_half(thr->ring)))
+    struct nmt_ring *r = thr->ring; /* loaded once: the store below is atomic */
+    nmt_ring_commit(r);
+    if (NMT_UNLIKELY(nmt_ring_past_half(r)))
         wake_writer();
 }
 
@@ -607,6 +608,31 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
     return ptr;
 }
 
+/* The usual free event: the thread's own slot and room in its ring, with no
+ * call but a rare writer wake, so that it needs no frame of its own. 0 when
+ * it does not apply (nothing was done): record_free then does it all. */
+static inline int record_free_fast(void *ptr, uint64_t seq)
+{
+    struct nmt_tls *t = &nmt__tls;
+    t->guard++;
+    struct nmt_thread *thr = t->thr;
+    struct nmt_ev *ev;
+    if (NMT_UNLIKELY(thr == NULL ||
+                     atomic_load_explicit(&nmt__child_pending, memory_order_relaxed) ||
+                     (ev = nmt_ring_reserve(thr->ring, (uint32_t)NMT_EV_FREE_SIZE)) == NULL)) {
+        t->guard--;
+        return 0;
+    }
+    ev->type = NMT_EV_FREE;
+    ev->nframes = 0;
+    ev->flags = 0;
+    ev->seq = seq;
+    ev->arg[0] = (uintptr_t)ptr;
+    commit(thr);
+    t->guard--;
+    return 1;
+}
+
 static void record_free(void *ptr, uint64_t seq)
 {
     struct nmt_tls *t = &nmt__tls;
@@ -672,10 +698,8 @@ NMT_HIDDEN void *nmt__sampled_alloc(void *ptr, size_t size, void *entry)
     return ptr;
 }
 
-/* errno is left as it was: the usual case makes no call that could set it,
- * and the rare ones (slot_enter_slow, reserve_wait, slot_leave_late, the
- * attach bracket) keep it themselves, so free need not save it around us. */
-NMT_HIDDEN void nmt__record_free(void *ptr, uint64_t seq)
+/* Every other free event: not in the usual case, or once attached. */
+static NMT_NOINLINE void record_free_other(void *ptr, uint64_t seq)
 {
     if (NMT_LIKELY(!nmt__attach_mode)) {
         record_free(ptr, seq);
@@ -687,6 +711,17 @@ NMT_HIDDEN void nmt__record_free(void *ptr, uint64_t seq)
         nmt__attach_release();
     }
     errno = saved;
+}
+
+/* errno is left as it was: the usual case makes no call that could set it,
+ * and the rare ones (slot_enter_slow, reserve_wait, slot_leave_late,
+ * wake_writer, the attach bracket) keep it themselves, so free need not
+ * save it around us. */
+NMT_HIDDEN void nmt__record_free(void *ptr, uint64_t seq)
+{
+    if (NMT_LIKELY(!nmt__attach_mode) && record_free_fast(ptr, seq))
+        return;
+    record_free_other(ptr, seq);
 }
 
 NMT_HIDDEN void nmt__record_mmap(int type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,

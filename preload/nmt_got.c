@@ -11,11 +11,14 @@
  * again. Our own object (its calls reach the allocator directly, as the
  * recorder needs) and the dynamic linker are left alone.
  *
- * Objects loaded later are patched when the writer's tick sees the link
- * map grow (nmt__got_refresh): a dlopen hook would change the caller
- * dlopen sees, and with it the library search path (the caller's RUNPATH).
- * All patching and restoring happens inside dl_iterate_phdr callbacks, so an
- * object being unloaded is never written to: its entries are dropped.
+ * The entries for dlopen and dlmopen are rewritten too (nmt_got_dlopen.c):
+ * an object the program loads later is patched on the loading thread
+ * before its dlopen returns (nmt__got_loaded). The writer's tick still
+ * looks for objects loaded by other means (nmt__got_refresh). The lock
+ * orders the two; neither is called with the loader's lock held, and
+ * dl_iterate_phdr takes it only while it walks. All patching and restoring happens inside
+ * dl_iterate_phdr callbacks, so an object being unloaded is never written to: its entries are
+ * dropped.
  */
 #include <dlfcn.h>
 #include <elf.h>
@@ -42,11 +45,13 @@
 
 /* The functions whose entries are redirected, in our object. */
 static const char *const hooked_names[] = {
-    "malloc",         "calloc",        "realloc",  "reallocarray", "free",
-    "posix_memalign", "aligned_alloc", "memalign", "valloc",       "pvalloc",
-    "mmap",           "mmap64",        "munmap",   "mremap",       "mprotect",
+    "malloc",        "calloc",   "realloc",  "reallocarray", "free",    "posix_memalign",
+    "aligned_alloc", "memalign", "valloc",   "pvalloc",      "mmap",    "mmap64",
+    "munmap",        "mremap",   "mprotect", "dlopen",       "dlmopen",
 };
 #define NHOOKS (sizeof(hooked_names) / sizeof(hooked_names[0]))
+/* From here on the hooks are not exported (nmt_got_dlopen.c). */
+#define FIRST_DL (NHOOKS - 2)
 static void *hook_addr[NHOOKS];
 
 struct got_entry {
@@ -81,9 +86,11 @@ static int find_hooks(void)
     void *h = dlopen(info.dli_fname, RTLD_NOLOAD | RTLD_LAZY);
     if (h == NULL)
         return -ENOENT;
-    for (size_t i = 0; i < NHOOKS; i++)
+    for (size_t i = 0; i < FIRST_DL; i++)
         hook_addr[i] = dlsym(h, hooked_names[i]);
     dlclose(h);
+    hook_addr[FIRST_DL] = (void *)nmt__got_dlopen;
+    hook_addr[FIRST_DL + 1] = (void *)nmt__got_dlmopen;
     return hook_addr[0] != NULL && hook_addr[4] != NULL ? 0 : -ENOENT;
 }
 
@@ -115,6 +122,7 @@ static int store_word(uintptr_t slot, uintptr_t value, uintptr_t relro_lo, uintp
 /* What one object's dynamic section tells about its relocations. */
 struct dyn_view {
     uintptr_t base, relro_lo, relro_hi;
+    int search_path; /* has DT_RPATH or DT_RUNPATH */
     const ElfW(Sym) * symtab;
     const char *strtab;
     const ElfW(Rela) * rel[2];
@@ -166,6 +174,10 @@ static int read_dynamic(const struct dl_phdr_info *info, struct dyn_view *v)
         case DT_RELASZ:
             v->relsz[1] = dyn->d_un.d_val;
             break;
+        case DT_RPATH:
+        case DT_RUNPATH:
+            v->search_path = 1;
+            break;
         case DT_PLTREL:
             pltrel = (int)dyn->d_un.d_val;
             break;
@@ -203,7 +215,9 @@ static void patch_one(const struct dyn_view *v, const ElfW(Rela) * r)
         return;
     const ElfW(Sym) *sym = &v->symtab[ELF64_R_SYM(r->r_info)];
     int h = hook_index(v->strtab + sym->st_name);
-    if (h < 0)
+    /* Our dlopen searches a bare name with our (empty) search path, not
+     * the caller's: such a caller keeps the C library's dlopen. */
+    if (h < 0 || (h >= (int)FIRST_DL && v->search_path))
         return;
     uintptr_t slot = v->base + r->r_offset;
     uintptr_t cur = __atomic_load_n((uintptr_t *)slot, __ATOMIC_ACQUIRE);
@@ -297,6 +311,23 @@ static void forget_unloaded(void)
     for (size_t i = 0; i < nentries; i++)
         if (!entries[i].seen)
             entries[i].slot = 0;
+}
+
+/* A dlopen returned (nmt_got_dlopen.c): its objects are relocated, patch
+ * them now. Every object is walked, since the writer may have counted the
+ * new one already, seen in the middle of its dlopen. */
+void nmt__got_loaded(void)
+{
+    pthread_mutex_lock(&got_lock);
+    unsigned long long c[2] = {seen_adds, seen_subs};
+    if (entries != NULL) {
+        nmt__dl_iterate_phdr(counts_now, c);
+        if (c[1] != seen_subs)
+            forget_unloaded();
+        recheck = RECHECK_TICKS; /* another thread's dlopen may be half done */
+        nmt__dl_iterate_phdr(patch_object, NULL);
+    }
+    pthread_mutex_unlock(&got_lock);
 }
 
 /* Writer thread, at its tick while attached: objects loaded since the

@@ -7,6 +7,7 @@
 #ifndef NMT_GOT_H
 #define NMT_GOT_H
 
+#include <dlfcn.h>
 #include <stddef.h>
 
 /* Points the allocation entries (malloc family, mmap family, dlopen) of
@@ -19,6 +20,15 @@ int nmt__got_install(void);
 /* Writer thread, at its tick while attached: patches the objects loaded
  * since the last look (no system call when none was). */
 void nmt__got_refresh(void) __attribute__((weak)); /* the writer's unit test links without it */
+
+/* Patches the objects loaded since the last look, on the calling thread
+ * (nmt_got_dlopen.c, after the real dlopen returned). Waits for a
+ * refresh or restore running at the same time. */
+void nmt__got_loaded(void);
+
+/* The hooks written into dlopen and dlmopen entries (nmt_got_dlopen.c). */
+void *nmt__got_dlopen(const char *file, int mode);
+void *nmt__got_dlmopen(Lmid_t ns, const char *file, int mode);
 
 /* Puts back every entry still pointing at our hook and forgets the list.
  * Returns the number of entries restored. */

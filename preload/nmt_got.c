@@ -13,7 +13,7 @@
  *
  * The entries for dlopen and dlmopen are rewritten too (nmt_got_dlopen.c):
  * an object the program loads later is patched on the loading thread
- * before its dlopen returns (nmt__got_loaded). The writer's tick still
+ * before its dlopen returns (got_loaded). The writer's tick still
  * looks for objects loaded by other means (nmt__got_refresh). The lock
  * orders the two; neither is called with the loader's lock held, and
  * dl_iterate_phdr takes it only while it walks. All patching and restoring happens inside
@@ -65,6 +65,9 @@ struct got_entry {
 #define MAX_ENTRIES 16384
 static struct got_entry *entries; /* mmap'ed while attached */
 static size_t nentries;
+/* Held only inside the fork gate (nmt_forkgate.c): a fork waits until it
+ * is free, so a child never finds it held by a thread it does not have
+ * (the child's first dlopen would wait for it for ever). */
 static pthread_mutex_t got_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long seen_adds, seen_subs;
 /* Refreshes left that walk every object again after the link map changed:
@@ -73,6 +76,20 @@ static int recheck;
 #define RECHECK_TICKS 50
 static uintptr_t self_base;
 static int overflow;
+
+static void got_loaded(void);
+
+static void lock_entries(void)
+{
+    nmt__gate_enter();
+    pthread_mutex_lock(&got_lock);
+}
+
+static void unlock_entries(void)
+{
+    pthread_mutex_unlock(&got_lock);
+    nmt__gate_leave();
+}
 
 /* Our own definitions: looked up in our object, since a plain reference to
  * malloc from our code binds to the process's malloc when we were loaded
@@ -91,6 +108,7 @@ static int find_hooks(void)
     dlclose(h);
     hook_addr[FIRST_DL] = (void *)nmt__got_dlopen;
     hook_addr[FIRST_DL + 1] = (void *)nmt__got_dlmopen;
+    nmt__got_dl_after(got_loaded);
     return hook_addr[0] != NULL && hook_addr[4] != NULL ? 0 : -ENOENT;
 }
 
@@ -262,7 +280,7 @@ static int patch_object(struct dl_phdr_info *info, size_t size, void *arg)
 
 int nmt__got_install(void)
 {
-    pthread_mutex_lock(&got_lock);
+    lock_entries();
     int err = 0;
     if (entries == NULL) {
         err = find_hooks();
@@ -278,7 +296,7 @@ int nmt__got_install(void)
     if (err == 0)
         nmt__dl_iterate_phdr(patch_object, NULL);
     size_t n = nentries;
-    pthread_mutex_unlock(&got_lock);
+    unlock_entries();
     return err != 0 ? err : (int)n;
 }
 
@@ -316,9 +334,9 @@ static void forget_unloaded(void)
 /* A dlopen returned (nmt_got_dlopen.c): its objects are relocated, patch
  * them now. Every object is walked, since the writer may have counted the
  * new one already, seen in the middle of its dlopen. */
-void nmt__got_loaded(void)
+static void got_loaded(void)
 {
-    pthread_mutex_lock(&got_lock);
+    lock_entries();
     unsigned long long c[2] = {seen_adds, seen_subs};
     if (entries != NULL) {
         nmt__dl_iterate_phdr(counts_now, c);
@@ -327,7 +345,7 @@ void nmt__got_loaded(void)
         recheck = RECHECK_TICKS; /* another thread's dlopen may be half done */
         nmt__dl_iterate_phdr(patch_object, NULL);
     }
-    pthread_mutex_unlock(&got_lock);
+    unlock_entries();
 }
 
 /* Writer thread, at its tick while attached: objects loaded since the
@@ -335,8 +353,11 @@ void nmt__got_loaded(void)
  * did not change. */
 void nmt__got_refresh(void)
 {
-    if (pthread_mutex_trylock(&got_lock) != 0)
+    nmt__gate_enter();
+    if (pthread_mutex_trylock(&got_lock) != 0) {
+        nmt__gate_leave();
         return;
+    }
     unsigned long long c[2] = {seen_adds, seen_subs};
     if (entries != NULL)
         nmt__dl_iterate_phdr(counts_now, c);
@@ -348,7 +369,7 @@ void nmt__got_refresh(void)
         recheck--;
         nmt__dl_iterate_phdr(patch_object, NULL);
     }
-    pthread_mutex_unlock(&got_lock);
+    unlock_entries();
 }
 
 /* Restores the entries of one loaded object; entries are kept in order of
@@ -376,7 +397,7 @@ static int restore_object(struct dl_phdr_info *info, size_t size, void *arg)
 
 int nmt__got_restore(void)
 {
-    pthread_mutex_lock(&got_lock);
+    lock_entries();
     int restored = 0;
     if (entries != NULL) {
         nmt__dl_iterate_phdr(restore_object, &restored);
@@ -385,7 +406,7 @@ int nmt__got_restore(void)
         nentries = 0;
         overflow = 0;
     }
-    pthread_mutex_unlock(&got_lock);
+    unlock_entries();
     return restored;
 }
 

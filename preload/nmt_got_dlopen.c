@@ -24,6 +24,13 @@
 
 #include "nmt_got.h"
 
+static void (*_Atomic after_load)(void);
+
+void nmt__got_dl_after(void (*loaded)(void))
+{
+    after_load = loaded;
+}
+
 /* The namespace of the object the return address ra lies in. */
 static Lmid_t caller_namespace(const void *ra)
 {
@@ -39,9 +46,10 @@ static Lmid_t caller_namespace(const void *ra)
  * caller's thread. errno is the real dlopen's, as the caller saw it. */
 static void *patched(void *handle, int mode)
 {
-    if (handle != NULL && !(mode & RTLD_NOLOAD)) {
+    void (*loaded)(void) = after_load;
+    if (handle != NULL && !(mode & RTLD_NOLOAD) && loaded != NULL) {
         int e = errno;
-        nmt__got_loaded();
+        loaded();
         errno = e;
     }
     return handle;

@@ -113,3 +113,22 @@ def machine_summary():
 
 def tool(name):
     return shutil.which(name)
+
+
+def cachegrind_parts(path, classify):
+    """Instructions per part in one cachegrind output file: classify(file,
+    function) names the part of each function's count."""
+    out = {}
+    fl = fn = ""
+    with open(path) as f:
+        for line in f:
+            if line.startswith("fl="):
+                fl = line[3:].strip()
+            elif line.startswith("fn="):
+                fn = line[3:].strip()
+            elif line[:1].isdigit():
+                cols = line.split()
+                if len(cols) > 1:
+                    key = classify(fl, fn)
+                    out[key] = out.get(key, 0) + int(cols[1])
+    return out

@@ -86,19 +86,8 @@ def part(fl, fn):
 
 def parts(path):
     """Ir per part in a cachegrind output file."""
-    out = [0] * len(PARTS)
-    fl = fn = ""
-    with open(path) as f:
-        for line in f:
-            if line.startswith("fl="):
-                fl = line[3:].strip()
-            elif line.startswith("fn="):
-                fn = line[3:].strip()
-            elif line[:1].isdigit():
-                cols = line.split()
-                if len(cols) > 1:
-                    out[part(fl, fn)] += int(cols[1])
-    return out
+    got = bl.cachegrind_parts(path, part)
+    return [got.get(i, 0) for i in range(len(PARTS))]
 
 
 def print_parts(mix, per_parts, cfgs):

@@ -55,17 +55,7 @@ def part(path, fn):
 
 def parts(path):
     """Instructions per part in one cachegrind output file."""
-    out = collections.Counter()
-    fl = fn = None
-    with open(path) as f:
-        for line in f:
-            if line.startswith("fl="):
-                fl = line[3:].strip()
-            elif line.startswith("fn="):
-                fn = line[3:].strip()
-            elif line[:1].isdigit():
-                out[part(fl, fn)] += int(line.split()[1])
-    return out
+    return collections.Counter(bl.cachegrind_parts(path, part))
 
 
 def run(build, n, margs, env, tmp):

@@ -13,7 +13,8 @@
  *
  * glibc resolves parts of a dlopen relative to the calling object, which
  * becomes this one. The namespace is kept: a caller outside the base one
- * gets dlmopen into its own. A bare name is searched in the caller's
+ * gets dlmopen into its own (but dlopen(NULL) gives the base namespace's
+ * program, not its namespace's first object). A bare name is searched in the caller's
  * DT_RPATH/DT_RUNPATH: objects that have one keep their entry (nmt_got.c),
  * so their search is unchanged. Left different: $ORIGIN in the name
  * itself expands to this library's directory (no JVM does that).
@@ -57,6 +58,8 @@ static void *patched(void *handle, int mode)
 
 void *nmt__got_dlopen(const char *file, int mode)
 {
+    if (file == NULL) /* the program itself (dlmopen refuses NULL outside the base) */
+        return dlopen(file, mode);
     Lmid_t ns = caller_namespace(__builtin_return_address(0));
     void *h = ns == LM_ID_BASE ? dlopen(file, mode) : dlmopen(ns, file, mode);
     return patched(h, mode);

@@ -16,12 +16,15 @@
  * gets dlmopen into its own (but dlopen(NULL) gives the base namespace's
  * program, not its namespace's first object). A bare name is searched in the caller's
  * DT_RPATH/DT_RUNPATH: objects that have one keep their entry (nmt_got.c),
- * so their search is unchanged. Left different: $ORIGIN in the name
- * itself expands to this library's directory (no JVM does that).
+ * so their search is unchanged. $ORIGIN in the name itself would expand to
+ * this library's directory: it is expanded here, to the calling object's.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <link.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "nmt_got.h"
 
@@ -43,6 +46,60 @@ static Lmid_t caller_namespace(const void *ra)
     return dlinfo(lm, RTLD_DI_LMID, &id) == 0 ? id : LM_ID_BASE;
 }
 
+/* The directory of the object the return address ra lies in, as glibc
+ * takes it for $ORIGIN (the object's real path without its last part), in
+ * dir (PATH_MAX bytes). 0 on success. */
+static int caller_origin(const void *ra, char *dir)
+{
+    Dl_info info;
+    struct link_map *lm = NULL;
+    if (dladdr1(ra, &info, (void **)&lm, RTLD_DL_LINKMAP) == 0 || lm == NULL)
+        return -1;
+    const char *name = lm->l_name[0] != '\0' ? lm->l_name : "/proc/self/exe";
+    if (realpath(name, dir) == NULL)
+        return -1;
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        return -1;
+    slash[slash == dir] = '\0'; /* "/lib.so" has the origin "/" */
+    return 0;
+}
+
+/* file with each $ORIGIN or ${ORIGIN} replaced by the calling object's
+ * directory, in buf; file itself when it has none, or when the directory
+ * is unknown or the result does not fit (then glibc expands it, to ours). */
+static const char *with_origin(const char *file, const void *ra, char *buf, size_t size)
+{
+    if (strstr(file, "ORIGIN") == NULL)
+        return file;
+    char dir[PATH_MAX];
+    if (caller_origin(ra, dir) != 0)
+        return file;
+    size_t n = 0, dlen = strlen(dir);
+    for (const char *p = file; *p != '\0';) {
+        size_t skip = 0;
+        if (strncmp(p, "${ORIGIN}", 9) == 0)
+            skip = 9;
+        else if (strncmp(p, "$ORIGIN", 7) == 0 &&
+                 !(p[7] == '_' || (p[7] >= 'A' && p[7] <= 'Z') || (p[7] >= 'a' && p[7] <= 'z') ||
+                   (p[7] >= '0' && p[7] <= '9')))
+            skip = 7;
+        if (skip != 0) {
+            if (n + dlen >= size)
+                return file;
+            memcpy(buf + n, dir, dlen);
+            n += dlen;
+            p += skip;
+        } else {
+            if (n + 1 >= size)
+                return file;
+            buf[n++] = *p++;
+        }
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 /* A new object is in the link map and relocated: patch it now, on the
  * caller's thread. errno is the real dlopen's, as the caller saw it. */
 static void *patched(void *handle, int mode)
@@ -60,12 +117,18 @@ void *nmt__got_dlopen(const char *file, int mode)
 {
     if (file == NULL) /* the program itself (dlmopen refuses NULL outside the base) */
         return dlopen(file, mode);
-    Lmid_t ns = caller_namespace(__builtin_return_address(0));
+    const void *ra = __builtin_return_address(0);
+    char buf[PATH_MAX];
+    file = with_origin(file, ra, buf, sizeof(buf));
+    Lmid_t ns = caller_namespace(ra);
     void *h = ns == LM_ID_BASE ? dlopen(file, mode) : dlmopen(ns, file, mode);
     return patched(h, mode);
 }
 
 void *nmt__got_dlmopen(Lmid_t ns, const char *file, int mode)
 {
+    char buf[PATH_MAX];
+    if (file != NULL)
+        file = with_origin(file, __builtin_return_address(0), buf, sizeof(buf));
     return patched(dlmopen(ns, file, mode), mode);
 }

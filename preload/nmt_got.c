@@ -11,11 +11,14 @@
  * again. Our own object (its calls reach the allocator directly, as the
  * recorder needs) and the dynamic linker are left alone.
  *
- * Objects loaded later are patched when the writer's tick sees the link
- * map grow (nmt__got_refresh): a dlopen hook would change the caller
- * dlopen sees, and with it the library search path (the caller's RUNPATH).
- * All patching and restoring happens inside dl_iterate_phdr callbacks, so an
- * object being unloaded is never written to: its entries are dropped.
+ * The entries for dlopen and dlmopen are rewritten too (nmt_got_dlopen.c):
+ * an object the program loads later is patched on the loading thread
+ * before its dlopen returns (got_loaded). The writer's tick still
+ * looks for objects loaded by other means (nmt__got_refresh). The lock
+ * orders the two; neither is called with the loader's lock held, and
+ * dl_iterate_phdr takes it only while it walks. All patching and restoring happens inside
+ * dl_iterate_phdr callbacks, so an object being unloaded is never written to: its entries are
+ * dropped.
  */
 #include <dlfcn.h>
 #include <elf.h>
@@ -42,11 +45,13 @@
 
 /* The functions whose entries are redirected, in our object. */
 static const char *const hooked_names[] = {
-    "malloc",         "calloc",        "realloc",  "reallocarray", "free",
-    "posix_memalign", "aligned_alloc", "memalign", "valloc",       "pvalloc",
-    "mmap",           "mmap64",        "munmap",   "mremap",       "mprotect",
+    "malloc",        "calloc",   "realloc",  "reallocarray", "free",    "posix_memalign",
+    "aligned_alloc", "memalign", "valloc",   "pvalloc",      "mmap",    "mmap64",
+    "munmap",        "mremap",   "mprotect", "dlopen",       "dlmopen",
 };
 #define NHOOKS (sizeof(hooked_names) / sizeof(hooked_names[0]))
+/* From here on the hooks are not exported (nmt_got_dlopen.c). */
+#define FIRST_DL (NHOOKS - 2)
 static void *hook_addr[NHOOKS];
 
 struct got_entry {
@@ -60,6 +65,9 @@ struct got_entry {
 #define MAX_ENTRIES 16384
 static struct got_entry *entries; /* mmap'ed while attached */
 static size_t nentries;
+/* Held only inside the fork gate (nmt_forkgate.c): a fork waits until it
+ * is free, so a child never finds it held by a thread it does not have
+ * (the child's first dlopen would wait for it for ever). */
 static pthread_mutex_t got_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long long seen_adds, seen_subs;
 /* Refreshes left that walk every object again after the link map changed:
@@ -68,6 +76,20 @@ static int recheck;
 #define RECHECK_TICKS 50
 static uintptr_t self_base;
 static int overflow;
+
+static void got_loaded(void);
+
+static void lock_entries(void)
+{
+    nmt__gate_enter();
+    pthread_mutex_lock(&got_lock);
+}
+
+static void unlock_entries(void)
+{
+    pthread_mutex_unlock(&got_lock);
+    nmt__gate_leave();
+}
 
 /* Our own definitions: looked up in our object, since a plain reference to
  * malloc from our code binds to the process's malloc when we were loaded
@@ -81,9 +103,12 @@ static int find_hooks(void)
     void *h = dlopen(info.dli_fname, RTLD_NOLOAD | RTLD_LAZY);
     if (h == NULL)
         return -ENOENT;
-    for (size_t i = 0; i < NHOOKS; i++)
+    for (size_t i = 0; i < FIRST_DL; i++)
         hook_addr[i] = dlsym(h, hooked_names[i]);
     dlclose(h);
+    hook_addr[FIRST_DL] = (void *)nmt__got_dlopen;
+    hook_addr[FIRST_DL + 1] = (void *)nmt__got_dlmopen;
+    nmt__got_dl_after(got_loaded);
     return hook_addr[0] != NULL && hook_addr[4] != NULL ? 0 : -ENOENT;
 }
 
@@ -115,6 +140,7 @@ static int store_word(uintptr_t slot, uintptr_t value, uintptr_t relro_lo, uintp
 /* What one object's dynamic section tells about its relocations. */
 struct dyn_view {
     uintptr_t base, relro_lo, relro_hi;
+    int search_path; /* has DT_RPATH or DT_RUNPATH */
     const ElfW(Sym) * symtab;
     const char *strtab;
     const ElfW(Rela) * rel[2];
@@ -166,6 +192,10 @@ static int read_dynamic(const struct dl_phdr_info *info, struct dyn_view *v)
         case DT_RELASZ:
             v->relsz[1] = dyn->d_un.d_val;
             break;
+        case DT_RPATH:
+        case DT_RUNPATH:
+            v->search_path = 1;
+            break;
         case DT_PLTREL:
             pltrel = (int)dyn->d_un.d_val;
             break;
@@ -203,7 +233,9 @@ static void patch_one(const struct dyn_view *v, const ElfW(Rela) * r)
         return;
     const ElfW(Sym) *sym = &v->symtab[ELF64_R_SYM(r->r_info)];
     int h = hook_index(v->strtab + sym->st_name);
-    if (h < 0)
+    /* Our dlopen searches a bare name with our (empty) search path, not
+     * the caller's: such a caller keeps the C library's dlopen. */
+    if (h < 0 || (h >= (int)FIRST_DL && v->search_path))
         return;
     uintptr_t slot = v->base + r->r_offset;
     uintptr_t cur = __atomic_load_n((uintptr_t *)slot, __ATOMIC_ACQUIRE);
@@ -248,7 +280,7 @@ static int patch_object(struct dl_phdr_info *info, size_t size, void *arg)
 
 int nmt__got_install(void)
 {
-    pthread_mutex_lock(&got_lock);
+    lock_entries();
     int err = 0;
     if (entries == NULL) {
         err = find_hooks();
@@ -264,7 +296,7 @@ int nmt__got_install(void)
     if (err == 0)
         nmt__dl_iterate_phdr(patch_object, NULL);
     size_t n = nentries;
-    pthread_mutex_unlock(&got_lock);
+    unlock_entries();
     return err != 0 ? err : (int)n;
 }
 
@@ -299,13 +331,33 @@ static void forget_unloaded(void)
             entries[i].slot = 0;
 }
 
+/* A dlopen returned (nmt_got_dlopen.c): its objects are relocated, patch
+ * them now. Every object is walked, since the writer may have counted the
+ * new one already, seen in the middle of its dlopen. */
+static void got_loaded(void)
+{
+    lock_entries();
+    unsigned long long c[2] = {seen_adds, seen_subs};
+    if (entries != NULL) {
+        nmt__dl_iterate_phdr(counts_now, c);
+        if (c[1] != seen_subs)
+            forget_unloaded();
+        recheck = RECHECK_TICKS; /* another thread's dlopen may be half done */
+        nmt__dl_iterate_phdr(patch_object, NULL);
+    }
+    unlock_entries();
+}
+
 /* Writer thread, at its tick while attached: objects loaded since the
  * last look get their entries patched. No system call when the link map
  * did not change. */
 void nmt__got_refresh(void)
 {
-    if (pthread_mutex_trylock(&got_lock) != 0)
+    nmt__gate_enter();
+    if (pthread_mutex_trylock(&got_lock) != 0) {
+        nmt__gate_leave();
         return;
+    }
     unsigned long long c[2] = {seen_adds, seen_subs};
     if (entries != NULL)
         nmt__dl_iterate_phdr(counts_now, c);
@@ -317,7 +369,7 @@ void nmt__got_refresh(void)
         recheck--;
         nmt__dl_iterate_phdr(patch_object, NULL);
     }
-    pthread_mutex_unlock(&got_lock);
+    unlock_entries();
 }
 
 /* Restores the entries of one loaded object; entries are kept in order of
@@ -345,7 +397,7 @@ static int restore_object(struct dl_phdr_info *info, size_t size, void *arg)
 
 int nmt__got_restore(void)
 {
-    pthread_mutex_lock(&got_lock);
+    lock_entries();
     int restored = 0;
     if (entries != NULL) {
         nmt__dl_iterate_phdr(restore_object, &restored);
@@ -354,7 +406,7 @@ int nmt__got_restore(void)
         nentries = 0;
         overflow = 0;
     }
-    pthread_mutex_unlock(&got_lock);
+    unlock_entries();
     return restored;
 }
 

@@ -7,6 +7,7 @@
 #ifndef NMT_GOT_H
 #define NMT_GOT_H
 
+#include <dlfcn.h>
 #include <stddef.h>
 
 /* Points the allocation entries (malloc family, mmap family, dlopen) of
@@ -19,6 +20,14 @@ int nmt__got_install(void);
 /* Writer thread, at its tick while attached: patches the objects loaded
  * since the last look (no system call when none was). */
 void nmt__got_refresh(void) __attribute__((weak)); /* the writer's unit test links without it */
+
+/* The hooks written into dlopen and dlmopen entries (nmt_got_dlopen.c):
+ * after the real call loaded something, they call the function given to
+ * nmt__got_dl_after, which patches the new objects on the calling thread
+ * (nmt_got.c sets it: the two files do not call each other both ways). */
+void *nmt__got_dlopen(const char *file, int mode);
+void *nmt__got_dlmopen(Lmid_t ns, const char *file, int mode);
+void nmt__got_dl_after(void (*loaded)(void));
 
 /* Puts back every entry still pointing at our hook and forgets the list.
  * Returns the number of entries restored. */

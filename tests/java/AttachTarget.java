@@ -19,9 +19,12 @@ import java.util.List;
  * With keep > 0 only the last keep buffers stay reachable (churn, no growth).
  * With blocksPerTick < 0 the JNI library is loaded, and leaks -blocksPerTick
  * blocks a tick, only once a line "start" arrives (a library loaded late).
+ * After a line "pause" it leaks no more JNI blocks and keeps logging: two
+ * equal JNI counts in a row say the leak has stopped.
  */
 public final class AttachTarget {
     static volatile boolean started;
+    static volatile boolean paused;
 
     public static void main(String[] args) throws Exception {
         String counters = args[0];
@@ -39,6 +42,8 @@ public final class AttachTarget {
                 for (String line; (line = r.readLine()) != null && !line.equals("quit");)
                     if (line.equals("start"))
                         started = true;
+                    else if (line.equals("pause"))
+                        paused = true;
             } catch (Exception e) {
                 // end of input ends the program too
             }
@@ -50,7 +55,7 @@ public final class AttachTarget {
             System.out.println("ready");
             System.out.flush();
             while (stdin.isAlive()) {
-                if (started && perTick > 0)
+                if (started && !paused && perTick > 0)
                     NativeLib.leak(perTick, size);
                 if (direct > 0) {
                     kept.add(ByteBuffer.allocateDirect(direct));

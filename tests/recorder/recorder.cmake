@@ -124,6 +124,19 @@ if(TARGET test_cfi)
   target_compile_definitions(test_cfi PRIVATE CFI_DSO_PATH="$<TARGET_FILE:cfi_dso>")
   add_dependencies(test_cfi cfi_dso)
 endif()
+# Attach mode's dlopen wrapper expands $ORIGIN for its caller: the wrapper in
+# lib/, the program and the library it loads by a $ORIGIN name in bin/.
+add_library(got_origin_wrap SHARED ${NMT_PRELOAD_DIR}/nmt_got_dlopen.c)
+target_include_directories(got_origin_wrap PRIVATE ${NMT_PRELOAD_DIR})
+add_library(got_origin_lib MODULE ${NMT_REC_DIR}/got_origin_lib.c)
+set_target_properties(got_origin_lib PROPERTIES PREFIX "" LIBRARY_OUTPUT_DIRECTORY
+  ${CMAKE_RUNTIME_OUTPUT_DIRECTORY})
+add_executable(prog_got_origin ${NMT_REC_DIR}/prog_got_origin.c)
+target_link_libraries(prog_got_origin PRIVATE got_origin_wrap dl)
+add_dependencies(prog_got_origin got_origin_lib)
+add_test(NAME recorder_got_origin COMMAND prog_got_origin)
+set_tests_properties(recorder_got_origin PROPERTIES LABELS "recorder;unit")
+
 # ---- end of recorder unit tests ------------------------------------------
 # The recorder's call graph is layered (hooks -> capture -> rings; writer ->
 # snapshot -> format): no cycle among libnmtrace.so's files other than

@@ -608,6 +608,18 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
     return ptr;
 }
 
+/* Fills and publishes the free event reserved at ev. */
+static inline __attribute__((always_inline)) void
+put_free(struct nmt_thread *thr, struct nmt_ev *ev, void *ptr, uint64_t seq)
+{
+    ev->type = NMT_EV_FREE;
+    ev->nframes = 0;
+    ev->flags = 0;
+    ev->seq = seq;
+    ev->arg[0] = (uintptr_t)ptr;
+    commit(thr);
+}
+
 /* The usual free event: the thread's own slot and room in its ring, with no
  * call but a rare writer wake, so that it needs no frame of its own. 0 when
  * it does not apply (nothing was done): record_free then does it all. */
@@ -623,12 +635,7 @@ static inline int record_free_fast(void *ptr, uint64_t seq)
         t->guard--;
         return 0;
     }
-    ev->type = NMT_EV_FREE;
-    ev->nframes = 0;
-    ev->flags = 0;
-    ev->seq = seq;
-    ev->arg[0] = (uintptr_t)ptr;
-    commit(thr);
+    put_free(thr, ev, ptr, seq);
     t->guard--;
     return 1;
 }
@@ -641,12 +648,7 @@ static void record_free(void *ptr, uint64_t seq)
     struct nmt_thread *thr = slot_enter(t, &late);
     struct nmt_ev *ev = thr ? reserve(thr, (uint32_t)NMT_EV_FREE_SIZE) : NULL;
     if (ev != NULL) {
-        ev->type = NMT_EV_FREE;
-        ev->nframes = 0;
-        ev->flags = 0;
-        ev->seq = seq;
-        ev->arg[0] = (uintptr_t)ptr;
-        commit(thr);
+        put_free(thr, ev, ptr, seq);
     } else if (thr != NULL && !past_final()) {
         atomic_store_explicit(&thr->free_drops,
                               atomic_load_explicit(&thr->free_drops, memory_order_relaxed) + 1,

@@ -18,6 +18,13 @@ extern int nmt__attach_dormant;
  * sampled path then brackets itself for detach (nmt__attach_hold). */
 extern int nmt__attach_mode;
 
+/* Neither attached nor waiting for an attach: under LD_PRELOAD. The test of
+ * nmt_cfi_usable() (nmt_dlclose.c), inline for the sampled path. */
+static inline int nmt__attach_none(void)
+{
+    return !nmt__attach_dormant && !nmt__attach_mode;
+}
+
 /* Counts attaches (0 under LD_PRELOAD): a thread whose countdown was drawn
  * for an earlier one draws it again (nmt_hooks.c). */
 extern uint32_t nmt__attach_session;

@@ -40,5 +40,5 @@ EXPORT int dlclose(void *handle)
 
 NMT_HIDDEN int nmt_cfi_usable(void)
 {
-    return !nmt__attach_dormant && !nmt__attach_mode;
+    return nmt__attach_none();
 }

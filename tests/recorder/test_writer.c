@@ -63,7 +63,8 @@ static void start(void)
 /* n allocations from one call site, so they share one stack (a loop the
  * compiler unrolls would call from n places: noipa keeps -O3 from cloning
  * this function for each constant n and unrolling the clone). */
-__attribute__((noipa)) void alloc_n(void (*site)(uintptr_t, size_t), uintptr_t base, unsigned n, size_t size)
+__attribute__((noipa)) void alloc_n(void (*site)(uintptr_t, size_t), uintptr_t base, unsigned n,
+                                    size_t size)
 {
     for (unsigned i = 0; i < n; i++)
         site(base + 64 * i, size);

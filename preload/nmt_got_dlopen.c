@@ -35,25 +35,27 @@ void nmt__got_dl_after(void (*loaded)(void))
     after_load = loaded;
 }
 
-/* The namespace of the object the return address ra lies in. */
-static Lmid_t caller_namespace(const void *ra)
+/* The object the return address ra lies in, or NULL. */
+static struct link_map *caller_map(const void *ra)
 {
     Dl_info info;
     struct link_map *lm = NULL;
-    Lmid_t id = LM_ID_BASE;
-    if (dladdr1(ra, &info, (void **)&lm, RTLD_DL_LINKMAP) == 0 || lm == NULL)
-        return LM_ID_BASE;
-    return dlinfo(lm, RTLD_DI_LMID, &id) == 0 ? id : LM_ID_BASE;
+    return dladdr1(ra, &info, (void **)&lm, RTLD_DL_LINKMAP) != 0 ? lm : NULL;
 }
 
-/* The directory of the object the return address ra lies in, as glibc
- * takes it for $ORIGIN (the object's real path without its last part), in
- * dir (PATH_MAX bytes). 0 on success. */
-static int caller_origin(const void *ra, char *dir)
+/* The namespace of the calling object lm. */
+static Lmid_t caller_namespace(struct link_map *lm)
 {
-    Dl_info info;
-    struct link_map *lm = NULL;
-    if (dladdr1(ra, &info, (void **)&lm, RTLD_DL_LINKMAP) == 0 || lm == NULL)
+    Lmid_t id = LM_ID_BASE;
+    return lm != NULL && dlinfo(lm, RTLD_DI_LMID, &id) == 0 ? id : LM_ID_BASE;
+}
+
+/* The directory of the calling object lm, as glibc takes it for $ORIGIN
+ * (the object's real path without its last part), in dir (PATH_MAX bytes).
+ * 0 on success. */
+static int caller_origin(const struct link_map *lm, char *dir)
+{
+    if (lm == NULL)
         return -1;
     const char *name = lm->l_name[0] != '\0' ? lm->l_name : "/proc/self/exe";
     if (realpath(name, dir) == NULL)
@@ -68,12 +70,12 @@ static int caller_origin(const void *ra, char *dir)
 /* file with each $ORIGIN or ${ORIGIN} replaced by the calling object's
  * directory, in buf; file itself when it has none, or when the directory
  * is unknown or the result does not fit (then glibc expands it, to ours). */
-static const char *with_origin(const char *file, const void *ra, char *buf, size_t size)
+static const char *with_origin(const char *file, const struct link_map *lm, char *buf, size_t size)
 {
     if (strstr(file, "ORIGIN") == NULL)
         return file;
     char dir[PATH_MAX];
-    if (caller_origin(ra, dir) != 0)
+    if (caller_origin(lm, dir) != 0)
         return file;
     size_t n = 0, dlen = strlen(dir);
     for (const char *p = file; *p != '\0';) {
@@ -117,10 +119,10 @@ void *nmt__got_dlopen(const char *file, int mode)
 {
     if (file == NULL) /* the program itself (dlmopen refuses NULL outside the base) */
         return dlopen(file, mode);
-    const void *ra = __builtin_return_address(0);
+    struct link_map *lm = caller_map(__builtin_return_address(0));
     char buf[PATH_MAX];
-    file = with_origin(file, ra, buf, sizeof(buf));
-    Lmid_t ns = caller_namespace(ra);
+    file = with_origin(file, lm, buf, sizeof(buf));
+    Lmid_t ns = caller_namespace(lm);
     void *h = ns == LM_ID_BASE ? dlopen(file, mode) : dlmopen(ns, file, mode);
     return patched(h, mode);
 }
@@ -129,6 +131,6 @@ void *nmt__got_dlmopen(Lmid_t ns, const char *file, int mode)
 {
     char buf[PATH_MAX];
     if (file != NULL)
-        file = with_origin(file, __builtin_return_address(0), buf, sizeof(buf));
+        file = with_origin(file, caller_map(__builtin_return_address(0)), buf, sizeof(buf));
     return patched(dlmopen(ns, file, mode), mode);
 }

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "cfi_helper.h"
+#include "cfi_table.h"
 #include "nmt_cfi.h"
 
 /* ---- doubles for what nmt_cfi.c and nmt_dlclose.c call ---- */
@@ -193,9 +194,7 @@ static void compare_range(Dwarf_CFI *cfi, const struct obj *o, Dwarf_Addr start,
 /* The code address of entry i of the object's .eh_frame_hdr table. */
 static Dwarf_Addr table_pc(const struct obj *o, uint32_t i)
 {
-    int32_t loc;
-    memcpy(&loc, (const uint8_t *)o->hdr + 12 + 8 * (size_t)i, 4);
-    return o->hdr + (intptr_t)loc - o->base;
+    return cfi_table_start((const uint8_t *)o->hdr, i) - o->base;
 }
 
 static uint32_t table_count(const struct obj *o)
@@ -203,9 +202,7 @@ static uint32_t table_count(const struct obj *o)
     const uint8_t *h = (const uint8_t *)o->hdr;
     cr_assert_eq(h[0], 1, "%s: .eh_frame_hdr version", o->path);
     cr_assert(h[2] == 0x03 && h[3] == 0x3b, "%s: unusual .eh_frame_hdr encodings", o->path);
-    uint32_t count;
-    memcpy(&count, h + 8, 4);
-    return count;
+    return cfi_table_count(h);
 }
 
 /* The FDE of table entry i, row by row as libdw gives them (each row is

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "cfi_helper.h"
+#include "cfi_table.h"
 #include "nmt_attach.h"
 #include "nmt_cfi.h"
 
@@ -150,19 +151,14 @@ static _Atomic int readers_done, readers_stop;
 static int pick(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size, (void)arg;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        if (info->dlpi_phdr[i].p_type != PT_GNU_EH_FRAME)
-            continue;
-        const uint8_t *h = (const uint8_t *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-        uint32_t count;
-        memcpy(&count, h + 8, 4);
-        for (uint32_t k = 0; k < count && k < 16 && naddr < NADDR; k++) {
-            int32_t loc;
-            memcpy(&loc, h + 12 + 8 * (size_t)(k * (count / 16 + 1) % count), 4);
-            uintptr_t a = (uintptr_t)h + (intptr_t)loc + k % 5;
-            if (nmt_cfi_find(a, &ref[naddr]) == NMT_CFI_OK)
-                addr[naddr++] = a;
-        }
+    const uint8_t *h = cfi_table_hdr(info);
+    if (h == NULL)
+        return 0;
+    uint32_t count = cfi_table_count(h);
+    for (uint32_t k = 0; k < count && k < 16 && naddr < NADDR; k++) {
+        uintptr_t a = cfi_table_start(h, k * (count / 16 + 1) % count) + k % 5;
+        if (nmt_cfi_find(a, &ref[naddr]) == NMT_CFI_OK)
+            addr[naddr++] = a;
     }
     return 0;
 }

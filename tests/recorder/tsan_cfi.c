@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../../preload/nmt_cfi.h"
+#include "cfi_table.h"
 
 #define NREADERS 3
 #define NADDR    64
@@ -48,19 +49,14 @@ static _Atomic int done;
 static int pick(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size, (void)arg;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        if (info->dlpi_phdr[i].p_type != PT_GNU_EH_FRAME)
-            continue;
-        const uint8_t *h = (const uint8_t *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-        uint32_t count;
-        memcpy(&count, h + 8, 4);
-        for (uint32_t k = 0; k < count && k < 8 && naddr < NADDR; k++) {
-            int32_t loc;
-            memcpy(&loc, h + 12 + 8 * (size_t)k, 4);
-            uintptr_t a = (uintptr_t)h + (intptr_t)loc + 1;
-            if (nmt_cfi_find(a, &ref[naddr]) == NMT_CFI_OK)
-                addr[naddr++] = a;
-        }
+    const uint8_t *h = cfi_table_hdr(info);
+    if (h == NULL)
+        return 0;
+    uint32_t count = cfi_table_count(h);
+    for (uint32_t k = 0; k < count && k < 8 && naddr < NADDR; k++) {
+        uintptr_t a = cfi_table_start(h, k) + 1;
+        if (nmt_cfi_find(a, &ref[naddr]) == NMT_CFI_OK)
+            addr[naddr++] = a;
     }
     return 0;
 }

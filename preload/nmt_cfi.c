@@ -248,11 +248,6 @@ NMT_HIDDEN enum nmt_cfi_result nmt_cfi_find(uintptr_t ip, struct nmt_cfi_rule *o
     return NMT_CFI_NOMODULE;
 }
 
-NMT_HIDDEN uint32_t nmt_cfi_generation(void)
-{
-    return nmt_cfi_generation_now();
-}
-
 NMT_HIDDEN void nmt_cfi_forget(void)
 {
     uint64_t p = atomic_load_explicit(&nmt__cfi_pub, memory_order_relaxed);

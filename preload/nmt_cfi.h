@@ -59,20 +59,18 @@ enum nmt_cfi_result {
  * rebuild answers NMT_CFI_NOMODULE instead of waiting). */
 NMT_HIDDEN enum nmt_cfi_result nmt_cfi_find(uintptr_t ip, struct nmt_cfi_rule *out);
 
-/* A generation number that changes whenever an object's rules may have gone
- * (an object unloaded): caches of rules keyed by address compare it. It
- * also moves whenever the list of known objects was rebuilt (an object
- * loaded, say), so a cached NMT_CFI_NOMODULE is stale then too. Read it
- * before the lookup whose answer is cached under it. */
-NMT_HIDDEN uint32_t nmt_cfi_generation(void);
-
 /* The published list of known objects and the generation (nmt_cfi.c):
  * generation << 32 | the list's index. Only nmt_cfi.c writes it. */
 NMT_HIDDEN extern _Atomic uint64_t nmt__cfi_pub;
 
-/* nmt_cfi_generation() inline, for the sampled path: a load, where the call
- * costs a call and the caller's spills on every sample. */
-static inline uint32_t nmt_cfi_generation_now(void)
+/* A generation number that changes whenever an object's rules may have gone
+ * (an object unloaded): caches of rules keyed by address compare it. It
+ * also moves whenever the list of known objects was rebuilt (an object
+ * loaded, say), so a cached NMT_CFI_NOMODULE is stale then too. Read it
+ * before the lookup whose answer is cached under it. Inline: the sampled
+ * path reads it on every sample, where a call would cost the caller's
+ * spills too. */
+static inline uint32_t nmt_cfi_generation(void)
 {
     return (uint32_t)(atomic_load_explicit(&nmt__cfi_pub, memory_order_acquire) >> 32);
 }

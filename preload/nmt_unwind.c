@@ -389,7 +389,7 @@ static NMT_NO_ASAN NMT_NOINLINE int walk_from(void **out, int max, struct nmt_un
     w.n = n, w.cut = w.ended = w.given = w.i = w.mi = 0;
     w.key = key, w.sp = sp, w.bp = bp;
     const uintptr_t self_lo = span->self_lo, self_len = span->self_hi - span->self_lo;
-    uint32_t gen = nmt_cfi_generation_now();
+    uint32_t gen = nmt_cfi_generation();
     w.want_tag = (uint64_t)gen << 32;
     w.mn = memo->gen == gen && memo->hi == w.hi ? memo->n : 0;
     /* The same frame as last time: no walk to find it. */
@@ -457,7 +457,7 @@ NMT_HIDDEN NMT_NO_ASAN NMT_NOINLINE int nmt__fast_unwind(void **out, int max,
     }
     out[0] = (void *)ip;
     const struct nmt_unwind_memo *m = span->memo;
-    if (crossed && m != NULL && m->gen == nmt_cfi_generation_now() && m->hi == hi) {
+    if (crossed && m != NULL && m->gen == nmt_cfi_generation() && m->hi == hi) {
         int whole = replay_whole(out, 1, max, ip - 1, sp, fp, m);
         if (whole >= 0)
             return whole;

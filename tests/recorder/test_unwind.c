@@ -26,11 +26,6 @@ static enum nmt_cfi_result outside = NMT_CFI_END;  /* for code outside this prog
 static int32_t fp_cfa_off = 16;                    /* the frame-pointer rule's CFA offset */
 static _Atomic int lookups;
 
-uint32_t nmt_cfi_generation(void)
-{
-    return nmt_cfi_generation_now();
-}
-
 void nmt_cfi_forget(void)
 {
     nmt__cfi_pub += (uint64_t)1 << 32;

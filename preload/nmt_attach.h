@@ -18,8 +18,8 @@ extern int nmt__attach_dormant;
  * sampled path then brackets itself for detach (nmt__attach_hold). */
 extern int nmt__attach_mode;
 
-/* Neither attached nor waiting for an attach: under LD_PRELOAD. The test of
- * nmt_cfi_usable() (nmt_dlclose.c), inline for the sampled path. */
+/* Neither attached nor waiting for an attach: under LD_PRELOAD, where the
+ * dlclose hook sees every unload (nmt_cfi_usable()). */
 static inline int nmt__attach_none(void)
 {
     return !nmt__attach_dormant && !nmt__attach_mode;

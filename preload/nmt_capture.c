@@ -328,7 +328,7 @@ static NMT_NOINLINE int capture_slow(void **raw, int room, uint32_t max, int *cu
  * With auto, the fast unwinder writes the caller's frames in place; a stack
  * it cannot take is taken by libunwind (rec.unwind_fallbacks), and so is
  * every stack where the rule tables cannot be trusted (attached late:
- * nmt_cfi_usable, whose test nmt__attach_none is, inline). */
+ * nmt_cfi_usable). */
 static inline __attribute__((always_inline)) uint32_t capture_from(uint64_t *frames, uint32_t max,
                                                                    void *entry, uintptr_t start_fp)
 {
@@ -336,7 +336,7 @@ static inline __attribute__((always_inline)) uint32_t capture_from(uint64_t *fra
     int room = (int)max - 1, k = 0, cut = 0;
     frames[0] = (uintptr_t)entry;
     int n = NMT_UNWIND_FALLBACK;
-    if (nmt__cfg.unwind_mode == NMT_UNWIND_AUTO && nmt__attach_none()) {
+    if (nmt__cfg.unwind_mode == NMT_UNWIND_AUTO && nmt_cfi_usable()) {
         n = fast_walk(raw, room, &cut, start_fp);
         if (n == NMT_UNWIND_FALLBACK)
             atomic_fetch_add_explicit(&nmt__ctr.unwind_fallbacks, 1, memory_order_relaxed);

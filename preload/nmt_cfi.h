@@ -26,6 +26,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "nmt_attach.h"
 #include "nmt_state.h"
 
 enum { NMT_CFI_RBP = 6, NMT_CFI_RSP = 7 }; /* DWARF register numbers */
@@ -85,7 +86,10 @@ NMT_HIDDEN void nmt_cfi_forget(void);
  * in a process we were loaded into late (`nmtrace attach`, a JVMTI agent):
  * there only the malloc and mmap families are redirected (nmt_got.c), an
  * object may be unloaded unseen, and the unwinder must not use
- * nmt_cfi_find() but libunwind. */
-NMT_HIDDEN int nmt_cfi_usable(void);
+ * nmt_cfi_find() but libunwind. Inline: the sampled path asks every time. */
+static inline int nmt_cfi_usable(void)
+{
+    return nmt__attach_none();
+}
 
 #endif

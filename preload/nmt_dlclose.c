@@ -1,7 +1,7 @@
 /*
  * nmt_dlclose.c: the exported dlclose, so that nmt_cfi.c never reads the
- * call-frame tables of an unloaded object (nmt_cfi.h), and whether it is
- * the dlclose the process calls (nmt_cfi_usable).
+ * call-frame tables of an unloaded object (nmt_cfi.h). It is the dlclose
+ * the process calls only under LD_PRELOAD (nmt_cfi_usable()).
  *
  * The object list is forgotten before the real dlclose (no lookup starts
  * reading the object's tables from then on) and again after it (a list
@@ -14,7 +14,6 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "nmt_attach.h"
 #include "nmt_cfi.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -36,9 +35,4 @@ EXPORT int dlclose(void *handle)
     int r = real(handle);
     nmt_cfi_forget();
     return r;
-}
-
-NMT_HIDDEN int nmt_cfi_usable(void)
-{
-    return nmt__attach_none();
 }

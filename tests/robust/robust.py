@@ -16,6 +16,7 @@ Exit 0 pass, 1 fail, 77 skip.
 """
 import argparse
 import os
+import pathlib
 import queue
 import re
 import resource
@@ -616,7 +617,7 @@ def case_setuid(s):
     # The loader opens the library as the program's user: every directory on
     # the way must be searchable, the library readable, by others.
     path = os.path.realpath(lib)
-    parts = [path] + [d for d in iter_parents(path)]
+    parts = [path] + [str(d) for d in pathlib.PurePath(path).parents]
     for p in parts:
         mode = os.stat(p).st_mode
         need = stat.S_IROTH if p == path else stat.S_IXOTH
@@ -636,15 +637,6 @@ def case_setuid(s):
         raise Fail("setuid program: exit %d, stdout %r, stderr %r"
                    % (r.returncode, r.stdout, r.stderr))
     print("setuid: every block allocated under AT_SECURE (%s)" % r.stdout.strip())
-
-
-def iter_parents(path):
-    d = os.path.dirname(path)
-    while True:
-        yield d
-        if d == "/":
-            return
-        d = os.path.dirname(d)
 
 
 def case_prodcons(s):

@@ -148,19 +148,11 @@ static int naddr;
 static _Atomic int readers_done, readers_stop;
 
 /* Up to 16 FDE starts (and a few bytes in) of each object with a table. */
-static int pick(struct dl_phdr_info *info, size_t size, void *arg)
+static void pick(void)
 {
-    (void)size, (void)arg;
-    const uint8_t *h = cfi_table_hdr(info);
-    if (h == NULL)
-        return 0;
-    uint32_t count = cfi_table_count(h);
-    for (uint32_t k = 0; k < count && k < 16 && naddr < NADDR; k++) {
-        uintptr_t a = cfi_table_start(h, k * (count / 16 + 1) % count) + k % 5;
-        if (nmt_cfi_find(a, &ref[naddr]) == NMT_CFI_OK)
-            addr[naddr++] = a;
-    }
-    return 0;
+    struct cfi_picks p = {addr, ref, naddr, NADDR, 16};
+    dl_iterate_phdr(cfi_pick, &p);
+    naddr = p.n;
 }
 
 static void *reader(void *arg)
@@ -189,7 +181,7 @@ static void *reader(void *arg)
  * test_cfi.c), so a reader that mixed two lists would give another rule. */
 Test(cfi_life, readers_while_the_list_is_forgotten_and_rebuilt, .timeout = 120)
 {
-    dl_iterate_phdr(pick, NULL);
+    pick();
     cr_assert_gt(naddr, 32);
     pthread_t t[4];
     long res[4][3] = {{0}};
@@ -243,7 +235,7 @@ Test(cfi_life, object_without_tables_is_nofde)
  * stay. */
 Test(cfi_life, readers_while_libraries_come_and_go, .timeout = 120)
 {
-    dl_iterate_phdr(pick, NULL);
+    pick();
     cr_assert_gt(naddr, 32);
     pthread_t t[2];
     long res[2][3] = {{0}};

@@ -45,22 +45,6 @@ static int naddr;
 static _Atomic long wrong, right;
 static _Atomic int done;
 
-/* The starts of the first FDEs of each object with a table. */
-static int pick(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size, (void)arg;
-    const uint8_t *h = cfi_table_hdr(info);
-    if (h == NULL)
-        return 0;
-    uint32_t count = cfi_table_count(h);
-    for (uint32_t k = 0; k < count && k < 8 && naddr < NADDR; k++) {
-        uintptr_t a = cfi_table_start(h, k) + 1;
-        if (nmt_cfi_find(a, &ref[naddr]) == NMT_CFI_OK)
-            addr[naddr++] = a;
-    }
-    return 0;
-}
-
 static void *reader(void *arg)
 {
     (void)arg;
@@ -82,7 +66,10 @@ static void *reader(void *arg)
 
 int main(void)
 {
-    dl_iterate_phdr(pick, NULL);
+    /* Up to 8 FDE starts (and a few bytes in) of each object with a table. */
+    struct cfi_picks picks = {addr, ref, 0, NADDR, 8};
+    dl_iterate_phdr(cfi_pick, &picks);
+    naddr = picks.n;
     if (naddr < 8) {
         fprintf(stderr, "tsan_cfi: only %d addresses with a rule\n", naddr);
         return 1;

@@ -21,8 +21,8 @@ endif()
 if(Java_JAVAC_EXECUTABLE AND NMEX_HAVE_JAVA)
   set(NMTJ_JAVA "${NMEX_JAVA_BIN}")
   set(NMTJ_SOURCES)
-  foreach(_j AttachTarget Children ExitRace GcChurn Idle InlineHot JvmAccounts ManyThreads
-          NativeChurn)
+  foreach(_j AttachTarget Children DeepStack ExitRace GcChurn Idle InlineHot JvmAccounts
+          ManyThreads NativeChurn)
     list(APPEND NMTJ_SOURCES ${NMTJ_DIR}/${_j}.java)
   endforeach()
   add_custom_command(
@@ -104,6 +104,8 @@ endforeach()
 nmtj_test(java_soak test_soak.py TIMEOUT 1500 LABELS soak)
 # A C2-inlined method keeps its own frame.
 nmtj_test(java_bridge_inlined test_inlined.py TIMEOUT 180)
+# NMTRACE_DEPTH bounds the Java frames too, keeping the innermost.
+nmtj_test(java_bridge_depth test_depth.py TIMEOUT 180)
 # Issue 15: nmtrace attach / detach / jcmd JVMTI.agent_load into a live JVM.
 foreach(c leak cycles jemalloc preloaded disabled late errors jcmd)
   nmtj_test(java_attach_${c} test_attach.py ARGS --case ${c} TIMEOUT 180 LABELS attach)

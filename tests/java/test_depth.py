@@ -1,0 +1,57 @@
+"""NMTRACE_DEPTH bounds the Java frames of a stack as it bounds the native
+ones: a stack deeper than the depth keeps its innermost frames (the
+allocating method) and is counted in java.truncated; one that fits is whole,
+down to main. DeepStack allocates under a chosen number of its own frames."""
+import nmtj
+
+
+def java_frames(prof):
+    """The largest number of Java frames of a sampled stack, and how many
+    sampled stacks have it."""
+    p = nmtj.nmtprof.Profile(prof)
+    counts = [sum(1 for f in p.stacks.get(sid, []) if f >> 63)
+              for sid, site in p.last().sites.items() if site["alloc_samples"] > 0]
+    top = max(counts, default=0)
+    return top, counts.count(top), p.last().counters
+
+
+def deep_stacks(c, prof):
+    js = c.report_json("--alloc-space", prof)
+    stacks = nmtj.stacks_with_frame(js, r"DeepStack\.down$")
+    nmtj.check(stacks, "no sampled stack contains DeepStack.down")
+    return [[f["function"] for f in s["frames"]] for s in stacks]
+
+
+def body(c):
+    c.need_java()
+    c.need_lib()
+    c.need_nmreport()
+    c.scratch("depth")
+    env = {"NMTRACE_RATE": 65536, "NMTRACE_SEED": 7}
+    # 60 frames of DeepStack.down under a depth of 16: cut to 16, innermost kept.
+    out, prof = nmtj.record_java(c, "DeepStack", 60, 20000, classes="test",
+                                 env=dict(env, NMTRACE_DEPTH=16), timeout=120)
+    nmtj.check("done 60" in out, "DeepStack did not finish: %r" % out)
+    top, n, counters = java_frames(prof)
+    print("depth 16: at most %d Java frames (%d stacks), java.truncated %d" % (
+        top, n, counters.get("java.truncated", -1)))
+    nmtj.check(top == 16, "a stack has %d Java frames under NMTRACE_DEPTH=16" % top)
+    nmtj.check(counters.get("java.truncated", 0) >= 1, "no Java stack counted as cut")
+    for names in deep_stacks(c, prof):
+        nmtj.check(any("allocateMemory" in n for n in names),
+                   "a cut stack lost its innermost frames: %s" % names)
+        nmtj.check(not any(n.endswith("DeepStack.main") for n in names),
+                   "a stack 60 frames deep kept main under a depth of 16: %s" % names)
+    # 20 frames under the default depth (64): whole, main included.
+    c.scratch("depth")
+    out, prof = nmtj.record_java(c, "DeepStack", 20, 20000, classes="test", env=env,
+                                 timeout=120)
+    nmtj.check("done 20" in out, "DeepStack did not finish: %r" % out)
+    for names in deep_stacks(c, prof):
+        nmtj.check(names and names[-1].endswith("DeepStack.main"),
+                   "a stack that fits the depth does not end in main: %s" % names)
+        nmtj.check(sum(n.endswith("DeepStack.down") for n in names) == 21,
+                   "a stack that fits the depth lost DeepStack.down frames: %s" % names)
+
+
+nmtj.main("java_bridge_depth", body)

@@ -2,8 +2,9 @@
  * nmt_jvm_glue.c: the JVM bridge's only contact with the recorder's
  * internals: its re-entrancy guard, its stderr notices, the clock, the stack
  * depth, the link map through the fork gate, waking the writer, and waiting
- * for it at VMDeath. Kept apart so the bridge can be exercised by a test harness that provides the
- * guard, the notices and the clock (the rest is optional there).
+ * for it at VMDeath. Kept apart so the bridge can be exercised by a test
+ * harness that provides the guard, the notices and the clock (the rest is
+ * optional there).
  */
 #include <time.h>
 

@@ -547,9 +547,29 @@ take_stack(uint64_t *frames, uint32_t room, void *entry, uint32_t *flags, void *
     return n;
 }
 
+/* Fills the allocation event reserved at ev, in place: its fields are
+ * stored one by one rather than copied from a header built in this frame,
+ * whose wide reload of narrower stores cannot be forwarded from the store
+ * buffer and so would wait for the stack's stores into the ring. */
+static inline __attribute__((always_inline)) void
+put_alloc(struct nmt_ev *ev, uint32_t nframes, uint32_t flags, uint64_t seq, void *ptr, size_t size)
+{
+    ev->type = NMT_EV_ALLOC;
+    ev->nframes = (uint16_t)nframes;
+    ev->flags = flags;
+    ev->seq = seq;
+    ev->arg[0] = (uintptr_t)ptr;
+    ev->arg[1] = size;
+    ev->arg[2] = ev->arg[3] = 0;
+}
+
 static void *sampled_alloc(void *ptr, size_t size, void *entry)
 {
     struct nmt_tls *t = &nmt__tls;
+    /* The sequence is taken first: after the real allocation returned ptr
+     * (nmt_livetab.h says why that order), and before the stack's stores
+     * into the ring are pending, which an atomic add would wait for. */
+    uint64_t seq = atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed);
     t->guard++;
     int late;
     struct nmt_thread *thr = slot_enter(t, &late);
@@ -571,8 +591,8 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
     struct nmt_ev *ev =
         nmt_ring_reserve(thr->ring, (uint32_t)(sizeof(struct nmt_ev) + room * sizeof(uint64_t)));
     uint64_t *frames = ev != NULL ? ev->frames : alloca(room * sizeof(uint64_t));
-    struct nmt_ev head = {.type = NMT_EV_ALLOC};
-    uint32_t n = take_stack(frames, room, entry, &head.flags, __builtin_frame_address(0));
+    uint32_t flags = 0;
+    uint32_t n = take_stack(frames, room, entry, &flags, __builtin_frame_address(0));
     if (nmt__exact && nmt_liveset_insert(&nmt__liveset, ptr) != 0) {
         /* Both buckets full: 16 live samples hash there. Lost, and counted. */
         atomic_fetch_add_explicit(&nmt__ctr.liveset_full, 1, memory_order_relaxed);
@@ -581,17 +601,15 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
         t->guard--;
         return ptr;
     }
-    head.seq = atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed);
-    head.arg[0] = (uintptr_t)ptr;
-    head.arg[1] = size;
     int published;
     if (ev != NULL) {
-        memcpy(ev, &head, sizeof(*ev));
-        ev->nframes = (uint16_t)n;
+        put_alloc(ev, n, flags, seq, ptr, size);
         nmt_ring_shrink(thr->ring, ev, (uint32_t)(sizeof(struct nmt_ev) + n * sizeof(uint64_t)));
         commit(thr);
         published = 1;
     } else {
+        struct nmt_ev head;
+        put_alloc(&head, n, flags, seq, ptr, size);
         published = publish(thr, &head, frames, n) == 0;
     }
     if (published) {

@@ -49,6 +49,7 @@ struct nmt_ring {
     _Alignas(NMT_RING_CACHELINE) _Atomic uint64_t tail; /* end of committed records */
     uint64_t pend;       /* tail after the reserved record, published by commit */
     uint64_t head_cache; /* the consumer's head, as last seen */
+    uint64_t half_next;  /* nmt_ring_past_half looks again from this tail on */
     /* Producer-owned extras the recorder needs (drop counters, the owning
      * thread's serial, ...) belong here, on the producer's line. */
 
@@ -81,6 +82,7 @@ static inline void nmt_ring_init(struct nmt_ring *r, uint32_t capacity)
     atomic_init(&r->tail, 0);
     r->pend = 0;
     r->head_cache = 0;
+    r->half_next = 0;
     atomic_init(&r->head, 0);
     r->next = 0;
     r->tail_cache = 0;
@@ -206,12 +208,18 @@ static inline void nmt_ring_release_to(struct nmt_ring *r, uint64_t pos)
 
 /* Producer, after a commit: 1 when the ring holds half its capacity or more.
  * The consumer's head is re-read before saying so, so an answer of 1 is not
- * an artefact of a stale cache. */
+ * an artefact of a stale cache. Once it has been re-read, the next look is
+ * after another 1/32 of the ring has been written: a consumer that lags by
+ * more than half the ring is asked once per 1/32 of it, not at every record
+ * (each look reads the consumer's line, and its answer 1 a line the
+ * consumer writes). The consumer is then told at the latest when the ring
+ * holds half and 1/32 of its capacity. */
 static inline int nmt_ring_past_half(struct nmt_ring *r)
 {
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-    if (tail - r->head_cache < r->cap / 2)
+    if (tail - r->head_cache < r->cap / 2 || tail < r->half_next)
         return 0;
+    r->half_next = tail + r->cap / 32;
     r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
     return tail - r->head_cache >= r->cap / 2;
 }

@@ -523,22 +523,33 @@ static int publish(struct nmt_thread *thr, const struct nmt_ev *head, const uint
     return 0;
 }
 
-static uint32_t frame_room(void)
+/* A JVM was seen in this process (nmt__jvm_found, from the bridge; its
+ * address is NULL without one). One load in the usual case: no JVM. */
+static inline int jvm_seen(void)
+{
+    return &nmt__jvm_found != NULL && atomic_load_explicit(&nmt__jvm_found, memory_order_relaxed) &&
+           nmt_jvm_append != NULL;
+}
+
+/* Frame slots for one stack: the native depth, and the Java frames' room
+ * once a JVM was seen. */
+static inline uint32_t frame_room(void)
 {
     uint32_t room = nmt__cfg.depth + 1;
-    if (nmt_jvm_append != NULL)
+    if (jvm_seen())
         room += NMT_JAVA_ROOM;
     return room;
 }
 
 /* start_fp: the caller's own frame address, where the fast unwinder starts
- * crossing the recorder's frames (those below it are skipped). */
+ * crossing the recorder's frames (those below it are skipped). room comes
+ * from frame_room(): larger than the native depth only once a JVM was seen,
+ * and then there is a bridge to append its frames. */
 static inline __attribute__((always_inline)) uint32_t
 take_stack(uint64_t *frames, uint32_t room, void *entry, uint32_t *flags, void *start_fp)
 {
     uint32_t n = capture_from(frames, nmt__cfg.depth + 1, entry, (uintptr_t)start_fp);
-    if (room > nmt__cfg.depth + 1 && nmt_jvm_append != NULL && &nmt__jvm_found != NULL &&
-        atomic_load_explicit(&nmt__jvm_found, memory_order_relaxed)) {
+    if (room > nmt__cfg.depth + 1) { /* frame_room saw a JVM */
         n = nmt_jvm_append(frames, n, room);
         /* Java frames, when any, come last: tell the writer to translate. */
         if (n > 0 && (frames[n - 1] >> 63))
@@ -579,10 +590,12 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
         return ptr;
     }
     /* The live set's and the filter's lines are random in their tables: they
-     * load while the stack is taken, and are written after it. */
-    if (nmt__exact)
+     * load while the stack is taken, and are written after it. Neither is
+     * kept at rate 1, where every free is recorded. */
+    if (nmt__exact) {
         nmt_liveset_prefetch(&nmt__liveset, ptr);
-    nmt_addrfilter_prefetch(&nmt__filter, ptr);
+        nmt_addrfilter_prefetch(&nmt__filter, ptr);
+    }
     uint32_t room = frame_room();
     /* The usual case: the record is reserved at its largest and the stack
      * taken straight into it, shortened before it is committed. With no
@@ -613,7 +626,8 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
         published = publish(thr, &head, frames, n) == 0;
     }
     if (published) {
-        nmt_addrfilter_add(&nmt__filter, ptr); /* only now may a free look for it */
+        if (nmt__exact)
+            nmt_addrfilter_add(&nmt__filter, ptr); /* only now may a free look for it */
         if (nmt__cfg.growth)
             growth_wake(t, size);
     } else {

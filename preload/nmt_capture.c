@@ -466,8 +466,7 @@ static NMT_NOINLINE void wake_writer(void)
 static inline void commit(struct nmt_thread *thr)
 {
     struct nmt_ring *r = thr->ring; /* loaded once: the store below is atomic */
-    nmt_ring_commit(r);
-    if (NMT_UNLIKELY(nmt_ring_past_half(r)))
+    if (NMT_UNLIKELY(nmt_ring_past_half_at(r, nmt_ring_commit(r))))
         wake_writer();
 }
 

@@ -50,8 +50,6 @@
 
 NMT_HIDDEN struct nmt_writer nmt__w;
 
-static void filter_sub(const struct nmt_ev *ev);
-
 static void mm_delta(void *ctx, uint32_t stack, int64_t d_reserved, int64_t d_committed)
 {
     struct nmt_writer *w = ctx;
@@ -109,10 +107,8 @@ static void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
     uint64_t size = ev->arg[1];
     double weight = weight_of(size);
     w->samples++;
-    if (id == 0) {
-        filter_sub(ev);
+    if (id == 0)
         return;
-    }
     struct nmt_stack_totals *st = nmt_stacktab_last_totals(&w->stacks);
     st->alloc_bytes += weight * (double)size;
     st->alloc_objects += weight;
@@ -123,7 +119,6 @@ static void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
         /* Freed before we saw it (r == 0), or no memory to track it. */
         if (r < 0)
             nmt__ctr.internal_errors++;
-        filter_sub(ev);
         return;
     }
     if (r == 2) {
@@ -136,7 +131,6 @@ static void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
             old->live_samples--;
         }
         w->live_est -= ow * (double)replaced.size;
-        filter_sub(ev);
     }
     st->live_bytes += weight * (double)size;
     st->live_objects += weight;
@@ -158,7 +152,6 @@ static void apply_free(struct nmt_writer *w, const struct nmt_ev *ev)
         st->live_samples--;
     }
     w->live_est -= weight * (double)out.size;
-    filter_sub(ev);
 }
 
 /* Copies an mmap-family event into the hold-back list. */
@@ -603,11 +596,4 @@ NMT_HIDDEN void nmt__writer_after_fork(void)
     atomic_store(&nmt__main_exited, 0);       /* the forking thread leads the child */
     nmt__wheap_after_fork();
     nmt__tables_reset(); /* no writes: a child that only execs copies none */
-}
-
-/* In exact mode the freeing thread already cleared the filter slot. */
-static void filter_sub(const struct nmt_ev *ev)
-{
-    if (!nmt__exact)
-        nmt_addrfilter_sub(&nmt__filter, (void *)(uintptr_t)ev->arg[0]);
 }

@@ -271,6 +271,27 @@ int nmt_livetab_free(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t
     return first_mark(t, s, seq, round, matched);
 }
 
+int nmt_livetab_free_settled(struct nmt_livetab *t, uint64_t ptr, uint64_t seq,
+                             struct nmt_live *out)
+{
+    if (ptr == 0)
+        return 0;
+    struct nmt_live_slot *s = find(t, ptr);
+    if (s == NULL || !(s->flags & F_LIVE) || s->seq >= seq) {
+        /* A mark that is already there is left as it is: no allocation it
+         * could still cancel has a seq between its own and this one. */
+        if (s == NULL || !(s->flags & F_MARK) || s->fseq < seq)
+            t->expired_orphans++;
+        return 0;
+    }
+    if (out)
+        to_live(out, s, 0);
+    s->flags &= ~F_LIVE;
+    t->live--;
+    t->idle += s->flags == 0;
+    return 1;
+}
+
 /* Shrinks the table to the smallest size that keeps it under 35% full,
  * once what it holds (idle slots aside) fills less than an eighth of it:
  * far below the 35% a rebuild for room leaves, so that expiry round after

@@ -300,6 +300,7 @@ static uint64_t drain(struct nmt_writer *w, struct nmt_ring *r)
 #define MERGE_MAX 64
 
 struct cursor {
+    struct nmt_ring *ring;
     struct nmt_thread *slot;
     const struct nmt_ev *ev; /* the next record to apply; NULL when done */
     uint64_t pos;            /* just past ev */
@@ -314,7 +315,7 @@ static void cursor_next(struct cursor *c)
 {
     const void *rec;
     uint32_t len;
-    while ((rec = nmt_ring_next(c->slot->ring, &c->pos, c->end, &len)) != NULL) {
+    while ((rec = nmt_ring_next(c->ring, &c->pos, c->end, &len)) != NULL) {
         if (len >= NMT_EV_FREE_SIZE) {
             c->ev = rec;
             return;
@@ -325,12 +326,12 @@ static void cursor_next(struct cursor *c)
 
 static void cursor_release(struct cursor *c)
 {
-    nmt_ring_release_to(c->slot->ring, c->released = c->pos);
+    nmt_ring_release_to(c->ring, c->released = c->pos);
     nmt_wake_beat(&nmt__bell);
 }
 
 /* A binary min-heap of cursors by the seq of their next record. */
-static void sift_down(struct cursor **h, int n, int i)
+static inline void sift_down(struct cursor **h, int n, int i)
 {
     for (;;) {
         int l = 2 * i + 1, m = i;
@@ -369,7 +370,8 @@ static uint64_t merge(struct nmt_writer *w, struct cursor *c, int n)
         cursor_next(top);
         if (top->ev == NULL)
             h[0] = h[--k];
-        sift_down(h, k, 0);
+        if (k > 1)
+            sift_down(h, k, 0);
     }
     for (int i = 0; i < n; i++)
         if (c[i].pos != c[i].released)
@@ -422,13 +424,13 @@ static int open_round(struct nmt_writer *w, struct cursor *c, uint64_t *drained)
             finish_slot(s, state == NMT_SLOT_DEAD);
             continue;
         }
-        c[n++] = (struct cursor){.slot = s, .dead = state == NMT_SLOT_DEAD};
+        c[n++] = (struct cursor){.ring = s->ring, .slot = s, .dead = state == NMT_SLOT_DEAD};
     }
     for (int i = 0; i < n; i++)
-        c[i].settled = nmt_ring_committed(c[i].slot->ring); /* A */
+        c[i].settled = nmt_ring_committed(c[i].ring); /* A */
     whole = whole && same_rings(c, n);
     for (int i = 0; i < n; i++) {
-        struct nmt_ring *r = c[i].slot->ring;
+        struct nmt_ring *r = c[i].ring;
         c[i].pos = c[i].released = nmt_ring_position(r);
         c[i].end = nmt_ring_committed(r); /* B */
         if (!whole)

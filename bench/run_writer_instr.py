@@ -35,7 +35,7 @@ import benchlib as bl  # noqa: E402
 
 MIXES = {"16..4096": ["--min", "16", "--max", "4096"], "16..256": ["--small"]}
 # The writer's functions that inline the consumer side of nmt_ring.h.
-CONSUMER = ("nmt__writer_round", "merge", "cursor_next", "cursor_release", "drain")
+CONSUMER = ("nmt__writer_round", "merge", "run", "next_event", "cursor_release", "drain")
 WRITER = ("writer: live table", "writer: stack interning", "writer: rounds",
           "writer: filter release", "ring: consumer")
 

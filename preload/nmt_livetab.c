@@ -316,17 +316,18 @@ int nmt_livetab_free(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t
  * entry moves into the hole when the hole lies between its home and it. */
 static void drop_slot(struct nmt_livetab *t, struct nmt_live_slot *s)
 {
-    uint64_t hole = (uint64_t)(s - t->e), j = hole;
+    struct nmt_live_slot *e = t->e;
+    uint64_t mask = t->mask, hole = (uint64_t)(s - e), j = hole;
     for (;;) {
-        j = (j + 1) & t->mask;
-        if (!t->e[j].ptr)
+        j = (j + 1) & mask;
+        if (!e[j].ptr)
             break;
-        if (((j - home(t, t->e[j].ptr)) & t->mask) >= ((j - hole) & t->mask)) {
-            t->e[hole] = t->e[j];
+        if (((j - home(t, e[j].ptr)) & mask) >= ((j - hole) & mask)) {
+            e[hole] = e[j];
             hole = j;
         }
     }
-    t->e[hole] = (struct nmt_live_slot){0};
+    e[hole].ptr = 0; /* the rest of an empty slot is never read */
     t->used--;
 }
 

@@ -105,7 +105,9 @@ static inline uint32_t intern(struct nmt_writer *w, const struct nmt_ev *ev)
     return id;
 }
 
-static void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
 {
     uint32_t id = intern(w, ev);
     uint64_t size = ev->arg[1];
@@ -148,7 +150,7 @@ static void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
 
 /* settled: every earlier event of the address has been applied (the
  * round's merge says so), so the free needs no mark. */
-static void apply_free(struct nmt_writer *w, const struct nmt_ev *ev, int settled)
+static ALWAYS_INLINE void apply_free(struct nmt_writer *w, const struct nmt_ev *ev, int settled)
 {
     struct nmt_live out;
     int r = settled ? nmt_livetab_free_settled(&w->live, ev->arg[0], ev->seq, &out)
@@ -230,7 +232,8 @@ static void apply_held(struct nmt_writer *w, uint64_t limit)
     w->held_n -= i;
 }
 
-static void process(struct nmt_writer *w, const struct nmt_ev *ev, int settled)
+/* Inlined into the merge's loop (run), the writer's busiest code. */
+static ALWAYS_INLINE void process(struct nmt_writer *w, const struct nmt_ev *ev, int settled)
 {
     switch (ev->type) {
     case NMT_EV_ALLOC:
@@ -250,6 +253,11 @@ static void process(struct nmt_writer *w, const struct nmt_ev *ev, int settled)
  * waiting for room (nmt_wake.h). */
 #define RELEASE_EVERY 64
 
+static NMT_NOINLINE void process_unsettled(struct nmt_writer *w, const struct nmt_ev *ev)
+{
+    process(w, ev, 0);
+}
+
 /* Drains what r holds now, in ring order; every free leaves a mark. For
  * rings beyond what the merge takes. */
 static uint64_t drain(struct nmt_writer *w, struct nmt_ring *r)
@@ -259,7 +267,7 @@ static uint64_t drain(struct nmt_writer *w, struct nmt_ring *r)
     uint32_t len;
     while ((rec = nmt_ring_next(r, &pos, end, &len)) != NULL) {
         if (len >= NMT_EV_FREE_SIZE)
-            process(w, rec, 0);
+            process_unsettled(w, rec);
         if ((++n & (RELEASE_EVERY - 1)) == 0) {
             nmt_ring_release_to(r, released = pos);
             nmt_wake_beat(&nmt__bell);
@@ -310,24 +318,45 @@ struct cursor {
     int dead;                /* the slot's thread had exited when the round began */
 };
 
-/* Moves c to its next event record; shorter records are skipped. */
-static void cursor_next(struct cursor *c)
+/* The next event record of r from *pos on (shorter records are skipped),
+ * or NULL at end. */
+static inline const struct nmt_ev *next_event(struct nmt_ring *r, uint64_t *pos, uint64_t end)
 {
     const void *rec;
     uint32_t len;
-    while ((rec = nmt_ring_next(c->ring, &c->pos, c->end, &len)) != NULL) {
-        if (len >= NMT_EV_FREE_SIZE) {
-            c->ev = rec;
-            return;
-        }
-    }
-    c->ev = NULL;
+    while ((rec = nmt_ring_next(r, pos, end, &len)) != NULL)
+        if (len >= NMT_EV_FREE_SIZE)
+            return rec;
+    return NULL;
 }
 
 static void cursor_release(struct cursor *c)
 {
     nmt_ring_release_to(c->ring, c->released = c->pos);
     nmt_wake_beat(&nmt__bell);
+}
+
+/* Applies c's records from its next one on while their seq is at most
+ * limit (the smallest seq another ring has next): the rings' records
+ * interleave in runs, each taken without the heap. Leaves c at its first
+ * record past limit, or done. Returns how many were applied. */
+static uint64_t run(struct nmt_writer *w, struct cursor *c, uint64_t limit)
+{
+    struct nmt_ring *r = c->ring;
+    const struct nmt_ev *ev = c->ev;
+    uint64_t pos = c->pos, end = c->end, settled = c->settled, applied = 0;
+    do {
+        process(w, ev, pos <= settled);
+        applied++;
+        if ((++c->n & (RELEASE_EVERY - 1)) == 0) {
+            nmt_ring_release_to(r, c->released = pos);
+            nmt_wake_beat(&nmt__bell);
+        }
+        ev = next_event(r, &pos, end);
+    } while (ev != NULL && ev->seq <= limit);
+    c->ev = ev;
+    c->pos = pos;
+    return applied;
 }
 
 /* A binary min-heap of cursors by the seq of their next record. */
@@ -354,7 +383,7 @@ static uint64_t merge(struct nmt_writer *w, struct cursor *c, int n)
     struct cursor *h[MERGE_MAX];
     int k = 0;
     for (int i = 0; i < n; i++) {
-        cursor_next(&c[i]);
+        c[i].ev = next_event(c[i].ring, &c[i].pos, c[i].end);
         if (c[i].ev != NULL)
             h[k++] = &c[i];
     }
@@ -363,11 +392,10 @@ static uint64_t merge(struct nmt_writer *w, struct cursor *c, int n)
     uint64_t applied = 0;
     while (k > 0) {
         struct cursor *top = h[0];
-        process(w, top->ev, top->pos <= top->settled);
-        applied++;
-        if ((++top->n & (RELEASE_EVERY - 1)) == 0)
-            cursor_release(top);
-        cursor_next(top);
+        uint64_t limit = k > 1 ? h[1]->ev->seq : UINT64_MAX;
+        if (k > 2 && h[2]->ev->seq < limit)
+            limit = h[2]->ev->seq;
+        applied += run(w, top, limit);
         if (top->ev == NULL)
             h[0] = h[--k];
         if (k > 1)

@@ -115,13 +115,19 @@ static struct nmt_live_slot *find(const struct nmt_livetab *t, uint64_t ptr)
     }
 }
 
-/* The slot of ptr, or the empty slot that ends ptr's path. */
-static inline struct nmt_live_slot *find_or_end(const struct nmt_livetab *t, uint64_t ptr)
+/* The slot of ptr; else the first idle slot on ptr's path, or the empty
+ * slot that ends it: where ptr goes in. */
+static inline struct nmt_live_slot *find_or_free(const struct nmt_livetab *t, uint64_t ptr)
 {
+    struct nmt_live_slot *idle = NULL;
     for (uint64_t i = home(t, ptr);; i = (i + 1) & t->mask) {
         struct nmt_live_slot *s = &t->e[i];
-        if (s->ptr == ptr || !s->ptr)
+        if (s->ptr == ptr)
             return s;
+        if (!s->ptr)
+            return idle ? idle : s;
+        if (!idle && !s->flags)
+            idle = s;
     }
 }
 
@@ -197,7 +203,15 @@ int nmt_livetab_alloc(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_
 {
     if (ptr == 0)
         return -EINVAL;
-    struct nmt_live_slot *s = find_or_end(t, ptr);
+    struct nmt_live_slot *s = find_or_free(t, ptr);
+    if (s->ptr != ptr && s->ptr) {
+        /* A new address takes an idle slot on its path: the slot's address
+         * is dropped (it held nothing, as at a rebuild), and the slot stays
+         * occupied, so no other address's path is cut. */
+        s->ptr = ptr;
+        set_live(t, s, seq, stack, size);
+        return 1;
+    }
     if (s->ptr != ptr) {
         /* A new address: into the empty slot that ended its path, when the
          * table has room for it. */
@@ -311,24 +325,17 @@ int nmt_livetab_free(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t
     return first_mark(t, s, seq, round, matched);
 }
 
-/* Empties s, moving the later slots of its run back so that every address
- * stays reachable from its home (linear probing without tombstones): an
- * entry moves into the hole when the hole lies between its home and it. */
-static void drop_slot(struct nmt_livetab *t, struct nmt_live_slot *s)
+/* s holds nothing any more: emptied when it ends its run (no address's
+ * path goes past it), else left idle for its address or the next new one
+ * whose path crosses it. Either way no other slot moves. */
+static void release_slot(struct nmt_livetab *t, struct nmt_live_slot *s)
 {
-    struct nmt_live_slot *e = t->e;
-    uint64_t mask = t->mask, hole = (uint64_t)(s - e), j = hole;
-    for (;;) {
-        j = (j + 1) & mask;
-        if (!e[j].ptr)
-            break;
-        if (((j - home(t, e[j].ptr)) & mask) >= ((j - hole) & mask)) {
-            e[hole] = e[j];
-            hole = j;
-        }
+    if (!t->e[(uint64_t)(s - t->e + 1) & t->mask].ptr) {
+        s->ptr = 0; /* the rest of an empty slot is never read */
+        t->used--;
+    } else {
+        t->idle++;
     }
-    e[hole].ptr = 0; /* the rest of an empty slot is never read */
-    t->used--;
 }
 
 int nmt_livetab_free_settled(struct nmt_livetab *t, uint64_t ptr, uint64_t seq,
@@ -349,7 +356,7 @@ int nmt_livetab_free_settled(struct nmt_livetab *t, uint64_t ptr, uint64_t seq,
     s->flags &= ~F_LIVE;
     t->live--;
     if (s->flags == 0)
-        drop_slot(t, s); /* nothing to keep: room for the addresses to come */
+        release_slot(t, s); /* nothing to keep */
     return 1;
 }
 

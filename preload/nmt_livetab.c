@@ -325,12 +325,15 @@ int nmt_livetab_free(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t
     return first_mark(t, s, seq, round, matched);
 }
 
-/* s holds nothing any more: emptied when it ends its run (no address's
- * path goes past it), else left idle for its address or the next new one
- * whose path crosses it. Either way no other slot moves. */
+/* s holds nothing any more. It stays keyed to its address (idle: malloc
+ * hands addresses out again soon, and the next allocation there then finds
+ * it) while idle slots are fewer than live ones; beyond that it is emptied
+ * when it ends its run (no address's path goes past it, so none moves).
+ * Idle slots are taken by new addresses whose path crosses them, so the
+ * table does not fill up with them. */
 static void release_slot(struct nmt_livetab *t, struct nmt_live_slot *s)
 {
-    if (!t->e[(uint64_t)(s - t->e + 1) & t->mask].ptr) {
+    if (t->idle >= t->live && !t->e[(uint64_t)(s - t->e + 1) & t->mask].ptr) {
         s->ptr = 0; /* the rest of an empty slot is never read */
         t->used--;
     } else {

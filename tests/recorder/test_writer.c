@@ -189,34 +189,48 @@ Test(writer, exited_threads_slot_is_drained_and_reused)
 static void *free_main(void *arg)
 {
     uintptr_t base = (uintptr_t)arg;
-    for (unsigned i = 0; i < thread_allocs; i++)
+    for (unsigned i = 0; i < 3; i++)
         free_sample(base + 64 * i);
     return NULL;
 }
 
-/* Blocks allocated on one thread and freed on another whose ring comes
- * first in the list: the round merges the rings by seq, so each free finds
- * its allocation already applied, matches it and, settled, leaves no free
- * mark behind (nmt__writer_round). Drained ring after ring, the frees would
- * come first, as orphan marks that cancel the allocations. */
-Test(writer, a_round_applies_the_rings_merged_by_seq)
+/* Blocks allocated on one thread and freed, three each, by `freers`
+ * threads that come after it, so that their rings come first in the list:
+ * the round merges the rings by seq, so each free finds its allocation
+ * already applied, matches it and, settled, leaves no free mark behind
+ * (nmt__writer_round). Drained in any other order, some frees would come
+ * first, as orphan marks that cancel the allocations. */
+static void check_merged(unsigned freers)
 {
     start();
     nmt__thread_init_key();
-    struct nmt_thread *allocator = run_thread(0x600000, 3);
-    pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, free_main, (void *)(uintptr_t)0x600000), 0);
-    pthread_join(t, NULL);
-    cr_assert_eq(rec_slots(), 2);
-    cr_assert_neq(atomic_load(&nmt__threads), allocator, "the freeing ring is listed first");
-    cr_assert_eq(nmt__writer_round(&nmt__w, 0), 6);
-    cr_assert_eq(nmt__w.frees, 3, "every free matched its allocation");
+    struct nmt_thread *allocator = run_thread(0x600000, 3 * freers);
+    for (unsigned i = 0; i < freers; i++) {
+        pthread_t t;
+        uintptr_t base = 0x600000 + 3 * 64 * i;
+        cr_assert_eq(pthread_create(&t, NULL, free_main, (void *)base), 0);
+        pthread_join(t, NULL);
+    }
+    cr_assert_eq(rec_slots(), 1 + freers);
+    cr_assert_neq(atomic_load(&nmt__threads), allocator, "a freeing ring is listed first");
+    cr_assert_eq(nmt__writer_round(&nmt__w, 0), 6 * freers);
+    cr_assert_eq(nmt__w.frees, 3 * freers, "every free matched its allocation");
     cr_assert_eq(nmt_livetab_count(&nmt__w.live), 0);
     cr_assert_eq(nmt__w.live.marks, 0, "settled frees keep no mark");
     cr_assert_eq(nmt__w.live.used - nmt__w.live.idle, 0, "nor a slot that holds anything");
     cr_assert_eq(nmt_livetab_orphans(&nmt__w.live), 0);
     cr_assert_eq(nmt__w.live.expired_orphans, 0);
-    check_totals(stack_of("site_c"), 0, 3, 0, 30);
+    check_totals(stack_of("site_c"), 0, 3 * freers, 0, 30.0 * freers);
+}
+
+Test(writer, a_round_applies_two_rings_merged_by_seq)
+{
+    check_merged(1);
+}
+
+Test(writer, a_round_applies_five_rings_merged_by_seq)
+{
+    check_merged(4);
 }
 
 /* A thread that lost events to a full ring exits: the round that recycles

@@ -642,6 +642,7 @@ static void *writer_main(void *arg)
     nmt__tls.guard = 1;  /* everything this thread allocates is nmtrace's own */
     nmt__tls.writer = 1; /* ... and comes from its own heap (nmt_wheap.c) */
     pthread_setname_np(pthread_self(), "nmtrace-writer");
+    nmt__tables_prefault(); /* their first-touch faults: here, not in a sample */
     struct nmt_writer *w = &nmt__w;
     struct deadlines d = {0, 0, 0, 0};
     if (nmt__cfg.interval)

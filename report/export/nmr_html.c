@@ -172,6 +172,7 @@ static const struct {
     {"rec.free_drops", "frees of sampled memory lost: live figures may be overstated"},
     {"rec.unwind_errors", "stacks that could not be unwound past the entry point"},
     {"rec.truncated_stacks", "stacks cut at the depth limit (NMTRACE_DEPTH)"},
+    {"java.truncated", "Java stacks cut to their innermost NMTRACE_DEPTH Java frames"},
     {"rec.internal_errors", "internal allocation or write failures of the recorder"},
     {"rec.write_errors", "failed writes to the profile"},
 };

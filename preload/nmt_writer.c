@@ -105,6 +105,7 @@ static inline uint32_t intern(struct nmt_writer *w, const struct nmt_ev *ev)
     return id;
 }
 
+/* The event code is inlined into the merge's loops (run, step). */
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
@@ -232,7 +233,6 @@ static void apply_held(struct nmt_writer *w, uint64_t limit)
     w->held_n -= i;
 }
 
-/* Inlined into the merge's loop (run), the writer's busiest code. */
 static ALWAYS_INLINE void process(struct nmt_writer *w, const struct nmt_ev *ev, int settled)
 {
     switch (ev->type) {
@@ -387,8 +387,9 @@ static ALWAYS_INLINE void step(struct nmt_writer *w, struct cursor *c)
 }
 
 /* Two rings, the usual busy case, whose records interleave finely: the
- * one with the smaller seq next is picked without a branch (a branch on it
- * would be mispredicted about every other record). Returns how many. */
+ * one with the smaller seq next is picked without a branch (which ring
+ * comes next follows no pattern a branch predictor could learn). Returns
+ * how many. */
 static uint64_t merge2(struct nmt_writer *w, struct cursor *a, struct cursor *b)
 {
     uint64_t applied = 0;

@@ -52,8 +52,6 @@
 
 NMT_HIDDEN struct nmt_writer nmt__w;
 
-static void filter_sub(const struct nmt_ev *ev);
-
 static void mm_delta(void *ctx, uint32_t stack, int64_t d_reserved, int64_t d_committed)
 {
     struct nmt_writer *w = ctx;
@@ -114,10 +112,8 @@ static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev 
     uint64_t size = ev->arg[1];
     double weight = weight_of(size);
     w->samples++;
-    if (id == 0) {
-        filter_sub(ev);
+    if (id == 0)
         return;
-    }
     struct nmt_stack_totals *st = nmt_stacktab_last_totals(&w->stacks);
     st->alloc_bytes += weight * (double)size;
     st->alloc_objects += weight;
@@ -128,7 +124,6 @@ static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev 
         /* Freed before we saw it (r == 0), or no memory to track it. */
         if (r < 0)
             nmt__ctr.internal_errors++;
-        filter_sub(ev);
         return;
     }
     if (r == 2) {
@@ -141,7 +136,6 @@ static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev 
             old->live_samples--;
         }
         w->live_est -= ow * (double)replaced.size;
-        filter_sub(ev);
     }
     st->live_bytes += weight * (double)size;
     st->live_objects += weight;
@@ -167,7 +161,6 @@ static ALWAYS_INLINE void apply_free(struct nmt_writer *w, const struct nmt_ev *
         st->live_samples--;
     }
     w->live_est -= weight * (double)out.size;
-    filter_sub(ev);
 }
 
 /* Copies an mmap-family event into the hold-back list. */
@@ -661,6 +654,7 @@ static void *writer_main(void *arg)
     nmt__tls.guard = 1;  /* everything this thread allocates is nmtrace's own */
     nmt__tls.writer = 1; /* ... and comes from its own heap (nmt_wheap.c) */
     pthread_setname_np(pthread_self(), "nmtrace-writer");
+    nmt__tables_prefault(); /* their first-touch faults: here, not in a sample */
     struct nmt_writer *w = &nmt__w;
     struct deadlines d = {0, 0, 0, 0};
     if (nmt__cfg.interval)
@@ -839,11 +833,4 @@ NMT_HIDDEN void nmt__writer_after_fork(void)
     atomic_store(&nmt__main_exited, 0);       /* the forking thread leads the child */
     nmt__wheap_after_fork();
     nmt__tables_reset(); /* no writes: a child that only execs copies none */
-}
-
-/* In exact mode the freeing thread already cleared the filter slot. */
-static void filter_sub(const struct nmt_ev *ev)
-{
-    if (!nmt__exact)
-        nmt_addrfilter_sub(&nmt__filter, (void *)(uintptr_t)ev->arg[0]);
 }

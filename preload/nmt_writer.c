@@ -338,10 +338,11 @@ static uint64_t run(struct nmt_writer *w, struct cursor *c, uint64_t limit)
     struct nmt_ring *r = c->ring;
     const struct nmt_ev *ev = c->ev;
     uint64_t pos = c->pos, end = c->end, settled = c->settled, applied = 0;
+    uint32_t n = c->n;
     do {
         process(w, ev, pos <= settled);
         applied++;
-        if ((++c->n & (RELEASE_EVERY - 1)) == 0) {
+        if ((++n & (RELEASE_EVERY - 1)) == 0) {
             nmt_ring_release_to(r, c->released = pos);
             nmt_wake_beat(&nmt__bell);
         }
@@ -349,6 +350,7 @@ static uint64_t run(struct nmt_writer *w, struct cursor *c, uint64_t limit)
     } while (ev != NULL && ev->seq <= limit);
     c->ev = ev;
     c->pos = pos;
+    c->n = n;
     return applied;
 }
 

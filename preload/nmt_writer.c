@@ -372,26 +372,31 @@ static inline void sift_down(struct cursor **h, int n, int i)
     }
 }
 
-/* Applies c's next record and moves it on. */
-static ALWAYS_INLINE void step(struct nmt_writer *w, struct cursor *c)
-{
-    process(w, c->ev, c->pos <= c->settled);
-    if ((++c->n & (RELEASE_EVERY - 1)) == 0)
-        cursor_release(c);
-    c->ev = next_event(c->ring, &c->pos, c->end);
-}
-
 /* Two rings, the usual busy case, whose records interleave finely: the
  * one with the smaller seq next is picked without a branch (which ring
- * comes next follows no pattern a branch predictor could learn). Returns
- * how many. */
+ * comes next follows no pattern a branch predictor could learn), and the
+ * two rings' positions are kept in locals rather than read back through a
+ * cursor after every record. Returns how many. */
 static uint64_t merge2(struct nmt_writer *w, struct cursor *a, struct cursor *b)
 {
-    uint64_t applied = 0;
-    while (a->ev != NULL && b->ev != NULL) {
-        uintptr_t pick_b = -(uintptr_t)(b->ev->seq < a->ev->seq);
-        step(w, (struct cursor *)(((uintptr_t)a & ~pick_b) | ((uintptr_t)b & pick_b)));
+    struct cursor *c[2] = {a, b};
+    const struct nmt_ev *ev[2] = {a->ev, b->ev};
+    uint64_t pos[2] = {a->pos, b->pos}, applied = 0;
+    uint32_t n[2] = {a->n, b->n};
+    while (ev[0] != NULL && ev[1] != NULL) {
+        int i = ev[1]->seq < ev[0]->seq;
+        process(w, ev[i], pos[i] <= c[i]->settled);
         applied++;
+        if ((++n[i] & (RELEASE_EVERY - 1)) == 0) {
+            nmt_ring_release_to(c[i]->ring, c[i]->released = pos[i]);
+            nmt_wake_beat(&nmt__bell);
+        }
+        ev[i] = next_event(c[i]->ring, &pos[i], c[i]->end);
+    }
+    for (int i = 0; i < 2; i++) {
+        c[i]->ev = ev[i];
+        c[i]->pos = pos[i];
+        c[i]->n = n[i];
     }
     struct cursor *rest = a->ev != NULL ? a : b;
     if (rest->ev != NULL)

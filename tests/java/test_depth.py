@@ -16,10 +16,12 @@ def java_frames(prof):
 
 
 def deep_stacks(c, prof):
+    """The --alloc-space stacks through DeepStack.down: (names leaf first,
+    bytes) each."""
     js = c.report_json("--alloc-space", prof)
     stacks = nmtj.stacks_with_frame(js, r"DeepStack\.down$")
     nmtj.check(stacks, "no sampled stack contains DeepStack.down")
-    return [[f["function"] for f in s["frames"]] for s in stacks]
+    return [([f["function"] for f in s["frames"]], s["values"]["alloc_space"]) for s in stacks]
 
 
 def body(c):
@@ -40,9 +42,9 @@ def body(c):
     deep = deep_stacks(c, prof)
     # The loop's allocations (other samples under down, the JVM's own work
     # in freeMemory say, come from elsewhere): their innermost frames kept.
-    nmtj.check(any(any("allocateMemory" in n for n in names) for names in deep),
+    nmtj.check(any(any("allocateMemory" in n for n in names) for names, _ in deep),
                "no stack through DeepStack.down kept the allocating Unsafe frames")
-    for names in deep:
+    for names, _ in deep:
         nmtj.check(not any(n.endswith("DeepStack.main") for n in names),
                    "a stack 60 frames deep kept main under a depth of 16: %s" % names)
     # 20 frames under the default depth (64): whole, main included.
@@ -50,11 +52,18 @@ def body(c):
     out, prof = nmtj.record_java(c, "DeepStack", 20, 20000, classes="test", env=env,
                                  timeout=120)
     nmtj.check("done 20" in out, "DeepStack did not finish: %r" % out)
-    for names in deep_stacks(c, prof):
-        nmtj.check(names and names[-1].endswith("DeepStack.main"),
-                   "a stack that fits the depth does not end in main: %s" % names)
-        nmtj.check(sum(n.endswith("DeepStack.down") for n in names) == 21,
-                   "a stack that fits the depth lost DeepStack.down frames: %s" % names)
+    # Whole: all 21 frames of down, then main. HotSpot's own walk may end
+    # early now and then (AsyncGetCallTrace stops, without an error, at a
+    # frame it cannot walk past), so most of the bytes, not all, must be so.
+    deep = deep_stacks(c, prof)
+    whole = sum(v for names, v in deep
+                if names[-1].endswith("DeepStack.main") and
+                sum(n.endswith("DeepStack.down") for n in names) == 21)
+    every = sum(v for _, v in deep)
+    print("depth 64: %s of %s under DeepStack.down in whole stacks" % (nmtj.mib(whole),
+                                                                       nmtj.mib(every)))
+    nmtj.check(whole >= 0.9 * every, "stacks that fit the depth were cut: %s" % [
+        names for names, _ in deep if not names[-1].endswith("DeepStack.main")][:3])
 
 
 nmtj.main("java_bridge_depth", body)

@@ -118,7 +118,7 @@ static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev 
     st->alloc_bytes += weight * (double)size;
     st->alloc_objects += weight;
     st->alloc_samples++;
-    struct nmt_live replaced;
+    struct nmt_live replaced = {0}; /* read only when r == 2, which fills it */
     int r = nmt_livetab_alloc(&w->live, ev->arg[0], ev->seq, id, size, w->round, &replaced);
     if (r == 0 || r < 0) {
         /* Freed before we saw it (r == 0), or no memory to track it. */

@@ -303,21 +303,22 @@ static uint64_t drain(struct nmt_writer *w, struct nmt_ring *r)
 struct cursor {
     struct nmt_ring *ring;
     struct nmt_thread *slot;
-    const struct nmt_ev *ev; /* the next record to apply; NULL when done */
-    uint64_t pos;            /* just past ev */
-    uint64_t end, settled;   /* the round's end (B); below `settled` (A, or 0), settled */
-    uint64_t released;       /* given back to the producer up to here */
-    uint32_t n;              /* records applied */
-    int dead;                /* the slot's thread had exited when the round began */
+    const struct nmt_ev *ev;   /* the next record to apply; NULL when done */
+    uint64_t pos;              /* just past ev */
+    struct nmt_ring_reader rd; /* reads up to the round's end (B) */
+    uint64_t settled;          /* records below it (A, or 0) are settled */
+    uint64_t released;         /* given back to the producer up to here */
+    uint32_t n;                /* records applied */
+    int dead;                  /* the slot's thread had exited when the round began */
 };
 
-/* The next event record of r from *pos on (shorter records are skipped),
- * or NULL at end. */
-static inline const struct nmt_ev *next_event(struct nmt_ring *r, uint64_t *pos, uint64_t end)
+/* The next event record from *pos on (shorter records are skipped), or
+ * NULL at rd's end. */
+static inline const struct nmt_ev *next_event(const struct nmt_ring_reader *rd, uint64_t *pos)
 {
     const void *rec;
     uint32_t len;
-    while ((rec = nmt_ring_next(r, pos, end, &len)) != NULL)
+    while ((rec = nmt_ring_read(rd, pos, &len)) != NULL)
         if (len >= NMT_EV_FREE_SIZE)
             return rec;
     return NULL;
@@ -337,7 +338,8 @@ static uint64_t run(struct nmt_writer *w, struct cursor *c, uint64_t limit)
 {
     struct nmt_ring *r = c->ring;
     const struct nmt_ev *ev = c->ev;
-    uint64_t pos = c->pos, end = c->end, settled = c->settled, applied = 0;
+    const struct nmt_ring_reader rd = c->rd;
+    uint64_t pos = c->pos, settled = c->settled, applied = 0;
     uint32_t n = c->n;
     do {
         process(w, ev, pos <= settled);
@@ -346,7 +348,7 @@ static uint64_t run(struct nmt_writer *w, struct cursor *c, uint64_t limit)
             nmt_ring_release_to(r, c->released = pos);
             nmt_wake_beat(&nmt__bell);
         }
-        ev = next_event(r, &pos, end);
+        ev = next_event(&rd, &pos);
     } while (ev != NULL && ev->seq <= limit);
     c->ev = ev;
     c->pos = pos;
@@ -374,25 +376,28 @@ static inline void sift_down(struct cursor **h, int n, int i)
 
 /* Two rings, the usual busy case, whose records interleave finely: the
  * one with the smaller seq next is picked without a branch (which ring
- * comes next follows no pattern a branch predictor could learn), and the
- * two rings' positions are kept in locals rather than read back through a
- * cursor after every record. Returns how many. */
+ * comes next follows no pattern a branch predictor could learn), and what
+ * the loop needs of the two rings (positions, readers, settled bounds) is
+ * kept in locals rather than read back through a cursor after every
+ * record. Returns how many. */
 static uint64_t merge2(struct nmt_writer *w, struct cursor *a, struct cursor *b)
 {
     struct cursor *c[2] = {a, b};
+    const struct nmt_ring_reader rd[2] = {a->rd, b->rd};
+    const uint64_t settled[2] = {a->settled, b->settled};
     const struct nmt_ev *ev[2] = {a->ev, b->ev};
-    uint64_t pos[2] = {a->pos, b->pos}, applied = 0;
+    uint64_t pos[2] = {a->pos, b->pos};
     uint32_t n[2] = {a->n, b->n};
     while (ev[0] != NULL && ev[1] != NULL) {
         int i = ev[1]->seq < ev[0]->seq;
-        process(w, ev[i], pos[i] <= c[i]->settled);
-        applied++;
+        process(w, ev[i], pos[i] <= settled[i]);
         if ((++n[i] & (RELEASE_EVERY - 1)) == 0) {
             nmt_ring_release_to(c[i]->ring, c[i]->released = pos[i]);
             nmt_wake_beat(&nmt__bell);
         }
-        ev[i] = next_event(c[i]->ring, &pos[i], c[i]->end);
+        ev[i] = next_event(&rd[i], &pos[i]);
     }
+    uint64_t applied = (uint64_t)(n[0] - a->n) + (n[1] - b->n);
     for (int i = 0; i < 2; i++) {
         c[i]->ev = ev[i];
         c[i]->pos = pos[i];
@@ -410,7 +415,7 @@ static uint64_t merge(struct nmt_writer *w, struct cursor *c, int n)
     struct cursor *h[MERGE_MAX];
     int k = 0;
     for (int i = 0; i < n; i++) {
-        c[i].ev = next_event(c[i].ring, &c[i].pos, c[i].end);
+        c[i].ev = next_event(&c[i].rd, &c[i].pos);
         if (c[i].ev != NULL)
             h[k++] = &c[i];
     }
@@ -502,7 +507,7 @@ static int open_round(struct nmt_writer *w, struct cursor *c, uint64_t *drained)
     for (int i = 0; i < n; i++) {
         struct nmt_ring *r = c[i].ring;
         c[i].pos = c[i].released = nmt_ring_position(r);
-        c[i].end = nmt_ring_committed(r); /* B */
+        c[i].rd = nmt_ring_reader_at(r, nmt_ring_committed(r)); /* B */
         if (!whole)
             c[i].settled = 0;
     }

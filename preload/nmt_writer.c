@@ -246,6 +246,24 @@ static ALWAYS_INLINE void process(struct nmt_writer *w, const struct nmt_ev *ev,
  * waiting for room (nmt_wake.h). */
 #define RELEASE_EVERY 64
 
+/* Gives the space before pos back to r's producer. Producers waiting for
+ * room are woken (nmt_wake_passed) whenever a quarter of the ring has come
+ * free since the last such wake-up (*woke), not only at the round's end:
+ * behind a full 16 MiB ring that end is milliseconds away, and a waiting
+ * producer slept until it (~12 ms per wait at rate 1). Not at every batch,
+ * so that a producer faster than the writer does not trade a wake-up with
+ * it every RELEASE_EVERY records. */
+static void give_back(struct nmt_ring *r, uint64_t pos, uint64_t *woke)
+{
+    nmt_ring_release_to(r, pos);
+    if (pos - *woke >= r->cap / 4) {
+        *woke = pos;
+        nmt_wake_passed(&nmt__bell);
+    } else {
+        nmt_wake_beat(&nmt__bell);
+    }
+}
+
 static NMT_NOINLINE void process_unsettled(struct nmt_writer *w, const struct nmt_ev *ev)
 {
     process(w, ev, 0);
@@ -256,20 +274,17 @@ static NMT_NOINLINE void process_unsettled(struct nmt_writer *w, const struct nm
 static uint64_t drain(struct nmt_writer *w, struct nmt_ring *r)
 {
     uint64_t n = 0, pos = nmt_ring_position(r), end = nmt_ring_committed(r), released = pos;
+    uint64_t woke = pos;
     const void *rec;
     uint32_t len;
     while ((rec = nmt_ring_next(r, &pos, end, &len)) != NULL) {
         if (len >= NMT_EV_FREE_SIZE)
             process_unsettled(w, rec);
-        if ((++n & (RELEASE_EVERY - 1)) == 0) {
-            nmt_ring_release_to(r, released = pos);
-            nmt_wake_beat(&nmt__bell);
-        }
+        if ((++n & (RELEASE_EVERY - 1)) == 0)
+            give_back(r, released = pos, &woke);
     }
-    if (pos != released) {
-        nmt_ring_release_to(r, pos);
-        nmt_wake_beat(&nmt__bell);
-    }
+    if (pos != released)
+        give_back(r, pos, &woke);
     return n;
 }
 
@@ -308,6 +323,7 @@ struct cursor {
     struct nmt_ring_reader rd; /* reads up to the round's end (B) */
     uint64_t settled;          /* records below it (A, or 0) are settled */
     uint64_t released;         /* given back to the producer up to here */
+    uint64_t woke;             /* waiting producers last woken at this position */
     uint32_t n;                /* records applied */
     int dead;                  /* the slot's thread had exited when the round began */
 };
@@ -326,8 +342,7 @@ static inline const struct nmt_ev *next_event(const struct nmt_ring_reader *rd, 
 
 static void cursor_release(struct cursor *c)
 {
-    nmt_ring_release_to(c->ring, c->released = c->pos);
-    nmt_wake_beat(&nmt__bell);
+    give_back(c->ring, c->released = c->pos, &c->woke);
 }
 
 /* Applies c's records from its next one on while their seq is at most
@@ -345,8 +360,7 @@ static uint64_t run(struct nmt_writer *w, struct cursor *c, uint64_t limit)
         process(w, ev, pos <= settled);
         applied++;
         if ((++n & (RELEASE_EVERY - 1)) == 0) {
-            nmt_ring_release_to(r, c->released = pos);
-            nmt_wake_beat(&nmt__bell);
+            give_back(r, c->released = pos, &c->woke);
         }
         ev = next_event(&rd, &pos);
     } while (ev != NULL && ev->seq <= limit);
@@ -392,8 +406,7 @@ static uint64_t merge2(struct nmt_writer *w, struct cursor *a, struct cursor *b)
         int i = ev[1]->seq < ev[0]->seq;
         process(w, ev[i], pos[i] <= settled[i]);
         if ((++n[i] & (RELEASE_EVERY - 1)) == 0) {
-            nmt_ring_release_to(c[i]->ring, c[i]->released = pos[i]);
-            nmt_wake_beat(&nmt__bell);
+            give_back(c[i]->ring, c[i]->released = pos[i], &c[i]->woke);
         }
         ev[i] = next_event(&rd[i], &pos[i]);
     }
@@ -506,7 +519,7 @@ static int open_round(struct nmt_writer *w, struct cursor *c, uint64_t *drained)
     }
     for (int i = 0; i < n; i++) {
         struct nmt_ring *r = c[i].ring;
-        c[i].pos = c[i].released = nmt_ring_position(r);
+        c[i].pos = c[i].released = c[i].woke = nmt_ring_position(r);
         c[i].rd = nmt_ring_reader_at(r, nmt_ring_committed(r)); /* B */
         if (!whole)
             c[i].settled = 0;

@@ -75,11 +75,17 @@ NMT_HIDDEN int nmt__writer_init_tables(struct nmt_writer *w)
     return 0;
 }
 
-/* The sampling weight of a block of `size` bytes; 1 at rate 1, without the
- * call, since there the writer asks at every event. */
-static inline double weight_of(uint64_t size)
+/* The sampling weight of a block of `size` bytes; 1 at rate 1 (exact: the
+ * event loops are compiled once for it, where the weight is a constant). */
+static inline double weight_of(uint64_t size, int exact)
 {
-    return nmt__cfg.rate <= 1 ? 1.0 : nmt_sampler_weight(size, nmt__cfg.rate);
+    return exact ? 1.0 : nmt_sampler_weight(size, nmt__cfg.rate);
+}
+
+/* 1 at rate 1: every allocation is sampled, each weighs 1. */
+static inline int exact_rate(void)
+{
+    return nmt__cfg.rate <= 1;
 }
 
 /* A stack with Java frames, after the bridge's rewrite (into a copy). */
@@ -106,11 +112,11 @@ static inline uint32_t intern(struct nmt_writer *w, const struct nmt_ev *ev)
 /* The event code is inlined into the merge's loops (run, step). */
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
-static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
+static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev, int exact)
 {
     uint32_t id = intern(w, ev);
     uint64_t size = ev->arg[1];
-    double weight = weight_of(size);
+    double weight = weight_of(size, exact);
     w->samples++;
     if (id == 0)
         return;
@@ -129,7 +135,7 @@ static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev 
     if (r == 2) {
         /* Its earlier occupant's free was lost: take it off its stack. */
         struct nmt_stack_totals *old = nmt_stacktab_totals(&w->stacks, replaced.stack);
-        double ow = weight_of(replaced.size);
+        double ow = weight_of(replaced.size, exact);
         if (old != NULL) {
             old->live_bytes -= ow * (double)replaced.size;
             old->live_objects -= ow;
@@ -145,7 +151,8 @@ static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev 
 
 /* settled: every earlier event of the address has been applied (the
  * round's merge says so), so the free needs no mark. */
-static ALWAYS_INLINE void apply_free(struct nmt_writer *w, const struct nmt_ev *ev, int settled)
+static ALWAYS_INLINE void apply_free(struct nmt_writer *w, const struct nmt_ev *ev, int settled,
+                                     int exact)
 {
     struct nmt_live out;
     int r = settled ? nmt_livetab_free_settled(&w->live, ev->arg[0], ev->seq, &out)
@@ -153,7 +160,7 @@ static ALWAYS_INLINE void apply_free(struct nmt_writer *w, const struct nmt_ev *
     if (r != 1)
         return; /* an orphan, matched later or expired as a filter false positive */
     w->frees++;
-    double weight = weight_of(out.size);
+    double weight = weight_of(out.size, exact);
     struct nmt_stack_totals *st = nmt_stacktab_totals(&w->stacks, out.stack);
     if (st != NULL) {
         st->live_bytes -= weight * (double)out.size;
@@ -226,14 +233,15 @@ static void apply_held(struct nmt_writer *w, uint64_t limit)
     w->held_n -= i;
 }
 
-static ALWAYS_INLINE void process(struct nmt_writer *w, const struct nmt_ev *ev, int settled)
+static ALWAYS_INLINE void process(struct nmt_writer *w, const struct nmt_ev *ev, int settled,
+                                  int exact)
 {
     switch (ev->type) {
     case NMT_EV_ALLOC:
-        apply_alloc(w, ev);
+        apply_alloc(w, ev, exact);
         break;
     case NMT_EV_FREE:
-        apply_free(w, ev, settled);
+        apply_free(w, ev, settled, exact);
         break;
     default:
         hold_mmap(w, ev);
@@ -266,7 +274,7 @@ static void give_back(struct nmt_ring *r, uint64_t pos, uint64_t *woke)
 
 static NMT_NOINLINE void process_unsettled(struct nmt_writer *w, const struct nmt_ev *ev)
 {
-    process(w, ev, 0);
+    process(w, ev, 0, exact_rate());
 }
 
 /* Drains what r holds now, in ring order; every free leaves a mark. For
@@ -324,7 +332,7 @@ struct cursor {
     uint64_t settled;          /* records below it (A, or 0) are settled */
     uint64_t released;         /* given back to the producer up to here */
     uint64_t woke;             /* waiting producers last woken at this position */
-    uint32_t n;                /* records applied */
+    uint32_t n;                /* records applied by run (its release cadence) */
     int dead;                  /* the slot's thread had exited when the round began */
 };
 
@@ -349,7 +357,8 @@ static void cursor_release(struct cursor *c)
  * limit (the smallest seq another ring has next): the rings' records
  * interleave in runs, each taken without the heap. Leaves c at its first
  * record past limit, or done. Returns how many were applied. */
-static uint64_t run(struct nmt_writer *w, struct cursor *c, uint64_t limit)
+static ALWAYS_INLINE uint64_t run_as(struct nmt_writer *w, struct cursor *c, uint64_t limit,
+                                     int exact)
 {
     struct nmt_ring *r = c->ring;
     const struct nmt_ev *ev = c->ev;
@@ -357,17 +366,21 @@ static uint64_t run(struct nmt_writer *w, struct cursor *c, uint64_t limit)
     uint64_t pos = c->pos, settled = c->settled, applied = 0;
     uint32_t n = c->n;
     do {
-        process(w, ev, pos <= settled);
+        process(w, ev, pos <= settled, exact);
         applied++;
-        if ((++n & (RELEASE_EVERY - 1)) == 0) {
+        if ((++n & (RELEASE_EVERY - 1)) == 0)
             give_back(r, c->released = pos, &c->woke);
-        }
         ev = next_event(&rd, &pos);
     } while (ev != NULL && ev->seq <= limit);
     c->ev = ev;
     c->pos = pos;
     c->n = n;
     return applied;
+}
+
+static uint64_t run(struct nmt_writer *w, struct cursor *c, uint64_t limit)
+{
+    return exact_rate() ? run_as(w, c, limit, 1) : run_as(w, c, limit, 0);
 }
 
 /* A binary min-heap of cursors by the seq of their next record. */
@@ -393,33 +406,36 @@ static inline void sift_down(struct cursor **h, int n, int i)
  * comes next follows no pattern a branch predictor could learn), and what
  * the loop needs of the two rings (positions, readers, settled bounds) is
  * kept in locals rather than read back through a cursor after every
- * record. Returns how many. */
-static uint64_t merge2(struct nmt_writer *w, struct cursor *a, struct cursor *b)
+ * record. Space goes back every RELEASE_EVERY records of the two rings
+ * together, to the ring of the record just applied (a ring's space past
+ * its next record is not free yet). Both must have a record. Returns how
+ * many were applied. */
+static ALWAYS_INLINE uint64_t merge2_as(struct nmt_writer *w, struct cursor *a, struct cursor *b,
+                                        int exact)
 {
     struct cursor *c[2] = {a, b};
     const struct nmt_ring_reader rd[2] = {a->rd, b->rd};
     const uint64_t settled[2] = {a->settled, b->settled};
     const struct nmt_ev *ev[2] = {a->ev, b->ev};
-    uint64_t pos[2] = {a->pos, b->pos};
-    uint32_t n[2] = {a->n, b->n};
-    while (ev[0] != NULL && ev[1] != NULL) {
-        int i = ev[1]->seq < ev[0]->seq;
-        process(w, ev[i], pos[i] <= settled[i]);
-        if ((++n[i] & (RELEASE_EVERY - 1)) == 0) {
+    uint64_t pos[2] = {a->pos, b->pos}, applied = 0;
+    int i;
+    do {
+        i = ev[1]->seq < ev[0]->seq;
+        process(w, ev[i], pos[i] <= settled[i], exact);
+        if ((++applied & (RELEASE_EVERY - 1)) == 0)
             give_back(c[i]->ring, c[i]->released = pos[i], &c[i]->woke);
-        }
         ev[i] = next_event(&rd[i], &pos[i]);
+    } while (ev[i] != NULL); /* only the ring just read can have ended */
+    for (int j = 0; j < 2; j++) {
+        c[j]->ev = ev[j];
+        c[j]->pos = pos[j];
     }
-    uint64_t applied = (uint64_t)(n[0] - a->n) + (n[1] - b->n);
-    for (int i = 0; i < 2; i++) {
-        c[i]->ev = ev[i];
-        c[i]->pos = pos[i];
-        c[i]->n = n[i];
-    }
-    struct cursor *rest = a->ev != NULL ? a : b;
-    if (rest->ev != NULL)
-        applied += run(w, rest, UINT64_MAX);
-    return applied;
+    return applied + run_as(w, c[!i], UINT64_MAX, exact);
+}
+
+static uint64_t merge2(struct nmt_writer *w, struct cursor *a, struct cursor *b)
+{
+    return exact_rate() ? merge2_as(w, a, b, 1) : merge2_as(w, a, b, 0);
 }
 
 /* Applies the records of the n cursors in seq order; returns how many. */

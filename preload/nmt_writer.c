@@ -425,6 +425,8 @@ static ALWAYS_INLINE uint64_t merge2_as(struct nmt_writer *w, struct cursor *a, 
         if ((++applied & (RELEASE_EVERY - 1)) == 0)
             give_back(c[i]->ring, c[i]->released = pos[i], &c[i]->woke);
         ev[i] = next_event(&rd[i], &pos[i]);
+        if (ev[i] != NULL) /* applied a record or two from now */
+            nmt_livetab_prefetch(&w->live, ev[i]->arg[0]);
     } while (ev[i] != NULL); /* only the ring just read can have ended */
     for (int j = 0; j < 2; j++) {
         c[j]->ev = ev[j];

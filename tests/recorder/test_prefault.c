@@ -63,8 +63,10 @@ Test(prefault, tables_resident_entries_kept)
     cr_assert_eq(absent_pages(nmt__filter.count, sizeof(nmt__filter.count)), 0);
     cr_assert_eq(absent_pages(&nmt__liveset, sizeof(nmt__liveset)), 0);
     cr_assert_eq(absent_pages(nmt__rule_cache_table(), nmt__rule_cache_bytes()), 0);
-    /* Private pages, not the zero page a read would have mapped. */
-    cr_assert_geq(grown, (long)absent * 9 / 10, "%ld pages grown for %zu absent", grown, absent);
+    /* Private pages, not the zero page a read would have mapped (that
+     * grows nothing). Half: the kernel's count of resident pages may lag by
+     * a batch of 32 pages per CPU. */
+    cr_assert_geq(grown, (long)absent / 2, "%ld pages grown for %zu absent", grown, absent);
 
     cr_assert(nmt_addrfilter_maybe(&nmt__filter, sample));
     struct nmt_cfi_rule got;

@@ -13,8 +13,9 @@
  * says maybe, on the slow path.
  *
  * The allocating thread increments both counters of each pointer it
- * samples; the one that matches the free (the freeing thread in exact mode,
- * nmt_liveset.h; the writer at rate 1) decrements them. Counters saturate at
+ * samples; the freeing thread that matches the free in the live set
+ * (nmt_liveset.h) decrements them. At rate 1, where every free is
+ * recorded, the counters are not kept: the page level is pinned whole. Counters saturate at
  * 255 and then stay: a page or slot that busy is simply always "maybe".
  * nmt_addrfilter_pin() saturates a range on purpose: the recorder's own
  * static heaps are pinned so that their blocks always take free()'s slow

@@ -248,7 +248,7 @@ static void apply_opts(const struct att_opts *o)
     if (o->status[0])
         nmt__cfg.quiet = 1; /* the client says what there is to say */
     nmt__cfg.java = 1;
-    nmt__exact = nmt__cfg.rate > 1;
+    nmt__rate_mode(nmt__cfg.rate);
 }
 
 /* A fresh writer, tables and profile file. 0 or -errno. */

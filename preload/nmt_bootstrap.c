@@ -43,10 +43,19 @@ NMT_HIDDEN _Atomic int nmt__resolved;
 NMT_HIDDEN char nmt__boot_arena[NMT_BOOT_ARENA_SIZE + NMT_WHEAP_SIZE] __attribute__((aligned(64)));
 static _Atomic size_t boot_used;
 static _Atomic int boot_pinned;
+static int pinned_whole; /* the page level is pinned whole (nmt__every) */
 
 NMT_HIDDEN void nmt__boot_pin(void)
 {
-    nmt_addrfilter_pin(&nmt__filter, nmt__boot_arena, NMT_BOOT_ARENA_SIZE + NMT_WHEAP_SIZE);
+    if (nmt__every) {
+        /* Before recording starts, or while no hook is called (an attach
+         * session's set-up): the relaxed byte loads of free() may race with
+         * it only before anything is recorded. */
+        memset((void *)nmt__filter.page, NMT_ADDRFILTER_SATURATED, sizeof(nmt__filter.page));
+        pinned_whole = 1;
+    } else {
+        nmt_addrfilter_pin(&nmt__filter, nmt__boot_arena, NMT_BOOT_ARENA_SIZE + NMT_WHEAP_SIZE);
+    }
     atomic_store_explicit(&boot_pinned, 1, memory_order_release);
 }
 
@@ -69,6 +78,12 @@ static void zero_static(void *p, size_t n)
 
 NMT_HIDDEN void nmt__tables_reset(void)
 {
+    /* At rate 1 the slot level and the live set stay empty and the page
+     * level is to stay pinned whole: nothing to write (a fork child then
+     * copies none of it). */
+    if (nmt__every && pinned_whole)
+        return;
+    pinned_whole = 0;
     zero_static(&nmt__filter, sizeof(nmt__filter));
     zero_static(&nmt__liveset, sizeof(nmt__liveset));
     nmt__boot_pin();

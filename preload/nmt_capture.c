@@ -466,8 +466,7 @@ static NMT_NOINLINE void wake_writer(void)
 static inline void commit(struct nmt_thread *thr)
 {
     struct nmt_ring *r = thr->ring; /* loaded once: the store below is atomic */
-    nmt_ring_commit(r);
-    if (NMT_UNLIKELY(nmt_ring_past_half(r)))
+    if (NMT_UNLIKELY(nmt_ring_past_half_at(r, nmt_ring_commit(r))))
         wake_writer();
 }
 
@@ -523,22 +522,33 @@ static int publish(struct nmt_thread *thr, const struct nmt_ev *head, const uint
     return 0;
 }
 
-static uint32_t frame_room(void)
+/* A JVM was seen in this process (nmt__jvm_found, from the bridge; its
+ * address is NULL without one). One load in the usual case: no JVM. */
+static inline int jvm_seen(void)
+{
+    return &nmt__jvm_found != NULL && atomic_load_explicit(&nmt__jvm_found, memory_order_relaxed) &&
+           nmt_jvm_append != NULL;
+}
+
+/* Frame slots for one stack: the native depth, and the Java frames' room
+ * once a JVM was seen. */
+static inline uint32_t frame_room(void)
 {
     uint32_t room = nmt__cfg.depth + 1;
-    if (nmt_jvm_append != NULL)
+    if (jvm_seen())
         room += NMT_JAVA_ROOM;
     return room;
 }
 
 /* start_fp: the caller's own frame address, where the fast unwinder starts
- * crossing the recorder's frames (those below it are skipped). */
+ * crossing the recorder's frames (those below it are skipped). room comes
+ * from frame_room(): larger than the native depth only once a JVM was seen,
+ * and then there is a bridge to append its frames. */
 static inline __attribute__((always_inline)) uint32_t
 take_stack(uint64_t *frames, uint32_t room, void *entry, uint32_t *flags, void *start_fp)
 {
     uint32_t n = capture_from(frames, nmt__cfg.depth + 1, entry, (uintptr_t)start_fp);
-    if (room > nmt__cfg.depth + 1 && nmt_jvm_append != NULL && &nmt__jvm_found != NULL &&
-        atomic_load_explicit(&nmt__jvm_found, memory_order_relaxed)) {
+    if (room > nmt__cfg.depth + 1) { /* frame_room saw a JVM */
         n = nmt_jvm_append(frames, n, room);
         /* Java frames, when any, come last: tell the writer to translate. */
         if (n > 0 && (frames[n - 1] >> 63))
@@ -547,9 +557,29 @@ take_stack(uint64_t *frames, uint32_t room, void *entry, uint32_t *flags, void *
     return n;
 }
 
+/* Fills the allocation event reserved at ev, in place: its fields are
+ * stored one by one rather than copied from a header built in this frame,
+ * whose wide reload of narrower stores cannot be forwarded from the store
+ * buffer and so would wait for the stack's stores into the ring. */
+static inline __attribute__((always_inline)) void
+put_alloc(struct nmt_ev *ev, uint32_t nframes, uint32_t flags, uint64_t seq, void *ptr, size_t size)
+{
+    ev->type = NMT_EV_ALLOC;
+    ev->nframes = (uint16_t)nframes;
+    ev->flags = flags;
+    ev->seq = seq;
+    ev->arg[0] = (uintptr_t)ptr;
+    ev->arg[1] = size;
+    ev->arg[2] = ev->arg[3] = 0;
+}
+
 static void *sampled_alloc(void *ptr, size_t size, void *entry)
 {
     struct nmt_tls *t = &nmt__tls;
+    /* The sequence is taken first: after the real allocation returned ptr
+     * (nmt_livetab.h says why that order), and before the stack's stores
+     * into the ring are pending, which an atomic add would wait for. */
+    uint64_t seq = atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed);
     t->guard++;
     int late;
     struct nmt_thread *thr = slot_enter(t, &late);
@@ -559,10 +589,12 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
         return ptr;
     }
     /* The live set's and the filter's lines are random in their tables: they
-     * load while the stack is taken, and are written after it. */
-    if (nmt__exact)
+     * load while the stack is taken, and are written after it. Neither is
+     * kept at rate 1, where every free is recorded. */
+    if (nmt__exact) {
         nmt_liveset_prefetch(&nmt__liveset, ptr);
-    nmt_addrfilter_prefetch(&nmt__filter, ptr);
+        nmt_addrfilter_prefetch(&nmt__filter, ptr);
+    }
     uint32_t room = frame_room();
     /* The usual case: the record is reserved at its largest and the stack
      * taken straight into it, shortened before it is committed. With no
@@ -571,8 +603,8 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
     struct nmt_ev *ev =
         nmt_ring_reserve(thr->ring, (uint32_t)(sizeof(struct nmt_ev) + room * sizeof(uint64_t)));
     uint64_t *frames = ev != NULL ? ev->frames : alloca(room * sizeof(uint64_t));
-    struct nmt_ev head = {.type = NMT_EV_ALLOC};
-    uint32_t n = take_stack(frames, room, entry, &head.flags, __builtin_frame_address(0));
+    uint32_t flags = 0;
+    uint32_t n = take_stack(frames, room, entry, &flags, __builtin_frame_address(0));
     if (nmt__exact && nmt_liveset_insert(&nmt__liveset, ptr) != 0) {
         /* Both buckets full: 16 live samples hash there. Lost, and counted. */
         atomic_fetch_add_explicit(&nmt__ctr.liveset_full, 1, memory_order_relaxed);
@@ -581,21 +613,20 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
         t->guard--;
         return ptr;
     }
-    head.seq = atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed);
-    head.arg[0] = (uintptr_t)ptr;
-    head.arg[1] = size;
     int published;
     if (ev != NULL) {
-        memcpy(ev, &head, sizeof(*ev));
-        ev->nframes = (uint16_t)n;
+        put_alloc(ev, n, flags, seq, ptr, size);
         nmt_ring_shrink(thr->ring, ev, (uint32_t)(sizeof(struct nmt_ev) + n * sizeof(uint64_t)));
         commit(thr);
         published = 1;
     } else {
+        struct nmt_ev head;
+        put_alloc(&head, n, flags, seq, ptr, size);
         published = publish(thr, &head, frames, n) == 0;
     }
     if (published) {
-        nmt_addrfilter_add(&nmt__filter, ptr); /* only now may a free look for it */
+        if (nmt__exact)
+            nmt_addrfilter_add(&nmt__filter, ptr); /* only now may a free look for it */
         if (nmt__cfg.growth)
             growth_wake(t, size);
     } else {

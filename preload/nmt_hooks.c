@@ -6,6 +6,9 @@
  * lock, no shared write, no syscall, and no other test: the recorder's own
  * static heaps are pinned in the filter (nmt__boot_pin), and until the real
  * free is known nmt__real.free is a stand-in that resolves it first.
+ * At rate 1 the countdown is always 0 and every page is pinned: every call
+ * takes the slow path, whose usual case (recording, not inside the
+ * recorder) is tested first and costs no other test.
  * Everything else (sampling, stacks, rings) is out of line in *_slow()
  * functions and nmt_capture.c. errno is preserved as the real function left
  * it: the recorder's own work never changes what the caller sees.
@@ -32,9 +35,15 @@ static inline int countdown_take(struct nmt_tls *t, size_t size)
 }
 
 /* Called when an allocation of `size` bytes reaches the end of the
- * countdown. Returns 1 when it is to be sampled. */
-static int sample_decision(struct nmt_tls *t, size_t size)
+ * countdown, while recording. Returns 1 when it is to be sampled. */
+static inline int sample_decision(struct nmt_tls *t, size_t size)
 {
+    /* Rate 1: every allocation, and the countdown stays at 0 (one left
+     * from an earlier attach at another rate ends here). */
+    if (nmt__every) {
+        t->countdown = 0;
+        return 1;
+    }
     /* A countdown left from an earlier attach was drawn at that attach's
      * rate: draw afresh rather than weigh this one by the new rate. So is a
      * lost one (nmt_countdown_lost). */
@@ -51,27 +60,42 @@ static int sample_decision(struct nmt_tls *t, size_t size)
     return 1;
 }
 
-/* Common slow path of every malloc-like entry point: the real call has not
- * been made yet. Returns 1 when the caller must record the result. */
-static int alloc_slow_prologue(struct nmt_tls *t, size_t size)
+/* Whether this thread records now: not inside the recorder (the writer's
+ * guard is always held), and recording. Recording implies that the real
+ * functions are known (nmt__state is set NMT_ON after resolution), and the
+ * acquire makes the filter's set-up for the rate (nmt__every) visible
+ * before anything is recorded. */
+static inline int recording(const struct nmt_tls *t)
 {
-    if (t->guard)
-        return 0;
-    int state = atomic_load_explicit(&nmt__state, memory_order_relaxed);
-    if (NMT_UNLIKELY(state != NMT_ON)) {
-        /* Before the constructor (another preloaded library's init, say)
-         * keep taking the slow path until recording starts; once stopped or
-         * disabled, stay on the fast path for good. */
-        if (state == NMT_STOPPED || atomic_load_explicit(&nmt__disabled, memory_order_relaxed))
-            t->countdown = NMT_NEVER;
-        return 0;
-    }
-    return sample_decision(t, size);
+    return !t->guard && atomic_load_explicit(&nmt__state, memory_order_acquire) == NMT_ON;
 }
 
-static void *finish(void *p, size_t size, void *entry, int sampled)
+/* Not recording: before the constructor (another preloaded library's init,
+ * say) keep taking the slow path until recording starts; once stopped or
+ * disabled, stay on the fast path for good. */
+static void not_recording(struct nmt_tls *t)
 {
-    if (sampled && p != NULL) {
+    int state = atomic_load_explicit(&nmt__state, memory_order_relaxed);
+    if (!t->guard &&
+        (state == NMT_STOPPED || atomic_load_explicit(&nmt__disabled, memory_order_relaxed)))
+        t->countdown = NMT_NEVER;
+}
+
+/* Common slow path of every malloc-like entry point: the real call has not
+ * been made yet. Returns 1 when the caller must record the result. */
+static inline int alloc_slow_prologue(struct nmt_tls *t, size_t size)
+{
+    if (NMT_LIKELY(recording(t)))
+        return sample_decision(t, size);
+    not_recording(t);
+    return 0;
+}
+
+/* Records the allocation p of size bytes, if it succeeded; errno is left
+ * as the real function set it. */
+static inline void *sampled(void *p, size_t size, void *entry)
+{
+    if (p != NULL) {
         int saved = errno;
         nmt__sampled_alloc(p, size, entry);
         errno = saved;
@@ -79,14 +103,20 @@ static void *finish(void *p, size_t size, void *entry, int sampled)
     return p;
 }
 
-static NMT_NOINLINE void *malloc_slow(size_t size)
+static inline void *finish(void *p, size_t size, void *entry, int s)
+{
+    return s ? sampled(p, size, entry) : p;
+}
+
+/* malloc_slow when this thread did not record: resolution (which may start
+ * recording), the writer's own heap, the bootstrap arena. */
+static NMT_NOINLINE void *malloc_off(struct nmt_tls *t, size_t size)
 {
     if (NMT_UNLIKELY(nmt__unresolved())) {
         nmt__ensure_init();
         if (nmt__unresolved())
             return nmt__boot_alloc(size, 16);
     }
-    struct nmt_tls *t = &nmt__tls;
     if (NMT_UNLIKELY(t->writer)) {
         void *w = nmt__wheap_alloc(size);
         if (w != NULL)
@@ -94,6 +124,16 @@ static NMT_NOINLINE void *malloc_slow(size_t size)
     }
     int s = alloc_slow_prologue(t, size);
     return finish(nmt__real.malloc(size), size, (void *)malloc, s);
+}
+
+static NMT_NOINLINE void *malloc_slow(size_t size)
+{
+    struct nmt_tls *t = &nmt__tls;
+    if (NMT_UNLIKELY(!recording(t)))
+        return malloc_off(t, size);
+    if (!sample_decision(t, size))
+        return nmt__real.malloc(size);
+    return sampled(nmt__real.malloc(size), size, (void *)malloc);
 }
 
 EXPORT void *malloc(size_t size)
@@ -137,14 +177,15 @@ EXPORT void *calloc(size_t n, size_t size)
     return calloc_slow(n, size);
 }
 
-/* A maybe from the filter: in exact mode, is p really a live sample? If so
- * it is ours to report, and its marks are cleared now, by this thread. At
- * rate 1 every maybe is reported and the writer sorts them out. */
-static int claim_sampled(void *p)
+/* Whether a free of p is to be recorded: at rate 1 every free is (the
+ * writer sorts them out); otherwise p must be a live sample, which the
+ * filter says it may be and the live set decides. If so its marks are
+ * cleared now, by this thread. */
+static inline int claim_sampled(void *p)
 {
-    if (!nmt__exact)
+    if (nmt__every)
         return 1;
-    if (!nmt_liveset_remove(&nmt__liveset, p))
+    if (!nmt_addrfilter_maybe(&nmt__filter, p) || !nmt_liveset_remove(&nmt__liveset, p))
         return 0; /* a filter false positive: no event */
     nmt_addrfilter_sub(&nmt__filter, p);
     return 1;
@@ -161,25 +202,32 @@ static void unclaim_sampled(void *p)
     }
 }
 
-/* A free that the filter cannot rule out: a block of our own static heaps,
- * or a live sample, or a false positive of both levels. */
-static NMT_NOINLINE void free_slow(void *p)
+/* A free while not recording: before the real free is known, it may have
+ * to be resolved first. */
+static NMT_NOINLINE void free_off(void *p)
 {
-    if (p == NULL)
-        return; /* never a live sample: 0 is the live set's empty slot */
-    if (nmt__is_boot(p)) {
-        if (nmt__wheap_owns(p))
-            nmt__wheap_free(p);
-        return; /* bootstrap blocks live as long as the process */
-    }
     if (NMT_UNLIKELY(nmt__unresolved())) {
         nmt__ensure_init();
         if (nmt__unresolved())
             return; /* cannot be ours to free: leak it rather than crash */
     }
-    struct nmt_tls *t = &nmt__tls;
-    if (!t->guard && atomic_load_explicit(&nmt__state, memory_order_relaxed) == NMT_ON &&
-        nmt_addrfilter_maybe(&nmt__filter, p) && claim_sampled(p)) {
+    nmt__real.free(p);
+}
+
+/* A free that may have to be recorded: one of a live sample, a false
+ * positive of both filter levels, or at rate 1 any free. Not a block of our
+ * own static heaps. Recording implies resolution (nmt__state is set NMT_ON
+ * after it, and read here with acquire). */
+static NMT_NOINLINE void free_slow(void *p)
+{
+    if (p == NULL)
+        return; /* never a live sample: 0 is the live set's empty slot */
+    if (NMT_UNLIKELY(nmt__tls.guard ||
+                     atomic_load_explicit(&nmt__state, memory_order_acquire) != NMT_ON)) {
+        free_off(p);
+        return;
+    }
+    if (claim_sampled(p)) {
         /* Before the real free: the address may be reused at once. It
          * leaves errno alone. */
         nmt__record_free(p, atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed));
@@ -188,16 +236,23 @@ static NMT_NOINLINE void free_slow(void *p)
 }
 
 /* A free on a page the filter marks: a block of our own static heaps (its
- * page is pinned), or one on a page with a live sample. Most are the
- * latter's neighbours, which the slot level rules out before anything else
- * is looked at. nmt__real.free is callable before resolution too. */
+ * page is pinned; bootstrap blocks live as long as the process), or one on
+ * a page with a live sample, or at rate 1 any block. Most at other rates
+ * are the samples' neighbours, which the slot level rules out before
+ * anything else is looked at. nmt__real.free is callable before resolution
+ * too. */
 static NMT_NOINLINE void free_marked(void *p)
 {
-    if (NMT_LIKELY(!nmt__is_boot(p) && !nmt_addrfilter_slot_maybe(&nmt__filter, p))) {
-        nmt__real.free(p);
+    if (NMT_UNLIKELY(nmt__is_boot(p))) {
+        if (nmt__wheap_owns(p))
+            nmt__wheap_free(p);
         return;
     }
-    free_slow(p);
+    if (nmt__every || nmt_addrfilter_slot_maybe(&nmt__filter, p)) {
+        free_slow(p);
+        return;
+    }
+    nmt__real.free(p);
 }
 
 EXPORT void free(void *p)
@@ -232,7 +287,7 @@ static NMT_NOINLINE void *realloc_slow(void *p, size_t size)
     }
     struct nmt_tls *t = &nmt__tls;
     int on = !t->guard && atomic_load_explicit(&nmt__state, memory_order_relaxed) == NMT_ON;
-    int tracked = on && nmt_addrfilter_maybe(&nmt__filter, p) && claim_sampled(p);
+    int tracked = on && claim_sampled(p);
     /* We may be here for the old block's sake alone: the new size is
      * sampled only if it really crosses the countdown. */
     int s = size != 0 && !countdown_take(t, size) && alloc_slow_prologue(t, size);

@@ -100,7 +100,9 @@ __attribute__((constructor(101))) static void nmt_init(void)
     }
     nmt__tls.guard++;
     nmt__config_load();
-    nmt__exact = nmt__cfg.rate > 1;
+    nmt__rate_mode(nmt__cfg.rate);
+    if (nmt__every)
+        nmt__boot_pin(); /* every page: at rate 1 every free is recorded */
     nmt__start_realtime = nmt__clock_ns(CLOCK_REALTIME);
     nmt__start_monotonic = nmt__clock_ns(CLOCK_MONOTONIC);
     if (!nmt__cfg.seed_set)

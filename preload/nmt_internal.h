@@ -108,12 +108,15 @@ static inline int nmt__unresolved(void)
 /* Pins the arena and the writer's heap in nmt__filter (nmt_addrfilter_pin):
  * free() and realloc() then send their blocks to the slow path, which
  * recognises them. Done before the first of their blocks is handed out, and
- * again by whatever clears the filter. */
+ * again by whatever clears the filter. At rate 1 (nmt__every) it pins every
+ * page instead: every free then takes the slow path. */
 NMT_HIDDEN void nmt__boot_pin(void);
 /* Empties the address filter and the live set, giving their pages back
  * rather than writing them, and pins the static heaps again: for a fork
  * child (whose parent's samples are not its own) and an attach session.
- * Only while no other thread uses them. */
+ * Only while no other thread uses them. At rate 1, once pinned whole, the
+ * tables hold nothing of the parent's or the last session's, and it does
+ * nothing. */
 NMT_HIDDEN void nmt__tables_reset(void);
 /* Makes the tables a sample writes at random resident, without changing
  * them (nmt_prefault.c): run by the writer thread at its start, so that

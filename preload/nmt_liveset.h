@@ -15,8 +15,9 @@
  * before the pointer is returned to the application, removal by the one
  * thread that frees it (the CAS makes a double free harmless to us), so no
  * other synchronisation is needed. Used when NMTRACE_RATE > 1; at rate 1
- * every allocation is sampled and the set could never hold them all, so the
- * recorder keeps the original protocol (writer decides, writer clears).
+ * every allocation is sampled and the set could never hold them all, so
+ * every free is recorded and the writer matches them (nmt_state.h,
+ * nmt__every).
  */
 #ifndef NMT_LIVESET_H
 #define NMT_LIVESET_H

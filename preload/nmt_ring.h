@@ -49,6 +49,7 @@ struct nmt_ring {
     _Alignas(NMT_RING_CACHELINE) _Atomic uint64_t tail; /* end of committed records */
     uint64_t pend;       /* tail after the reserved record, published by commit */
     uint64_t head_cache; /* the consumer's head, as last seen */
+    uint64_t half_next;  /* nmt_ring_past_half looks at head again from this tail on */
     /* Producer-owned extras the recorder needs (drop counters, the owning
      * thread's serial, ...) belong here, on the producer's line. */
 
@@ -81,6 +82,7 @@ static inline void nmt_ring_init(struct nmt_ring *r, uint32_t capacity)
     atomic_init(&r->tail, 0);
     r->pend = 0;
     r->head_cache = 0;
+    r->half_next = capacity / 2;
     atomic_init(&r->head, 0);
     r->next = 0;
     r->tail_cache = 0;
@@ -100,7 +102,9 @@ static inline uint32_t nmt_ring_max_record(const struct nmt_ring *r)
  * again without committing abandons the previous reservation. */
 static inline void *nmt_ring_reserve(struct nmt_ring *r, uint32_t len)
 {
-    if (__builtin_expect(len > nmt_ring_max_record(r), 0))
+    /* Every ring holds a record this small: no load for the test. */
+    if (len > NMT_RING_MIN_CAP / 2 - NMT_RING_HDR &&
+        __builtin_expect(len > nmt_ring_max_record(r), 0))
         return NULL;
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
     uint32_t need = NMT_RING_HDR + nmt_ring__round8(len);
@@ -136,10 +140,13 @@ static inline void nmt_ring_shrink(struct nmt_ring *r, void *rec, uint32_t len)
     h->len = len;
 }
 
-/* Producer: publishes the record returned by the last nmt_ring_reserve. */
-static inline void nmt_ring_commit(struct nmt_ring *r)
+/* Producer: publishes the record returned by the last nmt_ring_reserve.
+ * Returns the new tail (for nmt_ring_past_half_at). */
+static inline uint64_t nmt_ring_commit(struct nmt_ring *r)
 {
-    atomic_store_explicit(&r->tail, r->pend, memory_order_release);
+    uint64_t tail = r->pend;
+    atomic_store_explicit(&r->tail, tail, memory_order_release);
+    return tail;
 }
 
 /* Consumer: the oldest committed record and its length, or NULL when there
@@ -204,16 +211,34 @@ static inline void nmt_ring_release_to(struct nmt_ring *r, uint64_t pos)
     atomic_store_explicit(&r->head, pos, memory_order_release);
 }
 
-/* Producer, after a commit: 1 when the ring holds half its capacity or more.
- * The consumer's head is re-read before saying so, so an answer of 1 is not
- * an artefact of a stale cache. */
-static inline int nmt_ring_past_half(struct nmt_ring *r)
+/* Producer, after a commit that left the ring's tail at `tail`: 1 when the
+ * ring holds half its capacity or more. One compare in the usual case:
+ * before half_next the ring cannot be half full (it is the head last seen
+ * plus half the capacity). From there on the consumer's head is re-read
+ * before answering, so an answer of 1 is not an artefact of a stale cache;
+ * after an answer of 1 the next look is after another 1/32 of the ring has
+ * been written: a consumer that lags by more than half the ring is asked
+ * once per 1/32 of it, not at every record (each look reads the consumer's
+ * line, and an answer of 1 makes the caller write a line the consumer
+ * reads). The consumer is told by the time the ring holds half and 1/32 of
+ * its capacity. */
+static inline int nmt_ring_past_half_at(struct nmt_ring *r, uint64_t tail)
 {
-    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-    if (tail - r->head_cache < r->cap / 2)
+    if (tail < r->half_next)
         return 0;
     r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
-    return tail - r->head_cache >= r->cap / 2;
+    if (tail - r->head_cache < r->cap / 2) {
+        r->half_next = r->head_cache + r->cap / 2;
+        return 0;
+    }
+    r->half_next = tail + r->cap / 32;
+    return 1;
+}
+
+/* The same, after a commit, for a caller that did not keep its result. */
+static inline int nmt_ring_past_half(struct nmt_ring *r)
+{
+    return nmt_ring_past_half_at(r, atomic_load_explicit(&r->tail, memory_order_relaxed));
 }
 
 /* Consumer: the producer's committed position now. Draining only while

@@ -15,6 +15,7 @@ NMT_HIDDEN _Atomic uint64_t nmt__seq = 1;
 NMT_HIDDEN struct nmt_addrfilter nmt__filter;
 NMT_HIDDEN struct nmt_liveset nmt__liveset;
 NMT_HIDDEN int nmt__exact;
+NMT_HIDDEN int nmt__every;
 NMT_HIDDEN uintptr_t nmt__self_lo, nmt__self_hi;
 NMT_HIDDEN _Atomic int nmt__child_pending;
 NMT_HIDDEN uint64_t nmt__start_realtime, nmt__start_monotonic;
@@ -31,6 +32,12 @@ NMT_HIDDEN void nmt__writer_wake(void)
     int saved = errno;
     nmt_wake_nudge(&nmt__bell); /* rare: always worth a pass */
     errno = saved;
+}
+
+NMT_HIDDEN void nmt__rate_mode(uint64_t rate)
+{
+    nmt__exact = rate > 1;
+    nmt__every = rate <= 1;
 }
 
 NMT_HIDDEN void nmt__counters_after_fork(void)

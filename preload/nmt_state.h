@@ -36,9 +36,15 @@ NMT_HIDDEN extern _Atomic uint64_t nmt__seq; /* orders events across threads */
 NMT_HIDDEN extern struct nmt_addrfilter nmt__filter;
 /* Exact mode (NMTRACE_RATE > 1): sampled pointers are also in nmt__liveset,
  * and the freeing thread removes them and clears their filter slot itself.
- * At rate 1 the writer decides and clears (nmt_liveset.h says why). */
+ * At rate 1 (nmt__every) every allocation is recorded, so every free is
+ * too: the filter is not kept, its page level is pinned whole so that every
+ * free reaches the slow path, and the writer matches the frees
+ * (nmt_liveset.h says why the set is not used there). Both are set from the
+ * rate by nmt__rate_mode() before recording starts. */
 NMT_HIDDEN extern struct nmt_liveset nmt__liveset;
 NMT_HIDDEN extern int nmt__exact;
+NMT_HIDDEN extern int nmt__every;
+NMT_HIDDEN void nmt__rate_mode(uint64_t rate);
 NMT_HIDDEN extern uintptr_t nmt__self_lo, nmt__self_hi; /* our own text */
 NMT_HIDDEN extern _Atomic int nmt__child_pending;       /* fork child: writer not started */
 NMT_HIDDEN extern uint64_t nmt__start_realtime, nmt__start_monotonic; /* HEADER times */

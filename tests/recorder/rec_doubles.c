@@ -36,7 +36,7 @@ void rec_setup(uint64_t rate, int unwind_mode)
     nmt__cfg.java = 0;
     nmt__cfg.quiet = 1;
     snprintf(nmt__cfg.output, sizeof(nmt__cfg.output), "rec.nmt");
-    nmt__exact = rate > 1;
+    nmt__rate_mode(rate);
     nmt__start_realtime = nmt__clock_ns(CLOCK_REALTIME);
     nmt__start_monotonic = nmt__clock_ns(CLOCK_MONOTONIC);
     atomic_store(&nmt__state, NMT_ON);

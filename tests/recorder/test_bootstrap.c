@@ -5,8 +5,9 @@
  * filter's page level before any of their blocks escapes and again after a
  * filter reset, and until resolution nmt__real.free is a stand-in that
  * never hands the arena's blocks to the real free; a reset (a fork child's)
- * empties the tables without touching the parent's. Criterion runs each test
- * in a fresh process, so each starts unresolved with an empty filter.
+ * empties the tables without touching the parent's; at rate 1 every page
+ * is pinned. Criterion runs each test in a fresh process, so each starts
+ * unresolved with an empty filter.
  */
 #include <criterion/criterion.h>
 #include <dlfcn.h>
@@ -117,4 +118,37 @@ Test(bootstrap, a_reset_empties_the_child_and_spares_the_parent)
         cr_assert(nmt_addrfilter_maybe(&nmt__filter, live[i]), "the parent lost mark %d", i);
         cr_assert(nmt_liveset_remove(&nmt__liveset, live[i]));
     }
+}
+
+/* The number of pages of the filter's page level that say "maybe". */
+static size_t pages_maybe(void)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < NMT_ADDRFILTER_PAGES; k++)
+        n += atomic_load_explicit(&nmt__filter.page[k], memory_order_relaxed) != 0;
+    return n;
+}
+
+/* Rate 1 records every free, so every page is pinned and a reset (a fork
+ * child's, an attach session's at rate 1) leaves them so without writing;
+ * a session at another rate empties the filter and pins only the heaps. */
+Test(bootstrap, rate_1_pins_every_page_until_another_rate)
+{
+    nmt__boot_alloc(16, 16);
+    cr_assert_lt(pages_maybe(), NMT_ADDRFILTER_PAGES);
+    nmt__rate_mode(1);
+    nmt__boot_pin();
+    cr_assert_eq(pages_maybe(), NMT_ADDRFILTER_PAGES);
+    nmt__tables_reset();
+    cr_assert_eq(pages_maybe(), NMT_ADDRFILTER_PAGES, "a reset at rate 1 unpinned pages");
+    nmt__rate_mode(4096);
+    nmt__tables_reset();
+    assert_static_pinned();
+    cr_assert_eq(pages_maybe(),
+                 STATIC_SIZE / 4096 + (STATIC_SIZE % 4096 != 0) +
+                     ((uintptr_t)nmt__boot_arena % 4096 != 0),
+                 "only the static heaps' pages stay pinned");
+    nmt__rate_mode(1);
+    nmt__tables_reset();
+    cr_assert_eq(pages_maybe(), NMT_ADDRFILTER_PAGES, "rate 1 again: every page");
 }

@@ -56,22 +56,34 @@ static void touch_u64(void *e)
  * table's start, and the last one. The pages at the ends that the table
  * shares with other variables are populated too: populating changes no
  * byte. */
-static void populate(void *p, size_t n, size_t elem, touch_fn touch)
+static void populate(void *p, size_t n, size_t elem, touch_fn touch, int by_touch)
 {
     uintptr_t lo = (uintptr_t)p & ~(uintptr_t)(PAGE - 1);
-    if (n == 0 || madvise((void *)lo, (uintptr_t)p + n - lo, MADV_POPULATE_WRITE) == 0)
+    if (n == 0 ||
+        (!by_touch && madvise((void *)lo, (uintptr_t)p + n - lo, MADV_POPULATE_WRITE) == 0))
         return;
     for (size_t off = 0; off < n; off += PAGE)
         touch((char *)p + (off & ~(elem - 1)));
     touch((char *)p + ((n - 1) & ~(elem - 1)));
 }
 
-NMT_HIDDEN void nmt__tables_prefault(void)
+static void prefault(int by_touch)
 {
     if (nmt__exact) { /* at rate 1 neither is kept (nmt__every) */
-        populate(nmt__filter.count, sizeof(nmt__filter.count), 1, touch_u8);
-        populate(&nmt__liveset, sizeof(nmt__liveset), sizeof(uintptr_t), touch_u64);
+        populate(nmt__filter.count, sizeof(nmt__filter.count), 1, touch_u8, by_touch);
+        populate(&nmt__liveset, sizeof(nmt__liveset), sizeof(uintptr_t), touch_u64, by_touch);
     }
     if (nmt__cfg.unwind_mode == NMT_UNWIND_AUTO || nmt__cfg.unwind_mode == NMT_UNWIND_CHECK)
-        populate(nmt__rule_cache_table(), nmt__rule_cache_bytes(), sizeof(uint64_t), touch_u64);
+        populate(nmt__rule_cache_table(), nmt__rule_cache_bytes(), sizeof(uint64_t), touch_u64,
+                 by_touch);
+}
+
+NMT_HIDDEN void nmt__tables_prefault(void)
+{
+    prefault(0);
+}
+
+NMT_HIDDEN void nmt__tables_prefault_by_touch(void)
+{
+    prefault(1);
 }

@@ -1,4 +1,3 @@
-import java.lang.reflect.Field;
 import sun.misc.Unsafe;
 
 /* Allocates native memory (Unsafe) under a chosen number of Java frames of
@@ -7,17 +6,7 @@ import sun.misc.Unsafe;
  *
  * Usage: DeepStack FRAMES ITERS; prints "done FRAMES". */
 public class DeepStack {
-    static final Unsafe U = unsafe();
-
-    static Unsafe unsafe() {
-        try {
-            Field f = Unsafe.class.getDeclaredField("theUnsafe");
-            f.setAccessible(true);
-            return (Unsafe) f.get(null);
-        } catch (ReflectiveOperationException e) {
-            throw new RuntimeException(e);
-        }
-    }
+    static final Unsafe U = InlineHot.unsafe();
 
     static long down(int frames, int iters) {
         if (frames > 0)

@@ -105,6 +105,6 @@ nmtj_test(java_soak test_soak.py TIMEOUT 1500 LABELS soak)
 # A C2-inlined method keeps its own frame.
 nmtj_test(java_bridge_inlined test_inlined.py TIMEOUT 180)
 # Issue 15: nmtrace attach / detach / jcmd JVMTI.agent_load into a live JVM.
-foreach(c leak cycles jemalloc preloaded disabled late errors jcmd)
+foreach(c leak cycles rate1 jemalloc preloaded disabled late errors jcmd)
   nmtj_test(java_attach_${c} test_attach.py ARGS --case ${c} TIMEOUT 180 LABELS attach)
 endforeach()

@@ -115,20 +115,27 @@ def tool(name):
     return shutil.which(name)
 
 
-def cachegrind_parts(path, classify):
-    """Instructions per part in one cachegrind output file: classify(file,
-    function) names the part of each function's count."""
+def cachegrind_parts(path, classify, events=("Ir",)):
+    """Counts per part in one cachegrind output file: classify(file,
+    function) names the part of each function's count. With the default
+    events, instructions per part; otherwise the sum of the named events
+    (cache misses, say) per part."""
     out = {}
     fl = fn = ""
+    cols_of = [0]
     with open(path) as f:
         for line in f:
-            if line.startswith("fl="):
+            if line.startswith("events:"):
+                names = line.split()[1:]
+                cols_of = [names.index(e) for e in events if e in names]
+            elif line.startswith("fl="):
                 fl = line[3:].strip()
             elif line.startswith("fn="):
                 fn = line[3:].strip()
             elif line[:1].isdigit():
-                cols = line.split()
-                if len(cols) > 1:
+                cols = line.split()[1:]
+                got = sum(int(cols[i]) for i in cols_of if i < len(cols))
+                if got:
                     key = classify(fl, fn)
-                    out[key] = out.get(key, 0) + int(cols[1])
+                    out[key] = out.get(key, 0) + got
     return out

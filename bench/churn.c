@@ -45,6 +45,7 @@ struct churn_thread {
     pthread_barrier_t *start;
     uint64_t ns;       /* timed loop, this thread's wall clock */
     uint64_t cpu_ns;   /* timed loop, this thread's CPU time */
+    uint64_t minflt;   /* timed loop, this thread's minor page faults */
     uint64_t checksum; /* keeps the touched bytes observable */
     int err;
 };
@@ -101,6 +102,15 @@ static int churn_steps(struct churn_state *st, const struct churn_opts *o, uint6
     return 0;
 }
 
+/* This thread's minor page faults so far (RUSAGE_THREAD: Linux). */
+static uint64_t thread_minflt(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) != 0)
+        return 0;
+    return (uint64_t)ru.ru_minflt;
+}
+
 static void *churn_main(void *arg)
 {
     struct churn_thread *ct = arg;
@@ -128,9 +138,11 @@ static void *churn_main(void *arg)
     if (ct->err != 0)
         goto out;
 
+    uint64_t f0 = thread_minflt();
     uint64_t t0 = now_ns(CLOCK_MONOTONIC), c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
     ct->err = churn_steps(&st, o, o->iters);
     ct->cpu_ns = now_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+    ct->minflt = thread_minflt() - f0;
     ct->ns = now_ns(CLOCK_MONOTONIC) - t0;
     ct->checksum = st.sum;
 out:
@@ -280,6 +292,7 @@ int main(int argc, char **argv)
            o.threads, (unsigned long long)o.iters, (unsigned long long)o.warmup, o.window, o.min,
            o.max, (unsigned long long)o.seed);
     double sum_thread = 0, sum_cpu = 0, ops = (double)o.iters;
+    uint64_t faults = 0;
     uint64_t check = 0;
     int failed = 0;
     for (unsigned i = 0; i < o.threads; i++) {
@@ -292,7 +305,9 @@ int main(int argc, char **argv)
         sum_thread += ns;
         sum_cpu += (double)ct[i].cpu_ns / ops;
         check += ct[i].checksum;
-        printf("thread %u: %.2f ns/op (cpu %.2f ns/op)\n", i, ns, (double)ct[i].cpu_ns / ops);
+        faults += ct[i].minflt;
+        printf("thread %u: %.2f ns/op (cpu %.2f ns/op, %llu minor faults)\n", i, ns,
+               (double)ct[i].cpu_ns / ops, (unsigned long long)ct[i].minflt);
     }
     if (failed) {
         free(ct);
@@ -308,9 +323,9 @@ int main(int argc, char **argv)
            ops * o.threads, (double)wall / 1e9, wall_op, ops * o.threads / ((double)wall / 1e3),
            cpu_op);
     printf("RESULT ns_per_op=%.3f mean_thread_ns_per_op=%.3f thread_cpu_ns_per_op=%.3f "
-           "cpu_ns_per_op=%.3f wall_s=%.4f checksum=%llu\n",
+           "cpu_ns_per_op=%.3f wall_s=%.4f thread_minflt=%llu checksum=%llu\n",
            wall_op, sum_thread / o.threads, sum_cpu / o.threads, cpu_op, (double)wall / 1e9,
-           (unsigned long long)check);
+           (unsigned long long)faults, (unsigned long long)check);
     free(ct);
     return 0;
 }

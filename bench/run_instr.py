@@ -20,9 +20,16 @@ thread's work is included in the nmtrace rows.
 
 Cache figures are cachegrind's simulation of this machine's caches, not
 hardware counters; they show where the recorder adds misses, not their cycle
-cost. Not a test.
+cost. With --cold the simulated caches are made tiny (2 KiB L1s, a 16 KiB
+last level), so that the thousands of program ops between two samples at the
+default rate evict everything the recorder touched: each part's last-level
+misses (code and data) per sample are then the distinct cache lines it
+touches per sample, as a rarely sampled program sees them (the hooks' fast
+path, whose lines would then miss on every op, is left out of that table).
+Not a test.
 """
 import argparse
+import math
 import os
 import subprocess
 import sys
@@ -33,6 +40,7 @@ import benchlib as bl  # noqa: E402
 
 SHOW = ["Ir", "D1mr", "D1mw", "DLmr"]
 MIXES = [("16..4096", ["--min", "16", "--max", "4096"]), ("16..256", ["--small"])]
+MIX_RANGE = {"16..4096": (16, 4096), "16..256": (16, 256)}
 
 
 def totals(path):
@@ -84,10 +92,41 @@ def part(fl, fn):
     return 2
 
 
-def parts(path):
-    """Ir per part in a cachegrind output file."""
-    got = bl.cachegrind_parts(path, part)
+def parts(path, events=("Ir",)):
+    """Ir (or the sum of other events) per part in a cachegrind output file."""
+    got = bl.cachegrind_parts(path, part, events)
     return [got.get(i, 0) for i in range(len(PARTS))]
+
+
+COLD_CACHES = ["--I1=2048,2,64", "--D1=2048,2,64", "--LL=16384,4,64"]
+COLD_EVENTS = ("ILmr", "DLmr", "DLmw")
+DEFAULT_RATE = 524288
+
+
+def ops_per_sample(cfg, lo, hi):
+    """Expected ops per sampled allocation: sizes uniform in [lo, hi], each
+    sampled with probability 1 - exp(-size/rate) (1 at rate 1)."""
+    if cfg.startswith("nmt-rate1"):
+        return 1.0
+    p = sum(-math.expm1(-s / DEFAULT_RATE) for s in range(lo, hi + 1)) / (hi - lo + 1)
+    return 1.0 / p
+
+
+def print_cold(mix, per_lines, cfgs, lo, hi):
+    """The --cold table: each part's cache lines per sample, less plain's.
+    The hooks' fast path and the program's rows are left out: with caches
+    this small their lines miss on every op, which a real cache keeps."""
+    shown = [c for c in cfgs if c.startswith("nmt")]
+    print("\n### mix %s bytes, cache lines touched per sample (--cold: last-level misses, "
+          "code + data)\n" % mix)
+    print("| part | " + " | ".join(shown) + " |")
+    print("|---|" + "---|" * len(shown))
+    for i, name in enumerate(PARTS):
+        if i in (0, 5):
+            continue
+        print("| %s | %s |" % (name, " | ".join(
+            "%.1f" % ((per_lines[c][i] - per_lines["plain"][i]) * ops_per_sample(c, lo, hi))
+            for c in shown)))
 
 
 def print_parts(mix, per_parts, cfgs):
@@ -118,6 +157,8 @@ def main():
     ap.add_argument("--configs", default="plain,floor,nmt,nmt-rate1")
     ap.add_argument("--parts", action="store_true",
                     help="also print where nmtrace's instructions go, by part")
+    ap.add_argument("--cold", action="store_true",
+                    help="tiny simulated caches: also print each part's cache lines per sample")
     a = ap.parse_args()
     if not bl.tool("valgrind"):
         sys.exit("valgrind is not installed")
@@ -132,7 +173,7 @@ def main():
         a.n2, a.n1, a.n2 - a.n1, bl.machine_summary()))
     with tempfile.TemporaryDirectory(prefix="nmt-instr-") as tmp:
         for mix, margs in MIXES:
-            per, per_parts = {}, {}
+            per, per_parts, per_lines = {}, {}, {}
             for c in cfgs:
                 env = {k: v for k, v in os.environ.items()
                        if not k.startswith("NMTRACE_") and k != "LD_PRELOAD"}
@@ -147,22 +188,31 @@ def main():
                         env["NMTRACE_RATE"] = "1"
                     if c.endswith("-libunwind"):  # the reference unwinder, for comparison
                         env["NMTRACE_UNWIND"] = "libunwind"
-                tot, got = [], []
+                tot, got, lines = [], [], []
                 for n in (a.n1, a.n2):
                     out = os.path.join(tmp, "cg.out")
-                    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=yes",
-                           "--cachegrind-out-file=" + out, churn, "-t", "1", "-n", str(n)] + margs
+                    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=yes"] + (
+                        COLD_CACHES if a.cold else []) + [
+                        "--cachegrind-out-file=" + out, churn, "-t", "1", "-n", str(n)] + margs
+                    if a.cold and bl.tool("setarch"):
+                        # Caches this small make the counts depend on where
+                        # things are: the same addresses in every run.
+                        cmd = ["setarch", os.uname().machine, "-R"] + cmd
                     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
                     if p.returncode != 0:
                         sys.exit("%s failed: %s" % (" ".join(cmd), p.stderr.strip()[-300:]))
                     tot.append(totals(out))
                     if a.parts:
                         got.append(parts(out))
+                    if a.cold:
+                        lines.append(parts(out, COLD_EVENTS))
                     for f in os.listdir(tmp):
                         os.unlink(os.path.join(tmp, f))
                 per[c] = {e: (tot[1][e] - tot[0][e]) / (a.n2 - a.n1) for e in tot[0]}
                 if a.parts:
                     per_parts[c] = [(y - x) / (a.n2 - a.n1) for x, y in zip(got[0], got[1])]
+                if a.cold:
+                    per_lines[c] = [(y - x) / (a.n2 - a.n1) for x, y in zip(lines[0], lines[1])]
             print("\n### mix %s bytes, per op\n" % mix)
             base = [b for b in ("plain", "floor") if b in per]
             print("| config | " + " | ".join(SHOW) + "".join(
@@ -176,6 +226,9 @@ def main():
                     "%.2f" % d.get(e, float("nan")) for e in SHOW), extra))
             if a.parts:
                 print_parts(mix, per_parts, cfgs)
+            if a.cold:
+                lo, hi = MIX_RANGE[mix]
+                print_cold(mix, per_lines, cfgs, lo, hi)
 
 
 if __name__ == "__main__":

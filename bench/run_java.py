@@ -35,10 +35,11 @@ fixed costs, its thread and JVMTI set-up, are included; a lower --rate
 spreads them over more stacks; on a loaded machine this difference of two
 totals is noise, and --perf is the measurement).
 
-With --perf, each nmtrace configuration then runs once more under `perf
-record -g` and the share of the process's CPU samples in the recorder's own
-code is printed, by part (bench/java/perfshare.py): a figure the machine's
-load does not move, unlike the timed ratios.
+With --perf, each nmtrace configuration then runs once more (--perf-runs N:
+N times, alternating, the samples pooled) under `perf record -g` and the
+share of the process's CPU samples in the recorder's own code is printed, by
+part (bench/java/perfshare.py): a figure the machine's load does not move,
+unlike the timed ratios.
 
 Not a test. Every run is bounded by --timeout; temporary files are removed.
 """
@@ -238,26 +239,38 @@ def report_churn(rows, configs, a):
               "--perf measures it directly)" % (bl.median(per), len(per)))
 
 
-def report_perf(configs, cmd, ctx, freq):
-    """One run of each nmtrace configuration under perf: the recorder's share,
-    and its CPU per sampled allocation (rec.samples; the Java stack part also
-    per Java stack, java.stacks)."""
+def report_perf(configs, cmd, ctx, freq, runs):
+    """runs runs of each nmtrace configuration under perf, alternating: the
+    recorder's share (all runs' samples pooled), and its CPU per sampled
+    allocation (rec.samples; the Java stack part also per Java stack,
+    java.stacks)."""
     print("\nThe recorder's share of the process's CPU samples (perf record -g, cpu-clock, "
-          "%d Hz; one run each; bench/java/perfshare.py), and that CPU time per sampled "
-          "allocation\n" % freq)
+          "%d Hz; %d run%s each, samples pooled; bench/java/perfshare.py), and that CPU time "
+          "per sampled allocation\n" % (freq, runs, "" if runs == 1 else "s"))
+    perf_configs = [c for c in configs if c in ("nmt-off", "nmt-auto")]
+    pooled = {c: [0, {}, {}] for c in perf_configs}  # total, parts, counters summed
+    for r in range(runs):
+        for c in bl.rotated(perf_configs, r):
+            data = os.path.join(ctx["tmp"], "perf.data")
+            why = perfshare.record(cmd, config_env(c, ctx["nmt"], ctx["tmp"], ctx["rate"]), data,
+                                   freq=freq, timeout=ctx["timeout"])
+            total, parts = perfshare.shares(data) if not why else (0, {})
+            # Also removes perf.data.
+            counters = last_counters(ctx["tmp"], ctx["nmtprof"], ctx["notes"], c) or {}
+            if why:
+                ctx["notes"].append("perf record failed for %s: %s" % (c, why))
+                continue
+            acc = pooled[c]
+            acc[0] += total
+            for k, v in parts.items():
+                acc[1][k] = acc[1].get(k, 0) + v
+            for k in ("rec.samples", "java.stacks"):
+                acc[2][k] = acc[2].get(k, 0) + counters.get(k, 0)
     print("| config | samples | recorder | part | share | us per sample |")
     print("|---|---|---|---|---|---|")
-    for c in configs:
-        if c not in ("nmt-off", "nmt-auto"):
-            continue
-        data = os.path.join(ctx["tmp"], "perf.data")
-        why = perfshare.record(cmd, config_env(c, ctx["nmt"], ctx["tmp"], ctx["rate"]), data,
-                               freq=freq, timeout=ctx["timeout"])
-        total, parts = perfshare.shares(data) if not why else (0, {})
-        # Also removes perf.data.
-        counters = last_counters(ctx["tmp"], ctx["nmtprof"], ctx["notes"], c) or {}
-        if why:
-            ctx["notes"].append("perf record failed for %s: %s" % (c, why))
+    for c in perf_configs:
+        total, parts, counters = pooled[c]
+        if not total:
             continue
         ours = sum(parts.values())
         nsamp = counters.get("rec.samples", 0)
@@ -265,10 +278,12 @@ def report_perf(configs, cmd, ctx, freq):
         print("| %s | %d | %.2f %% | | | %s |" % (c, total, 100.0 * ours / max(total, 1), per(ours)))
         for part, n in sorted(parts.items(), key=lambda kv: -kv[1]):
             print("| | | | %s | %.2f %% | %s |" % (part, 100.0 * n / max(total, 1), per(n)))
+    for c in perf_configs:
+        total, parts, counters = pooled[c]
         js, n = counters.get("java.stacks", 0), parts.get(perfshare.JAVA_PART, 0)
         if js and n:
-            print("\n%s: %.2f us per Java stack (%d Java stacks, %d sampled allocations)\n" % (
-                c, n / freq / js * 1e6, js, nsamp))
+            print("\n%s: %.2f us per Java stack (%d Java stacks, %d sampled allocations)" % (
+                c, n / freq / js * 1e6, js, counters.get("rec.samples", 0)))
 
 
 def calibrate(a, base_cmd, ctx):
@@ -313,6 +328,9 @@ def main():
     ap.add_argument("--perf", type=int, nargs="?", const=2000, metavar="HZ",
                     help="then run each nmtrace configuration once under perf record "
                          "(default 2000 Hz) and print the recorder's share of the CPU")
+    ap.add_argument("--perf-runs", type=int, default=1, metavar="N",
+                    help="with --perf: N runs of each configuration, alternating, their "
+                         "samples pooled (default 1)")
     ap.add_argument("--budget", type=int, default=400,
                     help="seconds: no new round starts that would end past this")
     a = ap.parse_args()
@@ -324,6 +342,8 @@ def main():
         sys.exit("--depth takes 0 to 5000 Java frames, e.g. --depth 100")
     if a.perf is not None and a.perf <= 0:
         sys.exit("--perf takes a positive sampling rate in Hz, e.g. --perf 2000")
+    if a.perf_runs < 1:
+        sys.exit("--perf-runs takes a positive number of runs, e.g. --perf-runs 5")
     if a.warmup is None:
         a.warmup = 0 if a.seconds is not None else 20000
     build = bl.find_build(a.build)
@@ -358,7 +378,7 @@ def main():
         if a.perf:
             if not bl.tool("perf"):
                 sys.exit("--perf needs perf (apt-get install linux-perf)")
-            report_perf(configs, cmd, ctx, a.perf)
+            report_perf(configs, cmd, ctx, a.perf, a.perf_runs)
     print("\n# load average at the end: %.1f %.1f %.1f; %.0f s in all" % (
         *os.getloadavg(), time.monotonic() - t0))
     for n in dict.fromkeys(ctx["notes"]):

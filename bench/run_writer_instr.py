@@ -15,6 +15,7 @@ and function cachegrind attributes them to:
                             sampling weight, nmt_sampler_weight)
   writer: filter release    nmt_addrfilter_sub called by the writer
   ring: consumer            nmt_ring.h inlined into the writer's round
+                            (its merge of the rings: CONSUMER below)
   ring: producer            the rest of nmt_ring.h
   application side          everything else: hooks, unwinding, glibc, churn
 
@@ -33,6 +34,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
 
 MIXES = {"16..4096": ["--min", "16", "--max", "4096"], "16..256": ["--small"]}
+# The writer's functions that inline the consumer side of nmt_ring.h.
+CONSUMER = ("nmt__writer_round", "merge", "run", "next_event", "cursor_release", "drain")
 WRITER = ("writer: live table", "writer: stack interning", "writer: rounds",
           "writer: filter release", "ring: consumer")
 
@@ -49,7 +52,7 @@ def part(path, fn):
     if base == "nmt_addrfilter.h" and fn.startswith("filter_sub"):
         return "writer: filter release"
     if base == "nmt_ring.h":
-        return "ring: consumer" if fn == "nmt__writer_round" else "ring: producer"
+        return "ring: consumer" if fn in CONSUMER else "ring: producer"
     return "application side"
 
 

@@ -118,6 +118,10 @@ NMT_HIDDEN void nmt__boot_pin(void);
  * tables hold nothing of the parent's or the last session's, and it does
  * nothing. */
 NMT_HIDDEN void nmt__tables_reset(void);
+/* Makes the tables a sample writes at random resident, without changing
+ * them (nmt_prefault.c): run by the writer thread at its start, so that
+ * their first-touch page faults are not the application's. */
+NMT_HIDDEN void nmt__tables_prefault(void);
 NMT_HIDDEN void *nmt__boot_alloc(size_t size, size_t align);
 NMT_HIDDEN extern char nmt__boot_arena[];
 #define NMT_BOOT_ARENA_SIZE (256u << 10)

@@ -1,8 +1,8 @@
 /*
  * nmt_jvm_glue.c: the JVM bridge's only contact with the recorder's
- * internals: its re-entrancy guard, its stderr notices, the clock, the link
- * map through the fork gate, waking the writer, and waiting for it at VMDeath. Kept
- * apart so the bridge can be exercised by a test harness that provides the
+ * internals: its re-entrancy guard, its stderr notices, the clock, the stack
+ * depth, the link map through the fork gate, waking the writer, and waiting
+ * for it at VMDeath. Kept apart so the bridge can be exercised by a test harness that provides the
  * guard, the notices and the clock (the rest is optional there).
  */
 #include <time.h>
@@ -36,6 +36,11 @@ void nmt__jvm_wake_writer(void)
 void nmt__jvm_say(const char *msg)
 {
     nmt__say("nmtrace: %s", msg);
+}
+
+uint32_t nmt__jvm_depth(void)
+{
+    return nmt__cfg.depth;
 }
 
 uint64_t nmt__jvm_now_ns(void)

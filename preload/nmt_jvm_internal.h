@@ -92,6 +92,8 @@ enum nmt__jvm_stat {
     NMT_JST_CODE_DYNAMIC,   /* DynamicCodeGenerated events */
     NMT_JST_RECORDS_LOST,   /* JMETHOD/JCODE records lost (memory, queue full, write error) */
     NMT_JST_INTERNAL,       /* other internal failures (out of memory) */
+    NMT_JST_UNTRIMMED,      /* stacks with no native frame in the code cache: not written,
+                               java.trimmed_native is java.stacks less these */
     NMT_JST_COUNT
 };
 NMT_JVM_HIDDEN void nmt__jvm_count(enum nmt__jvm_stat s, uint64_t v);
@@ -205,6 +207,10 @@ NMT_JVM_HIDDEN int nmt__jvm_iterate_objects(int (*cb)(struct dl_phdr_info *, siz
 /* Wakes the recorder's writer (its queue of records wants writing out).
  * Weak: test harnesses omit it. */
 NMT_JVM_HIDDEN void nmt__jvm_wake_writer(void) __attribute__((weak));
+
+/* NMTRACE_DEPTH: Java frames kept per stack at most, as native frames are.
+ * Weak: without it (a test harness) the bridge's own limit, 512. */
+NMT_JVM_HIDDEN uint32_t nmt__jvm_depth(void) __attribute__((weak));
 
 /* One line on stderr (honours NMTRACE_QUIET through the recorder). */
 NMT_JVM_HIDDEN void nmt__jvm_say(const char *msg);

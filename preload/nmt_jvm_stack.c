@@ -100,7 +100,9 @@ static __attribute__((noinline)) jint take_trace(nmt__asgct_fn asgct, JNIEnv *en
 {
     ucontext_t uc;
 #if defined(__x86_64__)
-    memset(&uc, 0, sizeof(uc));
+    /* The registers only: the rest of a ucontext_t (the signal mask, the
+     * floating-point area; 900 bytes) is never read. */
+    memset(&uc.uc_mcontext, 0, sizeof(uc.uc_mcontext));
     void *pc, *sp;
     __asm__ volatile("leaq 0(%%rip), %0\n\tmovq %%rsp, %1" : "=r"(pc), "=r"(sp));
     uc.uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)pc;
@@ -113,6 +115,15 @@ static __attribute__((noinline)) jint take_trace(nmt__asgct_fn asgct, JNIEnv *en
     struct nmt__asgct_trace trace = {env, 0, buf};
     asgct(&trace, (jint)depth, &uc);
     return trace.num_frames;
+}
+
+/* Java frames a stack may keep: NMTRACE_DEPTH, as for its native frames
+ * (each frame AsyncGetCallTrace walks costs 40-60 ns, so a deep Java stack
+ * is bounded by what is kept), within the buffer below. */
+static uint32_t java_depth(void)
+{
+    uint32_t d = nmt__jvm_depth != NULL ? nmt__jvm_depth() : JAVA_DEPTH_MAX;
+    return d == 0 || d > JAVA_DEPTH_MAX ? JAVA_DEPTH_MAX : d;
 }
 
 uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max)
@@ -148,9 +159,13 @@ uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max)
         nmt__jvm_count(NMT_JST_NO_ROOM, 1);
         return n;
     }
-    struct nmt__asgct_frame buf[JAVA_DEPTH_MAX];
-    uint32_t depth = max - cut < JAVA_DEPTH_MAX ? max - cut : JAVA_DEPTH_MAX;
-    jint got_frames = take_trace(asgct, env, buf, depth);
+    uint32_t keep = java_depth();
+    if (keep > max - cut)
+        keep = max - cut;
+    /* One frame more than is kept, to tell a stack that was cut from one
+     * that just fits: only a deeper stack pays for that frame's walk. */
+    struct nmt__asgct_frame buf[JAVA_DEPTH_MAX + 1];
+    jint got_frames = take_trace(asgct, env, buf, keep + 1);
     if (got_frames <= 0) {
         int code = -got_frames;
         nmt__jvm_count(
@@ -158,12 +173,16 @@ uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max)
         return n;
     }
     uint32_t got = (uint32_t)got_frames;
-    if (got > depth)
-        got = depth;
-    if (cut < n)
-        nmt__jvm_count(NMT_JST_TRIMMED, 1);
+    if (got > keep) {
+        got = keep;
+        nmt__jvm_count(NMT_JST_TRUNCATED, 1);
+    }
+    /* java.trimmed_native is java.stacks less these: one count per stack on
+     * the usual path, where the Java frames replace native ones. */
+    if (cut >= n)
+        nmt__jvm_count(NMT_JST_UNTRIMMED, 1);
     uint32_t out = cut;
-    for (uint32_t i = 0; i < got && out < max; i++) {
+    for (uint32_t i = 0; i < got; i++) {
         uint64_t w = raw_frame(&buf[i]);
         if (!w) {
             nmt__jvm_count(NMT_JST_BAD_FRAME, 1);
@@ -171,8 +190,6 @@ uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max)
         }
         frames[out++] = w;
     }
-    if (got == depth)
-        nmt__jvm_count(NMT_JST_TRUNCATED, 1);
     nmt__jvm_count(NMT_JST_OK, 1);
     return out;
 }
@@ -222,8 +239,19 @@ void nmt_jvm_counters(nmt_counter_fn add, void *ctx)
         return;
     add(ctx, "java.attach_via", atomic_load(&nmt__jvm_via));
     add(ctx, "java.asgct", atomic_load(&nmt__jvm_asgct) != NULL);
-    for (int i = 0; i < NMT_JST_COUNT; i++)
-        add(ctx, stat_names[i], (int64_t)nmt__jvm_stat_get((enum nmt__jvm_stat)i));
+    uint64_t ok = nmt__jvm_stat_get(NMT_JST_OK);
+    for (int i = 0; i < NMT_JST_COUNT; i++) {
+        if (!stat_names[i])
+            continue; /* internal: folded into another counter */
+        uint64_t v = nmt__jvm_stat_get((enum nmt__jvm_stat)i);
+        if (i == NMT_JST_TRIMMED) {
+            /* Read apart from java.stacks: a stack counted in one and not
+             * yet in the other must not make this wrap. */
+            uint64_t untrimmed = nmt__jvm_stat_get(NMT_JST_UNTRIMMED);
+            v = ok > untrimmed ? ok - untrimmed : 0;
+        }
+        add(ctx, stat_names[i], (int64_t)v);
+    }
     if (nmt__jvm_accounts_counters != NULL)
         nmt__jvm_accounts_counters(add, ctx);
 }

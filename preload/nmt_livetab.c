@@ -7,7 +7,8 @@
  * mark; expiry walks the queue, not the table. A slot that no longer holds
  * anything stays keyed to its address ("idle"): malloc hands addresses out
  * again soon, and the next event of the address then finds its slot instead
- * of inserting one. Idle slots are dropped whenever the table is rebuilt:
+ * of inserting one. A new address takes the first idle slot on its probe
+ * path, if any, and the rest are dropped whenever the table is rebuilt:
  * when it reaches 70%, at the size (never smaller) that leaves it at most
  * 35% full, and when it is mostly empty after an expiry, smaller.
  */
@@ -22,6 +23,8 @@
 #define F_LIVE     1u    /* the slot holds a live allocation */
 #define F_MARK     2u    /* the slot holds a free mark */
 #define F_MATCHED  4u    /* the mark's free matched an allocation (not an orphan) */
+/* One more slot keeps the table at most 70% full. */
+#define NMT_LIVETAB_ROOM(t) (((t)->used + 1) * 10 <= ((t)->mask + 1) * 7)
 /* Off the path of an address seen before: keeps that path short. */
 #define COLD __attribute__((noinline, cold))
 
@@ -70,7 +73,7 @@ static int rehash(struct nmt_livetab *t, unsigned bits)
 /* Makes room for one more slot; the table is unchanged on failure. */
 static COLD int reserve_slot(struct nmt_livetab *t)
 {
-    if ((t->used + 1) * 10 <= (t->mask + 1) * 7)
+    if (NMT_LIVETAB_ROOM(t))
         return 0;
     /* Rebuilt without its idle slots, at the size (never smaller) that
      * leaves it at most 35% full: at least a third of it to fill before
@@ -112,6 +115,22 @@ static struct nmt_live_slot *find(const struct nmt_livetab *t, uint64_t ptr)
     }
 }
 
+/* The slot of ptr; else the first idle slot on ptr's path, or the empty
+ * slot that ends it: where ptr goes in. */
+static inline struct nmt_live_slot *find_or_free(const struct nmt_livetab *t, uint64_t ptr)
+{
+    struct nmt_live_slot *idle = NULL;
+    for (uint64_t i = home(t, ptr);; i = (i + 1) & t->mask) {
+        struct nmt_live_slot *s = &t->e[i];
+        if (s->ptr == ptr)
+            return s;
+        if (!s->ptr)
+            return idle ? idle : s;
+        if (!idle && !s->flags)
+            idle = s;
+    }
+}
+
 int nmt_livetab_init(struct nmt_livetab *t)
 {
     memset(t, 0, sizeof(*t));
@@ -147,16 +166,35 @@ static void set_live(struct nmt_livetab *t, struct nmt_live_slot *s, uint64_t se
     s->stack = stack;
 }
 
+/* An idle slot for ptr, which the table does not hold: the first idle slot
+ * on ptr's probe path, whose address is dropped (it held nothing, as at a
+ * rebuild; the slot stays occupied, so no other address's path is cut),
+ * or else a new one. Reusing idle slots keeps the table from filling up
+ * with them, and from being rebuilt, while addresses come and go. NULL
+ * without memory. */
+static struct nmt_live_slot *claim_slot(struct nmt_livetab *t, uint64_t ptr)
+{
+    for (uint64_t i = home(t, ptr); t->e[i].ptr; i = (i + 1) & t->mask) {
+        if (t->e[i].flags == 0) {
+            t->e[i].ptr = ptr;
+            return &t->e[i];
+        }
+    }
+    if (reserve_slot(t) < 0)
+        return NULL;
+    struct nmt_live_slot v = {.ptr = ptr};
+    t->idle++;
+    return put(t, &v);
+}
+
 /* An allocation at an address the table does not hold. */
 static COLD int alloc_unknown(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t stack,
                               uint64_t size)
 {
-    if (reserve_slot(t) < 0)
+    struct nmt_live_slot *s = claim_slot(t, ptr);
+    if (s == NULL)
         return -ENOMEM;
-    struct nmt_live_slot v = {
-        .ptr = ptr, .seq = seq, .size = size, .stack = stack, .flags = F_LIVE};
-    put(t, &v);
-    t->live++;
+    set_live(t, s, seq, stack, size);
     return 1;
 }
 
@@ -165,9 +203,27 @@ int nmt_livetab_alloc(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_
 {
     if (ptr == 0)
         return -EINVAL;
-    struct nmt_live_slot *s = find(t, ptr);
-    if (s == NULL)
+    struct nmt_live_slot *s = find_or_free(t, ptr);
+    if (s->ptr != ptr && s->ptr) {
+        /* A new address takes an idle slot on its path: the slot's address
+         * is dropped (it held nothing, as at a rebuild), and the slot stays
+         * occupied, so no other address's path is cut. */
+        s->ptr = ptr;
+        set_live(t, s, seq, stack, size);
+        return 1;
+    }
+    if (s->ptr != ptr) {
+        /* A new address: into the empty slot that ended its path, when the
+         * table has room for it. */
+        if (NMT_LIVETAB_ROOM(t)) {
+            *s = (struct nmt_live_slot){
+                .ptr = ptr, .seq = seq, .size = size, .stack = stack, .flags = F_LIVE};
+            t->used++;
+            t->live++;
+            return 1;
+        }
         return alloc_unknown(t, ptr, seq, stack, size);
+    }
     if ((s->flags & F_MARK) && s->fseq > seq) {
         /* Freed after it was allocated: already dead. The mark stays, for
          * other allocations of ptr older than it that may still arrive. */
@@ -226,11 +282,9 @@ static void update_mark(struct nmt_livetab *t, struct nmt_live_slot *s, uint64_t
 /* A free of an address the table does not hold: an orphan mark. */
 static COLD int free_unknown(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t round)
 {
-    if (reserve_slot(t) < 0 || reserve_queued(t) < 0)
+    struct nmt_live_slot *s;
+    if (reserve_queued(t) < 0 || (s = claim_slot(t, ptr)) == NULL)
         return -ENOMEM;
-    struct nmt_live_slot v = {.ptr = ptr};
-    struct nmt_live_slot *s = put(t, &v);
-    t->idle++; /* empty until new_mark fills it */
     new_mark(t, s, seq, round, 0);
     return 0;
 }
@@ -269,6 +323,44 @@ int nmt_livetab_free(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t
         return matched;
     }
     return first_mark(t, s, seq, round, matched);
+}
+
+/* s holds nothing any more. It stays keyed to its address (idle: malloc
+ * hands addresses out again soon, and the next allocation there then finds
+ * it) while idle slots are fewer than live ones; beyond that it is emptied
+ * when it ends its run (no address's path goes past it, so none moves).
+ * Idle slots are taken by new addresses whose path crosses them, so the
+ * table does not fill up with them. */
+static void release_slot(struct nmt_livetab *t, struct nmt_live_slot *s)
+{
+    if (t->idle >= t->live && !t->e[(uint64_t)(s - t->e + 1) & t->mask].ptr) {
+        s->ptr = 0; /* the rest of an empty slot is never read */
+        t->used--;
+    } else {
+        t->idle++;
+    }
+}
+
+int nmt_livetab_free_settled(struct nmt_livetab *t, uint64_t ptr, uint64_t seq,
+                             struct nmt_live *out)
+{
+    if (ptr == 0)
+        return 0;
+    struct nmt_live_slot *s = find(t, ptr);
+    if (s == NULL || !(s->flags & F_LIVE) || s->seq >= seq) {
+        /* A mark that is already there is left as it is: no allocation it
+         * could still cancel has a seq between its own and this one. */
+        if (s == NULL || !(s->flags & F_MARK) || s->fseq < seq)
+            t->expired_orphans++;
+        return 0;
+    }
+    if (out)
+        to_live(out, s, 0);
+    s->flags &= ~F_LIVE;
+    t->live--;
+    if (s->flags == 0)
+        release_slot(t, s); /* nothing to keep */
+    return 1;
 }
 
 /* Shrinks the table to the smallest size that keeps it under 35% full,

@@ -104,6 +104,19 @@ int nmt_livetab_alloc(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_
 int nmt_livetab_free(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t round,
                      struct nmt_live *out);
 
+/* A free of ptr that comes after every earlier event of ptr (the writer
+ * knows it from the order in which it drains the rings: nmt_writer.c). No
+ * allocation of ptr with a smaller seq can arrive any more, so no mark is
+ * needed and none is kept: the table keeps only what is live, and stays
+ * small and in the cache while the writer works through a backlog. Returns
+ * 1 and fills *out (if not NULL) with the live entry it removes (one with a
+ * smaller seq), or 0: then the free is an orphan with nothing left to
+ * match, counted in expired_orphans at once (unless a mark with a larger
+ * seq already holds ptr, which a free it follows would have updated).
+ * ptr 0: returns 0. */
+int nmt_livetab_free_settled(struct nmt_livetab *t, uint64_t ptr, uint64_t seq,
+                             struct nmt_live *out);
+
 /* Drops free marks last updated before round - 1. The writer drains every
  * ring once per round and an ALLOC is in its ring before its pointer is
  * returned, so every allocation older than a free drained in round r has

@@ -52,6 +52,11 @@ static inline uint64_t nmt_sampler_next_u64(uint64_t state[2])
  * and a 1-byte one never. */
 int64_t nmt_sampler_next_gap(uint64_t state[2], uint64_t rate);
 
+/* -ln(bits / 2^53) for bits in [1, 2^53]: the gap's exponential variate
+ * for the uniform (0, 1] draw bits / 2^53, without libm (within 1e-13 of
+ * log()'s answer, so the gaps keep their distribution). */
+double nmt_sampler_neg_log_unit(uint64_t bits);
+
 /* The convention as the hooks run it: takes size bytes off *countdown and
  * returns 1, unless they reach its end (size >= countdown): then 0, with the
  * countdown untouched, and the allocation is the caller's to sample before

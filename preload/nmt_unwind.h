@@ -74,7 +74,10 @@ NMT_HIDDEN void nmt__rule_cache_put(uintptr_t key, uint32_t gen, const struct nm
 /* The cache entry key goes to (tests make keys that share one). */
 NMT_HIDDEN uint32_t nmt__rule_cache_slot(uintptr_t key);
 
-/* Bytes of the cache's static table (counted in rec.own_fixed). */
+/* The cache's static table and its bytes (counted in rec.own_fixed): for
+ * the writer's prefault (nmt_prefault.c), which may add 0 to the 64-bit
+ * word at the start of any entry, and nothing else. */
+NMT_HIDDEN void *nmt__rule_cache_table(void);
 NMT_HIDDEN size_t nmt__rule_cache_bytes(void);
 
 #endif

@@ -12,9 +12,11 @@
  * NMTRACE_GROWTH, for a snapshot signal, at a thread's exit, and at stop. Rounds may therefore be
  * far apart; nothing below depends on time, only on rounds.
  *
- * Ordering across rings. Events carry a global sequence number. malloc/free
- * pairs drained out of order are matched by the live table through that
- * number (nmt_livetab.c). mmap-family events must be applied in order (an
+ * Ordering across rings. Events carry a sequence number. A round applies
+ * the rings' records merged by it, so that a free almost always finds its
+ * allocation already applied and needs no free mark (nmt__writer_round);
+ * malloc/free pairs applied out of order are matched by the live table
+ * through that number (nmt_livetab.c). mmap-family events must be applied in order (an
  * munmap and the mmap that reuses its addresses), so they are held back: an
  * event is applied only once every event that could precede it has been
  * drained. A destructive call publishes its event before its syscall, so an
@@ -101,7 +103,9 @@ static inline uint32_t intern(struct nmt_writer *w, const struct nmt_ev *ev)
     return id;
 }
 
-static void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
 {
     uint32_t id = intern(w, ev);
     uint64_t size = ev->arg[1];
@@ -138,10 +142,14 @@ static void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
     w->live_est += weight * (double)size;
 }
 
-static void apply_free(struct nmt_writer *w, const struct nmt_ev *ev)
+/* settled: every earlier event of the address has been applied (the
+ * round's merge says so), so the free needs no mark. */
+static ALWAYS_INLINE void apply_free(struct nmt_writer *w, const struct nmt_ev *ev, int settled)
 {
     struct nmt_live out;
-    if (nmt_livetab_free(&w->live, ev->arg[0], ev->seq, w->round, &out) != 1)
+    int r = settled ? nmt_livetab_free_settled(&w->live, ev->arg[0], ev->seq, &out)
+                    : nmt_livetab_free(&w->live, ev->arg[0], ev->seq, w->round, &out);
+    if (r != 1)
         return; /* an orphan, matched later or expired as a filter false positive */
     w->frees++;
     double weight = weight_of(out.size);
@@ -217,14 +225,15 @@ static void apply_held(struct nmt_writer *w, uint64_t limit)
     w->held_n -= i;
 }
 
-static void process(struct nmt_writer *w, const struct nmt_ev *ev)
+/* Inlined into the merge's loop (run), the writer's busiest code. */
+static ALWAYS_INLINE void process(struct nmt_writer *w, const struct nmt_ev *ev, int settled)
 {
     switch (ev->type) {
     case NMT_EV_ALLOC:
         apply_alloc(w, ev);
         break;
     case NMT_EV_FREE:
-        apply_free(w, ev);
+        apply_free(w, ev, settled);
         break;
     default:
         hold_mmap(w, ev);
@@ -232,10 +241,18 @@ static void process(struct nmt_writer *w, const struct nmt_ev *ev)
     }
 }
 
-/* Drains what r holds now. Space goes back to the producer every
- * RELEASE_EVERY records rather than after each: one store per batch, with a
- * sign of life for producers waiting for room (nmt_wake.h). */
+/* Space goes back to a producer every RELEASE_EVERY records rather than
+ * after each: one store per batch, with a sign of life for producers
+ * waiting for room (nmt_wake.h). */
 #define RELEASE_EVERY 64
+
+static NMT_NOINLINE void process_unsettled(struct nmt_writer *w, const struct nmt_ev *ev)
+{
+    process(w, ev, 0);
+}
+
+/* Drains what r holds now, in ring order; every free leaves a mark. For
+ * rings beyond what the merge takes. */
 static uint64_t drain(struct nmt_writer *w, struct nmt_ring *r)
 {
     uint64_t n = 0, pos = nmt_ring_position(r), end = nmt_ring_committed(r), released = pos;
@@ -243,7 +260,7 @@ static uint64_t drain(struct nmt_writer *w, struct nmt_ring *r)
     uint32_t len;
     while ((rec = nmt_ring_next(r, &pos, end, &len)) != NULL) {
         if (len >= NMT_EV_FREE_SIZE)
-            process(w, rec);
+            process_unsettled(w, rec);
         if ((++n & (RELEASE_EVERY - 1)) == 0) {
             nmt_ring_release_to(r, released = pos);
             nmt_wake_beat(&nmt__bell);
@@ -256,30 +273,237 @@ static uint64_t drain(struct nmt_writer *w, struct nmt_ring *r)
     return n;
 }
 
-/* One round: drain every ring (each up to what it held when the round got
- * to it), recycle the slots of exited threads, apply the mmap events that are
- * safe to apply, then let producers waiting for room retry. Returns events
- * drained. */
-NMT_HIDDEN uint64_t nmt__writer_round(struct nmt_writer *w, int final)
+/*
+ * A round applies the records of all rings merged by seq, the smallest
+ * first, each ring up to what it held when the round began.
+ *
+ * The events of one address are ordered in time: each is committed to its
+ * ring before the next one's seq is taken (an allocation before its pointer
+ * is returned, a free before the block is given back). Seq is taken before
+ * the record is committed, and a seq taken before another one is taken
+ * (in the happens-before sense) is the smaller: the property of seq this
+ * relies on; it need not be dense. So when two events of an address are in
+ * one round, the merge applies them in their order: every record ahead of
+ * the earlier one in its ring was committed before it, hence has a smaller
+ * seq than the later event, and the merge reaches the earlier one first.
+ *
+ * The rings' ends are read twice, A and then B, and the round drains up to
+ * B. A record below A was committed before A was read, so every earlier
+ * event of its address was committed before B was read: it is in this round
+ * (applied before it) or in an earlier one. Such a free is "settled": no
+ * allocation it could cancel can arrive any more, so it leaves no free mark
+ * (nmt_livetab_free_settled) and the live table keeps only what is live,
+ * however long the backlog. The records between A and B, and all records of
+ * a round whose rings were not all known when A was read (a thread that
+ * arrived, more rings than the merge takes), follow the general rules of
+ * nmt_livetab.h, which hold in any order.
+ */
+#define MERGE_MAX 64
+
+struct cursor {
+    struct nmt_ring *ring;
+    struct nmt_thread *slot;
+    const struct nmt_ev *ev; /* the next record to apply; NULL when done */
+    uint64_t pos;            /* just past ev */
+    uint64_t end, settled;   /* the round's end (B); below `settled` (A, or 0), settled */
+    uint64_t released;       /* given back to the producer up to here */
+    uint32_t n;              /* records applied */
+    int dead;                /* the slot's thread had exited when the round began */
+};
+
+/* The next event record of r from *pos on (shorter records are skipped),
+ * or NULL at end. */
+static inline const struct nmt_ev *next_event(struct nmt_ring *r, uint64_t *pos, uint64_t end)
 {
-    uint64_t drained = 0;
-    w->round++;
-    uint64_t prev_max = w->round_max_seq;
+    const void *rec;
+    uint32_t len;
+    while ((rec = nmt_ring_next(r, pos, end, &len)) != NULL)
+        if (len >= NMT_EV_FREE_SIZE)
+            return rec;
+    return NULL;
+}
+
+static void cursor_release(struct cursor *c)
+{
+    nmt_ring_release_to(c->ring, c->released = c->pos);
+    nmt_wake_beat(&nmt__bell);
+}
+
+/* Applies c's records from its next one on while their seq is at most
+ * limit (the smallest seq another ring has next): the rings' records
+ * interleave in runs, each taken without the heap. Leaves c at its first
+ * record past limit, or done. Returns how many were applied. */
+static uint64_t run(struct nmt_writer *w, struct cursor *c, uint64_t limit)
+{
+    struct nmt_ring *r = c->ring;
+    const struct nmt_ev *ev = c->ev;
+    uint64_t pos = c->pos, end = c->end, settled = c->settled, applied = 0;
+    do {
+        process(w, ev, pos <= settled);
+        applied++;
+        if ((++c->n & (RELEASE_EVERY - 1)) == 0) {
+            nmt_ring_release_to(r, c->released = pos);
+            nmt_wake_beat(&nmt__bell);
+        }
+        ev = next_event(r, &pos, end);
+    } while (ev != NULL && ev->seq <= limit);
+    c->ev = ev;
+    c->pos = pos;
+    return applied;
+}
+
+/* A binary min-heap of cursors by the seq of their next record. */
+static inline void sift_down(struct cursor **h, int n, int i)
+{
+    for (;;) {
+        int l = 2 * i + 1, m = i;
+        if (l < n && h[l]->ev->seq < h[m]->ev->seq)
+            m = l;
+        if (l + 1 < n && h[l + 1]->ev->seq < h[m]->ev->seq)
+            m = l + 1;
+        if (m == i)
+            return;
+        struct cursor *t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+/* Applies c's next record and moves it on. */
+static ALWAYS_INLINE void step(struct nmt_writer *w, struct cursor *c)
+{
+    process(w, c->ev, c->pos <= c->settled);
+    if ((++c->n & (RELEASE_EVERY - 1)) == 0)
+        cursor_release(c);
+    c->ev = next_event(c->ring, &c->pos, c->end);
+}
+
+/* Two rings, the usual busy case, whose records interleave finely: the
+ * one with the smaller seq next is picked without a branch (a branch on it
+ * would be mispredicted about every other record). Returns how many. */
+static uint64_t merge2(struct nmt_writer *w, struct cursor *a, struct cursor *b)
+{
+    uint64_t applied = 0;
+    while (a->ev != NULL && b->ev != NULL) {
+        uintptr_t pick_b = -(uintptr_t)(b->ev->seq < a->ev->seq);
+        step(w, (struct cursor *)(((uintptr_t)a & ~pick_b) | ((uintptr_t)b & pick_b)));
+        applied++;
+    }
+    struct cursor *rest = a->ev != NULL ? a : b;
+    if (rest->ev != NULL)
+        applied += run(w, rest, UINT64_MAX);
+    return applied;
+}
+
+/* Applies the records of the n cursors in seq order; returns how many. */
+static uint64_t merge(struct nmt_writer *w, struct cursor *c, int n)
+{
+    struct cursor *h[MERGE_MAX];
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        c[i].ev = next_event(c[i].ring, &c[i].pos, c[i].end);
+        if (c[i].ev != NULL)
+            h[k++] = &c[i];
+    }
+    uint64_t applied = 0;
+    if (k == 2) {
+        applied = merge2(w, h[0], h[1]);
+        k = 0;
+    }
+    for (int i = k / 2 - 1; i >= 0; i--)
+        sift_down(h, k, i);
+    while (k > 0) {
+        struct cursor *top = h[0];
+        uint64_t limit = k > 1 ? h[1]->ev->seq : UINT64_MAX;
+        if (k > 2 && h[2]->ev->seq < limit)
+            limit = h[2]->ev->seq;
+        applied += run(w, top, limit);
+        if (top->ev == NULL)
+            h[0] = h[--k];
+        if (k > 1)
+            sift_down(h, k, 0);
+    }
+    for (int i = 0; i < n; i++)
+        if (c[i].pos != c[i].released)
+            cursor_release(&c[i]);
+    return applied;
+}
+
+/* 1 when the live slots are still exactly the cursors' (in list order):
+ * no thread arrived since they were listed. */
+static int same_rings(const struct cursor *c, int n)
+{
+    int j = 0;
+    for (struct nmt_thread *s = atomic_load_explicit(&nmt__threads, memory_order_acquire); s;
+         s = s->next) {
+        if (j < n && s == c[j].slot)
+            j++;
+        else if (atomic_load_explicit(&s->state, memory_order_acquire) != NMT_SLOT_FREE)
+            return 0;
+    }
+    return j == n;
+}
+
+/* After its ring was drained: an exited thread's slot is recycled, its
+ * loss counters folded into ours first. */
+static void finish_slot(struct nmt_thread *s, int dead)
+{
+    if (!dead)
+        return;
+    nmt__ctr.dead_drops += atomic_exchange(&s->drops, 0);
+    nmt__ctr.dead_drop_bytes += atomic_exchange(&s->drop_bytes, 0);
+    nmt__ctr.dead_free_drops += atomic_exchange(&s->free_drops, 0);
+    int expected = NMT_SLOT_DEAD;
+    atomic_compare_exchange_strong(&s->state, &expected, NMT_SLOT_FREE);
+}
+
+/* Lists the rings to drain into c (the merge's, at most MERGE_MAX; the rest
+ * are drained at once, in ring order) and reads their ends. Returns how
+ * many are in c; *drained counts the records of the others. */
+static int open_round(struct nmt_writer *w, struct cursor *c, uint64_t *drained)
+{
+    int n = 0, whole = 1;
     for (struct nmt_thread *s = atomic_load_explicit(&nmt__threads, memory_order_acquire); s;
          s = s->next) {
         int state = atomic_load_explicit(&s->state, memory_order_acquire);
         if (state == NMT_SLOT_FREE)
             continue;
-        drained += drain(w, s->ring);
-        if (state == NMT_SLOT_DEAD) {
-            /* Fold its loss counters into ours before the slot is reused. */
-            nmt__ctr.dead_drops += atomic_exchange(&s->drops, 0);
-            nmt__ctr.dead_drop_bytes += atomic_exchange(&s->drop_bytes, 0);
-            nmt__ctr.dead_free_drops += atomic_exchange(&s->free_drops, 0);
-            int expected = NMT_SLOT_DEAD;
-            atomic_compare_exchange_strong(&s->state, &expected, NMT_SLOT_FREE);
+        if (n == MERGE_MAX) {
+            whole = 0;
+            *drained += drain(w, s->ring);
+            finish_slot(s, state == NMT_SLOT_DEAD);
+            continue;
         }
+        c[n++] = (struct cursor){.ring = s->ring, .slot = s, .dead = state == NMT_SLOT_DEAD};
     }
+    for (int i = 0; i < n; i++)
+        c[i].settled = nmt_ring_committed(c[i].ring); /* A */
+    whole = whole && same_rings(c, n);
+    for (int i = 0; i < n; i++) {
+        struct nmt_ring *r = c[i].ring;
+        c[i].pos = c[i].released = nmt_ring_position(r);
+        c[i].end = nmt_ring_committed(r); /* B */
+        if (!whole)
+            c[i].settled = 0;
+    }
+    return n;
+}
+
+/* One round: drain every ring (each up to what it held when the round
+ * began), recycle the slots of exited threads, apply the mmap events that
+ * are safe to apply, then let producers waiting for room retry. Returns
+ * events drained. */
+NMT_HIDDEN uint64_t nmt__writer_round(struct nmt_writer *w, int final)
+{
+    uint64_t drained = 0;
+    w->round++;
+    uint64_t prev_max = w->round_max_seq;
+    struct cursor c[MERGE_MAX];
+    int n = open_round(w, c, &drained);
+    drained += merge(w, c, n);
+    for (int i = 0; i < n; i++)
+        finish_slot(c[i].slot, c[i].dead);
     apply_held(w, final ? UINT64_MAX : prev_max);
     nmt_livetab_expire(&w->live, w->round);
     nmt_wake_passed(&nmt__bell);
@@ -418,6 +642,7 @@ static void *writer_main(void *arg)
     nmt__tls.guard = 1;  /* everything this thread allocates is nmtrace's own */
     nmt__tls.writer = 1; /* ... and comes from its own heap (nmt_wheap.c) */
     pthread_setname_np(pthread_self(), "nmtrace-writer");
+    nmt__tables_prefault(); /* their first-touch faults: here, not in a sample */
     struct nmt_writer *w = &nmt__w;
     struct deadlines d = {0, 0, 0, 0};
     if (nmt__cfg.interval)

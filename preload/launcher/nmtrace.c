@@ -55,7 +55,7 @@ static const char usage_text[] =
     "  -i, --interval TIME    a snapshot every TIME, 0 = off           (NMTRACE_INTERVAL;\n"
     "                         default auto: from 10 s, the gaps growing to 21 min)\n"
     "  -g, --growth SIZE      a snapshot when tracked bytes grew by SIZE (NMTRACE_GROWTH)\n"
-    "  -d, --depth N          at most N native frames per stack        (NMTRACE_DEPTH)\n"
+    "  -d, --depth N          at most N native (and N Java) frames     (NMTRACE_DEPTH)\n"
     "  -u, --unwind METHOD    auto, libunwind, fp or check             (NMTRACE_UNWIND)\n"
     "  -s, --seed N           sampler seed, for repeatable runs        (NMTRACE_SEED)\n"
     "      --signal SIG       dump a snapshot on SIG (USR1, RTMIN+2, 10...) (NMTRACE_SIGNAL)\n"

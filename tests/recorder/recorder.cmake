@@ -86,10 +86,14 @@ nmt_unit_test(test_enc
 set(NMT_REC_CORE ${NMT_PRELOAD_DIR}/nmt_capture.c ${NMT_PRELOAD_DIR}/nmt_unwind.c
   ${NMT_PRELOAD_DIR}/nmt_cfi.c ${NMT_PRELOAD_DIR}/nmt_cfi_eval.c ${NMT_PRELOAD_DIR}/nmt_cfi_insn.c
   ${NMT_PRELOAD_DIR}/nmt_dlclose.c ${NMT_PRELOAD_DIR}/nmt_thread.c
-  ${NMT_PRELOAD_DIR}/nmt_state.c ${NMT_PRELOAD_DIR}/nmt_sampler.c
+  ${NMT_PRELOAD_DIR}/nmt_state.c ${NMT_PRELOAD_DIR}/nmt_sampler.c ${NMT_PRELOAD_DIR}/nmt_prefault.c
   ${NMT_PRELOAD_DIR}/nmt_forkgate.c ${NMT_PRELOAD_DIR}/nmt_attach_gate.c ${NMT_REC_DIR}/rec_doubles.c)
 nmt_unit_test(test_capture
   SOURCES ${NMT_REC_DIR}/test_capture.c ${NMT_REC_CORE}
+  LIBS nmtfmt PkgConfig::LIBUNWIND Threads::Threads dl m LABELS recorder)
+# The writer's prefault of the static tables (nmt_prefault.c).
+nmt_unit_test(test_prefault
+  SOURCES ${NMT_REC_DIR}/test_prefault.c ${NMT_REC_CORE}
   LIBS nmtfmt PkgConfig::LIBUNWIND Threads::Threads dl m LABELS recorder)
 nmt_unit_test(test_writer
   SOURCES ${NMT_REC_DIR}/test_writer.c ${NMT_REC_CORE} ${NMT_PRELOAD_DIR}/nmt_writer.c

@@ -670,3 +670,81 @@ Test(livetab, agrees_with_a_plain_model_call_by_call)
         nmt_livetab_destroy(&t);
     }
 }
+
+/* Settled frees (every earlier event of the address applied) in order with
+ * allocations and some ordinary frees, over a pool of addresses that fill
+ * the table to its limit: every result and every address's entry matches a
+ * plain model, so emptying a slot never cuts another address's probe path;
+ * settled frees keep neither a mark nor a slot. */
+Test(livetab, settled_frees_match_a_model)
+{
+    enum { P = 6000, OPS = 300000 };
+    struct nmt_livetab t;
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    static uint64_t live_seq[P]; /* 0: not live */
+    uint64_t seq = 1, x = 7, nlive = 0;
+    uint32_t round = 1;
+    for (int k = 1; k <= OPS; k++) {
+        uint32_t i = (uint32_t)(lcg(&x) % P);
+        uint64_t p = 0x10000 + ((uint64_t)i << 4);
+        if (live_seq[i]) {
+            struct nmt_live out;
+            int settled = lcg(&x) % 16 != 0;
+            cr_assert_eq(settled ? nmt_livetab_free_settled(&t, p, seq, &out)
+                                 : nmt_livetab_free(&t, p, seq, round, &out),
+                         1);
+            cr_assert_eq(out.seq, live_seq[i]);
+            cr_assert_eq(out.ptr, p);
+            live_seq[i] = 0;
+            nlive--;
+        } else {
+            cr_assert_eq(nmt_livetab_alloc(&t, p, seq, i, 8, round, NULL), 1);
+            live_seq[i] = seq;
+            nlive++;
+        }
+        seq++;
+        if (k % 5000 == 0) {
+            nmt_livetab_expire(&t, ++round);
+            for (uint32_t j = 0; j < P; j++) {
+                struct nmt_live e;
+                int found = nmt_livetab_lookup(&t, 0x10000 + ((uint64_t)j << 4), &e);
+                cr_assert_eq(found, live_seq[j] != 0, "address %u", j);
+                cr_assert(!found || (e.seq == live_seq[j] && e.stack == j));
+            }
+            cr_assert_eq(nmt_livetab_count(&t), nlive);
+            uint64_t held = t.used - t.idle; /* a mark may share its slot with a live entry */
+            cr_assert(held >= nlive && held <= nlive + t.marks, "%lu slots held",
+                      (unsigned long)held);
+        }
+    }
+    nmt_livetab_expire(&t, round + 2);
+    nmt_livetab_expire(&t, round + 4);
+    cr_assert_eq(t.marks, 0);
+    cr_assert_eq(t.used - t.idle, nlive, "only the live entries hold slots");
+    cr_assert_eq(nmt_livetab_orphans(&t), 0);
+    cr_assert_eq(t.expired_orphans, 0);
+    nmt_livetab_destroy(&t);
+}
+
+/* A settled free that matches nothing is an orphan with nothing left to
+ * match: counted as expired at once, keeping nothing, unless a mark with a
+ * larger seq already holds the address. */
+Test(livetab, a_settled_orphan_is_expired_at_once)
+{
+    struct nmt_livetab t;
+    cr_assert_eq(nmt_livetab_init(&t), 0);
+    struct nmt_live out;
+    cr_assert_eq(nmt_livetab_free_settled(&t, 0x1000, 5, &out), 0);
+    cr_assert_eq(t.expired_orphans, 1);
+    cr_assert_eq(t.used, 0);
+    cr_assert_eq(nmt_livetab_alloc(&t, 0x2000, 9, 1, 8, 0, NULL), 1);
+    cr_assert_eq(nmt_livetab_free_settled(&t, 0x2000, 7, &out), 0, "a newer allocation holds it");
+    cr_assert_eq(t.expired_orphans, 2);
+    cr_assert_eq(nmt_livetab_count(&t), 1);
+    cr_assert_eq(nmt_livetab_free(&t, 0x3000, 20, 0, NULL), 0);
+    cr_assert_eq(nmt_livetab_free_settled(&t, 0x3000, 15, &out), 0);
+    cr_assert_eq(t.expired_orphans, 2, "the mark at 20 stands for it");
+    cr_assert_eq(nmt_livetab_orphans(&t), 1);
+    cr_assert_eq(nmt_livetab_free_settled(&t, 0, 15, &out), 0);
+    nmt_livetab_destroy(&t);
+}

@@ -84,6 +84,43 @@ static void check_mean_gap(uint64_t rate)
     cr_assert(fabs(mean - (double)rate) < 0.01 * (double)rate, "rate %lu mean %f", rate, mean);
 }
 
+/* The gap's logarithm (no libm) against log(): within 1e-13 at the ends of
+ * its range, at powers of two, on both sides of each sqrt(2) step, and over
+ * a million random draws. Its exponential distribution is log()'s. */
+static void check_neg_log(uint64_t bits, double *worst)
+{
+    double want = -log((double)bits / 9007199254740992.0);
+    double err = fabs(nmt_sampler_neg_log_unit(bits) - want);
+    cr_assert(err < 1e-13, "bits %lu: %.17g, log() says %.17g", bits,
+              nmt_sampler_neg_log_unit(bits), want);
+    if (err > *worst)
+        *worst = err;
+}
+
+Test(sampler, neg_log_matches_libm)
+{
+    double worst = 0;
+    cr_assert_eq(nmt_sampler_neg_log_unit(UINT64_C(1) << 53), 0.0);
+    for (int e = 0; e <= 53; e++) {
+        uint64_t p = UINT64_C(1) << e;
+        check_neg_log(p, &worst);
+        if (p > 1)
+            check_neg_log(p - 1, &worst);
+        if (e < 53)
+            check_neg_log(p + 1, &worst);
+        uint64_t r = (uint64_t)((double)p * 1.4142135623730951);
+        for (uint64_t d = 0; e >= 2 && e < 53 && d < 3; d++) {
+            check_neg_log(r - d, &worst);
+            check_neg_log(r + d, &worst);
+        }
+    }
+    uint64_t st[2];
+    nmt_sampler_seed(st, 17, 17);
+    for (int i = 0; i < 1000000; i++)
+        check_neg_log((nmt_sampler_next_u64(st) >> 11) + 1, &worst);
+    cr_log_info("largest difference to log(): %.3g", worst);
+}
+
 Test(sampler, mean_gap_within_one_percent)
 {
     check_mean_gap(512 * 1024);

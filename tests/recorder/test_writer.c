@@ -5,7 +5,9 @@
  * (preload/nmt_capture.c) from known call sites of this program. A round
  * drains the rings into the stack table with exact figures, mmap events wait
  * one round, an exited thread's slot is drained and reused and its losses
- * kept, a fork child starts afresh but for the process-wide losses; a
+ * kept, the rings are applied merged by seq (a free drained with its
+ * allocation matches it and keeps no mark), a fork child starts afresh but
+ * for the process-wide losses; a
  * snapshot, written to memory by the fake OS (rec_doubles.c), reads back
  * through the report's reader with the same stacks, figures and mappings,
  * writes each stack once, and a lost write is counted and its stacks go out
@@ -182,6 +184,53 @@ Test(writer, exited_threads_slot_is_drained_and_reused)
     cr_assert_eq(nmt__writer_round(&nmt__w, 0), 3);
     cr_assert_eq(nmt__w.samples, 5);
     check_totals(stack_of("site_c"), 5, 5, 50, 50);
+}
+
+static void *free_main(void *arg)
+{
+    uintptr_t base = (uintptr_t)arg;
+    for (unsigned i = 0; i < 3; i++)
+        free_sample(base + 64 * i);
+    return NULL;
+}
+
+/* Blocks allocated on one thread and freed, three each, by `freers`
+ * threads that come after it, so that their rings come first in the list:
+ * the round merges the rings by seq, so each free finds its allocation
+ * already applied, matches it and, settled, leaves no free mark behind
+ * (nmt__writer_round). Drained in any other order, some frees would come
+ * first, as orphan marks that cancel the allocations. */
+static void check_merged(unsigned freers)
+{
+    start();
+    nmt__thread_init_key();
+    struct nmt_thread *allocator = run_thread(0x600000, 3 * freers);
+    for (unsigned i = 0; i < freers; i++) {
+        pthread_t t;
+        uintptr_t base = 0x600000 + 3 * 64 * i;
+        cr_assert_eq(pthread_create(&t, NULL, free_main, (void *)base), 0);
+        pthread_join(t, NULL);
+    }
+    cr_assert_eq(rec_slots(), 1 + freers);
+    cr_assert_neq(atomic_load(&nmt__threads), allocator, "a freeing ring is listed first");
+    cr_assert_eq(nmt__writer_round(&nmt__w, 0), 6 * freers);
+    cr_assert_eq(nmt__w.frees, 3 * freers, "every free matched its allocation");
+    cr_assert_eq(nmt_livetab_count(&nmt__w.live), 0);
+    cr_assert_eq(nmt__w.live.marks, 0, "settled frees keep no mark");
+    cr_assert_eq(nmt__w.live.used - nmt__w.live.idle, 0, "nor a slot that holds anything");
+    cr_assert_eq(nmt_livetab_orphans(&nmt__w.live), 0);
+    cr_assert_eq(nmt__w.live.expired_orphans, 0);
+    check_totals(stack_of("site_c"), 0, 3 * freers, 0, 30.0 * freers);
+}
+
+Test(writer, a_round_applies_two_rings_merged_by_seq)
+{
+    check_merged(1);
+}
+
+Test(writer, a_round_applies_five_rings_merged_by_seq)
+{
+    check_merged(4);
 }
 
 /* A thread that lost events to a full ring exits: the round that recycles

@@ -39,6 +39,12 @@ uint64_t nmt__jvm_now_ns(void)
 {
     return fake_now_ns += 1000;
 }
+/* NMTRACE_DEPTH as the bridge reads it; 0 here means the bridge's own limit. */
+static uint32_t fake_depth;
+uint32_t nmt__jvm_depth(void)
+{
+    return fake_depth;
+}
 
 /* ---- fake JVM ---- */
 
@@ -321,7 +327,9 @@ Test(jvm_append, trims_code_cache_frames_and_translates)
     uint64_t f[16] = {0x1111, 0x5000, 0x7100, 0x7200, 0x9000};
     uint32_t n = nmt_jvm_append(f, 5, 16);
     cr_assert_eq(n, 5);
-    cr_assert_eq(asgct_depth_seen, 14); /* the room from the first code-cache frame on */
+    /* The room from the first code-cache frame on, and one frame more to
+     * tell whether the stack was cut. */
+    cr_assert_eq(asgct_depth_seen, 15);
     cr_assert_eq(f[0], 0x1111);
     cr_assert_eq(f[1], 0x5000);
     for (int i = 2; i < 5; i++)
@@ -371,8 +379,29 @@ Test(jvm_append, truncated_to_room)
     uint64_t f[5] = {1, 2};
     uint32_t n = nmt_jvm_append(f, 2, 5);
     cr_assert_eq(n, 5);
-    cr_assert_eq(asgct_depth_seen, 3);
+    cr_assert_eq(asgct_depth_seen, 4);
     cr_assert_eq(counter("java.truncated"), 1);
+}
+
+Test(jvm_append, java_frames_bounded_by_the_depth)
+{
+    attach_fake();
+    fake_depth = 4;
+    for (int i = 0; i < 8; i++)
+        asgct_frames[i] = (struct nmt__asgct_frame){i, M_FOO};
+    uint64_t f[64] = {1, 2};
+    /* A stack as deep as the depth is whole: not counted as cut. */
+    asgct_result = 4;
+    cr_assert_eq(nmt_jvm_append(f, 2, 64), 6);
+    cr_assert_eq(asgct_depth_seen, 5); /* the walk stops one frame past the depth */
+    cr_assert_eq(counter("java.truncated"), 0);
+    /* One frame deeper is cut to the depth, and counted. */
+    asgct_result = 5;
+    cr_assert_eq(nmt_jvm_append(f, 2, 64), 6);
+    cr_assert_eq(counter("java.truncated"), 1);
+    cr_assert_eq(counter("java.stacks"), 2);
+    /* Nothing was in the code cache: no native frame was replaced. */
+    cr_assert_eq(counter("java.trimmed_native"), 0);
 }
 
 Test(jvm_names, round_trip_through_jmethod)

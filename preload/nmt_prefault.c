@@ -10,11 +10,12 @@
  * populates them once at its start instead (MADV_POPULATE_WRITE, Linux
  * 5.14; a word touched per page before that), so these faults are off the
  * application's threads. The cost is their resident memory from the start
- * (1 MiB at the default rate; 256 KiB at rate 1, where the live set is not
- * used; the rule cache only when the fast unwinder is used), all of it
- * already counted in rec.own_fixed. The filter's page level (1 MiB) is left
- * as it is: free() reads it for every pointer, so only the few pages that
- * cover the heap ever hold a sample's mark.
+ * (1 MiB at the default rate; none at rate 1, where neither the slot level
+ * nor the live set is used: every free is recorded; the rule cache only
+ * when the fast unwinder is used), all of it already counted in
+ * rec.own_fixed. The filter's page level (1 MiB) is left as it is: free()
+ * reads it for every pointer, so only the few pages that cover the heap ever
+ * hold a sample's mark (at rate 1 it is pinned whole, nmt__boot_pin).
  *
  * Populating writes no byte. The fallback adds 0 to one word per page with
  * an atomic read-modify-write, which other threads' atomic updates of the
@@ -66,9 +67,10 @@ static void populate(void *p, size_t n, size_t elem, touch_fn touch)
 
 NMT_HIDDEN void nmt__tables_prefault(void)
 {
-    populate(nmt__filter.count, sizeof(nmt__filter.count), 1, touch_u8);
-    if (nmt__exact)
+    if (nmt__exact) {
+        populate(nmt__filter.count, sizeof(nmt__filter.count), 1, touch_u8);
         populate(&nmt__liveset, sizeof(nmt__liveset), sizeof(uintptr_t), touch_u64);
+    }
     if (nmt__cfg.unwind_mode == NMT_UNWIND_AUTO || nmt__cfg.unwind_mode == NMT_UNWIND_CHECK)
         populate(nmt__rule_cache_table(), nmt__rule_cache_bytes(), sizeof(uint64_t), touch_u64);
 }

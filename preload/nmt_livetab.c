@@ -11,6 +11,9 @@
  * path, if any, and the rest are dropped whenever the table is rebuilt:
  * when it reaches 70%, at the size (never smaller) that leaves it at most
  * 35% full, and when it is mostly empty after an expiry, smaller.
+ * nmt_livetab_alloc and nmt_livetab_free_settled, and the slot helpers they
+ * share with this file, are inline in nmt_livetab.h: the writer calls them
+ * for nearly every event.
  */
 #include "nmt_livetab.h"
 
@@ -20,18 +23,8 @@
 
 #define INIT_BITS  10u
 #define INIT_QUEUE 1024u /* queue entries at first */
-#define F_LIVE     1u    /* the slot holds a live allocation */
-#define F_MARK     2u    /* the slot holds a free mark */
-#define F_MATCHED  4u    /* the mark's free matched an allocation (not an orphan) */
-/* One more slot keeps the table at most 70% full. */
-#define NMT_LIVETAB_ROOM(t) (((t)->used + 1) * 10 <= ((t)->mask + 1) * 7)
 /* Off the path of an address seen before: keeps that path short. */
 #define COLD __attribute__((noinline, cold))
-
-static uint64_t home(const struct nmt_livetab *t, uint64_t ptr)
-{
-    return ((ptr >> 4) * 0x9E3779B97F4A7C15ull) >> t->shift;
-}
 
 static struct nmt_live_slot *alloc_slots(unsigned bits)
 {
@@ -41,7 +34,7 @@ static struct nmt_live_slot *alloc_slots(unsigned bits)
 /* Inserts into a table known to have room and not to hold ptr. */
 static struct nmt_live_slot *put(struct nmt_livetab *t, const struct nmt_live_slot *v)
 {
-    uint64_t i = home(t, v->ptr);
+    uint64_t i = nmt_live__home(t, v->ptr);
     while (t->e[i].ptr)
         i = (i + 1) & t->mask;
     t->e[i] = *v;
@@ -103,34 +96,6 @@ static COLD int reserve_queued_slow(struct nmt_livetab *t)
     return 0;
 }
 
-/* The slot of ptr, or NULL. */
-static struct nmt_live_slot *find(const struct nmt_livetab *t, uint64_t ptr)
-{
-    for (uint64_t i = home(t, ptr);; i = (i + 1) & t->mask) {
-        struct nmt_live_slot *s = &t->e[i];
-        if (s->ptr == ptr)
-            return s;
-        if (!s->ptr)
-            return NULL;
-    }
-}
-
-/* The slot of ptr; else the first idle slot on ptr's path, or the empty
- * slot that ends it: where ptr goes in. */
-static inline struct nmt_live_slot *find_or_free(const struct nmt_livetab *t, uint64_t ptr)
-{
-    struct nmt_live_slot *idle = NULL;
-    for (uint64_t i = home(t, ptr);; i = (i + 1) & t->mask) {
-        struct nmt_live_slot *s = &t->e[i];
-        if (s->ptr == ptr)
-            return s;
-        if (!s->ptr)
-            return idle ? idle : s;
-        if (!idle && !s->flags)
-            idle = s;
-    }
-}
-
 int nmt_livetab_init(struct nmt_livetab *t)
 {
     memset(t, 0, sizeof(*t));
@@ -149,23 +114,6 @@ void nmt_livetab_destroy(struct nmt_livetab *t)
     memset(t, 0, sizeof(*t));
 }
 
-static void to_live(struct nmt_live *out, const struct nmt_live_slot *s, uint32_t round)
-{
-    *out = (struct nmt_live){
-        .ptr = s->ptr, .seq = s->seq, .size = s->size, .stack = s->stack, .round = round};
-}
-
-static void set_live(struct nmt_livetab *t, struct nmt_live_slot *s, uint64_t seq, uint32_t stack,
-                     uint64_t size)
-{
-    t->idle -= s->flags == 0;
-    t->live += !(s->flags & F_LIVE);
-    s->flags |= F_LIVE;
-    s->seq = seq;
-    s->size = size;
-    s->stack = stack;
-}
-
 /* An idle slot for ptr, which the table does not hold: the first idle slot
  * on ptr's probe path, whose address is dropped (it held nothing, as at a
  * rebuild; the slot stays occupied, so no other address's path is cut),
@@ -174,7 +122,7 @@ static void set_live(struct nmt_livetab *t, struct nmt_live_slot *s, uint64_t se
  * without memory. */
 static struct nmt_live_slot *claim_slot(struct nmt_livetab *t, uint64_t ptr)
 {
-    for (uint64_t i = home(t, ptr); t->e[i].ptr; i = (i + 1) & t->mask) {
+    for (uint64_t i = nmt_live__home(t, ptr); t->e[i].ptr; i = (i + 1) & t->mask) {
         if (t->e[i].flags == 0) {
             t->e[i].ptr = ptr;
             return &t->e[i];
@@ -188,64 +136,14 @@ static struct nmt_live_slot *claim_slot(struct nmt_livetab *t, uint64_t ptr)
 }
 
 /* An allocation at an address the table does not hold. */
-static COLD int alloc_unknown(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t stack,
-                              uint64_t size)
+COLD int nmt_livetab__alloc_unknown(struct nmt_livetab *t, uint64_t ptr, uint64_t seq,
+                                    uint32_t stack, uint64_t size)
 {
     struct nmt_live_slot *s = claim_slot(t, ptr);
     if (s == NULL)
         return -ENOMEM;
-    set_live(t, s, seq, stack, size);
+    nmt_live__set_live(t, s, seq, stack, size);
     return 1;
-}
-
-int nmt_livetab_alloc(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t stack,
-                      uint64_t size, uint32_t round, struct nmt_live *replaced)
-{
-    if (ptr == 0)
-        return -EINVAL;
-    struct nmt_live_slot *s = find_or_free(t, ptr);
-    if (s->ptr != ptr && s->ptr) {
-        /* A new address takes an idle slot on its path: the slot's address
-         * is dropped (it held nothing, as at a rebuild), and the slot stays
-         * occupied, so no other address's path is cut. */
-        s->ptr = ptr;
-        set_live(t, s, seq, stack, size);
-        return 1;
-    }
-    if (s->ptr != ptr) {
-        /* A new address: into the empty slot that ended its path, when the
-         * table has room for it. */
-        if (NMT_LIVETAB_ROOM(t)) {
-            *s = (struct nmt_live_slot){
-                .ptr = ptr, .seq = seq, .size = size, .stack = stack, .flags = F_LIVE};
-            t->used++;
-            t->live++;
-            return 1;
-        }
-        return alloc_unknown(t, ptr, seq, stack, size);
-    }
-    if ((s->flags & F_MARK) && s->fseq > seq) {
-        /* Freed after it was allocated: already dead. The mark stays, for
-         * other allocations of ptr older than it that may still arrive. */
-        if (!(s->flags & F_MATCHED)) {
-            s->flags |= F_MATCHED;
-            t->orphans--;
-        }
-        return 0;
-    }
-    if (!(s->flags & F_LIVE)) {
-        set_live(t, s, seq, stack, size);
-        return 1;
-    }
-    if (s->seq >= seq)
-        return 0; /* a newer allocation holds ptr: this one died before */
-    /* An older allocation still holds ptr: its FREE was lost, or is still in
-     * a ring and will find this newer entry and only leave a mark. Either
-     * way the old object is dead. */
-    if (replaced)
-        to_live(replaced, s, round);
-    set_live(t, s, seq, stack, size);
-    return 2;
 }
 
 /* Records a free of ptr at seq in s, which holds no mark yet; 0 or -ENOMEM
@@ -257,7 +155,7 @@ static int new_mark(struct nmt_livetab *t, struct nmt_live_slot *s, uint64_t seq
         return -ENOMEM;
     t->q[t->qlen++] = (struct nmt_live_queued){.ptr = s->ptr, .round = round};
     t->idle -= !matched && s->flags == 0; /* matched: it held a live entry */
-    s->flags |= F_MARK | (matched ? F_MATCHED : 0);
+    s->flags |= NMT_LIVE_F_MARK | (matched ? NMT_LIVE_F_MATCHED : 0);
     s->fseq = seq;
     s->fround = round;
     t->marks++;
@@ -270,9 +168,9 @@ static void update_mark(struct nmt_livetab *t, struct nmt_live_slot *s, uint64_t
                         uint32_t round, int matched)
 {
     if (s->fseq < seq) {
-        t->orphans -= !(s->flags & F_MATCHED);
+        t->orphans -= !(s->flags & NMT_LIVE_F_MATCHED);
         s->fseq = seq;
-        s->flags = (s->flags & ~F_MATCHED) | (matched ? F_MATCHED : 0);
+        s->flags = (s->flags & ~NMT_LIVE_F_MATCHED) | (matched ? NMT_LIVE_F_MATCHED : 0);
         t->orphans += !matched;
     }
     if ((int32_t)(round - s->fround) > 0)
@@ -308,59 +206,21 @@ int nmt_livetab_free(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t
 {
     if (ptr == 0)
         return 0;
-    struct nmt_live_slot *s = find(t, ptr);
+    struct nmt_live_slot *s = nmt_live__find(t, ptr);
     if (s == NULL)
         return free_unknown(t, ptr, seq, round);
-    int matched = (s->flags & F_LIVE) && s->seq < seq;
+    int matched = (s->flags & NMT_LIVE_F_LIVE) && s->seq < seq;
     if (matched) {
         if (out)
-            to_live(out, s, round);
-        s->flags &= ~F_LIVE;
+            nmt_live__to_live(out, s, round);
+        s->flags &= ~NMT_LIVE_F_LIVE;
         t->live--;
     }
-    if (s->flags & F_MARK) {
+    if (s->flags & NMT_LIVE_F_MARK) {
         update_mark(t, s, seq, round, matched);
         return matched;
     }
     return first_mark(t, s, seq, round, matched);
-}
-
-/* s holds nothing any more. It stays keyed to its address (idle: malloc
- * hands addresses out again soon, and the next allocation there then finds
- * it) while idle slots are fewer than live ones; beyond that it is emptied
- * when it ends its run (no address's path goes past it, so none moves).
- * Idle slots are taken by new addresses whose path crosses them, so the
- * table does not fill up with them. */
-static void release_slot(struct nmt_livetab *t, struct nmt_live_slot *s)
-{
-    if (t->idle >= t->live && !t->e[(uint64_t)(s - t->e + 1) & t->mask].ptr) {
-        s->ptr = 0; /* the rest of an empty slot is never read */
-        t->used--;
-    } else {
-        t->idle++;
-    }
-}
-
-int nmt_livetab_free_settled(struct nmt_livetab *t, uint64_t ptr, uint64_t seq,
-                             struct nmt_live *out)
-{
-    if (ptr == 0)
-        return 0;
-    struct nmt_live_slot *s = find(t, ptr);
-    if (s == NULL || !(s->flags & F_LIVE) || s->seq >= seq) {
-        /* A mark that is already there is left as it is: no allocation it
-         * could still cancel has a seq between its own and this one. */
-        if (s == NULL || !(s->flags & F_MARK) || s->fseq < seq)
-            t->expired_orphans++;
-        return 0;
-    }
-    if (out)
-        to_live(out, s, 0);
-    s->flags &= ~F_LIVE;
-    t->live--;
-    if (s->flags == 0)
-        release_slot(t, s); /* nothing to keep */
-    return 1;
 }
 
 /* Shrinks the table to the smallest size that keeps it under 35% full,
@@ -400,18 +260,18 @@ static void shrink_queue(struct nmt_livetab *t)
  * when the queue entry q is done with (mark dropped or gone), 0 to keep it. */
 static int expire_one(struct nmt_livetab *t, struct nmt_live_queued *q, uint32_t round)
 {
-    struct nmt_live_slot *s = find(t, q->ptr);
-    if (s == NULL || !(s->flags & F_MARK))
+    struct nmt_live_slot *s = nmt_live__find(t, q->ptr);
+    if (s == NULL || !(s->flags & NMT_LIVE_F_MARK))
         return 1;
     if ((uint32_t)(round - s->fround) <= 1) {
         q->round = s->fround; /* updated since queued: look again later */
         return 0;
     }
-    if (!(s->flags & F_MATCHED)) {
+    if (!(s->flags & NMT_LIVE_F_MATCHED)) {
         t->orphans--;
         t->expired_orphans++;
     }
-    s->flags &= ~(F_MARK | F_MATCHED);
+    s->flags &= ~(NMT_LIVE_F_MARK | NMT_LIVE_F_MATCHED);
     t->marks--;
     t->idle += s->flags == 0;
     return 1;
@@ -445,10 +305,10 @@ int nmt_livetab_lookup(const struct nmt_livetab *t, uint64_t ptr, struct nmt_liv
 {
     if (ptr == 0)
         return 0;
-    const struct nmt_live_slot *s = find(t, ptr);
-    if (s == NULL || !(s->flags & F_LIVE))
+    const struct nmt_live_slot *s = nmt_live__find(t, ptr);
+    if (s == NULL || !(s->flags & NMT_LIVE_F_LIVE))
         return 0;
     if (out)
-        to_live(out, s, 0);
+        nmt_live__to_live(out, s, 0);
     return 1;
 }

@@ -33,6 +33,8 @@
 #ifndef NMT_LIVETAB_H
 #define NMT_LIVETAB_H
 
+#include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct nmt_live {
@@ -74,6 +76,88 @@ struct nmt_livetab {
     uint64_t mark_failures;   /* frees not remembered for lack of memory */
 };
 
+/* A slot's flags. */
+#define NMT_LIVE_F_LIVE    1u /* the slot holds a live allocation */
+#define NMT_LIVE_F_MARK    2u /* the slot holds a free mark */
+#define NMT_LIVE_F_MATCHED 4u /* the mark's free matched an allocation (not an orphan) */
+/* One more slot keeps the table at most 70% full. */
+#define NMT_LIVETAB_ROOM(t) (((t)->used + 1) * 10 <= ((t)->mask + 1) * 7)
+
+/* The usual paths of an allocation and of a settled free are inline below
+ * (the writer's busiest calls); the rest is in nmt_livetab.c. */
+static inline uint64_t nmt_live__home(const struct nmt_livetab *t, uint64_t ptr)
+{
+    return ((ptr >> 4) * 0x9E3779B97F4A7C15ull) >> t->shift;
+}
+
+/* The slot of ptr, or NULL. */
+static inline struct nmt_live_slot *nmt_live__find(const struct nmt_livetab *t, uint64_t ptr)
+{
+    for (uint64_t i = nmt_live__home(t, ptr);; i = (i + 1) & t->mask) {
+        struct nmt_live_slot *s = &t->e[i];
+        if (s->ptr == ptr)
+            return s;
+        if (!s->ptr)
+            return NULL;
+    }
+}
+
+/* The slot of ptr; else the first idle slot on ptr's path, or the empty
+ * slot that ends it: where ptr goes in. */
+static inline struct nmt_live_slot *nmt_live__find_or_free(const struct nmt_livetab *t,
+                                                           uint64_t ptr)
+{
+    struct nmt_live_slot *idle = NULL;
+    for (uint64_t i = nmt_live__home(t, ptr);; i = (i + 1) & t->mask) {
+        struct nmt_live_slot *s = &t->e[i];
+        if (s->ptr == ptr)
+            return s;
+        if (!s->ptr)
+            return idle ? idle : s;
+        if (!idle && !s->flags)
+            idle = s;
+    }
+}
+
+static inline void nmt_live__to_live(struct nmt_live *out, const struct nmt_live_slot *s,
+                                     uint32_t round)
+{
+    *out = (struct nmt_live){
+        .ptr = s->ptr, .seq = s->seq, .size = s->size, .stack = s->stack, .round = round};
+}
+
+static inline void nmt_live__set_live(struct nmt_livetab *t, struct nmt_live_slot *s, uint64_t seq,
+                                      uint32_t stack, uint64_t size)
+{
+    t->idle -= s->flags == 0;
+    t->live += !(s->flags & NMT_LIVE_F_LIVE);
+    s->flags |= NMT_LIVE_F_LIVE;
+    s->seq = seq;
+    s->size = size;
+    s->stack = stack;
+}
+
+/* s holds nothing any more. It stays keyed to its address (idle: malloc
+ * hands addresses out again soon, and the next allocation there then finds
+ * it) while idle slots are fewer than live ones; beyond that it is emptied
+ * when it ends its run (no address's path goes past it, so none moves).
+ * Idle slots are taken by new addresses whose path crosses them, so the
+ * table does not fill up with them. */
+static inline void nmt_live__release_slot(struct nmt_livetab *t, struct nmt_live_slot *s)
+{
+    if (t->idle >= t->live && !t->e[(uint64_t)(s - t->e + 1) & t->mask].ptr) {
+        s->ptr = 0; /* the rest of an empty slot is never read */
+        t->used--;
+    } else {
+        t->idle++;
+    }
+}
+
+/* An allocation at an address the table does not hold and has no room
+ * for (nmt_livetab.c). */
+int nmt_livetab__alloc_unknown(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t stack,
+                               uint64_t size);
+
 /* 0 or -ENOMEM. */
 int nmt_livetab_init(struct nmt_livetab *t);
 void nmt_livetab_destroy(struct nmt_livetab *t);
@@ -92,8 +176,56 @@ void nmt_livetab_destroy(struct nmt_livetab *t);
  * exactly once as "dead" through a 0 here, a replacement (2) or a matching
  * free (1 from nmt_livetab_free): the places to undo its address-filter
  * mark. */
-int nmt_livetab_alloc(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t stack,
-                      uint64_t size, uint32_t round, struct nmt_live *replaced);
+static inline int nmt_livetab_alloc(struct nmt_livetab *t, uint64_t ptr, uint64_t seq,
+                                    uint32_t stack, uint64_t size, uint32_t round,
+                                    struct nmt_live *replaced)
+{
+    if (ptr == 0)
+        return -EINVAL;
+    struct nmt_live_slot *s = nmt_live__find_or_free(t, ptr);
+    if (s->ptr != ptr && s->ptr) {
+        /* A new address takes an idle slot on its path: the slot's address
+         * is dropped (it held nothing, as at a rebuild), and the slot stays
+         * occupied, so no other address's path is cut. */
+        s->ptr = ptr;
+        nmt_live__set_live(t, s, seq, stack, size);
+        return 1;
+    }
+    if (s->ptr != ptr) {
+        /* A new address: into the empty slot that ended its path, when the
+         * table has room for it. */
+        if (NMT_LIVETAB_ROOM(t)) {
+            *s = (struct nmt_live_slot){
+                .ptr = ptr, .seq = seq, .size = size, .stack = stack, .flags = NMT_LIVE_F_LIVE};
+            t->used++;
+            t->live++;
+            return 1;
+        }
+        return nmt_livetab__alloc_unknown(t, ptr, seq, stack, size);
+    }
+    if ((s->flags & NMT_LIVE_F_MARK) && s->fseq > seq) {
+        /* Freed after it was allocated: already dead. The mark stays, for
+         * other allocations of ptr older than it that may still arrive. */
+        if (!(s->flags & NMT_LIVE_F_MATCHED)) {
+            s->flags |= NMT_LIVE_F_MATCHED;
+            t->orphans--;
+        }
+        return 0;
+    }
+    if (!(s->flags & NMT_LIVE_F_LIVE)) {
+        nmt_live__set_live(t, s, seq, stack, size);
+        return 1;
+    }
+    if (s->seq >= seq)
+        return 0; /* a newer allocation holds ptr: this one died before */
+    /* An older allocation still holds ptr: its FREE was lost, or is still in
+     * a ring and will find this newer entry and only leave a mark. Either
+     * way the old object is dead. */
+    if (replaced)
+        nmt_live__to_live(replaced, s, round);
+    nmt_live__set_live(t, s, seq, stack, size);
+    return 2;
+}
 
 /* A free of ptr in writer round `round`. Returns 1 and fills *out (if not
  * NULL) with the live entry it removes (one with a smaller seq), 0 when there
@@ -114,8 +246,27 @@ int nmt_livetab_free(struct nmt_livetab *t, uint64_t ptr, uint64_t seq, uint32_t
  * match, counted in expired_orphans at once (unless a mark with a larger
  * seq already holds ptr, which a free it follows would have updated).
  * ptr 0: returns 0. */
-int nmt_livetab_free_settled(struct nmt_livetab *t, uint64_t ptr, uint64_t seq,
-                             struct nmt_live *out);
+static inline int nmt_livetab_free_settled(struct nmt_livetab *t, uint64_t ptr, uint64_t seq,
+                                           struct nmt_live *out)
+{
+    if (ptr == 0)
+        return 0;
+    struct nmt_live_slot *s = nmt_live__find(t, ptr);
+    if (s == NULL || !(s->flags & NMT_LIVE_F_LIVE) || s->seq >= seq) {
+        /* A mark that is already there is left as it is: no allocation it
+         * could still cancel has a seq between its own and this one. */
+        if (s == NULL || !(s->flags & NMT_LIVE_F_MARK) || s->fseq < seq)
+            t->expired_orphans++;
+        return 0;
+    }
+    if (out)
+        nmt_live__to_live(out, s, 0);
+    s->flags &= ~NMT_LIVE_F_LIVE;
+    t->live--;
+    if (s->flags == 0)
+        nmt_live__release_slot(t, s); /* nothing to keep */
+    return 1;
+}
 
 /* Drops free marks last updated before round - 1. The writer drains every
  * ring once per round and an ALLOC is in its ring before its pointer is

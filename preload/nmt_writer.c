@@ -103,6 +103,7 @@ static inline uint32_t intern(struct nmt_writer *w, const struct nmt_ev *ev)
     return id;
 }
 
+/* The event code is inlined into the merge's loops (run, step). */
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
@@ -225,7 +226,6 @@ static void apply_held(struct nmt_writer *w, uint64_t limit)
     w->held_n -= i;
 }
 
-/* Inlined into the merge's loop (run), the writer's busiest code. */
 static ALWAYS_INLINE void process(struct nmt_writer *w, const struct nmt_ev *ev, int settled)
 {
     switch (ev->type) {
@@ -293,10 +293,10 @@ static uint64_t drain(struct nmt_writer *w, struct nmt_ring *r)
  * (applied before it) or in an earlier one. Such a free is "settled": no
  * allocation it could cancel can arrive any more, so it leaves no free mark
  * (nmt_livetab_free_settled) and the live table keeps only what is live,
- * however long the backlog. The records between A and B, and all records of
- * a round whose rings were not all known when A was read (a thread that
- * arrived, more rings than the merge takes), follow the general rules of
- * nmt_livetab.h, which hold in any order.
+ * however long the backlog. The records between A and B, those of rings
+ * that had none when A was read, and all records of a round with more busy
+ * rings than the merge takes follow the general rules of nmt_livetab.h,
+ * which hold in any order.
  */
 #define MERGE_MAX 64
 
@@ -338,10 +338,11 @@ static uint64_t run(struct nmt_writer *w, struct cursor *c, uint64_t limit)
     struct nmt_ring *r = c->ring;
     const struct nmt_ev *ev = c->ev;
     uint64_t pos = c->pos, end = c->end, settled = c->settled, applied = 0;
+    uint32_t n = c->n;
     do {
         process(w, ev, pos <= settled);
         applied++;
-        if ((++c->n & (RELEASE_EVERY - 1)) == 0) {
+        if ((++n & (RELEASE_EVERY - 1)) == 0) {
             nmt_ring_release_to(r, c->released = pos);
             nmt_wake_beat(&nmt__bell);
         }
@@ -349,6 +350,7 @@ static uint64_t run(struct nmt_writer *w, struct cursor *c, uint64_t limit)
     } while (ev != NULL && ev->seq <= limit);
     c->ev = ev;
     c->pos = pos;
+    c->n = n;
     return applied;
 }
 
@@ -370,25 +372,31 @@ static inline void sift_down(struct cursor **h, int n, int i)
     }
 }
 
-/* Applies c's next record and moves it on. */
-static ALWAYS_INLINE void step(struct nmt_writer *w, struct cursor *c)
-{
-    process(w, c->ev, c->pos <= c->settled);
-    if ((++c->n & (RELEASE_EVERY - 1)) == 0)
-        cursor_release(c);
-    c->ev = next_event(c->ring, &c->pos, c->end);
-}
-
 /* Two rings, the usual busy case, whose records interleave finely: the
- * one with the smaller seq next is picked without a branch (a branch on it
- * would be mispredicted about every other record). Returns how many. */
+ * one with the smaller seq next is picked without a branch (which ring
+ * comes next follows no pattern a branch predictor could learn), and the
+ * two rings' positions are kept in locals rather than read back through a
+ * cursor after every record. Returns how many. */
 static uint64_t merge2(struct nmt_writer *w, struct cursor *a, struct cursor *b)
 {
-    uint64_t applied = 0;
-    while (a->ev != NULL && b->ev != NULL) {
-        uintptr_t pick_b = -(uintptr_t)(b->ev->seq < a->ev->seq);
-        step(w, (struct cursor *)(((uintptr_t)a & ~pick_b) | ((uintptr_t)b & pick_b)));
+    struct cursor *c[2] = {a, b};
+    const struct nmt_ev *ev[2] = {a->ev, b->ev};
+    uint64_t pos[2] = {a->pos, b->pos}, applied = 0;
+    uint32_t n[2] = {a->n, b->n};
+    while (ev[0] != NULL && ev[1] != NULL) {
+        int i = ev[1]->seq < ev[0]->seq;
+        process(w, ev[i], pos[i] <= c[i]->settled);
         applied++;
+        if ((++n[i] & (RELEASE_EVERY - 1)) == 0) {
+            nmt_ring_release_to(c[i]->ring, c[i]->released = pos[i]);
+            nmt_wake_beat(&nmt__bell);
+        }
+        ev[i] = next_event(c[i]->ring, &pos[i], c[i]->end);
+    }
+    for (int i = 0; i < 2; i++) {
+        c[i]->ev = ev[i];
+        c[i]->pos = pos[i];
+        c[i]->n = n[i];
     }
     struct cursor *rest = a->ev != NULL ? a : b;
     if (rest->ev != NULL)
@@ -430,21 +438,6 @@ static uint64_t merge(struct nmt_writer *w, struct cursor *c, int n)
     return applied;
 }
 
-/* 1 when the live slots are still exactly the cursors' (in list order):
- * no thread arrived since they were listed. */
-static int same_rings(const struct cursor *c, int n)
-{
-    int j = 0;
-    for (struct nmt_thread *s = atomic_load_explicit(&nmt__threads, memory_order_acquire); s;
-         s = s->next) {
-        if (j < n && s == c[j].slot)
-            j++;
-        else if (atomic_load_explicit(&s->state, memory_order_acquire) != NMT_SLOT_FREE)
-            return 0;
-    }
-    return j == n;
-}
-
 /* After its ring was drained: an exited thread's slot is recycled, its
  * loss counters folded into ours first. */
 static void finish_slot(struct nmt_thread *s, int dead)
@@ -458,9 +451,19 @@ static void finish_slot(struct nmt_thread *s, int dead)
     atomic_compare_exchange_strong(&s->state, &expected, NMT_SLOT_FREE);
 }
 
-/* Lists the rings to drain into c (the merge's, at most MERGE_MAX; the rest
- * are drained at once, in ring order) and reads their ends. Returns how
- * many are in c; *drained counts the records of the others. */
+/* 1 when r holds records not yet drained. */
+static int has_records(struct nmt_ring *r)
+{
+    return nmt_ring_committed(r) != nmt_ring_position(r);
+}
+
+/* Lists the rings with records into c (the merge's, at most MERGE_MAX; any
+ * more are drained at once, in ring order) and reads their ends. Returns
+ * how many are in c; *drained counts the records of the others. Idle rings
+ * get no cursor (a process may have hundreds of threads), but the list is
+ * walked again after the first reads: a ring that got records meanwhile, a
+ * thread that arrived, is drained too (none of its records settled), so
+ * that every record committed before any first read is drained. */
 static int open_round(struct nmt_writer *w, struct cursor *c, uint64_t *drained)
 {
     int n = 0, whole = 1;
@@ -469,17 +472,33 @@ static int open_round(struct nmt_writer *w, struct cursor *c, uint64_t *drained)
         int state = atomic_load_explicit(&s->state, memory_order_acquire);
         if (state == NMT_SLOT_FREE)
             continue;
+        uint64_t a = nmt_ring_committed(s->ring); /* A */
+        if (a == nmt_ring_position(s->ring)) {
+            finish_slot(s, state == NMT_SLOT_DEAD); /* nothing to drain */
+            continue;
+        }
         if (n == MERGE_MAX) {
             whole = 0;
             *drained += drain(w, s->ring);
             finish_slot(s, state == NMT_SLOT_DEAD);
             continue;
         }
-        c[n++] = (struct cursor){.ring = s->ring, .slot = s, .dead = state == NMT_SLOT_DEAD};
+        c[n++] = (struct cursor){
+            .ring = s->ring, .slot = s, .dead = state == NMT_SLOT_DEAD, .settled = a};
     }
-    for (int i = 0; i < n; i++)
-        c[i].settled = nmt_ring_committed(c[i].ring); /* A */
-    whole = whole && same_rings(c, n);
+    int listed = n, j = 0;
+    for (struct nmt_thread *s = atomic_load_explicit(&nmt__threads, memory_order_acquire); s;
+         s = s->next) {
+        if (j < listed && s == c[j].slot)
+            j++;
+        else if (atomic_load_explicit(&s->state, memory_order_acquire) != NMT_SLOT_FREE &&
+                 has_records(s->ring)) {
+            if (n == MERGE_MAX)
+                whole = 0; /* left for the next round */
+            else
+                c[n++] = (struct cursor){.ring = s->ring, .slot = s, .settled = 0};
+        }
+    }
     for (int i = 0; i < n; i++) {
         struct nmt_ring *r = c[i].ring;
         c[i].pos = c[i].released = nmt_ring_position(r);

@@ -675,7 +675,7 @@ Test(livetab, agrees_with_a_plain_model_call_by_call)
  * allocations and some ordinary frees, over a pool of addresses that fill
  * the table to its limit: every result and every address's entry matches a
  * plain model, so emptying a slot never cuts another address's probe path;
- * settled frees keep neither a mark nor a slot. */
+ * settled frees keep no mark and no slot that holds anything. */
 Test(livetab, settled_frees_match_a_model)
 {
     enum { P = 6000, OPS = 300000 };

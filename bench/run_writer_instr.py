@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """run_writer_instr.py: where nmtrace's instructions go at rate 1, per part.
 
-Runs nmt_churn on one thread under cachegrind (--cache-sim=no) with
+Runs nmt_churn on one thread (or --threads T) under cachegrind (--cache-sim=no) with
 LD_PRELOAD=libnmtrace.so and NMTRACE_RATE=1, twice per size mix (N1 and N2
 iterations); the difference divided by N2 - N1 is the steady-state cost of one
 op (one free+malloc pair, so two recorded events), start-up and exit
@@ -35,7 +35,7 @@ import benchlib as bl  # noqa: E402
 
 MIXES = {"16..4096": ["--min", "16", "--max", "4096"], "16..256": ["--small"]}
 # The writer's functions that inline the consumer side of nmt_ring.h.
-CONSUMER = ("nmt__writer_round", "merge", "run", "next_event", "cursor_release", "drain")
+CONSUMER = ("nmt__writer_round", "merge", "merge2", "run", "next_event", "cursor_release", "drain")
 WRITER = ("writer: live table", "writer: stack interning", "writer: rounds",
           "writer: filter release", "ring: consumer")
 
@@ -61,14 +61,14 @@ def parts(path):
     return collections.Counter(bl.cachegrind_parts(path, part))
 
 
-def run(build, n, margs, env, tmp):
+def run(build, n, threads, margs, env, tmp):
     churn = bl.need_file(os.path.join(build, "bin", "nmt_churn"), "nmt_churn")
     lib = bl.need_file(os.path.join(build, "lib", "libnmtrace.so"), "libnmtrace.so")
     out = os.path.join(tmp, "cg.out")
     e = dict(env, LD_PRELOAD=lib, NMTRACE_RATE="1", NMTRACE_QUIET="1",
              NMTRACE_OUTPUT=os.path.join(tmp, "nmt.%p.nmt"))
     cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no",
-           "--cachegrind-out-file=" + out, churn, "-t", "1", "-n", str(n)] + margs
+           "--cachegrind-out-file=" + out, churn, "-t", str(threads), "-n", str(n)] + margs
     p = subprocess.run(cmd, env=e, capture_output=True, text=True, timeout=900)
     if p.returncode != 0:
         sys.exit("%s failed: %s" % (" ".join(cmd), p.stderr.strip()[-300:]))
@@ -85,6 +85,8 @@ def main():
     ap.add_argument("--n1", type=int, default=20000)
     ap.add_argument("--n2", type=int, default=60000)
     ap.add_argument("--mixes", default="16..4096,16..256")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="churn threads (2: the writer merges two rings); per op divides by it")
     ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the runs")
     a = ap.parse_args()
     if not bl.tool("valgrind"):
@@ -105,13 +107,14 @@ def main():
     with tempfile.TemporaryDirectory(prefix="nmt-winstr-") as tmp:
         for mix in mixes:
             for b in builds:
-                t1 = run(b, a.n1, MIXES[mix], env, tmp)
-                t2 = run(b, a.n2, MIXES[mix], env, tmp)
+                t1 = run(b, a.n1, a.threads, MIXES[mix], env, tmp)
+                t2 = run(b, a.n2, a.threads, MIXES[mix], env, tmp)
                 col = "%s %s" % (mix, b)
                 cols.append(col)
-                per[col] = {k: (t2[k] - t1[k]) / (a.n2 - a.n1) for k in set(t1) | set(t2)}
-    print("# cachegrind, nmt_churn -t 1, NMTRACE_RATE=1 %s, Ir per op = (run(%d) - run(%d)) / %d; %s"
-          % (" ".join(a.env), a.n2, a.n1, a.n2 - a.n1, bl.machine_summary()))
+                per[col] = {k: (t2[k] - t1[k]) / (a.threads * (a.n2 - a.n1)) for k in set(t1) | set(t2)}
+    print("# cachegrind, nmt_churn -t %d, NMTRACE_RATE=1 %s, Ir per op = (run(%d) - run(%d)) / %d; %s"
+          % (a.threads, " ".join(a.env), a.n2, a.n1, a.threads * (a.n2 - a.n1),
+             bl.machine_summary()))
     print("| part | " + " | ".join(cols) + " |")
     print("|---|" + "---|" * len(cols))
     names = list(WRITER) + ["ring: producer", "application side"]

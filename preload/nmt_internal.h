@@ -122,6 +122,8 @@ NMT_HIDDEN void nmt__tables_reset(void);
  * them (nmt_prefault.c): run by the writer thread at its start, so that
  * their first-touch page faults are not the application's. */
 NMT_HIDDEN void nmt__tables_prefault(void);
+/* The same by its fallback alone (kernels before 5.14), for the tests. */
+NMT_HIDDEN void nmt__tables_prefault_by_touch(void);
 NMT_HIDDEN void *nmt__boot_alloc(size_t size, size_t align);
 NMT_HIDDEN extern char nmt__boot_arena[];
 #define NMT_BOOT_ARENA_SIZE (256u << 10)

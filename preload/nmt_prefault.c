@@ -6,16 +6,16 @@
  * the first two (and, for a new code address, of the third): without this,
  * each of their pages costs the application thread that first touches it a
  * page fault, two when it was read first (the zero page mapped on the read,
- * a private page on the write), 2-3 us each in a VM. The writer thread
+ * a private page on the write), 0.6 to 2.4 us each in a VM. The writer thread
  * populates them once at its start instead (MADV_POPULATE_WRITE, Linux
  * 5.14; a word touched per page before that), so these faults are off the
  * application's threads. The cost is their resident memory from the start
- * (1 MiB at the default rate; none at rate 1, where neither the slot level
- * nor the live set is used: every free is recorded; the rule cache only
- * when the fast unwinder is used), all of it already counted in
- * rec.own_fixed. The filter's page level (1 MiB) is left as it is: free()
- * reads it for every pointer, so only the few pages that cover the heap ever
- * hold a sample's mark (at rate 1 it is pinned whole, nmt__boot_pin).
+ * (1 MiB at the default rate; at rate 1, which keeps neither the slot
+ * level nor the live set, only the rule cache's 256 KiB; the rule cache only
+ * when the fast unwinder is used), all of it
+ * already counted in rec.own_fixed. The filter's page level (1 MiB) is left
+ * as it is: free() reads it for every pointer, so only the few pages that
+ * cover the heap ever hold a sample's mark.
  *
  * Populating writes no byte. The fallback adds 0 to one word per page with
  * an atomic read-modify-write, which other threads' atomic updates of the
@@ -52,25 +52,38 @@ static void touch_u64(void *e)
 
 /* Makes [p, p + n) resident and writable. The table's elements are elem
  * bytes (a power of two up to a page, the table aligned to it), touch
- * updates one; the fallback touches the element at each page's start and
- * the last one. The pages at the ends that the table shares with other
- * variables are populated too: populating changes no byte. */
-static void populate(void *p, size_t n, size_t elem, touch_fn touch)
+ * updates one; the fallback touches one element every page from the
+ * table's start, and the last one. The pages at the ends that the table
+ * shares with other variables are populated too: populating changes no
+ * byte. */
+static void populate(void *p, size_t n, size_t elem, touch_fn touch, int by_touch)
 {
     uintptr_t lo = (uintptr_t)p & ~(uintptr_t)(PAGE - 1);
-    if (n == 0 || madvise((void *)lo, (uintptr_t)p + n - lo, MADV_POPULATE_WRITE) == 0)
+    if (n == 0 ||
+        (!by_touch && madvise((void *)lo, (uintptr_t)p + n - lo, MADV_POPULATE_WRITE) == 0))
         return;
     for (size_t off = 0; off < n; off += PAGE)
         touch((char *)p + (off & ~(elem - 1)));
     touch((char *)p + ((n - 1) & ~(elem - 1)));
 }
 
-NMT_HIDDEN void nmt__tables_prefault(void)
+static void prefault(int by_touch)
 {
-    if (nmt__exact) {
-        populate(nmt__filter.count, sizeof(nmt__filter.count), 1, touch_u8);
-        populate(&nmt__liveset, sizeof(nmt__liveset), sizeof(uintptr_t), touch_u64);
+    if (nmt__exact) { /* at rate 1 neither is kept (nmt__every) */
+        populate(nmt__filter.count, sizeof(nmt__filter.count), 1, touch_u8, by_touch);
+        populate(&nmt__liveset, sizeof(nmt__liveset), sizeof(uintptr_t), touch_u64, by_touch);
     }
     if (nmt__cfg.unwind_mode == NMT_UNWIND_AUTO || nmt__cfg.unwind_mode == NMT_UNWIND_CHECK)
-        populate(nmt__rule_cache_table(), nmt__rule_cache_bytes(), sizeof(uint64_t), touch_u64);
+        populate(nmt__rule_cache_table(), nmt__rule_cache_bytes(), sizeof(uint64_t), touch_u64,
+                 by_touch);
+}
+
+NMT_HIDDEN void nmt__tables_prefault(void)
+{
+    prefault(0);
+}
+
+NMT_HIDDEN void nmt__tables_prefault_by_touch(void)
+{
+    prefault(1);
 }

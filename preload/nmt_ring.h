@@ -180,6 +180,39 @@ static inline void nmt_ring_release(struct nmt_ring *r)
     atomic_store_explicit(&r->head, r->next, memory_order_release);
 }
 
+/* Consumer, batched: what reading a batch needs of a ring, copied into
+ * the consumer's locals, so that its stores elsewhere (which the compiler
+ * must assume may alias the ring's fields) cost no reload per record. */
+struct nmt_ring_reader {
+    const unsigned char *data;
+    uint64_t end; /* read up to here (nmt_ring_committed) */
+    uint32_t cap, mask;
+};
+
+static inline struct nmt_ring_reader nmt_ring_reader_at(const struct nmt_ring *r, uint64_t end)
+{
+    return (struct nmt_ring_reader){.data = r->data, .end = end, .cap = r->cap, .mask = r->mask};
+}
+
+/* The record at *pos, skipping padding, and its length; *pos moves past
+ * it. NULL once *pos reaches rd->end. */
+static inline const void *nmt_ring_read(const struct nmt_ring_reader *rd, uint64_t *pos,
+                                        uint32_t *len)
+{
+    while (*pos < rd->end) {
+        uint32_t off = (uint32_t)*pos & rd->mask;
+        const struct nmt_ring_hdr *h = (const struct nmt_ring_hdr *)(const void *)(rd->data + off);
+        if (h->kind == NMT_RING_KIND_PAD) {
+            *pos += rd->cap - off;
+            continue;
+        }
+        *len = h->len;
+        *pos += NMT_RING_HDR + nmt_ring__round8(h->len);
+        return rd->data + off + NMT_RING_HDR;
+    }
+    return NULL;
+}
+
 /* Consumer, batched: the record at *pos, skipping padding, and its length;
  * *pos moves past it. NULL once *pos reaches end. Start with *pos =
  * nmt_ring_position(r) and end = nmt_ring_committed(r): that one acquire load
@@ -188,18 +221,8 @@ static inline void nmt_ring_release(struct nmt_ring *r)
 static inline const void *nmt_ring_next(struct nmt_ring *r, uint64_t *pos, uint64_t end,
                                         uint32_t *len)
 {
-    while (*pos < end) {
-        uint32_t off = (uint32_t)*pos & r->mask;
-        const struct nmt_ring_hdr *h = (const struct nmt_ring_hdr *)(const void *)(r->data + off);
-        if (h->kind == NMT_RING_KIND_PAD) {
-            *pos += r->cap - off;
-            continue;
-        }
-        *len = h->len;
-        *pos += NMT_RING_HDR + nmt_ring__round8(h->len);
-        return r->data + off + NMT_RING_HDR;
-    }
-    return NULL;
+    struct nmt_ring_reader rd = nmt_ring_reader_at(r, end);
+    return nmt_ring_read(&rd, pos, len);
 }
 
 /* Consumer, batched: frees every record before pos (a position

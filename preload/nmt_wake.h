@@ -115,7 +115,8 @@ static inline void nmt_wake_beat(struct nmt_wake *w)
                           memory_order_relaxed);
 }
 
-/* Consumer: after a pass over the rings released their space. */
+/* Consumer: after a pass over the rings released their space (or, within a
+ * pass, a large part of one ring's: nmt_writer.c). */
 static inline void nmt_wake_passed(struct nmt_wake *w)
 {
     nmt_wake_beat(w);

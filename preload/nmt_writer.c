@@ -75,11 +75,17 @@ NMT_HIDDEN int nmt__writer_init_tables(struct nmt_writer *w)
     return 0;
 }
 
-/* The sampling weight of a block of `size` bytes; 1 at rate 1, without the
- * call, since there the writer asks at every event. */
-static inline double weight_of(uint64_t size)
+/* The sampling weight of a block of `size` bytes; 1 at rate 1 (exact: the
+ * event loops are compiled once for it, where the weight is a constant). */
+static inline double weight_of(uint64_t size, int exact)
 {
-    return nmt__cfg.rate <= 1 ? 1.0 : nmt_sampler_weight(size, nmt__cfg.rate);
+    return exact ? 1.0 : nmt_sampler_weight(size, nmt__cfg.rate);
+}
+
+/* 1 at rate 1: every allocation is sampled, each weighs 1. */
+static inline int exact_rate(void)
+{
+    return nmt__cfg.rate <= 1;
 }
 
 /* A stack with Java frames, after the bridge's rewrite (into a copy). */
@@ -106,11 +112,11 @@ static inline uint32_t intern(struct nmt_writer *w, const struct nmt_ev *ev)
 /* The event code is inlined into the merge's loops (run, step). */
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
-static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev)
+static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev, int exact)
 {
     uint32_t id = intern(w, ev);
     uint64_t size = ev->arg[1];
-    double weight = weight_of(size);
+    double weight = weight_of(size, exact);
     w->samples++;
     if (id == 0)
         return;
@@ -118,7 +124,7 @@ static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev 
     st->alloc_bytes += weight * (double)size;
     st->alloc_objects += weight;
     st->alloc_samples++;
-    struct nmt_live replaced;
+    struct nmt_live replaced = {0}; /* read only when r == 2, which fills it */
     int r = nmt_livetab_alloc(&w->live, ev->arg[0], ev->seq, id, size, w->round, &replaced);
     if (r == 0 || r < 0) {
         /* Freed before we saw it (r == 0), or no memory to track it. */
@@ -129,7 +135,7 @@ static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev 
     if (r == 2) {
         /* Its earlier occupant's free was lost: take it off its stack. */
         struct nmt_stack_totals *old = nmt_stacktab_totals(&w->stacks, replaced.stack);
-        double ow = weight_of(replaced.size);
+        double ow = weight_of(replaced.size, exact);
         if (old != NULL) {
             old->live_bytes -= ow * (double)replaced.size;
             old->live_objects -= ow;
@@ -145,7 +151,8 @@ static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev 
 
 /* settled: every earlier event of the address has been applied (the
  * round's merge says so), so the free needs no mark. */
-static ALWAYS_INLINE void apply_free(struct nmt_writer *w, const struct nmt_ev *ev, int settled)
+static ALWAYS_INLINE void apply_free(struct nmt_writer *w, const struct nmt_ev *ev, int settled,
+                                     int exact)
 {
     struct nmt_live out;
     int r = settled ? nmt_livetab_free_settled(&w->live, ev->arg[0], ev->seq, &out)
@@ -153,7 +160,7 @@ static ALWAYS_INLINE void apply_free(struct nmt_writer *w, const struct nmt_ev *
     if (r != 1)
         return; /* an orphan, matched later or expired as a filter false positive */
     w->frees++;
-    double weight = weight_of(out.size);
+    double weight = weight_of(out.size, exact);
     struct nmt_stack_totals *st = nmt_stacktab_totals(&w->stacks, out.stack);
     if (st != NULL) {
         st->live_bytes -= weight * (double)out.size;
@@ -226,14 +233,15 @@ static void apply_held(struct nmt_writer *w, uint64_t limit)
     w->held_n -= i;
 }
 
-static ALWAYS_INLINE void process(struct nmt_writer *w, const struct nmt_ev *ev, int settled)
+static ALWAYS_INLINE void process(struct nmt_writer *w, const struct nmt_ev *ev, int settled,
+                                  int exact)
 {
     switch (ev->type) {
     case NMT_EV_ALLOC:
-        apply_alloc(w, ev);
+        apply_alloc(w, ev, exact);
         break;
     case NMT_EV_FREE:
-        apply_free(w, ev, settled);
+        apply_free(w, ev, settled, exact);
         break;
     default:
         hold_mmap(w, ev);
@@ -246,9 +254,27 @@ static ALWAYS_INLINE void process(struct nmt_writer *w, const struct nmt_ev *ev,
  * waiting for room (nmt_wake.h). */
 #define RELEASE_EVERY 64
 
+/* Gives the space before pos back to r's producer. Producers waiting for
+ * room are woken (nmt_wake_passed) whenever a quarter of the ring has come
+ * free since the last such wake-up (*woke), not only at the round's end:
+ * behind a full 16 MiB ring that end is milliseconds away, and a waiting
+ * producer slept until it (~12 ms per wait at rate 1). Not at every batch,
+ * so that a producer faster than the writer does not trade a wake-up with
+ * it every RELEASE_EVERY records. */
+static void give_back(struct nmt_ring *r, uint64_t pos, uint64_t *woke)
+{
+    nmt_ring_release_to(r, pos);
+    if (pos - *woke >= r->cap / 4) {
+        *woke = pos;
+        nmt_wake_passed(&nmt__bell);
+    } else {
+        nmt_wake_beat(&nmt__bell);
+    }
+}
+
 static NMT_NOINLINE void process_unsettled(struct nmt_writer *w, const struct nmt_ev *ev)
 {
-    process(w, ev, 0);
+    process(w, ev, 0, exact_rate());
 }
 
 /* Drains what r holds now, in ring order; every free leaves a mark. For
@@ -256,20 +282,17 @@ static NMT_NOINLINE void process_unsettled(struct nmt_writer *w, const struct nm
 static uint64_t drain(struct nmt_writer *w, struct nmt_ring *r)
 {
     uint64_t n = 0, pos = nmt_ring_position(r), end = nmt_ring_committed(r), released = pos;
+    uint64_t woke = pos;
     const void *rec;
     uint32_t len;
     while ((rec = nmt_ring_next(r, &pos, end, &len)) != NULL) {
         if (len >= NMT_EV_FREE_SIZE)
             process_unsettled(w, rec);
-        if ((++n & (RELEASE_EVERY - 1)) == 0) {
-            nmt_ring_release_to(r, released = pos);
-            nmt_wake_beat(&nmt__bell);
-        }
+        if ((++n & (RELEASE_EVERY - 1)) == 0)
+            give_back(r, released = pos, &woke);
     }
-    if (pos != released) {
-        nmt_ring_release_to(r, pos);
-        nmt_wake_beat(&nmt__bell);
-    }
+    if (pos != released)
+        give_back(r, pos, &woke);
     return n;
 }
 
@@ -303,21 +326,23 @@ static uint64_t drain(struct nmt_writer *w, struct nmt_ring *r)
 struct cursor {
     struct nmt_ring *ring;
     struct nmt_thread *slot;
-    const struct nmt_ev *ev; /* the next record to apply; NULL when done */
-    uint64_t pos;            /* just past ev */
-    uint64_t end, settled;   /* the round's end (B); below `settled` (A, or 0), settled */
-    uint64_t released;       /* given back to the producer up to here */
-    uint32_t n;              /* records applied */
-    int dead;                /* the slot's thread had exited when the round began */
+    const struct nmt_ev *ev;   /* the next record to apply; NULL when done */
+    uint64_t pos;              /* just past ev */
+    struct nmt_ring_reader rd; /* reads up to the round's end (B) */
+    uint64_t settled;          /* records below it (A, or 0) are settled */
+    uint64_t released;         /* given back to the producer up to here */
+    uint64_t woke;             /* waiting producers last woken at this position */
+    uint32_t n;                /* records applied by run (its release cadence) */
+    int dead;                  /* the slot's thread had exited when the round began */
 };
 
-/* The next event record of r from *pos on (shorter records are skipped),
- * or NULL at end. */
-static inline const struct nmt_ev *next_event(struct nmt_ring *r, uint64_t *pos, uint64_t end)
+/* The next event record from *pos on (shorter records are skipped), or
+ * NULL at rd's end. */
+static inline const struct nmt_ev *next_event(const struct nmt_ring_reader *rd, uint64_t *pos)
 {
     const void *rec;
     uint32_t len;
-    while ((rec = nmt_ring_next(r, pos, end, &len)) != NULL)
+    while ((rec = nmt_ring_read(rd, pos, &len)) != NULL)
         if (len >= NMT_EV_FREE_SIZE)
             return rec;
     return NULL;
@@ -325,33 +350,37 @@ static inline const struct nmt_ev *next_event(struct nmt_ring *r, uint64_t *pos,
 
 static void cursor_release(struct cursor *c)
 {
-    nmt_ring_release_to(c->ring, c->released = c->pos);
-    nmt_wake_beat(&nmt__bell);
+    give_back(c->ring, c->released = c->pos, &c->woke);
 }
 
 /* Applies c's records from its next one on while their seq is at most
  * limit (the smallest seq another ring has next): the rings' records
  * interleave in runs, each taken without the heap. Leaves c at its first
  * record past limit, or done. Returns how many were applied. */
-static uint64_t run(struct nmt_writer *w, struct cursor *c, uint64_t limit)
+static ALWAYS_INLINE uint64_t run_as(struct nmt_writer *w, struct cursor *c, uint64_t limit,
+                                     int exact)
 {
     struct nmt_ring *r = c->ring;
     const struct nmt_ev *ev = c->ev;
-    uint64_t pos = c->pos, end = c->end, settled = c->settled, applied = 0;
+    const struct nmt_ring_reader rd = c->rd;
+    uint64_t pos = c->pos, settled = c->settled, applied = 0;
     uint32_t n = c->n;
     do {
-        process(w, ev, pos <= settled);
+        process(w, ev, pos <= settled, exact);
         applied++;
-        if ((++n & (RELEASE_EVERY - 1)) == 0) {
-            nmt_ring_release_to(r, c->released = pos);
-            nmt_wake_beat(&nmt__bell);
-        }
-        ev = next_event(r, &pos, end);
+        if ((++n & (RELEASE_EVERY - 1)) == 0)
+            give_back(r, c->released = pos, &c->woke);
+        ev = next_event(&rd, &pos);
     } while (ev != NULL && ev->seq <= limit);
     c->ev = ev;
     c->pos = pos;
     c->n = n;
     return applied;
+}
+
+static uint64_t run(struct nmt_writer *w, struct cursor *c, uint64_t limit)
+{
+    return exact_rate() ? run_as(w, c, limit, 1) : run_as(w, c, limit, 0);
 }
 
 /* A binary min-heap of cursors by the seq of their next record. */
@@ -374,34 +403,41 @@ static inline void sift_down(struct cursor **h, int n, int i)
 
 /* Two rings, the usual busy case, whose records interleave finely: the
  * one with the smaller seq next is picked without a branch (which ring
- * comes next follows no pattern a branch predictor could learn), and the
- * two rings' positions are kept in locals rather than read back through a
- * cursor after every record. Returns how many. */
-static uint64_t merge2(struct nmt_writer *w, struct cursor *a, struct cursor *b)
+ * comes next follows no pattern a branch predictor could learn), and what
+ * the loop needs of the two rings (positions, readers, settled bounds) is
+ * kept in locals rather than read back through a cursor after every
+ * record. Space goes back every RELEASE_EVERY records of the two rings
+ * together, to the ring of the record just applied (a ring's space past
+ * its next record is not free yet). Both must have a record. Returns how
+ * many were applied. */
+static ALWAYS_INLINE uint64_t merge2_as(struct nmt_writer *w, struct cursor *a, struct cursor *b,
+                                        int exact)
 {
     struct cursor *c[2] = {a, b};
+    const struct nmt_ring_reader rd[2] = {a->rd, b->rd};
+    const uint64_t settled[2] = {a->settled, b->settled};
     const struct nmt_ev *ev[2] = {a->ev, b->ev};
     uint64_t pos[2] = {a->pos, b->pos}, applied = 0;
-    uint32_t n[2] = {a->n, b->n};
-    while (ev[0] != NULL && ev[1] != NULL) {
-        int i = ev[1]->seq < ev[0]->seq;
-        process(w, ev[i], pos[i] <= c[i]->settled);
-        applied++;
-        if ((++n[i] & (RELEASE_EVERY - 1)) == 0) {
-            nmt_ring_release_to(c[i]->ring, c[i]->released = pos[i]);
-            nmt_wake_beat(&nmt__bell);
-        }
-        ev[i] = next_event(c[i]->ring, &pos[i], c[i]->end);
+    int i;
+    do {
+        i = ev[1]->seq < ev[0]->seq;
+        process(w, ev[i], pos[i] <= settled[i], exact);
+        if ((++applied & (RELEASE_EVERY - 1)) == 0)
+            give_back(c[i]->ring, c[i]->released = pos[i], &c[i]->woke);
+        ev[i] = next_event(&rd[i], &pos[i]);
+        if (ev[i] != NULL) /* applied a record or two from now */
+            nmt_livetab_prefetch(&w->live, ev[i]->arg[0]);
+    } while (ev[i] != NULL); /* only the ring just read can have ended */
+    for (int j = 0; j < 2; j++) {
+        c[j]->ev = ev[j];
+        c[j]->pos = pos[j];
     }
-    for (int i = 0; i < 2; i++) {
-        c[i]->ev = ev[i];
-        c[i]->pos = pos[i];
-        c[i]->n = n[i];
-    }
-    struct cursor *rest = a->ev != NULL ? a : b;
-    if (rest->ev != NULL)
-        applied += run(w, rest, UINT64_MAX);
-    return applied;
+    return applied + run_as(w, c[!i], UINT64_MAX, exact);
+}
+
+static uint64_t merge2(struct nmt_writer *w, struct cursor *a, struct cursor *b)
+{
+    return exact_rate() ? merge2_as(w, a, b, 1) : merge2_as(w, a, b, 0);
 }
 
 /* Applies the records of the n cursors in seq order; returns how many. */
@@ -410,7 +446,7 @@ static uint64_t merge(struct nmt_writer *w, struct cursor *c, int n)
     struct cursor *h[MERGE_MAX];
     int k = 0;
     for (int i = 0; i < n; i++) {
-        c[i].ev = next_event(c[i].ring, &c[i].pos, c[i].end);
+        c[i].ev = next_event(&c[i].rd, &c[i].pos);
         if (c[i].ev != NULL)
             h[k++] = &c[i];
     }
@@ -501,8 +537,8 @@ static int open_round(struct nmt_writer *w, struct cursor *c, uint64_t *drained)
     }
     for (int i = 0; i < n; i++) {
         struct nmt_ring *r = c[i].ring;
-        c[i].pos = c[i].released = nmt_ring_position(r);
-        c[i].end = nmt_ring_committed(r); /* B */
+        c[i].pos = c[i].released = c[i].woke = nmt_ring_position(r);
+        c[i].rd = nmt_ring_reader_at(r, nmt_ring_committed(r)); /* B */
         if (!whole)
             c[i].settled = 0;
     }

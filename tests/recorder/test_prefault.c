@@ -42,47 +42,77 @@ static long resident_pages(void)
     return resident;
 }
 
-Test(prefault, tables_resident_entries_kept)
+/* Marks the word at each page step of [p, p + n) (where the fallback
+ * touches), or checks the marks are still there. */
+static void page_marks(void *p, size_t n, size_t elem, int check)
+{
+    for (size_t off = 0; off < n; off += PG) {
+        unsigned char *e = (unsigned char *)p + (off & ~(elem - 1));
+        unsigned char want = (unsigned char)(0x11 + off / PG);
+        if (check)
+            cr_assert_eq(*e, want, "the byte at +%zu changed", off);
+        else
+            *e = want;
+    }
+}
+
+/* Fills the tables' page-step words and one entry of each (a live sample,
+ * its filter marks, a rule), runs prefault, and checks that every page is
+ * resident and private and nothing changed. */
+static void check_prefault(void (*prefault)(void))
 {
     rec_setup(512 * 1024, NMT_UNWIND_AUTO);
-    /* One entry in each table before: a live sample, its filter marks, a rule. */
     void *sample = (void *)(uintptr_t)0x7f0000123450ull;
     cr_assert_eq(nmt_liveset_insert(&nmt__liveset, sample), 0);
     nmt_addrfilter_add(&nmt__filter, sample);
     struct nmt_cfi_rule rule = {.cfa_reg = NMT_CFI_RSP, .cfa_off = 16, .rbp_how = NMT_CFI_SAME};
     nmt__rule_cache_put(0x401234, 7, &rule);
-
-    size_t absent = absent_pages(nmt__filter.count, sizeof(nmt__filter.count)) +
-                    absent_pages(&nmt__liveset, sizeof(nmt__liveset)) +
+    page_marks(nmt__filter.count, sizeof(nmt__filter.count), 1, 0);
+    size_t absent = absent_pages(&nmt__liveset, sizeof(nmt__liveset)) +
                     absent_pages(nmt__rule_cache_table(), nmt__rule_cache_bytes());
     cr_assert_gt(absent, 64, "the tables were touched before the test: %zu pages absent", absent);
     long before = resident_pages();
-    nmt__tables_prefault();
+    prefault();
     long grown = resident_pages() - before;
 
     cr_assert_eq(absent_pages(nmt__filter.count, sizeof(nmt__filter.count)), 0);
     cr_assert_eq(absent_pages(&nmt__liveset, sizeof(nmt__liveset)), 0);
     cr_assert_eq(absent_pages(nmt__rule_cache_table(), nmt__rule_cache_bytes()), 0);
-    /* Private pages, not the zero page a read would have mapped. */
-    cr_assert_geq(grown, (long)absent * 9 / 10, "%ld pages grown for %zu absent", grown, absent);
+    /* Private pages, not the zero page a read would have mapped (that
+     * grows nothing). Half: the kernel's count may lag by 32 pages per CPU. */
+    cr_assert_geq(grown, (long)absent / 2, "%ld pages grown for %zu absent", grown, absent);
 
-    cr_assert(nmt_addrfilter_maybe(&nmt__filter, sample));
+    page_marks(nmt__filter.count, sizeof(nmt__filter.count), 1, 1);
+    cr_assert(nmt_addrfilter_slot_maybe(&nmt__filter, sample));
     struct nmt_cfi_rule got;
     cr_assert(nmt__rule_cache_get(0x401234, 7, &got));
     cr_assert_eq(got.cfa_off, 16);
     cr_assert_eq(nmt_liveset_remove(&nmt__liveset, sample), 1);
 }
 
-/* At rate 1 neither the live set nor the filter's slot level is used
- * (every free is recorded): both stay unpopulated. */
-Test(prefault, rate1_leaves_the_live_set_and_the_slot_level)
+Test(prefault, tables_resident_entries_kept)
 {
-    rec_setup(1, NMT_UNWIND_FP);
-    size_t absent = absent_pages(&nmt__liveset, sizeof(nmt__liveset));
+    check_prefault(nmt__tables_prefault);
+}
+
+/* The fallback for kernels without MADV_POPULATE_WRITE: an atomic add of 0
+ * to one word per page. */
+Test(prefault, fallback_touch_keeps_entries)
+{
+    check_prefault(nmt__tables_prefault_by_touch);
+}
+
+/* At rate 1 neither the slot level nor the live set is kept: both stay
+ * unpopulated; the rule cache is the fast unwinder's at any rate. */
+Test(prefault, rate1_only_the_rule_cache)
+{
+    rec_setup(1, NMT_UNWIND_AUTO);
+    size_t set = absent_pages(&nmt__liveset, sizeof(nmt__liveset));
     size_t slots = absent_pages(nmt__filter.count, sizeof(nmt__filter.count));
-    cr_assert_gt(absent, 64);
+    cr_assert_gt(set, 64);
     cr_assert_gt(slots, 32);
     nmt__tables_prefault();
-    cr_assert_eq(absent_pages(&nmt__liveset, sizeof(nmt__liveset)), absent);
+    cr_assert_eq(absent_pages(&nmt__liveset, sizeof(nmt__liveset)), set);
     cr_assert_eq(absent_pages(nmt__filter.count, sizeof(nmt__filter.count)), slots);
+    cr_assert_eq(absent_pages(nmt__rule_cache_table(), nmt__rule_cache_bytes()), 0);
 }

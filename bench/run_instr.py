@@ -64,9 +64,11 @@ UNWIND_FNS = {"nmt__capture", "safe_access_mem", "stack_bounds", "stack_end_abov
               "fast_walk", "first_foreign", "same_stack", "backtrace", "take_stack",
               "nmt__gate_enter", "nmt__gate_leave"}
 UNWIND_FILES = ("???", "nmt_unwind", "nmt_cfi", "nmt_forkgate")  # file name prefixes
-WRITER_FILES = {"nmt_writer.c", "nmt_livetab.c", "nmt_stacktab.c", "nmt_snapshot.c",
+WRITER_FILES = {"nmt_writer.c", "nmt_livetab.c", "nmt_livetab.h", "nmt_stacktab.c", "nmt_snapshot.c",
                 "nmt_smaps.c", "nmt_os.c", "nmt_mmap_model.c", "nmt_wheap.c", "nmt_enc.c"}
-WRITER_FNS = {"intern", "apply_alloc", "apply_free", "process", "nmt_sampler_weight"}
+# run: the writer's merge of the rings (nmt_writer.c), with the ring and stack
+# table headers inlined into it (nmt_cfi_insn.c's run is the unwinder's, by file).
+WRITER_FNS = {"intern", "apply_alloc", "apply_free", "process", "nmt_sampler_weight", "run"}
 PARTS = ["hooks' fast path (malloc, free, calloc, realloc)", "unwinding",
          "sampled path, the rest (decision, gap, live set, filter marks, ring pushes, slow frees)",
          "writer thread", "JVM bridge", "program and glibc (vs plain)"]

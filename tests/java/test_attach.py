@@ -16,6 +16,12 @@ cycles     20 attach/detach cycles on one JVM: each gives a profile (one more
            output is unchanged, no crash, and its RSS after the last detach is
            within 8 MiB of before the first attach (a JVM whose heap is
            pre-touched and whose RSS was seen to settle first).
+rate1      attaches at rate 1, 4096 and 1 again into one JVM, the sessions
+           switching the recorder's tables between their two set-ups (at rate
+           1 no address filter, every free recorded): each profile names the
+           JNI leak with its Java frames, at rate 1 (every block recorded) its
+           growth is within 15 % of the program's count, and the JVM's output
+           is unchanged.
 jemalloc   the same JVM with libjemalloc.so.2 preloaded: the JNI leak is found.
 preloaded  a JVM started with LD_PRELOAD=libnmtrace.so: refused, with the
            profile it is already recording to.
@@ -210,6 +216,38 @@ def case_cycles(c):
         t.kill()
 
 
+def case_rate1(c):
+    """Attaches at rate 1, then at 4096, then at 1 again, into one JVM."""
+    t = Target(c, blocks=20, direct=0, tick_ms=10)
+    try:
+        t.wait_ticks(50)
+        profs = []
+        for rate in (1, 4096, 1):
+            p = attach(c, "--duration", 2, "--interval", 1, "--rate", rate, t.pid)
+            profs.append((rate, p.stdout.strip().splitlines()[-1]))
+        t.wait_ticks(len(t.ticks()) + 1)
+        finished_ok(c, t, "rate1")
+    finally:
+        t.kill()
+    ticks = t.ticks()
+    for rate, prof in profs:
+        info = nmtj.read_profile(prof)
+        nmtj.check(info["snapshots"] >= 2, "rate %d: %d snapshots in 2 s at --interval 1" % (rate, info["snapshots"]))
+        java_named(c, prof, r"^nmex_session_open$", r"^NativeLib\.leak")
+        if rate != 1:
+            continue
+        # Every block recorded: the growth between the first and the last
+        # snapshot is the program's own count between them (its counter
+        # lines are 10 ms apart: 15 % allows for where the instants fall).
+        start = nmtj.nmtprof.Profile(prof).header["start_monotonic"]
+        (s0, t0), (s1, t1) = info["times"][0], info["times"][-1]
+        truth = value_at(ticks, start + int(t1 * 1e9), 1) - value_at(ticks, start + int(t0 * 1e9), 1)
+        got = site_growth(c, prof, s0, r"^nmex_session_open$")
+        print("rate 1: JNI growth %d bytes, truth %d" % (got, truth))
+        nmtj.check(truth >= 200 * 1000, "only %d JNI bytes leaked in the window: too few to judge" % truth)
+        nmtj.check(nmtj.within(got, truth, 0.15), "rate 1: JNI growth %d, truth %d" % (got, truth))
+
+
 def case_jemalloc(c):
     found = [j for j in JEMALLOC if os.path.exists(j)]
     if not found:
@@ -351,7 +389,7 @@ def case_errors(c):
     one_line_fail(d, 2, "detach")
 
 
-CASES = {"leak": case_leak, "cycles": case_cycles, "jemalloc": case_jemalloc, "preloaded": case_preloaded,
+CASES = {"leak": case_leak, "cycles": case_cycles, "rate1": case_rate1, "jemalloc": case_jemalloc, "preloaded": case_preloaded,
          "disabled": case_disabled, "late": case_late, "errors": case_errors, "jcmd": case_jcmd}
 
 

@@ -276,6 +276,12 @@ Test(livetab, many_orphans_expire_and_the_table_and_queue_shrink)
     nmt_livetab_destroy(&t);
 }
 
+static uint64_t lcg(uint64_t *x)
+{
+    *x = *x * 6364136223846793005ull + 1442695040888963407ull;
+    return *x >> 33;
+}
+
 Test(livetab, two_million_live, .timeout = 120)
 {
     enum { N = 2000000 };
@@ -285,8 +291,7 @@ Test(livetab, two_million_live, .timeout = 120)
     uint64_t *ptrs = malloc(N * sizeof(*ptrs));
     for (uint32_t i = 0; i < N; i++) {
         /* Distinct 16-aligned addresses, scattered like a heap's. */
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        ptrs[i] = ((uint64_t)i << 24 | (x >> 40)) << 4 | 0x10;
+        ptrs[i] = ((uint64_t)i << 24 | (lcg(&x) >> 7)) << 4 | 0x10;
         cr_assert_eq(nmt_livetab_alloc(&t, ptrs[i], i + 1, i % 7 + 1, i, 0, NULL), 1);
     }
     cr_assert_eq(nmt_livetab_count(&t), N);
@@ -404,8 +409,7 @@ Test(livetab, churn_matches_a_model)
     uint64_t seq = 1, x = 99, nlive = 0;
     for (uint32_t r = 1; r <= ROUNDS; r++) {
         for (int k = 0; k < 2000; k++) {
-            x = x * 6364136223846793005ull + 1442695040888963407ull;
-            uint32_t i = (uint32_t)(x >> 33) % P;
+            uint32_t i = (uint32_t)(lcg(&x) % P);
             uint64_t p = (uint64_t)(i + 1) << 4;
             if (live_seq[i]) {
                 struct nmt_live out;
@@ -452,12 +456,6 @@ Test(livetab, idle_slots_do_not_make_the_table_grow)
     cr_assert_leq(most, 4096, "the table grew to %lu slots", (unsigned long)most);
     cr_assert_eq(nmt_livetab_count(&t), 0);
     nmt_livetab_destroy(&t);
-}
-
-static uint64_t lcg(uint64_t *x)
-{
-    *x = *x * 6364136223846793005ull + 1442695040888963407ull;
-    return *x >> 33;
 }
 
 /* Three rings, a few addresses reused over and over, events committed in seq

@@ -177,6 +177,27 @@ static void *reader(void *arg)
     return NULL;
 }
 
+/* Starts n readers, reader i counting into res[i]. */
+static void readers_start(pthread_t *t, long (*res)[3], int n)
+{
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, reader, res[i]), 0);
+}
+
+/* Joins the n readers and sums their counts: answers that differed from
+ * the single-threaded ones, that agreed, and NOMODULE while rebuilding. */
+static void readers_join(pthread_t *t, long (*res)[3], int n, long *wrong, long *right,
+                         long *nomodule)
+{
+    *wrong = *right = *nomodule = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(t[i], NULL);
+        *wrong += res[i][0];
+        *right += res[i][1];
+        *nomodule += res[i][2];
+    }
+}
+
 /* Each rebuild puts the objects at other places in the list (the double in
  * test_cfi.c), so a reader that mixed two lists would give another rule. */
 Test(cfi_life, readers_while_the_list_is_forgotten_and_rebuilt, .timeout = 120)
@@ -185,8 +206,7 @@ Test(cfi_life, readers_while_the_list_is_forgotten_and_rebuilt, .timeout = 120)
     cr_assert_gt(naddr, 32);
     pthread_t t[4];
     long res[4][3] = {{0}};
-    for (int i = 0; i < 4; i++)
-        cr_assert_eq(pthread_create(&t[i], NULL, reader, res[i]), 0);
+    readers_start(t, res, 4);
     uint32_t g0 = nmt_cfi_generation();
     atomic_store(&cfi_fake_shift, 1);
     int calls0 = atomic_load(&cfi_iterate_calls);
@@ -195,13 +215,8 @@ Test(cfi_life, readers_while_the_list_is_forgotten_and_rebuilt, .timeout = 120)
         for (volatile int spin = 0; spin < 2000; spin++)
             ;
     }
-    long wrong = 0, right = 0, nomodule = 0;
-    for (int i = 0; i < 4; i++) {
-        pthread_join(t[i], NULL);
-        wrong += res[i][0];
-        right += res[i][1];
-        nomodule += res[i][2];
-    }
+    long wrong, right, nomodule;
+    readers_join(t, res, 4, &wrong, &right, &nomodule);
     int walks = atomic_load(&cfi_iterate_calls) - calls0;
     fprintf(stderr, "concurrent lookups: %ld right, %ld wrong, %ld while rebuilding; %d walks\n",
             right, wrong, nomodule, walks);
@@ -239,8 +254,7 @@ Test(cfi_life, readers_while_libraries_come_and_go, .timeout = 120)
     cr_assert_gt(naddr, 32);
     pthread_t t[2];
     long res[2][3] = {{0}};
-    for (int i = 0; i < 2; i++)
-        cr_assert_eq(pthread_create(&t[i], NULL, reader, res[i]), 0);
+    readers_start(t, res, 2);
     uint32_t g0 = nmt_cfi_generation();
     for (int i = 0; i < 200; i++) {
         void *h = dlopen(CFI_DSO_PATH, RTLD_NOW | RTLD_LOCAL);
@@ -248,12 +262,8 @@ Test(cfi_life, readers_while_libraries_come_and_go, .timeout = 120)
         cr_assert_eq(dlclose(h), 0);
     }
     atomic_store(&readers_stop, 1);
-    long wrong = 0, right = 0;
-    for (int i = 0; i < 2; i++) {
-        pthread_join(t[i], NULL);
-        wrong += res[i][0];
-        right += res[i][1];
-    }
+    long wrong, right, nomodule;
+    readers_join(t, res, 2, &wrong, &right, &nomodule);
     cr_expect_eq(wrong, 0, "%ld answers differ from the single-threaded ones", wrong);
     cr_expect_gt(right, 0);
     cr_expect_geq(nmt_cfi_generation() - g0, 400u, "two forgets per dlclose");

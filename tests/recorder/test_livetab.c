@@ -398,6 +398,28 @@ Test(livetab, a_mark_expires_under_a_live_entry)
     nmt_livetab_destroy(&t);
 }
 
+/* One step of a model test: address p (pool index i) is freed if the
+ * model has it live (settled or not), else allocated with stack i; the
+ * table must agree with the model's live_seq and live count *nlive. */
+static void model_toggle(struct nmt_livetab *t, uint64_t *live_seq, uint32_t i, uint64_t p,
+                         uint64_t seq, uint32_t round, int settled, uint64_t *nlive)
+{
+    if (live_seq[i]) {
+        struct nmt_live out;
+        cr_assert_eq(settled ? nmt_livetab_free_settled(t, p, seq, &out)
+                             : nmt_livetab_free(t, p, seq, round, &out),
+                     1);
+        cr_assert_eq(out.seq, live_seq[i]);
+        cr_assert_eq(out.ptr, p);
+        live_seq[i] = 0;
+        (*nlive)--;
+    } else {
+        cr_assert_eq(nmt_livetab_alloc(t, p, seq, i, 8, round, NULL), 1);
+        live_seq[i] = seq;
+        (*nlive)++;
+    }
+}
+
 /* Many addresses freed and reused over many rounds: the table matches a
  * plain model after every expiry, and its queue holds one entry per mark. */
 Test(livetab, churn_matches_a_model)
@@ -410,19 +432,7 @@ Test(livetab, churn_matches_a_model)
     for (uint32_t r = 1; r <= ROUNDS; r++) {
         for (int k = 0; k < 2000; k++) {
             uint32_t i = (uint32_t)(lcg(&x) % P);
-            uint64_t p = (uint64_t)(i + 1) << 4;
-            if (live_seq[i]) {
-                struct nmt_live out;
-                cr_assert_eq(nmt_livetab_free(&t, p, seq, r, &out), 1);
-                cr_assert_eq(out.seq, live_seq[i]);
-                live_seq[i] = 0;
-                nlive--;
-            } else {
-                cr_assert_eq(nmt_livetab_alloc(&t, p, seq, 1, 1, r, NULL), 1);
-                live_seq[i] = seq;
-                nlive++;
-            }
-            seq++;
+            model_toggle(&t, live_seq, i, (uint64_t)(i + 1) << 4, seq++, r, 0, &nlive);
         }
         nmt_livetab_expire(&t, r);
         cr_assert_eq(nmt_livetab_count(&t), nlive);
@@ -684,23 +694,8 @@ Test(livetab, settled_frees_match_a_model)
     uint32_t round = 1;
     for (int k = 1; k <= OPS; k++) {
         uint32_t i = (uint32_t)(lcg(&x) % P);
-        uint64_t p = 0x10000 + ((uint64_t)i << 4);
-        if (live_seq[i]) {
-            struct nmt_live out;
-            int settled = lcg(&x) % 16 != 0;
-            cr_assert_eq(settled ? nmt_livetab_free_settled(&t, p, seq, &out)
-                                 : nmt_livetab_free(&t, p, seq, round, &out),
-                         1);
-            cr_assert_eq(out.seq, live_seq[i]);
-            cr_assert_eq(out.ptr, p);
-            live_seq[i] = 0;
-            nlive--;
-        } else {
-            cr_assert_eq(nmt_livetab_alloc(&t, p, seq, i, 8, round, NULL), 1);
-            live_seq[i] = seq;
-            nlive++;
-        }
-        seq++;
+        int settled = live_seq[i] != 0 && lcg(&x) % 16 != 0;
+        model_toggle(&t, live_seq, i, 0x10000 + ((uint64_t)i << 4), seq++, round, settled, &nlive);
         if (k % 5000 == 0) {
             nmt_livetab_expire(&t, ++round);
             for (uint32_t j = 0; j < P; j++) {

@@ -60,16 +60,6 @@ static inline int sample_decision(struct nmt_tls *t, size_t size)
     return 1;
 }
 
-/* Whether this thread records now: not inside the recorder (the writer's
- * guard is always held), and recording. Recording implies that the real
- * functions are known (nmt__state is set NMT_ON after resolution), and the
- * acquire makes the filter's set-up for the rate (nmt__every) visible
- * before anything is recorded. */
-static inline int recording(const struct nmt_tls *t)
-{
-    return !t->guard && atomic_load_explicit(&nmt__state, memory_order_acquire) == NMT_ON;
-}
-
 /* Not recording: before the constructor (another preloaded library's init,
  * say) keep taking the slow path until recording starts; once stopped or
  * disabled, stay on the fast path for good. */
@@ -85,7 +75,7 @@ static void not_recording(struct nmt_tls *t)
  * been made yet. Returns 1 when the caller must record the result. */
 static inline int alloc_slow_prologue(struct nmt_tls *t, size_t size)
 {
-    if (NMT_LIKELY(recording(t)))
+    if (NMT_LIKELY(nmt__recording(t)))
         return sample_decision(t, size);
     not_recording(t);
     return 0;
@@ -129,7 +119,7 @@ static NMT_NOINLINE void *malloc_off(struct nmt_tls *t, size_t size)
 static NMT_NOINLINE void *malloc_slow(size_t size)
 {
     struct nmt_tls *t = &nmt__tls;
-    if (NMT_UNLIKELY(!recording(t)))
+    if (NMT_UNLIKELY(!nmt__recording(t)))
         return malloc_off(t, size);
     if (!sample_decision(t, size))
         return nmt__real.malloc(size);
@@ -222,8 +212,7 @@ static NMT_NOINLINE void free_slow(void *p)
 {
     if (p == NULL)
         return; /* never a live sample: 0 is the live set's empty slot */
-    if (NMT_UNLIKELY(nmt__tls.guard ||
-                     atomic_load_explicit(&nmt__state, memory_order_acquire) != NMT_ON)) {
+    if (NMT_UNLIKELY(!nmt__recording(&nmt__tls))) {
         free_off(p);
         return;
     }
@@ -286,8 +275,7 @@ static NMT_NOINLINE void *realloc_slow(void *p, size_t size)
             return NULL;
     }
     struct nmt_tls *t = &nmt__tls;
-    int on = !t->guard && atomic_load_explicit(&nmt__state, memory_order_relaxed) == NMT_ON;
-    int tracked = on && claim_sampled(p);
+    int tracked = nmt__recording(t) && claim_sampled(p);
     /* We may be here for the old block's sake alone: the new size is
      * sampled only if it really crosses the countdown. */
     int s = size != 0 && !countdown_take(t, size) && alloc_slow_prologue(t, size);

@@ -22,11 +22,6 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-static int recording(void)
-{
-    return !nmt__tls.guard && atomic_load_explicit(&nmt__state, memory_order_relaxed) == NMT_ON;
-}
-
 static uint64_t next_seq(void)
 {
     return atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed);
@@ -44,7 +39,7 @@ static void *real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 
 EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-    if (!recording())
+    if (!nmt__recording(&nmt__tls))
         return real_mmap(addr, len, prot, flags, fd, off);
     int fixed = (flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE);
     uint64_t pf = (uint64_t)(uint32_t)prot | ((uint64_t)(uint32_t)flags << 32);
@@ -74,7 +69,7 @@ EXPORT int munmap(void *addr, size_t len)
         if (nmt__real.munmap == NULL)
             return (int)syscall(SYS_munmap, addr, len);
     }
-    if (!recording())
+    if (!nmt__recording(&nmt__tls))
         return nmt__real.munmap(addr, len);
     int saved = errno;
     nmt__record_mmap(NMT_EV_MUNMAP, (uintptr_t)addr, len, 0, 0, (void *)munmap, next_seq());
@@ -92,7 +87,7 @@ EXPORT int mprotect(void *addr, size_t len, int prot)
         if (nmt__real.mprotect == NULL)
             return (int)syscall(SYS_mprotect, addr, len, prot);
     }
-    if (!recording())
+    if (!nmt__recording(&nmt__tls))
         return nmt__real.mprotect(addr, len, prot);
     int saved = errno;
     nmt__record_mmap(NMT_EV_MPROTECT, (uintptr_t)addr, len, (uint32_t)prot, 0, (void *)mprotect,
@@ -118,7 +113,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
         if (nmt__real.mremap == NULL)
             return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, want);
     }
-    if (!recording())
+    if (!nmt__recording(&nmt__tls))
         return nmt__real.mremap(old, old_len, new_len, flags, want);
     /* The sequence is taken before the call: the old range may be reused by
      * another thread as soon as the kernel has moved it. */

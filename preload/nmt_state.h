@@ -80,6 +80,16 @@ struct nmt_tls {
 };
 extern __thread struct nmt_tls nmt__tls __attribute__((tls_model("initial-exec")));
 
+/* Whether this thread records now: not inside the recorder (the writer's
+ * guard is always held), and recording. Recording implies that the real
+ * functions are known (nmt__state is set NMT_ON after resolution), and the
+ * acquire makes the tables' set-up for the rate (nmt__every) visible before
+ * anything is recorded. */
+static inline int nmt__recording(const struct nmt_tls *t)
+{
+    return !t->guard && atomic_load_explicit(&nmt__state, memory_order_acquire) == NMT_ON;
+}
+
 /* ---- loss and diagnostic counters (COUNTERS rec.*, docs/FORMAT.md) ---- */
 struct nmt_counters {
     /* Bumped by any thread, relaxed, never on the unsampled path. */

@@ -262,10 +262,11 @@ static int same_stack(void *const *a, int na, void *const *b, int nb, int room)
 
 /* The fast unwinder (nmt_unwind.c) over this thread's stack, without our
  * own frames, crossing them from start_fp (nmt_unwind_span) when not 0.
- * NMT_UNWIND_FALLBACK: it could not take this stack. Inlined: one call
- * fewer per sample. */
+ * NMT_UNWIND_FALLBACK: it could not take this stack. *walk: its
+ * nmt_unwind_span.replayed (0 when it could not). Inlined: one call fewer
+ * per sample. */
 static inline __attribute__((always_inline)) int fast_walk(void **out, int max, int *cut,
-                                                           uintptr_t start_fp)
+                                                           uintptr_t start_fp, uint64_t *walk)
 {
     struct nmt_tls *t = &nmt__tls;
     if (!stack_bounds(t, (uintptr_t)__builtin_frame_address(0)))
@@ -273,9 +274,10 @@ static inline __attribute__((always_inline)) int fast_walk(void **out, int max, 
     /* The thread's own slot (slot_enter ran): its last walk; none in the
      * shared slot of exited threads. */
     struct nmt_unwind_memo *memo = t->thr != NULL ? &t->thr->unwind_memo : NULL;
-    struct nmt_unwind_span span = {t->stack_hi, nmt__self_lo, nmt__self_hi, memo, 0, start_fp};
+    struct nmt_unwind_span span = {t->stack_hi, nmt__self_lo, nmt__self_hi, memo, 0, start_fp, 0};
     int n = nmt__fast_unwind(out, max, &span);
     *cut = span.cut;
+    *walk = span.replayed;
     return n;
 }
 
@@ -289,12 +291,13 @@ static NMT_NOINLINE int unwind_raw(void **tmp, int want, int room)
     if (mode == NMT_UNWIND_FP)
         return fp_walk(tmp, want);
     int cut, n = NMT_UNWIND_FALLBACK;
+    uint64_t walk;
     void **fast = NULL;
     if (mode == NMT_UNWIND_CHECK && nmt_cfi_usable()) {
         fast = alloca(sizeof(void *) * (size_t)room);
         /* From this frame, as libunwind's walk below: both stacks meet
          * the same frames of ours. */
-        n = fast_walk(fast, room, &cut, (uintptr_t)__builtin_frame_address(0));
+        n = fast_walk(fast, room, &cut, (uintptr_t)__builtin_frame_address(0), &walk);
         if (n == NMT_UNWIND_FALLBACK)
             atomic_fetch_add_explicit(&nmt__ctr.unwind_fallbacks, 1, memory_order_relaxed);
     }
@@ -328,16 +331,19 @@ static NMT_NOINLINE int capture_slow(void **raw, int room, uint32_t max, int *cu
  * With auto, the fast unwinder writes the caller's frames in place; a stack
  * it cannot take is taken by libunwind (rec.unwind_fallbacks), and so is
  * every stack where the rule tables cannot be trusted (attached late:
- * nmt_cfi_usable). */
-static inline __attribute__((always_inline)) uint32_t capture_from(uint64_t *frames, uint32_t max,
-                                                                   void *entry, uintptr_t start_fp)
+ * nmt_cfi_usable). *walk: not 0 when the fast unwinder replayed the
+ * thread's kept walk whole (nmt_unwind_span.replayed): two captures with
+ * the same entry that answer the same number here took the same frames. */
+static inline __attribute__((always_inline)) uint32_t
+capture_from(uint64_t *frames, uint32_t max, void *entry, uintptr_t start_fp, uint64_t *walk)
 {
     void **raw = (void **)(frames + 1);
     int room = (int)max - 1, k = 0, cut = 0;
     frames[0] = (uintptr_t)entry;
     int n = NMT_UNWIND_FALLBACK;
+    *walk = 0;
     if (nmt__cfg.unwind_mode == NMT_UNWIND_AUTO && nmt_cfi_usable()) {
-        n = fast_walk(raw, room, &cut, start_fp);
+        n = fast_walk(raw, room, &cut, start_fp, walk);
         if (n == NMT_UNWIND_FALLBACK)
             atomic_fetch_add_explicit(&nmt__ctr.unwind_fallbacks, 1, memory_order_relaxed);
         k = n;
@@ -353,7 +359,8 @@ static inline __attribute__((always_inline)) uint32_t capture_from(uint64_t *fra
 
 NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry)
 {
-    return capture_from(frames, max, entry, 0);
+    uint64_t walk;
+    return capture_from(frames, max, entry, 0, &walk);
 }
 
 /* The slot to publish into. *late is set when it is the shared slot of
@@ -543,18 +550,43 @@ static inline uint32_t frame_room(void)
 /* start_fp: the caller's own frame address, where the fast unwinder starts
  * crossing the recorder's frames (those below it are skipped). room comes
  * from frame_room(): larger than the native depth only once a JVM was seen,
- * and then there is a bridge to append its frames. */
-static inline __attribute__((always_inline)) uint32_t
-take_stack(uint64_t *frames, uint32_t room, void *entry, uint32_t *flags, void *start_fp)
+ * and then there is a bridge to append its frames. *walk: capture_from's,
+ * 0 when the bridge changed the stack (Java frames are never referred to:
+ * the writer translates them as they come). */
+static inline __attribute__((always_inline)) uint32_t take_stack(uint64_t *frames, uint32_t room,
+                                                                 void *entry, uint32_t *flags,
+                                                                 void *start_fp, uint64_t *walk)
 {
-    uint32_t n = capture_from(frames, nmt__cfg.depth + 1, entry, (uintptr_t)start_fp);
+    uint32_t n = capture_from(frames, nmt__cfg.depth + 1, entry, (uintptr_t)start_fp, walk);
     if (room > nmt__cfg.depth + 1) { /* frame_room saw a JVM */
+        uint32_t native = n;
         n = nmt_jvm_append(frames, n, room);
         /* Java frames, when any, come last: tell the writer to translate. */
         if (n > 0 && (frames[n - 1] >> 63))
             *flags |= NMT_EVF_JAVA;
+        if (n != native || (*flags & NMT_EVF_JAVA))
+            *walk = 0;
     }
     return n;
+}
+
+/* Whether the stack just taken (take_stack's walk, its entry) is that of
+ * r's last event that carried a stack: its event then carries none
+ * (NMT_EVF_SAME). Both were replayed whole from one kept walk, unchanged
+ * in between, so their frames are the same; r's note is cleared with the
+ * ring, and set only by a committed event (note_stack), so the writer has
+ * applied, or will apply first, the event it refers to. */
+static inline int stack_repeats(const struct nmt_ring *r, uint64_t walk, void *entry)
+{
+    return walk != 0 && walk == r->last_walk && (uintptr_t)entry == r->last_entry;
+}
+
+/* After a committed event that carried a stack (its frames, or
+ * NMT_EVF_SAME): what the next one may refer to. */
+static inline void note_stack(struct nmt_ring *r, uint64_t walk, void *entry)
+{
+    r->last_walk = walk;
+    r->last_entry = (uintptr_t)entry;
 }
 
 /* Fills the allocation event reserved at ev, in place: its fields are
@@ -570,7 +602,15 @@ put_alloc(struct nmt_ev *ev, uint32_t nframes, uint32_t flags, uint64_t seq, voi
     ev->seq = seq;
     ev->arg[0] = (uintptr_t)ptr;
     ev->arg[1] = size;
-    ev->arg[2] = ev->arg[3] = 0;
+    if (!(flags & NMT_EVF_SAME)) /* its record ends before them (NMT_EV_SAME_ALLOC_SIZE) */
+        ev->arg[2] = ev->arg[3] = 0;
+}
+
+/* The length of the allocation event put_alloc filled. */
+static inline uint32_t alloc_len(uint32_t nframes, uint32_t flags)
+{
+    return flags & NMT_EVF_SAME ? (uint32_t)NMT_EV_SAME_ALLOC_SIZE
+                                : (uint32_t)(sizeof(struct nmt_ev) + nframes * sizeof(uint64_t));
 }
 
 static void *sampled_alloc(void *ptr, size_t size, void *entry)
@@ -604,7 +644,8 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
         nmt_ring_reserve(thr->ring, (uint32_t)(sizeof(struct nmt_ev) + room * sizeof(uint64_t)));
     uint64_t *frames = ev != NULL ? ev->frames : alloca(room * sizeof(uint64_t));
     uint32_t flags = 0;
-    uint32_t n = take_stack(frames, room, entry, &flags, __builtin_frame_address(0));
+    uint64_t walk;
+    uint32_t n = take_stack(frames, room, entry, &flags, __builtin_frame_address(0), &walk);
     if (nmt__exact && nmt_liveset_insert(&nmt__liveset, ptr) != 0) {
         /* Both buckets full: 16 live samples hash there. Lost, and counted. */
         atomic_fetch_add_explicit(&nmt__ctr.liveset_full, 1, memory_order_relaxed);
@@ -614,9 +655,13 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
         return ptr;
     }
     int published;
+    if (stack_repeats(thr->ring, walk, entry)) {
+        n = 0;
+        flags = NMT_EVF_SAME;
+    }
     if (ev != NULL) {
         put_alloc(ev, n, flags, seq, ptr, size);
-        nmt_ring_shrink(thr->ring, ev, (uint32_t)(sizeof(struct nmt_ev) + n * sizeof(uint64_t)));
+        nmt_ring_shrink(thr->ring, ev, alloc_len(n, flags));
         commit(thr);
         published = 1;
     } else {
@@ -625,6 +670,7 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
         published = publish(thr, &head, frames, n) == 0;
     }
     if (published) {
+        note_stack(thr->ring, walk, entry);
         if (nmt__exact)
             nmt_addrfilter_add(&nmt__filter, ptr); /* only now may a free look for it */
         if (nmt__cfg.growth)
@@ -709,10 +755,18 @@ static void record_mmap(int type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_
     uint64_t *frames = alloca(room * sizeof(uint64_t));
     /* Only the calls that create or commit pages need a stack: the others
      * act on ranges whose owners are already known. */
-    if (type == NMT_EV_MMAP || type == NMT_EV_MPROTECT || type == NMT_EV_MREMAP)
-        n = take_stack(frames, room, entry, &head.flags, __builtin_frame_address(0));
+    int stacked = type == NMT_EV_MMAP || type == NMT_EV_MPROTECT || type == NMT_EV_MREMAP;
+    uint64_t walk = 0;
+    if (stacked)
+        n = take_stack(frames, room, entry, &head.flags, __builtin_frame_address(0), &walk);
+    if (stacked && stack_repeats(thr->ring, walk, entry)) {
+        n = 0;
+        head.flags = NMT_EVF_SAME;
+    }
     if (publish(thr, &head, frames, n) != 0)
         count_drop(thr, type == NMT_EV_MMAP ? a1 : 0);
+    else if (stacked)
+        note_stack(thr->ring, walk, entry);
     slot_leave(late);
     t->guard--;
 }

@@ -186,8 +186,17 @@ struct nmt_ev {
     uint64_t arg[4];
     uint64_t frames[]; /* leaf first; frame 0 is the entry point */
 };
-#define NMT_EVF_JAVA     1u /* frames end with the JVM bridge's raw Java frames */
+#define NMT_EVF_JAVA 1u /* frames end with the JVM bridge's raw Java frames */
+/* No frames (nframes 0): the stack is the one of the last event before it in
+ * the same ring that carried a stack, which had these very frames, no Java
+ * frames, and came from the same thread or the ring's earlier owner. The
+ * producer sets it only when the fast unwinder replayed both stacks whole
+ * from one unchanged walk (nmt_capture.c); the writer keeps the id it gave
+ * that stack per ring (nmt_ring's last_stack, cleared with the ring). */
+#define NMT_EVF_SAME     2u
 #define NMT_EV_FREE_SIZE (offsetof(struct nmt_ev, arg) + sizeof(uint64_t))
+/* An allocation with NMT_EVF_SAME: arg[0] and arg[1] only. */
+#define NMT_EV_SAME_ALLOC_SIZE (offsetof(struct nmt_ev, arg) + 2 * sizeof(uint64_t))
 
 /* ---- the sampled path (nmt_capture.c) ---- */
 NMT_HIDDEN void *nmt__sampled_alloc(void *ptr, size_t size, void *entry);

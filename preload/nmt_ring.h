@@ -52,11 +52,17 @@ struct nmt_ring {
     uint64_t half_next;  /* nmt_ring_past_half looks at head again from this tail on */
     /* Producer-owned extras the recorder needs (drop counters, the owning
      * thread's serial, ...) belong here, on the producer's line. */
+    /* What the producer knows of the last record it committed that carried
+     * a stack (nmt_capture.c: the walk that took it, its entry point; 0:
+     * nothing to refer to). Cleared with the ring, as the consumer's
+     * last_stack is: neither outlives the records. */
+    uint64_t last_walk, last_entry;
 
     /* Consumer line: written by the consumer only. */
     _Alignas(NMT_RING_CACHELINE) _Atomic uint64_t head; /* start of unreleased records */
     uint64_t next;       /* head after the peeked record, published by release */
     uint64_t tail_cache; /* the producer's tail, as last seen */
+    uint32_t last_stack; /* the consumer's id for that record's stack (nmt_writer.c) */
 
     _Alignas(NMT_RING_CACHELINE) unsigned char data[];
 };
@@ -83,9 +89,11 @@ static inline void nmt_ring_init(struct nmt_ring *r, uint32_t capacity)
     r->pend = 0;
     r->head_cache = 0;
     r->half_next = capacity / 2;
+    r->last_walk = r->last_entry = 0;
     atomic_init(&r->head, 0);
     r->next = 0;
     r->tail_cache = 0;
+    r->last_stack = 0;
 }
 
 /* The largest payload nmt_ring_reserve accepts. Keeping records to half the

@@ -388,9 +388,11 @@ static NMT_NO_ASAN NMT_NOINLINE int walk_from(void **out, int max, struct nmt_un
     w.hi = span->stack_hi, w.out = out, w.max = max, w.memo = span->memo;
     if (w.memo == NULL) {
         scratch.n = 0;
+        scratch.walks = 0;
         w.memo = &scratch;
     }
     struct nmt_unwind_memo *const memo = w.memo;
+    memo->walks++; /* its states are written over from here on */
     w.n = n, w.cut = w.ended = w.given = w.i = w.mi = 0;
     w.key = key, w.sp = sp, w.bp = bp;
     const uintptr_t self_lo = span->self_lo, self_len = span->self_hi - span->self_lo;
@@ -437,6 +439,7 @@ NMT_HIDDEN NMT_NO_ASAN NMT_NOINLINE int nmt__fast_unwind(void **out, int max,
      * scheduled before the prologue). */
     const uintptr_t own = (uintptr_t)__builtin_frame_address(0), hi = span->stack_hi;
     span->cut = 0;
+    span->replayed = 0;
     if (own >= hi || hi - own < 16 || (own & 7) != 0)
         return NMT_UNWIND_FALLBACK;
     const uintptr_t self_lo = span->self_lo, self_len = span->self_hi - span->self_lo;
@@ -464,8 +467,10 @@ NMT_HIDDEN NMT_NO_ASAN NMT_NOINLINE int nmt__fast_unwind(void **out, int max,
     const struct nmt_unwind_memo *m = span->memo;
     if (crossed && m != NULL && m->gen == nmt_cfi_generation() && m->hi == hi) {
         int whole = replay_whole(out, 1, max, ip - 1, sp, fp, m);
-        if (whole >= 0)
+        if (whole >= 0) {
+            span->replayed = m->walks;
             return whole;
+        }
     }
     return walk_from(out, max, span, ip - 1, sp, fp, 1, crossed);
 #else

@@ -32,10 +32,12 @@ struct nmt_unwind_state {
     uintptr_t key, sp, bp, bp_at;
 };
 struct nmt_unwind_memo {
-    uint32_t gen; /* the rules' generation */
-    int n;        /* states kept */
-    int ended;    /* the last one's rule was END */
-    uintptr_t hi; /* the stack's end the walk was bounded by */
+    uint64_t walks; /* walks that may have changed what is kept: the kept walk is
+                     * the same while this is */
+    uint32_t gen;   /* the rules' generation */
+    int n;          /* states kept */
+    int ended;      /* the last one's rule was END */
+    uintptr_t hi;   /* the stack's end the walk was bounded by */
     struct nmt_unwind_state st[NMT_UNWIND_MEMO_MAX];
 };
 
@@ -54,6 +56,10 @@ struct nmt_unwind_span {
     struct nmt_unwind_memo *memo; /* the thread's last walk; NULL: none */
     int cut;
     uintptr_t start_fp;
+    /* Set on return: memo->walks when the frames are those of the kept
+     * walk, replayed whole without changing it (so two walks that answer
+     * the same number here output the same frames); 0 otherwise. */
+    uint64_t replayed;
 };
 
 /* Fills out[] (room for max) with the return addresses of the frames of the

@@ -112,15 +112,35 @@ static inline uint32_t intern(struct nmt_writer *w, const struct nmt_ev *ev)
 /* The event code is inlined into the merge's loops (run, step). */
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
-static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev, int exact)
+/* The stack id of a stack-carrying event of the ring whose last_stack is
+ * *last: interned from its frames, or, for an event without them
+ * (NMT_EVF_SAME), the id of the ring's last such event, which this writer
+ * applied before it (rings are read in order; a ring and its last_stack
+ * are cleared together). 0, counted, when that stack could not be
+ * interned: the event's own frames would have been the same. */
+static ALWAYS_INLINE uint32_t stack_of(struct nmt_writer *w, const struct nmt_ev *ev,
+                                       uint32_t *last)
 {
-    uint32_t id = intern(w, ev);
+    if (ev->flags & NMT_EVF_SAME) {
+        if (*last == 0)
+            nmt__ctr.internal_errors++;
+        return *last;
+    }
+    return *last = intern(w, ev);
+}
+
+static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev *ev, uint32_t *last,
+                                      int exact)
+{
+    uint32_t id = stack_of(w, ev, last);
     uint64_t size = ev->arg[1];
     double weight = weight_of(size, exact);
     w->samples++;
     if (id == 0)
         return;
-    struct nmt_stack_totals *st = nmt_stacktab_last_totals(&w->stacks);
+    /* The stack interned last may be another ring's when nothing was. */
+    struct nmt_stack_totals *st = (ev->flags & NMT_EVF_SAME) ? nmt_stacktab_totals(&w->stacks, id)
+                                                             : nmt_stacktab_last_totals(&w->stacks);
     st->alloc_bytes += weight * (double)size;
     st->alloc_objects += weight;
     st->alloc_samples++;
@@ -170,12 +190,13 @@ static ALWAYS_INLINE void apply_free(struct nmt_writer *w, const struct nmt_ev *
     w->live_est -= weight * (double)out.size;
 }
 
-/* Copies an mmap-family event into the hold-back list. */
-static void hold_mmap(struct nmt_writer *w, const struct nmt_ev *ev)
+/* Copies an mmap-family event into the hold-back list. Its stack is taken
+ * now, in ring order (stack_of). */
+static void hold_mmap(struct nmt_writer *w, const struct nmt_ev *ev, uint32_t *last)
 {
     uint32_t id = 0;
-    if (ev->nframes > 0)
-        id = intern(w, ev);
+    if (ev->nframes > 0 || (ev->flags & NMT_EVF_SAME))
+        id = stack_of(w, ev, last);
     if (w->held_n == w->held_cap) {
         size_t cap = w->held_cap ? w->held_cap * 2 : 256;
         struct nmt_held *p = realloc(w->held, cap * sizeof(*p));
@@ -233,18 +254,19 @@ static void apply_held(struct nmt_writer *w, uint64_t limit)
     w->held_n -= i;
 }
 
-static ALWAYS_INLINE void process(struct nmt_writer *w, const struct nmt_ev *ev, int settled,
-                                  int exact)
+/* last: the last_stack of the ring ev is read from (stack_of). */
+static ALWAYS_INLINE void process(struct nmt_writer *w, const struct nmt_ev *ev, uint32_t *last,
+                                  int settled, int exact)
 {
     switch (ev->type) {
     case NMT_EV_ALLOC:
-        apply_alloc(w, ev, exact);
+        apply_alloc(w, ev, last, exact);
         break;
     case NMT_EV_FREE:
         apply_free(w, ev, settled, exact);
         break;
     default:
-        hold_mmap(w, ev);
+        hold_mmap(w, ev, last);
         break;
     }
 }
@@ -272,9 +294,10 @@ static void give_back(struct nmt_ring *r, uint64_t pos, uint64_t *woke)
     }
 }
 
-static NMT_NOINLINE void process_unsettled(struct nmt_writer *w, const struct nmt_ev *ev)
+static NMT_NOINLINE void process_unsettled(struct nmt_writer *w, const struct nmt_ev *ev,
+                                           uint32_t *last)
 {
-    process(w, ev, 0, exact_rate());
+    process(w, ev, last, 0, exact_rate());
 }
 
 /* Drains what r holds now, in ring order; every free leaves a mark. For
@@ -287,7 +310,7 @@ static uint64_t drain(struct nmt_writer *w, struct nmt_ring *r)
     uint32_t len;
     while ((rec = nmt_ring_next(r, &pos, end, &len)) != NULL) {
         if (len >= NMT_EV_FREE_SIZE)
-            process_unsettled(w, rec);
+            process_unsettled(w, rec, &r->last_stack);
         if ((++n & (RELEASE_EVERY - 1)) == 0)
             give_back(r, released = pos, &woke);
     }
@@ -366,7 +389,7 @@ static ALWAYS_INLINE uint64_t run_as(struct nmt_writer *w, struct cursor *c, uin
     uint64_t pos = c->pos, settled = c->settled, applied = 0;
     uint32_t n = c->n;
     do {
-        process(w, ev, pos <= settled, exact);
+        process(w, ev, &r->last_stack, pos <= settled, exact);
         applied++;
         if ((++n & (RELEASE_EVERY - 1)) == 0)
             give_back(r, c->released = pos, &c->woke);
@@ -421,7 +444,7 @@ static ALWAYS_INLINE uint64_t merge2_as(struct nmt_writer *w, struct cursor *a, 
     int i;
     do {
         i = ev[1]->seq < ev[0]->seq;
-        process(w, ev[i], pos[i] <= settled[i], exact);
+        process(w, ev[i], &c[i]->ring->last_stack, pos[i] <= settled[i], exact);
         if ((++applied & (RELEASE_EVERY - 1)) == 0)
             give_back(c[i]->ring, c[i]->released = pos[i], &c[i]->woke);
         ev[i] = next_event(&rd[i], &pos[i]);

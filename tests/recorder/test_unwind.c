@@ -141,7 +141,7 @@ static void *ret_of[4];
 NOINLINE void walk_now(void)
 {
     static struct nmt_unwind_memo memo; /* one thread walks */
-    struct nmt_unwind_span span = {hi, self_lo, self_hi, &memo, 0, 0};
+    struct nmt_unwind_span span = {hi, self_lo, self_hi, &memo, 0, 0, 0};
     NOTE_RET(0);
     nframes = nmt__fast_unwind(frames, max_frames, &span);
     KEEP_FRAME();

@@ -268,6 +268,188 @@ Test(capture, full_ring_drops_are_counted_exactly)
     cr_assert_eq(atomic_load(&thr->drop_bytes), 100ull * (tries - kept));
 }
 
+/* ---- stacks sent once (NMT_EVF_SAME) ---- */
+
+/* The recorder's own text as set_self_range finds it, widened to take in
+ * the fast unwinder itself, as in libnmtrace.so: it then crosses all of the
+ * recorder's frames by their frame pointers and replays a stack that
+ * repeats whole from the thread's last walk (nmt_unwind.c). Leaves the
+ * configuration at auto. */
+static void set_self_range_whole(void)
+{
+    rec_setup(1, NMT_UNWIND_LIBUNWIND);
+    nmt__unwind_init();
+    set_self_range();
+    uintptr_t f = (uintptr_t)nmt__fast_unwind;
+    if (f < nmt__self_lo)
+        nmt__self_lo = f;
+    if (f >= nmt__self_hi)
+        nmt__self_hi = f + 1;
+    static void *const ours[] = {(void *)sample_now, (void *)chain_c, (void *)chain_b,
+                                 (void *)chain_a};
+    for (unsigned i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
+        cr_assert((uintptr_t)ours[i] < nmt__self_lo || (uintptr_t)ours[i] >= nmt__self_hi,
+                  "the test's chain lies outside the recorder's range");
+    rec_setup(1, NMT_UNWIND_AUTO);
+}
+
+/* Two call sites of the chain, alike, so that the frames below chain_a are
+ * the same from either (the walk replays up to there). */
+NOINLINE uint32_t site_x(void)
+{
+    uint32_t n = chain_a();
+    KEEP_FRAME();
+    return n;
+}
+
+NOINLINE uint32_t site_y(void)
+{
+    uint32_t n = chain_a();
+    KEEP_FRAME();
+    return n;
+}
+
+static const char *const x_chain[] = {"chain_a", "site_x"};
+static const char *const y_chain[] = {"chain_a", "site_y"};
+
+/* What the consumer has seen of the allocations in a ring so far. */
+struct seen {
+    int last_site;   /* the site of the last event that carried frames; -1: none */
+    unsigned framed; /* events with frames */
+    unsigned same;   /* events without (NMT_EVF_SAME) */
+};
+
+/* The site (0: x, 1: y) whose chain frames[0..n) hold; -1 for neither. */
+static int site_in(const uint64_t *frames, uint32_t n)
+{
+    if (rec_find_chain(frames, n, x_chain, 2) >= 0)
+        return 0;
+    return rec_find_chain(frames, n, y_chain, 2) >= 0 ? 1 : -1;
+}
+
+/* Reads every allocation in r, in ring order, whose sites were
+ * sites[0..n): an event that carries frames has its site's; one that does
+ * not (NMT_EVF_SAME, the short record) comes from the same site as the
+ * last event before it that carried frames, and there is one. */
+static void consume(struct nmt_ring *r, struct seen *s, const int *sites, unsigned n)
+{
+    uint32_t len;
+    unsigned i = 0;
+    for (const struct nmt_ev *ev; (ev = nmt_ring_peek(r, &len)) != NULL; i++) {
+        if (ev->type != NMT_EV_ALLOC) { /* the test's filler */
+            nmt_ring_release(r);
+            i--;
+            continue;
+        }
+        cr_assert_lt(i, n, "no more allocations than were made");
+        if (ev->flags & NMT_EVF_SAME) {
+            cr_assert_eq(ev->flags, NMT_EVF_SAME);
+            cr_assert_eq(ev->nframes, 0);
+            cr_assert_eq(len, NMT_EV_SAME_ALLOC_SIZE);
+            cr_assert_eq(s->last_site, sites[i], "event %u refers to its own site's stack", i);
+            s->same++;
+        } else {
+            cr_assert_eq(len, sizeof(*ev) + ev->nframes * sizeof(uint64_t));
+            cr_assert_eq(ev->frames[0], (uint64_t)(uintptr_t)fake_malloc);
+            cr_assert_eq(site_in(ev->frames, ev->nframes), sites[i], "event %u", i);
+            s->last_site = sites[i];
+            s->framed++;
+        }
+        nmt_ring_release(r);
+    }
+    cr_assert_eq(i, n, "every allocation reached the ring");
+}
+
+/* Run after the first sample of sample_sites, when set. */
+static void (*after_first)(void);
+
+/* Samples from the sites in order, from one call site of this function. */
+static void sample_sites(const int *sites, unsigned n)
+{
+    static uint32_t (*const site_fn[2])(void) = {site_x, site_y};
+    bottom = sample_now;
+    for (volatile unsigned i = 0; i < n; i++) {
+        sample_ptr = (void *)(uintptr_t)(0x5550000 + 64 * i);
+        site_fn[sites[i]]();
+        if (i == 0 && after_first != NULL)
+            after_first();
+    }
+}
+
+/* From one call site the stack is sent once: the first event of the ring
+ * carries it, later ones from the same place carry none. */
+Test(capture, a_repeated_stack_is_sent_once)
+{
+    set_self_range_whole();
+    static const int sites[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    sample_sites(sites, 8);
+    struct seen s = {-1, 0, 0};
+    consume(nmt__tls.thr->ring, &s, sites, 8);
+    cr_assert_geq(s.framed, 1);
+    cr_assert_geq(s.same, 5, "%u of 8 without frames", s.same);
+    cr_assert_eq(counter(&nmt__ctr.unwind_fallbacks), 0);
+}
+
+/* Whatever comes between two events (another site, a dropped event, a
+ * ring cleared as a fork child's or an attach session's are), an event
+ * without frames refers to the stack of its own site: the last one
+ * committed to the ring, which the writer reads before it; the first event
+ * of a cleared ring carries its frames. Every phase samples from one call
+ * site, so that the stacks differ only where the sites do. */
+enum { PLAIN, DROP_FIRST, CLEAR_FIRST };
+struct phase {
+    int before; /* PLAIN, or what happens to the ring before the phase samples */
+    unsigned n;
+    int sites[12];
+};
+
+/* Empties the thread's ring of the frees that filled it. */
+static void release_filler(void)
+{
+    struct nmt_ring *r = nmt__tls.thr->ring;
+    uint32_t len;
+    for (const struct nmt_ev *ev; (ev = nmt_ring_peek(r, &len)) != NULL; nmt_ring_release(r))
+        cr_assert_eq(ev->type, NMT_EV_FREE);
+}
+
+Test(capture, an_event_without_frames_refers_to_the_last_stack_committed)
+{
+    static const struct phase phases[] = {
+        {PLAIN, 12, {0, 0, 0, 1, 1, 1, 0, 1, 0, 0, 0, 0}},
+        {PLAIN, 3, {0, 0, 0}},
+        {DROP_FIRST, 4, {1, 1, 1, 1}}, /* the walk changed with the dropped one */
+        {PLAIN, 3, {0, 0, 0}},
+        {DROP_FIRST, 3, {0, 0, 0}}, /* the same walk as the one committed */
+        {CLEAR_FIRST, 3, {0, 0, 0}},
+    };
+    set_self_range_whole();
+    nmt__cfg.on_full_drop = 1;
+    struct seen s = {-1, 0, 0};
+    for (volatile unsigned p = 0; p < sizeof(phases) / sizeof(phases[0]); p++) {
+        const struct phase *ph = &phases[p];
+        struct nmt_thread *thr = nmt__tls.thr;
+        uint64_t drops = thr ? atomic_load(&thr->drops) : 0;
+        if (ph->before == DROP_FIRST)
+            while (atomic_load(&thr->free_drops) == 0)
+                nmt__record_free((void *)0x1234000, 1); /* fills the ring */
+        if (ph->before == CLEAR_FIRST) {
+            nmt_ring_init(thr->ring, thr->ring->cap);
+            s = (struct seen){-1, 0, 0};
+        }
+        after_first = ph->before == DROP_FIRST ? release_filler : NULL;
+        sample_sites(ph->sites, ph->n);
+        thr = nmt__tls.thr;
+        int dropped = ph->before == DROP_FIRST;
+        cr_assert_eq(atomic_load(&thr->drops), drops + (uint64_t)dropped, "phase %u", p);
+        atomic_store(&thr->free_drops, 0);
+        unsigned framed = s.framed;
+        consume(thr->ring, &s, ph->sites + dropped, ph->n - (unsigned)dropped);
+        if (ph->before == CLEAR_FIRST)
+            cr_assert_gt(s.framed, framed, "the first event of a cleared ring");
+    }
+    cr_assert_gt(s.same, 0);
+}
+
 static struct nmt_thread *thread_slot;
 
 static void *sample_on_thread(void *arg)

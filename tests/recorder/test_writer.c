@@ -327,6 +327,158 @@ Test(writer, fork_child_starts_afresh)
     free(parent.held);
 }
 
+/* ---- events without frames (NMT_EVF_SAME) ---- */
+
+/* Commits to r an allocation of size bytes at p with the next seq: with
+ * the n frames given, or, for n == 0, none and NMT_EVF_SAME (the stack of
+ * r's last event that carried one), in its short record, as the producer
+ * writes them. */
+static void put_alloc(struct nmt_ring *r, uintptr_t p, size_t size, const uint64_t *frames,
+                      uint32_t n)
+{
+    uint32_t len = n ? (uint32_t)(sizeof(struct nmt_ev) + n * sizeof(uint64_t))
+                     : (uint32_t)NMT_EV_SAME_ALLOC_SIZE;
+    struct nmt_ev *ev = nmt_ring_reserve(r, len);
+    cr_assert_not_null(ev);
+    memset(ev, 0, len);
+    ev->type = NMT_EV_ALLOC;
+    ev->nframes = (uint16_t)n;
+    ev->flags = n ? 0 : NMT_EVF_SAME;
+    ev->seq = atomic_fetch_add(&nmt__seq, 1);
+    ev->arg[0] = p;
+    ev->arg[1] = size;
+    memcpy(ev->frames, frames, n * sizeof(uint64_t));
+    nmt_ring_commit(r);
+}
+
+/* Stack k of a test: three frames of its own. */
+static const uint64_t *frames_of(uint32_t k)
+{
+    static uint64_t f[100][3];
+    for (int i = 0; i < 3; i++)
+        f[k][i] = 0x1000 + 0x100 * k + (uint64_t)i;
+    return f[k];
+}
+
+/* The stack table's id for stack k (0: not in it). */
+static uint32_t id_of(uint32_t k)
+{
+    for (uint32_t id = 1; id <= nmt_stacktab_count(&nmt__w.stacks); id++) {
+        uint32_t n;
+        const uint64_t *f = nmt_stacktab_frames(&nmt__w.stacks, id, &n);
+        if (n == 3 && memcmp(f, frames_of(k), 3 * sizeof(uint64_t)) == 0)
+            return id;
+    }
+    return 0;
+}
+
+/* Slots of their own for the test to write into (no thread of theirs). */
+static struct nmt_ring *new_ring(void)
+{
+    nmt__tls.guard++;
+    struct nmt_thread *s = nmt__thread_claim();
+    nmt__tls.guard--;
+    cr_assert_not_null(s);
+    return s->ring;
+}
+
+Test(writer, an_event_without_frames_takes_its_rings_last_stack)
+{
+    start();
+    struct nmt_ring *r = new_ring();
+    put_alloc(r, 0x100000, 10, frames_of(0), 3);
+    put_alloc(r, 0x100040, 20, NULL, 0);
+    put_alloc(r, 0x100080, 30, NULL, 0);
+    cr_assert_eq(nmt__writer_round(&nmt__w, 0), 3);
+    /* Another stack, then the first again, then events without frames
+     * again: each takes the stack just before it, across rounds. */
+    put_alloc(r, 0x1000c0, 1, frames_of(1), 3);
+    put_alloc(r, 0x100100, 2, NULL, 0);
+    cr_assert_eq(nmt__writer_round(&nmt__w, 0), 2);
+    put_alloc(r, 0x100140, 40, NULL, 0);
+    put_alloc(r, 0x100180, 50, frames_of(0), 3);
+    put_alloc(r, 0x1001c0, 60, NULL, 0);
+    cr_assert_eq(nmt__writer_round(&nmt__w, 0), 3);
+    cr_assert_eq(nmt_stacktab_count(&nmt__w.stacks), 2);
+    check_totals(id_of(0), 5, 5, 170, 170);
+    check_totals(id_of(1), 3, 3, 43, 43);
+    cr_assert_eq(nmt__ctr.internal_errors, 0);
+}
+
+/* Two rings whose events interleave by seq, so that the merge takes them
+ * in turn (and the stack interned last is the other ring's): each event
+ * without frames takes its own ring's last stack. The mmap-family events
+ * too, an event without frames after them as well. */
+Test(writer, interleaved_rings_keep_their_own_last_stack)
+{
+    start();
+    struct nmt_ring *a = new_ring(), *b = new_ring();
+    put_alloc(a, 0x100000, 10, frames_of(0), 3);
+    put_alloc(b, 0x200000, 1, frames_of(1), 3);
+    for (unsigned i = 1; i <= 4; i++) {
+        put_alloc(a, 0x100000 + 64 * i, 10, NULL, 0);
+        put_alloc(b, 0x200000 + 64 * i, 1, NULL, 0);
+    }
+    struct nmt_ev *ev = nmt_ring_reserve(b, sizeof(struct nmt_ev));
+    *ev = (struct nmt_ev){.type = NMT_EV_MMAP,
+                          .flags = NMT_EVF_SAME,
+                          .seq = atomic_fetch_add(&nmt__seq, 1),
+                          .arg = {0x40000000, 1 << 20, 3 | (uint64_t)0x22 << 32, 0}};
+    nmt_ring_commit(b);
+    put_alloc(a, 0x100400, 10, NULL, 0);
+    put_alloc(b, 0x200400, 1, NULL, 0);
+    cr_assert_eq(nmt__writer_round(&nmt__w, 0), 13);
+    nmt__writer_round(&nmt__w, 0); /* the mmap event's turn */
+    cr_assert_eq(nmt_stacktab_count(&nmt__w.stacks), 2);
+    check_totals(id_of(0), 6, 6, 60, 60);
+    check_totals(id_of(1), 6, 6, 6, 6);
+    cr_assert_eq(nmt_stacktab_totals(&nmt__w.stacks, id_of(1))->reserved, 1 << 20);
+    cr_assert_eq(nmt_stacktab_totals(&nmt__w.stacks, id_of(0))->reserved, 0);
+    cr_assert_eq(nmt__ctr.internal_errors, 0);
+}
+
+/* More busy rings than the merge takes: those past it are drained in ring
+ * order, each still with its own last stack, from one round to the next. */
+Test(writer, rings_past_the_merge_keep_their_own_last_stack)
+{
+    enum { RINGS = 70 }; /* more than MERGE_MAX (nmt_writer.c) */
+    start();
+    nmt__cfg.ring_kib = 4;
+    struct nmt_ring *r[RINGS];
+    for (uint32_t k = 0; k < RINGS; k++) {
+        r[k] = new_ring();
+        put_alloc(r[k], 0x100000 + 0x10000 * k, 8, frames_of(k), 3);
+    }
+    cr_assert_eq(nmt__writer_round(&nmt__w, 0), RINGS);
+    for (uint32_t k = 0; k < RINGS; k++)
+        put_alloc(r[k], 0x100040 + 0x10000 * k, 8, NULL, 0);
+    cr_assert_eq(nmt__writer_round(&nmt__w, 0), RINGS);
+    cr_assert_eq(nmt_stacktab_count(&nmt__w.stacks), RINGS);
+    for (uint32_t k = 0; k < RINGS; k++)
+        check_totals(id_of(k), 2, 2, 16, 16);
+    cr_assert_eq(nmt__ctr.internal_errors, 0);
+}
+
+/* A ring cleared (a fork child's, an attach session's) forgets its last
+ * stack with its records: an event without frames after that, which no
+ * producer sends, is counted as an error and given no stack, never one of
+ * another ring or of the ring's cleared past. */
+Test(writer, a_cleared_ring_has_no_last_stack)
+{
+    start();
+    struct nmt_ring *a = new_ring(), *b = new_ring();
+    put_alloc(a, 0x100000, 10, frames_of(0), 3);
+    put_alloc(b, 0x200000, 10, frames_of(1), 3);
+    cr_assert_eq(nmt__writer_round(&nmt__w, 0), 2);
+    nmt_ring_init(a, a->cap);
+    put_alloc(a, 0x100040, 10, NULL, 0);
+    cr_assert_eq(nmt__writer_round(&nmt__w, 0), 1);
+    cr_assert_eq(nmt__ctr.internal_errors, 1);
+    cr_assert_eq(nmt__w.samples, 3);
+    check_totals(id_of(0), 1, 1, 10, 10);
+    check_totals(id_of(1), 1, 1, 10, 10);
+}
+
 /* ---- snapshots ---- */
 
 static struct nmr_profile *read_back(void)

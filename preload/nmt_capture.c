@@ -606,13 +606,6 @@ put_alloc(struct nmt_ev *ev, uint32_t nframes, uint32_t flags, uint64_t seq, voi
         ev->arg[2] = ev->arg[3] = 0;
 }
 
-/* The length of the allocation event put_alloc filled. */
-static inline uint32_t alloc_len(uint32_t nframes, uint32_t flags)
-{
-    return flags & NMT_EVF_SAME ? (uint32_t)NMT_EV_SAME_ALLOC_SIZE
-                                : (uint32_t)(sizeof(struct nmt_ev) + nframes * sizeof(uint64_t));
-}
-
 static void *sampled_alloc(void *ptr, size_t size, void *entry)
 {
     struct nmt_tls *t = &nmt__tls;
@@ -654,23 +647,29 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
         t->guard--;
         return ptr;
     }
-    int published;
-    if (stack_repeats(thr->ring, walk, entry)) {
-        n = 0;
-        flags = NMT_EVF_SAME;
-    }
-    if (ev != NULL) {
-        put_alloc(ev, n, flags, seq, ptr, size);
-        nmt_ring_shrink(thr->ring, ev, alloc_len(n, flags));
+    int published = 1;
+    struct nmt_ring *r = thr->ring;
+    if (ev != NULL && stack_repeats(r, walk, entry)) { /* the note stays as it is */
+        put_alloc(ev, 0, NMT_EVF_SAME, seq, ptr, size);
+        nmt_ring_shrink(r, ev, (uint32_t)NMT_EV_SAME_ALLOC_SIZE);
         commit(thr);
-        published = 1;
+    } else if (ev != NULL) {
+        put_alloc(ev, n, flags, seq, ptr, size);
+        nmt_ring_shrink(r, ev, (uint32_t)(sizeof(struct nmt_ev) + n * sizeof(uint64_t)));
+        commit(thr);
+        note_stack(r, walk, entry);
     } else {
         struct nmt_ev head;
+        if (stack_repeats(r, walk, entry)) {
+            n = 0;
+            flags = NMT_EVF_SAME;
+        }
         put_alloc(&head, n, flags, seq, ptr, size);
         published = publish(thr, &head, frames, n) == 0;
+        if (published)
+            note_stack(r, walk, entry);
     }
     if (published) {
-        note_stack(thr->ring, walk, entry);
         if (nmt__exact)
             nmt_addrfilter_add(&nmt__filter, ptr); /* only now may a free look for it */
         if (nmt__cfg.growth)

@@ -5,7 +5,9 @@
  * are dropped and a cut stack is counted, a sampled allocation, a free and
  * mmap-family calls reach the calling thread's ring as the events the writer
  * reads, a full ring's losses are counted exactly, and a thread gets a slot
- * of its own that its exit marks dead. The modules are the recorder's own,
+ * of its own that its exit marks dead; an event whose stack repeats the last
+ * one committed to its ring carries none (NMT_EVF_SAME), and only then. The
+ * modules are the recorder's own,
  * linked with rec_doubles.c in place of the OS file and the configuration.
  */
 #include <criterion/criterion.h>
@@ -41,9 +43,17 @@ NOINLINE uint32_t capture_now(void)
     return n;
 }
 
+/* Another entry point (as calloc is to malloc). */
+NOINLINE void fake_calloc(void)
+{
+    KEEP_FRAME();
+}
+
+static void *sample_entry = (void *)fake_malloc;
+
 NOINLINE uint32_t sample_now(void)
 {
-    nmt__sampled_alloc(sample_ptr, 100, (void *)fake_malloc);
+    nmt__sampled_alloc(sample_ptr, 100, sample_entry);
     KEEP_FRAME();
     return 0;
 }
@@ -388,6 +398,32 @@ Test(capture, a_repeated_stack_is_sent_once)
     cr_assert_geq(s.framed, 1);
     cr_assert_geq(s.same, 5, "%u of 8 without frames", s.same);
     cr_assert_eq(counter(&nmt__ctr.unwind_fallbacks), 0);
+}
+
+/* The entry point is frame 0 of the stack: from the same call site, an
+ * event entered through another one carries its frames, and so does the
+ * next one through the first. */
+Test(capture, another_entry_point_is_another_stack)
+{
+    set_self_range_whole();
+    static const int x[1] = {0};
+    static const int calloc_at[6] = {0, 0, 0, 1, 1, 0};
+    struct nmt_ring *r = NULL;
+    uint32_t len;
+    for (volatile int k = 0; k < 6; k++) {
+        sample_entry = calloc_at[k] ? (void *)fake_calloc : (void *)fake_malloc;
+        sample_sites(x, 1);
+        r = nmt__tls.thr->ring;
+        const struct nmt_ev *ev = next_event(r, &len);
+        if (k == 2)
+            cr_assert_eq(ev->flags, NMT_EVF_SAME, "the third from one place repeats");
+        if (k == 3 || k == 5) {
+            cr_assert_gt(ev->nframes, 0, "event %d, after another entry point", k);
+            cr_assert_eq(ev->frames[0], (uint64_t)(uintptr_t)sample_entry);
+        }
+        nmt_ring_release(r);
+    }
+    sample_entry = (void *)fake_malloc;
 }
 
 /* Whatever comes between two events (another site, a dropped event, a

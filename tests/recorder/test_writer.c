@@ -7,7 +7,8 @@
  * one round, an exited thread's slot is drained and reused and its losses
  * kept, the rings are applied merged by seq (a free drained with its
  * allocation matches it and keeps no mark), a fork child starts afresh but
- * for the process-wide losses; a
+ * for the process-wide losses, an event without frames takes its own ring's
+ * last stack (NMT_EVF_SAME); a
  * snapshot, written to memory by the fake OS (rec_doubles.c), reads back
  * through the report's reader with the same stacks, figures and mappings,
  * writes each stack once, and a lost write is counted and its stacks go out

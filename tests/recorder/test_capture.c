@@ -7,8 +7,8 @@
  * reads, a full ring's losses are counted exactly, and a thread gets a slot
  * of its own that its exit marks dead; an event whose stack repeats the last
  * one committed to its ring carries none (NMT_EVF_SAME), and only then. The
- * modules are the recorder's own,
- * linked with rec_doubles.c in place of the OS file and the configuration.
+ * modules are the recorder's own, linked with rec_doubles.c in place of the
+ * OS file and the configuration.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>

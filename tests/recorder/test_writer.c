@@ -348,7 +348,8 @@ static void put_alloc(struct nmt_ring *r, uintptr_t p, size_t size, const uint64
     ev->seq = atomic_fetch_add(&nmt__seq, 1);
     ev->arg[0] = p;
     ev->arg[1] = size;
-    memcpy(ev->frames, frames, n * sizeof(uint64_t));
+    if (n > 0)
+        memcpy(ev->frames, frames, n * sizeof(uint64_t));
     nmt_ring_commit(r);
 }
 

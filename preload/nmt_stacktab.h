@@ -101,6 +101,15 @@ static inline struct nmt_stack_totals *nmt_stacktab_totals(struct nmt_stacktab *
     return &t->segs[i >> NMT_STACKTAB_SEG_BITS][i & ((1u << NMT_STACKTAB_SEG_BITS) - 1)].totals;
 }
 
+/* The totals of id, an id this table handed out: by one compare when it is
+ * the stack the last successful nmt_stacktab_intern returned (the writer's
+ * event without frames refers to its ring's last stack, mostly that one). */
+static inline struct nmt_stack_totals *nmt_stacktab_recent_totals(struct nmt_stacktab *t,
+                                                                  uint32_t id)
+{
+    return id == t->recent[0] ? &t->last->totals : nmt_stacktab_totals(t, id);
+}
+
 /* Number of distinct stacks: valid ids are 1..count. */
 uint32_t nmt_stacktab_count(const struct nmt_stacktab *t);
 

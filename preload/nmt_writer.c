@@ -138,9 +138,8 @@ static ALWAYS_INLINE void apply_alloc(struct nmt_writer *w, const struct nmt_ev 
     w->samples++;
     if (id == 0)
         return;
-    /* The stack interned last may be another ring's when nothing was. */
-    struct nmt_stack_totals *st = (ev->flags & NMT_EVF_SAME) ? nmt_stacktab_totals(&w->stacks, id)
-                                                             : nmt_stacktab_last_totals(&w->stacks);
+    /* The stack interned last, or (an event without frames) its ring's. */
+    struct nmt_stack_totals *st = nmt_stacktab_recent_totals(&w->stacks, id);
     st->alloc_bytes += weight * (double)size;
     st->alloc_objects += weight;
     st->alloc_samples++;

@@ -210,6 +210,10 @@ Test(stacktab, near_identical_stacks_against_a_model)
             model[k] = next++;
         cr_assert_eq(id, model[k], "step %u: stack %u got id %u, want %u", step, k, id, model[k]);
         cr_assert_eq(nmt_stacktab_last_totals(&t), nmt_stacktab_totals(&t, id));
+        /* Any id's, by the last one or not. */
+        uint32_t other = 1 + (uint32_t)(r >> 16) % (next - 1);
+        cr_assert_eq(nmt_stacktab_recent_totals(&t, other), nmt_stacktab_totals(&t, other));
+        cr_assert_eq(nmt_stacktab_recent_totals(&t, id), nmt_stacktab_totals(&t, id));
     }
     cr_assert_eq(nmt_stacktab_count(&t), next - 1);
     /* Under the test seam the hash has 2 bits: some distinct stacks share one. */

@@ -83,14 +83,6 @@ static inline uint32_t nmt_stacktab_intern(struct nmt_stacktab *t, const uint64_
 /* The frames of id and their count, or NULL for an unknown id. */
 const uint64_t *nmt_stacktab_frames(const struct nmt_stacktab *t, uint32_t id, uint32_t *n);
 
-/* The totals of the stack the last successful nmt_stacktab_intern returned
- * (there must have been one): the caller that just interned a stack gets its
- * totals without a lookup. */
-static inline struct nmt_stack_totals *nmt_stacktab_last_totals(struct nmt_stacktab *t)
-{
-    return &t->last->totals;
-}
-
 /* The totals of id (zero-initialised when interned), or NULL for an unknown
  * id. Inline: the writer asks for them at every event. */
 static inline struct nmt_stack_totals *nmt_stacktab_totals(struct nmt_stacktab *t, uint32_t id)
@@ -101,9 +93,10 @@ static inline struct nmt_stack_totals *nmt_stacktab_totals(struct nmt_stacktab *
     return &t->segs[i >> NMT_STACKTAB_SEG_BITS][i & ((1u << NMT_STACKTAB_SEG_BITS) - 1)].totals;
 }
 
-/* The totals of id, an id this table handed out: by one compare when it is
- * the stack the last successful nmt_stacktab_intern returned (the writer's
- * event without frames refers to its ring's last stack, mostly that one). */
+/* The totals of id, an id this table handed out: without a lookup when it
+ * is the stack the last successful nmt_stacktab_intern returned (the caller
+ * that just interned it; mostly too the writer's event without frames,
+ * which refers to its ring's last stack). */
 static inline struct nmt_stack_totals *nmt_stacktab_recent_totals(struct nmt_stacktab *t,
                                                                   uint32_t id)
 {

@@ -24,6 +24,22 @@
 /* nmt_writer.c is not linked in: no fork child here starts a writer. */
 void nmt__child_start(void) {}
 
+/* The JVM bridge, as far as the sampled path sees it (its entry points are
+ * weak): "a JVM was seen" only where a test says so, and then its append
+ * does what the test asks: nothing, a Java frame more, or a native frame
+ * less (the frames in the code cache replaced by none). */
+_Atomic int nmt__jvm_found;
+enum { BRIDGE_NONE, BRIDGE_JAVA, BRIDGE_TRIM };
+static int bridge_does;
+uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max)
+{
+    if (bridge_does == BRIDGE_JAVA && n < max)
+        frames[n++] = 1ull << 63 | 42;
+    if (bridge_does == BRIDGE_TRIM && n > 1)
+        n--;
+    return n;
+}
+
 /* What the bottom of the chain does, and what it got. */
 static uint32_t (*bottom)(void);
 static uint64_t got[NMT_MAX_FRAMES];
@@ -424,6 +440,41 @@ Test(capture, another_entry_point_is_another_stack)
         nmt_ring_release(r);
     }
     sample_entry = (void *)fake_malloc;
+}
+
+/* In a process with a JVM: a native stack still repeats, one the bridge
+ * added Java frames to or trimmed never refers and is never referred to. */
+Test(capture, a_stack_the_bridge_changed_is_always_sent)
+{
+    set_self_range_whole();
+    atomic_store(&nmt__jvm_found, 1);
+    static const int x[1] = {0};
+    static const int does[12] = {BRIDGE_NONE, BRIDGE_NONE, BRIDGE_NONE, BRIDGE_JAVA,
+                                 BRIDGE_JAVA, BRIDGE_JAVA, BRIDGE_NONE, BRIDGE_NONE,
+                                 BRIDGE_NONE, BRIDGE_TRIM, BRIDGE_TRIM, BRIDGE_NONE};
+    unsigned same = 0;
+    uint32_t len, native = 0;
+    for (volatile int k = 0; k < 12; k++) {
+        bridge_does = does[k];
+        sample_sites(x, 1);
+        struct nmt_ring *r = nmt__tls.thr->ring;
+        const struct nmt_ev *ev = next_event(r, &len);
+        if (ev->flags & NMT_EVF_SAME) {
+            cr_assert_eq(does[k], BRIDGE_NONE, "event %d: the bridge changed its stack", k);
+            cr_assert_eq(does[k - 1], BRIDGE_NONE, "event %d: refers to a changed stack", k);
+            same++;
+        } else if (does[k] == BRIDGE_NONE) {
+            native = ev->nframes;
+        }
+        if (does[k] == BRIDGE_JAVA)
+            cr_assert_eq(ev->flags, NMT_EVF_JAVA, "event %d", k);
+        if (does[k] == BRIDGE_TRIM)
+            cr_assert_eq(ev->nframes, native - 1, "event %d", k);
+        nmt_ring_release(r);
+    }
+    cr_assert_geq(same, 2, "native stacks repeat in a JVM too");
+    atomic_store(&nmt__jvm_found, 0);
+    bridge_does = BRIDGE_NONE;
 }
 
 /* Whatever comes between two events (another site, a dropped event, a

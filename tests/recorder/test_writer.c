@@ -461,6 +461,30 @@ Test(writer, rings_past_the_merge_keep_their_own_last_stack)
     cr_assert_eq(nmt__ctr.internal_errors, 0);
 }
 
+/* A slot recycled after its thread's exit keeps its ring, not cleared, and
+ * with it the ring's last stack: the next owner's first event may refer to
+ * it (its producer does only when its own walk is that stack's, frame for
+ * frame), and the writer, which read every record before, still has it. */
+Test(writer, a_recycled_slot_keeps_its_rings_last_stack)
+{
+    start();
+    nmt__tls.guard++;
+    struct nmt_thread *s = nmt__thread_claim();
+    nmt__tls.guard--;
+    put_alloc(s->ring, 0x100000, 10, frames_of(0), 3);
+    atomic_store(&s->state, NMT_SLOT_DEAD);
+    cr_assert_eq(nmt__writer_round(&nmt__w, 0), 1);
+    cr_assert_eq(atomic_load(&s->state), NMT_SLOT_FREE);
+    nmt__tls.guard++;
+    struct nmt_thread *again = nmt__thread_claim();
+    nmt__tls.guard--;
+    cr_assert_eq(again, s, "the free slot is taken again");
+    put_alloc(again->ring, 0x100040, 20, NULL, 0);
+    cr_assert_eq(nmt__writer_round(&nmt__w, 0), 1);
+    check_totals(id_of(0), 2, 2, 30, 30);
+    cr_assert_eq(nmt__ctr.internal_errors, 0);
+}
+
 /* A ring cleared (a fork child's, an attach session's) forgets its last
  * stack with its records: an event without frames after that, which no
  * producer sends, is counted as an error and given no stack, never one of

@@ -374,14 +374,19 @@ static uint32_t id_of(uint32_t k)
     return 0;
 }
 
-/* Slots of their own for the test to write into (no thread of theirs). */
-static struct nmt_ring *new_ring(void)
+/* A slot for the test to write into (no thread of its own). */
+static struct nmt_thread *new_slot(void)
 {
     nmt__tls.guard++;
     struct nmt_thread *s = nmt__thread_claim();
     nmt__tls.guard--;
     cr_assert_not_null(s);
-    return s->ring;
+    return s;
+}
+
+static struct nmt_ring *new_ring(void)
+{
+    return new_slot()->ring;
 }
 
 Test(writer, an_event_without_frames_takes_its_rings_last_stack)
@@ -468,16 +473,12 @@ Test(writer, rings_past_the_merge_keep_their_own_last_stack)
 Test(writer, a_recycled_slot_keeps_its_rings_last_stack)
 {
     start();
-    nmt__tls.guard++;
-    struct nmt_thread *s = nmt__thread_claim();
-    nmt__tls.guard--;
+    struct nmt_thread *s = new_slot();
     put_alloc(s->ring, 0x100000, 10, frames_of(0), 3);
     atomic_store(&s->state, NMT_SLOT_DEAD);
     cr_assert_eq(nmt__writer_round(&nmt__w, 0), 1);
     cr_assert_eq(atomic_load(&s->state), NMT_SLOT_FREE);
-    nmt__tls.guard++;
-    struct nmt_thread *again = nmt__thread_claim();
-    nmt__tls.guard--;
+    struct nmt_thread *again = new_slot();
     cr_assert_eq(again, s, "the free slot is taken again");
     put_alloc(again->ring, 0x100040, 20, NULL, 0);
     cr_assert_eq(nmt__writer_round(&nmt__w, 0), 1);

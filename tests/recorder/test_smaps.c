@@ -1,0 +1,200 @@
+/*
+ * test_smaps.c: the SMAPS record made from the page tables (nmt_pagescan.c)
+ * is the record /proc/<tid>/smaps gives, mapping by mapping, on this
+ * process's own mappings of each kind: anonymous memory partly written and
+ * partly only read (the shared zero page, which smaps does not count), a
+ * private file mapping partly copied on write, a shared file mapping, the
+ * libraries and the vdso. A huge page makes the page tables unsure, and the
+ * record is then read from smaps.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "nmt_format.h"
+#include "nmt_pagescan.h"
+#include "nmt_smaps.h"
+
+/* What nmt_smaps.c uses from the rest of the recorder. */
+char nmt__boot_arena[64];
+struct nmt_config nmt__cfg;
+struct nmt_thread *_Atomic nmt__threads;
+
+#define PAGE 4096u
+
+struct entry {
+    uint64_t start, end, rss, anon, swap;
+    uint32_t prot, kind, rstack, cstack, flags, zero;
+};
+
+/* Fixed encode buffers: encoding allocates nothing, so the two records
+ * describe the same memory. */
+static unsigned char buf_a[4 << 20], buf_b[4 << 20];
+
+/* One SMAPS record into buf; its entries and their count. */
+static const struct entry *encode(unsigned char *buf, size_t cap, int by_smaps, uint32_t *n)
+{
+    struct nmt_enc e = {.data = buf, .cap = cap};
+    nmt__smaps_scan_off = by_smaps;
+    cr_assert_eq(nmt__smaps_encode(&e, NULL, 1), 0);
+    cr_assert(!e.failed && e.len >= NMT_FRAME_HEAD + 4);
+    cr_assert_eq(buf[0] | buf[1] << 8, NMT_REC_SMAPS);
+    memcpy(n, buf + NMT_FRAME_HEAD, 4);
+    return (const struct entry *)(buf + NMT_FRAME_HEAD + 4);
+}
+
+/* Rss, Anonymous and Swap summed over the entries inside [lo, hi). */
+static void sum_in(const struct entry *e, uint32_t n, uint64_t lo, uint64_t hi, uint64_t out[3])
+{
+    out[0] = out[1] = out[2] = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (e[i].start >= lo && e[i].end <= hi) {
+            out[0] += e[i].rss;
+            out[1] += e[i].anon;
+            out[2] += e[i].swap;
+        }
+}
+
+/* A file of n pages, each filled with its number, mapped with flags. */
+static unsigned char *map_file(size_t n, int flags)
+{
+    char path[] = "/tmp/nmt_test_smaps_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    unlink(path);
+    static unsigned char page[PAGE];
+    for (size_t i = 0; i < n; i++) {
+        memset(page, (int)i + 1, sizeof(page));
+        cr_assert_eq(write(fd, page, sizeof(page)), (ssize_t)sizeof(page));
+    }
+    void *p = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE, flags, fd, 0);
+    cr_assert(p != MAP_FAILED);
+    close(fd);
+    return p;
+}
+
+static volatile unsigned char sink;
+
+Test(smaps, page_tables_give_the_smaps_record)
+{
+    int fd = nmt__pagescan_open();
+    if (fd < 0)
+        cr_skip_test("PAGEMAP_SCAN not available (Linux < 6.7): smaps is always read");
+    close(fd);
+    /* Anonymous: every third page written, every third only read; between
+     * inaccessible pages, so that the kernel merges no other memory into
+     * its mapping. */
+    size_t n = 96;
+    unsigned char *res = mmap(NULL, (n + 2) * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert(res != MAP_FAILED);
+    unsigned char *anon = res + PAGE;
+    cr_assert_eq(mprotect(anon, n * PAGE, PROT_READ | PROT_WRITE), 0);
+    for (size_t i = 0; i < n; i++) {
+        if (i % 3 == 0)
+            anon[i * PAGE] = 1;
+        else if (i % 3 == 1)
+            sink = anon[i * PAGE];
+    }
+    /* Private file mapping: read, a few pages copied on write. */
+    unsigned char *priv = map_file(48, MAP_PRIVATE);
+    for (size_t i = 0; i < 32; i++)
+        sink = priv[i * PAGE];
+    for (size_t i = 8; i < 12; i++)
+        priv[i * PAGE] = 0xee;
+    unsigned char *shared = map_file(16, MAP_SHARED);
+    for (size_t i = 0; i < 16; i += 2)
+        sink = shared[i * PAGE];
+
+    uint32_t na, nb;
+    const struct entry *a = NULL, *b = NULL;
+    for (int round = 0; round < 2; round++) { /* the second: nothing touched for the first time */
+        uint64_t before = nmt__smaps_scanned;
+        a = encode(buf_a, sizeof(buf_a), 0, &na);
+        if (nmt__smaps_scanned == before)
+            cr_skip_test("the page tables were unsure here (swap in use, or huge pages)");
+        b = encode(buf_b, sizeof(buf_b), 1, &nb);
+        cr_assert_eq(nmt__smaps_scanned, before + 1);
+    }
+    /* The kernel's own count, and a truth: the read-only pages are the
+     * zero page, not resident. */
+    uint64_t fa[3], fb[3];
+    sum_in(b, nb, (uintptr_t)anon, (uintptr_t)anon + n * PAGE, fb);
+    cr_assert_eq(fb[0], n / 3 * PAGE, "smaps: %llu resident", (unsigned long long)fb[0]);
+    const unsigned char *mine[3][2] = {
+        {anon, anon + n * PAGE}, {priv, priv + 48 * PAGE}, {shared, shared + 16 * PAGE}};
+    for (int m = 0; m < 3; m++) {
+        sum_in(a, na, (uintptr_t)mine[m][0], (uintptr_t)mine[m][1], fa);
+        sum_in(b, nb, (uintptr_t)mine[m][0], (uintptr_t)mine[m][1], fb);
+        for (int k = 0; k < 3; k++)
+            cr_expect_eq(fa[k], fb[k], "mapping %d, figure %d: page tables %llu, smaps %llu", m, k,
+                         (unsigned long long)fa[k], (unsigned long long)fb[k]);
+    }
+    sum_in(b, nb, (uintptr_t)priv, (uintptr_t)priv + 48 * PAGE, fb);
+    cr_assert_eq(fb[1], 4 * PAGE, "copied on write: %llu anonymous", (unsigned long long)fb[1]);
+    /* Every file mapping and the vdso: the same entries. */
+    for (uint32_t i = 0, j = 0; i < nb; i++) {
+        if (b[i].kind != NMT_SMAPS_FILE && b[i].kind != NMT_SMAPS_SPECIAL)
+            continue;
+        while (j < na && a[j].start < b[i].start)
+            j++;
+        cr_expect(j < na && a[j].start == b[i].start && a[j].end == b[i].end &&
+                      a[j].rss == b[i].rss && a[j].anon == b[i].anon && a[j].swap == b[i].swap &&
+                      a[j].kind == b[i].kind && a[j].prot == b[i].prot,
+                  "smaps entry %llx-%llx (rss %llu, anon %llu) not in the page tables' record",
+                  (unsigned long long)b[i].start, (unsigned long long)b[i].end,
+                  (unsigned long long)b[i].rss, (unsigned long long)b[i].anon);
+    }
+}
+
+/* The AnonHugePages line of the smaps entry of the mapping at addr. */
+static long huge_kib(uintptr_t addr)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    cr_assert(f != NULL);
+    char line[512];
+    int in = 0;
+    long kib = -1;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+            in = lo <= addr && addr < hi;
+        if (in && sscanf(line, "AnonHugePages: %ld", &kib) == 1)
+            break;
+    }
+    fclose(f);
+    return kib;
+}
+
+Test(smaps, huge_pages_are_read_from_smaps)
+{
+    int fd = nmt__pagescan_open();
+    if (fd < 0)
+        cr_skip_test("PAGEMAP_SCAN not available (Linux < 6.7)");
+    size_t len = 8u << 20;
+    unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert(p != MAP_FAILED);
+    unsigned char *huge =
+        (unsigned char *)(((uintptr_t)p + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1));
+    madvise(huge, 4u << 20, MADV_HUGEPAGE);
+    memset(huge, 1, 4u << 20);
+    if (huge_kib((uintptr_t)huge) <= 0) {
+        close(fd);
+        cr_skip_test("no transparent huge page here (THP disabled)");
+    }
+    struct nmt_resident r;
+    cr_assert_eq(
+        nmt__pagescan_range(fd, (uintptr_t)huge, (uintptr_t)huge + (4u << 20), NMT_SCAN_ANON, &r),
+        NMT_PAGESCAN_UNSURE);
+    close(fd);
+    uint32_t n;
+    uint64_t before = nmt__smaps_scanned, f[3];
+    const struct entry *e = encode(buf_a, sizeof(buf_a), 0, &n);
+    cr_assert_eq(nmt__smaps_scanned, before, "a record from the page tables despite a huge page");
+    cr_assert_eq(nmt__smaps_scan_off, 1, "the page tables are tried again after a huge page");
+    sum_in(e, n, (uintptr_t)p, (uintptr_t)p + len, f);
+    cr_assert_geq(f[0], 4u << 20, "smaps: %llu resident", (unsigned long long)f[0]);
+}

@@ -17,7 +17,10 @@
  *   in a private file mapping a page without it is a copy-on-write copy,
  *   anonymous; a shared mapping has no anonymous pages, so a present entry
  *   without it is a special page that smaps would not count: unsure;
- * - a non-present entry (swap, migration, markers) and a PMD-mapped huge
+ * - a guard marker (MADV_GUARD_INSTALL, which the C library may put on
+ *   thread stacks) counts nowhere in smaps, and nowhere here where the
+ *   kernel flags it (Linux 6.15);
+ * - any other non-present entry (swap, migration, markers) and a PMD-mapped huge
  *   page (smaps leaves out the huge zero page, which not every kernel
  *   flags) are unsure.
  * The bit values are the kernel's ABI (include/uapi/linux/fs.h); they are
@@ -35,6 +38,7 @@
 #define IS_SWAPPED (1u << 4)
 #define IS_PFNZERO (1u << 5)
 #define IS_HUGE    (1u << 6)
+#define IS_GUARD   (1u << 8)
 
 struct scan_region {
     uint64_t start, end, categories;
@@ -56,12 +60,18 @@ static int scan(int fd, struct scan_arg *a)
     return n < 0 ? -errno : n;
 }
 
+/* IS_GUARD when the kernel takes it (older ones refuse unknown bits). */
+static uint64_t guard_bit;
+
 int nmt__pagescan_open(void)
 {
     int fd = open("/proc/thread-self/pagemap", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    struct scan_arg a = {.size = sizeof(a)}; /* an empty range: is the ioctl there? */
+    /* Empty ranges: is the ioctl there, does it know guard markers? */
+    struct scan_arg a = {.size = sizeof(a), .return_mask = IS_GUARD};
+    guard_bit = scan(fd, &a) == 0 ? IS_GUARD : 0;
+    a.return_mask = 0;
     int err = scan(fd, &a);
     if (err < 0) {
         close(fd);
@@ -70,10 +80,17 @@ int nmt__pagescan_open(void)
     return fd;
 }
 
+int nmt__pagescan_guards(void)
+{
+    return guard_bit != 0;
+}
+
 /* Adds one run of pages with the same bits to out: 0 or NMT_PAGESCAN_UNSURE. */
 static int add_run(const struct scan_region *r, enum nmt_scan_kind kind, struct nmt_resident *out)
 {
     uint64_t len = r->end - r->start, c = r->categories;
+    if (c & IS_GUARD)
+        return 0;
     if ((c & (IS_HUGE | IS_SWAPPED)) || !(c & IS_PRESENT))
         return NMT_PAGESCAN_UNSURE;
     if (c & IS_PFNZERO)
@@ -91,7 +108,7 @@ int nmt__pagescan_range(int fd, uint64_t start, uint64_t end, enum nmt_scan_kind
 {
     static struct scan_region vec[512]; /* the writer's (one thread at a time) */
     *out = (struct nmt_resident){0, 0, 0};
-    uint64_t ret = IS_PRESENT | IS_SWAPPED | IS_PFNZERO | IS_HUGE;
+    uint64_t ret = IS_PRESENT | IS_SWAPPED | IS_PFNZERO | IS_HUGE | guard_bit;
     if (kind != NMT_SCAN_ANON)
         ret |= IS_FILE;
     for (uint64_t at = start; at < end;) {

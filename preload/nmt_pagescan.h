@@ -28,6 +28,9 @@ enum nmt_scan_kind {
  * has no memory once the main thread has ended) that takes PAGEMAP_SCAN, or -errno
  * (-ENOTTY before Linux 6.7). */
 int nmt__pagescan_open(void);
+/* 1 when the kernel flags guard markers (Linux 6.15; known once a
+ * descriptor was opened): a range with guard pages is then not unsure. */
+int nmt__pagescan_guards(void);
 /* The figures of [start, end) as smaps would give them for a mapping of
  * that kind: 0, NMT_PAGESCAN_UNSURE, or -errno. */
 int nmt__pagescan_range(int fd, uint64_t start, uint64_t end, enum nmt_scan_kind kind,

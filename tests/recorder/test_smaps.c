@@ -4,8 +4,8 @@
  * process's own mappings of each kind: anonymous memory partly written and
  * partly only read (the shared zero page, which smaps does not count), a
  * private file mapping partly copied on write, a shared file mapping, the
- * libraries and the vdso. A huge page makes the page tables unsure, and the
- * record is then read from smaps.
+ * libraries and the vdso; guard pages count nowhere. A huge page makes the page tables unsure, and
+ * the record is then read from smaps.
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -150,8 +150,8 @@ Test(smaps, page_tables_give_the_smaps_record)
     }
 }
 
-/* The AnonHugePages line of the smaps entry of the mapping at addr. */
-static long huge_kib(uintptr_t addr)
+/* A field of the smaps entry of the mapping at addr, in KiB (-1: none). */
+static long smaps_kib(uintptr_t addr, const char *field)
 {
     FILE *f = fopen("/proc/self/smaps", "r");
     cr_assert(f != NULL);
@@ -162,7 +162,8 @@ static long huge_kib(uintptr_t addr)
         unsigned long lo, hi;
         if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
             in = lo <= addr && addr < hi;
-        if (in && sscanf(line, "AnonHugePages: %ld", &kib) == 1)
+        if (in && strncmp(line, field, strlen(field)) == 0 &&
+            sscanf(line + strlen(field), "%ld", &kib) == 1)
             break;
     }
     fclose(f);
@@ -181,7 +182,7 @@ Test(smaps, huge_pages_are_read_from_smaps)
         (unsigned char *)(((uintptr_t)p + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1));
     madvise(huge, 4u << 20, MADV_HUGEPAGE);
     memset(huge, 1, 4u << 20);
-    if (huge_kib((uintptr_t)huge) <= 0) {
+    if (smaps_kib((uintptr_t)huge, "AnonHugePages:") <= 0) {
         close(fd);
         cr_skip_test("no transparent huge page here (THP disabled)");
     }
@@ -197,4 +198,39 @@ Test(smaps, huge_pages_are_read_from_smaps)
     cr_assert_eq(nmt__smaps_scan_off, 1, "the page tables are tried again after a huge page");
     sum_in(e, n, (uintptr_t)p, (uintptr_t)p + len, f);
     cr_assert_geq(f[0], 4u << 20, "smaps: %llu resident", (unsigned long long)f[0]);
+}
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+/* Guard pages (which a C library may put at the end of thread stacks) are
+ * resident nowhere, and leave the page tables sure where the kernel flags
+ * them. */
+Test(smaps, guard_pages_count_nowhere)
+{
+    int fd = nmt__pagescan_open();
+    if (fd < 0)
+        cr_skip_test("PAGEMAP_SCAN not available (Linux < 6.7)");
+    size_t n = 32;
+    unsigned char *p =
+        mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert(p != MAP_FAILED);
+    memset(p, 1, n * PAGE);
+    if (madvise(p, 4 * PAGE, MADV_GUARD_INSTALL) != 0) {
+        close(fd);
+        cr_skip_test("no guard pages here (Linux < 6.13)");
+    }
+    struct nmt_resident r;
+    int got = nmt__pagescan_range(fd, (uintptr_t)p, (uintptr_t)p + n * PAGE, NMT_SCAN_ANON, &r);
+    close(fd);
+    if (!nmt__pagescan_guards()) {
+        cr_assert_eq(got, NMT_PAGESCAN_UNSURE, "guard pages not flagged, yet the scan was sure");
+        cr_skip_test("the kernel does not flag guard pages (Linux < 6.15): smaps is read");
+    }
+    cr_assert_eq(got, 0);
+    cr_assert_eq(smaps_kib((uintptr_t)p, "Rss:") * 1024, (long)((n - 4) * PAGE));
+    cr_assert_eq(r.rss, (n - 4) * PAGE, "%llu resident", (unsigned long long)r.rss);
+    cr_assert_eq(r.anon, (n - 4) * PAGE);
+    cr_assert_eq(r.swap, 0);
 }

@@ -34,9 +34,12 @@ struct entry {
 /* Fixed encode buffers: encoding allocates nothing, so the two records
  * describe the same memory. */
 static unsigned char buf_a[4 << 20], buf_b[4 << 20];
+static struct entry ent_a[16384], ent_b[16384];
 
-/* One SMAPS record into buf; its entries and their count. */
-static const struct entry *encode(unsigned char *buf, size_t cap, int by_smaps, uint32_t *n)
+/* One SMAPS record into buf; its entries (copied out: the record does not
+ * align them) and their count. */
+static const struct entry *encode(unsigned char *buf, size_t cap, struct entry *out, size_t max,
+                                  int by_smaps, uint32_t *n)
 {
     struct nmt_enc e = {.data = buf, .cap = cap};
     nmt__smaps_scan_off = by_smaps;
@@ -44,7 +47,9 @@ static const struct entry *encode(unsigned char *buf, size_t cap, int by_smaps, 
     cr_assert(!e.failed && e.len >= NMT_FRAME_HEAD + 4);
     cr_assert_eq(buf[0] | buf[1] << 8, NMT_REC_SMAPS);
     memcpy(n, buf + NMT_FRAME_HEAD, 4);
-    return (const struct entry *)(buf + NMT_FRAME_HEAD + 4);
+    cr_assert_leq(*n, max);
+    memcpy(out, buf + NMT_FRAME_HEAD + 4, *n * sizeof(*out));
+    return out;
 }
 
 /* Rss, Anonymous and Swap summed over the entries inside [lo, hi). */
@@ -113,10 +118,10 @@ Test(smaps, page_tables_give_the_smaps_record)
     const struct entry *a = NULL, *b = NULL;
     for (int round = 0; round < 2; round++) { /* the second: nothing touched for the first time */
         uint64_t before = nmt__smaps_scanned;
-        a = encode(buf_a, sizeof(buf_a), 0, &na);
+        a = encode(buf_a, sizeof(buf_a), ent_a, 16384, 0, &na);
         if (nmt__smaps_scanned == before)
             cr_skip_test("the page tables were unsure here (swap in use, or huge pages)");
-        b = encode(buf_b, sizeof(buf_b), 1, &nb);
+        b = encode(buf_b, sizeof(buf_b), ent_b, 16384, 1, &nb);
         cr_assert_eq(nmt__smaps_scanned, before + 1);
     }
     /* The kernel's own count, and a truth: the read-only pages are the
@@ -193,7 +198,7 @@ Test(smaps, huge_pages_are_read_from_smaps)
     close(fd);
     uint32_t n;
     uint64_t before = nmt__smaps_scanned, f[3];
-    const struct entry *e = encode(buf_a, sizeof(buf_a), 0, &n);
+    const struct entry *e = encode(buf_a, sizeof(buf_a), ent_a, 16384, 0, &n);
     cr_assert_eq(nmt__smaps_scanned, before, "a record from the page tables despite a huge page");
     cr_assert_eq(nmt__smaps_scan_off, 1, "the page tables are tried again after a huge page");
     sum_in(e, n, (uintptr_t)p, (uintptr_t)p + len, f);
@@ -212,10 +217,11 @@ Test(smaps, guard_pages_count_nowhere)
     int fd = nmt__pagescan_open();
     if (fd < 0)
         cr_skip_test("PAGEMAP_SCAN not available (Linux < 6.7)");
-    size_t n = 32;
-    unsigned char *p =
-        mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    cr_assert(p != MAP_FAILED);
+    size_t n = 32; /* between inaccessible pages: a mapping of its own */
+    unsigned char *res = mmap(NULL, (n + 2) * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert(res != MAP_FAILED);
+    unsigned char *p = res + PAGE;
+    cr_assert_eq(mprotect(p, n * PAGE, PROT_READ | PROT_WRITE), 0);
     memset(p, 1, n * PAGE);
     if (madvise(p, 4 * PAGE, MADV_GUARD_INSTALL) != 0) {
         close(fd);
@@ -229,7 +235,8 @@ Test(smaps, guard_pages_count_nowhere)
         cr_skip_test("the kernel does not flag guard pages (Linux < 6.15): smaps is read");
     }
     cr_assert_eq(got, 0);
-    cr_assert_eq(smaps_kib((uintptr_t)p, "Rss:") * 1024, (long)((n - 4) * PAGE));
+    long kib = smaps_kib((uintptr_t)p, "Rss:");
+    cr_assert_eq(kib * 1024, (long)((n - 4) * PAGE), "smaps: %ld KiB resident", kib);
     cr_assert_eq(r.rss, (n - 4) * PAGE, "%llu resident", (unsigned long long)r.rss);
     cr_assert_eq(r.anon, (n - 4) * PAGE);
     cr_assert_eq(r.swap, 0);

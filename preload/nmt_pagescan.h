@@ -21,7 +21,8 @@ struct nmt_resident {
 enum nmt_scan_kind {
     NMT_SCAN_ANON,    /* private anonymous: every normal page is anonymous */
     NMT_SCAN_PRIVATE, /* private file mapping: file pages and their copies */
-    NMT_SCAN_SHARED,  /* shared mapping: file (or shmem) pages only */
+    NMT_SCAN_SHARED,  /* shared mapping, or the kernel's pages: file (shmem, kernel)
+                       * pages only, never anonymous */
 };
 
 /* A descriptor of /proc/thread-self/pagemap (the calling thread's: /proc/self

@@ -217,7 +217,7 @@ static uint32_t kind_of(const char *path)
 }
 
 /* How the page tables can stand in for smaps on a mapping (nmt_pagescan.c):
- * anonymous private memory, files, and the kernel's vdso pages; not device
+ * anonymous private memory, files, and the kernel's vdso and uprobes pages; not device
  * files (their special pages), hugetlb memory, or names not known here. */
 static int scan_kind(uint32_t prot, const char *path)
 {
@@ -227,8 +227,10 @@ static int scan_kind(uint32_t prot, const char *path)
         return shared ? SCAN_SMAPS : NMT_SCAN_ANON;
     if (strcmp(path, "[vsyscall]") == 0) /* outside the process's page tables */
         return SCAN_NOTHING;
-    if (strcmp(path, "[vdso]") == 0 || strncmp(path, "[vvar", 5) == 0)
-        return shared ? SCAN_SMAPS : NMT_SCAN_PRIVATE;
+    /* The kernel's own pages: never anonymous, nor special where counted. */
+    if (strcmp(path, "[vdso]") == 0 || strncmp(path, "[vvar", 5) == 0 ||
+        strcmp(path, "[uprobes]") == 0)
+        return NMT_SCAN_SHARED;
     if (path[0] != '/' || strncmp(path, "/anon_hugepage", 14) == 0 ||
         (strncmp(path, "/dev/", 5) == 0 && strncmp(path, "/dev/shm/", 9) != 0 &&
          strncmp(path, "/dev/zero", 9) != 0))

@@ -103,15 +103,35 @@ static int add_run(const struct scan_region *r, enum nmt_scan_kind kind, struct 
     return 0;
 }
 
-int nmt__pagescan_range(int fd, uint64_t start, uint64_t end, enum nmt_scan_kind kind,
-                        struct nmt_resident *out)
+/* Adds the part of run r inside each of b's ranges to that range's figures;
+ * *next is the first range r may still reach (runs come in address order). */
+static int add_batch_run(const struct scan_region *r, struct nmt_scan_batch *b, uint32_t *next)
+{
+    while (*next < b->n && b->end[*next] <= r->start)
+        (*next)++;
+    for (uint32_t j = *next; j < b->n && b->start[j] < r->end; j++) {
+        struct scan_region part = *r;
+        part.start = r->start > b->start[j] ? r->start : b->start[j];
+        part.end = r->end < b->end[j] ? r->end : b->end[j];
+        if (add_run(&part, b->kind, &b->fig[j]) != 0)
+            return NMT_PAGESCAN_UNSURE;
+    }
+    return 0;
+}
+
+int nmt__pagescan_batch(int fd, struct nmt_scan_batch *b)
 {
     static struct scan_region vec[512]; /* the writer's (one thread at a time) */
-    *out = (struct nmt_resident){0, 0, 0};
+    for (uint32_t j = 0; j < b->n; j++)
+        b->fig[j] = (struct nmt_resident){0, 0, 0};
+    if (b->n == 0)
+        return 0;
     uint64_t ret = IS_PRESENT | IS_SWAPPED | IS_PFNZERO | IS_HUGE | guard_bit;
-    if (kind != NMT_SCAN_ANON)
+    if (b->kind != NMT_SCAN_ANON)
         ret |= IS_FILE;
-    for (uint64_t at = start; at < end;) {
+    uint32_t next = 0;
+    uint64_t end = b->end[b->n - 1];
+    for (uint64_t at = b->start[0]; at < end;) {
         struct scan_arg a = {
             .size = sizeof(a),
             .start = at,
@@ -125,7 +145,7 @@ int nmt__pagescan_range(int fd, uint64_t start, uint64_t end, enum nmt_scan_kind
         if (n < 0)
             return n;
         for (int i = 0; i < n; i++)
-            if (add_run(&vec[i], kind, out) != 0)
+            if (add_batch_run(&vec[i], b, &next) != 0)
                 return NMT_PAGESCAN_UNSURE;
         if ((uint64_t)n < a.vec_len)
             break;
@@ -134,4 +154,17 @@ int nmt__pagescan_range(int fd, uint64_t start, uint64_t end, enum nmt_scan_kind
         at = a.walk_end;
     }
     return 0;
+}
+
+int nmt__pagescan_range(int fd, uint64_t start, uint64_t end, enum nmt_scan_kind kind,
+                        struct nmt_resident *out)
+{
+    static struct nmt_scan_batch one;
+    one.kind = kind;
+    one.n = 1;
+    one.start[0] = start;
+    one.end[0] = end;
+    int err = nmt__pagescan_batch(fd, &one);
+    *out = one.fig[0];
+    return err;
 }

@@ -281,7 +281,31 @@ static void on_line(void *ctx, char *line)
     header_line(c, line);
 }
 
-/* One line of /proc/<tid>/maps: the mapping's figures from its page tables. */
+/* The mappings read from maps whose page tables are not scanned yet: one
+ * kind, in address order (the writer's, one thread at a time). */
+static struct nmt_scan_batch batch;
+static struct vma batch_vma[NMT_SCAN_BATCH];
+
+/* Scans the batch and writes its mappings' entries. */
+static void run_batch(struct smaps_ctx *c)
+{
+    if (batch.n == 0)
+        return;
+    if (nmt__pagescan_batch(c->scan_fd, &batch) != 0)
+        c->unsure = 1;
+    for (uint32_t i = 0; i < batch.n && !c->unsure; i++) {
+        c->cur = batch_vma[i];
+        c->cur.rss = batch.fig[i].rss;
+        c->cur.anon = batch.fig[i].anon;
+        c->cur.swap = batch.fig[i].swap;
+        c->open = 1;
+        flush(c);
+    }
+    batch.n = 0;
+}
+
+/* One line of /proc/<tid>/maps: the mapping joins the batch of its kind
+ * (the batch of another kind is scanned first). */
 static void on_maps_line(void *ctx, char *line)
 {
     struct smaps_ctx *c = ctx;
@@ -289,19 +313,21 @@ static void on_maps_line(void *ctx, char *line)
         return;
     c->open = 0;
     header_line(c, line);
-    if (!c->open)
+    if (!c->open || c->how == SCAN_NOTHING)
         return;
-    struct nmt_resident f = {0, 0, 0};
-    if (c->how == SCAN_SMAPS ||
-        (c->how != SCAN_NOTHING &&
-         nmt__pagescan_range(c->scan_fd, c->cur.start, c->cur.end, c->how, &f) != 0)) {
+    if (c->how == SCAN_SMAPS) {
         c->unsure = 1;
         return;
     }
-    c->cur.rss = f.rss;
-    c->cur.anon = f.anon;
-    c->cur.swap = f.swap;
-    flush(c);
+    struct vma v = c->cur; /* run_batch writes its own mappings from c->cur */
+    int how = c->how;
+    if (batch.n > 0 && ((int)batch.kind != how || batch.n == NMT_SCAN_BATCH))
+        run_batch(c);
+    batch.kind = (enum nmt_scan_kind)how;
+    batch_vma[batch.n] = v;
+    batch.start[batch.n] = v.start;
+    batch.end[batch.n] = v.end;
+    batch.n++;
 }
 
 /* The record from /proc/<tid>/maps and the page tables, when they give what
@@ -323,7 +349,11 @@ static int by_page_tables(struct smaps_ctx *c)
         nmt__smaps_scan_off = 1;
         return -1;
     }
+    batch.n = 0;
     int err = nmt__os_read_lines("/proc/thread-self/maps", on_maps_line, c);
+    if (err == 0 && !c->unsure)
+        run_batch(c);
+    batch.n = 0;
     close(c->scan_fd);
     if (err == 0 && !c->unsure) {
         nmt__smaps_scanned++;

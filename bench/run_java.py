@@ -19,6 +19,8 @@ Configurations, each run once per round in a rotated order:
   nmt-off    LD_PRELOAD=libnmtrace.so, default rate, NMTRACE_JAVA=off
   nmt-auto   the same with the JVM bridge allowed (the default): sampled
              allocations on Java threads also take the Java stack
+  base-auto  (with --base-lib PATH) nmt-auto with another libnmtrace.so, an
+             earlier build: before and after in the same invocation
   nmt-attach (with --attach) started plain, then `nmtrace attach PID` as soon
              as the JVM takes SIGQUIT (during the untimed warm-up): the
              overhead once attached, hooks through the GOT instead of
@@ -99,11 +101,16 @@ def bridge_cost_per_stack(rows):
     return out
 
 
+def lib_of(c, ctx):
+    """The libnmtrace.so configuration c preloads."""
+    return ctx["base_lib"] if c == "base-auto" else ctx["nmt"]
+
+
 def config_env(c, nmt, tmp, rate):
     """The environment of configuration c: none of the caller's NMTRACE_*."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("NMTRACE_") and k not in ("LD_PRELOAD", "JAVA_TOOL_OPTIONS")}
-    if c in ("nmt-off", "nmt-auto"):
+    if c in ("nmt-off", "nmt-auto", "base-auto"):
         env.update(LD_PRELOAD=nmt, NMTRACE_QUIET="1",
                    NMTRACE_OUTPUT=os.path.join(tmp, "nmt.%p.nmt"),
                    NMTRACE_JAVA="off" if c == "nmt-off" else "auto")
@@ -156,7 +163,7 @@ def run_rounds(configs, cmd, ctx, rounds, budget):
         rs = time.monotonic()
         row = {}
         for c in bl.rotated(configs, r):
-            env = config_env(c, ctx["nmt"], ctx["tmp"], ctx["rate"])
+            env = config_env(c, lib_of(c, ctx), ctx["tmp"], ctx["rate"])
             row[c] = run_one(c, cmd, env, ctx)
         rows.append(row)
         took = time.monotonic() - rs
@@ -247,12 +254,12 @@ def report_perf(configs, cmd, ctx, freq, runs):
     print("\nThe recorder's share of the process's CPU samples (perf record -g, cpu-clock, "
           "%d Hz; %d run%s each, samples pooled; bench/java/perfshare.py), and that CPU time "
           "per sampled allocation\n" % (freq, runs, "" if runs == 1 else "s"))
-    perf_configs = [c for c in configs if c in ("nmt-off", "nmt-auto")]
+    perf_configs = [c for c in configs if c in ("nmt-off", "nmt-auto", "base-auto")]
     pooled = {c: [0, {}, {}] for c in perf_configs}  # total, parts, counters summed
     for r in range(runs):
         for c in bl.rotated(perf_configs, r):
             data = os.path.join(ctx["tmp"], "perf.data")
-            why = perfshare.record(cmd, config_env(c, ctx["nmt"], ctx["tmp"], ctx["rate"]), data,
+            why = perfshare.record(cmd, config_env(c, lib_of(c, ctx), ctx["tmp"], ctx["rate"]), data,
                                    freq=freq, timeout=ctx["timeout"])
             total, parts = perfshare.shares(data) if not why else (0, {})
             # Also removes perf.data.
@@ -328,6 +335,10 @@ def main():
     ap.add_argument("--perf", type=int, nargs="?", const=2000, metavar="HZ",
                     help="then run each nmtrace configuration once under perf record "
                          "(default 2000 Hz) and print the recorder's share of the CPU")
+    ap.add_argument("--base-lib", metavar="PATH",
+                    help="also run nmt-auto with this libnmtrace.so (an earlier build's, copied "
+                         "into a directory of its own) as configuration base-auto, in the same "
+                         "rounds and perf runs")
     ap.add_argument("--perf-runs", type=int, default=1, metavar="N",
                     help="with --perf: N runs of each configuration, alternating, their "
                          "samples pooled (default 1)")
@@ -344,6 +355,11 @@ def main():
         sys.exit("--perf takes a positive sampling rate in Hz, e.g. --perf 2000")
     if a.perf_runs < 1:
         sys.exit("--perf-runs takes a positive number of runs, e.g. --perf-runs 5")
+    if a.base_lib and (not os.path.isfile(a.base_lib)
+                       or os.path.basename(a.base_lib) != "libnmtrace.so"):
+        sys.exit("--base-lib: %s is not a file named libnmtrace.so (copy the earlier build's "
+                 "library into a directory of its own: perf finds the recorder by that name)"
+                 % a.base_lib)
     if a.warmup is None:
         a.warmup = 0 if a.seconds is not None else 20000
     build = bl.find_build(a.build)
@@ -355,9 +371,11 @@ def main():
     if not os.path.exists(a.java):
         sys.exit("java not found at %s (use --java)" % a.java)
     configs = CONFIGS + (["nmt-attach"] if a.attach else [])
+    if a.base_lib:
+        configs.append("base-auto")
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="nmt-java-") as tmp:
-        ctx = dict(nmt=nmt, tmp=tmp, rate=a.rate, timeout=a.timeout, notes=[],
+        ctx = dict(nmt=nmt, base_lib=a.base_lib, tmp=tmp, rate=a.rate, timeout=a.timeout, notes=[],
                    nmtprof=load_nmtprof(), launcher=os.path.join(build, "bin", "nmtrace"))
         base = [a.java] + a.jvm_opts.split() + ["-cp", classes]
         if a.sleep is not None:

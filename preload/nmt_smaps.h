@@ -16,5 +16,9 @@
 int nmt__smaps_encode(struct nmt_enc *b, const struct nmt_mm *mm, int final);
 /* Snapshots that skipped the read, and nanoseconds spent reading. */
 extern uint64_t nmt__smaps_skipped, nmt__smaps_ns;
+/* SMAPS records made from the page tables instead of smaps; nonzero when
+ * smaps is read without trying the page tables first. */
+extern uint64_t nmt__smaps_scanned;
+extern int nmt__smaps_scan_off;
 
 #endif

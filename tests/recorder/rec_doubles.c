@@ -95,7 +95,7 @@ int nmt__os_maps(struct nmt_enc *b)
 
 /* Residency needs /proc/<tid>/smaps: the tests' snapshots have no SMAPS
  * record, which readers take as absent. */
-uint64_t nmt__smaps_skipped, nmt__smaps_ns;
+uint64_t nmt__smaps_skipped, nmt__smaps_ns, nmt__smaps_scanned;
 int nmt__smaps_encode(struct nmt_enc *b, const struct nmt_mm *mm, int final)
 {
     (void)b, (void)mm, (void) final;

@@ -91,6 +91,16 @@ set(NMT_REC_CORE ${NMT_PRELOAD_DIR}/nmt_capture.c ${NMT_PRELOAD_DIR}/nmt_unwind.
 nmt_unit_test(test_capture
   SOURCES ${NMT_REC_DIR}/test_capture.c ${NMT_REC_CORE}
   LIBS nmtfmt PkgConfig::LIBUNWIND Threads::Threads dl m LABELS recorder)
+# The SMAPS record from the page tables against smaps (nmt_smaps.c,
+# nmt_pagescan.c), on the test's own mappings.
+nmt_unit_test(test_smaps
+  SOURCES ${NMT_REC_DIR}/test_smaps.c ${NMT_PRELOAD_DIR}/nmt_smaps.c
+    ${NMT_PRELOAD_DIR}/nmt_pagescan.c ${NMT_PRELOAD_DIR}/nmt_os.c
+    ${NMT_PRELOAD_DIR}/nmt_mmap_model.c
+  LIBS nmtfmt LABELS recorder)
+if(TARGET test_smaps)
+  target_include_directories(test_smaps PRIVATE ${NMT_PRELOAD_DIR})
+endif()
 # The writer's prefault of the static tables (nmt_prefault.c).
 nmt_unit_test(test_prefault
   SOURCES ${NMT_REC_DIR}/test_prefault.c ${NMT_REC_CORE}

@@ -84,6 +84,28 @@ static void decode(uint64_t word, struct nmt_cfi_rule *r)
         *r = (struct nmt_cfi_rule){.cfa_reg = 0}; /* no register: no rule */
 }
 
+/* The entries are a sequence lock: relaxed words between the tag's reads
+ * (writes), ordered by fences. ThreadSanitizer does not model fences (gcc
+ * refuses them under it when optimizing), so a TSan build makes the words'
+ * own loads acquire and stores release instead, which orders them at least
+ * as strongly. */
+#if defined(__SANITIZE_THREAD__) /* gcc */
+#define SEQ_TSAN 1
+#elif defined(__has_feature) /* clang */
+#if __has_feature(thread_sanitizer)
+#define SEQ_TSAN 1
+#endif
+#endif
+#if defined(SEQ_TSAN)
+#define SEQ_FENCE(order) ((void)0)
+#define SEQ_DATA_LOAD    memory_order_acquire
+#define SEQ_DATA_STORE   memory_order_release
+#else
+#define SEQ_FENCE(order) atomic_thread_fence(order)
+#define SEQ_DATA_LOAD    memory_order_relaxed
+#define SEQ_DATA_STORE   memory_order_relaxed
+#endif
+
 /* The tag of a whole entry of generation gen: the sequence number's low bit
  * (set while written) must be 0, the high half gen. */
 #define TAG_CHECK UINT64_C(0xffffffff00000001)
@@ -94,9 +116,9 @@ static inline int cache_get(uintptr_t key, uint64_t want, uint64_t *word)
 {
     const struct cache_entry *e = entry_of(key);
     uint64_t tag = atomic_load_explicit(&e->tag, memory_order_acquire);
-    uint64_t k = atomic_load_explicit(&e->key, memory_order_relaxed);
-    *word = atomic_load_explicit(&e->rule, memory_order_relaxed);
-    atomic_thread_fence(memory_order_acquire);
+    uint64_t k = atomic_load_explicit(&e->key, SEQ_DATA_LOAD);
+    *word = atomic_load_explicit(&e->rule, SEQ_DATA_LOAD);
+    SEQ_FENCE(memory_order_acquire);
     return ((tag ^ want) & TAG_CHECK) == 0 && k == key &&
            atomic_load_explicit(&e->tag, memory_order_relaxed) == tag;
 }
@@ -108,9 +130,9 @@ static void cache_put(uintptr_t key, uint32_t gen, uint64_t word)
     if ((tag & 1) != 0 || !atomic_compare_exchange_strong_explicit(
                               &e->tag, &tag, tag + 1, memory_order_acquire, memory_order_relaxed))
         return;
-    atomic_thread_fence(memory_order_release);
-    atomic_store_explicit(&e->key, key, memory_order_relaxed);
-    atomic_store_explicit(&e->rule, word, memory_order_relaxed);
+    SEQ_FENCE(memory_order_release);
+    atomic_store_explicit(&e->key, key, SEQ_DATA_STORE);
+    atomic_store_explicit(&e->rule, word, SEQ_DATA_STORE);
     uint32_t seq = (uint32_t)tag + 2;
     atomic_store_explicit(&e->tag, (uint64_t)gen << 32 | seq, memory_order_release);
 }

@@ -155,16 +155,3 @@ int nmt__pagescan_batch(int fd, struct nmt_scan_batch *b)
     }
     return 0;
 }
-
-int nmt__pagescan_range(int fd, uint64_t start, uint64_t end, enum nmt_scan_kind kind,
-                        struct nmt_resident *out)
-{
-    static struct nmt_scan_batch one;
-    one.kind = kind;
-    one.n = 1;
-    one.start[0] = start;
-    one.end[0] = end;
-    int err = nmt__pagescan_batch(fd, &one);
-    *out = one.fig[0];
-    return err;
-}

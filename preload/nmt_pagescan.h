@@ -12,7 +12,7 @@ struct nmt_resident {
     uint64_t rss, anon, swap;
 };
 
-/* What nmt__pagescan_range may return besides 0 and -errno: the range has
+/* What nmt__pagescan_batch may return besides 0 and -errno: a range has
  * pages whose smaps figures the page-table bits do not tell (PMD-mapped
  * huge pages, swap or other non-present entries, special pages). */
 #define NMT_PAGESCAN_UNSURE 1
@@ -32,11 +32,6 @@ int nmt__pagescan_open(void);
 /* 1 when the kernel flags guard markers (Linux 6.15; known once a
  * descriptor was opened): a range with guard pages is then not unsure. */
 int nmt__pagescan_guards(void);
-/* The figures of [start, end) as smaps would give them for a mapping of
- * that kind: 0, NMT_PAGESCAN_UNSURE, or -errno. */
-int nmt__pagescan_range(int fd, uint64_t start, uint64_t end, enum nmt_scan_kind kind,
-                        struct nmt_resident *out);
-
 /* Mappings of one kind in address order, scanned in one walk: their
  * ranges in, their figures out (each mapping costs a system call
  * otherwise, ~2.5 us in a JVM at exit). */
@@ -47,8 +42,8 @@ struct nmt_scan_batch {
     uint64_t start[NMT_SCAN_BATCH], end[NMT_SCAN_BATCH];
     struct nmt_resident fig[NMT_SCAN_BATCH];
 };
-/* Fills b->fig for its n ranges as nmt__pagescan_range would, range by
- * range: 0, NMT_PAGESCAN_UNSURE, or -errno. */
+/* Fills b->fig with each of its n ranges' figures as smaps would give them
+ * for a mapping of b->kind: 0, NMT_PAGESCAN_UNSURE, or -errno. */
 int nmt__pagescan_batch(int fd, struct nmt_scan_batch *b);
 
 #endif

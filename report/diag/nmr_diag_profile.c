@@ -140,7 +140,9 @@ static void account_check(struct nmr_findings *fs, const struct nmr_jcheck *c)
     int noted = 0;
     for (size_t i = 0; c->kind == NMR_JCHECK_NEAR_LIMIT && i < fs->n; i++)
         if (fs->f[i].cause == cause_of_account(c->what)) {
-            int at = c->jvm * 100 >= c->other * 99; /* within 1 %: the limit was hit */
+            /* Within 1 %: the limit was hit (in double, as nmr_jvm_near_limit:
+             * the figures come from the profile and may be any value). */
+            int at = (double)c->jvm * 100 >= (double)c->other * 99;
             snprintf(fs->f[i].note, sizeof(fs->f[i].note),
                      "the JVM's %s is %s of its %s limit %s: %s", c->what, a,
                      c->flag ? c->flag : "", b,

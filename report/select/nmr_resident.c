@@ -311,6 +311,8 @@ nmr_rise_of(struct nmr_profile *p, size_t upto,
     }
     g.seconds = t1 - t0;
     int64_t rise = g.to - g.from;
-    g.growing = g.nsnaps >= 3 && 3 * ups >= 2 * steps && rise > (1 << 20) && rise * 100 > g.to;
+    /* More than 1 % of the last figure: rise * 100 > to, without the product
+     * (to >= 0, so the same for every rise; a profile can hold any value). */
+    g.growing = g.nsnaps >= 3 && 3 * ups >= 2 * steps && rise > (1 << 20) && rise > g.to / 100;
     return g;
 }

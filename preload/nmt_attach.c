@@ -12,8 +12,12 @@
  * allocated before are unknown: the address filter never matches them, so
  * their frees are not looked at.
  *
- * A detach puts the GOT entries back, waits until no thread is inside the
- * sampled path (nmt__attach_hold), takes the final snapshot, and gives back
+ * The dlclose entries are rewritten too, so that stacks are taken by the
+ * fast unwinder as under LD_PRELOAD (nmt_got.c, nmt__attach_unloads_seen).
+ *
+ * A detach turns recording off, waits until no thread is inside the
+ * sampled path (nmt__attach_hold), puts the GOT entries back, takes the
+ * final snapshot, and gives back
  * the writer's tables and the rings' pages. Ring slots stay mapped and owned
  * by their threads (a thread keeps its slot pointer in TLS we cannot reach),
  * which is what makes a later attach safe. A thread still running a hook's
@@ -33,6 +37,7 @@
 
 #include "nmc_parse.h"
 #include "nmt_attach.h"
+#include "nmt_cfi.h"
 #include "nmt_got.h"
 #include "nmt_internal.h"
 #include "nmt_os.h"
@@ -289,10 +294,14 @@ static int discard(void *ctx, uint16_t type, const void *payload, uint32_t len)
     return 0;
 }
 
-/* Stops what start_recording started, in reverse, once no hook is in. */
+/* Stops what start_recording started, in reverse, once no hook is in: the
+ * GOT entries are put back only then, so that no thread is still reading
+ * call-frame tables (nmt_cfi_usable()) when dlclose stops being ours. */
 static void stop_recording(void (*bridge)(void *, int), void *ctx)
 {
     int quiet = nmt__attach_stop_begin();
+    atomic_store(&nmt__attach_unloads_seen, 0);
+    nmt__got_restore();
     nmt__writer_stop();
     if (bridge)
         bridge(ctx, 0);
@@ -356,11 +365,15 @@ static int start_recording(const struct att_opts *o, void (*bridge)(void *, int)
     nmt__attach_session++;
     atomic_store(&nmt__state, NMT_ON);
     if ((err = nmt__got_install()) <= 0) {
-        nmt__got_restore();
         stop_recording(bridge, ctx);
         answer(o, "error no allocation call to redirect (%s)", err ? strerror(-err) : "none found");
         return ATT_FAILED;
     }
+    /* Unloads since an earlier session went unseen: the object list starts
+     * afresh, and call-frame tables are read from here on only if every
+     * dlclose entry is now ours. */
+    nmt_cfi_forget();
+    nmt__got_unloads_start();
     attached = 1;
     answer(o, "ok %s", nmt__w.path);
     return ATT_OK;
@@ -407,7 +420,6 @@ int nmt__attach_run(const char *options, void (*bridge)(void *ctx, int on), void
         answer(&o, "error not attached: nothing to detach");
         r = nmt__attach_dormant ? ATT_NOT_ATTACHED : ATT_PRELOADED;
     } else if (o.detach) {
-        nmt__got_restore();
         stop_recording(bridge, ctx);
         attached = 0;
         answer(&o, "ok %s", nmt__w.path);

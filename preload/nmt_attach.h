@@ -5,6 +5,7 @@
 #ifndef NMT_ATTACH_H
 #define NMT_ATTACH_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 /* Constructor: 1 when our malloc is not the one the process calls (we were
@@ -24,6 +25,12 @@ static inline int nmt__attach_none(void)
 {
     return !nmt__attach_dormant && !nmt__attach_mode;
 }
+
+/* Attached, and every dlclose entry of the process's objects that the
+ * attach knows of calls nmt__got_dlclose (nmt_got.c): unloads are seen as
+ * under LD_PRELOAD (nmt_cfi_usable()). Set after the GOT is rewritten,
+ * cleared when an entry could not be, and before the detach puts them back. */
+extern _Atomic int nmt__attach_unloads_seen;
 
 /* Counts attaches (0 under LD_PRELOAD): a thread whose countdown was drawn
  * for an earlier one draws it again (nmt_hooks.c). */

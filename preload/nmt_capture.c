@@ -303,6 +303,7 @@ static NMT_NOINLINE int unwind_raw(void **tmp, int want, int room)
     }
     /* for safe_access_mem */
     stack_bounds(&nmt__tls, (uintptr_t)__builtin_frame_address(0));
+    atomic_fetch_add_explicit(&nmt__ctr.unwind_libunwind, 1, memory_order_relaxed);
     nmt__gate_enter(); /* libunwind's locks and the link map's: not across a fork */
     int m = unw_backtrace(tmp, want);
     nmt__gate_leave();

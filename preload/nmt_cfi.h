@@ -81,15 +81,18 @@ static inline uint32_t nmt_cfi_generation(void)
  * the list is rebuilt on the next lookup that misses. */
 NMT_HIDDEN void nmt_cfi_forget(void);
 
-/* 1 when the exported dlclose (nmt_dlclose.c) is the one the process calls,
- * so that nmt_cfi_forget() runs before every unload: under LD_PRELOAD. 0
- * in a process we were loaded into late (`nmtrace attach`, a JVMTI agent):
- * there only the malloc and mmap families are redirected (nmt_got.c), an
- * object may be unloaded unseen, and the unwinder must not use
- * nmt_cfi_find() but libunwind. Inline: the sampled path asks every time. */
+/* 1 when nmt_cfi_forget() runs around every unload the program asks for:
+ * under LD_PRELOAD, where the exported dlclose (nmt_dlclose.c) is the one
+ * the process calls, and while attached (`nmtrace attach`, a JVMTI agent)
+ * once every dlclose entry in the GOTs the attach rewrote calls our hook
+ * (nmt__attach_unloads_seen). 0 otherwise: waiting for an attach, or
+ * attached without that hook everywhere, where an object may be unloaded
+ * unseen and the unwinder must not use nmt_cfi_find() but libunwind.
+ * Inline: the sampled path asks every time (under LD_PRELOAD, one load). */
 static inline int nmt_cfi_usable(void)
 {
-    return nmt__attach_none();
+    return nmt__attach_none() ||
+           atomic_load_explicit(&nmt__attach_unloads_seen, memory_order_relaxed);
 }
 
 #endif

@@ -13,7 +13,9 @@
  *
  * The entries for dlopen and dlmopen are rewritten too (nmt_got_dlopen.c):
  * an object the program loads later is patched on the loading thread
- * before its dlopen returns (got_loaded). The writer's tick still
+ * before its dlopen returns (got_loaded). So are those for dlclose
+ * (nmt_dlclose.c), so that the fast unwinder sees unloads as it does under
+ * LD_PRELOAD (nmt__attach_unloads_seen): while every one of them is ours. The writer's tick still
  * looks for objects loaded by other means (nmt__got_refresh). The lock
  * orders the two; neither is called with the loader's lock held, and
  * dl_iterate_phdr takes it only while it walks. All patching and restoring happens inside
@@ -29,6 +31,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "nmt_attach.h"
 #include "nmt_got.h"
 #include "nmt_internal.h"
 
@@ -47,11 +50,12 @@
 static const char *const hooked_names[] = {
     "malloc",        "calloc",   "realloc",  "reallocarray", "free",    "posix_memalign",
     "aligned_alloc", "memalign", "valloc",   "pvalloc",      "mmap",    "mmap64",
-    "munmap",        "mremap",   "mprotect", "dlopen",       "dlmopen",
+    "munmap",        "mremap",   "mprotect", "dlopen",       "dlmopen", "dlclose",
 };
 #define NHOOKS (sizeof(hooked_names) / sizeof(hooked_names[0]))
-/* From here on the hooks are not exported (nmt_got_dlopen.c). */
-#define FIRST_DL (NHOOKS - 2)
+/* From here on the hooks are not exported (nmt_got_dlopen.c, nmt_dlclose.c). */
+#define FIRST_DL (NHOOKS - 3)
+#define DLCLOSE  (NHOOKS - 1)
 static void *hook_addr[NHOOKS];
 
 struct got_entry {
@@ -76,8 +80,22 @@ static int recheck;
 #define RECHECK_TICKS 50
 static uintptr_t self_base;
 static int overflow;
+/* A dlclose entry was seen that does not point at our hook (its store
+ * failed, or no room was left to remember it). */
+static int dlclose_missed;
 
 static void got_loaded(void);
+
+/* An entry for hook h was left pointing elsewhere: if it is a dlclose
+ * entry, unloads may go unseen from now on and the fast unwinder stops
+ * reading call-frame tables (nmt_cfi_usable()). */
+static void missed(int h)
+{
+    if (h == (int)DLCLOSE) {
+        dlclose_missed = 1;
+        atomic_store(&nmt__attach_unloads_seen, 0);
+    }
+}
 
 static void lock_entries(void)
 {
@@ -108,6 +126,7 @@ static int find_hooks(void)
     dlclose(h);
     hook_addr[FIRST_DL] = (void *)nmt__got_dlopen;
     hook_addr[FIRST_DL + 1] = (void *)nmt__got_dlmopen;
+    hook_addr[DLCLOSE] = nmt__got_dlclose_resolve();
     nmt__got_dl_after(got_loaded);
     return hook_addr[0] != NULL && hook_addr[4] != NULL ? 0 : -ENOENT;
 }
@@ -227,15 +246,20 @@ static struct got_entry *known_slot(uintptr_t slot)
 static void patch_one(const struct dyn_view *v, const ElfW(Rela) * r)
 {
     unsigned long type = ELF64_R_TYPE(r->r_info);
-    if ((long)type != NMT_R_JUMP_SLOT && (long)type != NMT_R_GLOB_DAT)
-        return;
-    if (r->r_addend != 0)
+    int call = (long)type == NMT_R_JUMP_SLOT || (long)type == NMT_R_GLOB_DAT;
+    if (ELF64_R_SYM(r->r_info) == 0 || (!call && hook_addr[DLCLOSE] == NULL))
         return;
     const ElfW(Sym) *sym = &v->symtab[ELF64_R_SYM(r->r_info)];
     int h = hook_index(v->strtab + sym->st_name);
+    if (!call || r->r_addend != 0) {
+        /* dlclose's address kept some other way (a table of function
+         * pointers in data): calls through it are not ours. */
+        missed(h);
+        return;
+    }
     /* Our dlopen searches a bare name with our (empty) search path, not
      * the caller's: such a caller keeps the C library's dlopen. */
-    if (h < 0 || (h >= (int)FIRST_DL && v->search_path))
+    if (h < 0 || (h >= (int)FIRST_DL && h != (int)DLCLOSE && v->search_path))
         return;
     uintptr_t slot = v->base + r->r_offset;
     uintptr_t cur = __atomic_load_n((uintptr_t *)slot, __ATOMIC_ACQUIRE);
@@ -249,14 +273,19 @@ static void patch_one(const struct dyn_view *v, const ElfW(Rela) * r)
          * restore, and hook the slot again. */
         if (store_word(slot, (uintptr_t)hook_addr[h], v->relro_lo, v->relro_hi) == 0)
             known->old = cur;
+        else
+            missed(h);
         return;
     }
     if (nentries == MAX_ENTRIES) {
         overflow = 1;
+        missed(h);
         return;
     }
-    if (store_word(slot, (uintptr_t)hook_addr[h], v->relro_lo, v->relro_hi) != 0)
+    if (store_word(slot, (uintptr_t)hook_addr[h], v->relro_lo, v->relro_hi) != 0) {
+        missed(h);
         return;
+    }
     entries[nentries++] = (struct got_entry){slot, cur, v->base, (uint32_t)h, 1};
 }
 
@@ -405,6 +434,7 @@ int nmt__got_restore(void)
         entries = NULL;
         nentries = 0;
         overflow = 0;
+        dlclose_missed = 0;
     }
     unlock_entries();
     return restored;
@@ -413,4 +443,13 @@ int nmt__got_restore(void)
 size_t nmt__got_count(void)
 {
     return nentries;
+}
+
+int nmt__got_unloads_start(void)
+{
+    lock_entries();
+    int all = entries != NULL && hook_addr[DLCLOSE] != NULL && !dlclose_missed;
+    atomic_store(&nmt__attach_unloads_seen, all);
+    unlock_entries();
+    return all;
 }

@@ -10,8 +10,8 @@
 #include <dlfcn.h>
 #include <stddef.h>
 
-/* Points the allocation entries (malloc family, mmap family, dlopen) of
- * every loaded object but ours and the dynamic linker at our hooks, and
+/* Points the allocation entries (malloc family, mmap family, dlopen,
+ * dlclose) of every loaded object but ours and the dynamic linker at our hooks, and
  * remembers what they held. Objects loaded later through a hooked dlopen
  * are patched as they come. Returns the number of entries patched, or
  * -errno. */
@@ -28,6 +28,20 @@ void nmt__got_refresh(void) __attribute__((weak)); /* the writer's unit test lin
 void *nmt__got_dlopen(const char *file, int mode);
 void *nmt__got_dlmopen(Lmid_t ns, const char *file, int mode);
 void nmt__got_dl_after(void (*loaded)(void));
+
+/* The hook written into dlclose entries (nmt_dlclose.c): the process's
+ * dlclose with nmt_cfi_forget() around it, so that the fast unwinder may
+ * read call-frame tables while attached. _resolve finds the process's
+ * dlclose first and returns the hook, or NULL when there is none to call. */
+int nmt__got_dlclose(void *handle);
+void *nmt__got_dlclose_resolve(void);
+
+/* After nmt__got_install: sets nmt__attach_unloads_seen, and returns 1,
+ * when every dlclose entry of the objects patched so far points at
+ * nmt__got_dlclose (none failed, none was left out for want of room). An
+ * entry missed later (an object patched by got_loaded or the writer's tick)
+ * clears it again. */
+int nmt__got_unloads_start(void);
 
 /* Puts back every entry still pointing at our hook and forgets the list.
  * Returns the number of entries restored. */

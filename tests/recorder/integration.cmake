@@ -74,6 +74,25 @@ function(nmt_uwt_lib tag)
   target_compile_options(uwt_${tag} PRIVATE -g -fno-optimize-sibling-calls ${ARGN})
   set_target_properties(uwt_${tag} PROPERTIES PREFIX lib)
 endfunction()
+# prog_attach_unwind: the fast unwinder after an attach, with libraries
+# loaded and unloaded (attach_dso.c, built twice with frames of different
+# sizes). Only with the JVM bridge, which has the attach's entry point.
+if(NMT_JAVA_BRIDGE)
+  foreach(tag a b)
+    add_library(atd_${tag} MODULE ${NMT_IT_DIR}/attach_dso.c)
+    target_compile_options(atd_${tag} PRIVATE -O2 -g -fomit-frame-pointer)
+    set_target_properties(atd_${tag} PROPERTIES PREFIX lib LIBRARY_OUTPUT_DIRECTORY
+      ${CMAKE_RUNTIME_OUTPUT_DIRECTORY})
+  endforeach()
+  target_compile_definitions(atd_a PRIVATE ATD_FRAME=256)
+  target_compile_definitions(atd_b PRIVATE ATD_FRAME=2048)
+  add_executable(prog_attach_unwind ${NMT_IT_DIR}/prog_attach_unwind.c)
+  target_compile_options(prog_attach_unwind PRIVATE -O1 -g)
+  target_link_libraries(prog_attach_unwind PRIVATE dl)
+  add_dependencies(prog_attach_unwind atd_a atd_b)
+  nmt_recorder_test(attach_unwind)
+endif()
+
 nmt_uwt_lib(o2 -O2 -fomit-frame-pointer)
 nmt_uwt_lib(o0 -O0 -fno-omit-frame-pointer)
 nmt_uwt_lib(dla -O0 -fno-omit-frame-pointer)

@@ -34,6 +34,7 @@
 
 /* ---- doubles for what nmt_cfi.c and nmt_dlclose.c call ---- */
 int nmt__attach_dormant, nmt__attach_mode;
+_Atomic int nmt__attach_unloads_seen;
 _Atomic int cfi_iterate_calls; /* test_cfi_life.c reads it */
 
 void nmt__gate_enter(void) {}

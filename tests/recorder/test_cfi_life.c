@@ -134,6 +134,10 @@ Test(cfi_life, usable_only_when_the_dlclose_hook_is_in_place)
     cr_expect_eq(nmt_cfi_usable(), 1);
     nmt__attach_mode = 1;
     cr_expect_eq(nmt_cfi_usable(), 0);
+    atomic_store(&nmt__attach_unloads_seen, 1); /* attached, every dlclose entry ours */
+    cr_expect_eq(nmt_cfi_usable(), 1);
+    atomic_store(&nmt__attach_unloads_seen, 0);
+    cr_expect_eq(nmt_cfi_usable(), 0);
     nmt__attach_mode = 0;
     nmt__attach_dormant = 1;
     cr_expect_eq(nmt_cfi_usable(), 0);

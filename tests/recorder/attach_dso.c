@@ -1,0 +1,26 @@
+/*
+ * attach_dso.c: a library prog_attach_unwind loads and unloads while
+ * attached, built twice (libatd_a.so, libatd_b.so) with a different
+ * ATD_FRAME: the same code at the same offsets, whose frame is that many
+ * bytes larger. Loaded where the other was just unloaded, one has the
+ * other's return address with another call-frame rule: an unwinder that
+ * kept the first library's rules (an unload it did not see) walks the
+ * second's stacks wrong.
+ */
+#include <stdlib.h>
+
+#if defined(__clang__)
+#define NOIPA __attribute__((noinline, used))
+#else
+#define NOIPA __attribute__((noipa, used))
+#endif
+
+/* malloc from a frame of ATD_FRAME bytes more, kept across the call. */
+NOIPA void *atd_alloc(size_t n)
+{
+    volatile char pad[ATD_FRAME];
+    pad[0] = (char)n;
+    void *p = malloc(n);
+    pad[ATD_FRAME - 1] = pad[0];
+    return p;
+}

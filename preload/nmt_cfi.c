@@ -17,20 +17,27 @@
  * ThreadSanitizer does not model). No reader ever waits, locks, allocates or
  * makes a system call.
  *
- * When an address is in no known segment, the list is rebuilt only when
- * the link map changed (dl_iterate_phdr's counts of objects added and
- * removed differ from the last build's), or when there is no list
- * (nmt_cfi_forget() dropped it). Code outside every object (JIT code) misses
- * all the time, so that check itself, one dl_iterate_phdr call that stops at
- * its first object, is made at most once per NMT_CFI_CHECK_NS (a coarse
- * clock read through the vDSO): an object loaded meanwhile is found at the
- * next check.
+ * Each answer is checked against the dynamic linker's own lock-free
+ * lookup, _dl_find_object (glibc 2.35 and later): the same object, its
+ * tables at the same place and inside what is mapped there now. When they
+ * differ (an object loaded since the list was built, a list built in the
+ * middle of a dlopen, an object unloaded unseen) the list is rebuilt at
+ * once; while another thread rebuilds it the answer is NMT_CFI_NOMODULE.
+ * An address in no object for both (JIT code) costs no look at the link
+ * map at all.
  *
- * glibc also unloads some objects itself, without going through the
- * exported dlclose (iconv's modules, when no descriptor uses them any
- * more): so hits look at the link map too, at most once per
- * NMT_CFI_VERIFY_NS, and a list that names an object since removed is
- * replaced within that time.
+ * With an older C library: when an address is in no known segment, the
+ * list is rebuilt only when the link map changed (dl_iterate_phdr's counts
+ * of objects added and removed differ from the last build's), or when
+ * there is no list (nmt_cfi_forget() dropped it). Code outside every
+ * object misses all the time, so that check itself, one dl_iterate_phdr
+ * call that stops at its first object, is made at most once per
+ * NMT_CFI_CHECK_NS (a coarse clock read through the vDSO): an object
+ * loaded meanwhile is found at the next check. glibc also unloads some
+ * objects itself, without going through the exported dlclose (iconv's
+ * modules, when no descriptor uses them any more): so hits look at the
+ * link map too, at most once per NMT_CFI_VERIFY_NS, and a list that names
+ * an object since removed is replaced within that time.
  *
  * Every publication and every forget moves the generation on: a cache of
  * rules (or of NMT_CFI_NOMODULE answers) keyed by address is then stale.
@@ -38,6 +45,7 @@
  * publication fail (the compare-and-swap sees the new generation): a list
  * that may name an object being unloaded is never published.
  */
+#include <dlfcn.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -215,10 +223,10 @@ static int due(_Atomic uint64_t *next, uint64_t period)
 }
 
 /* A look at the link map for the list seen as p, when one is due (always
- * when there is no list): 1 when a new list is published. */
+ * when there is no list, or next is NULL): 1 when a new list is published. */
 static int refresh(uint64_t p, _Atomic uint64_t *next, uint64_t period)
 {
-    if ((p & 3) != TAB_NONE && !due(next, period))
+    if ((p & 3) != TAB_NONE && next != NULL && !due(next, period))
         return 0;
     /* Inside the fork gate from start to end: a fork child never inherits
      * `building` set by a thread it does not have. */
@@ -232,6 +240,38 @@ static int refresh(uint64_t p, _Atomic uint64_t *next, uint64_t period)
     return r;
 }
 
+/* ---- the dynamic linker's own answer ---- */
+
+#if defined(DLFO_STRUCT_HAS_EH_DBASE) && defined(__GLIBC__)
+/* glibc 2.35 and later: lock-free, no system call, safe in a signal
+ * handler. Weak: NULL with an older C library at run time. */
+extern int _dl_find_object(void *address, struct dl_find_object *result) __attribute__((weak));
+#endif
+
+/* Whether the list's answer for ip (r: 1, segment o holds it; 0, no
+ * segment does) is the link map's now, by _dl_find_object: 1 yes, 0 no
+ * (the list is behind: an object loaded since, or one unloaded unseen), -1
+ * when the C library cannot say. */
+static int linker_agrees(uintptr_t ip, int r, const struct nmt_cfi_obj *o)
+{
+#if defined(DLFO_STRUCT_HAS_EH_DBASE) && defined(__GLIBC__)
+    if (_dl_find_object == NULL)
+        return -1;
+    struct dl_find_object f;
+    if (_dl_find_object((void *)ip, &f) != 0)
+        return r == 0; /* in no object: JIT code, anonymous memory */
+    uintptr_t lo = (uintptr_t)f.dlfo_map_start, hi = (uintptr_t)f.dlfo_map_end;
+    /* The same tables at the same place, and everything the evaluation
+     * may read inside the object mapped there now. */
+    return r > 0 && (uintptr_t)f.dlfo_eh_frame == o->hdr && o->lo >= lo && o->hi <= hi &&
+           (o->status != NMT_CFI_OK || (o->eh_lo >= lo && o->eh_hi <= hi && o->table >= lo &&
+                                        o->count <= (hi - o->table) / 8));
+#else
+    (void)ip, (void)r, (void)o;
+    return -1;
+#endif
+}
+
 /* ---- the interface ---- */
 
 NMT_HIDDEN enum nmt_cfi_result nmt_cfi_find(uintptr_t ip, struct nmt_cfi_rule *out)
@@ -240,6 +280,18 @@ NMT_HIDDEN enum nmt_cfi_result nmt_cfi_find(uintptr_t ip, struct nmt_cfi_rule *o
         uint64_t p = atomic_load_explicit(&nmt__cfi_pub, memory_order_acquire);
         struct nmt_cfi_obj o;
         int r = (p & 3) == TAB_NONE ? 0 : lookup((unsigned)(p & 3), ip, &o);
+        if (r < 0)
+            continue; /* rewritten under us: look again */
+        int agrees = linker_agrees(ip, r, &o);
+        if (agrees > 0)
+            return r > 0 ? nmt__cfi_eval(&o, ip, out) : NMT_CFI_NOMODULE;
+        if (agrees == 0) {
+            /* Not o's tables (it may be gone): the list again now, or no
+             * answer while another thread builds it. */
+            if (!refresh(p, NULL, 0))
+                return NMT_CFI_NOMODULE;
+            continue;
+        }
         if (r > 0 && !refresh(p, &next_verify_ns, NMT_CFI_VERIFY_NS))
             return nmt__cfi_eval(&o, ip, out);
         if (r == 0 && !refresh(p, &next_check_ns, NMT_CFI_CHECK_NS))

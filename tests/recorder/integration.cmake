@@ -74,22 +74,23 @@ function(nmt_uwt_lib tag)
   target_compile_options(uwt_${tag} PRIVATE -g -fno-optimize-sibling-calls ${ARGN})
   set_target_properties(uwt_${tag} PROPERTIES PREFIX lib)
 endfunction()
-# prog_attach_unwind: the fast unwinder after an attach, with libraries
-# loaded and unloaded (attach_dso.c, built twice with frames of different
-# sizes). Only with the JVM bridge, which has the attach's entry point.
+# prog_reload: stacks through libraries loaded and unloaded at one address
+# (reload_dso.c, built twice with frames of different sizes), preloaded and
+# after an attach (only with the JVM bridge, which has the attach's entry).
+foreach(tag a b)
+  add_library(reload_${tag} MODULE ${NMT_IT_DIR}/reload_dso.c)
+  target_compile_options(reload_${tag} PRIVATE -O2 -g -fomit-frame-pointer)
+  set_target_properties(reload_${tag} PROPERTIES PREFIX lib LIBRARY_OUTPUT_DIRECTORY
+    ${CMAKE_RUNTIME_OUTPUT_DIRECTORY})
+endforeach()
+target_compile_definitions(reload_a PRIVATE RELOAD_FRAME=256)
+target_compile_definitions(reload_b PRIVATE RELOAD_FRAME=2048)
+add_executable(prog_reload ${NMT_IT_DIR}/prog_reload.c)
+target_compile_options(prog_reload PRIVATE -O1 -g)
+target_link_libraries(prog_reload PRIVATE dl)
+add_dependencies(prog_reload reload_a reload_b)
+nmt_recorder_test(reload_unwind)
 if(NMT_JAVA_BRIDGE)
-  foreach(tag a b)
-    add_library(atd_${tag} MODULE ${NMT_IT_DIR}/attach_dso.c)
-    target_compile_options(atd_${tag} PRIVATE -O2 -g -fomit-frame-pointer)
-    set_target_properties(atd_${tag} PROPERTIES PREFIX lib LIBRARY_OUTPUT_DIRECTORY
-      ${CMAKE_RUNTIME_OUTPUT_DIRECTORY})
-  endforeach()
-  target_compile_definitions(atd_a PRIVATE ATD_FRAME=256)
-  target_compile_definitions(atd_b PRIVATE ATD_FRAME=2048)
-  add_executable(prog_attach_unwind ${NMT_IT_DIR}/prog_attach_unwind.c)
-  target_compile_options(prog_attach_unwind PRIVATE -O1 -g)
-  target_link_libraries(prog_attach_unwind PRIVATE dl)
-  add_dependencies(prog_attach_unwind atd_a atd_b)
   nmt_recorder_test(attach_unwind)
 endif()
 

@@ -1,21 +1,25 @@
 /*
- * prog_attach_unwind.c: stacks after an attach, with libraries loaded and
- * unloaded meanwhile. libnmtrace.so is loaded late, as a JVMTI agent is (it
- * then waits for an attach), and attached through Agent_OnAttach with no
- * JVM (the test sets NMTRACE_JAVA=off, so the vm pointer is never looked
- * at). Then, CYCLES times: libatd_a.so is loaded, allocates through its
- * atd_alloc and is unloaded, and the same for libatd_b.so (attach_dso.c).
- * Then a detach, which writes the profile.
+ * prog_reload.c: stacks through libraries loaded and unloaded, one usually
+ * where the other just was (reload_dso.c: the same code, other frames).
+ * CYCLES times: libreload_a.so is loaded, allocates through its
+ * reload_alloc and is unloaded, then the same for libreload_b.so.
+ *
+ * With LIBNMTRACE "-" the recorder is preloaded. Otherwise the program
+ * loads it late, as a JVMTI agent is (it then waits for an attach), and
+ * attaches it through Agent_OnAttach with no JVM (the test sets
+ * NMTRACE_JAVA=off, so the vm pointer is never looked at) at rate 1 into
+ * PROFILE before the cycles, and detaches after them.
  *
  * Prints one JSON line: how many times b was loaded where a had just been
  * (only then can an unload the unwinder missed give it wrong rules) and the
  * blocks allocated.
  *
- * usage: prog_attach_unwind LIBNMTRACE LIBATD_A LIBATD_B PROFILE CYCLES
+ * usage: prog_reload LIBNMTRACE|- LIBRELOAD_A LIBRELOAD_B PROFILE CYCLES
  */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define PER_LOAD 40
 
@@ -38,10 +42,10 @@ static void *one_load(const char *path, long *blocks)
         fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
         return NULL;
     }
-    void *(*alloc)(size_t) = (void *(*)(size_t))dlsym(h, "atd_alloc");
+    void *(*alloc)(size_t) = (void *(*)(size_t))dlsym(h, "reload_alloc");
     Dl_info info;
     if (alloc == NULL || !dladdr((void *)alloc, &info)) {
-        fprintf(stderr, "%s: no atd_alloc\n", path);
+        fprintf(stderr, "%s: no reload_alloc\n", path);
         return NULL;
     }
     void *v[PER_LOAD];
@@ -61,20 +65,23 @@ static void *one_load(const char *path, long *blocks)
 int main(int argc, char **argv)
 {
     if (argc != 6) {
-        fprintf(stderr, "usage: %s LIBNMTRACE LIBATD_A LIBATD_B PROFILE CYCLES\n", argv[0]);
+        fprintf(stderr, "usage: %s LIBNMTRACE|- LIBRELOAD_A LIBRELOAD_B PROFILE CYCLES\n", argv[0]);
         return 2;
     }
-    void *rec = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-    agent_fn agent = rec != NULL ? (agent_fn)dlsym(rec, "Agent_OnAttach") : NULL;
-    if (agent == NULL) {
-        fprintf(stderr, "%s: no Agent_OnAttach (%s)\n", argv[1], dlerror());
-        return 1;
-    }
-    char opts[900];
-    snprintf(opts, sizeof(opts), "output=%s,rate=1", argv[4]);
-    if (attach(agent, opts) != 0) {
-        fprintf(stderr, "attach failed\n");
-        return 1;
+    agent_fn agent = NULL;
+    if (strcmp(argv[1], "-") != 0) {
+        void *rec = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+        agent = rec != NULL ? (agent_fn)dlsym(rec, "Agent_OnAttach") : NULL;
+        if (agent == NULL) {
+            fprintf(stderr, "%s: no Agent_OnAttach (%s)\n", argv[1], dlerror());
+            return 1;
+        }
+        char opts[900];
+        snprintf(opts, sizeof(opts), "output=%s,rate=1", argv[4]);
+        if (attach(agent, opts) != 0) {
+            fprintf(stderr, "attach failed\n");
+            return 1;
+        }
     }
     long blocks = 0, reused = 0;
     int cycles = atoi(argv[5]);
@@ -85,7 +92,7 @@ int main(int argc, char **argv)
             return 1;
         reused += a == b;
     }
-    if (attach(agent, "detach") != 0) {
+    if (agent != NULL && attach(agent, "detach") != 0) {
         fprintf(stderr, "detach failed\n");
         return 1;
     }

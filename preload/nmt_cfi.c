@@ -24,7 +24,8 @@
  * middle of a dlopen, an object unloaded unseen) the list is rebuilt at
  * once; while another thread rebuilds it the answer is NMT_CFI_NOMODULE.
  * An address in no object for both (JIT code) costs no look at the link
- * map at all.
+ * map at all. Hits still look at it at most once per NMT_CFI_VERIFY_NS
+ * (below), for the rules cached by address of an object unloaded unseen.
  *
  * With an older C library: when an address is in no known segment, the
  * list is rebuilt only when the link map changed (dl_iterate_phdr's counts
@@ -283,8 +284,15 @@ NMT_HIDDEN enum nmt_cfi_result nmt_cfi_find(uintptr_t ip, struct nmt_cfi_rule *o
         if (r < 0)
             continue; /* rewritten under us: look again */
         int agrees = linker_agrees(ip, r, &o);
+        if (agrees > 0 && r == 0)
+            return NMT_CFI_NOMODULE;
+        /* An object glibc unloaded by itself is also no longer in the
+         * list within NMT_CFI_VERIFY_NS of it, so that the rules cached
+         * for its addresses go with the generation. */
+        if (agrees > 0 && !refresh(p, &next_verify_ns, NMT_CFI_VERIFY_NS))
+            return nmt__cfi_eval(&o, ip, out);
         if (agrees > 0)
-            return r > 0 ? nmt__cfi_eval(&o, ip, out) : NMT_CFI_NOMODULE;
+            continue;
         if (agrees == 0) {
             /* Not o's tables (it may be gone): the list again now, or no
              * answer while another thread builds it. */

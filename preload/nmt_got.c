@@ -15,8 +15,9 @@
  * an object the program loads later is patched on the loading thread
  * before its dlopen returns (got_loaded). So are those for dlclose
  * (nmt_dlclose.c), so that the fast unwinder sees unloads as it does under
- * LD_PRELOAD (nmt__attach_unloads_seen): while every one of them is ours. The writer's tick still
- * looks for objects loaded by other means (nmt__got_refresh). The lock
+ * LD_PRELOAD, while every one of them is ours (nmt__attach_unloads_seen).
+ * The writer's tick still looks for objects loaded by other means
+ * (nmt__got_refresh). The lock
  * orders the two; neither is called with the loader's lock held, and
  * dl_iterate_phdr takes it only while it walks. All patching and restoring happens inside
  * dl_iterate_phdr callbacks, so an object being unloaded is never written to: its entries are

@@ -28,6 +28,8 @@
 #include <errno.h>
 #include <link.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -35,6 +37,7 @@
 #include "nmt_attach.h"
 #include "nmt_got.h"
 #include "nmt_internal.h"
+#include "nmt_os.h"
 
 #if defined(__x86_64__)
 #define NMT_R_JUMP_SLOT R_X86_64_JUMP_SLOT
@@ -65,6 +68,8 @@ struct got_entry {
     uintptr_t base; /* the object's load address, to know it again */
     uint32_t hook;  /* index in hooked_names */
     uint32_t seen;  /* its object was found in the last walk */
+    uint32_t name;  /* and its path's hash: another object loaded at the same
+                     * address after an unload is not it */
 };
 
 #define MAX_ENTRIES 16384
@@ -143,23 +148,101 @@ static int skip_object(const struct dl_phdr_info *info)
            strncmp(base, "linux-vdso", 10) == 0 || strncmp(base, "linux-gate", 10) == 0;
 }
 
-/* Writes one word of a GOT, making a RELRO page writable for the store. */
+/* The protections of the process's mappings, read from /proc/self/maps
+ * at most once per walk over the objects, when the first RELRO entry is to
+ * be written (under got_lock; walk_done() forgets them). */
+struct prot_range {
+    uintptr_t lo, hi;
+    int writable;
+};
+static struct prot_range *prots;
+static size_t nprots;
+static int prots_read;
+
+static void prots_load(void)
+{
+    prots_read = 1;
+    char *text;
+    size_t len;
+    if (nmt__os_read_file("/proc/self/maps", &text, &len) != 0)
+        return;
+    size_t lines = 1;
+    for (const char *c = text; *c; c++)
+        lines += *c == '\n';
+    prots = malloc(lines * sizeof(*prots));
+    for (char *line = text; prots != NULL && line != NULL && *line;) {
+        char *next = strchr(line, '\n');
+        unsigned long long lo, hi;
+        char perms[8];
+        if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) == 3 && nprots < lines)
+            prots[nprots++] = (struct prot_range){lo, hi, perms[1] == 'w'};
+        line = next ? next + 1 : NULL;
+    }
+    free(text);
+}
+
+/* Whether the page at addr was writable when the walk first looked: 1, 0,
+ * or -1 when unknown. */
+static int page_writable(uintptr_t addr)
+{
+    if (!prots_read)
+        prots_load();
+    for (size_t i = 0; i < nprots; i++)
+        if (addr >= prots[i].lo && addr < prots[i].hi)
+            return prots[i].writable;
+    return -1;
+}
+
+/* The end of a walk over the objects: protections may change before the
+ * next one. */
+static void walk_done(void)
+{
+    free(prots);
+    prots = NULL;
+    nprots = 0;
+    prots_read = 0;
+}
+
+/* Writes one word of a GOT, making a RELRO page writable for the store.
+ * The page is made read-only again only if it was read-only: an object the
+ * dynamic linker is still relocating (dl_iterate_phdr shows it from the
+ * middle of its dlopen) has its RELRO writable until the linker protects
+ * it, and a read-only page there would fault the linker's next write. A
+ * linker that protects the page between the look and the store finds it
+ * writable again: a page left writable, never a fault. */
 static int store_word(uintptr_t slot, uintptr_t value, uintptr_t relro_lo, uintptr_t relro_hi)
 {
     int in_relro = slot >= relro_lo && slot < relro_hi;
     uintptr_t page = slot & ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1);
     size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    int was_readonly = in_relro && page_writable(page) == 0;
     if (in_relro && mprotect((void *)page, pg, PROT_READ | PROT_WRITE) != 0)
         return -errno;
     __atomic_store_n((uintptr_t *)slot, value, __ATOMIC_RELEASE);
-    if (in_relro)
+    if (was_readonly)
         mprotect((void *)page, pg, PROT_READ);
     return 0;
+}
+
+/* FNV-1a of an object's path, to tell objects at one address apart. */
+static uint32_t name_hash(const struct dl_phdr_info *info)
+{
+    uint32_t h = 2166136261u;
+    for (const char *c = info->dlpi_name ? info->dlpi_name : ""; *c; c++)
+        h = (h ^ (unsigned char)*c) * 16777619u;
+    return h;
+}
+
+/* The same object as entry e was found in. */
+static int same_object(const struct got_entry *e, const struct dl_phdr_info *info)
+{
+    return e->base == info->dlpi_addr && e->name == name_hash(info);
 }
 
 /* What one object's dynamic section tells about its relocations. */
 struct dyn_view {
     uintptr_t base, relro_lo, relro_hi;
+    uint32_t name;   /* name_hash */
     int search_path; /* has DT_RPATH or DT_RUNPATH */
     const ElfW(Sym) * symtab;
     const char *strtab;
@@ -178,6 +261,7 @@ static int read_dynamic(const struct dl_phdr_info *info, struct dyn_view *v)
 {
     memset(v, 0, sizeof(*v));
     v->base = info->dlpi_addr;
+    v->name = name_hash(info);
     const ElfW(Dyn) *dyn = NULL;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -287,7 +371,7 @@ static void patch_one(const struct dyn_view *v, const ElfW(Rela) * r)
         missed(h);
         return;
     }
-    entries[nentries++] = (struct got_entry){slot, cur, v->base, (uint32_t)h, 1};
+    entries[nentries++] = (struct got_entry){slot, cur, v->base, (uint32_t)h, 1, v->name};
 }
 
 static int patch_object(struct dl_phdr_info *info, size_t size, void *arg)
@@ -325,6 +409,7 @@ int nmt__got_install(void)
     }
     if (err == 0)
         nmt__dl_iterate_phdr(patch_object, NULL);
+    walk_done();
     size_t n = nentries;
     unlock_entries();
     return err != 0 ? err : (int)n;
@@ -344,7 +429,7 @@ static int mark_loaded(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size, (void)arg;
     for (size_t i = 0; i < nentries; i++)
-        if (entries[i].base == info->dlpi_addr)
+        if (same_object(&entries[i], info))
             entries[i].seen = 1;
     return 0;
 }
@@ -374,6 +459,7 @@ static void got_loaded(void)
             forget_unloaded();
         recheck = RECHECK_TICKS; /* another thread's dlopen may be half done */
         nmt__dl_iterate_phdr(patch_object, NULL);
+        walk_done();
     }
     unlock_entries();
 }
@@ -398,6 +484,7 @@ void nmt__got_refresh(void)
     if (entries != NULL && recheck > 0) {
         recheck--;
         nmt__dl_iterate_phdr(patch_object, NULL);
+        walk_done();
     }
     unlock_entries();
 }
@@ -413,7 +500,7 @@ static int restore_object(struct dl_phdr_info *info, size_t size, void *arg)
         return 0;
     for (size_t i = 0; i < nentries; i++) {
         struct got_entry *e = &entries[i];
-        if (e->base != info->dlpi_addr || e->slot == 0)
+        if (e->slot == 0 || !same_object(e, info))
             continue;
         uintptr_t cur = __atomic_load_n((uintptr_t *)e->slot, __ATOMIC_ACQUIRE);
         /* Someone else rewrote it since (another tool): theirs to keep. */
@@ -431,6 +518,7 @@ int nmt__got_restore(void)
     int restored = 0;
     if (entries != NULL) {
         nmt__dl_iterate_phdr(restore_object, &restored);
+        walk_done();
         munmap(entries, MAX_ENTRIES * sizeof(struct got_entry));
         entries = NULL;
         nentries = 0;

@@ -92,6 +92,16 @@ add_dependencies(prog_reload reload_a reload_b)
 nmt_recorder_test(reload_unwind)
 if(NMT_JAVA_BRIDGE)
   nmt_recorder_test(attach_unwind)
+  # prog_attach_relro: an attach leaves RELRO pages as it found them.
+  add_library(reload_relro MODULE ${NMT_IT_DIR}/reload_dso.c)
+  target_compile_definitions(reload_relro PRIVATE RELOAD_FRAME=64)
+  target_link_options(reload_relro PRIVATE -Wl,-z,relro -Wl,-z,now)
+  set_target_properties(reload_relro PROPERTIES PREFIX lib LIBRARY_OUTPUT_DIRECTORY
+    ${CMAKE_RUNTIME_OUTPUT_DIRECTORY})
+  add_executable(prog_attach_relro ${NMT_IT_DIR}/prog_attach_relro.c)
+  target_link_libraries(prog_attach_relro PRIVATE dl)
+  add_dependencies(prog_attach_relro reload_relro)
+  nmt_recorder_test(attach_relro)
 endif()
 
 nmt_uwt_lib(o2 -O2 -fomit-frame-pointer)

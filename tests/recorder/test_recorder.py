@@ -727,6 +727,29 @@ def case_attach_unwind(env):
     print("attach unwind: every block's stack right, taken by the fast unwinder")
 
 
+def case_attach_relro(env):
+    """An attach rewrites GOT entries in a RELRO segment and leaves each such
+    page as it found it (prog_attach_relro checks the pages: read-only, and
+    writable as the dynamic linker leaves an object it is still relocating);
+    the library's allocation through the rewritten entry is recorded."""
+    if os.environ.get("NMT_TEST_SANITIZED"):
+        print("SKIP: the sanitized recorder is preloaded with its runtime, not loaded late")
+        return 77
+    lib = [p for p in env.lib.split(":") if "libnmtrace" in os.path.basename(p)][-1]
+    relro = env.prog("libreload_relro.so")
+    out = os.path.join(env.work, "relro.nmt")
+    r = env.run([env.prog("prog_attach_relro"), lib, relro, out], {"NMTRACE_JAVA": "off"},
+                preload=False)
+    print(r.stdout.strip())
+    syms = nmtprof.Symbols(relro)
+    for k in (0, 1):
+        prof = nmtprof.Profile("%s.%d" % (out, k))
+        snap = prof.last()
+        n = nmtprof.site_total(prof, snap, syms, "reload_alloc", "alloc_objects")
+        check(n == 1, "session %d: %d allocations through reload_alloc recorded, 1 made" % (k, n))
+    print("attach relro: pages as found, the entry rewritten")
+
+
 def case_jemalloc(env):
     """Wrapping an LD_PRELOADed jemalloc: its mallocs are attributed exactly
     and its own mmaps are recorded too."""

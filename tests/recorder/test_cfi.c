@@ -59,6 +59,7 @@ int nmt__dl_iterate_phdr(int (*cb)(struct dl_phdr_info *, size_t, void *), void 
     return dl_iterate_phdr(cb, arg);
 }
 
+#if defined(DLFO_STRUCT_HAS_EH_DBASE) && defined(__GLIBC__)
 /* The dynamic linker's own lookup as nmt_cfi.c asks it (it checks its list
  * against this answer): with cfi_fake_shift, the fake object's segments
  * are an object without tables, as the walk above shows them. */
@@ -76,6 +77,7 @@ int _dl_find_object(void *address, struct dl_find_object *result)
         *(void **)&real = dlsym(RTLD_NEXT, "_dl_find_object");
     return real != NULL ? real(address, result) : -1;
 }
+#endif
 
 /* ---- the loaded objects, as the test sees them ---- */
 #define MAX_OBJS 64

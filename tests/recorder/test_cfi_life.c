@@ -124,7 +124,9 @@ Test(cfi_life, dlopen_and_dlclose, .timeout = 60)
     for (; (res = nmt_cfi_find((uintptr_t)fn, &r)) == NMT_CFI_NOMODULE && waits < 20000; waits++)
         nanosleep(&ms, NULL);
     cr_expect_eq(res, NMT_CFI_OK, "the loaded library's entry: %d", res);
+#if defined(DLFO_STRUCT_HAS_EH_DBASE) && defined(__GLIBC__)
     cr_expect_eq(waits, 0, "found only after %d ms", waits);
+#endif
     cr_expect(r.cfa_reg == NMT_CFI_RSP && r.cfa_off == 8, "entry rule: CFA = rsp + 8");
     uint32_t g1 = nmt_cfi_generation();
     cr_expect_neq(g1, g0, "the list that found the library is a new one");

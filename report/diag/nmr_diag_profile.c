@@ -11,6 +11,7 @@
 #include "nmr_internal.h"
 #include "nmr_jvmacc.h"
 #include "nmr_jvmcheck.h"
+#include "nmr_sat.h"
 
 #define MiB (1024 * (int64_t)1024)
 
@@ -45,7 +46,7 @@ void nmr__diag_accounts(const struct nmr_snapshot *s, struct nmr_jvm_accounts *a
 
 static void warmup(const struct nmr_profile *p, struct nmr_findings *fs)
 {
-    int64_t grew = fs->rss_last - fs->rss_first;
+    int64_t grew = nmr_sat_sub(fs->rss_last, fs->rss_first);
     if (fs->rss_first < 0 || fs->rss_last < 0 || fs->reasonable_total <= 0 || fs->nsnaps < 2 ||
         grew < 16 * MiB || fs->rss_last > fs->reasonable_total)
         return;
@@ -99,8 +100,8 @@ static void allocator(const struct nmr_profile *p, struct nmr_findings *fs)
     if (!nmr_counter_get(s, "mallinfo.arena", &arena) ||
         !nmr_counter_get(s, "mallinfo.uordblks", &used))
         return;
-    int64_t idle = arena - used;
-    if (idle < 64 * MiB || (fs->rss_last > 0 && idle * 4 < fs->rss_last))
+    int64_t idle = nmr_sat_sub(arena, used);
+    if (idle < 64 * MiB || (fs->rss_last > 0 && (double)idle * 4 < (double)fs->rss_last))
         return;
     struct nmr_finding *f = nmr__finding_new(fs);
     if (!f)

@@ -18,6 +18,7 @@
 #include "nmr_agg.h"
 #include "nmr_buf.h"
 #include "nmr_render_chart.h"
+#include "nmr_sat.h"
 #include "nmr_render_flame.h"
 #include "nmr_series.h"
 #include "nmr_view.h"
@@ -403,7 +404,7 @@ struct growth {
 static int cmp_growth(const void *a, const void *b)
 {
     const struct growth *x = a, *y = b;
-    int64_t dx = x->last - x->first, dy = y->last - y->first;
+    int64_t dx = nmr_sat_sub(x->last, x->first), dy = nmr_sat_sub(y->last, y->first);
     if (dx != dy)
         return dx > dy ? -1 : 1;
     return x->key < y->key ? -1 : x->key > y->key;
@@ -458,7 +459,7 @@ static int growth(const struct nmr_view *v, struct nmr_buf *b)
         td_class(b, k->site ? k->site->cls_name : "unknown");
         td_num(b, g[i].first, m, 0);
         td_num(b, g[i].last, m, 0);
-        td_num(b, g[i].last - g[i].first, m, 1);
+        td_num(b, nmr_sat_sub(g[i].last, g[i].first), m, 1);
         nmr__buf_puts(b, "</tr>\n");
     }
     if (!shown)

@@ -4,8 +4,8 @@
  * CRC recomputed (a fuzzer rarely guesses a CRC-32, so without the second
  * pass the record decoders behind the checksum would go unexplored). A
  * profile that parses is then reported the way nmreport does it: the
- * selection (symbolizing every stack from the file's own mappings) and the
- * text views, written to /dev/null. The invariant is simply: no crash, no
+ * selection (symbolizing every stack from the file's own mappings) and
+ * every view, the file views too, written to /dev/null. The invariant is simply: no crash, no
  * sanitizer report.
  */
 #include <stddef.h>
@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void report(struct nmr_profile *p)
 {
-    static char *const argv_sets[][6] = {
+    static char *const argv_sets[][8] = {
         {"nmreport", "--text", "x", NULL},
         {"nmreport", "--tree", "--callers", "--committed", "x", NULL},
         {"nmreport", "--json", "--base-snapshot", "0", "x", NULL},
@@ -33,6 +33,17 @@ static void report(struct nmr_profile *p)
         {"nmreport", "--collapsed", "--alloc-space", "x", NULL},
         {"nmreport", "--by", "class", "x", NULL},
         {"nmreport", "--stats", "x", NULL},
+        {"nmreport", "--diagnose", "x", NULL},
+        {"nmreport", "--diagnose", "--json", "--app", "com.example", "x", NULL},
+        {"nmreport", "--by", "owner", "--committed", "x", NULL},
+        {"nmreport", "--growth", "--key", "owner", "x", NULL},
+        {"nmreport", "--text", "--key", "site", "--inuse-objects", "x", NULL},
+        {"nmreport", "--rss", "--expect", "1g", "x", NULL},
+        {"nmreport", "--pprof", "-o", "/dev/null", "x", NULL},
+        {"nmreport", "--heap-v2", "-o", "/dev/null", "x", NULL},
+        {"nmreport", "--flamegraph", "-o", "/dev/null", "x", NULL},
+        {"nmreport", "--html", "-o", "/dev/null", "x", NULL},
+        {"nmreport", "--timeline-svg", "-o", "/dev/null", "x", NULL},
     };
     FILE *null = fopen("/dev/null", "w");
     if (!null)

@@ -37,7 +37,8 @@ static int one(const struct nmr_view *v, struct nmr_profile *p)
                 "nmreport: --growth: %s has 1 snapshot and growth needs 2 or more; record past "
                 "the first periodic one (10 s after the start with the default "
                 "NMTRACE_INTERVAL=auto), ask for one during the run (NMTRACE_SIGNAL, "
-                "NMTRACE_TRIGGER), or compare two profiles with --base OLD.nmt NEW.nmt\n",
+                "NMTRACE_TRIGGER), or compare two profiles without --growth: nmreport --base "
+                "OLD.nmt NEW.nmt\n",
                 p->path);
         return -1;
     }

@@ -20,7 +20,31 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void report(struct nmr_profile *p)
+/* The view argv names, over x (and y when argv names two inputs), or over
+ * x against the base y with --base. */
+static void run_view(char *const *argv, struct nmr_profile *x, struct nmr_profile *y, FILE *null)
+{
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    struct nmr_opts o;
+    char err[256];
+    if (nmr__opts_parse(&o, argc, (char **)argv, null, err, sizeof(err)) != 0)
+        return;
+    const struct nmr_view_def *d = nmr__view_find(o.view);
+    struct nmr_profile *in[2] = {x, y};
+    struct nmr_view v;
+    struct nmr_sel sel;
+    if (nmr__view_build(&v, &sel, &o, in, o.base ? 1 : o.nfiles, o.base ? y : NULL,
+                        (d->flags & NMR_VIEW_NO_ROWS) != 0, err, sizeof(err)) == 0) {
+        v.out = null;
+        (void)d->run(&v);
+    }
+    nmr__sel_free(&sel);
+    nmr__opts_free(&o);
+}
+
+static void report(struct nmr_profile *p, struct nmr_profile *q)
 {
     static char *const argv_sets[][8] = {
         {"nmreport", "--text", "x", NULL},
@@ -44,29 +68,20 @@ static void report(struct nmr_profile *p)
         {"nmreport", "--flamegraph", "-o", "/dev/null", "x", NULL},
         {"nmreport", "--html", "-o", "/dev/null", "x", NULL},
         {"nmreport", "--timeline-svg", "-o", "/dev/null", "x", NULL},
+        /* Two profiles (the same bytes parsed twice, as two files with the
+         * same content would be): merged, and one as the other's base. */
+        {"nmreport", "--text", "x", "y", NULL},
+        {"nmreport", "--json", "x", "y", NULL},
+        {"nmreport", "--html", "-o", "/dev/null", "x", "y", NULL},
+        {"nmreport", "--text", "--base", "y", "x", NULL},
+        {"nmreport", "--growth", "--base", "y", "x", NULL},
+        {"nmreport", "--collapsed", "--base", "y", "x", NULL},
     };
     FILE *null = fopen("/dev/null", "w");
     if (!null)
         return;
-    for (size_t i = 0; i < sizeof(argv_sets) / sizeof(argv_sets[0]); i++) {
-        int argc = 0;
-        while (argv_sets[i][argc])
-            argc++;
-        struct nmr_opts o;
-        char err[256];
-        if (nmr__opts_parse(&o, argc, (char **)argv_sets[i], null, err, sizeof(err)) != 0)
-            continue;
-        const struct nmr_view_def *d = nmr__view_find(o.view);
-        struct nmr_view v;
-        struct nmr_sel sel;
-        if (nmr__view_build(&v, &sel, &o, &p, 1, NULL, (d->flags & NMR_VIEW_NO_ROWS) != 0, err,
-                            sizeof(err)) == 0) {
-            v.out = null;
-            (void)d->run(&v);
-        }
-        nmr__sel_free(&sel);
-        nmr__opts_free(&o);
-    }
+    for (size_t i = 0; i < sizeof(argv_sets) / sizeof(argv_sets[0]); i++)
+        run_view(argv_sets[i], p, q, null);
     fclose(null);
 }
 
@@ -76,7 +91,12 @@ static void one(const uint8_t *data, size_t size)
     char err[256];
     if (nmr_profile_parse(data, size, "fuzz.nmt", NULL, &p, err, sizeof(err)) != 0)
         return;
-    report(p);
+    /* The same bytes again, as a second input (they parse as the first did). */
+    struct nmr_profile *q;
+    if (nmr_profile_parse(data, size, "fuzz2.nmt", NULL, &q, err, sizeof(err)) == 0) {
+        report(p, q);
+        nmr_profile_free(q);
+    }
     nmr_profile_free(p);
 }
 

@@ -71,15 +71,20 @@ def load_nmtprof():
         return None
 
 
-def attacher(launcher, out, notes):
+def attacher(launcher, out, notes, rate=None):
     """on_start for nmt-attach: attaches (recording until the JVM exits) as
-    soon as the launcher accepts the JVM (it refuses one still starting)."""
+    soon as the launcher accepts the JVM (it refuses one still starting), at
+    --rate's rate when one was given, as the preloaded configurations."""
+    opts = ["--rate", rate] if rate else []
     def go(pid):
         end = time.monotonic() + 30
         while True:
-            p = subprocess.run([launcher, "attach", "--output", out, str(pid)],
+            p = subprocess.run([launcher, "attach", "--output", out] + opts + [str(pid)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            early = "still starting" in p.stderr or "not a JVM" in p.stderr
+            # A JVM that has not yet installed its SIGQUIT handler is refused
+            # with that reason: still starting, as far as the bench knows.
+            early = ("still starting" in p.stderr or "not a JVM" in p.stderr
+                     or "does not catch SIGQUIT" in p.stderr)
             if p.returncode == 0 or not early or time.monotonic() > end:
                 break
             time.sleep(0.01)
@@ -138,8 +143,8 @@ def run_one(c, cmd, env, ctx):
     cpu_s, the spawn-to-main and main-to-reaped times (ms, when the workload
     prints main_start_ns/main_end_ns) and the profile's counters; None on
     failure (said in the notes)."""
-    start = attacher(ctx["launcher"], os.path.join(ctx["tmp"], "nmt.attach.nmt"), ctx["notes"]) \
-        if c == "nmt-attach" else None
+    start = attacher(ctx["launcher"], os.path.join(ctx["tmp"], "nmt.attach.nmt"), ctx["notes"],
+                     ctx["rate"]) if c == "nmt-attach" else None
     t0 = time.monotonic_ns()
     rc, out, err, cpu, wall = bl.run_timed(cmd, env, ctx["timeout"], on_start=start)
     t1 = time.monotonic_ns()

@@ -286,13 +286,6 @@ NMT_HIDDEN enum nmt_cfi_result nmt_cfi_find(uintptr_t ip, struct nmt_cfi_rule *o
         int agrees = linker_agrees(ip, r, &o);
         if (agrees > 0 && r == 0)
             return NMT_CFI_NOMODULE;
-        /* An object glibc unloaded by itself is also no longer in the
-         * list within NMT_CFI_VERIFY_NS of it, so that the rules cached
-         * for its addresses go with the generation. */
-        if (agrees > 0 && !refresh(p, &next_verify_ns, NMT_CFI_VERIFY_NS))
-            return nmt__cfi_eval(&o, ip, out);
-        if (agrees > 0)
-            continue;
         if (agrees == 0) {
             /* Not o's tables (it may be gone): the list again now, or no
              * answer while another thread builds it. */
@@ -300,6 +293,10 @@ NMT_HIDDEN enum nmt_cfi_result nmt_cfi_find(uintptr_t ip, struct nmt_cfi_rule *o
                 return NMT_CFI_NOMODULE;
             continue;
         }
+        /* A hit (the linker agrees, or cannot say) still looks at the link
+         * map once per NMT_CFI_VERIFY_NS: an object glibc unloaded by itself
+         * then leaves the list, and the rules cached for its addresses go
+         * with the generation. */
         if (r > 0 && !refresh(p, &next_verify_ns, NMT_CFI_VERIFY_NS))
             return nmt__cfi_eval(&o, ip, out);
         if (r == 0 && !refresh(p, &next_check_ns, NMT_CFI_CHECK_NS))

@@ -233,10 +233,11 @@ static uint32_t name_hash(const struct dl_phdr_info *info)
     return h;
 }
 
-/* The same object as entry e was found in. */
-static int same_object(const struct got_entry *e, const struct dl_phdr_info *info)
+/* The same object as entry e was found in: at base, with the path hash
+ * name (name_hash of the object, taken once per object by the caller). */
+static int same_object(const struct got_entry *e, uintptr_t base, uint32_t name)
 {
-    return e->base == info->dlpi_addr && e->name == name_hash(info);
+    return e->base == base && e->name == name;
 }
 
 /* What one object's dynamic section tells about its relocations. */
@@ -428,8 +429,9 @@ static int counts_now(struct dl_phdr_info *info, size_t size, void *arg)
 static int mark_loaded(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size, (void)arg;
+    uint32_t name = name_hash(info);
     for (size_t i = 0; i < nentries; i++)
-        if (same_object(&entries[i], info))
+        if (same_object(&entries[i], info->dlpi_addr, name))
             entries[i].seen = 1;
     return 0;
 }
@@ -500,7 +502,7 @@ static int restore_object(struct dl_phdr_info *info, size_t size, void *arg)
         return 0;
     for (size_t i = 0; i < nentries; i++) {
         struct got_entry *e = &entries[i];
-        if (e->slot == 0 || !same_object(e, info))
+        if (e->slot == 0 || !same_object(e, v.base, v.name))
             continue;
         uintptr_t cur = __atomic_load_n((uintptr_t *)e->slot, __ATOMIC_ACQUIRE);
         /* Someone else rewrote it since (another tool): theirs to keep. */

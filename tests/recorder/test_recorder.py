@@ -45,6 +45,11 @@ class Env:
     def prog(self, name):
         return os.path.join(self.bindir, name)
 
+    def recorder(self):
+        """libnmtrace.so alone (--lib may also hold a sanitizer's runtime),
+        for a program that loads it itself."""
+        return [p for p in self.lib.split(":") if "libnmtrace" in os.path.basename(p)][-1]
+
     def run(self, argv, env=None, timeout=120, preload=True, check_rc=True):
         e = dict(os.environ)
         for k in list(e):
@@ -677,7 +682,7 @@ def reload_run(env, attach):
     prog = env.prog("prog_reload")
     lib = "-"
     if attach:
-        lib = [p for p in env.lib.split(":") if "libnmtrace" in os.path.basename(p)][-1]
+        lib = env.recorder()
     extra = dict(BIG_RING, NMTRACE_JAVA="off")
     if not attach:
         extra.update(NMTRACE_RATE="1", NMTRACE_OUTPUT=out)
@@ -735,7 +740,7 @@ def case_attach_relro(env):
     if os.environ.get("NMT_TEST_SANITIZED"):
         print("SKIP: the sanitized recorder is preloaded with its runtime, not loaded late")
         return 77
-    lib = [p for p in env.lib.split(":") if "libnmtrace" in os.path.basename(p)][-1]
+    lib = env.recorder()
     relro = env.prog("libreload_relro.so")
     out = os.path.join(env.work, "relro.nmt")
     r = env.run([env.prog("prog_attach_relro"), lib, relro, out], {"NMTRACE_JAVA": "off"},

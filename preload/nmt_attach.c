@@ -203,39 +203,40 @@ static void reset_counters(void)
     atomic_store(&nmt__ctr.small_rings, small);
 }
 
-static int parse_perms(const char *p, int *flags)
+/* What seeds the mmap model: its owner stack. */
+struct seed {
+    struct nmt_writer *w;
+    uint32_t id;
+};
+
+static int seed_one(void *ctx, const struct nmt_maps_line *m)
 {
-    int prot = (p[0] == 'r' ? PROT_READ : 0) | (p[1] == 'w' ? PROT_WRITE : 0) |
-               (p[2] == 'x' ? PROT_EXEC : 0);
-    *flags = p[3] == 's' ? MAP_SHARED : MAP_PRIVATE;
-    return prot;
+    const struct seed *s = ctx;
+    int prot = (m->perms & NMT_MAP_R ? PROT_READ : 0) | (m->perms & NMT_MAP_W ? PROT_WRITE : 0) |
+               (m->perms & NMT_MAP_X ? PROT_EXEC : 0);
+    int flags = m->perms & NMT_MAP_SHARED ? MAP_SHARED : MAP_PRIVATE;
+    if (m->inode == 0)
+        flags |= MAP_ANONYMOUS;
+    if (nmt_mm_map(&s->w->mm, m->lo, m->hi - m->lo, prot, flags, s->id) != 0)
+        nmt__ctr.internal_errors++;
+    return 0;
 }
 
 /* The mmap model's baseline: every mapping the process has now, owned by
- * the "mapped before attach" stack. */
+ * the "mapped before attach" stack. The attaching thread is here, not the
+ * writer: the line buffer is its own. */
 static void seed_mmap_model(struct nmt_writer *w)
 {
     uint64_t frame = (uint64_t)(uintptr_t)nmtrace_mapped_before_attach;
     int is_new;
-    uint32_t id = nmt_stacktab_intern(&w->stacks, &frame, 1, &is_new);
-    char *text;
-    size_t len;
-    if (id == 0 || nmt__os_read_file("/proc/self/maps", &text, &len) != 0)
+    struct seed s = {.w = w, .id = nmt_stacktab_intern(&w->stacks, &frame, 1, &is_new)};
+    char *buf = s.id != 0 ? malloc(NMT_MAPS_BUF) : NULL;
+    if (buf == NULL)
         return;
-    for (char *line = text; line && *line;) {
-        char *next = strchr(line, '\n');
-        unsigned long long lo, hi, inode;
-        char perms[8];
-        if (sscanf(line, "%llx-%llx %7s %*s %*s %llu", &lo, &hi, perms, &inode) == 4) {
-            int flags, prot = parse_perms(perms, &flags);
-            if (inode == 0)
-                flags |= MAP_ANONYMOUS;
-            if (nmt_mm_map(&w->mm, lo, hi - lo, prot, flags, id) != 0)
-                nmt__ctr.internal_errors++;
-        }
-        line = next ? next + 1 : NULL;
-    }
-    free(text);
+    int err = nmt__os_maps_walk("/proc/self/maps", buf, NMT_MAPS_BUF, seed_one, &s);
+    free(buf);
+    if (err != 0)
+        return;
     nmt__attach_info.base_reserved = nmt_mm_reserved(&w->mm);
     nmt__attach_info.base_committed = nmt_mm_committed(&w->mm);
 }

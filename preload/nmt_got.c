@@ -28,7 +28,6 @@
 #include <errno.h>
 #include <link.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -150,35 +149,42 @@ static int skip_object(const struct dl_phdr_info *info)
 
 /* The protections of the process's mappings, read from /proc/self/maps
  * at most once per walk over the objects, when the first RELRO entry is to
- * be written (under got_lock; walk_done() forgets them). */
+ * be written (under got_lock; walk_done() forgets them). Any thread may be
+ * here, inside dl_iterate_phdr: the line buffer is malloc'ed, not the
+ * writer's. */
 struct prot_range {
     uintptr_t lo, hi;
     int writable;
 };
 static struct prot_range *prots;
-static size_t nprots;
+static size_t nprots, prots_cap;
 static int prots_read;
 
+static int add_prot(void *ctx, const struct nmt_maps_line *m)
+{
+    (void)ctx;
+    if (nprots == prots_cap) {
+        size_t cap = prots_cap ? prots_cap * 2 : 256;
+        struct prot_range *p = realloc(prots, cap * sizeof(*p));
+        if (p == NULL)
+            return -ENOMEM;
+        prots = p;
+        prots_cap = cap;
+    }
+    prots[nprots++] = (struct prot_range){m->lo, m->hi, (m->perms & NMT_MAP_W) != 0};
+    return 0;
+}
+
+/* A page in no range read (the walk failed, or no room was left for its
+ * range) is unknown. */
 static void prots_load(void)
 {
     prots_read = 1;
-    char *text;
-    size_t len;
-    if (nmt__os_read_file("/proc/self/maps", &text, &len) != 0)
+    char *buf = malloc(NMT_MAPS_BUF);
+    if (buf == NULL)
         return;
-    size_t lines = 1;
-    for (const char *c = text; *c; c++)
-        lines += *c == '\n';
-    prots = malloc(lines * sizeof(*prots));
-    for (char *line = text; prots != NULL && line != NULL && *line;) {
-        char *next = strchr(line, '\n');
-        unsigned long long lo, hi;
-        char perms[8];
-        if (sscanf(line, "%llx-%llx %7s", &lo, &hi, perms) == 3 && nprots < lines)
-            prots[nprots++] = (struct prot_range){lo, hi, perms[1] == 'w'};
-        line = next ? next + 1 : NULL;
-    }
-    free(text);
+    nmt__os_maps_walk("/proc/self/maps", buf, NMT_MAPS_BUF, add_prot, NULL);
+    free(buf);
 }
 
 /* Whether the page at addr was writable when the walk first looked: 1, 0,
@@ -199,7 +205,7 @@ static void walk_done(void)
 {
     free(prots);
     prots = NULL;
-    nprots = 0;
+    nprots = prots_cap = 0;
     prots_read = 0;
 }
 

@@ -5,6 +5,9 @@
  * the command line, and the creation of and appends to the profile file. All of it runs on
  * the writer thread (or the exiting thread for the last snapshot) with the
  * re-entrancy guard held; none of it is ever on an application's hot path.
+ * The one exception is the maps line walker, the recorder's only reader of
+ * maps lines: the attach (nmt_attach.c) and the GOT patching (nmt_got.c)
+ * walk with buffers of their own, on their own threads.
  *
  * The process is read through /proc/thread-self, the calling thread's own
  * entry: /proc/self is the main thread's, empty (no maps, no exe) once the
@@ -92,48 +95,186 @@ NMT_HIDDEN int nmt__os_read_file(const char *path, char **out, size_t *len)
     return 0;
 }
 
-/* Reads a (proc) file line by line without holding it whole: fn gets each
- * line, NUL-terminated, without its newline; a line longer than the buffer
- * is cut. Writer thread or the final snapshot (one at a time: the buffer
- * is static, large buffers stay off the stack). */
-NMT_HIDDEN int nmt__os_read_lines(const char *path, void (*fn)(void *ctx, char *line), void *ctx)
+/* The writer's buffer for reading /proc a chunk at a time (writer thread or
+ * the final snapshot, one read at a time; large buffers stay off the stack). */
+static char writer_buf[NMT_MAPS_BUF];
+
+/* A line of stream_lines: NUL-terminated at len, without its newline; cut
+ * when it did not fit in the buffer. A nonzero return ends the stream. */
+typedef int (*line_fn)(void *ctx, char *line, size_t len, int cut);
+
+/* Reads the (proc) file at path in chunks of buf[0..size) without holding it
+ * whole: each read appends to what is left of a line begun in the previous
+ * one; whole lines are handed on and the rest moves to the front. A line
+ * that fills the buffer is handed on cut, and the rest of it dropped. A last
+ * line without its newline counts. 0, fn's nonzero return, or -errno (a
+ * read error ends the stream after the lines before it). */
+static int stream_lines(const char *path, char *buf, size_t size, line_fn fn, void *ctx)
 {
-    static char buf[65536];
     struct stat id;
     int fd = open_own(path, O_RDONLY | O_CLOEXEC, &id);
     if (fd < 0)
         return -errno;
     size_t n = 0;
-    int err = 0;
-    for (;;) {
-        ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - n);
+    int err = 0, dropping = 0;
+    while (err == 0) {
+        ssize_t r = read(fd, buf + n, size - 1 - n);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
             err = -errno;
         if (r <= 0)
             break;
-        n += (size_t)r;
-        buf[n] = '\0';
-        char *line = buf, *nl;
-        while ((nl = strchr(line, '\n')) != NULL) {
+        char *line = buf, *end = buf + n + (size_t)r, *nl;
+        while (err == 0 && (nl = memchr(line, '\n', (size_t)(end - line))) != NULL) {
             *nl = '\0';
-            fn(ctx, line);
+            if (!dropping)
+                err = fn(ctx, line, (size_t)(nl - line), 0);
+            dropping = 0;
             line = nl + 1;
         }
-        n -= (size_t)(line - buf);
-        if (n == sizeof(buf) - 1) { /* one line fills the buffer: cut it */
-            fn(ctx, buf);
+        n = (size_t)(end - line);
+        if (n == size - 1) { /* line == buf: one line fills the buffer */
+            buf[n] = '\0';
+            if (!dropping && err == 0)
+                err = fn(ctx, buf, n, 1);
+            dropping = 1;
             n = 0;
         }
         memmove(buf, line, n);
     }
-    if (n > 0 && err == 0) {
+    if (err == 0 && n > 0 && !dropping) {
         buf[n] = '\0';
-        fn(ctx, buf);
+        err = fn(ctx, buf, n, 0);
     }
     close_own(fd, &id);
     return err;
+}
+
+struct lines {
+    void (*fn)(void *ctx, char *line);
+    void *ctx;
+};
+
+static int each_line(void *ctx, char *line, size_t len, int cut)
+{
+    const struct lines *l = ctx;
+    (void)len;
+    (void)cut;
+    l->fn(l->ctx, line);
+    return 0;
+}
+
+/* Reads a (proc) file line by line without holding it whole: fn gets each
+ * line, NUL-terminated, without its newline; a line longer than the buffer
+ * is cut to it. Writer thread or the final snapshot (writer_buf). */
+NMT_HIDDEN int nmt__os_read_lines(const char *path, void (*fn)(void *ctx, char *line), void *ctx)
+{
+    struct lines l = {.fn = fn, .ctx = ctx};
+    return stream_lines(path, writer_buf, sizeof(writer_buf), each_line, &l);
+}
+
+/* ---- maps lines ---- */
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* A number in base 16 or 10 at *p, of at least one digit; *p moves past it. */
+static int number(const char **p, const char *end, int base, uint64_t *out)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+    int d;
+    for (; s < end && (d = hex_digit(*s)) >= 0 && d < base; s++)
+        v = v * (uint64_t)base + (uint64_t)d;
+    if (s == *p)
+        return -1;
+    *p = s;
+    *out = v;
+    return 0;
+}
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
+}
+
+/* Moves *p past blanks; -1 when there were none (fields need one between). */
+static int blanks(const char **p, const char *end)
+{
+    const char *s = *p;
+    while (s < end && is_blank(*s))
+        s++;
+    if (s == *p)
+        return -1;
+    *p = s;
+    return 0;
+}
+
+/* The kernel writes "%08lx-%08lx %c%c%c%c %08llx %02x:%02x %lu", then, when
+ * the mapping has a name, spaces up to a column and the name. */
+NMT_HIDDEN int nmt__os_maps_parse(const char *line, size_t len, struct nmt_maps_line *m)
+{
+    const char *p = line, *end = line + len;
+    uint64_t major, minor;
+    if (number(&p, end, 16, &m->lo) != 0 || p == end || *p++ != '-' ||
+        number(&p, end, 16, &m->hi) != 0 || blanks(&p, end) != 0)
+        return -EINVAL;
+    const char *perms = p;
+    while (p < end && !is_blank(*p))
+        p++;
+    size_t plen = (size_t)(p - perms);
+    m->perms = (plen > 0 && perms[0] == 'r' ? NMT_MAP_R : 0) |
+               (plen > 1 && perms[1] == 'w' ? NMT_MAP_W : 0) |
+               (plen > 2 && perms[2] == 'x' ? NMT_MAP_X : 0) |
+               (plen > 3 && perms[3] == 's' ? NMT_MAP_SHARED : 0);
+    if (blanks(&p, end) != 0 || number(&p, end, 16, &m->offset) != 0 || blanks(&p, end) != 0 ||
+        number(&p, end, 16, &major) != 0 || p == end || *p++ != ':' ||
+        number(&p, end, 16, &minor) != 0 || blanks(&p, end) != 0 ||
+        number(&p, end, 10, &m->inode) != 0)
+        return -EINVAL;
+    (void)blanks(&p, end); /* none when the line ends at the inode */
+    m->dev = (major << 20) | minor;
+    m->path = p;
+    m->path_len = (size_t)(end - p);
+    return 0;
+}
+
+struct walk {
+    nmt_maps_fn fn;
+    void *ctx;
+};
+
+/* Parses and hands on one line; a cut one is skipped, since its path is not
+ * the mapping's. */
+static int walk_line(void *ctx, char *line, size_t len, int cut)
+{
+    const struct walk *w = ctx;
+    struct nmt_maps_line m;
+    if (cut || nmt__os_maps_parse(line, len, &m) != 0)
+        return 0;
+    return w->fn(w->ctx, &m);
+}
+
+NMT_HIDDEN int nmt__os_maps_walk(const char *path, char *buf, size_t size, nmt_maps_fn fn,
+                                 void *ctx)
+{
+    if (buf == NULL) {
+        buf = writer_buf;
+        size = sizeof(writer_buf);
+    }
+    if (size < 2)
+        return -EINVAL;
+    struct walk w = {.fn = fn, .ctx = ctx};
+    return stream_lines(path, buf, size, walk_line, &w);
 }
 
 /* ---- build-ids, cached by (dev, inode) ---- */
@@ -227,56 +368,48 @@ static const struct bid_entry *build_id_for(const char *path, uint64_t dev, uint
     return e;
 }
 
-/* Appends the MAPS payload (count, entries) for the process's mappings. */
+/* The MAPS payload being written: its entries so far. */
+struct maps_out {
+    struct nmt_enc *b;
+    uint32_t count;
+};
+
+/* One MAPS entry, with the build-id of a file that is still there. */
+static int put_map(void *ctx, const struct nmt_maps_line *m)
+{
+    struct maps_out *o = ctx;
+    const struct bid_entry *bid = NULL;
+    if (m->path[0] == '/' && m->inode != 0 && strstr(m->path, " (deleted)") == NULL)
+        bid = build_id_for(m->path, m->dev, m->inode);
+    const struct nmt_map_entry e = {
+        .start = m->lo,
+        .end = m->hi,
+        .offset = m->offset,
+        .inode = m->inode,
+        .prot = m->perms,
+        .dev = (uint32_t)m->dev,
+        .path = m->path,
+        .build_id = bid ? bid->id : NULL,
+        .build_id_len = bid ? bid->len : 0,
+    };
+    nmt_enc_map(o->b, &e);
+    o->count++;
+    return 0;
+}
+
+/* Appends the MAPS payload (count, entries) for the process's mappings;
+ * nothing when the maps file cannot be opened. */
 NMT_HIDDEN int nmt__os_maps(struct nmt_enc *b)
 {
-    char *text;
-    size_t len;
-    int err = nmt__os_read_file("/proc/thread-self/maps", &text, &len);
-    if (err != 0)
-        return err;
+    struct maps_out o = {.b = b, .count = 0};
     size_t count_at = b->len;
     nmt_enc_u32(b, 0);
-    uint32_t count = 0;
-    char *line = text;
-    while (line < text + len) {
-        char *nl = strchr(line, '\n');
-        if (nl != NULL)
-            *nl = '\0';
-        unsigned long long start, end, off, inode;
-        unsigned maj, min;
-        char perms[8];
-        int path_at = 0;
-        if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end, perms, &off, &maj, &min,
-                   &inode, &path_at) >= 7) {
-            const char *path = path_at > 0 ? line + path_at : "";
-            uint32_t prot = (perms[0] == 'r' ? NMT_MAP_R : 0) | (perms[1] == 'w' ? NMT_MAP_W : 0) |
-                            (perms[2] == 'x' ? NMT_MAP_X : 0) |
-                            (perms[3] == 's' ? NMT_MAP_SHARED : 0);
-            uint64_t dev = ((uint64_t)maj << 20) | min;
-            const struct bid_entry *bid = NULL;
-            if (path[0] == '/' && inode != 0 && strstr(path, " (deleted)") == NULL)
-                bid = build_id_for(path, dev, inode);
-            const struct nmt_map_entry m = {
-                .start = start,
-                .end = end,
-                .offset = off,
-                .inode = inode,
-                .prot = prot,
-                .dev = (uint32_t)dev,
-                .path = path,
-                .build_id = bid ? bid->id : NULL,
-                .build_id_len = bid ? bid->len : 0,
-            };
-            nmt_enc_map(b, &m);
-            count++;
-        }
-        if (nl == NULL)
-            break;
-        line = nl + 1;
+    int err = nmt__os_maps_walk("/proc/thread-self/maps", NULL, 0, put_map, &o);
+    if (err != 0 && o.count == 0) {
+        b->len = count_at;
+        return err;
     }
-    free(text);
-    nmt_enc_patch_u32(b, count_at, count);
+    nmt_enc_patch_u32(b, count_at, o.count);
     return b->failed ? -ENOMEM : 0;
 }
 

@@ -241,21 +241,15 @@ static int scan_kind(uint32_t prot, const char *path)
     return shared ? NMT_SCAN_SHARED : NMT_SCAN_PRIVATE;
 }
 
-/* A mapping's first line: "start-end perms offset dev inode path". */
-static void header_line(struct smaps_ctx *c, const char *line)
+/* A mapping's first line, parsed (nmt__os_maps_parse): opens it. */
+static void header_line(struct smaps_ctx *c, const struct nmt_maps_line *m)
 {
-    unsigned long long start, end;
-    char perms[8];
-    int path_at = 0;
-    if (sscanf(line, "%llx-%llx %7s %*x %*x:%*x %*u %n", &start, &end, perms, &path_at) < 3)
-        return;
     c->cur = (struct vma){0};
-    c->cur.start = start;
-    c->cur.end = end;
-    c->cur.prot = (perms[0] == 'r' ? NMT_MAP_R : 0) | (perms[1] == 'w' ? NMT_MAP_W : 0) |
-                  (perms[2] == 'x' ? NMT_MAP_X : 0) | (perms[3] == 's' ? NMT_MAP_SHARED : 0);
-    c->cur.kind = kind_of(path_at > 0 ? line + path_at : "");
-    c->how = scan_kind(c->cur.prot, path_at > 0 ? line + path_at : "");
+    c->cur.start = m->lo;
+    c->cur.end = m->hi;
+    c->cur.prot = m->perms;
+    c->cur.kind = kind_of(m->path);
+    c->how = scan_kind(c->cur.prot, m->path);
     c->open = 1;
 }
 
@@ -281,7 +275,9 @@ static void on_line(void *ctx, char *line)
         return;
     }
     flush(c);
-    header_line(c, line);
+    struct nmt_maps_line m;
+    if (nmt__os_maps_parse(line, strlen(line), &m) == 0)
+        header_line(c, &m);
 }
 
 /* The mappings read from maps whose page tables are not scanned yet: one
@@ -309,18 +305,17 @@ static void run_batch(struct smaps_ctx *c)
 
 /* One line of /proc/<tid>/maps: the mapping joins the batch of its kind
  * (the batch of another kind is scanned first). */
-static void on_maps_line(void *ctx, char *line)
+static int on_maps_line(void *ctx, const struct nmt_maps_line *m)
 {
     struct smaps_ctx *c = ctx;
     if (c->unsure)
-        return;
-    c->open = 0;
-    header_line(c, line);
-    if (!c->open || c->how == SCAN_NOTHING)
-        return;
+        return 0;
+    header_line(c, m);
+    if (c->how == SCAN_NOTHING)
+        return 0;
     if (c->how == SCAN_SMAPS) {
         c->unsure = 1;
-        return;
+        return 0;
     }
     struct vma v = c->cur; /* run_batch writes its own mappings from c->cur */
     int how = c->how;
@@ -331,6 +326,7 @@ static void on_maps_line(void *ctx, char *line)
     batch.start[batch.n] = v.start;
     batch.end[batch.n] = v.end;
     batch.n++;
+    return 0;
 }
 
 /* The record from /proc/<tid>/maps and the page tables, when they give what
@@ -353,7 +349,7 @@ static int by_page_tables(struct smaps_ctx *c)
         return -1;
     }
     batch.n = 0;
-    int err = nmt__os_read_lines("/proc/thread-self/maps", on_maps_line, c);
+    int err = nmt__os_maps_walk("/proc/thread-self/maps", NULL, 0, on_maps_line, c);
     if (err == 0 && !c->unsure)
         run_batch(c);
     batch.n = 0;

@@ -101,6 +101,13 @@ nmt_unit_test(test_smaps
 if(TARGET test_smaps)
   target_include_directories(test_smaps PRIVATE ${NMT_PRELOAD_DIR})
 endif()
+# The maps line walker (nmt_os.c) on crafted maps files.
+nmt_unit_test(test_os
+  SOURCES ${NMT_REC_DIR}/test_os.c ${NMT_PRELOAD_DIR}/nmt_os.c
+  LIBS nmtfmt Threads::Threads LABELS recorder)
+if(TARGET test_os)
+  target_include_directories(test_os PRIVATE ${NMT_PRELOAD_DIR})
+endif()
 # The writer's prefault of the static tables (nmt_prefault.c).
 nmt_unit_test(test_prefault
   SOURCES ${NMT_REC_DIR}/test_prefault.c ${NMT_REC_CORE}

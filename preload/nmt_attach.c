@@ -122,7 +122,9 @@ static int parse_opts(const char *s, struct att_opts *o, char *bad, size_t n)
     return 0;
 }
 
-/* One line for the client (its status file), or on stderr for jcmd. */
+/* The answer for the client (its status file): one line, and after "ok"
+ * maybe a warning line. Without a status file (jcmd) a refusal is said on
+ * stderr, where the bridge says its own warnings. */
 static void answer(const struct att_opts *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void answer(const struct att_opts *o, const char *fmt, ...)
@@ -297,20 +299,29 @@ static int discard(void *ctx, uint16_t type, const void *payload, uint32_t len)
 
 /* Stops what start_recording started, in reverse, once no hook is in: the
  * GOT entries are put back only then, so that no thread is still reading
- * call-frame tables (nmt_cfi_usable()) when dlclose stops being ours. */
-static void stop_recording(void (*bridge)(void *, int), void *ctx)
+ * call-frame tables (nmt_cfi_usable()) when dlclose stops being ours.
+ * Returns the bridge's line for the user, or NULL. */
+static const char *stop_recording(nmt_attach_bridge_fn bridge, void *ctx)
 {
     int quiet = nmt__attach_stop_begin();
+    const char *note = NULL;
     atomic_store(&nmt__attach_unloads_seen, 0);
     nmt__got_restore();
     nmt__writer_stop();
     if (bridge)
-        bridge(ctx, 0);
+        note = bridge(ctx, 0);
     if (nmt_jvm_flush != NULL)
         nmt_jvm_flush(discard, NULL);
     if (quiet)
         release_session();
     nmt__attach_stop_end();
+    return note;
+}
+
+/* "ok PATH", and the bridge's line for the user as "warning LINE". */
+static void answer_ok(const struct att_opts *o, const char *note)
+{
+    answer(o, "ok %s%s%s", nmt__w.path, note ? "\nwarning " : "", note ? note : "");
 }
 
 static int first_attach(void)
@@ -330,7 +341,7 @@ static int create_profile(void)
     return nmt__w.file_failed || !nmt__w.path[0] ? -EIO : 0;
 }
 
-static int start_recording(const struct att_opts *o, void (*bridge)(void *, int), void *ctx)
+static int start_recording(const struct att_opts *o, nmt_attach_bridge_fn bridge, void *ctx)
 {
     if (!nmt__attach_quiet()) {
         /* The last detach gave up waiting for it: its ring is not ours to reset. */
@@ -343,8 +354,9 @@ static int start_recording(const struct att_opts *o, void (*bridge)(void *, int)
     }
     apply_opts(o);
     int err = new_session();
+    const char *note = NULL;
     if (err == 0 && bridge)
-        bridge(ctx, 1);
+        note = bridge(ctx, 1);
     if (err != 0 || create_profile() != 0) {
         answer(o, "error cannot create the profile %s", nmt__cfg.output);
         release_session();
@@ -376,7 +388,7 @@ static int start_recording(const struct att_opts *o, void (*bridge)(void *, int)
     nmt_cfi_forget();
     nmt__got_unloads_start();
     attached = 1;
-    answer(o, "ok %s", nmt__w.path);
+    answer_ok(o, note);
     return ATT_OK;
 }
 
@@ -403,7 +415,7 @@ static int refuse_start(const struct att_opts *o)
     return ATT_OK;
 }
 
-int nmt__attach_run(const char *options, void (*bridge)(void *ctx, int on), void *ctx)
+int nmt__attach_run(const char *options, nmt_attach_bridge_fn bridge, void *ctx)
 {
     struct att_opts o;
     char bad[256];
@@ -421,9 +433,9 @@ int nmt__attach_run(const char *options, void (*bridge)(void *ctx, int on), void
         answer(&o, "error not attached: nothing to detach");
         r = nmt__attach_dormant ? ATT_NOT_ATTACHED : ATT_PRELOADED;
     } else if (o.detach) {
-        stop_recording(bridge, ctx);
+        const char *note = stop_recording(bridge, ctx);
         attached = 0;
-        answer(&o, "ok %s", nmt__w.path);
+        answer_ok(&o, note);
         r = ATT_OK;
     } else if ((r = refuse_start(&o)) == ATT_OK) {
         r = start_recording(&o, bridge, ctx);

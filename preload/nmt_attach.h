@@ -55,11 +55,13 @@ int nmt__attach_quiet(void);
  * Agent_OnAttach's work. options: comma-separated output=PATH, rate=BYTES,
  * interval=SECONDS, status=PATH (the client's file for the answer), or
  * detach. bridge(ctx, 1) starts or resumes the JVM bridge before any hook
- * is installed; bridge(ctx, 0) pauses it after a detach. Returns 0, or a
- * positive code; the reason is written to the status file (or said on
- * stderr without one).
+ * is installed; bridge(ctx, 0) pauses it after a detach. Each returns NULL
+ * or one line for the user (the bridge failed, or waits for the JVM), which
+ * follows the answer as "warning LINE". Returns 0, or a positive code; the
+ * reason is written to the status file (or said on stderr without one).
  */
-int nmt__attach_run(const char *options, void (*bridge)(void *ctx, int on), void *ctx)
+typedef const char *(*nmt_attach_bridge_fn)(void *ctx, int on);
+int nmt__attach_run(const char *options, nmt_attach_bridge_fn bridge, void *ctx)
     __attribute__((weak)); /* weak: the bridge is also built alone, for its tests */
 
 /* 1 when the recorder waits for an attach (nmt__attach_dormant). */

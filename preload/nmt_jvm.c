@@ -11,7 +11,13 @@
  *   (nmt_jvm_poll) finds it, and a bridge thread attaches and sets up.
  * The set-up takes JVMTI capabilities, class and code events, and method
  * ids for every loaded class so AsyncGetCallTrace works. A bridge thread of
- * its own (attached as a daemon) then names methods as they are seen. The
+ * its own (attached as a daemon) then names methods as they are seen.
+ * JVMTI hands out no environment before the JVM is live (GetEnv answers
+ * JNI_EDETACHED in its start phase), and a dynamic attach can come then: the
+ * attach listener runs once the Signal Dispatcher does, in the start phase.
+ * Such a start is left to the bridge thread, which waits for the live phase
+ * however long it takes (state STARTING meanwhile), so the attaching thread
+ * returns at once and an early attach still gets Java frames. The
  * writer thread never calls into the JVM: a JVM that is stopped at a
  * safepoint or shutting down can block the bridge thread, never the writer.
  * VMDeath and nmt_jvm_shutdown stop every use of the JVM. At VMDeath the
@@ -42,7 +48,12 @@
  * attaching. */
 #define PROBE_NS      (50ull * 1000000)
 #define INIT_GRACE_NS (2000ull * 1000000)
-#define LIVE_WAIT_MS  10000
+/* How often a bridge thread that waits for the live phase asks again: every
+ * 10 ms for the first second (a start-up usually ends within it), then every
+ * 100 ms. */
+#define LIVE_STEP_MS      10
+#define LIVE_SLOW_STEP_MS 100
+#define LIVE_FAST_STEPS   100
 
 /* Agent_OnLoad ran: VMInit starts the bridge, the writer's poll does not. */
 static _Atomic int agent_pending;
@@ -57,13 +68,31 @@ void *(*nmt__jvm_dlsym)(void *handle, const char *name) = dlsym;
 
 /* The handle JNI_CreateJavaVM was looked up in (the dlsym hook). */
 static void *_Atomic create_handle;
-/* Started synchronously: the naming thread's JVM and JVMTI environment. */
+/* The attached bridge's JVM and JVMTI environment (the naming thread's). */
 static JavaVM *names_vm;
 static jvmtiEnv *names_ti;
 /* 1 while the bridge thread is attached to the JVM; VMDeath waits for 0. */
 static _Atomic int bridge_attached;
 /* How long VMDeath waits at most for the bridge thread to detach. */
 #define DETACH_WAIT_MS 200
+
+/* When an attaching thread found the JVM not live yet and left the start to
+ * the bridge thread (written before that thread is created). */
+static uint64_t early_since_ns;
+
+/* Code events between attach sessions (nmt__jvm_attach_bridge): paused by a
+ * detach, so that no record queues up while no profile is written. The lock
+ * orders a detach or attach with a bridge thread that finishes its start at
+ * the same time. Never held across a wait for the JVM other than the JVMTI
+ * calls that switch the events. */
+static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
+static int events_paused;
+
+/* Why attaching failed, once said (fail()); told_failure: the attaching tool
+ * was given it for the current attach session. */
+static char failure[200];
+static _Atomic int failure_set;
+static int told_failure;
 
 /* The poll's state (writer thread, or init before the writer starts). */
 static void *libjvm;
@@ -72,16 +101,17 @@ static unsigned long long seen_adds;
 static jint (*get_vms)(JavaVM **, jsize, jsize *);
 static uint64_t next_probe_ns, vm_seen_ns;
 
-/* Attaching failed: said once, state FAILED (unless stopped meanwhile). */
+/* Attaching failed: said once, kept for the attaching tool, state FAILED
+ * (unless stopped meanwhile). */
 static void fail(const char *what, int err)
 {
     int expect = NMT_JVM_STARTING;
     if (!atomic_compare_exchange_strong(&nmt__jvm_state, &expect, NMT_JVM_FAILED))
         return;
-    char msg[200];
-    snprintf(msg, sizeof(msg), "JVM bridge: %s failed (%d): Java frames will be missing", what,
-             err);
-    nmt__jvm_say(msg);
+    snprintf(failure, sizeof(failure), "JVM bridge: %s failed (%d): Java frames will be missing",
+             what, err);
+    atomic_store(&failure_set, 1);
+    nmt__jvm_say(failure);
 }
 
 static void JNICALL on_class_load(jvmtiEnv *ti, JNIEnv *jni, jthread t, jclass c)
@@ -153,28 +183,62 @@ static void ids_for_loaded_classes(jvmtiEnv *ti, JNIEnv *jni)
     nmt__jvm_count(NMT_JST_CLASSES, made);
 }
 
-/* Bridge thread, attached: JVMTI set-up. 0, or the failing step was said. */
-static int setup(JavaVM *vm, JNIEnv *jni, jvmtiEnv **out)
+/* What setup() found: done, failed (said), or a JVM not live yet. */
+enum { SETUP_OK = 0, SETUP_FAILED = -1, SETUP_EARLY = 1 };
+
+/* The bridge thread, detached, between two asks whether the JVM is live: 0
+ * once the bridge is no longer starting (the recorder exits, a fork child),
+ * which ends the wait. */
+static int live_wait_step(unsigned *steps)
+{
+    if (atomic_load(&nmt__jvm_state) != NMT_JVM_STARTING)
+        return 0;
+    unsigned ms = *steps < LIVE_FAST_STEPS ? LIVE_STEP_MS : LIVE_SLOW_STEP_MS;
+    (*steps)++;
+    usleep(ms * 1000);
+    return atomic_load(&nmt__jvm_state) == NMT_JVM_STARTING;
+}
+
+/* A thread attached to the JVM: its JVMTI environment, in the live phase.
+ * Before it, JVMTI hands out none (GetEnv: JNI_EDETACHED, although this
+ * thread is attached), and a JVM found by polling may also be in an earlier
+ * phase (before JDK 21, JNI_GetCreatedJavaVMs returns a JVM that is being
+ * created): SETUP_EARLY. since: when the start first found the JVM not live
+ * (0: it did not), for java.live_wait_ns. SETUP_FAILED is said. */
+static int live_env(JavaVM *vm, uint64_t since, jvmtiEnv **out)
 {
     jvmtiEnv *ti = NULL;
     jint r = (*vm)->GetEnv(vm, (void **)&ti, JVMTI_VERSION_1_2);
+    if (r == JNI_EDETACHED)
+        return SETUP_EARLY;
     if (r != JNI_OK || !ti) {
         fail("GetEnv(JVMTI)", r);
-        return -1;
+        return SETUP_FAILED;
     }
-    /* A JVM found by polling may still be starting (before JDK 21,
-     * JNI_GetCreatedJavaVMs returns a JVM that is being created). */
-    jvmtiPhase phase = JVMTI_PHASE_ONLOAD;
-    for (int ms = 0; ms < LIVE_WAIT_MS; ms += 10) {
-        if ((*ti)->GetPhase(ti, &phase) != JVMTI_ERROR_NONE || phase == JVMTI_PHASE_LIVE ||
-            phase == JVMTI_PHASE_DEAD)
-            break;
-        usleep(10000);
+    jvmtiPhase phase = JVMTI_PHASE_DEAD;
+    if ((*ti)->GetPhase(ti, &phase) == JVMTI_ERROR_NONE && phase != JVMTI_PHASE_LIVE &&
+        phase != JVMTI_PHASE_DEAD) {
+        (*ti)->DisposeEnvironment(ti);
+        return SETUP_EARLY;
     }
     if (phase != JVMTI_PHASE_LIVE) {
         fail("waiting for the JVM's live phase", (int)phase);
-        return -1;
+        return SETUP_FAILED;
     }
+    if (since)
+        nmt__jvm_count(NMT_JST_LIVE_WAIT_NS, nmt__jvm_now_ns() - since);
+    *out = ti;
+    return SETUP_OK;
+}
+
+/* A thread attached to the JVM: JVMTI set-up. SETUP_OK, SETUP_EARLY (the
+ * JVM is not live yet), or SETUP_FAILED (said). since: as live_env's. */
+static int setup(JavaVM *vm, JNIEnv *jni, uint64_t since, jvmtiEnv **out)
+{
+    jvmtiEnv *ti = NULL;
+    int r = live_env(vm, since, &ti);
+    if (r != SETUP_OK)
+        return r;
     jvmtiCapabilities pot, caps;
     memset(&pot, 0, sizeof(pot));
     memset(&caps, 0, sizeof(caps));
@@ -185,7 +249,7 @@ static int setup(JavaVM *vm, JNIEnv *jni, jvmtiEnv **out)
     jvmtiError e = (*ti)->AddCapabilities(ti, &caps);
     if (e != JVMTI_ERROR_NONE) {
         fail("AddCapabilities", (int)e);
-        return -1;
+        return SETUP_FAILED;
     }
     jvmtiEventCallbacks cb;
     memset(&cb, 0, sizeof(cb));
@@ -198,7 +262,7 @@ static int setup(JavaVM *vm, JNIEnv *jni, jvmtiEnv **out)
     e = (*ti)->SetEventCallbacks(ti, &cb, (jint)sizeof(cb));
     if (e != JVMTI_ERROR_NONE) {
         fail("SetEventCallbacks", (int)e);
-        return -1;
+        return SETUP_FAILED;
     }
     static const jvmtiEvent needed[] = {JVMTI_EVENT_CLASS_LOAD, JVMTI_EVENT_CLASS_PREPARE,
                                         JVMTI_EVENT_VM_DEATH};
@@ -206,7 +270,7 @@ static int setup(JavaVM *vm, JNIEnv *jni, jvmtiEnv **out)
         e = (*ti)->SetEventNotificationMode(ti, JVMTI_ENABLE, needed[i], NULL);
         if (e != JVMTI_ERROR_NONE) {
             fail("enabling class events", (int)e);
-            return -1;
+            return SETUP_FAILED;
         }
     }
     /* Code events are a bonus: without them stacks still have Java frames. */
@@ -218,7 +282,7 @@ static int setup(JavaVM *vm, JNIEnv *jni, jvmtiEnv **out)
     /* After ClassPrepare is on, so that no class falls between the two. */
     ids_for_loaded_classes(ti, jni);
     *out = ti;
-    return 0;
+    return SETUP_OK;
 }
 
 /* What a look at the link map is for. */
@@ -297,13 +361,26 @@ static void *libjvm_handle(void)
     return path[0] ? dlopen(path, RTLD_NOLOAD | RTLD_LAZY) : NULL;
 }
 
+/* The code events a profile needs, on or off (between attaches). */
+static void code_events(jvmtiEnv *ti, jvmtiEventMode mode)
+{
+    static const jvmtiEvent code[] = {JVMTI_EVENT_DYNAMIC_CODE_GENERATED,
+                                      JVMTI_EVENT_COMPILED_METHOD_LOAD,
+                                      JVMTI_EVENT_COMPILED_METHOD_UNLOAD};
+    for (size_t i = 0; i < sizeof(code) / sizeof(code[0]); i++)
+        (*ti)->SetEventNotificationMode(ti, mode, code[i], NULL);
+}
+
 /* Any thread attached to the JVM, state STARTING: JVMTI set-up, then Java
- * stacks are taken (state ATTACHED). 0, or the failing step was said. */
-static int attach_here(JavaVM *vm, JNIEnv *jni, jvmtiEnv **out)
+ * stacks are taken (state ATTACHED). SETUP_OK; SETUP_EARLY when the JVM is
+ * not live yet (nothing done); or SETUP_FAILED, the failing step said.
+ * since: as live_env's. */
+static int attach_here(JavaVM *vm, JNIEnv *jni, uint64_t since, jvmtiEnv **out)
 {
     jvmtiEnv *ti = NULL;
-    if (setup(vm, jni, &ti) != 0)
-        return -1;
+    int r = setup(vm, jni, since, &ti);
+    if (r != SETUP_OK)
+        return r;
     nmt__asgct_fn asgct = NULL;
     void *jvm = libjvm_handle();
     if (jvm)
@@ -317,11 +394,22 @@ static int attach_here(JavaVM *vm, JNIEnv *jni, jvmtiEnv **out)
     (*ti)->GenerateEvents(ti, JVMTI_EVENT_DYNAMIC_CODE_GENERATED);
     atomic_store_explicit(&nmt__jvm_asgct, asgct, memory_order_release);
     atomic_store_explicit(&nmt__jvm_vm, vm, memory_order_release);
+    /* names_*: the environment a later attach session resumes (set before
+     * the state says ATTACHED, which is what nmt__jvm_attach_bridge reads). */
+    names_vm = vm;
+    names_ti = ti;
+    pthread_mutex_lock(&events_lock);
     int expect = NMT_JVM_STARTING;
-    if (!atomic_compare_exchange_strong(&nmt__jvm_state, &expect, NMT_JVM_ATTACHED))
-        return -1; /* stopped meanwhile */
+    int ok = atomic_compare_exchange_strong(&nmt__jvm_state, &expect, NMT_JVM_ATTACHED);
+    /* A detach came while this start waited for the JVM: no profile takes
+     * the code events until the next attach turns them on. */
+    if (ok && events_paused)
+        code_events(ti, JVMTI_DISABLE);
+    pthread_mutex_unlock(&events_lock);
+    if (!ok)
+        return SETUP_FAILED; /* stopped meanwhile */
     *out = ti;
-    return 0;
+    return SETUP_OK;
 }
 
 /* Bridge thread, attached: replays the compiled code, then names the
@@ -347,26 +435,38 @@ static void bridge_detach(JavaVM *vm)
     atomic_store(&bridge_attached, 0);
 }
 
-/* The bridge thread of a JVM found by the poll or dynamic attach. */
+/* The bridge thread of a JVM found by the poll or dynamic attach, or of an
+ * attach that came before the JVM was live. Until the JVM is live it asks
+ * again and again, for as long as the bridge is starting, and waits
+ * detached: a JVM that exits before it is live waits at its last safepoint
+ * (up to 300 ms) for attached threads in native code, never for this one. */
 static void *bridge_main(void *arg)
 {
     JavaVM *vm = arg;
     nmt__jvm_guard_enter(); /* for the thread's whole life */
-    JNIEnv *jni = NULL;
     JavaVMAttachArgs args = {JNI_VERSION_1_6, "nmtrace-jvm", NULL};
-    /* Set before attaching: a VMDeath that comes meanwhile waits for the
-     * detach that follows. */
-    atomic_store(&bridge_attached, 1);
-    jint r = (*vm)->AttachCurrentThreadAsDaemon(vm, (void **)&jni, &args);
-    if (r != JNI_OK) {
-        atomic_store(&bridge_attached, 0);
-        fail("AttachCurrentThreadAsDaemon", r);
-        return NULL;
-    }
-    jvmtiEnv *ti = NULL;
-    if (attach_here(vm, jni, &ti) == 0)
-        name_methods(ti, jni);
-    bridge_detach(vm);
+    uint64_t since = early_since_ns;
+    unsigned steps = 0;
+    int r;
+    do {
+        JNIEnv *jni = NULL;
+        /* Set before attaching: a VMDeath that comes meanwhile waits for
+         * the detach that follows. */
+        atomic_store(&bridge_attached, 1);
+        jint e = (*vm)->AttachCurrentThreadAsDaemon(vm, (void **)&jni, &args);
+        if (e != JNI_OK) {
+            atomic_store(&bridge_attached, 0);
+            fail("AttachCurrentThreadAsDaemon", e);
+            return NULL;
+        }
+        jvmtiEnv *ti = NULL;
+        r = attach_here(vm, jni, since, &ti);
+        if (r == SETUP_OK)
+            name_methods(ti, jni);
+        bridge_detach(vm);
+        if (r == SETUP_EARLY && !since)
+            since = nmt__jvm_now_ns();
+    } while (r == SETUP_EARLY && live_wait_step(&steps));
     return NULL;
 }
 
@@ -423,9 +523,11 @@ static void bridge_start(JavaVM *vm, enum nmt__jvm_via via)
         fail("creating the bridge thread", e);
 }
 
-/* A thread of the JVM, in the live phase (JNI_CreateJavaVM has just
- * returned, or VMInit): starts the bridge here, so stacks have Java frames
- * from the next Java method on; a thread of its own then names methods. */
+/* A thread of the JVM (JNI_CreateJavaVM has just returned, VMInit, or the
+ * thread of a dynamic attach): starts the bridge here, so stacks have Java
+ * frames from the next Java method on; a thread of its own then names
+ * methods. A JVM that is not live yet (an attach during its start-up) is
+ * left to the bridge thread, which waits for it: this thread returns. */
 static void start_here(JavaVM *vm, JNIEnv *jni, enum nmt__jvm_via via)
 {
     if (!vm || !jni || !claim_start(via))
@@ -435,11 +537,14 @@ static void start_here(JavaVM *vm, JNIEnv *jni, enum nmt__jvm_via via)
     if ((*jni)->PushLocalFrame(jni, 16) != JNI_OK) {
         fail("PushLocalFrame", -1);
     } else {
-        int r = attach_here(vm, jni, &ti);
+        int r = attach_here(vm, jni, 0, &ti);
         (*jni)->PopLocalFrame(jni, NULL);
-        if (r == 0) {
-            names_vm = vm;
-            names_ti = ti;
+        if (r == SETUP_EARLY) {
+            early_since_ns = nmt__jvm_now_ns();
+            int e = spawn(bridge_main, vm);
+            if (e != 0)
+                fail("creating the bridge thread", e);
+        } else if (r == SETUP_OK) {
             int e = spawn(names_main, NULL);
             if (e != 0) {
                 nmt__jvm_say("JVM bridge: no naming thread: methods named at exit only");
@@ -563,6 +668,8 @@ void nmt_jvm_after_fork_child(void)
     int st = atomic_load(&nmt__jvm_state);
     if (st != NMT_JVM_OFF)
         atomic_store(&nmt__jvm_state, NMT_JVM_STOPPED);
+    /* A thread of the parent may have held it at the fork. */
+    pthread_mutex_init(&events_lock, NULL);
     nmt__jvm_methods_after_fork();
     nmt__jvm_queue_after_fork();
     nmt__jvm_accounts_after_fork();
@@ -597,41 +704,57 @@ JNIEXPORT jint JNICALL Agent_OnLoad(JavaVM *vm, char *options, void *reserved)
     return JNI_OK;
 }
 
-/* The code events a profile needs, on or off (between attaches). */
-static void code_events(jvmtiEnv *ti, jvmtiEventMode mode)
+/* What the attaching tool is told about the bridge (nmt__jvm_attach_bridge):
+ * a failure once per attach session, at its start or else at its detach
+ * (a start left to the bridge thread fails after the attach has answered);
+ * at a start, also that Java frames wait for the JVM to finish starting. */
+static const char *attach_note(int on)
 {
-    static const jvmtiEvent code[] = {JVMTI_EVENT_DYNAMIC_CODE_GENERATED,
-                                      JVMTI_EVENT_COMPILED_METHOD_LOAD,
-                                      JVMTI_EVENT_COMPILED_METHOD_UNLOAD};
-    for (size_t i = 0; i < sizeof(code) / sizeof(code[0]); i++)
-        (*ti)->SetEventNotificationMode(ti, mode, code[i], NULL);
+    int failed = atomic_load(&failure_set);
+    if (on) {
+        told_failure = failed;
+        if (failed)
+            return failure;
+        if (atomic_load(&nmt__jvm_state) == NMT_JVM_STARTING)
+            return "JVM bridge: the JVM is still starting: Java frames are recorded once it has "
+                   "started";
+        return NULL;
+    }
+    if (!failed || told_failure)
+        return NULL;
+    told_failure = 1;
+    return failure;
 }
 
-/* nmt__attach_run's bridge (nmt_attach_agent.c): started on the attaching thread (a JVM thread
- * in the live phase), so the first sampled stack has Java frames; after a
- * detach it only stops code events, and a new attach replays them and
- * names methods afresh for the new profile. */
-void nmt__jvm_attach_bridge(void *arg, int on)
+/* nmt__attach_run's bridge (nmt_attach_agent.c), on the attaching thread: the
+ * start, on this thread when the JVM is live (the first sampled stack then has
+ * Java frames), else on the bridge thread once it is; after a detach it only
+ * stops code events, and a new attach replays them and names methods afresh
+ * for the new profile. */
+const char *nmt__jvm_attach_bridge(void *arg, int on)
 {
     JavaVM *vm = arg;
+    pthread_mutex_lock(&events_lock);
+    events_paused = !on;
     int st = atomic_load(&nmt__jvm_state);
-    if (!on) {
-        if (st == NMT_JVM_ATTACHED && names_ti)
-            code_events(names_ti, JVMTI_DISABLE);
-        return;
-    }
-    if (st == NMT_JVM_WAITING) {
-        JNIEnv *jni = NULL;
-        if ((*vm)->GetEnv(vm, (void **)&jni, JNI_VERSION_1_6) == JNI_OK && jni)
-            start_here(vm, jni, NMT_JVM_VIA_ONATTACH);
-        else
-            bridge_start(vm, NMT_JVM_VIA_ONATTACH);
+    if (st == NMT_JVM_ATTACHED && names_ti && !on) {
+        code_events(names_ti, JVMTI_DISABLE);
     } else if (st == NMT_JVM_ATTACHED && names_ti) {
         nmt__jvm_methods_forget();
         code_events(names_ti, JVMTI_ENABLE);
         (*names_ti)->GenerateEvents(names_ti, JVMTI_EVENT_DYNAMIC_CODE_GENERATED);
         (*names_ti)->GenerateEvents(names_ti, JVMTI_EVENT_COMPILED_METHOD_LOAD);
     }
+    pthread_mutex_unlock(&events_lock);
+    if (on && st == NMT_JVM_WAITING) {
+        /* Outside the lock: a start that finishes here takes it. */
+        JNIEnv *jni = NULL;
+        if ((*vm)->GetEnv(vm, (void **)&jni, JNI_VERSION_1_6) == JNI_OK && jni)
+            start_here(vm, jni, NMT_JVM_VIA_ONATTACH);
+        else
+            bridge_start(vm, NMT_JVM_VIA_ONATTACH);
+    }
+    return attach_note(on);
 }
 
 /* Agent_OnAttach with no attach to run (preloaded, or the bridge built

@@ -29,9 +29,9 @@
 enum nmt__jvm_state {
     NMT_JVM_OFF = 0,      /* NMTRACE_JAVA=off */
     NMT_JVM_WAITING = 1,  /* no JVM (yet) */
-    NMT_JVM_STARTING = 2, /* JVM found, the bridge thread is attaching */
+    NMT_JVM_STARTING = 2, /* JVM found, the bridge is attaching or waits for the live phase */
     NMT_JVM_ATTACHED = 3, /* Java stacks are being taken */
-    NMT_JVM_FAILED = 4,   /* attaching failed; said once on stderr */
+    NMT_JVM_FAILED = 4,   /* attaching failed; said once on stderr, told to an attaching tool */
     NMT_JVM_STOPPED = 5,  /* shutdown or VMDeath: the JVM is no longer called */
 };
 NMT_JVM_HIDDEN extern _Atomic int nmt__jvm_state;
@@ -92,6 +92,7 @@ enum nmt__jvm_stat {
     NMT_JST_CODE_DYNAMIC,   /* DynamicCodeGenerated events */
     NMT_JST_RECORDS_LOST,   /* JMETHOD/JCODE records lost (memory, queue full, write error) */
     NMT_JST_INTERNAL,       /* other internal failures (out of memory) */
+    NMT_JST_LIVE_WAIT_NS,   /* ns the bridge's start waited for the JVM's live phase */
     NMT_JST_UNTRIMMED,      /* stacks with no native frame in the code cache: not written,
                                java.trimmed_native is java.stacks less these */
     NMT_JST_COUNT
@@ -182,10 +183,12 @@ NMT_JVM_HIDDEN void nmt__jvm_created(JavaVM *vm, JNIEnv *jni);
 /* Agent_OnAttach (nmt_attach_agent.c). attach_start: the bridge thread is
  * started (VIA_ONATTACH) when no attach is to run. attach_bridge: the
  * bridge callback of nmt__attach_run (nmt_attach.h): on = 1 starts or
- * resumes the bridge on the attaching thread, on = 0 stops its code events
- * after a detach. */
+ * resumes the bridge (on the attaching thread; on the bridge thread once
+ * the JVM is live, if it is not yet), on = 0 stops its code events after a
+ * detach. Returns NULL, or one line for the attaching tool's user: the
+ * bridge failed (once per attach session), or its start waits for the JVM. */
 NMT_JVM_HIDDEN void nmt__jvm_attach_start(JavaVM *vm);
-NMT_JVM_HIDDEN void nmt__jvm_attach_bridge(void *vm, int on);
+NMT_JVM_HIDDEN const char *nmt__jvm_attach_bridge(void *vm, int on);
 /* The stub's predicate: where dlsym(handle, name) jumps to. */
 NMT_JVM_HIDDEN void *nmt__jvm_dlsym_route(void *handle, const char *name);
 

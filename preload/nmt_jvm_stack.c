@@ -228,6 +228,7 @@ static const char *const stat_names[NMT_JST_COUNT] = {
     [NMT_JST_CODE_DYNAMIC] = "java.code.dynamic",
     [NMT_JST_RECORDS_LOST] = "java.records_lost",
     [NMT_JST_INTERNAL] = "java.internal_errors",
+    [NMT_JST_LIVE_WAIT_NS] = "java.live_wait_ns",
 };
 
 void nmt_jvm_counters(nmt_counter_fn add, void *ctx)

@@ -14,9 +14,11 @@
  *
  * The agent (nmt_attach.c) writes its answer, one line ("ok PATH" or
  * "error WHY"), to a status file the client created: the JVM's own output
- * stays untouched. Before any signal is sent the client makes sure the JVM
- * can take it: a JVM that does not catch SIGQUIT would die of it, and one
- * with -XX:+DisableAttachMechanism would print a thread dump instead.
+ * stays untouched. An "ok" may be followed by lines "warning TEXT" (the JVM
+ * bridge failed, or waits for a JVM still starting), said on stderr. Before
+ * any signal is sent the client makes sure the JVM can take it: a JVM that
+ * does not catch SIGQUIT would die of it, and one with
+ * -XX:+DisableAttachMechanism would print a thread dump instead.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -373,22 +375,34 @@ static int make_status(const struct target *t, int *dfd, char *name, size_t n)
     return -e;
 }
 
-/* The agent's one line, from the status file. */
-static void read_status(int dfd, const char *name, char *line, size_t n)
+/* The agent's answer, from the status file: its first line into line, the
+ * lines after it into more ("" when none). */
+static void read_status(int dfd, const char *name, char *line, size_t n, char *more, size_t m)
 {
+    char all[8192];
     int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    ssize_t k = fd >= 0 ? read(fd, line, n - 1) : -1;
-    line[k > 0 ? k : 0] = '\0';
-    line[strcspn(line, "\n")] = '\0';
+    ssize_t k = fd >= 0 ? read(fd, all, sizeof(all) - 1) : -1;
+    all[k > 0 ? k : 0] = '\0';
     if (fd >= 0)
         close(fd);
+    size_t first = strcspn(all, "\n");
+    snprintf(line, n, "%.*s", (int)first, all);
+    snprintf(more, m, "%s", all[first] ? all + first + 1 : "");
+}
+
+/* The agent's "warning TEXT" lines, on stderr. */
+static void say_warnings(const struct target *t, char *more)
+{
+    for (char *save = NULL, *l = strtok_r(more, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        if (strncmp(l, "warning ", 8) == 0)
+            fprintf(stderr, "nmtrace: process %d: %s\n", t->pid, l + 8);
 }
 
 /* Runs one agent command; line gets the agent's answer ("ok PATH"). */
 static int agent_command(const struct target *t, const char *lib, const char *opts, char *line,
                          size_t n)
 {
-    char name[128], all[2 * ARG_MAX_LEN], reply[4096];
+    char name[128], all[2 * ARG_MAX_LEN], reply[4096], more[4096] = "";
     int dfd;
     if (make_status(t, &dfd, name, sizeof(name)) != 0)
         return fail("cannot create a status file in %s/tmp: %s", t->root, strerror(errno));
@@ -400,13 +414,13 @@ static int agent_command(const struct target *t, const char *lib, const char *op
         r = send_load(t, lib, all, reply, sizeof(reply));
     line[0] = '\0';
     if (r == 0)
-        read_status(dfd, name, line, n);
+        read_status(dfd, name, line, n, more, sizeof(more));
     unlinkat(dfd, name, 0);
     close(dfd);
     if (r != 0)
         return 1;
     if (strncmp(line, "ok ", 3) == 0)
-        return 0;
+        return say_warnings(t, more), 0;
     if (strncmp(line, "error ", 6) == 0)
         return fail("process %d: %s", t->pid, line + 6);
     return fail("process %d loaded %s but gave no answer (%s)", t->pid, lib,

@@ -37,6 +37,13 @@ if(Java_JAVAC_EXECUTABLE AND NMEX_HAVE_JAVA)
     VERBATIM)
   add_custom_target(java_test_classes ALL DEPENDS ${NMTJ_OUT}/classes.stamp)
   add_dependencies(java_test_classes examples_java)
+  # The agent that holds a JVM in its start-up (test_attach.py --case early).
+  get_filename_component(_nmtj_jdk "${NMEX_JAVA_BIN}" DIRECTORY)
+  get_filename_component(_nmtj_jdk "${_nmtj_jdk}" DIRECTORY)
+  add_library(nmtt_early_gate SHARED ${NMTJ_DIR}/early_gate.c)
+  target_include_directories(nmtt_early_gate PRIVATE ${_nmtj_jdk}/include
+                             ${_nmtj_jdk}/include/linux)
+  set_target_properties(nmtt_early_gate PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${NMTJ_OUT})
 else()
   set(NMTJ_JAVA "")
   message(STATUS "java tests: no JDK found: they will report SKIP")
@@ -106,7 +113,8 @@ nmtj_test(java_soak test_soak.py TIMEOUT 1500 LABELS soak)
 nmtj_test(java_bridge_inlined test_inlined.py TIMEOUT 180)
 # NMTRACE_DEPTH bounds the Java frames too, keeping the innermost.
 nmtj_test(java_bridge_depth test_depth.py TIMEOUT 180)
-# Issue 15: nmtrace attach / detach / jcmd JVMTI.agent_load into a live JVM.
-foreach(c leak cycles rate1 jemalloc preloaded disabled late errors jcmd)
+# Issue 15: nmtrace attach / detach / jcmd JVMTI.agent_load into a live JVM;
+# early: into a JVM held in its start-up, before JVMTI serves anyone.
+foreach(c leak cycles rate1 jemalloc preloaded disabled late errors jcmd early)
   nmtj_test(java_attach_${c} test_attach.py ARGS --case ${c} TIMEOUT 180 LABELS attach)
 endforeach()

@@ -38,6 +38,18 @@ errors     without a JVM: a process that is not a JVM, a pid that is gone, and
            bad options each get one line and a non-zero status (1, 1, 2).
 jcmd       `jcmd PID JVMTI.agent_load libnmtrace.so output:PATH` records like
            attach; a second load says "already attached"; `... detach` ends it.
+early      the attach comes while the JVM is still starting, in the JVMTI start
+           phase, where JVMTI hands out no environment: the bridge's start
+           waits for the live phase on its own thread instead of failing, the
+           attach answers at once and says so, and the JNI leak has its Java
+           frames. The window is made deterministic by an agent
+           (early_gate.c, -agentpath) that holds the JVM in its VMStart
+           callback, after HotSpot started its Signal Dispatcher and before
+           the live phase, until the test writes "go" on its stdin, which it
+           does once `nmtrace attach` has returned; -XX:-UsePerfData keeps the
+           client from reading "still starting" in the perf data (by chance,
+           an attach right after the JVM installs its SIGQUIT handler finds
+           no perf data yet, and gets into the same window).
 """
 import glob
 import math
@@ -57,7 +69,7 @@ WAIT_S = 60  # upper bound for any condition a test waits for
 class Target:
     """AttachTarget running until quit(); its counters file is the truth."""
 
-    def __init__(self, c, blocks, direct, tick_ms, keep=0, jvm=(), env=None):
+    def __init__(self, c, blocks, direct, tick_ms, keep=0, jvm=(), env=None, gated=False):
         self.counters = os.path.join(c.tmp, "counters.txt")
         cp = c.test_classes + os.pathsep + c.ex_classes
         cmd = [c.java, "-XX:ErrorFile=%s/hs_err_%%p.log" % c.tmp, "-cp", cp,
@@ -66,10 +78,21 @@ class Target:
         self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True, cwd=c.tmp, env=env if env is not None else c.plain_env())
         self.pid = self.p.pid
+        # gated: the early gate agent holds the JVM in its start-up (release()).
+        self.expect_line("held\n" if gated else "ready\n")
+
+    def expect_line(self, want):
         first = self.p.stdout.readline()
-        if first != "ready\n":
+        if first != want:
             self.p.kill()
-            nmtj.fail("AttachTarget did not start: %r %s" % (first, self.p.stderr.read()[-500:]))
+            nmtj.fail("AttachTarget did not start (%r expected): %r %s" % (
+                want, first, self.p.stderr.read()[-500:]))
+
+    def release(self):
+        """Lets a JVM held by the early gate finish starting."""
+        self.p.stdin.write("go\n")
+        self.p.stdin.flush()
+        self.expect_line("ready\n")
 
     def ticks(self):
         try:
@@ -368,6 +391,47 @@ def case_jcmd(c):
     java_named(c, prof, r"^nmex_session_open$", r"^NativeLib\.leak")
 
 
+def java_counters(c, prof):
+    """The java.* counters of the last snapshot (nmreport --stats)."""
+    stats = c.report("--stats", prof)
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^\s*(java\.\S+)\s+(-?\d+)", stats, re.M)}
+
+
+def case_early(c):
+    gate = os.path.join(c.build, "tests", "java", "libnmtt_early_gate.so")
+    nmtj.check(os.path.exists(gate), "%s missing: build the nmtt_early_gate target" % gate)
+    t = Target(c, blocks=20, direct=0, tick_ms=10, jvm=("-XX:-UsePerfData", "-agentpath:" + gate),
+               gated=True)
+    try:
+        # The JVM is in its VMStart callback until release(): the attach is
+        # served in the start phase, whatever the machine's load.
+        p = attach(c, "--rate", 4096, t.pid)
+        prof = p.stdout.strip()
+        t.release()
+        t.wait_ticks(50)
+        d = c.run([c.launcher, "detach", str(t.pid)], timeout=WAIT_S)
+        nmtj.check(d.returncode == 0 and d.stdout.strip() == prof,
+                   "detach failed or named another profile: %r %r" % (d.stdout, d.stderr))
+        nmtj.check("JVM bridge" not in d.stderr, "the detach warned about the bridge: %r" % d.stderr)
+        finished_ok(c, t, "early")
+    finally:
+        t.kill()
+    js = java_counters(c, prof)
+    print("java counters: %s" % {k: v for k, v in js.items() if not k.startswith("java.err.") or v})
+    nmtj.check(js.get("java.err.bridge_failed", 0) == 0 and js.get("java.state") != 4,
+               "the bridge failed to start (java.state %s, java.err.bridge_failed %s): an attach "
+               "during the JVM's start-up lost its Java frames" % (
+                   js.get("java.state"), js.get("java.err.bridge_failed")))
+    nmtj.check(js.get("java.live_wait_ns", 0) > 0,
+               "java.live_wait_ns is %s: the bridge did not wait for the live phase, so the attach "
+               "was not served in the start phase the test set up" % js.get("java.live_wait_ns"))
+    nmtj.check(js.get("java.asgct") == 1 and js.get("java.classes", 0) > 0 and js.get("java.stacks", 0) > 0,
+               "no Java stacks after an early attach: %s" % js)
+    java_named(c, prof, r"^nmex_session_open$", r"^NativeLib\.leak")
+    nmtj.check(re.search(r"JVM bridge: the JVM is still starting", p.stderr),
+               "nmtrace attach did not say that Java frames wait for the JVM: %r" % p.stderr)
+
+
 def one_line_fail(p, status, words):
     lines = p.stderr.strip().splitlines()
     nmtj.check(p.returncode == status and len(lines) == 1 and words in lines[0],
@@ -390,7 +454,8 @@ def case_errors(c):
 
 
 CASES = {"leak": case_leak, "cycles": case_cycles, "rate1": case_rate1, "jemalloc": case_jemalloc, "preloaded": case_preloaded,
-         "disabled": case_disabled, "late": case_late, "errors": case_errors, "jcmd": case_jcmd}
+         "disabled": case_disabled, "late": case_late, "errors": case_errors, "jcmd": case_jcmd,
+         "early": case_early}
 
 
 def body(c):

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nmr_java.h"
 #include "nmr_profile.h"
@@ -53,15 +54,42 @@ uint32_t nmt__jvm_depth(void)
 #define M_GONE   ((jmethodID)(uintptr_t)0x20000)
 #define M_NATIVE ((jmethodID)(uintptr_t)0x30000)
 
+/* GetEnv: getenv_result for a JNI version, with getenv_jni as the JNIEnv when
+ * set; getenv_jvmti for a JVMTI version (any thread: the bridge thread asks
+ * too), counted in jvmti_asks. The JVMTI environment is never handed out. */
 static jint getenv_result = JNI_OK;
+static JNIEnv *getenv_jni;
+static _Atomic jint getenv_jvmti = JNI_EVERSION;
+static _Atomic int jvmti_asks, threads_attached, threads_detached;
 static jint JNICALL fake_get_env(JavaVM *vm, void **penv, jint version)
 {
-    (void)vm, (void)version;
+    (void)vm;
     static int env_storage;
-    *penv = getenv_result == JNI_OK ? (void *)&env_storage : NULL;
+    if ((version & JVMTI_VERSION_MASK_INTERFACE_TYPE) == JVMTI_VERSION_INTERFACE_JVMTI) {
+        atomic_fetch_add(&jvmti_asks, 1);
+        *penv = NULL;
+        return atomic_load(&getenv_jvmti);
+    }
+    *penv = getenv_result != JNI_OK ? NULL : getenv_jni ? (void *)getenv_jni : (void *)&env_storage;
     return getenv_result;
 }
-static struct JNIInvokeInterface_ vm_fns = {.GetEnv = fake_get_env};
+static JNIEnv fake_jni;
+static jint JNICALL fake_attach_daemon(JavaVM *vm, void **penv, void *args)
+{
+    (void)vm, (void)args;
+    atomic_fetch_add(&threads_attached, 1);
+    *penv = &fake_jni;
+    return JNI_OK;
+}
+static jint JNICALL fake_detach(JavaVM *vm)
+{
+    (void)vm;
+    atomic_fetch_add(&threads_detached, 1);
+    return JNI_OK;
+}
+static struct JNIInvokeInterface_ vm_fns = {.GetEnv = fake_get_env,
+                                            .AttachCurrentThreadAsDaemon = fake_attach_daemon,
+                                            .DetachCurrentThread = fake_detach};
 static JavaVM fake_vm = &vm_fns;
 
 static struct nmt__asgct_frame asgct_frames[8];
@@ -160,7 +188,19 @@ static void JNICALL jni_delete_local(JNIEnv *env, jobject o)
     (void)env, (void)o;
     local_refs_deleted++;
 }
-static struct JNINativeInterface_ jni_fns = {.DeleteLocalRef = jni_delete_local};
+static jint JNICALL jni_push_frame(JNIEnv *env, jint n)
+{
+    (void)env, (void)n;
+    return JNI_OK;
+}
+static jobject JNICALL jni_pop_frame(JNIEnv *env, jobject o)
+{
+    (void)env;
+    return o;
+}
+static struct JNINativeInterface_ jni_fns = {.DeleteLocalRef = jni_delete_local,
+                                             .PushLocalFrame = jni_push_frame,
+                                             .PopLocalFrame = jni_pop_frame};
 static JNIEnv fake_jni = &jni_fns;
 
 /* ---- records out of nmt_jvm_flush, into the report's decoder ---- */
@@ -272,6 +312,54 @@ Test(jvm_append, off_stays_off)
     cr_assert_eq(atomic_load(&nmt__jvm_state), NMT_JVM_OFF);
     cr_assert_eq(Agent_OnAttach(&fake_vm, NULL, NULL), JNI_OK);
     cr_assert_eq(atomic_load(&nmt__jvm_state), NMT_JVM_OFF);
+}
+
+/* Waits (bounded) until cond holds; the bridge thread makes it so. */
+#define WAIT_FOR(cond)                                                                             \
+    do {                                                                                           \
+        for (int ms_ = 0; !(cond) && ms_ < 20000; ms_++)                                           \
+            nanosleep(&(struct timespec){0, 1000000}, NULL);                                       \
+        cr_assert(cond, "not within 20 s: %s", #cond);                                             \
+    } while (0)
+
+/* A dynamic attach whose bridge cannot start says why to the attaching tool,
+ * once per attach session: at its start, not again at its detach, and again
+ * to the next session. */
+Test(jvm_attach, failure_told_to_the_attaching_tool)
+{
+    getenv_jni = &fake_jni;
+    atomic_store(&getenv_jvmti, JNI_EVERSION);
+    const char *note = nmt__jvm_attach_bridge(&fake_vm, 1);
+    cr_assert(note && strstr(note, "GetEnv(JVMTI) failed (-3)"), "%s", note ? note : "NULL");
+    cr_assert_eq(atomic_load(&nmt__jvm_state), NMT_JVM_FAILED);
+    cr_assert_eq(said, 1);
+    cr_assert_null(nmt__jvm_attach_bridge(&fake_vm, 0));
+    cr_assert_not_null(nmt__jvm_attach_bridge(&fake_vm, 1));
+    cr_assert_null(nmt__jvm_attach_bridge(&fake_vm, 0));
+    cr_assert_eq(said, 1);
+}
+
+/* An attach while the JVM is still starting (JVMTI answers JNI_EDETACHED to
+ * an attached thread): the attaching thread returns at once, saying Java
+ * frames wait; the bridge thread asks again until JVMTI answers, attached
+ * only while it asks. Here it then fails, after the attach had answered: the
+ * detach tells it. */
+Test(jvm_attach, early_start_waits_on_the_bridge_thread)
+{
+    getenv_jni = &fake_jni;
+    atomic_store(&getenv_jvmti, JNI_EDETACHED);
+    const char *note = nmt__jvm_attach_bridge(&fake_vm, 1);
+    cr_assert(note && strstr(note, "still starting"), "%s", note ? note : "NULL");
+    cr_assert_eq(atomic_load(&nmt__jvm_state), NMT_JVM_STARTING);
+    WAIT_FOR(atomic_load(&jvmti_asks) >= 4); /* the attaching thread's, then 3 more */
+    cr_assert_eq(atomic_load(&nmt__jvm_state), NMT_JVM_STARTING, "gave up waiting");
+    cr_assert_geq(atomic_load(&threads_attached), 3);
+    cr_assert_eq(said, 0);
+    atomic_store(&getenv_jvmti, JNI_EVERSION);
+    WAIT_FOR(atomic_load(&nmt__jvm_state) == NMT_JVM_FAILED &&
+             atomic_load(&threads_detached) == atomic_load(&threads_attached));
+    note = nmt__jvm_attach_bridge(&fake_vm, 0);
+    cr_assert(note && strstr(note, "GetEnv(JVMTI) failed (-3)"), "%s", note ? note : "NULL");
 }
 
 Test(jvm_append, each_asgct_failure_counted_apart)

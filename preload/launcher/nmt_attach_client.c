@@ -20,6 +20,7 @@
  * does not catch SIGQUIT would die of it, and one with
  * -XX:+DisableAttachMechanism would print a thread dump instead.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -138,6 +139,38 @@ static int catches(int pid, int sig)
     return (mask >> (sig - 1)) & 1;
 }
 
+/* Whether HotSpot is past the start of its attach mechanism, told by the
+ * names of its threads: it starts the "Service Thread" right after
+ * AttachListener::vm_start(), which removes a listener socket found then as
+ * stale. A SIGQUIT before that can start a listener whose socket is removed
+ * at once, or print a thread dump on the JVM's stdout. 1 past it, 0 not yet
+ * (the JVM names its threads and "VM Thread" is there, the Service Thread
+ * not), -1 unknown (no named threads: a JVM before JDK 9). */
+static int past_attach_start(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    int service = 0, named = 0;
+    struct dirent *de;
+    while (!service && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char comm[PATH_MAX];
+        snprintf(comm, sizeof(comm), "%s/%s/comm", path, de->d_name);
+        char *s = slurp(comm, NULL);
+        if (s == NULL)
+            continue;
+        service = strcmp(s, "Service Thread\n") == 0;
+        named |= strcmp(s, "VM Thread\n") == 0;
+        free(s);
+    }
+    closedir(d);
+    return service ? 1 : named ? 0 : -1;
+}
+
 /* The JVM's perf data file (hsperfdata), NULL without one (-XX:-UsePerfData). */
 static char *perfdata(const struct target *t, unsigned uid, size_t *len)
 {
@@ -212,6 +245,10 @@ static int check_target(struct target *t)
     snprintf(t->root, sizeof(t->root), "/proc/%d/root", t->pid);
     int attachable, created;
     perf_state(t, (unsigned)st.st_uid, &attachable, &created);
+    /* Without perf data (-XX:-UsePerfData, or a JVM too early to have it)
+     * its threads tell. */
+    if (created < 0)
+        created = past_attach_start(t->pid);
     if (created == 0)
         return fail("process %d is a JVM still starting: attach once it runs", t->pid);
     if (list_has(path, "+DisableAttachMechanism") || list_has(env, "+DisableAttachMechanism") ||

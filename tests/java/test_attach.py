@@ -50,6 +50,13 @@ early      the attach comes while the JVM is still starting, in the JVMTI start
            client from reading "still starting" in the perf data (by chance,
            an attach right after the JVM installs its SIGQUIT handler finds
            no perf data yet, and gets into the same window).
+starting   a process that looks like a HotSpot JVM in its start-up without
+           perf data (fake_starting_jvm.py: libjvm.so mapped, SIGQUIT caught,
+           a thread named "VM Thread" but no "Service Thread" yet) is refused
+           as still starting, and gets no signal: a SIGQUIT before HotSpot's
+           attach mechanism has started can print a thread dump on the JVM's
+           stdout. Once it has a "Service Thread" the attach goes ahead and
+           signals it.
 """
 import glob
 import math
@@ -432,6 +439,30 @@ def case_early(c):
                "nmtrace attach did not say that Java frames wait for the JVM: %r" % p.stderr)
 
 
+def case_starting(c):
+    fake = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                          "fake_starting_jvm.py"), c.tmp],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        nmtj.check(fake.stdout.readline() == "ready\n", "the fake JVM did not start")
+        one_line_fail(attach(c, fake.pid, expect_ok=False), 1, "still starting")
+        nmtj.check(fake.poll() is None, "the attach signalled a JVM still starting (it exited: %s)" % fake.poll())
+        fake.stdin.write("service\n")
+        fake.stdin.flush()
+        nmtj.check(fake.stdout.readline() == "named\n", "the fake JVM did not name its Service Thread")
+        client = subprocess.Popen([c.launcher, "attach", str(fake.pid)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        got = fake.stdout.readline()
+        fake.wait(timeout=WAIT_S)  # reaped: the client sees the process gone
+        out, err = client.communicate(timeout=WAIT_S)
+        nmtj.check(got == "SIGQUIT\n", "a JVM past its attach start got no SIGQUIT: %r, client %r" % (got, err))
+        nmtj.check(client.returncode != 0, "the attach into a fake JVM succeeded: %r" % out)
+    finally:
+        if fake.poll() is None:
+            fake.kill()
+            fake.wait()
+
+
 def one_line_fail(p, status, words):
     lines = p.stderr.strip().splitlines()
     nmtj.check(p.returncode == status and len(lines) == 1 and words in lines[0],
@@ -455,7 +486,7 @@ def case_errors(c):
 
 CASES = {"leak": case_leak, "cycles": case_cycles, "rate1": case_rate1, "jemalloc": case_jemalloc, "preloaded": case_preloaded,
          "disabled": case_disabled, "late": case_late, "errors": case_errors, "jcmd": case_jcmd,
-         "early": case_early}
+         "early": case_early, "starting": case_starting}
 
 
 def body(c):

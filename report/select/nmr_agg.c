@@ -8,14 +8,15 @@
 #include <string.h>
 
 #include "nmr_agg.h"
+#include "nmr_hash.h"
 #include "nmr_owner.h"
 #include "nmr_internal.h"
 
+/* h with the string s (NULL: none) and a 0xff byte after it (never part of
+ * UTF-8): ("ab", "c") and ("a", "bc") hash apart. */
 static uint64_t hstr(uint64_t h, const char *s)
 {
-    for (; s && *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return (h ^ 0xff) * 1099511628211ull;
+    return nmr_fnv1a_byte(nmr_fnv1a_str(h, s), 0xff);
 }
 
 static int streq(const char *a, const char *b)
@@ -48,7 +49,7 @@ static int grow_slots(struct nmr_agg *a)
         return -ENOMEM;
     for (size_t i = 0; i < a->n; i++) {
         const struct nmr_node *nd = &a->nodes[i];
-        size_t h = hstr(hstr(hstr(1469598103934665603ull, nd->function), nd->lib),
+        size_t h = hstr(hstr(hstr(NMR_FNV_OFFSET, nd->function), nd->lib),
                         a->key == NMR_KEY_CLASS ? nd->cls : NULL) &
                    (n - 1);
         while (s[h])
@@ -69,7 +70,7 @@ static struct nmr_node *node_for(struct nmr_agg *a, const struct nmr_stack *s,
     if ((a->n + 1) * 2 > a->nslots && grow_slots(a))
         return NULL;
     const char *kcls = a->key == NMR_KEY_CLASS ? cls : NULL;
-    size_t h = hstr(hstr(hstr(1469598103934665603ull, fn), lib), kcls) & (a->nslots - 1);
+    size_t h = hstr(hstr(hstr(NMR_FNV_OFFSET, fn), lib), kcls) & (a->nslots - 1);
     while (a->slots[h]) {
         struct nmr_node *nd = &a->nodes[a->slots[h] - 1];
         if (streq(nd->function, fn) && streq(nd->lib, lib) &&

@@ -52,25 +52,6 @@ static int same(const char *a, const char *b)
     return b && strcmp(a, b) == 0;
 }
 
-static int grow_hash(struct nmr_flame *f)
-{
-    size_t ncap = f->hcap ? f->hcap * 2 : 1024;
-    uint32_t *nh = calloc(ncap, sizeof *nh);
-    if (!nh)
-        return -ENOMEM;
-    for (size_t i = 1; i < f->nnodes; i++) {
-        const struct nmr_flame_node *n = &f->nodes[i];
-        size_t j = node_hash(n->parent, n->name, n->lib, n->cls) & (ncap - 1);
-        while (nh[j])
-            j = (j + 1) & (ncap - 1);
-        nh[j] = (uint32_t)i + 1;
-    }
-    free(f->hash);
-    f->hash = nh;
-    f->hcap = ncap;
-    return 0;
-}
-
 int nmr__flame_init(struct nmr_flame *f, const char *root_name)
 {
     memset(f, 0, sizeof *f);
@@ -82,31 +63,27 @@ int nmr__flame_init(struct nmr_flame *f, const char *root_name)
     f->nodes[0].lib = "";
     f->nodes[0].cls = NMR_CLS_UNKNOWN;
     f->nnodes = 1;
-    if (grow_hash(f)) {
-        free(f->nodes);
-        f->nodes = NULL;
-        return -ENOMEM;
-    }
     return 0;
 }
 
 void nmr__flame_free(struct nmr_flame *f)
 {
     free(f->nodes);
-    free(f->hash);
+    nmr_hindex_free(&f->index);
     memset(f, 0, sizeof *f);
 }
 
-/* The child of parent for frame fr, created when absent; 0 on ENOMEM. The
- * caller keeps the table at most half full, so the probe always ends. */
+/* The child of parent for frame fr, created when absent; 0 on ENOMEM. */
 static uint32_t child(struct nmr_flame *f, uint32_t parent, const struct nmr_flame_frame *fr)
 {
-    size_t j = node_hash(parent, fr->name, fr->lib, fr->cls) & (f->hcap - 1);
-    for (; f->hash[j]; j = (j + 1) & (f->hcap - 1)) {
-        struct nmr_flame_node *n = &f->nodes[f->hash[j] - 1];
+    uint64_t h = node_hash(parent, fr->name, fr->lib, fr->cls);
+    struct nmr_hfind it = nmr_hindex_find(&f->index, h);
+    size_t i;
+    while (nmr_hfind_next(&it, &i)) {
+        const struct nmr_flame_node *n = &f->nodes[i];
         if (n->parent == parent && n->cls == fr->cls && same(n->name, fr->name) &&
             same(n->lib, fr->lib))
-            return f->hash[j] - 1;
+            return (uint32_t)i;
     }
     if (f->nnodes == f->cap) {
         if (f->cap > UINT32_MAX / 4)
@@ -117,6 +94,8 @@ static uint32_t child(struct nmr_flame *f, uint32_t parent, const struct nmr_fla
         f->nodes = nn;
         f->cap *= 2;
     }
+    if (nmr_hindex_add(&f->index, h, f->nnodes))
+        return 0;
     uint32_t idx = (uint32_t)f->nnodes++;
     struct nmr_flame_node *n = &f->nodes[idx];
     n->name = fr->name ? fr->name : "?";
@@ -128,7 +107,6 @@ static uint32_t child(struct nmr_flame *f, uint32_t parent, const struct nmr_fla
     f->nodes[parent].first_child = idx;
     n->depth = f->nodes[parent].depth + 1;
     n->value = 0;
-    f->hash[j] = idx + 1;
     return idx;
 }
 
@@ -146,7 +124,7 @@ int nmr__flame_add(struct nmr_flame *f, const struct nmr_flame_frame *path, size
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
         uint32_t c = 0;
-        if ((f->nnodes * 2 >= f->hcap && grow_hash(f)) || !(c = child(f, cur, &path[i]))) {
+        if (!(c = child(f, cur, &path[i]))) {
             free(idx);
             return -ENOMEM;
         }

@@ -9,12 +9,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nmr_hindex.h"
+
 struct nmr_intern {
-    char **keys;    /* keys[id - 1], owned copies */
-    size_t *lens;   /* their lengths */
-    size_t n, cap;  /* ids handed out */
-    uint32_t *slot; /* hash table: id, 0 = empty */
-    size_t nslot;
+    char **keys;             /* keys[id - 1], owned copies */
+    size_t *lens;            /* their lengths */
+    size_t n, cap;           /* ids handed out */
+    struct nmr_hindex index; /* FNV-1a of a key -> its id - 1 */
 };
 
 /*

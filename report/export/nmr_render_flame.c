@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nmr_hash.h"
+
 struct nmr_flame_node {
     const char *name;
     const char *lib;
@@ -29,16 +31,15 @@ extern const char nmr__flame_js[];
 enum { FRAME_H = 16, FONT_PX = 12, PAD = 10, TOP = 72, BOTTOM = 30 };
 #define CHAR_W (FONT_PX * 0.6)
 
+/* h with the string s (NULL: none) and its terminating NUL. */
 static uint64_t hash_str(uint64_t h, const char *s)
 {
-    for (; s && *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return h * 0x100000001b3ull;
+    return nmr_fnv1a_byte(nmr_fnv1a_str(h, s), 0);
 }
 
 static uint64_t node_hash(uint32_t parent, const char *name, const char *lib, enum nmr_class cls)
 {
-    uint64_t h = 0xcbf29ce484222325ull ^ ((uint64_t)parent * 0x9e3779b97f4a7c15ull);
+    uint64_t h = NMR_FNV_OFFSET ^ ((uint64_t)parent * 0x9e3779b97f4a7c15ull);
     h = hash_str(h, name);
     h = hash_str(h, lib);
     return h ^ ((uint64_t)cls << 7);
@@ -49,25 +50,6 @@ static int same(const char *a, const char *b)
     if (!a || !*a)
         return !b || !*b;
     return b && strcmp(a, b) == 0;
-}
-
-static int grow_hash(struct nmr_flame *f)
-{
-    size_t ncap = f->hcap ? f->hcap * 2 : 1024;
-    uint32_t *nh = calloc(ncap, sizeof *nh);
-    if (!nh)
-        return -ENOMEM;
-    for (size_t i = 1; i < f->nnodes; i++) {
-        const struct nmr_flame_node *n = &f->nodes[i];
-        size_t j = node_hash(n->parent, n->name, n->lib, n->cls) & (ncap - 1);
-        while (nh[j])
-            j = (j + 1) & (ncap - 1);
-        nh[j] = (uint32_t)i + 1;
-    }
-    free(f->hash);
-    f->hash = nh;
-    f->hcap = ncap;
-    return 0;
 }
 
 int nmr__flame_init(struct nmr_flame *f, const char *root_name)
@@ -81,31 +63,27 @@ int nmr__flame_init(struct nmr_flame *f, const char *root_name)
     f->nodes[0].lib = "";
     f->nodes[0].cls = NMR_CLS_UNKNOWN;
     f->nnodes = 1;
-    if (grow_hash(f)) {
-        free(f->nodes);
-        f->nodes = NULL;
-        return -ENOMEM;
-    }
     return 0;
 }
 
 void nmr__flame_free(struct nmr_flame *f)
 {
     free(f->nodes);
-    free(f->hash);
+    nmr_hindex_free(&f->index);
     memset(f, 0, sizeof *f);
 }
 
-/* The child of parent for frame fr, created when absent; 0 on ENOMEM. The
- * caller keeps the table at most half full, so the probe always ends. */
+/* The child of parent for frame fr, created when absent; 0 on ENOMEM. */
 static uint32_t child(struct nmr_flame *f, uint32_t parent, const struct nmr_flame_frame *fr)
 {
-    size_t j = node_hash(parent, fr->name, fr->lib, fr->cls) & (f->hcap - 1);
-    for (; f->hash[j]; j = (j + 1) & (f->hcap - 1)) {
-        struct nmr_flame_node *n = &f->nodes[f->hash[j] - 1];
+    uint64_t h = node_hash(parent, fr->name, fr->lib, fr->cls);
+    struct nmr_hfind it = nmr_hindex_find(&f->index, h);
+    size_t i;
+    while (nmr_hfind_next(&it, &i)) {
+        const struct nmr_flame_node *n = &f->nodes[i];
         if (n->parent == parent && n->cls == fr->cls && same(n->name, fr->name) &&
             same(n->lib, fr->lib))
-            return f->hash[j] - 1;
+            return (uint32_t)i;
     }
     if (f->nnodes == f->cap) {
         if (f->cap > UINT32_MAX / 4)
@@ -116,6 +94,8 @@ static uint32_t child(struct nmr_flame *f, uint32_t parent, const struct nmr_fla
         f->nodes = nn;
         f->cap *= 2;
     }
+    if (nmr_hindex_add(&f->index, h, f->nnodes))
+        return 0;
     uint32_t idx = (uint32_t)f->nnodes++;
     struct nmr_flame_node *n = &f->nodes[idx];
     n->name = fr->name ? fr->name : "?";
@@ -127,7 +107,6 @@ static uint32_t child(struct nmr_flame *f, uint32_t parent, const struct nmr_fla
     f->nodes[parent].first_child = idx;
     n->depth = f->nodes[parent].depth + 1;
     n->value = 0;
-    f->hash[j] = idx + 1;
     return idx;
 }
 
@@ -145,7 +124,7 @@ int nmr__flame_add(struct nmr_flame *f, const struct nmr_flame_frame *path, size
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
         uint32_t c = 0;
-        if ((f->nnodes * 2 >= f->hcap && grow_hash(f)) || !(c = child(f, cur, &path[i]))) {
+        if (!(c = child(f, cur, &path[i]))) {
             free(idx);
             return -ENOMEM;
         }
@@ -209,7 +188,7 @@ static void shade(enum nmr_class cls, double u, double v, char *out, size_t outl
 
 void nmr__flame_color(enum nmr_class cls, const char *name, char *out, size_t outlen)
 {
-    uint64_t h = hash_str(0xcbf29ce484222325ull, name);
+    uint64_t h = hash_str(NMR_FNV_OFFSET, name);
     double u = (double)(h & 0xffff) / 65535.0;
     double v = (double)((h >> 16) & 0xffff) / 65535.0;
     shade(cls, u, v, out, outlen);

@@ -16,6 +16,7 @@
 #define NMR_RENDER_FLAME_H
 
 #include "nmr_buf.h"
+#include "nmr_hindex.h"
 #include "nmr_profile.h"
 #include "nmr_view.h"
 
@@ -34,8 +35,7 @@ struct nmr_flame_node; /* private */
 struct nmr_flame {
     struct nmr_flame_node *nodes; /* nodes[0] is the root */
     size_t nnodes, cap;
-    uint32_t *hash; /* (parent, name, lib, cls) -> node index + 1 */
-    size_t hcap;
+    struct nmr_hindex index; /* hash of (parent, name, lib, cls) -> node index */
     double total;
 };
 

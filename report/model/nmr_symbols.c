@@ -16,6 +16,8 @@
 
 #include "nmc_parse.h"
 #include "nmt_format.h"
+#include "nmr_hash.h"
+#include "nmr_hindex.h"
 #include "nmr_internal.h"
 #include "nmr_java.h"
 
@@ -24,10 +26,10 @@
 #endif
 
 /* One cached resolution: frames[first .. first+count) of the pool. */
-struct slot {
-    uint64_t key; /* address, bit 0 of the tag says entry point vs return */
+struct resolved {
+    uint64_t addr;
     uint32_t first, count;
-    uint8_t used, entry;
+    uint8_t entry; /* an entry point's address, not a return address */
 };
 
 struct nmr_sym_state {
@@ -35,9 +37,10 @@ struct nmr_sym_state {
     struct nms_ctx *ctx;
 #endif
     const struct nmr_snapshot *snap;
-    struct nmr_java *java; /* JMETHOD/JCODE tables, NULL when none */
-    struct slot *slots;
-    size_t nslots, nused;
+    struct nmr_java *java;  /* JMETHOD/JCODE tables, NULL when none */
+    struct resolved *cache; /* by id of the index, keyed by (addr, entry) */
+    size_t ncache, cap_cache;
+    struct nmr_hindex index;
     struct nmr_frame *pool;
     size_t npool, cap_pool;
 };
@@ -82,12 +85,6 @@ int nmr__sym_open(struct nmr_profile *p, const struct nmr_sym_opts *o,
     if (!st)
         return -ENOMEM;
     st->snap = snap;
-    st->nslots = 1024;
-    st->slots = calloc(st->nslots, sizeof(*st->slots));
-    if (!st->slots) {
-        free(st);
-        return -ENOMEM;
-    }
     p->sym = st;
     if (p->njava_records) {
         int jr = nmr_java_from_profile(p, &st->java);
@@ -140,40 +137,11 @@ void nmr__sym_close(struct nmr_profile *p)
         nms_close(st->ctx);
 #endif
     nmr_java_free(st->java);
-    free(st->slots);
+    free(st->cache);
+    nmr_hindex_free(&st->index);
     free(st->pool);
     free(st);
     p->sym = NULL;
-}
-
-static uint64_t hash64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
-static int rehash(struct nmr_sym_state *st)
-{
-    size_t n = st->nslots * 2;
-    struct slot *s = calloc(n, sizeof(*s));
-    if (!s)
-        return -ENOMEM;
-    for (size_t i = 0; i < st->nslots; i++) {
-        if (!st->slots[i].used)
-            continue;
-        size_t h = hash64(st->slots[i].key * 2 + st->slots[i].entry) & (n - 1);
-        while (s[h].used)
-            h = (h + 1) & (n - 1);
-        s[h] = st->slots[i];
-    }
-    free(st->slots);
-    st->slots = s;
-    st->nslots = n;
-    return 0;
 }
 
 static int push_frame(struct nmr_sym_state *st, const struct nmr_frame *f)
@@ -355,31 +323,32 @@ static int resolve_java(struct nmr_profile *p, struct nmr_sym_state *st, uint64_
 static int lookup(struct nmr_profile *p, struct nmr_sym_state *st, uint64_t addr, int entry,
                   uint32_t *first, uint32_t *count)
 {
-    if ((st->nused + 1) * 2 > st->nslots && rehash(st))
-        return -ENOMEM;
-    size_t h = hash64(addr * 2 + (uint64_t)entry) & (st->nslots - 1);
-    while (st->slots[h].used) {
-        if (st->slots[h].key == addr && st->slots[h].entry == entry) {
-            *first = st->slots[h].first;
-            *count = st->slots[h].count;
+    uint64_t h = nmr_mix64(addr * 2 + (uint64_t)entry);
+    struct nmr_hfind f = nmr_hindex_find(&st->index, h);
+    size_t id;
+    while (nmr_hfind_next(&f, &id)) {
+        const struct resolved *r = &st->cache[id];
+        if (r->addr == addr && r->entry == entry) {
+            *first = r->first;
+            *count = r->count;
             return 0;
         }
-        h = (h + 1) & (st->nslots - 1);
     }
     size_t before = st->npool;
     int rc =
         (addr & NMT_FRAME_JAVA) ? resolve_java(p, st, addr) : resolve_native(p, st, addr, entry);
     if (rc)
         return rc;
-    struct slot *s = &st->slots[h];
-    s->used = 1;
-    s->entry = (uint8_t)entry;
-    s->key = addr;
-    s->first = (uint32_t)before;
-    s->count = (uint32_t)(st->npool - before);
-    st->nused++;
-    *first = s->first;
-    *count = s->count;
+    if (nmr__grow(&st->cache, &st->cap_cache, st->ncache + 1, sizeof(*st->cache)) ||
+        nmr_hindex_add(&st->index, h, st->ncache))
+        return -ENOMEM;
+    struct resolved *r = &st->cache[st->ncache++];
+    r->addr = addr;
+    r->entry = (uint8_t)entry;
+    r->first = (uint32_t)before;
+    r->count = (uint32_t)(st->npool - before);
+    *first = r->first;
+    *count = r->count;
     return 0;
 }
 

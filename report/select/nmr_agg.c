@@ -1,21 +1,22 @@
 /*
- * nmr_agg.c: groups rows by function, lib, class or allocation site with a
- * small open-addressing hash, computing flat (by allocation site) and cum
- * (any frame) values; see nmr_agg.h.
+ * nmr_agg.c: groups rows by function, lib, class or allocation site (each
+ * node found by a hash index of its key), computing flat (by allocation
+ * site) and cum (any frame) values; see nmr_agg.h.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nmr_agg.h"
+#include "nmr_hash.h"
 #include "nmr_owner.h"
 #include "nmr_internal.h"
 
+/* h with the string s (NULL: none) and a 0xff byte after it (never part of
+ * UTF-8): ("ab", "c") and ("a", "bc") hash apart. */
 static uint64_t hstr(uint64_t h, const char *s)
 {
-    for (; s && *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return (h ^ 0xff) * 1099511628211ull;
+    return nmr_fnv1a_byte(nmr_fnv1a_str(h, s), 0xff);
 }
 
 static int streq(const char *a, const char *b)
@@ -40,44 +41,23 @@ static void parts(enum nmr_agg_key key, const struct nmr_stack *s, const struct 
     }
 }
 
-static int grow_slots(struct nmr_agg *a)
-{
-    size_t n = a->nslots ? a->nslots * 2 : 256;
-    size_t *s = calloc(n, sizeof(*s));
-    if (!s)
-        return -ENOMEM;
-    for (size_t i = 0; i < a->n; i++) {
-        const struct nmr_node *nd = &a->nodes[i];
-        size_t h = hstr(hstr(hstr(1469598103934665603ull, nd->function), nd->lib),
-                        a->key == NMR_KEY_CLASS ? nd->cls : NULL) &
-                   (n - 1);
-        while (s[h])
-            h = (h + 1) & (n - 1);
-        s[h] = i + 1;
-    }
-    free(a->slots);
-    a->slots = s;
-    a->nslots = n;
-    return 0;
-}
-
 static struct nmr_node *node_for(struct nmr_agg *a, const struct nmr_stack *s,
                                  const struct nmr_frame *f)
 {
     const char *fn, *lib, *cls;
     parts(a->key, s, f, &fn, &lib, &cls);
-    if ((a->n + 1) * 2 > a->nslots && grow_slots(a))
-        return NULL;
     const char *kcls = a->key == NMR_KEY_CLASS ? cls : NULL;
-    size_t h = hstr(hstr(hstr(1469598103934665603ull, fn), lib), kcls) & (a->nslots - 1);
-    while (a->slots[h]) {
-        struct nmr_node *nd = &a->nodes[a->slots[h] - 1];
+    uint64_t h = hstr(hstr(hstr(NMR_FNV_OFFSET, fn), lib), kcls);
+    struct nmr_hfind it = nmr_hindex_find(&a->index, h);
+    size_t i;
+    while (nmr_hfind_next(&it, &i)) {
+        struct nmr_node *nd = &a->nodes[i];
         if (streq(nd->function, fn) && streq(nd->lib, lib) &&
             (a->key != NMR_KEY_CLASS || streq(nd->cls, cls)))
             return nd;
-        h = (h + 1) & (a->nslots - 1);
     }
-    if (nmr__grow(&a->nodes, &a->cap, a->n + 1, sizeof(*a->nodes)))
+    if (nmr__grow(&a->nodes, &a->cap, a->n + 1, sizeof(*a->nodes)) ||
+        nmr_hindex_add(&a->index, h, a->n))
         return NULL;
     struct nmr_node *nd = &a->nodes[a->n];
     memset(nd, 0, sizeof(*nd));
@@ -85,7 +65,7 @@ static struct nmr_node *node_for(struct nmr_agg *a, const struct nmr_stack *s,
     nd->lib = lib;
     nd->cls = cls;
     nd->frame = f;
-    a->slots[h] = ++a->n;
+    a->n++;
     return nd;
 }
 
@@ -146,16 +126,14 @@ void nmr__agg_sort_flat(struct nmr_agg *a, enum nmr_measure m)
     sort_m = m;
     if (a->n > 1)
         qsort(a->nodes, a->n, sizeof(*a->nodes), cmp_flat);
-    /* The hash now points at the wrong nodes: drop it (no more adds). */
-    free(a->slots);
-    a->slots = NULL;
-    a->nslots = 0;
+    /* The index now points at the wrong nodes: drop it (no more adds). */
+    nmr_hindex_free(&a->index);
 }
 
 void nmr__agg_free(struct nmr_agg *a)
 {
     free(a->nodes);
-    free(a->slots);
+    nmr_hindex_free(&a->index);
     memset(a, 0, sizeof(*a));
 }
 

@@ -6,6 +6,7 @@
 #ifndef NMR_AGG_H
 #define NMR_AGG_H
 
+#include "nmr_hindex.h"
 #include "nmr_view.h"
 
 enum nmr_agg_key {
@@ -34,15 +35,14 @@ struct nmr_node {
 struct nmr_agg {
     struct nmr_node *nodes;
     size_t n, cap;
-    size_t *slots; /* hash: index + 1 */
-    size_t nslots;
+    struct nmr_hindex index; /* key's hash -> index of its node */
     enum nmr_agg_key key;
 };
 
 /* Adds rows[0..n) to a (zero-initialised with key set). 0 or -ENOMEM. */
 int nmr__agg_add(struct nmr_agg *a, const struct nmr_row *rows, size_t n);
 
-/* Sorts nodes by |flat[m]| desc (then |cum[m]|, then name). */
+/* Sorts nodes by |flat[m]| desc (then |cum[m]|, then name); no add after. */
 void nmr__agg_sort_flat(struct nmr_agg *a, enum nmr_measure m);
 
 void nmr__agg_free(struct nmr_agg *a);

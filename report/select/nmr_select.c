@@ -12,14 +12,10 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "nmr_hash.h"
+#include "nmr_hindex.h"
 #include "nmr_internal.h"
 #include "nmr_select.h"
-
-struct keyslot {
-    uint64_t hash;
-    char *sig; /* NULL: empty slot */
-    size_t row;
-};
 
 struct builder {
     struct nmr_row *rows;
@@ -28,8 +24,10 @@ struct builder {
     /* by id: index+1 into rows per stack id of the single profile */
     size_t *by_id;
     size_t nby_id;
-    struct keyslot *slots;
-    size_t nslots, nused;
+    /* by signature: sigs[row] (owned), found by the index of their hashes */
+    char **sigs;
+    size_t nsigs, cap_sigs;
+    struct nmr_hindex by_hash;
 };
 
 static void site_values(const struct nmr_site *s, int64_t v[NMR_NVALUES])
@@ -57,31 +55,8 @@ static char *signature(const struct nmr_stack *s, uint64_t *hash)
     q += sprintf(q, "%s|", s->api);
     for (uint32_t i = 0; i < s->nframes; i++)
         q += sprintf(q, "%s@%s;", s->frames[i].function, s->frames[i].lib);
-    uint64_t h = 1469598103934665603ull;
-    for (const char *c = sig; *c; c++)
-        h = (h ^ (uint8_t)*c) * 1099511628211ull;
-    *hash = h;
+    *hash = nmr_fnv1a(NMR_FNV_OFFSET, sig, (size_t)(q - sig));
     return sig;
-}
-
-static int sig_grow(struct builder *b)
-{
-    size_t n = b->nslots ? b->nslots * 2 : 1024;
-    struct keyslot *s = calloc(n, sizeof(*s));
-    if (!s)
-        return -ENOMEM;
-    for (size_t i = 0; i < b->nslots; i++) {
-        if (!b->slots[i].sig)
-            continue;
-        size_t h = b->slots[i].hash & (n - 1);
-        while (s[h].sig)
-            h = (h + 1) & (n - 1);
-        s[h] = b->slots[i];
-    }
-    free(b->slots);
-    b->slots = s;
-    b->nslots = n;
-    return 0;
 }
 
 /* The row of a stack, created (zeroed) when new. Returns NULL on ENOMEM. */
@@ -100,23 +75,21 @@ static struct nmr_row *row_for(struct builder *b, struct nmr_profile *p, struct 
         char *sig = signature(st, &h);
         if (!sig)
             return NULL;
-        if ((b->nused + 1) * 2 > b->nslots && sig_grow(b)) {
+        struct nmr_hfind f = nmr_hindex_find(&b->by_hash, h);
+        while (nmr_hfind_next(&f, &idx)) {
+            if (strcmp(b->sigs[idx], sig) == 0) {
+                free(sig);
+                return &b->rows[idx];
+            }
+        }
+        idx = b->nrows;
+        if (nmr__grow(&b->sigs, &b->cap_sigs, idx + 1, sizeof(*b->sigs)) ||
+            nmr_hindex_add(&b->by_hash, h, idx)) {
             free(sig);
             return NULL;
         }
-        size_t i = h & (b->nslots - 1);
-        while (b->slots[i].sig) {
-            if (b->slots[i].hash == h && strcmp(b->slots[i].sig, sig) == 0) {
-                free(sig);
-                return &b->rows[b->slots[i].row];
-            }
-            i = (i + 1) & (b->nslots - 1);
-        }
-        idx = b->nrows;
-        b->slots[i].hash = h;
-        b->slots[i].sig = sig;
-        b->slots[i].row = idx;
-        b->nused++;
+        b->sigs[idx] = sig;
+        b->nsigs = idx + 1;
     }
     if (nmr__grow(&b->rows, &b->cap, b->nrows + 1, sizeof(*b->rows)))
         return NULL;
@@ -192,9 +165,10 @@ static void finish_rows(const struct nmr_opts *o, enum nmr_measure m, struct nmr
 
 static void builder_free(struct builder *b)
 {
-    for (size_t i = 0; i < b->nslots; i++)
-        free(b->slots[i].sig);
-    free(b->slots);
+    for (size_t i = 0; i < b->nsigs; i++)
+        free(b->sigs[i]);
+    free(b->sigs);
+    nmr_hindex_free(&b->by_hash);
     free(b->by_id);
 }
 

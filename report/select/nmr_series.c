@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "nmr_hash.h"
+#include "nmr_hindex.h"
 #include "nmr_internal.h"
 #include "nmr_series.h"
 
@@ -90,35 +92,16 @@ char *nmr__series_short(char *buf, size_t n, const struct nmr_series *se,
     return buf;
 }
 
-static uint64_t hstr(const char *s)
-{
-    return nmr__hash_fn_lib(0, s, "");
-}
-
 /* Index + 1 of the key with label text, adding it. 0 on ENOMEM. */
-static size_t intern(struct nmr_series *out, size_t **slots, size_t *nslots,
+static size_t intern(struct nmr_series *out, struct nmr_hindex *labels,
                      const struct nmr_series_key *k, const char *text)
 {
-    if ((out->nkeys + 1) * 2 > *nslots) {
-        size_t n2 = *nslots * 2, *s2 = calloc(n2, sizeof(*s2));
-        if (!s2)
-            return 0;
-        for (size_t i = 0; i < out->nkeys; i++) {
-            size_t h = hstr(out->keys[i].label) & (n2 - 1);
-            while (s2[h])
-                h = (h + 1) & (n2 - 1);
-            s2[h] = i + 1;
-        }
-        free(*slots);
-        *slots = s2;
-        *nslots = n2;
-    }
-    size_t h = hstr(text) & (*nslots - 1);
-    while ((*slots)[h]) {
-        if (strcmp(out->keys[(*slots)[h] - 1].label, text) == 0)
-            return (*slots)[h];
-        h = (h + 1) & (*nslots - 1);
-    }
+    uint64_t h = nmr_fnv1a_str(NMR_FNV_OFFSET, text);
+    struct nmr_hfind f = nmr_hindex_find(labels, h);
+    size_t i;
+    while (nmr_hfind_next(&f, &i))
+        if (strcmp(out->keys[i].label, text) == 0)
+            return i + 1;
     size_t capk = out->cap; /* keys and val share a capacity */
     void *keys = out->keys;
     if (nmr__grow(&keys, &capk, out->nkeys + 1, sizeof(*out->keys)))
@@ -133,17 +116,18 @@ static size_t intern(struct nmr_series *out, size_t **slots, size_t *nslots,
         out->cap = capk;
     }
     char *label = strdup(text);
-    if (!label)
+    if (!label || nmr_hindex_add(labels, h, out->nkeys)) {
+        free(label);
         return 0;
+    }
     out->keys[out->nkeys] = *k;
     out->keys[out->nkeys].label = label;
-    (*slots)[h] = ++out->nkeys;
-    return out->nkeys;
+    return ++out->nkeys;
 }
 
 /* The key index + 1 of stack id (SIZE_MAX: filtered out), 0 on error. */
 static size_t key_of(const struct nmr_view *v, struct nmr_profile *p, struct nmr_series *out,
-                     uint32_t id, size_t **slots, size_t *nslots)
+                     uint32_t id, struct nmr_hindex *labels)
 {
     struct nmr_stack *st = nmr_stack_get(p, id);
     if (!st || nmr__symbolize(p, st))
@@ -161,7 +145,7 @@ static size_t key_of(const struct nmr_view *v, struct nmr_profile *p, struct nmr
         size_t n = strlen(text);
         snprintf(text + n, sizeof(text) - n, " [%s]", tag);
     }
-    return intern(out, slots, nslots, &k, text);
+    return intern(out, labels, &k, text);
 }
 
 int nmr__series_build(const struct nmr_view *v, struct nmr_profile *p, enum nmr_measure m,
@@ -186,15 +170,15 @@ int nmr__series_build_tagged(const struct nmr_view *v, struct nmr_profile *p, in
         return -ENOMEM;
     /* key index + 1 per stack id; SIZE_MAX: filtered out */
     size_t *kid = calloc(p->nstack_slots ? p->nstack_slots : 1, sizeof(*kid));
-    size_t nslots = 1024, *slots = calloc(nslots, sizeof(*slots));
+    struct nmr_hindex labels = {0}; /* of out->keys */
     int rc = -ENOMEM;
-    if (!kid || !slots)
+    if (!kid)
         goto out;
     for (size_t si = 0; si < p->nsnaps; si++) {
         const struct nmr_snapshot *s = &p->snaps[si];
         for (size_t e = 0; e < s->nsites; e++) {
             uint32_t id = s->sites[e].stack_id;
-            if (!kid[id] && !(kid[id] = key_of(v, p, out, id, &slots, &nslots)))
+            if (!kid[id] && !(kid[id] = key_of(v, p, out, id, &labels)))
                 goto out;
             if (kid[id] == SIZE_MAX)
                 continue;
@@ -211,7 +195,7 @@ int nmr__series_build_tagged(const struct nmr_view *v, struct nmr_profile *p, in
     rc = 0;
 out:
     free(kid);
-    free(slots);
+    nmr_hindex_free(&labels);
     if (rc)
         nmr__series_free(out);
     return rc;

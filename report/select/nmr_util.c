@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nmr_hash.h"
 #include "nmr_view.h"
 
 const char *nmr_measure_name(enum nmr_measure m)
@@ -121,13 +122,9 @@ int nmr__each_profile(const struct nmr_view *v,
 
 uint64_t nmr__hash_fn_lib(uint64_t seed, const char *fn, const char *lib)
 {
-    uint64_t h = 1469598103934665603ull ^ seed;
-    for (; *fn; fn++)
-        h = (h ^ (uint8_t)*fn) * 1099511628211ull;
-    h = (h ^ 0xff) * 1099511628211ull;
-    for (; *lib; lib++)
-        h = (h ^ (uint8_t)*lib) * 1099511628211ull;
-    return h;
+    /* A 0xff byte (never part of UTF-8) parts the two names. */
+    uint64_t h = nmr_fnv1a_byte(nmr_fnv1a_str(NMR_FNV_OFFSET ^ seed, fn), 0xff);
+    return nmr_fnv1a_str(h, lib);
 }
 
 /* A snapshot with no sample at all says why, rather than show an empty

@@ -8,6 +8,8 @@
 
 #include "nmr_diag.h"
 #include "nmr_diag_views.h"
+#include "nmr_hash.h"
+#include "nmr_hindex.h"
 #include "nmr_internal.h"
 
 struct group {
@@ -26,44 +28,32 @@ static int cmp_group(const void *a, const void *b)
 }
 
 /* Adds val to the group labelled text (a linear search over few keys would
- * not do for thousands of paths: a hash of index + 1). */
+ * not do for thousands of paths: a hash index of the labels). */
 struct table {
     struct group *g;
     size_t n, cap;
-    size_t *slots, nslots;
+    struct nmr_hindex index;
 };
 
 static int add(struct table *t, const char *text, const char *kind, int64_t val)
 {
-    if ((t->n + 1) * 2 > t->nslots) {
-        size_t n2 = t->nslots ? t->nslots * 2 : 256, *s2 = calloc(n2, sizeof(*s2));
-        if (!s2)
-            return -1;
-        for (size_t i = 0; i < t->n; i++) {
-            size_t h = nmr__hash_fn_lib(0, t->g[i].label, "") & (n2 - 1);
-            while (s2[h])
-                h = (h + 1) & (n2 - 1);
-            s2[h] = i + 1;
-        }
-        free(t->slots);
-        t->slots = s2;
-        t->nslots = n2;
-    }
-    size_t h = nmr__hash_fn_lib(0, text, "") & (t->nslots - 1);
-    for (; t->slots[h]; h = (h + 1) & (t->nslots - 1)) {
-        struct group *g = &t->g[t->slots[h] - 1];
+    uint64_t h = nmr_fnv1a_str(NMR_FNV_OFFSET, text);
+    struct nmr_hfind f = nmr_hindex_find(&t->index, h);
+    size_t i;
+    while (nmr_hfind_next(&f, &i)) {
+        struct group *g = &t->g[i];
         if (strcmp(g->label, text) == 0) {
             g->val = nmr_sat_add(g->val, val);
             return 0;
         }
     }
     char *l = strdup(text);
-    if (!l || nmr__grow(&t->g, &t->cap, t->n + 1, sizeof(*t->g))) {
+    if (!l || nmr__grow(&t->g, &t->cap, t->n + 1, sizeof(*t->g)) ||
+        nmr_hindex_add(&t->index, h, t->n)) {
         free(l);
         return -1;
     }
     t->g[t->n++] = (struct group){l, kind, val};
-    t->slots[h] = t->n;
     return 0;
 }
 
@@ -72,7 +62,7 @@ static void table_free(struct table *t)
     for (size_t i = 0; i < t->n; i++)
         free(t->g[i].label);
     free(t->g);
-    free(t->slots);
+    nmr_hindex_free(&t->index);
 }
 
 static int fill(const struct nmr_view *v, enum nmr_keyby by, struct table *t)

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "nmr_hindex.h"
 #include "nmr_view.h"
 
 struct tnode {
@@ -23,8 +24,7 @@ struct tnode {
 struct tree {
     struct tnode *n;
     size_t len, cap;
-    size_t *slots; /* hash (parent, function, lib) -> index + 1 */
-    size_t nslots;
+    struct nmr_hindex index; /* hash (parent, function, lib) -> index */
 };
 
 static uint64_t hkey(size_t parent, const char *fn, const char *lib)
@@ -42,46 +42,27 @@ static const char *lib_of(const struct tnode *t)
     return t->frame ? t->frame->lib : "";
 }
 
-static int rehash(struct tree *t)
-{
-    size_t n = t->nslots ? t->nslots * 2 : 1024;
-    size_t *s = calloc(n, sizeof(*s));
-    if (!s)
-        return -ENOMEM;
-    for (size_t i = 0; i < t->len; i++) {
-        size_t h = hkey(t->n[i].parent, fn_of(&t->n[i]), lib_of(&t->n[i])) & (n - 1);
-        while (s[h])
-            h = (h + 1) & (n - 1);
-        s[h] = i + 1;
-    }
-    free(t->slots);
-    t->slots = s;
-    t->nslots = n;
-    return 0;
-}
-
 /* The child of parent (index + 1, 0 = root) for frame f; created when new. */
 static size_t child(struct tree *t, size_t parent, const struct nmr_frame *f, const char *api)
 {
     const char *fn = f ? f->function : api, *lib = f ? f->lib : "";
-    if ((t->len + 1) * 2 > t->nslots && rehash(t))
-        return 0;
-    size_t h = hkey(parent, fn, lib) & (t->nslots - 1);
-    while (t->slots[h]) {
-        struct tnode *c = &t->n[t->slots[h] - 1];
+    uint64_t h = hkey(parent, fn, lib);
+    struct nmr_hfind it = nmr_hindex_find(&t->index, h);
+    size_t i;
+    while (nmr_hfind_next(&it, &i)) {
+        const struct tnode *c = &t->n[i];
         if (c->parent == parent && strcmp(fn_of(c), fn) == 0 && strcmp(lib_of(c), lib) == 0)
-            return t->slots[h];
-        h = (h + 1) & (t->nslots - 1);
+            return i + 1;
     }
-    if (nmr__grow(&t->n, &t->cap, t->len + 1, sizeof(*t->n)))
+    if (nmr__grow(&t->n, &t->cap, t->len + 1, sizeof(*t->n)) ||
+        nmr_hindex_add(&t->index, h, t->len))
         return 0;
     struct tnode *c = &t->n[t->len];
     memset(c, 0, sizeof(*c));
     c->frame = f;
     c->api = api;
     c->parent = parent;
-    t->slots[h] = ++t->len;
-    return t->len;
+    return ++t->len;
 }
 
 static int build(struct tree *t, const struct nmr_view *v)
@@ -271,6 +252,6 @@ int nmr_view_tree(const struct nmr_view *v)
             fprintf(v->out, "(%zu more below --nodecount/--threshold)\n", hidden);
     }
     free(t.n);
-    free(t.slots);
+    nmr_hindex_free(&t.index);
     return rc ? nmr__oom() : 0;
 }

@@ -153,6 +153,9 @@ if(Python3_FOUND)
   endif()
 endif()
 
+# The hash index every report table looks its entries up with
+# (report/model/nmr_hindex.h); failalloc.h makes its allocations fail.
+nmt_unit_test(test_hindex SOURCES ${NMR_T_DIR}/test_hindex.c LIBS nmr LABELS report)
 # The owner of a stack (report/model/nmr_owner.h) on hand-built stacks.
 nmt_unit_test(test_owner SOURCES ${NMR_T_DIR}/test_owner.c LIBS nmr LABELS report)
 # --diagnose on synthetic profiles: verdicts, --fail-on, JSON.

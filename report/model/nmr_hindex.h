@@ -73,6 +73,13 @@ static inline int nmr_hfind_next(struct nmr_hfind *f, size_t *id)
     }
 }
 
+/* Puts id in place of the one nmr_hfind_next(f) gave last, under the same
+ * hash: for a key whose entry the caller has replaced by a newer one. */
+static inline void nmr_hindex_replace(struct nmr_hindex *ix, const struct nmr_hfind *f, size_t id)
+{
+    ix->slots[(f->at - 1) & f->mask].id1 = (uint32_t)id + 1;
+}
+
 /*
  * Stores id under hash, growing the slots first when they would be more than
  * half full. The caller adds each key once (after a find that missed). 0, or

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nmr_hash.h"
+#include "nmr_hindex.h"
 #include "nmr_internal.h"
 #include "nmr_java.h"
 #include "nmr_profile.h"
@@ -41,50 +43,32 @@ struct nmr_java {
     size_t *order; /* code indices sorted by start; rebuilt when stale */
     size_t norder;
     uint64_t max_size;
-    /* start address -> index + 1 of the latest compiled-method load there,
-     * so an unload finds its load without a scan (open addressing). */
-    struct latest {
-        uint64_t start;
-        size_t idx1;
-    } * latest;
-    size_t latest_cap, latest_used;
+    /* start address -> index in code of the latest compiled-method load
+     * there, so an unload finds its load without a scan. */
+    struct nmr_hindex latest;
 };
 
-static size_t hash_start(uint64_t a)
+/* The walk of start's hash stopped at the latest method load at start: 1
+ * and *id set, or 0 when there is none. */
+static int latest_at(const struct nmr_java *j, uint64_t start, struct nmr_hfind *f, size_t *id)
 {
-    return (size_t)((a >> 4) * 0x9e3779b97f4a7c15ull);
-}
-
-/* The slot for start (empty or matching). */
-static struct latest *latest_slot(struct latest *t, size_t cap, uint64_t start)
-{
-    size_t i = hash_start(start) & (cap - 1);
-    while (t[i].idx1 && t[i].start != start)
-        i = (i + 1) & (cap - 1);
-    return &t[i];
+    *f = nmr_hindex_find(&j->latest, nmr_mix64(start));
+    while (nmr_hfind_next(f, id))
+        if (j->code[*id].start == start)
+            return 1;
+    return 0;
 }
 
 /* Remembers that code[idx] is the latest method load at its start. 0 or -ENOMEM. */
 static int latest_set(struct nmr_java *j, uint64_t start, size_t idx)
 {
-    if ((j->latest_used + 1) * 2 > j->latest_cap) {
-        size_t cap = j->latest_cap ? j->latest_cap * 2 : 1024;
-        struct latest *t = calloc(cap, sizeof(*t));
-        if (!t)
-            return -ENOMEM;
-        for (size_t i = 0; i < j->latest_cap; i++)
-            if (j->latest[i].idx1)
-                *latest_slot(t, cap, j->latest[i].start) = j->latest[i];
-        free(j->latest);
-        j->latest = t;
-        j->latest_cap = cap;
+    struct nmr_hfind f;
+    size_t id;
+    if (latest_at(j, start, &f, &id)) {
+        nmr_hindex_replace(&j->latest, &f, idx);
+        return 0;
     }
-    struct latest *e = latest_slot(j->latest, j->latest_cap, start);
-    if (!e->idx1)
-        j->latest_used++;
-    e->start = start;
-    e->idx1 = idx + 1;
-    return 0;
+    return nmr_hindex_add(&j->latest, nmr_mix64(start), idx);
 }
 
 /* A bounds-checked cursor over a payload. */
@@ -154,7 +138,7 @@ void nmr_java_free(struct nmr_java *j)
         code_free(&j->code[i]);
     free(j->code);
     free(j->order);
-    free(j->latest);
+    nmr_hindex_free(&j->latest);
     free(j);
 }
 
@@ -309,9 +293,10 @@ static int add_code(struct nmr_java *j, struct rd *r)
     c.t_unload = UINT64_MAX;
     if (kind == JCODE_UNLOAD) {
         /* Ends the latest load of a compiled method at that address. */
-        struct latest *e = j->latest_cap ? latest_slot(j->latest, j->latest_cap, c.start) : NULL;
-        if (e && e->idx1 && j->code[e->idx1 - 1].t_unload == UINT64_MAX)
-            j->code[e->idx1 - 1].t_unload = c.t_load;
+        struct nmr_hfind f;
+        size_t id;
+        if (latest_at(j, c.start, &f, &id) && j->code[id].t_unload == UINT64_MAX)
+            j->code[id].t_unload = c.t_load;
         return 0;
     }
     c.is_method = kind == JCODE_LOAD;

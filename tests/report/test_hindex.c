@@ -1,8 +1,9 @@
 /*
  * test_hindex.c: the hash index of report/model/nmr_hindex.h: ids found
  * through many growths, absent keys not found, keys that share a hash told
- * apart by the caller's test, and a failed growth that leaves the index as
- * it was. The keys live in the test's array, as they do in nmreport's.
+ * apart by the caller's test, an entry replaced by a newer one of the same
+ * key, and a failed growth that leaves the index as it was. The keys live in the test's array, as
+ * they do in nmreport's.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -98,6 +99,28 @@ Test(hindex, shared_hashes_told_apart_by_the_caller)
         seen++;
     }
     cr_assert_eq(seen, N / 4);
+    nmr_hindex_free(&ix);
+}
+
+Test(hindex, a_newer_entry_replaces_its_key)
+{
+    enum { N = 300 };
+    uint64_t keys[2 * N];
+    for (size_t i = 0; i < N; i++)
+        keys[i] = keys[N + i] = i; /* entry N + i: a newer one of key i */
+    struct nmr_hindex ix = {0};
+    add_all(&ix, keys, N, crowded);
+    for (size_t i = 0; i < N; i += 2) {
+        struct nmr_hfind f = nmr_hindex_find(&ix, crowded(i));
+        size_t id;
+        while (nmr_hfind_next(&f, &id) && keys[id] != i)
+            ;
+        cr_assert_eq(id, i);
+        nmr_hindex_replace(&ix, &f, N + i);
+    }
+    cr_assert_eq(ix.n, N);
+    for (size_t i = 0; i < N; i++)
+        cr_assert_eq(find(&ix, keys, crowded(i), i), i % 2 ? i : N + i);
     nmr_hindex_free(&ix);
 }
 

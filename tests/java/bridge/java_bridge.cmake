@@ -78,7 +78,8 @@ if(Java_JAVAC_EXECUTABLE AND Java_JAVA_EXECUTABLE AND TARGET nmtrace AND TARGET 
     # report's Java decoder itself instead of linking nmr, which a
     # sanitized build sanitizes.
     add_executable(embed_no_asgct ${NMT_JB_DIR}/embed_no_asgct.c ${NMT_JB_BRIDGE_SOURCES}
-      ${PROJECT_SOURCE_DIR}/report/model/nmr_java.c ${PROJECT_SOURCE_DIR}/report/model/nmr_arena.c)
+      ${PROJECT_SOURCE_DIR}/report/model/nmr_java.c ${PROJECT_SOURCE_DIR}/report/model/nmr_arena.c
+      ${PROJECT_SOURCE_DIR}/report/model/nmr_hindex.c)
     target_include_directories(embed_no_asgct PRIVATE ${NMT_JB_JNI_INC}
       ${PROJECT_SOURCE_DIR}/preload ${PROJECT_SOURCE_DIR}/report/model)
     target_link_libraries(embed_no_asgct PRIVATE nmtfmt ${NMT_JB_LIBJVM} dl pthread)

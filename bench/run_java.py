@@ -193,6 +193,12 @@ def print_counters(rows, c):
                 "rec.ring_drops")
         print("  last run's counters: " + ", ".join(
             "%s %d" % (k, cs[-1][k]) for k in keys if k in cs[-1]))
+        # A run whose bridge did not start (an attach refused or failed) has
+        # native stacks only: its timing is not that of the configuration.
+        bare = sum(1 for x in cs if not x.get("java.stacks"))
+        if bare and c != "nmt-off":
+            print("  note: %d of %d runs recorded no Java stack (java.state of each: %s)" % (
+                bare, len(cs), ", ".join(str(x.get("java.state", "?")) for x in cs)))
 
 
 def report_sleep(rows, configs, ms):

@@ -243,8 +243,25 @@ static void seed_mmap_model(struct nmt_writer *w)
     nmt__attach_info.base_committed = nmt_mm_committed(&w->mm);
 }
 
+/* The process's own configuration (its NMTRACE_* environment, or the
+ * defaults), as it was before the first attach changed it. */
+static struct nmt_config loaded_cfg;
+static int loaded_kept;
+
+/* The session's options over the process's own configuration: what one
+ * attach set does not carry over into the next, which gets the default
+ * output, rate and interval unless it says otherwise. */
 static void apply_opts(const struct att_opts *o)
 {
+    if (!loaded_kept) {
+        loaded_cfg = nmt__cfg;
+        loaded_kept = 1;
+    }
+    memcpy(nmt__cfg.output, loaded_cfg.output, sizeof(nmt__cfg.output));
+    nmt__cfg.rate = loaded_cfg.rate;
+    nmt__cfg.interval = loaded_cfg.interval;
+    nmt__cfg.interval_auto = loaded_cfg.interval_auto;
+    nmt__cfg.quiet = loaded_cfg.quiet;
     if (o->output[0])
         snprintf(nmt__cfg.output, sizeof(nmt__cfg.output), "%s", o->output);
     if (o->rate_set)

@@ -248,10 +248,10 @@ static void seed_mmap_model(struct nmt_writer *w)
 static struct nmt_config loaded_cfg;
 static int loaded_kept;
 
-/* The session's options over the process's own configuration: what one
- * attach set does not carry over into the next, which gets the default
- * output, rate and interval unless it says otherwise. */
-static void apply_opts(const struct att_opts *o)
+/* Back to the process's own configuration, where an attach's options are
+ * applied: what one attach set does not carry over into the next, which
+ * gets the default output, rate and interval unless it says otherwise. */
+static void restore_loaded(void)
 {
     if (!loaded_kept) {
         loaded_cfg = nmt__cfg;
@@ -262,6 +262,11 @@ static void apply_opts(const struct att_opts *o)
     nmt__cfg.interval = loaded_cfg.interval;
     nmt__cfg.interval_auto = loaded_cfg.interval_auto;
     nmt__cfg.quiet = loaded_cfg.quiet;
+}
+
+static void apply_opts(const struct att_opts *o)
+{
+    restore_loaded();
     if (o->output[0])
         snprintf(nmt__cfg.output, sizeof(nmt__cfg.output), "%s", o->output);
     if (o->rate_set)
@@ -453,9 +458,14 @@ int nmt__attach_run(const char *options, nmt_attach_bridge_fn bridge, void *ctx)
         const char *note = stop_recording(bridge, ctx);
         attached = 0;
         answer_ok(&o, note);
+        /* Between sessions the agent is as loaded: a jcmd refused after an
+         * nmtrace attach (which sets quiet) is said on stderr. */
+        restore_loaded();
         r = ATT_OK;
     } else if ((r = refuse_start(&o)) == ATT_OK) {
         r = start_recording(&o, bridge, ctx);
+        if (r != ATT_OK)
+            restore_loaded(); /* no session: none of its options stay */
     }
     nmt__tls.guard--;
     pthread_mutex_unlock(&run_lock);

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "nmc_parse.h"
+#include "nmc_vars.h"
 #include "nmt_attach.h"
 #include "nmt_cfi.h"
 #include "nmt_got.h"
@@ -74,8 +75,8 @@ int nmt__attach_loaded_late(void)
 struct att_opts {
     char output[512], status[512];
     uint64_t rate;
-    uint32_t interval;
-    int rate_set, interval_set, detach;
+    uint32_t interval, depth;
+    int rate_set, interval_set, depth_set, detach;
 };
 
 static int parse_one(struct att_opts *o, const char *k, const char *v)
@@ -93,6 +94,9 @@ static int parse_one(struct att_opts *o, const char *k, const char *v)
         o->rate_set = 1;
     else if (strcmp(k, "interval") == 0 && v && nmc_parse_uint(v, &n) == 0 && n <= UINT32_MAX)
         o->interval = (uint32_t)n, o->interval_set = 1;
+    else if (strcmp(k, "depth") == 0 && v && nmc_parse_uint(v, &n) == 0 && n >= 1 &&
+             n <= NMC_DEPTH_MAX)
+        o->depth = (uint32_t)n, o->depth_set = 1; /* NMTRACE_DEPTH's range */
     else
         return -1;
     return 0;
@@ -110,11 +114,13 @@ static int parse_opts(const char *s, struct att_opts *o, char *bad, size_t n)
     for (char *save = NULL, *item = strtok_r(buf, ",", &save); item;
          item = strtok_r(NULL, ",", &save)) {
         /* "key:value" too: jcmd takes key=value as its own option syntax. */
-        char *eq = item + strcspn(item, "=:");
+        char *eq = item + strcspn(item, "=:"), sep = *eq;
         eq = *eq ? eq : NULL;
         if (eq)
             *eq = '\0';
         if (parse_one(o, item, eq ? eq + 1 : NULL) != 0) {
+            if (eq)
+                *eq = sep; /* the whole item: "depth=0" says what was wrong */
             snprintf(bad, n, "%s", item);
             return -1;
         }
@@ -250,7 +256,8 @@ static int loaded_kept;
 
 /* Back to the process's own configuration, where an attach's options are
  * applied: what one attach set does not carry over into the next, which
- * gets the default output, rate and interval unless it says otherwise. */
+ * gets the default output, rate, interval and depth unless it says
+ * otherwise. */
 static void restore_loaded(void)
 {
     if (!loaded_kept) {
@@ -261,6 +268,7 @@ static void restore_loaded(void)
     nmt__cfg.rate = loaded_cfg.rate;
     nmt__cfg.interval = loaded_cfg.interval;
     nmt__cfg.interval_auto = loaded_cfg.interval_auto;
+    nmt__cfg.depth = loaded_cfg.depth;
     nmt__cfg.quiet = loaded_cfg.quiet;
 }
 
@@ -275,6 +283,11 @@ static void apply_opts(const struct att_opts *o)
         nmt__cfg.interval = o->interval;
         nmt__cfg.interval_auto = 0;
     }
+    /* Read by each sample (native frames, and the bridge's Java frames) and
+     * written into this session's header and INFO: nothing samples until
+     * the state is NMT_ON, and the frame buffers hold NMC_DEPTH_MAX. */
+    if (o->depth_set)
+        nmt__cfg.depth = o->depth;
     if (o->status[0])
         nmt__cfg.quiet = 1; /* the client says what there is to say */
     nmt__cfg.java = 1;
@@ -443,9 +456,9 @@ int nmt__attach_run(const char *options, nmt_attach_bridge_fn bridge, void *ctx)
     char bad[256];
     if (parse_opts(options, &o, bad, sizeof(bad)) != 0) {
         answer(&o,
-               "error unknown attach option '%s' (output=PATH,rate=N,interval=N,detach; ':' for "
-               "'=' under jcmd)",
-               bad);
+               "error bad attach option '%s' (output=PATH,rate=N,interval=N,depth=1..%d,detach; "
+               "':' for '=' under jcmd)",
+               bad, NMC_DEPTH_MAX);
         return ATT_BAD_OPTION;
     }
     pthread_mutex_lock(&run_lock);

@@ -38,6 +38,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nmc_vars.h"
+
+#define STR_(x) #x
+#define STR(x)  STR_(x) /* a macro's value as a string literal */
+
 #include "nmc_parse.h"
 #include "nmt_attach_client.h"
 
@@ -468,6 +473,7 @@ struct attach_args {
     long long duration_ms; /* -1 = until detach */
     long interval;         /* seconds, -1 = the default */
     uint64_t rate;
+    uint32_t depth; /* 0 = the process's own (NMTRACE_DEPTH, or 64) */
     char output[PATH_MAX];
     char lib[PATH_MAX];
     struct target t;
@@ -475,7 +481,7 @@ struct attach_args {
 
 static const char attach_usage[] =
     "usage: nmtrace attach [--duration TIME] [--output PATH] [--rate BYTES] [--interval SEC]\n"
-    "                      [--lib PATH] PID\n"
+    "                      [--depth N] [--lib PATH] PID\n"
     "       nmtrace detach [--lib PATH] PID\n"
     "Starts (or stops) recording in a running HotSpot JVM without a restart.\n"
     "With --duration, records that long, detaches and prints the profile's path.\n";
@@ -507,6 +513,12 @@ static int attach_value(int c, const char *arg, struct attach_args *a)
         if (nmc_parse_size(arg, &v) != 0 || v == 0 || v > (1ull << 40))
             return usage_error("--rate wants a size from 1 to 1t (512k, 4096...), not", arg);
         a->rate = v;
+    } else if (c == 'D') {
+        /* Checked here, as the agent does: a usage error, and no signal sent. */
+        if (nmc_parse_uint(arg, &v) != 0 || v == 0 || v > NMC_DEPTH_MAX)
+            return usage_error(
+                "--depth wants a number of frames from 1 to " STR(NMC_DEPTH_MAX) ", not", arg);
+        a->depth = (uint32_t)v;
     } else if (nmc_parse_duration(arg, &v) != 0 || v > 86400000ull * 365) {
         return usage_error(
             "--duration and --interval want a duration up to 365d (10, 30s, 2m), not", arg);
@@ -528,6 +540,7 @@ static int parse_attach(int argc, char **argv, struct attach_args *a)
         {"output", required_argument, NULL, 'o'},
         {"rate", required_argument, NULL, 'r'},
         {"interval", required_argument, NULL, 'i'},
+        {"depth", required_argument, NULL, 'D'}, /* long only: -d is --duration */
         {"lib", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -622,7 +635,10 @@ static int run_attach(struct attach_args *a)
     if (interval >= 0)
         n += snprintf(opts + n, sizeof(opts) - (size_t)n, ",interval=%ld", interval);
     if (a->rate)
-        snprintf(opts + n, sizeof(opts) - (size_t)n, ",rate=%llu", (unsigned long long)a->rate);
+        n +=
+            snprintf(opts + n, sizeof(opts) - (size_t)n, ",rate=%llu", (unsigned long long)a->rate);
+    if (a->depth)
+        snprintf(opts + n, sizeof(opts) - (size_t)n, ",depth=%u", a->depth);
     if (agent_command(&a->t, a->lib, opts, line, sizeof(line)) != 0)
         return 1;
     const char *path = line + 3;

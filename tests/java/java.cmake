@@ -116,6 +116,7 @@ nmtj_test(java_bridge_depth test_depth.py TIMEOUT 180)
 # Issue 15: nmtrace attach / detach / jcmd JVMTI.agent_load into a live JVM;
 # early: into a JVM held in its start-up, before JVMTI serves anyone;
 # starting: no signal before HotSpot's attach mechanism has started.
-foreach(c leak cycles rate1 jemalloc preloaded disabled late errors jcmd early starting)
+# depth: --depth N and jcmd's depth:N bound each session's stacks.
+foreach(c leak cycles rate1 jemalloc preloaded disabled late errors jcmd early starting depth)
   nmtj_test(java_attach_${c} test_attach.py ARGS --case ${c} TIMEOUT 180 LABELS attach)
 endforeach()

@@ -35,7 +35,21 @@ late       the JNI library is loaded only after the attach: the hooked dlopen
            allowance for blocks missed while the writer had not looked yet;
            the program stops leaking before the detach (a line "pause").
 errors     without a JVM: a process that is not a JVM, a pid that is gone, and
-           bad options each get one line and a non-zero status (1, 1, 2).
+           bad options (--rate 0, --depth 0 and 999, ...) each get one line and
+           a non-zero status (1, 1, 2).
+depth      `attach --depth 4`, then an attach without --depth, then (with
+           jcmd) `depth:4`, into one JVM: each profile's header and
+           config.DEPTH state its own depth (the attach without --depth gets
+           the default 64, not the earlier 4, and a last plain attach the
+           default rate), and under depth 4 no stack has more than 5 native
+           frames (the allocation function and 4 callers: capture takes
+           depth + 1) nor more than 4 Java frames, and some stack has exactly
+           4 (ByteBuffer.allocateDirect's stack has 5: main, allocateDirect,
+           DirectByteBuffer.<init>, Unsafe.allocateMemory and
+           allocateMemory0), while under the default depth some stack is
+           deeper than that. jcmd `depth:0` is refused. Each session waits for
+           program ticks, not time: each tick allocates a 64 KiB direct
+           buffer, sampled with p > 0.9999 at rate 4096.
 jcmd       `jcmd PID JVMTI.agent_load libnmtrace.so output:PATH` records like
            attach; a second load says "already attached"; `... detach` ends it.
 early      the attach comes while the JVM is still starting, in the JVMTI start
@@ -478,15 +492,105 @@ def case_errors(c):
         sleeper.wait()
     one_line_fail(attach(c, sleeper.pid, expect_ok=False), 1, "no process")
     one_line_fail(attach(c, "--rate", "0", "1", expect_ok=False), 2, "--rate")
+    one_line_fail(attach(c, "--depth", "0", "1", expect_ok=False), 2, "--depth wants")
+    one_line_fail(attach(c, "--depth", "999", "1", expect_ok=False), 2, "--depth wants")
     one_line_fail(attach(c, "--duration", "soon", "1", expect_ok=False), 2, "--duration")
     one_line_fail(attach(c, "12x", expect_ok=False), 2, "PID")
     d = c.run([c.launcher, "detach", "--rate", "1", "1"])
     one_line_fail(d, 2, "detach")
 
 
+DEPTH = 4
+
+
+def frame_counts(prof):
+    """The header's depth, config.DEPTH, and (native, Java) frames of every
+    stack in the profile (raw STACK records: Java frames have bit 63 set)."""
+    p = nmtj.nmtprof.Profile(prof)
+    counts = []
+    for frames in p.stacks.values():
+        java = sum(1 for f in frames if f >> 63)
+        counts.append((len(frames) - java, java))
+    return p.header, p.info.get("config.DEPTH"), counts
+
+
+def depth_session(c, t, start, stop):
+    """One attach session: start() attaches and returns the profile, then 20
+    program ticks (20 direct buffers, each sampled), then stop() detaches."""
+    prof = start()
+    t.wait_ticks(len(t.ticks()) + 20)
+    stop()
+    return prof
+
+
+def case_depth(c):
+    t = Target(c, blocks=20, direct=65536, tick_ms=10)
+    profs = []
+    try:
+        t.wait_ticks(10)
+
+        def detach():
+            d = c.run([c.launcher, "detach", str(t.pid)], timeout=WAIT_S)
+            nmtj.check(d.returncode == 0, "detach failed: %r" % d.stderr)
+
+        profs.append(("--depth %d" % DEPTH, DEPTH, depth_session(
+            c, t, lambda: attach(c, "--depth", DEPTH, "--rate", 4096, "--output", "d4.nmt", t.pid).stdout.strip(),
+            detach)))
+        # Without --depth: the process's own depth again, not the last session's.
+        profs.append(("no --depth", 64, depth_session(
+            c, t, lambda: attach(c, "--rate", 4096, "--output", "d64.nmt", t.pid).stdout.strip(), detach)))
+        if c.jcmd:
+            nmtj.check(jcmd(c, t.pid, "depth:0") != 0, "jcmd depth:0 was not refused")
+            jprof = os.path.join(c.tmp, "jd4.nmt")
+
+            def jstart():
+                nmtj.check(jcmd(c, t.pid, "output:%s,rate:4096,depth:%d" % (jprof, DEPTH)) == 0,
+                           "jcmd depth:%d was refused" % DEPTH)
+                return jprof
+
+            def jstop():
+                nmtj.check(jcmd(c, t.pid, "detach") == 0, "jcmd detach was refused")
+
+            profs.append(("jcmd depth:%d" % DEPTH, DEPTH, depth_session(c, t, jstart, jstop)))
+        else:
+            print("no jcmd next to java: its depth:N not checked")
+        # A last plain attach: the default rate and depth, whatever came before.
+        plain = attach(c, "--duration", 0, "--output", "plain.nmt", t.pid).stdout.strip()
+        out, err, rc = t.quit()
+        c.no_crash_files()
+        nmtj.check(rc == 0 and out == "ready\ndone\n", "the JVM's output changed: %r %r" % (out, err[-300:]))
+        if c.jcmd:
+            nmtj.check(err.count("bad attach option 'depth:0'") == 1,
+                       "the agent did not name depth:0 once on stderr: %r" % err[-500:])
+    finally:
+        t.kill()
+    for what, depth, prof in profs:
+        header, config, counts = frame_counts(prof)
+        native = max(n for n, _ in counts)
+        java = max(j for _, j in counts)
+        print("%s: header depth %d, config.DEPTH %s, %d stacks, at most %d native and %d Java frames" % (
+            what, header["depth"], config, len(counts), native, java))
+        nmtj.check(header["depth"] == depth and config == str(depth),
+                   "%s: the profile states depth %d (config.DEPTH %s), not %d" % (
+                       what, header["depth"], config, depth))
+        if depth == DEPTH:
+            nmtj.check(native <= DEPTH + 1, "%s: a stack has %d native frames" % (what, native))
+            nmtj.check(java <= DEPTH, "%s: a stack has %d Java frames" % (what, java))
+            nmtj.check(java == DEPTH, "%s: no stack reached %d Java frames (at most %d): "
+                       "the direct buffers' stacks were not sampled with their Java frames" % (what, DEPTH, java))
+        else:
+            nmtj.check(native > DEPTH + 1 or java > DEPTH,
+                       "%s: no stack deeper than depth %d (at most %d native, %d Java frames)" % (
+                           what, DEPTH, native, java))
+    header, config, _ = frame_counts(plain)
+    nmtj.check(header["rate"] == 524288 and header["depth"] == 64,
+               "a plain attach after --rate 4096 --depth 4 recorded at rate %d, depth %d: "
+               "an earlier session's options carried over" % (header["rate"], header["depth"]))
+
+
 CASES = {"leak": case_leak, "cycles": case_cycles, "rate1": case_rate1, "jemalloc": case_jemalloc, "preloaded": case_preloaded,
          "disabled": case_disabled, "late": case_late, "errors": case_errors, "jcmd": case_jcmd,
-         "early": case_early, "starting": case_starting}
+         "early": case_early, "starting": case_starting, "depth": case_depth}
 
 
 def body(c):

@@ -38,13 +38,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nmc_parse.h"
 #include "nmc_vars.h"
+#include "nmt_attach_client.h"
 
 #define STR_(x) #x
 #define STR(x)  STR_(x) /* a macro's value as a string literal */
-
-#include "nmc_parse.h"
-#include "nmt_attach_client.h"
 
 #define SOCKET_WAIT_MS 10000
 #define ARG_MAX_LEN    1024 /* HotSpot's limit for one argument */

@@ -30,6 +30,7 @@ enum nmr_cause {
     NMR_CAUSE_JVM_INTERNALS,  /* GC, JIT, threads, code cache, symbols */
     NMR_CAUSE_NATIVE_LEAK,    /* a native program's own code */
     NMR_CAUSE_ACCOUNTS,       /* the JVM's accounts and nmtrace's disagree */
+    NMR_CAUSE_BEFORE_ATTACH,  /* mappings the process had when nmtrace attached */
     NMR_CAUSE_UNCLASSIFIED,   /* growth no rule explains */
     NMR_NCAUSES
 };

@@ -320,6 +320,37 @@ static void a_jvm(const struct nmr_diag_input *in, struct nmr_finding *f)
                    in->jvm->code_committed);
 }
 
+/* ---- Mapped before the attach ------------------------------------------- */
+/* An attach's mmap model starts from the mappings the process had then, all
+ * owned by one stack whose only frame is nmtrace_mapped_before_attach in
+ * libnmtrace.so (docs/FORMAT.md, attach.*): no caller, and named so when
+ * the recorder's library could be read, else by that library's name. */
+static int m_before_attach(const struct nmr_diag_input *in)
+{
+    const struct nmr_stack *s = in->key->stack;
+    return s->nframes == 0 && nmr_info_get(in->p, "attach.coverage") != NULL &&
+           (strcmp(s->api, "nmtrace_mapped_before_attach") == 0 ||
+            strstr(s->api, "libnmtrace") != NULL);
+}
+static void a_before_attach(const struct nmr_diag_input *in, struct nmr_finding *f)
+{
+    const char *committed = nmr_info_get(in->p, "attach.mmap_baseline_committed");
+    char b[32];
+    if (committed)
+        nmr__evidence(f,
+                      "%s committed in the process's mappings at the attach "
+                      "(attach.mmap_baseline_committed)",
+                      nmr_fmt_bytes(b, sizeof(b), strtoll(committed, NULL, 10)));
+    snprintf(f->fix, sizeof(f->fix),
+             "mapped before nmtrace attached, so who mapped it is unknown; it changes only as "
+             "those mappings go. What the process maps or allocates after the attach is in "
+             "the other findings. To name these owners, record the process from its start "
+             "(nmtrace -- COMMAND)");
+    snprintf(f->confirm, sizeof(f->confirm),
+             "pmap -x PID; for the JVM's own: jcmd PID VM.native_memory summary "
+             "(-XX:NativeMemoryTracking=summary)");
+}
+
 /* ---- Anything else ------------------------------------------------------ */
 static int m_any(const struct nmr_diag_input *in)
 {
@@ -339,6 +370,8 @@ static void a_any(const struct nmr_diag_input *in, struct nmr_finding *f)
 /* Tried in this order; the whole-process causes (warm-up, allocator,
  * accounts) have no match(): nmr_diag_profile.c raises them. */
 static const struct nmr_cause_rule rules[] = {
+    {NMR_CAUSE_BEFORE_ATTACH, "before-attach", "mapped before the attach", m_before_attach,
+     a_before_attach},
     {NMR_CAUSE_NIO_CACHE, "nio-temp-cache", "NIO temporary direct-buffer cache", m_nio, a_nio},
     {NMR_CAUSE_REFLECTION, "reflection-inflation", "reflection inflation (generated accessors)",
      m_reflection, a_reflection},

@@ -10,7 +10,9 @@ leak       the JVM leaks through JNI and keeps DirectByteBuffers before and
            at rate 4096 are each sampled with p = 0.217; over the window at
            least 2000 blocks leak (waited for), so the sampled count has a
            relative standard deviation under 2.1 % and 15 % is over 7 of them.
-           Direct buffers of 64 KiB are sampled with p > 0.9999.
+           Direct buffers of 64 KiB are sampled with p > 0.9999. --diagnose
+           names the mappings the JVM had at the attach as their own cause
+           (before-attach), not as growth no rule explains.
 cycles     20 attach/detach cycles on one JVM: each gives a profile (one more
            at rate 1 TiB has no sample, and nmreport says why), the JVM's
            output is unchanged, no crash, and its RSS after the last detach is
@@ -73,6 +75,7 @@ starting   a process that looks like a HotSpot JVM in its start-up without
            signals it.
 """
 import glob
+import json
 import math
 import os
 import re
@@ -216,6 +219,15 @@ def case_leak(c):
     nmtj.check(nmtj.within(got_jni, truth_jni, 0.15), "JNI growth rate off by more than 15 %")
     nmtj.check(nmtj.within(got_direct, truth_direct, 0.15), "direct buffer growth rate off by more than 15 %")
     java_named(c, prof, r"^nmex_session_open$", r"^NativeLib\.leak")
+    # The mappings the JVM had at the attach are one finding of their own,
+    # not growth nobody explains.
+    d = json.loads(c.report("--diagnose", "--json", prof))
+    causes = [(f["cause"], f["site"]) for p_ in d["profiles"] for f in p_["findings"]]
+    print("diagnose: %s" % causes)
+    nmtj.check(any(cause == "before-attach" for cause, _ in causes),
+               "no before-attach finding for the mappings made before the attach: %s" % causes)
+    nmtj.check(not any("mapped_before_attach" in site and cause != "before-attach" for cause, site in causes),
+               "the attach's baseline mappings are named another cause: %s" % causes)
     java_named(c, prof, r"^Unsafe_AllocateMemory0$", r"AttachTarget\.main")
     growth = c.report("--growth", prof)
     nmtj.check(re.search(r"leak-suspect\s+nmex_session_open", growth), "--growth does not flag the JNI leak")

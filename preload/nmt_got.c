@@ -33,6 +33,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "nmc_hash.h"
 #include "nmt_attach.h"
 #include "nmt_got.h"
 #include "nmt_internal.h"
@@ -230,13 +231,11 @@ static int store_word(uintptr_t slot, uintptr_t value, uintptr_t relro_lo, uintp
     return 0;
 }
 
-/* FNV-1a of an object's path, to tell objects at one address apart. */
+/* A hash of an object's path, to tell objects at one address apart. */
 static uint32_t name_hash(const struct dl_phdr_info *info)
 {
-    uint32_t h = 2166136261u;
-    for (const char *c = info->dlpi_name ? info->dlpi_name : ""; *c; c++)
-        h = (h ^ (unsigned char)*c) * 16777619u;
-    return h;
+    uint64_t h = nmc_fnv1a_str(NMC_FNV_OFFSET, info->dlpi_name);
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 /* The same object as entry e was found in: at base, with the path hash

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nmc_hash.h"
+
 #define SEG_BITS     NMT_STACKTAB_SEG_BITS
 #define SEG_SIZE     (1u << SEG_BITS)
 #define SEG_MASK     (SEG_SIZE - 1)
@@ -40,12 +42,7 @@ static uint64_t hash_frames(const uint64_t *f, uint32_t n)
     uint64_t h = 0x243F6A8885A308D3ull ^ n;
     for (uint32_t i = 0; i < n; i++)
         h = (h + f[i]) * 0x9E3779B97F4A7C15ull;
-    h ^= h >> 33;
-    h *= 0xFF51AFD7ED558CCDull;
-    h ^= h >> 33;
-    h *= 0xC4CEB9FE1A85EC53ull;
-    h ^= h >> 33;
-    return HASH_KEEP(h);
+    return HASH_KEEP(nmc_mix64(h));
 }
 
 static int same_frames(const struct nmt_stack_ent *e, const uint64_t *frames, uint32_t n)

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nmc_hash.h"
+
 #define MAX_MSGS 1000 /* distinct messages kept; later ones are only counted */
 
 struct map_entry {
@@ -233,14 +235,6 @@ void nms_close(struct nms_ctx *c)
     free(c);
 }
 
-static uint64_t hash_bytes(const void *p, size_t n, uint64_t h)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ s[i]) * 0x100000001b3ull;
-    return h;
-}
-
 static int files_grow(struct nms_ctx *c)
 {
     size_t cap = c->files_cap ? c->files_cap * 2 : 64;
@@ -250,8 +244,8 @@ static int files_grow(struct nms_ctx *c)
     for (size_t i = 0; i < c->files_cap; i++) {
         for (struct nms__file *f = c->files[i], *n; f; f = n) {
             n = f->next;
-            uint64_t h = hash_bytes(f->key_path, strlen(f->key_path), 0xcbf29ce484222325ull);
-            h = hash_bytes(f->key_bid, f->key_bid_len, h) & (cap - 1);
+            uint64_t h = nmc_fnv1a(NMC_FNV_OFFSET, f->key_path, strlen(f->key_path));
+            h = nmc_fnv1a(h, f->key_bid, f->key_bid_len) & (cap - 1);
             f->next = t[h];
             t[h] = f;
         }
@@ -269,8 +263,8 @@ static struct nms__file *file_get(struct nms_ctx *c, const char *path, const uin
         bid_len = 0; /* not a GNU build-id we could compare */
     if (c->nfiles >= c->files_cap / 2 && files_grow(c) != 0)
         return NULL;
-    uint64_t h = hash_bytes(path, strlen(path), 0xcbf29ce484222325ull);
-    h = hash_bytes(bid, bid_len, h) & (c->files_cap - 1);
+    uint64_t h = nmc_fnv1a(NMC_FNV_OFFSET, path, strlen(path));
+    h = nmc_fnv1a(h, bid, bid_len) & (c->files_cap - 1);
     for (struct nms__file *f = c->files[h]; f; f = f->next)
         if (f->key_bid_len == bid_len && memcmp(f->key_bid, bid, bid_len) == 0 &&
             strcmp(f->key_path, path) == 0)

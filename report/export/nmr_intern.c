@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nmr_hash.h"
+#include "nmc_hash.h"
 
 uint32_t nmr__intern(struct nmr_intern *t, const void *key, size_t len, int *added)
 {
     if (added)
         *added = 0;
-    uint64_t h = nmr_fnv1a(NMR_FNV_OFFSET, key, len);
+    uint64_t h = nmc_fnv1a(NMC_FNV_OFFSET, key, len);
     struct nmr_hfind f = nmr_hindex_find(&t->index, h);
     size_t i;
     while (nmr_hfind_next(&f, &i))

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nmr_hash.h"
+#include "nmc_hash.h"
 
 struct nmr_flame_node {
     const char *name;
@@ -34,12 +34,12 @@ enum { FRAME_H = 16, FONT_PX = 12, PAD = 10, TOP = 72, BOTTOM = 30 };
 /* h with the string s (NULL: none) and its terminating NUL. */
 static uint64_t hash_str(uint64_t h, const char *s)
 {
-    return nmr_fnv1a_byte(nmr_fnv1a_str(h, s), 0);
+    return nmc_fnv1a_byte(nmc_fnv1a_str(h, s), 0);
 }
 
 static uint64_t node_hash(uint32_t parent, const char *name, const char *lib, enum nmr_class cls)
 {
-    uint64_t h = NMR_FNV_OFFSET ^ ((uint64_t)parent * 0x9e3779b97f4a7c15ull);
+    uint64_t h = NMC_FNV_OFFSET ^ ((uint64_t)parent * 0x9e3779b97f4a7c15ull);
     h = hash_str(h, name);
     h = hash_str(h, lib);
     return h ^ ((uint64_t)cls << 7);
@@ -188,7 +188,7 @@ static void shade(enum nmr_class cls, double u, double v, char *out, size_t outl
 
 void nmr__flame_color(enum nmr_class cls, const char *name, char *out, size_t outlen)
 {
-    uint64_t h = hash_str(NMR_FNV_OFFSET, name);
+    uint64_t h = hash_str(NMC_FNV_OFFSET, name);
     double u = (double)(h & 0xffff) / 65535.0;
     double v = (double)((h >> 16) & 0xffff) / 65535.0;
     shade(cls, u, v, out, outlen);

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nmr_hash.h"
+#include "nmc_hash.h"
 #include "nmr_hindex.h"
 #include "nmr_internal.h"
 #include "nmr_java.h"
@@ -52,7 +52,7 @@ struct nmr_java {
  * and *id set, or 0 when there is none. */
 static int latest_at(const struct nmr_java *j, uint64_t start, struct nmr_hfind *f, size_t *id)
 {
-    *f = nmr_hindex_find(&j->latest, nmr_mix64(start));
+    *f = nmr_hindex_find(&j->latest, nmc_mix64(start));
     while (nmr_hfind_next(f, id))
         if (j->code[*id].start == start)
             return 1;
@@ -68,7 +68,7 @@ static int latest_set(struct nmr_java *j, uint64_t start, size_t idx)
         nmr_hindex_replace(&j->latest, &f, idx);
         return 0;
     }
-    return nmr_hindex_add(&j->latest, nmr_mix64(start), idx);
+    return nmr_hindex_add(&j->latest, nmc_mix64(start), idx);
 }
 
 /* A bounds-checked cursor over a payload. */

@@ -16,7 +16,7 @@
 
 #include "nmc_parse.h"
 #include "nmt_format.h"
-#include "nmr_hash.h"
+#include "nmc_hash.h"
 #include "nmr_hindex.h"
 #include "nmr_internal.h"
 #include "nmr_java.h"
@@ -323,7 +323,7 @@ static int resolve_java(struct nmr_profile *p, struct nmr_sym_state *st, uint64_
 static int lookup(struct nmr_profile *p, struct nmr_sym_state *st, uint64_t addr, int entry,
                   uint32_t *first, uint32_t *count)
 {
-    uint64_t h = nmr_mix64(addr * 2 + (uint64_t)entry);
+    uint64_t h = nmc_mix64(addr * 2 + (uint64_t)entry);
     struct nmr_hfind f = nmr_hindex_find(&st->index, h);
     size_t id;
     while (nmr_hfind_next(&f, &id)) {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "nmr_agg.h"
-#include "nmr_hash.h"
+#include "nmc_hash.h"
 #include "nmr_owner.h"
 #include "nmr_internal.h"
 
@@ -16,7 +16,7 @@
  * UTF-8): ("ab", "c") and ("a", "bc") hash apart. */
 static uint64_t hstr(uint64_t h, const char *s)
 {
-    return nmr_fnv1a_byte(nmr_fnv1a_str(h, s), 0xff);
+    return nmc_fnv1a_byte(nmc_fnv1a_str(h, s), 0xff);
 }
 
 static int streq(const char *a, const char *b)
@@ -47,7 +47,7 @@ static struct nmr_node *node_for(struct nmr_agg *a, const struct nmr_stack *s,
     const char *fn, *lib, *cls;
     parts(a->key, s, f, &fn, &lib, &cls);
     const char *kcls = a->key == NMR_KEY_CLASS ? cls : NULL;
-    uint64_t h = hstr(hstr(hstr(NMR_FNV_OFFSET, fn), lib), kcls);
+    uint64_t h = hstr(hstr(hstr(NMC_FNV_OFFSET, fn), lib), kcls);
     struct nmr_hfind it = nmr_hindex_find(&a->index, h);
     size_t i;
     while (nmr_hfind_next(&it, &i)) {

@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "nmr_hash.h"
+#include "nmc_hash.h"
 #include "nmr_hindex.h"
 #include "nmr_internal.h"
 #include "nmr_select.h"
@@ -55,7 +55,7 @@ static char *signature(const struct nmr_stack *s, uint64_t *hash)
     q += sprintf(q, "%s|", s->api);
     for (uint32_t i = 0; i < s->nframes; i++)
         q += sprintf(q, "%s@%s;", s->frames[i].function, s->frames[i].lib);
-    *hash = nmr_fnv1a(NMR_FNV_OFFSET, sig, (size_t)(q - sig));
+    *hash = nmc_fnv1a(NMC_FNV_OFFSET, sig, (size_t)(q - sig));
     return sig;
 }
 

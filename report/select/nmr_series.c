@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "nmr_hash.h"
+#include "nmc_hash.h"
 #include "nmr_hindex.h"
 #include "nmr_internal.h"
 #include "nmr_series.h"
@@ -96,7 +96,7 @@ char *nmr__series_short(char *buf, size_t n, const struct nmr_series *se,
 static size_t intern(struct nmr_series *out, struct nmr_hindex *labels,
                      const struct nmr_series_key *k, const char *text)
 {
-    uint64_t h = nmr_fnv1a_str(NMR_FNV_OFFSET, text);
+    uint64_t h = nmc_fnv1a_str(NMC_FNV_OFFSET, text);
     struct nmr_hfind f = nmr_hindex_find(labels, h);
     size_t i;
     while (nmr_hfind_next(&f, &i))

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nmr_hash.h"
+#include "nmc_hash.h"
 #include "nmr_view.h"
 
 const char *nmr_measure_name(enum nmr_measure m)
@@ -123,8 +123,8 @@ int nmr__each_profile(const struct nmr_view *v,
 uint64_t nmr__hash_fn_lib(uint64_t seed, const char *fn, const char *lib)
 {
     /* A 0xff byte (never part of UTF-8) parts the two names. */
-    uint64_t h = nmr_fnv1a_byte(nmr_fnv1a_str(NMR_FNV_OFFSET ^ seed, fn), 0xff);
-    return nmr_fnv1a_str(h, lib);
+    uint64_t h = nmc_fnv1a_byte(nmc_fnv1a_str(NMC_FNV_OFFSET ^ seed, fn), 0xff);
+    return nmc_fnv1a_str(h, lib);
 }
 
 /* A snapshot with no sample at all says why, rather than show an empty

@@ -8,7 +8,7 @@
 
 #include "nmr_diag.h"
 #include "nmr_diag_views.h"
-#include "nmr_hash.h"
+#include "nmc_hash.h"
 #include "nmr_hindex.h"
 #include "nmr_internal.h"
 
@@ -37,7 +37,7 @@ struct table {
 
 static int add(struct table *t, const char *text, const char *kind, int64_t val)
 {
-    uint64_t h = nmr_fnv1a_str(NMR_FNV_OFFSET, text);
+    uint64_t h = nmc_fnv1a_str(NMC_FNV_OFFSET, text);
     struct nmr_hfind f = nmr_hindex_find(&t->index, h);
     size_t i;
     while (nmr_hfind_next(&f, &i)) {

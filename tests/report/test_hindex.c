@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "../recorder/failalloc.h"
-#include "nmr_hash.h"
+#include "nmc_hash.h"
 #include "nmr_hindex.h"
 
 /* The id of key in keys[] under hash h, or SIZE_MAX when absent. */
@@ -41,7 +41,7 @@ static unsigned add_all(struct nmr_hindex *ix, const uint64_t *keys, size_t n,
 
 static uint64_t mixed(uint64_t k)
 {
-    return nmr_mix64(k);
+    return nmc_mix64(k);
 }
 
 /* Four hashes for every key: each probe meets many ids of its hash. */
@@ -54,7 +54,7 @@ Test(hindex, empty_finds_nothing)
 {
     struct nmr_hindex ix = {0};
     uint64_t keys[1] = {7};
-    cr_assert_eq(find(&ix, keys, nmr_mix64(7), 7), SIZE_MAX);
+    cr_assert_eq(find(&ix, keys, nmc_mix64(7), 7), SIZE_MAX);
     nmr_hindex_free(&ix);
     nmr_hindex_free(&ix);
     cr_assert_null(ix.slots);
@@ -72,9 +72,9 @@ Test(hindex, many_adds_through_growths)
     cr_assert_eq(ix.n, N);
     cr_assert_eq(ix.nslots & (ix.nslots - 1), 0, "a power of two");
     for (size_t i = 0; i < N; i++)
-        cr_assert_eq(find(&ix, keys, nmr_mix64(keys[i]), keys[i]), i);
+        cr_assert_eq(find(&ix, keys, nmc_mix64(keys[i]), keys[i]), i);
     for (uint64_t k = 1; k < 2 * N; k += 0x10) /* not multiples of 0x10 */
-        cr_assert_eq(find(&ix, keys, nmr_mix64(k), k), SIZE_MAX);
+        cr_assert_eq(find(&ix, keys, nmc_mix64(k), k), SIZE_MAX);
     nmr_hindex_free(&ix);
     cr_assert_eq(ix.n, 0);
     free(keys);
@@ -138,21 +138,21 @@ Test(hindex, failed_growth_is_an_error_and_changes_nothing)
     for (size_t i = 0; i < N; i++) {
         size_t n = ix.n, nslots = ix.nslots;
         failalloc_after = 0;
-        int rc = nmr_hindex_add(&ix, nmr_mix64(keys[i]), i);
+        int rc = nmr_hindex_add(&ix, nmc_mix64(keys[i]), i);
         failalloc_after = -1;
         if (rc) {
             cr_assert_eq(rc, -ENOMEM);
             cr_assert_eq(ix.n, n);
             cr_assert_eq(ix.nslots, nslots);
-            cr_assert_eq(find(&ix, keys, nmr_mix64(keys[i]), keys[i]), SIZE_MAX);
+            cr_assert_eq(find(&ix, keys, nmc_mix64(keys[i]), keys[i]), SIZE_MAX);
             fails++;
-            rc = nmr_hindex_add(&ix, nmr_mix64(keys[i]), i);
+            rc = nmr_hindex_add(&ix, nmc_mix64(keys[i]), i);
         }
         cr_assert_eq(rc, 0);
     }
     cr_assert_geq(fails, 5, "the first allocation and every growth failed once");
     for (size_t i = 0; i < N; i++)
-        cr_assert_eq(find(&ix, keys, nmr_mix64(keys[i]), keys[i]), i);
+        cr_assert_eq(find(&ix, keys, nmc_mix64(keys[i]), keys[i]), i);
     nmr_hindex_free(&ix);
 }
 

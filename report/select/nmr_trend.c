@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nmr_sat.h"
+#include "nmt_format.h"
 #include "nmr_trend.h"
 
 /* The late rate over the early one (snapshots i2..n-1 against 0..i2), per
@@ -27,8 +28,11 @@ static double late_early(const struct nmr_profile *p, const int64_t *y, size_t n
 /* 1 when the series has been flat for at least half as long as it took to
  * grow: the time since its last step that grew by more than NMR_TREND_LEVEL
  * of the early steps' mean, against the time from the process's start to
- * that step. A program that leaks until it ends shows only the short pause
- * of its exit after its last growth, which is no evidence of levelling. */
+ * that step. The flat time is measured up to the last snapshot taken while
+ * the process still ran, not to the exit snapshot: a program that leaks
+ * until it ends shows only the pause of its exit after its last growth,
+ * and that pause, however long a busy machine makes it, is no evidence of
+ * levelling. */
 static int plateau_long_enough(const struct nmr_profile *p, const int64_t *y, size_t n, size_t i2)
 {
     double early_step = ((double)y[i2] - (double)y[0]) / (double)i2;
@@ -36,8 +40,13 @@ static int plateau_long_enough(const struct nmr_profile *p, const int64_t *y, si
     for (size_t j = n - 1; j > 0 && !last; j--)
         if ((double)y[j] - (double)y[j - 1] > NMR_TREND_LEVEL * early_step)
             last = j;
+    size_t running = n - 1;
+    if (p->snaps[running].reason == NMT_SNAP_EXIT && running > 0)
+        running--;
+    if (running <= last)
+        return 0;
     double grown_at = nmr_snap_time_s(p, &p->snaps[last]);
-    double end = nmr_snap_time_s(p, &p->snaps[n - 1]);
+    double end = nmr_snap_time_s(p, &p->snaps[running]);
     return end - grown_at >= 0.5 * grown_at;
 }
 

@@ -190,3 +190,34 @@ Test(diagnose, one_late_step_is_no_levelling)
     rr_done(&r);
     rw_free(&w);
 }
+
+/* A leak whose first growth snapshots a busy writer took late (three
+ * large steps, then one per 2 MiB up to the end) and whose exit snapshot
+ * came long after its last growth (the process's exit took that long):
+ * both halves of the run look like levelling, but the series never stayed
+ * flat while the process ran. It is a leak suspect, not a levels-off. */
+Test(diagnose, exit_pause_is_no_plateau)
+{
+    static const uint64_t mib[] = {2, 45, 100, 103, 105, 108, 110, 112, 115, 116};
+    static const uint64_t ms[] = {100, 200, 300, 400, 402, 404, 406, 408, 410, 700};
+    const int n = (int)(sizeof(mib) / sizeof(mib[0]));
+    struct rw w;
+    rw_init(&w);
+    rw_magic(&w);
+    rw_header(&w, 1, 77, 1, "/usr/bin/prog");
+    uint64_t f[] = {BASE + 0x10, BASE + 0x100 + 1, BASE + 0x901};
+    rw_stack(&w, 1, f, 3);
+    for (int i = 0; i < n; i++) {
+        rw_snap_begin(&w, (uint32_t)i, i == n - 1 ? 1 : 3, ms[i] * 1000000ull);
+        rw_maps_one(&w, BASE, BASE + 0x10000, "/usr/bin/prog");
+        rw_counter(&w, "proc.rss", (int64_t)(200 * MiB));
+        struct rw_site s = {1, 1, mib[i] * MiB, mib[i], mib[i] * MiB, mib[i], mib[i], mib[i], 0, 0};
+        rw_sites(&w, &s, 1);
+        rw_snap_end(&w, (uint32_t)i, 1);
+    }
+    struct rr_run r;
+    cr_assert_eq(diagnose(&r, &w, (const char *[]){"--diagnose", NULL}), 0);
+    cr_assert(strstr(r.out, "1. native code leak: leak-suspect"), "%s", r.out);
+    rr_done(&r);
+    rw_free(&w);
+}

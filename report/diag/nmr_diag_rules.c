@@ -336,6 +336,9 @@ static void a_before_attach(const struct nmr_diag_input *in, struct nmr_finding 
 {
     const char *committed = nmr_info_get(in->p, "attach.mmap_baseline_committed");
     char b[32];
+    /* The one frame is the recorder's stand-in, which owns nothing: say
+     * what is known instead of "unknown". */
+    snprintf(f->owner, sizeof(f->owner), "not recorded: mapped before the attach");
     if (committed)
         nmr__evidence(f,
                       "%s committed in the process's mappings at the attach "

@@ -223,6 +223,9 @@ def case_leak(c):
     # not growth nobody explains.
     d = json.loads(c.report("--diagnose", "--json", prof))
     causes = [(f["cause"], f["site"]) for p_ in d["profiles"] for f in p_["findings"]]
+    owners = [f["owner"] for p_ in d["profiles"] for f in p_["findings"] if f["cause"] == "before-attach"]
+    nmtj.check(all(o == "not recorded: mapped before the attach" for o in owners),
+               "a before-attach finding names an owner it cannot know: %s" % owners)
     print("diagnose: %s" % causes)
     nmtj.check(any(cause == "before-attach" for cause, _ in causes),
                "no before-attach finding for the mappings made before the attach: %s" % causes)

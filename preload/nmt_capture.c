@@ -613,7 +613,7 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
     /* The sequence is taken first: after the real allocation returned ptr
      * (nmt_livetab.h says why that order), and before the stack's stores
      * into the ring are pending, which an atomic add would wait for. */
-    uint64_t seq = atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed);
+    uint64_t seq = nmt__seq_take();
     t->guard++;
     int late;
     struct nmt_thread *thr = slot_enter(t, &late);
@@ -641,7 +641,7 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
     uint64_t walk;
     uint32_t n = take_stack(frames, room, entry, &flags, __builtin_frame_address(0), &walk);
     if (nmt__exact && nmt_liveset_insert(&nmt__liveset, ptr) != 0) {
-        /* Both buckets full: 16 live samples hash there. Lost, and counted. */
+        /* Its page bucket and both hash buckets full. Lost, and counted. */
         atomic_fetch_add_explicit(&nmt__ctr.liveset_full, 1, memory_order_relaxed);
         count_drop(thr, size);
         slot_leave(late);

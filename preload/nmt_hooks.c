@@ -55,6 +55,8 @@ static inline int sample_decision(struct nmt_tls *t, size_t size)
         if (countdown_take(t, size))
             return 0;
     }
+    /* The event's lines load while the gap is drawn and the real call runs. */
+    nmt__event_prefetch(t, 1);
     /* Memoryless: after a sample the next gap starts afresh. */
     t->countdown = (uint64_t)nmt__next_gap(t);
     return 1;
@@ -216,10 +218,14 @@ static NMT_NOINLINE void free_slow(void *p)
         free_off(p);
         return;
     }
+    /* Almost always a live sample's free (the slot level said maybe): its
+     * event's lines load while the live set is searched. */
+    if (nmt__exact)
+        nmt__event_prefetch(&nmt__tls, 0);
     if (claim_sampled(p)) {
         /* Before the real free: the address may be reused at once. It
          * leaves errno alone. */
-        nmt__record_free(p, atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed));
+        nmt__record_free(p, nmt__seq_take());
     }
     nmt__real.free(p);
 }
@@ -284,7 +290,7 @@ static NMT_NOINLINE void *realloc_slow(void *p, size_t size)
      * block really went away: a failed realloc leaves it alive. */
     void *q;
     if (tracked) {
-        uint64_t seq = atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed);
+        uint64_t seq = nmt__seq_take();
         q = nmt__real.realloc(p, size);
         if (q != NULL || size == 0)
             nmt__record_free(p, seq); /* leaves errno as realloc set it */

@@ -162,6 +162,35 @@ struct nmt_thread {
     struct nmt_unwind_memo unwind_memo;
 };
 NMT_HIDDEN extern struct nmt_thread *_Atomic nmt__threads;
+
+/* Starts loading, for writing, the lines the thread's next event will write:
+ * the sequence, its ring's producer line and the start of the next record,
+ * and with stack != 0 the head of the unwinder's memo and the rest of a
+ * record with a short stack. At the default rate an event comes thousands of
+ * operations after this thread's last one, when these lines have left the
+ * CPU's caches; called before the real allocation or the liveset's lookup,
+ * whose work then hides their misses. Only loads and prefetches: a slot and
+ * its ring are never unmapped, so even t->thr left from an exited owner is
+ * safe to read. */
+static inline void nmt__event_prefetch(const struct nmt_tls *t, int stack)
+{
+    __builtin_prefetch(&nmt__seq, 1);
+    const struct nmt_thread *thr = t->thr;
+    if (thr == NULL)
+        return;
+    const struct nmt_ring *r = thr->ring;
+    __builtin_prefetch(&r->tail, 1);
+    const unsigned char *at =
+        r->data + ((uint32_t)atomic_load_explicit(&r->tail, memory_order_relaxed) & r->mask);
+    __builtin_prefetch(at, 1);
+    if (stack) {
+        __builtin_prefetch(at + 64, 1);
+        __builtin_prefetch(at + 128, 1);
+        __builtin_prefetch(&thr->unwind_memo, 1);
+        __builtin_prefetch((const char *)&thr->unwind_memo + 64, 1);
+        __builtin_prefetch((const char *)&thr->unwind_memo + 128, 1);
+    }
+}
 NMT_HIDDEN struct nmt_thread *nmt__thread_claim(void);
 NMT_HIDDEN void nmt__thread_init_key(void);
 NMT_HIDDEN void nmt__thread_arm_main(void); /* on the main thread: report its pthread_exit */

@@ -10,8 +10,20 @@
  * CAS and clears its filter slot at once; a filter false positive costs one
  * cache-line scan and no event.
  *
- * Layout: buckets of 8 pointer slots, one cache line each; a pointer lives in
- * its hash bucket or the next one. 0 is an empty slot. Insertion happens
+ * Layout: buckets of 8 pointer slots, one cache line each. A pointer lives in
+ * its page's bucket when there is room, otherwise in its hash bucket or the
+ * next one. The page buckets are the table's first half: consecutive pages
+ * of a 16 MiB region have consecutive buckets (each region starts at a
+ * scrambled bucket, so that glibc's 64 MiB-aligned arenas do not share
+ * theirs), and a thread's samples then come back to the few hundred lines
+ * over its heap, which stay in the CPU's second-level cache between samples,
+ * instead of one random line of the 512 KiB table each (perf: the random
+ * line's miss was half the sampled path's own time at the default rate).
+ * The hash buckets are the other half, for pages with more than 8 live
+ * samples (at low rates a page of small blocks has more); kept apart, a
+ * crowded heap's full page buckets never stand in their way. 0 is an empty
+ * slot.
+ * Insertion happens
  * before the pointer is returned to the application, removal by the one
  * thread that frees it (the CAS makes a double free harmless to us), so no
  * other synchronisation is needed. Used when NMTRACE_RATE > 1; at rate 1
@@ -35,26 +47,42 @@ struct nmt_liveset {
     } bucket[NMT_LIVESET_BUCKETS];
 };
 
-static inline uint32_t nmt_liveset_bucket(uintptr_t p)
+#define NMT_LIVESET_CANDIDATES 3 /* p's page bucket, its hash bucket and the next one */
+#define NMT_LIVESET_HALF       (NMT_LIVESET_BUCKETS / 2)
+
+/* p's page bucket, in the first half: its page's number within its 16 MiB
+ * region, plus the region's scrambled start. */
+static inline uint32_t nmt_liveset_page_bucket(uintptr_t p)
 {
-    uint64_t h = (uint64_t)(p >> 4) * 0x9e3779b97f4a7c15ull;
-    return (uint32_t)(h >> (64 - NMT_LIVESET_BUCKET_BITS));
+    uint32_t start = (uint32_t)(((uint64_t)(p >> 24) * 0x9e3779b97f4a7c15ull) >> 32);
+    return ((uint32_t)(p >> 12) + start) & (NMT_LIVESET_HALF - 1);
 }
 
-/* Starts loading p's bucket for a write: the sampled path asks before it
- * unwinds, so the random line of the table arrives meanwhile. */
+/* The k-th bucket p may be in, k < NMT_LIVESET_CANDIDATES, in the order
+ * insertion tries them: its page bucket, then two neighbouring buckets of
+ * the second half at p's hash, for what the page bucket has no room for. */
+static inline uint32_t nmt_liveset_candidate(uintptr_t p, int k)
+{
+    if (k == 0)
+        return nmt_liveset_page_bucket(p);
+    uint32_t h = (uint32_t)(((uint64_t)(p >> 4) * 0x9e3779b97f4a7c15ull) >> 32);
+    return NMT_LIVESET_HALF + ((h + (uint32_t)(k - 1)) & (NMT_LIVESET_HALF - 1));
+}
+
+/* Starts loading p's page bucket for a write: the sampled path asks before
+ * it unwinds, so the line arrives meanwhile if it is not in cache. */
 static inline void nmt_liveset_prefetch(const struct nmt_liveset *s, const void *ptr)
 {
-    __builtin_prefetch(&s->bucket[nmt_liveset_bucket((uintptr_t)ptr)], 1);
+    __builtin_prefetch(&s->bucket[nmt_liveset_page_bucket((uintptr_t)ptr)], 1);
 }
 
-/* Adds p. Returns 0, or -1 when both candidate buckets are full (the caller
- * then does not sample this allocation and counts it). */
+/* Adds p. Returns 0, or -1 when all its candidate buckets are full (the
+ * caller then does not sample this allocation and counts it). */
 static inline int nmt_liveset_insert(struct nmt_liveset *s, const void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
-    uint32_t b = nmt_liveset_bucket(p);
-    for (int k = 0; k < 2; k++, b = (b + 1) & (NMT_LIVESET_BUCKETS - 1)) {
+    for (int k = 0; k < NMT_LIVESET_CANDIDATES; k++) {
+        uint32_t b = nmt_liveset_candidate(p, k);
         for (int i = 0; i < NMT_LIVESET_WAYS; i++) {
             uintptr_t expected = 0;
             if (atomic_load_explicit(&s->bucket[b].slot[i], memory_order_relaxed) == 0 &&
@@ -70,8 +98,8 @@ static inline int nmt_liveset_insert(struct nmt_liveset *s, const void *ptr)
 static inline int nmt_liveset_remove(struct nmt_liveset *s, const void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
-    uint32_t b = nmt_liveset_bucket(p);
-    for (int k = 0; k < 2; k++, b = (b + 1) & (NMT_LIVESET_BUCKETS - 1)) {
+    for (int k = 0; k < NMT_LIVESET_CANDIDATES; k++) {
+        uint32_t b = nmt_liveset_candidate(p, k);
         for (int i = 0; i < NMT_LIVESET_WAYS; i++) {
             uintptr_t expected = p;
             if (atomic_load_explicit(&s->bucket[b].slot[i], memory_order_acquire) == p &&

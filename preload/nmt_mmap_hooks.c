@@ -22,11 +22,6 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-static uint64_t next_seq(void)
-{
-    return atomic_fetch_add_explicit(&nmt__seq, 1, memory_order_relaxed);
-}
-
 static void *real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
     if (NMT_UNLIKELY(nmt__real.mmap == NULL)) {
@@ -44,7 +39,8 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
     int fixed = (flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE);
     uint64_t pf = (uint64_t)(uint32_t)prot | ((uint64_t)(uint32_t)flags << 32);
     if (fixed) {
-        nmt__record_mmap(NMT_EV_MMAP, (uintptr_t)addr, len, pf, fd >= 0, (void *)mmap, next_seq());
+        nmt__record_mmap(NMT_EV_MMAP, (uintptr_t)addr, len, pf, fd >= 0, (void *)mmap,
+                         nmt__seq_take());
         void *r = real_mmap(addr, len, prot, flags, fd, off);
         if (r == MAP_FAILED)
             atomic_fetch_add_explicit(&nmt__ctr.mmap_failed_after_record, 1, memory_order_relaxed);
@@ -53,7 +49,8 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
     void *r = real_mmap(addr, len, prot, flags, fd, off);
     if (r != MAP_FAILED) {
         int saved = errno;
-        nmt__record_mmap(NMT_EV_MMAP, (uintptr_t)r, len, pf, fd >= 0, (void *)mmap, next_seq());
+        nmt__record_mmap(NMT_EV_MMAP, (uintptr_t)r, len, pf, fd >= 0, (void *)mmap,
+                         nmt__seq_take());
         errno = saved;
     }
     return r;
@@ -72,7 +69,7 @@ EXPORT int munmap(void *addr, size_t len)
     if (!nmt__recording(&nmt__tls))
         return nmt__real.munmap(addr, len);
     int saved = errno;
-    nmt__record_mmap(NMT_EV_MUNMAP, (uintptr_t)addr, len, 0, 0, (void *)munmap, next_seq());
+    nmt__record_mmap(NMT_EV_MUNMAP, (uintptr_t)addr, len, 0, 0, (void *)munmap, nmt__seq_take());
     errno = saved;
     int r = nmt__real.munmap(addr, len);
     if (r != 0)
@@ -91,7 +88,7 @@ EXPORT int mprotect(void *addr, size_t len, int prot)
         return nmt__real.mprotect(addr, len, prot);
     int saved = errno;
     nmt__record_mmap(NMT_EV_MPROTECT, (uintptr_t)addr, len, (uint32_t)prot, 0, (void *)mprotect,
-                     next_seq());
+                     nmt__seq_take());
     errno = saved;
     int r = nmt__real.mprotect(addr, len, prot);
     if (r != 0)
@@ -117,7 +114,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
         return nmt__real.mremap(old, old_len, new_len, flags, want);
     /* The sequence is taken before the call: the old range may be reused by
      * another thread as soon as the kernel has moved it. */
-    uint64_t seq = next_seq();
+    uint64_t seq = nmt__seq_take();
     void *r = nmt__real.mremap(old, old_len, new_len, flags, want);
     if (r != MAP_FAILED) {
         int saved = errno;

@@ -11,7 +11,7 @@
 
 NMT_HIDDEN _Atomic int nmt__state;
 NMT_HIDDEN _Atomic int nmt__disabled;
-NMT_HIDDEN _Atomic uint64_t nmt__seq = 1;
+NMT_HIDDEN struct nmt_seq nmt__seq = {1};
 NMT_HIDDEN struct nmt_addrfilter nmt__filter;
 NMT_HIDDEN struct nmt_liveset nmt__liveset;
 NMT_HIDDEN int nmt__exact;

@@ -32,7 +32,20 @@ enum nmt_state {
 };
 NMT_HIDDEN extern _Atomic int nmt__state;
 NMT_HIDDEN extern _Atomic int nmt__disabled; /* never record in this process */
-NMT_HIDDEN extern _Atomic uint64_t nmt__seq; /* orders events across threads */
+/* The event sequence, which orders events across threads. Every sampled
+ * allocation and every recorded free writes it, from any thread: it has a
+ * cache line of its own, so that those writes do not take away the lines of
+ * read-mostly state the sampled path reads (the configuration, the unwind
+ * rules' generation) from the other threads' caches. */
+struct nmt_seq {
+    _Alignas(64) _Atomic uint64_t next;
+};
+NMT_HIDDEN extern struct nmt_seq nmt__seq;
+/* The next number of the sequence. */
+static inline uint64_t nmt__seq_take(void)
+{
+    return atomic_fetch_add_explicit(&nmt__seq.next, 1, memory_order_relaxed);
+}
 NMT_HIDDEN extern struct nmt_addrfilter nmt__filter;
 /* Exact mode (NMTRACE_RATE > 1): sampled pointers are also in nmt__liveset,
  * and the freeing thread removes them and clears their filter slot itself.

@@ -49,6 +49,9 @@ endif()
 nmt_unit_test(test_addrfilter
   SOURCES ${NMT_REC_DIR}/test_addrfilter.c
   LIBS m Threads::Threads LABELS recorder)
+nmt_unit_test(test_liveset
+  SOURCES ${NMT_REC_DIR}/test_liveset.c
+  LIBS Threads::Threads LABELS recorder)
 nmt_unit_test(test_stacktab
   SOURCES ${NMT_REC_DIR}/test_stacktab.c ${NMT_PRELOAD_DIR}/nmt_stacktab.c
   LABELS recorder)

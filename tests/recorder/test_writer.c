@@ -54,7 +54,7 @@ NOINLINE void site_c(uintptr_t p, size_t size)
 /* As the free hook does: the sequence number is taken before the free. */
 static void free_sample(uintptr_t p)
 {
-    nmt__record_free((void *)p, atomic_fetch_add(&nmt__seq, 1));
+    nmt__record_free((void *)p, nmt__seq_take());
 }
 
 static void start(void)
@@ -137,13 +137,13 @@ Test(writer, mmap_events_are_applied_one_round_later)
 {
     start();
     nmt__record_mmap(NMT_EV_MMAP, 0x40000000, 1 << 20, 3 | (uint64_t)0x22 << 32, 0,
-                     (void *)fake_malloc, atomic_fetch_add(&nmt__seq, 1));
+                     (void *)fake_malloc, nmt__seq_take());
     nmt__writer_round(&nmt__w, 0);
     cr_assert_eq(nmt_mm_reserved(&nmt__w.mm), 0, "held back for a round");
     nmt__writer_round(&nmt__w, 0);
     cr_assert_eq(nmt_mm_reserved(&nmt__w.mm), 1 << 20);
     nmt__record_mmap(NMT_EV_MUNMAP, 0x40000000, 1 << 20, 0, 0, (void *)fake_malloc,
-                     atomic_fetch_add(&nmt__seq, 1));
+                     nmt__seq_take());
     nmt__writer_round(&nmt__w, 0);
     cr_assert_eq(nmt_mm_reserved(&nmt__w.mm), 1 << 20);
     nmt__writer_round(&nmt__w, 1);
@@ -345,7 +345,7 @@ static void put_alloc(struct nmt_ring *r, uintptr_t p, size_t size, const uint64
     ev->type = NMT_EV_ALLOC;
     ev->nframes = (uint16_t)n;
     ev->flags = n ? 0 : NMT_EVF_SAME;
-    ev->seq = atomic_fetch_add(&nmt__seq, 1);
+    ev->seq = nmt__seq_take();
     ev->arg[0] = p;
     ev->arg[1] = size;
     if (n > 0)
@@ -429,7 +429,7 @@ Test(writer, interleaved_rings_keep_their_own_last_stack)
     struct nmt_ev *ev = nmt_ring_reserve(b, sizeof(struct nmt_ev));
     *ev = (struct nmt_ev){.type = NMT_EV_MMAP,
                           .flags = NMT_EVF_SAME,
-                          .seq = atomic_fetch_add(&nmt__seq, 1),
+                          .seq = nmt__seq_take(),
                           .arg = {0x40000000, 1 << 20, 3 | (uint64_t)0x22 << 32, 0}};
     nmt_ring_commit(b);
     put_alloc(a, 0x100400, 10, NULL, 0);

@@ -622,9 +622,9 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
         t->guard--;
         return ptr;
     }
-    /* The live set's and the filter's lines are random in their tables: they
-     * load while the stack is taken, and are written after it. Neither is
-     * kept at rate 1, where every free is recorded. */
+    /* The live set's and the filter's lines of ptr have left the caches since
+     * the last sample: they load while the stack is taken, and are written
+     * after it. Neither is kept at rate 1, where every free is recorded. */
     if (nmt__exact) {
         nmt_liveset_prefetch(&nmt__liveset, ptr);
         nmt_addrfilter_prefetch(&nmt__filter, ptr);

@@ -390,6 +390,12 @@ static int start_recording(const struct att_opts *o, nmt_attach_bridge_fn bridge
     apply_opts(o);
     int err = new_session();
     const char *note = NULL;
+    /* The JVM bridge's records queued since the last detach belong to no
+     * profile: a start that waited for the JVM and completed between
+     * sessions replayed the JVM's code then, and the bridge replays it
+     * again now for this profile. */
+    if (nmt_jvm_flush != NULL)
+        nmt_jvm_flush(discard, NULL);
     if (err == 0 && bridge)
         note = bridge(ctx, 1);
     if (err != 0 || create_profile() != 0) {

@@ -66,6 +66,11 @@ early      the attach comes while the JVM is still starting, in the JVMTI start
            client from reading "still starting" in the perf data (by chance,
            an attach right after the JVM installs its SIGQUIT handler finds
            no perf data yet, and gets into the same window).
+early_again  the same early attach, detached before the JVM is live; the
+           bridge's start completes between sessions (and replays the JVM's
+           code then). The next session's profile describes the JVM's code
+           once, as the session after it does (JCODE records of kind 3), and
+           its JNI leak has Java frames.
 starting   a process that looks like a HotSpot JVM in its start-up without
            perf data (fake_starting_jvm.py: libjvm.so mapped, SIGQUIT caught,
            a thread named "VM Thread" but no "Service Thread" yet) is refused
@@ -468,6 +473,42 @@ def case_early(c):
                "nmtrace attach did not say that Java frames wait for the JVM: %r" % p.stderr)
 
 
+def case_early_again(c):
+    gate = os.path.join(c.build, "tests", "java", "libnmtt_early_gate.so")
+    nmtj.check(os.path.exists(gate), "%s missing: build the nmtt_early_gate target" % gate)
+    t = Target(c, blocks=20, direct=0, tick_ms=10, jvm=("-XX:-UsePerfData", "-agentpath:" + gate),
+               gated=True)
+
+    def session(name):
+        prof = attach(c, "--rate", 4096, "--output", name, t.pid).stdout.strip()
+        t.wait_ticks(len(t.ticks()) + 20)
+        d = c.run([c.launcher, "detach", str(t.pid)], timeout=WAIT_S)
+        nmtj.check(d.returncode == 0 and d.stdout.strip() == prof,
+                   "detach failed or named another profile: %r %r" % (d.stdout, d.stderr))
+        return prof
+
+    try:
+        # A session that ends while the bridge's start still waits for the
+        # JVM to be live; the start completes between sessions.
+        attach(c, "--rate", 4096, "--output", "waited.nmt", t.pid)
+        d = c.run([c.launcher, "detach", str(t.pid)], timeout=WAIT_S)
+        nmtj.check(d.returncode == 0, "detach of the waiting session failed: %r" % d.stderr)
+        t.release()
+        t.wait_ticks(50)
+        again, later = session("again.nmt"), session("later.nmt")
+        finished_ok(c, t, "early_again")
+    finally:
+        t.kill()
+    kinds = {name: nmtj.nmtprof.Profile(prof).jcode_kinds for name, prof in (("again", again), ("later", later))}
+    print("JCODE records by kind: %s" % kinds)
+    # Every session replays the JVM's generated code once: the session after
+    # the wait describes it no more often than the one after it.
+    nmtj.check(kinds["again"].get(3, 0) > 0, "the session after the wait has no JVM code records")
+    nmtj.check(kinds["again"].get(3, 0) <= kinds["later"].get(3, 0) * 1.1,
+               "the session after a wait that ended between sessions describes the JVM's code twice: %s" % kinds)
+    java_named(c, again, r"^nmex_session_open$", r"^NativeLib\.leak")
+
+
 def case_starting(c):
     fake = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                           "fake_starting_jvm.py"), c.tmp],
@@ -605,7 +646,8 @@ def case_depth(c):
 
 CASES = {"leak": case_leak, "cycles": case_cycles, "rate1": case_rate1, "jemalloc": case_jemalloc, "preloaded": case_preloaded,
          "disabled": case_disabled, "late": case_late, "errors": case_errors, "jcmd": case_jcmd,
-         "early": case_early, "starting": case_starting, "depth": case_depth}
+         "early": case_early, "early_again": case_early_again, "starting": case_starting,
+         "depth": case_depth}
 
 
 def body(c):

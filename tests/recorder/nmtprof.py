@@ -14,7 +14,7 @@ import zlib
 
 MAGIC = b"\x89NMT\r\n\x1a\n"
 HEADER, INFO, STACK, MAPS, SNAP_BEGIN, COUNTERS, SITES, SNAP_END, SMAPS = range(1, 10)
-JACCOUNTS = 12
+JCODE, JACCOUNTS = 11, 12
 
 
 class ProfileError(Exception):
@@ -65,6 +65,7 @@ class Profile:
         self.truncated = False
         self.other_records = {}
         self.types = {}  # record type -> number of valid records
+        self.jcode_kinds = {}  # JCODE kind (1 loaded, 2 unloaded, 3 JVM code) -> records
         data = open(path, "rb").read()
         if data[:8] != MAGIC:
             raise ProfileError("not an nmtrace profile (bad magic)")
@@ -143,6 +144,9 @@ class Profile:
                                       flags=f[9]))
             if r.o != len(p):
                 raise ProfileError("SMAPS length does not match its count")
+        elif t == JCODE:
+            kind = r.u32()
+            self.jcode_kinds[kind] = self.jcode_kinds.get(kind, 0) + 1
         elif t == JACCOUNTS and cur is not None:
             cur.accounts = read_accounts(r)
         elif t == SNAP_END:

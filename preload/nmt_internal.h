@@ -168,7 +168,7 @@ NMT_HIDDEN extern struct nmt_thread *_Atomic nmt__threads;
  * and with stack != 0 the head of the unwinder's memo and the rest of a
  * record with a short stack. At the default rate an event comes thousands of
  * operations after this thread's last one, when these lines have left the
- * CPU's caches; called before the real allocation or the liveset's lookup,
+ * CPU's caches; called before the real allocation or the live set's lookup,
  * whose work then hides their misses. Only loads and prefetches: a slot and
  * its ring are never unmapped, so even t->thr left from an exited owner is
  * safe to read. */

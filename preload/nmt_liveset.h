@@ -15,21 +15,18 @@
  * next one. The page buckets are the table's first half: consecutive pages
  * of a 16 MiB region have consecutive buckets (each region starts at a
  * scrambled bucket, so that glibc's 64 MiB-aligned arenas do not share
- * theirs), and a thread's samples then come back to the few hundred lines
- * over its heap, which stay in the CPU's second-level cache between samples,
- * instead of one random line of the 512 KiB table each (perf: the random
- * line's miss was half the sampled path's own time at the default rate).
- * The hash buckets are the other half, for pages with more than 8 live
- * samples (at low rates a page of small blocks has more); kept apart, a
- * crowded heap's full page buckets never stand in their way. 0 is an empty
- * slot.
- * Insertion happens
- * before the pointer is returned to the application, removal by the one
- * thread that frees it (the CAS makes a double free harmless to us), so no
- * other synchronisation is needed. Used when NMTRACE_RATE > 1; at rate 1
- * every allocation is sampled and the set could never hold them all, so
- * every free is recorded and the writer matches them (nmt_state.h,
- * nmt__every).
+ * theirs). A thread's samples then touch the few hundred lines, on a few
+ * pages, over its heap instead of a random line of the whole 512 KiB table
+ * (perf: the random line's miss was half the sampled path's own time at the
+ * default rate). The hash buckets are the other half, for pages with more
+ * than 8 live samples (at low rates a page of small blocks has more); kept
+ * apart, a crowded heap's full page buckets never stand in their way. 0 is
+ * an empty slot. Insertion happens before the pointer is returned to the
+ * application, removal by the one thread that frees it (the CAS makes a
+ * double free harmless to us), so no other synchronisation is needed. Used
+ * when NMTRACE_RATE > 1; at rate 1 every allocation is sampled and the set
+ * could never hold them all, so every free is recorded and the writer
+ * matches them (nmt_state.h, nmt__every).
  */
 #ifndef NMT_LIVESET_H
 #define NMT_LIVESET_H

@@ -5,6 +5,7 @@ time, interleaving configurations over rounds, and the statistics (medians of
 per-round ratios, so that a slow moment of the shared machine hits both sides
 of a pair alike).
 """
+import math
 import os
 import resource
 import shutil
@@ -80,6 +81,36 @@ def rotated(items, r):
 
 def median(xs):
     return statistics.median(xs) if xs else float("nan")
+
+
+def median_ci(xs, level=0.95):
+    """A distribution-free confidence interval of the median of xs: the
+    order statistics x[j] and x[n-1-j] for the largest j at which the
+    median lies between them with probability >= level (the count of values
+    below the median is binomial(n, 1/2)). (nan, nan) when n < 6, where
+    even the whole range covers less than 95 %."""
+    s, n = sorted(xs), len(xs)
+    j, below = -1, 0.0  # below: P(Binomial(n, 1/2) <= j + 1)
+    while True:
+        below += math.comb(n, j + 1) / 2.0 ** n
+        if 1 - 2 * below < level:
+            break
+        j += 1
+    return (s[j], s[n - 1 - j]) if j >= 0 else (float("nan"), float("nan"))
+
+
+def verdict(ratio, ci, target, at_most=True):
+    """MET or MISSED when the median's 95 % interval lies on one side of the
+    target; otherwise the median is within this machine's noise of it, and
+    saying which side would be a coin toss."""
+    lo, hi = ci
+    met = ratio <= target if at_most else ratio >= target
+    ci_txt = "" if lo != lo else " (95%% interval of the median %.3f-%.3f)" % (lo, hi)
+    if lo == lo and lo <= target <= hi:
+        return "within noise of the target, median %s%s" % ("under" if met else "over", ci_txt)
+    if met:
+        return "MET" + ci_txt
+    return "MISSED by %.1f%%%s" % (abs(ratio / target - 1) * 100, ci_txt)
 
 
 def paired_ratio(rows, num, den, key):

@@ -182,10 +182,9 @@ def summarise(runner, mix, rows, cfgs, allocs):
     verdicts = []
     if "nmt" in cfgs:
         for clock, k in CLOCKS[:2]:
-            r, _ = bl.paired_ratio(rows, "nmt", "plain", k)
+            r, rs = bl.paired_ratio(rows, "nmt", "plain", k)
             verdicts.append("default rate vs plain (%s): %.3fx, target <= %.2fx: %s" % (
-                clock, r, target, "MET" if r <= target else
-                "MISSED by %.1f%%" % ((r / target - 1) * 100)))
+                clock, r, target, bl.verdict(r, bl.median_ci(rs), target)))
     if "nmt" in cfgs and "floor" in cfgs:
         for clock, k in CLOCKS[:2]:
             r, _ = bl.paired_ratio(rows, "nmt", "floor", k)
@@ -203,9 +202,9 @@ def summarise(runner, mix, rows, cfgs, allocs):
     for rc in ("nmt-rate1", "nmt-rate1-16M"):
         if rc in cfgs and "heaptrack" in cfgs:
             for clock, k in CLOCKS[:2]:
-                r, _ = bl.paired_ratio(rows, "heaptrack", rc, k)
+                r, rs = bl.paired_ratio(rows, "heaptrack", rc, k)
                 verdicts.append("%s vs heaptrack (%s): %.2fx faster, target >= 3x: %s" % (
-                    rc, clock, r, "MET" if r >= 3 else "MISSED"))
+                    rc, clock, r, bl.verdict(r, bl.median_ci(rs), 3.0, at_most=False)))
     for rc in ("nmt-rate1", "nmt-rate1-16M"):
         if rc not in cfgs:
             continue

@@ -79,6 +79,15 @@ struct att_opts {
     int rate_set, interval_set, depth_set, detach;
 };
 
+/* v, checked as the variable var would be (common/nmc_vars.c): a session's
+ * rate, interval and depth take what NMTRACE_RATE, NMTRACE_INTERVAL and
+ * NMTRACE_DEPTH take, as nmtrace attach checks them before it asks. */
+static int var_value(const char *var, const char *v, uint64_t *out)
+{
+    char why[200];
+    return v != NULL ? nmc_var_parse(nmc_var_find(var), v, out, why, sizeof(why)) : -1;
+}
+
 static int parse_one(struct att_opts *o, const char *k, const char *v)
 {
     uint64_t n;
@@ -90,13 +99,12 @@ static int parse_one(struct att_opts *o, const char *k, const char *v)
         strcpy(o->status, v);
     else if (strcmp(k, "via") == 0 && v && strlen(v) < sizeof(nmt__attach_info.via))
         strcpy(nmt__attach_info.via, v);
-    else if (strcmp(k, "rate") == 0 && v && nmc_parse_size(v, &o->rate) == 0 && o->rate > 0)
-        o->rate_set = 1;
-    else if (strcmp(k, "interval") == 0 && v && nmc_parse_uint(v, &n) == 0 && n <= UINT32_MAX)
+    else if (strcmp(k, "rate") == 0 && var_value("NMTRACE_RATE", v, &n) == 0)
+        o->rate = n, o->rate_set = 1;
+    else if (strcmp(k, "interval") == 0 && var_value("NMTRACE_INTERVAL", v, &n) == 0)
         o->interval = (uint32_t)n, o->interval_set = 1;
-    else if (strcmp(k, "depth") == 0 && v && nmc_parse_uint(v, &n) == 0 && n >= 1 &&
-             n <= NMC_DEPTH_MAX)
-        o->depth = (uint32_t)n, o->depth_set = 1; /* NMTRACE_DEPTH's range */
+    else if (strcmp(k, "depth") == 0 && var_value("NMTRACE_DEPTH", v, &n) == 0)
+        o->depth = (uint32_t)n, o->depth_set = 1;
     else
         return -1;
     return 0;

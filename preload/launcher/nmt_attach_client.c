@@ -500,35 +500,43 @@ static int parse_pid(const char *s, int *pid)
     return 0;
 }
 
+/* --rate, --interval and --depth take what the variable they set for the
+ * session takes (common/nmc_vars.c), checked as the agent checks them: a
+ * usage error here, and no signal sent. v: the value in the variable's unit. */
+static int session_value(const char *opt, const char *var, const char *arg, uint64_t *v)
+{
+    char why[200];
+    if (nmc_var_parse(nmc_var_find(var), arg, v, why, sizeof(why)) == 0)
+        return 0;
+    fprintf(stderr, "nmtrace: %s wants what %s takes: %s (see nmtrace attach --help)\n", opt, var,
+            why);
+    return 2;
+}
+
 /* One valued option of attach into a; 0, or the exit status of a usage error. */
 static int attach_value(int c, const char *arg, struct attach_args *a)
 {
     uint64_t v;
+    int r = 0;
     if (c == 'o') {
         if (*arg == '\0' || strchr(arg, ',') || strlen(arg) > 511)
             return usage_error("--output wants a path of 1 to 511 bytes without ',', not", arg);
         snprintf(a->output, sizeof(a->output), "%s", arg);
     } else if (c == 'r') {
-        if (nmc_parse_size(arg, &v) != 0 || v == 0 || v > (1ull << 40))
-            return usage_error("--rate wants a size from 1 to 1t (512k, 4096...), not", arg);
-        a->rate = v;
+        if ((r = session_value("--rate", "NMTRACE_RATE", arg, &v)) == 0)
+            a->rate = v;
     } else if (c == 'D') {
-        /* Checked here, as the agent does: a usage error, and no signal sent. */
-        if (nmc_parse_uint(arg, &v) != 0 || v == 0 || v > NMC_DEPTH_MAX)
-            return usage_error(
-                "--depth wants a number of frames from 1 to " STR(NMC_DEPTH_MAX) ", not", arg);
-        a->depth = (uint32_t)v;
+        if ((r = session_value("--depth", "NMTRACE_DEPTH", arg, &v)) == 0)
+            a->depth = (uint32_t)v;
+    } else if (c == 'i') {
+        if ((r = session_value("--interval", "NMTRACE_INTERVAL", arg, &v)) == 0)
+            a->interval = (long)v;
     } else if (nmc_parse_duration(arg, &v) != 0 || v > 86400000ull * 365) {
-        return usage_error(
-            "--duration and --interval want a duration up to 365d (10, 30s, 2m), not", arg);
-    } else if (c == 'd') {
-        a->duration_ms = (long long)v;
-    } else if (v % 1000 != 0) {
-        return usage_error("--interval wants whole seconds, not", arg);
+        return usage_error("--duration wants a duration up to 365d (10, 30s, 2m), not", arg);
     } else {
-        a->interval = (long)(v / 1000);
+        a->duration_ms = (long long)v;
     }
-    return 0;
+    return r;
 }
 
 /* Options into a; 0, or the exit status of a usage error (help: -1). */

@@ -37,8 +37,8 @@ late       the JNI library is loaded only after the attach: the hooked dlopen
            allowance for blocks missed while the writer had not looked yet;
            the program stops leaking before the detach (a line "pause").
 errors     without a JVM: a process that is not a JVM, a pid that is gone, and
-           bad options (--rate 0, --depth 0 and 999, ...) each get one line and
-           a non-zero status (1, 1, 2).
+           bad options (--rate 0 and 2t, --depth 0 and 999, --interval 1.5s,
+           ...) each get one line and a non-zero status (1, 1, 2).
 depth      `attach --depth 4`, then an attach without --depth, then (with
            jcmd) `depth:4`, into one JVM: each profile's header and
            config.DEPTH state its own depth (the attach without --depth gets
@@ -54,6 +54,8 @@ depth      `attach --depth 4`, then an attach without --depth, then (with
            buffer, sampled with p > 0.9999 at rate 4096.
 jcmd       `jcmd PID JVMTI.agent_load libnmtrace.so output:PATH` records like
            attach; a second load says "already attached"; `... detach` ends it.
+           rate:, interval: and depth: take what the NMTRACE_* variables take
+           (rate:2t is refused, rate:64k,interval:5m recorded as such).
 early      the attach comes while the JVM is still starting, in the JVMTI start
            phase, where JVMTI hands out no environment: the bridge's start
            waits for the live phase on its own thread instead of failing, the
@@ -419,7 +421,10 @@ def case_jcmd(c):
     t = Target(c, blocks=20, direct=0, tick_ms=10)
     try:
         t.wait_ticks(20)
-        nmtj.check(jcmd(c, t.pid, "output:" + prof) == 0, "the agent refused to start")
+        # rate, interval and depth take what NMTRACE_RATE, NMTRACE_INTERVAL and
+        # NMTRACE_DEPTH take: units, and their ranges.
+        nmtj.check(jcmd(c, t.pid, "rate:2t") != 0, "jcmd rate:2t (NMTRACE_RATE stops at 1t) was not refused")
+        nmtj.check(jcmd(c, t.pid, "output:" + prof + ",rate:64k,interval:5m") == 0, "the agent refused to start")
         t.wait_ticks(len(t.ticks()) + 100)
         nmtj.check(jcmd(c, t.pid) != 0, "a second load was not refused")
         nmtj.check(jcmd(c, t.pid, "detach") == 0, "detach was refused")
@@ -427,8 +432,13 @@ def case_jcmd(c):
         c.no_crash_files()
         nmtj.check(rc == 0 and out == "ready\ndone\n", "the JVM's output changed: %r" % out)
         nmtj.check(err.count("already attached") == 1, "the refusal was not said once: %r" % err)
+        nmtj.check(err.count("bad attach option 'rate:2t'") == 1, "rate:2t's refusal was not said once: %r" % err)
     finally:
         t.kill()
+    info = nmtj.nmtprof.Profile(prof).info
+    nmtj.check(info.get("config.RATE") == "65536" and info.get("config.INTERVAL") == "300",
+               "rate:64k,interval:5m recorded at config.RATE %s, config.INTERVAL %s" % (
+                   info.get("config.RATE"), info.get("config.INTERVAL")))
     java_named(c, prof, r"^nmex_session_open$", r"^NativeLib\.leak")
 
 
@@ -550,6 +560,8 @@ def case_errors(c):
     one_line_fail(attach(c, "--rate", "0", "1", expect_ok=False), 2, "--rate")
     one_line_fail(attach(c, "--depth", "0", "1", expect_ok=False), 2, "--depth wants")
     one_line_fail(attach(c, "--depth", "999", "1", expect_ok=False), 2, "--depth wants")
+    one_line_fail(attach(c, "--rate", "2t", "1", expect_ok=False), 2, "--rate wants what NMTRACE_RATE takes")
+    one_line_fail(attach(c, "--interval", "1.5s", "1", expect_ok=False), 2, "--interval wants")
     one_line_fail(attach(c, "--duration", "soon", "1", expect_ok=False), 2, "--duration")
     one_line_fail(attach(c, "12x", expect_ok=False), 2, "PID")
     d = c.run([c.launcher, "detach", "--rate", "1", "1"])

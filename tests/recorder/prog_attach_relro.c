@@ -20,7 +20,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-typedef int (*agent_fn)(void *vm, char *options, void *reserved);
+#include "agent_call.h"
 
 struct relro {
     const char *name;
@@ -65,14 +65,6 @@ static int writable(uintptr_t addr)
     return w;
 }
 
-static int attach(agent_fn agent, const char *options)
-{
-    static char buf[1024];
-    snprintf(buf, sizeof(buf), "%s", options);
-    static int not_a_vm;
-    return agent(&not_a_vm, buf, NULL);
-}
-
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -104,11 +96,11 @@ int main(int argc, char **argv)
             return 1;
         char opts[600];
         snprintf(opts, sizeof(opts), "output=%s.%d,rate=1", argv[3], as_relocating);
-        if (attach(agent, opts) != 0)
+        if (agent_call(agent, opts) != 0)
             return 1;
         free(alloc(100)); /* through the rewritten entry: recorded */
         int after_attach = writable(r.page);
-        if (attach(agent, "detach") != 0)
+        if (agent_call(agent, "detach") != 0)
             return 1;
         int after_detach = writable(r.page);
         int ok = after_attach == as_relocating && after_detach == as_relocating;

@@ -21,17 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_call.h"
+
 #define PER_LOAD 40
-
-typedef int (*agent_fn)(void *vm, char *options, void *reserved);
-
-static int attach(agent_fn agent, const char *options)
-{
-    static char buf[1024];
-    snprintf(buf, sizeof(buf), "%s", options);
-    static int not_a_vm;
-    return agent(&not_a_vm, buf, NULL);
-}
 
 /* Loads path, allocates PER_LOAD blocks through it, frees them, unloads
  * it. Returns the library's load address, or NULL. */
@@ -78,7 +70,7 @@ int main(int argc, char **argv)
         }
         char opts[900];
         snprintf(opts, sizeof(opts), "output=%s,rate=1", argv[4]);
-        if (attach(agent, opts) != 0) {
+        if (agent_call(agent, opts) != 0) {
             fprintf(stderr, "attach failed\n");
             return 1;
         }
@@ -92,7 +84,7 @@ int main(int argc, char **argv)
             return 1;
         reused += a == b;
     }
-    if (agent != NULL && attach(agent, "detach") != 0) {
+    if (agent != NULL && agent_call(agent, "detach") != 0) {
         fprintf(stderr, "detach failed\n");
         return 1;
     }

@@ -16,6 +16,7 @@ static const char *const unwind_words[] = {"libunwind", "fp", "auto", "check", N
 static const char *const java_words[] = {"auto", "off", "1", "0", NULL};
 static const char *const on_full_words[] = {"wait", "drop", NULL};
 static const char *const quiet_words[] = {"0", "1", NULL};
+static const char *const interval_words[] = {"auto", NULL};
 
 #define DAY_S (UINT64_C(86400))
 
@@ -25,7 +26,7 @@ const struct nmc_var nmc_vars[] = {
     {"NMTRACE_SEED", NMC_COUNT, 0, UINT64_MAX, 0, NULL},
     {"NMTRACE_UNWIND", NMC_KEYWORD, 0, 0, 0, unwind_words},
     {"NMTRACE_DEPTH", NMC_COUNT, 1, NMC_DEPTH_MAX, 0, NULL},
-    {"NMTRACE_INTERVAL", NMC_DURATION, 0, 365 * DAY_S, 1000, NULL},
+    {"NMTRACE_INTERVAL", NMC_DURATION, 0, 365 * DAY_S, 1000, interval_words},
     {"NMTRACE_GROWTH", NMC_SIZE, 0, UINT64_MAX >> 1, 0, NULL},
     {"NMTRACE_SIGNAL", NMC_SIGNAL, 0, 0, 0, NULL},
     {"NMTRACE_TRIGGER", NMC_TEXT, 1, 511, 0, NULL},
@@ -69,8 +70,12 @@ static void range(const struct nmc_var *v, char *out, size_t size)
 static int number(const struct nmc_var *v, const char *s, uint64_t *out, char *why, size_t size)
 {
     uint64_t x = 0;
-    int rc;
+    int rc, i;
     const char *what = "number", *eg = "";
+    if (v->words != NULL && nmc_parse_keyword(s, v->words, &i) == 0) {
+        *out = NMC_WORD(i);
+        return 0;
+    }
     if (v->kind == NMC_SIZE) {
         rc = nmc_parse_size(s, &x);
         what = "byte size";
@@ -88,7 +93,9 @@ static int number(const struct nmc_var *v, const char *s, uint64_t *out, char *w
     if (rc != 0 || x < v->min || x > v->max) {
         char r[80];
         range(v, r, sizeof(r));
-        snprintf(why, size, "'%s' is not a %s %s%s", s, what, r, eg);
+        size_t at = (size_t)snprintf(why, size, "'%s' is not a %s %s%s", s, what, r, eg);
+        for (i = 0; v->words != NULL && v->words[i] != NULL && at < size; i++)
+            at += (size_t)snprintf(why + at, size - at, " or %s", v->words[i]);
         return -EINVAL;
     }
     *out = x;

@@ -24,8 +24,14 @@ struct nmc_var {
     enum nmc_kind kind;
     uint64_t min, max; /* for NMC_DURATION in `unit`s; for NMC_TEXT the length */
     uint64_t unit;     /* NMC_DURATION: milliseconds per unit of the value */
+    /* NMC_KEYWORD: the words. NMC_COUNT, NMC_SIZE, NMC_DURATION: words also
+     * taken instead of a number, with the values NMC_WORD(0), NMC_WORD(1)...
+     * (NMTRACE_INTERVAL's auto); NULL: none. */
     const char *const *words;
 };
+
+/* The value of the i-th word of a numeric variable: above every range. */
+#define NMC_WORD(i) (UINT64_MAX - (uint64_t)(i))
 
 /* The recorder's deepest stack (NMTRACE_DEPTH's maximum). */
 #define NMC_DEPTH_MAX 256

@@ -76,7 +76,7 @@ struct att_opts {
     char output[512], status[512];
     uint64_t rate;
     uint32_t interval, depth;
-    int rate_set, interval_set, depth_set, detach;
+    int rate_set, interval_set, interval_auto, depth_set, detach;
 };
 
 /* v, checked as the variable var would be (common/nmc_vars.c): a session's
@@ -102,7 +102,8 @@ static int parse_one(struct att_opts *o, const char *k, const char *v)
     else if (strcmp(k, "rate") == 0 && var_value("NMTRACE_RATE", v, &n) == 0)
         o->rate = n, o->rate_set = 1;
     else if (strcmp(k, "interval") == 0 && var_value("NMTRACE_INTERVAL", v, &n) == 0)
-        o->interval = (uint32_t)n, o->interval_set = 1;
+        o->interval_auto = n == NMC_WORD(0), o->interval = o->interval_auto ? 0 : (uint32_t)n,
+        o->interval_set = 1;
     else if (strcmp(k, "depth") == 0 && var_value("NMTRACE_DEPTH", v, &n) == 0)
         o->depth = (uint32_t)n, o->depth_set = 1;
     else
@@ -289,7 +290,7 @@ static void apply_opts(const struct att_opts *o)
         nmt__cfg.rate = o->rate;
     if (o->interval_set) {
         nmt__cfg.interval = o->interval;
-        nmt__cfg.interval_auto = 0;
+        nmt__cfg.interval_auto = o->interval_auto;
     }
     /* Read by each sample (native frames, and the bridge's Java frames) and
      * written into this session's header and INFO: nothing samples until

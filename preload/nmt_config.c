@@ -79,11 +79,8 @@ static void string_var(const char *name, char *dst, size_t size)
  * with the run's age (nmt_cadence.h); a duration is a fixed gap, 0 none. */
 static void interval_var(void)
 {
-    const char *s = getenv("NMTRACE_INTERVAL");
     uint64_t v;
-    if (s != NULL && strcmp(s, "auto") == 0)
-        return;
-    if (var("NMTRACE_INTERVAL", &v, "auto")) {
+    if (var("NMTRACE_INTERVAL", &v, "auto") && v != NMC_WORD(0)) { /* word 0: auto */
         nmt__cfg.interval = (uint32_t)v; /* at most a year of seconds (nmc_vars.c) */
         nmt__cfg.interval_auto = 0;
     }

@@ -471,6 +471,7 @@ static int agent_command(const struct target *t, const char *lib, const char *op
 struct attach_args {
     long long duration_ms; /* -1 = until detach */
     long interval;         /* seconds, -1 = the default */
+    int interval_auto;     /* --interval auto: the recorder's own cadence */
     uint64_t rate;
     uint32_t depth; /* 0 = the process's own (NMTRACE_DEPTH, or 64) */
     char output[PATH_MAX];
@@ -529,8 +530,10 @@ static int attach_value(int c, const char *arg, struct attach_args *a)
         if ((r = session_value("--depth", "NMTRACE_DEPTH", arg, &v)) == 0)
             a->depth = (uint32_t)v;
     } else if (c == 'i') {
-        if ((r = session_value("--interval", "NMTRACE_INTERVAL", arg, &v)) == 0)
-            a->interval = (long)v;
+        if ((r = session_value("--interval", "NMTRACE_INTERVAL", arg, &v)) == 0) {
+            a->interval_auto = v == NMC_WORD(0);
+            a->interval = a->interval_auto ? -1 : (long)v;
+        }
     } else if (nmc_parse_duration(arg, &v) != 0 || v > 86400000ull * 365) {
         return usage_error("--duration wants a duration up to 365d (10, 30s, 2m), not", arg);
     } else {
@@ -634,13 +637,16 @@ static int run_attach(struct attach_args *a)
     if (absolute_output(a, out, sizeof(out)) != 0)
         return fail("the profile path is too long");
     /* A duration without an interval gets about ten snapshots, for --growth;
-     * without either, the recorder's own cadence (NMTRACE_INTERVAL=auto). */
-    long interval = a->interval >= 0     ? a->interval
-                    : a->duration_ms > 0 ? (long)((a->duration_ms + 9999) / 10000)
-                                         : -1;
+     * without either, or with --interval auto, the recorder's own cadence. */
+    long interval = a->interval >= 0 ? a->interval
+                    : a->duration_ms > 0 && !a->interval_auto
+                        ? (long)((a->duration_ms + 9999) / 10000)
+                        : -1;
     int n = snprintf(opts, sizeof(opts), "via=nmtrace,output=%s", out);
     if (interval >= 0)
         n += snprintf(opts + n, sizeof(opts) - (size_t)n, ",interval=%ld", interval);
+    else if (a->interval_auto)
+        n += snprintf(opts + n, sizeof(opts) - (size_t)n, ",interval=auto");
     if (a->rate)
         n +=
             snprintf(opts + n, sizeof(opts) - (size_t)n, ",rate=%llu", (unsigned long long)a->rate);

@@ -474,11 +474,7 @@ static int parse_options(int argc, char **argv, struct launch *l)
             pass_on("--rate", "NMTRACE_RATE", optarg);
             break;
         case 'i':
-            /* auto, the recorder's default cadence, is not a duration. */
-            if (strcmp(optarg, "auto") == 0)
-                set_env("NMTRACE_INTERVAL", optarg);
-            else
-                pass_on("--interval", "NMTRACE_INTERVAL", optarg);
+            pass_on("--interval", "NMTRACE_INTERVAL", optarg);
             break;
         case 'g':
             pass_on("--growth", "NMTRACE_GROWTH", optarg);

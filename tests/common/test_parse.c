@@ -267,6 +267,17 @@ Test(vars, limits_and_kinds)
     cr_assert(var_ok("NMTRACE_INTERVAL", "1500ms", &v) == 0); /* whole seconds */
     cr_assert(var_ok("NMTRACE_INTERVAL", "365d", &v));
     cr_assert_not(var_ok("NMTRACE_INTERVAL", "366d", &v));
+    /* A numeric variable's words: NMTRACE_INTERVAL's auto, in any case, as
+     * the value above every range; a refusal names them. */
+    cr_assert(var_ok("NMTRACE_INTERVAL", "auto", &v));
+    cr_assert_eq(v, NMC_WORD(0));
+    cr_assert(var_ok("NMTRACE_INTERVAL", "AUTO", &v));
+    cr_assert_eq(v, NMC_WORD(0));
+    cr_assert_not(var_ok("NMTRACE_INTERVAL", "autox", &v));
+    char why[200];
+    cr_assert_neq(nmc_var_parse(nmc_var_find("NMTRACE_INTERVAL"), "soon", &v, why, sizeof(why)), 0);
+    cr_assert(strstr(why, "or auto") != NULL, "%s", why);
+    cr_assert_not(var_ok("NMTRACE_RATE", "auto", &v)); /* only where the table lists it */
     cr_assert(var_ok("NMTRACE_DEPTH", "256", &v));
     cr_assert_not(var_ok("NMTRACE_DEPTH", "257", &v));
     cr_assert_not(var_ok("NMTRACE_DEPTH", "1k", &v));

@@ -55,7 +55,8 @@ depth      `attach --depth 4`, then an attach without --depth, then (with
 jcmd       `jcmd PID JVMTI.agent_load libnmtrace.so output:PATH` records like
            attach; a second load says "already attached"; `... detach` ends it.
            rate:, interval: and depth: take what the NMTRACE_* variables take
-           (rate:2t is refused, rate:64k,interval:5m recorded as such).
+           (rate:2t is refused, rate:64k,interval:5m recorded as such, and
+           interval:AUTO as the recorder's own cadence).
 early      the attach comes while the JVM is still starting, in the JVMTI start
            phase, where JVMTI hands out no environment: the bridge's start
            waits for the live phase on its own thread instead of failing, the
@@ -418,6 +419,7 @@ def case_jcmd(c):
     if not c.jcmd:
         nmtj.skip("no jcmd next to java")
     prof = os.path.join(c.tmp, "jcmd.nmt")
+    prof2 = os.path.join(c.tmp, "jcmd_auto.nmt")
     t = Target(c, blocks=20, direct=0, tick_ms=10)
     try:
         t.wait_ticks(20)
@@ -428,6 +430,10 @@ def case_jcmd(c):
         t.wait_ticks(len(t.ticks()) + 100)
         nmtj.check(jcmd(c, t.pid) != 0, "a second load was not refused")
         nmtj.check(jcmd(c, t.pid, "detach") == 0, "detach was refused")
+        # interval:auto (any case) is the recorder's own cadence, as NMTRACE_INTERVAL=auto.
+        nmtj.check(jcmd(c, t.pid, "output:" + prof2 + ",interval:AUTO") == 0, "interval:AUTO was refused")
+        t.wait_ticks(len(t.ticks()) + 20)
+        nmtj.check(jcmd(c, t.pid, "detach") == 0, "the second detach was refused")
         out, err, rc = t.quit()
         c.no_crash_files()
         nmtj.check(rc == 0 and out == "ready\ndone\n", "the JVM's output changed: %r" % out)
@@ -439,6 +445,8 @@ def case_jcmd(c):
     nmtj.check(info.get("config.RATE") == "65536" and info.get("config.INTERVAL") == "300",
                "rate:64k,interval:5m recorded at config.RATE %s, config.INTERVAL %s" % (
                    info.get("config.RATE"), info.get("config.INTERVAL")))
+    auto = nmtj.nmtprof.Profile(prof2).info.get("config.INTERVAL")
+    nmtj.check(auto == "auto", "interval:AUTO recorded as config.INTERVAL %s" % auto)
     java_named(c, prof, r"^nmex_session_open$", r"^NativeLib\.leak")
 
 

@@ -471,7 +471,8 @@ int nmt__attach_run(const char *options, nmt_attach_bridge_fn bridge, void *ctx)
     char bad[256];
     if (parse_opts(options, &o, bad, sizeof(bad)) != 0) {
         answer(&o,
-               "error bad attach option '%s' (output=PATH,rate=N,interval=N,depth=1..%d,detach; "
+               "error bad attach option '%s' "
+               "(output=PATH,rate=SIZE,interval=TIME|auto,depth=1..%d,detach; "
                "':' for '=' under jcmd)",
                bad, NMC_DEPTH_MAX);
         return ATT_BAD_OPTION;

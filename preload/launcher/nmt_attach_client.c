@@ -42,9 +42,6 @@
 #include "nmc_vars.h"
 #include "nmt_attach_client.h"
 
-#define STR_(x) #x
-#define STR(x)  STR_(x) /* a macro's value as a string literal */
-
 #define SOCKET_WAIT_MS 10000
 #define ARG_MAX_LEN    1024 /* HotSpot's limit for one argument */
 

@@ -477,7 +477,7 @@ struct attach_args {
 };
 
 static const char attach_usage[] =
-    "usage: nmtrace attach [--duration TIME] [--output PATH] [--rate BYTES] [--interval SEC]\n"
+    "usage: nmtrace attach [--duration TIME] [--output PATH] [--rate BYTES] [--interval SEC|auto]\n"
     "                      [--depth N] [--lib PATH] PID\n"
     "       nmtrace detach [--lib PATH] PID\n"
     "Starts (or stops) recording in a running HotSpot JVM without a restart.\n"

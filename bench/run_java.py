@@ -180,10 +180,14 @@ def run_rounds(configs, cmd, ctx, rounds, budget):
     return rows
 
 
+def paired_diffs(rows, num, den, key):
+    """num - den in each round where both ran."""
+    return [r[num][key] - r[den][key] for r in rows if r.get(num) and r.get(den)]
+
+
 def paired_diff(rows, num, den, key):
     """Median over rounds of num - den, pairing the runs of the same round."""
-    ds = [r[num][key] - r[den][key] for r in rows if r.get(num) and r.get(den)]
-    return bl.median(ds)
+    return bl.median(paired_diffs(rows, num, den, key))
 
 
 def print_counters(rows, c):
@@ -219,9 +223,14 @@ def report_sleep(rows, configs, ms):
     print()
     for c in configs[1:]:
         for what, k in (("start", "start_ms"), ("exit", "exit_ms")):
-            d = paired_diff(rows, c, "plain", k)
-            print("- %s, %s: %+.1f ms over plain; target <= 20 ms: %s" % (
-                c, what, d, "MET" if d <= 20 else "MISSED by %.1f ms" % (d - 20)))
+            ds = paired_diffs(rows, c, "plain", k)
+            d = bl.median(ds)
+            lo, hi = bl.median_ci(ds)
+            ci = "" if lo != lo else " (95%% interval of the median %+.1f..%+.1f ms)" % (lo, hi)
+            verdict = ("within noise of the target, median %s" % ("under" if d <= 20 else "over")
+                       if lo == lo and lo <= 20 <= hi else
+                       "MET" if d <= 20 else "MISSED by %.1f ms" % (d - 20))
+            print("- %s, %s: %+.1f ms over plain; target <= 20 ms: %s%s" % (c, what, d, verdict, ci))
         print_counters(rows, c)
 
 
@@ -241,13 +250,11 @@ def report_churn(rows, configs, a):
         print(line)
     print()
     for c in configs[1:]:
-        r, _ = bl.paired_ratio(rows, c, "plain", "loop_s")
-        rc, _ = bl.paired_ratio(rows, c, "plain", "loop_cpu_s")
         rp, _ = bl.paired_ratio(rows, c, "plain", "process_wall_s")
-        rpc, _ = bl.paired_ratio(rows, c, "plain", "cpu_s")
-        for what, v in (("loop wall", r), ("loop cpu", rc), ("process cpu", rpc)):
+        for what, k in (("loop wall", "loop_s"), ("loop cpu", "loop_cpu_s"), ("process cpu", "cpu_s")):
+            v, vs = bl.paired_ratio(rows, c, "plain", k)
             print("- %s vs plain (%s): %.3fx; target <= 1.03x: %s" % (
-                c, what, v, "MET" if v <= 1.03 else "MISSED by %.1f%%" % ((v / 1.03 - 1) * 100)))
+                c, what, v, bl.verdict(v, bl.median_ci(vs), 1.03)))
         print("  whole process wall (start-up and exit included): %.3fx" % rp)
         print_counters(rows, c)
     per = bridge_cost_per_stack(rows)

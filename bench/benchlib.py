@@ -99,18 +99,22 @@ def median_ci(xs, level=0.95):
     return (s[j], s[n - 1 - j]) if j >= 0 else (float("nan"), float("nan"))
 
 
-def verdict(ratio, ci, target, at_most=True):
+def verdict(value, ci, target, at_most=True, unit=None):
     """MET or MISSED when the median's 95 % interval lies on one side of the
     target; otherwise the median is within this machine's noise of it, and
-    saying which side would be a coin toss."""
+    saying which side would be a coin toss. value is a ratio, or with unit
+    (e.g. "ms") a difference in that unit."""
     lo, hi = ci
-    met = ratio <= target if at_most else ratio >= target
-    ci_txt = "" if lo != lo else " (95%% interval of the median %.3f-%.3f)" % (lo, hi)
+    met = value <= target if at_most else value >= target
+    span = "%.3f-%.3f" % (lo, hi) if unit is None else "%+.1f..%+.1f %s" % (lo, hi, unit)
+    ci_txt = "" if lo != lo else " (95%% interval of the median %s)" % span
     if lo == lo and lo <= target <= hi:
         return "within noise of the target, median %s%s" % ("under" if met else "over", ci_txt)
     if met:
         return "MET" + ci_txt
-    return "MISSED by %.1f%%%s" % (abs(ratio / target - 1) * 100, ci_txt)
+    if unit is not None:
+        return "MISSED by %.1f %s%s" % (abs(value - target), unit, ci_txt)
+    return "MISSED by %.1f%%%s" % (abs(value / target - 1) * 100, ci_txt)
 
 
 def paired_ratio(rows, num, den, key):

@@ -225,12 +225,8 @@ def report_sleep(rows, configs, ms):
         for what, k in (("start", "start_ms"), ("exit", "exit_ms")):
             ds = paired_diffs(rows, c, "plain", k)
             d = bl.median(ds)
-            lo, hi = bl.median_ci(ds)
-            ci = "" if lo != lo else " (95%% interval of the median %+.1f..%+.1f ms)" % (lo, hi)
-            verdict = ("within noise of the target, median %s" % ("under" if d <= 20 else "over")
-                       if lo == lo and lo <= 20 <= hi else
-                       "MET" if d <= 20 else "MISSED by %.1f ms" % (d - 20))
-            print("- %s, %s: %+.1f ms over plain; target <= 20 ms: %s%s" % (c, what, d, verdict, ci))
+            print("- %s, %s: %+.1f ms over plain; target <= 20 ms: %s" % (
+                c, what, d, bl.verdict(d, bl.median_ci(ds), 20, unit="ms")))
         print_counters(rows, c)
 
 

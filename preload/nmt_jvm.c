@@ -737,13 +737,15 @@ const char *nmt__jvm_attach_bridge(void *arg, int on)
     pthread_mutex_lock(&events_lock);
     events_paused = !on;
     int st = atomic_load(&nmt__jvm_state);
-    if (st == NMT_JVM_ATTACHED && names_ti && !on) {
-        code_events(names_ti, JVMTI_DISABLE);
-    } else if (st == NMT_JVM_ATTACHED && names_ti) {
-        nmt__jvm_methods_forget();
-        code_events(names_ti, JVMTI_ENABLE);
-        (*names_ti)->GenerateEvents(names_ti, JVMTI_EVENT_DYNAMIC_CODE_GENERATED);
-        (*names_ti)->GenerateEvents(names_ti, JVMTI_EVENT_COMPILED_METHOD_LOAD);
+    if (st == NMT_JVM_ATTACHED && names_ti) {
+        if (on) {
+            nmt__jvm_methods_forget();
+            code_events(names_ti, JVMTI_ENABLE);
+            (*names_ti)->GenerateEvents(names_ti, JVMTI_EVENT_DYNAMIC_CODE_GENERATED);
+            (*names_ti)->GenerateEvents(names_ti, JVMTI_EVENT_COMPILED_METHOD_LOAD);
+        } else {
+            code_events(names_ti, JVMTI_DISABLE);
+        }
     }
     pthread_mutex_unlock(&events_lock);
     if (on && st == NMT_JVM_WAITING) {

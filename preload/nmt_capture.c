@@ -35,16 +35,24 @@
 
 static _Atomic uint32_t nmt__thread_serial;
 
-NMT_HIDDEN int64_t nmt__next_gap(struct nmt_tls *t)
+NMT_HIDDEN int64_t nmt__gap_refill(struct nmt_tls *t)
 {
-    if (nmt__cfg.rate <= 1)
+    uint64_t rate = nmt__cfg.rate;
+    if (rate <= 1)
         return 0; /* rate 1: every allocation is sampled */
     if (!t->inited_rng) {
         t->rng_serial = atomic_fetch_add_explicit(&nmt__thread_serial, 1, memory_order_relaxed);
         nmt_sampler_seed(t->rng, nmt__cfg.seed, t->rng_serial);
         t->inited_rng = 1;
     }
-    return nmt_sampler_next_gap(t->rng, nmt__cfg.rate);
+    /* Returned first, then gaps[] from its end: the draws' own order. A
+     * signal handler's allocation in between may take the same slot again;
+     * each gap is still an exponential draw at the rate. */
+    int64_t first = nmt_sampler_next_gap(t->rng, rate);
+    for (int i = NMT_GAP_BATCH - 1; i >= 0; i--)
+        t->gaps[i] = nmt_sampler_next_gap(t->rng, rate);
+    t->ngaps = NMT_GAP_BATCH;
+    return first;
 }
 
 extern void *__libc_stack_end; /* the main thread's initial stack pointer (ld.so) */

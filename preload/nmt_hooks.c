@@ -49,6 +49,8 @@ static inline int sample_decision(struct nmt_tls *t, size_t size)
      * lost one (nmt_countdown_lost). */
     if (NMT_UNLIKELY(!t->inited || t->session != nmt__attach_session ||
                      nmt_countdown_lost(t->countdown))) {
+        if (t->session != nmt__attach_session)
+            t->ngaps = 0; /* drawn at that attach's rate */
         t->inited = 1;
         t->session = nmt__attach_session;
         t->countdown = (uint64_t)nmt__next_gap(t);

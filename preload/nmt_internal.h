@@ -234,7 +234,18 @@ NMT_HIDDEN void *nmt__sampled_alloc(void *ptr, size_t size, void *entry);
 NMT_HIDDEN void nmt__record_free(void *ptr, uint64_t seq);
 NMT_HIDDEN void nmt__record_mmap(int type, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
                                  void *entry, uint64_t seq);
-NMT_HIDDEN int64_t nmt__next_gap(struct nmt_tls *t);
+/* Draws NMT_GAP_BATCH + 1 gaps: returns the first, keeps the others in
+ * t->gaps (nmt_capture.c); 0 at rate 1. */
+NMT_HIDDEN int64_t nmt__gap_refill(struct nmt_tls *t);
+/* The next countdown at the configured rate: the draws come in the order the
+ * sampler makes them, a batch at a time. A caller whose rate changed (an
+ * attach) empties the batch first (t->ngaps = 0). */
+static inline int64_t nmt__next_gap(struct nmt_tls *t)
+{
+    if (NMT_UNLIKELY(t->ngaps == 0))
+        return nmt__gap_refill(t);
+    return t->gaps[--t->ngaps];
+}
 NMT_HIDDEN uint32_t nmt__capture(uint64_t *frames, uint32_t max, void *entry);
 NMT_HIDDEN void nmt__unwind_init(void);
 

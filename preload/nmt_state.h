@@ -75,6 +75,9 @@ NMT_HIDDEN extern _Atomic int nmt__main_exited;
 
 /* ---- per-thread state: initial-exec TLS only (a general-dynamic access can malloc) ---- */
 struct nmt_thread;
+/* Gaps drawn at once: four keep struct nmt_tls at 128 bytes of the static
+ * TLS, which is scarce for a library loaded late (struct nmt_unwind_memo). */
+#define NMT_GAP_BATCH 4
 struct nmt_tls {
     uint64_t countdown; /* bytes until the next sample; 0 = take the slow path */
     uint64_t rng[2];
@@ -88,8 +91,13 @@ struct nmt_tls {
     uint32_t writer;              /* the writer thread: allocates from nmt_wheap.c */
     uint32_t gate_depth;          /* inside the fork gate (nmt_forkgate.c) */
     uint32_t session;             /* the attach its countdown was drawn for (nmt_attach.h) */
+    uint32_t ngaps;               /* gaps left in gaps[], taken from the end */
     uintptr_t stack_lo, stack_hi; /* mapped part of the stack, for the unwinders */
     double grown; /* NMTRACE_GROWTH: estimated bytes sampled since this thread woke the writer */
+    /* The next countdowns, drawn NMT_GAP_BATCH at a time (nmt__next_gap),
+     * so that the draw's code and the configuration it reads come to the
+     * CPU once per batch rather than once per sample. */
+    int64_t gaps[NMT_GAP_BATCH];
 };
 extern __thread struct nmt_tls nmt__tls __attribute__((tls_model("initial-exec")));
 

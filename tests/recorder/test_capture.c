@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../preload/nmt_sampler.h"
 #include "rec_doubles.h"
 
 #define NOINLINE __attribute__((noinline))
@@ -244,6 +245,32 @@ Test(capture, exact_mode_keeps_the_sample_in_the_live_set)
     chain_a();
     cr_assert(nmt_addrfilter_maybe(&nmt__filter, sample_ptr), "a free may now look for it");
     cr_assert_eq(nmt_liveset_remove(&nmt__liveset, sample_ptr), 1);
+}
+
+/* The countdowns come a batch at a time, in the order the sampler draws
+ * them; a batch emptied for a new rate (an attach) gives that rate's draws
+ * from the next one on. */
+Test(capture, gaps_come_in_the_order_the_sampler_draws_them)
+{
+    rec_setup(4096, NMT_UNWIND_FP);
+    nmt__cfg.seed = 7;
+    struct nmt_tls *t = &nmt__tls;
+    enum { N = 3 * NMT_GAP_BATCH + 2 };
+    int64_t got[N];
+    for (int i = 0; i < N; i++)
+        got[i] = nmt__next_gap(t);
+    uint64_t st[2];
+    nmt_sampler_seed(st, 7, t->rng_serial);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(got[i], nmt_sampler_next_gap(st, 4096), "gap %d", i);
+
+    cr_assert_gt(t->ngaps, 0, "the test leaves draws in the batch");
+    for (uint32_t i = 0; i < t->ngaps; i++)
+        (void)nmt_sampler_next_gap(st, 4096); /* drawn, and given up below */
+    t->ngaps = 0;
+    nmt__cfg.rate = 1u << 20;
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(nmt__next_gap(t), nmt_sampler_next_gap(st, 1u << 20), "gap %d at 1m", i);
 }
 
 /* Only the calls that create or commit pages carry a stack. */

@@ -14,7 +14,7 @@
 
 int nmt__attach_dormant;
 int nmt__attach_mode;
-uint32_t nmt__attach_session;
+NMT_READ_MOSTLY uint32_t nmt__attach_session;
 _Atomic int nmt__attach_unloads_seen;
 struct nmt_attach_info nmt__attach_info;
 static _Atomic int inflight;

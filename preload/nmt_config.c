@@ -26,7 +26,9 @@
 /* Rates from here up sample sparsely enough for the small default ring. */
 #define SPARSE_RATE (64u << 10)
 
-NMT_HIDDEN struct nmt_config nmt__cfg = {
+/* On a line of its own from its start: the fields a sample reads (rate,
+ * unwind_mode, depth, growth) are in its first 48 bytes. */
+NMT_HIDDEN _Alignas(64) struct nmt_config nmt__cfg = {
     .rate = 524288,
     .depth = 64,
     .output = "nmtrace.%p.nmt",

@@ -8,13 +8,14 @@
 #include <pthread.h>
 
 #include "nmt_jvm_internal.h"
+#include "nmt_state.h"
 
 #define NSTRIPES 16
 
-_Atomic int nmt__jvm_state = NMT_JVM_WAITING;
-_Atomic(nmt__asgct_fn) nmt__jvm_asgct;
+NMT_READ_MOSTLY _Atomic int nmt__jvm_state = NMT_JVM_WAITING;
+NMT_READ_MOSTLY _Atomic(nmt__asgct_fn) nmt__jvm_asgct;
 JavaVM *_Atomic nmt__jvm_vm;
-_Atomic int nmt__jvm_found;
+NMT_READ_MOSTLY _Atomic int nmt__jvm_found;
 _Atomic int nmt__jvm_via;
 
 /* The counters are striped by thread, so that the sampled path rarely

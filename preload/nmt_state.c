@@ -9,15 +9,19 @@
 
 #include "nmt_state.h"
 
-NMT_HIDDEN _Atomic int nmt__state;
-NMT_HIDDEN _Atomic int nmt__disabled;
+NMT_HIDDEN NMT_READ_MOSTLY _Atomic int nmt__state;
+NMT_HIDDEN NMT_READ_MOSTLY _Atomic int nmt__disabled;
 NMT_HIDDEN struct nmt_seq nmt__seq = {1};
 NMT_HIDDEN struct nmt_addrfilter nmt__filter;
 NMT_HIDDEN struct nmt_liveset nmt__liveset;
-NMT_HIDDEN int nmt__exact;
-NMT_HIDDEN int nmt__every;
-NMT_HIDDEN uintptr_t nmt__self_lo, nmt__self_hi;
-NMT_HIDDEN _Atomic int nmt__child_pending;
+NMT_HIDDEN NMT_READ_MOSTLY int nmt__exact;
+NMT_HIDDEN NMT_READ_MOSTLY int nmt__every;
+NMT_HIDDEN NMT_READ_MOSTLY uintptr_t nmt__self_lo, nmt__self_hi;
+/* Aligned to a line: the group of read-mostly words starts with this file's,
+ * this one first (the compiler emits the file's words in reverse order), so
+ * that the native path's words share one line. Were another first, the
+ * alignment would only add padding. */
+NMT_HIDDEN NMT_READ_MOSTLY _Alignas(64) _Atomic int nmt__child_pending;
 NMT_HIDDEN uint64_t nmt__start_realtime, nmt__start_monotonic;
 
 NMT_HIDDEN struct nmt_wake nmt__bell;

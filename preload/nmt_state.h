@@ -23,6 +23,14 @@
 #include "nmt_wake.h"
 
 #define NMT_HIDDEN __attribute__((visibility("hidden")))
+/* On the definitions of the read-mostly words that every sample reads (the
+ * state, the rate's mode, the attach session, whether a JVM was seen, the
+ * rules' generation): the linker gathers a section's pieces from all files
+ * into one place, so a sample loads one line for them (two with the JVM
+ * bridge's) rather than one for each word, scattered over .bss between the
+ * large tables. Nothing written often belongs here (nmt__seq has a line of
+ * its own). */
+#define NMT_READ_MOSTLY __attribute__((section(".nmt_read_mostly")))
 
 /* ---- the process ---- */
 enum nmt_state {

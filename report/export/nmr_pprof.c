@@ -110,19 +110,10 @@ static const struct nmr_snapshot *snap_of(const struct nmr_view *v, const struct
     return pr->nsnaps ? &pr->snaps[pr->nsnaps - 1] : NULL;
 }
 
+/* The mapping that holds addr in the snapshot the view reads of pr, or NULL. */
 static const struct nmr_map *find_map(const struct nmr_snapshot *s, uint64_t addr)
 {
-    size_t lo = 0, hi = s ? s->nmaps : 0;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (addr < s->maps[mid].start)
-            hi = mid;
-        else if (addr >= s->maps[mid].end)
-            lo = mid + 1;
-        else
-            return &s->maps[mid];
-    }
-    return NULL;
+    return s ? nmr_map_at(s, addr) : NULL;
 }
 
 /* The mapping id of m (0 when m is NULL), writing the Mapping when new. */

@@ -67,8 +67,8 @@ struct tab {
 };
 
 static struct tab tabs[2];
-NMT_HIDDEN NMT_READ_MOSTLY _Atomic uint64_t nmt__cfi_pub =
-    TAB_NONE;                           /* generation << 32 | published index */
+/* generation << 32 | published index */
+NMT_HIDDEN NMT_READ_MOSTLY _Atomic uint64_t nmt__cfi_pub = TAB_NONE;
 static _Atomic uint64_t next_check_ns;  /* rate limit of link-map checks after misses */
 static _Atomic uint64_t next_verify_ns; /* and after hits */
 static atomic_flag building = ATOMIC_FLAG_INIT;

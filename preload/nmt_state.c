@@ -17,10 +17,11 @@ NMT_HIDDEN struct nmt_liveset nmt__liveset;
 NMT_HIDDEN NMT_READ_MOSTLY int nmt__exact;
 NMT_HIDDEN NMT_READ_MOSTLY int nmt__every;
 NMT_HIDDEN NMT_READ_MOSTLY uintptr_t nmt__self_lo, nmt__self_hi;
-/* Aligned to a line: the group of read-mostly words starts with this file's,
- * this one first (the compiler emits the file's words in reverse order), so
- * that the native path's words share one line. Were another first, the
- * alignment would only add padding. */
+/* Aligned to a line, so that the native path's read-mostly words share one:
+ * the section starts with this file's words (linked before the other files
+ * that define some), and gcc emits a file's words in reverse order, this one
+ * (defined last) first. Were another first, the alignment would only add
+ * padding. */
 NMT_HIDDEN NMT_READ_MOSTLY _Alignas(64) _Atomic int nmt__child_pending;
 NMT_HIDDEN uint64_t nmt__start_realtime, nmt__start_monotonic;
 

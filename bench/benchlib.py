@@ -127,6 +127,11 @@ def paired_ratio(rows, num, den, key):
     return median(rs), rs
 
 
+def paired_diffs(rows, num, den, key):
+    """num - den in each round where both ran."""
+    return [r[num][key] - r[den][key] for r in rows if r.get(num) and r.get(den)]
+
+
 def fmt(x, spec="%.2f"):
     return "-" if x is None or x != x else spec % x
 

@@ -185,6 +185,15 @@ def summarise(runner, mix, rows, cfgs, allocs):
             r, rs = bl.paired_ratio(rows, "nmt", "plain", k)
             verdicts.append("default rate vs plain (%s): %.3fx, target <= %.2fx: %s" % (
                 clock, r, target, bl.verdict(r, bl.median_ci(rs), target)))
+    if "nmt" in cfgs:
+        # The same cost in time, which a faster or slower host changes less
+        # than the ratio: the recorder's work is mostly memory latency.
+        ds = bl.paired_diffs(rows, "nmt", "plain", "thread_cpu_ns_per_op")
+        if ds:
+            lo, hi = bl.median_ci(ds)
+            verdicts.append("default rate vs plain (thread cpu): %+.1f ns per op%s" % (
+                bl.median(ds), "" if lo != lo else
+                " (95%% interval of the median %+.1f..%+.1f)" % (lo, hi)))
     if "nmt" in cfgs and "floor" in cfgs:
         for clock, k in CLOCKS[:2]:
             r, _ = bl.paired_ratio(rows, "nmt", "floor", k)

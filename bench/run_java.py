@@ -180,14 +180,9 @@ def run_rounds(configs, cmd, ctx, rounds, budget):
     return rows
 
 
-def paired_diffs(rows, num, den, key):
-    """num - den in each round where both ran."""
-    return [r[num][key] - r[den][key] for r in rows if r.get(num) and r.get(den)]
-
-
 def paired_diff(rows, num, den, key):
     """Median over rounds of num - den, pairing the runs of the same round."""
-    return bl.median(paired_diffs(rows, num, den, key))
+    return bl.median(bl.paired_diffs(rows, num, den, key))
 
 
 def print_counters(rows, c):
@@ -223,7 +218,7 @@ def report_sleep(rows, configs, ms):
     print()
     for c in configs[1:]:
         for what, k in (("start", "start_ms"), ("exit", "exit_ms")):
-            ds = paired_diffs(rows, c, "plain", k)
+            ds = bl.paired_diffs(rows, c, "plain", k)
             d = bl.median(ds)
             print("- %s, %s: %+.1f ms over plain; target <= 20 ms: %s" % (
                 c, what, d, bl.verdict(d, bl.median_ci(ds), 20, unit="ms")))

@@ -2,34 +2,28 @@
  * nmt_addrfilter.h: "might this pointer be a live sampled allocation?", the
  * check every free() makes.
  *
- * Two levels of counters. The first has one byte per 4 KiB page, indexed by
- * the low 32 bits of the address shifted by 12 (two instructions: pages 4 GiB
- * apart share a counter, which only costs "maybe" answers). free()'s fast
- * path reads only this level: a zero proves no live sampled block starts on
- * the page (no false negatives). Consecutive pages are neighbouring bytes,
- * so a thread's frees touch a few cache lines of it; the 1 MiB array is zero
- * pages until a sample marks one. The second level, 2^18 byte counters,
- * one per 16-byte granule of a 4 MiB window, is read only when the page
- * says maybe, on the slow path.
+ * One byte counter per 4 KiB page, indexed by the low 32 bits of the address
+ * shifted by 12 (two instructions: pages 4 GiB apart share a counter, which
+ * only costs "maybe" answers). free()'s fast path reads only this: a zero
+ * proves no live sampled block starts on the page (no false negatives).
+ * Consecutive pages are neighbouring bytes, so a thread's frees touch a few
+ * cache lines of it; the 1 MiB array is zero pages until a sample marks one.
+ * A free on a marked page then asks the live set (nmt_liveset_has, one cache
+ * line: the page's bucket, which the sample wrote), which is exact.
  *
- * The allocating thread increments both counters of each pointer it
- * samples; the freeing thread that matches the free in the live set
- * (nmt_liveset.h) decrements them. At rate 1, where every free is
- * recorded, the counters are not kept: the page level is pinned whole. Counters saturate at
- * 255 and then stay: a page or slot that busy is simply always "maybe".
- * nmt_addrfilter_pin() saturates a range on purpose: the recorder's own
- * static heaps are pinned so that their blocks always take free()'s slow
- * path, which recognises them, and the fast path needs no range check.
+ * The allocating thread increments the counter of each pointer it samples;
+ * the freeing thread that matches the free in the live set (nmt_liveset.h)
+ * decrements it. At rate 1, where every free is recorded, the counters are
+ * not kept: the array is pinned whole. Counters saturate at 255 and then
+ * stay: a page that busy is simply always "maybe". nmt_addrfilter_pin()
+ * saturates a range on purpose: the recorder's own static heaps are pinned
+ * so that their blocks always take free()'s slow path, which recognises
+ * them, and the fast path needs no range check.
  *
- * False positives: a free on a page with a live sample (page level) whose
- * address is a multiple of 4 MiB away from a live sample (slot level; two
- * blocks of one page never share a slot). With L live sampled allocations
- * spread over the 2^18 slots, an unrelated free on a marked page hits a
- * non-zero slot with probability about 1 - exp(-L / 2^18): ~0.4% for 1000
- * live samples, ~32% for 100k (at rate 1 almost every free is "maybe", as it
- * must be). A counter also stays up while the writer has not yet processed a
- * matched free, and forever if a sampled allocation's record was lost or it
- * saturated; all of these only cost extra "maybe" answers, never a missed
+ * False positives: every free of a block on a page where a live sample
+ * starts (its neighbours), and of the pages 4 GiB apart from one. A counter
+ * also stays up forever if a sampled allocation's record was lost or it
+ * saturated; all of these only cost the live set's lookup, never a missed
  * free.
  */
 #ifndef NMT_ADDRFILTER_H
@@ -39,19 +33,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NMT_ADDRFILTER_BITS  18
-#define NMT_ADDRFILTER_SLOTS (1u << NMT_ADDRFILTER_BITS)
-
-/* First level: a byte per page of a 4 GiB window (docs/PERFORMANCE.md: a
- * single hashed 1 MiB level of 32-bit counters cost ~1.4 L1 misses per
- * free; neighbouring pages in neighbouring bytes do not). */
+/* A byte per page of a 4 GiB window (docs/PERFORMANCE.md: a single hashed
+ * 1 MiB level of 32-bit counters cost ~1.4 L1 misses per free; neighbouring
+ * pages in neighbouring bytes do not). */
 #define NMT_ADDRFILTER_PAGE_SHIFT 12
 #define NMT_ADDRFILTER_PAGES      (1u << (32 - NMT_ADDRFILTER_PAGE_SHIFT))
 #define NMT_ADDRFILTER_SATURATED  255
 
 struct nmt_addrfilter {
     _Atomic uint8_t page[NMT_ADDRFILTER_PAGES];
-    _Atomic uint8_t count[NMT_ADDRFILTER_SLOTS];
 };
 
 static inline uint32_t nmt_addrfilter_page(const void *p)
@@ -59,35 +49,11 @@ static inline uint32_t nmt_addrfilter_page(const void *p)
     return (uint32_t)(uintptr_t)p >> NMT_ADDRFILTER_PAGE_SHIFT;
 }
 
-/* The slot of p: its 16-byte granule (malloc pointers are 16-byte aligned,
- * the low 4 bits carry no information) in a 4 MiB window. Not a hash: the
- * frees that reach this level are the neighbours of a live sample on its
- * page, and they then read the same few cache lines of the table instead of
- * one random line each (perf: that miss was 80% of the slow free's time). */
-static inline uint32_t nmt_addrfilter_slot(const void *p)
-{
-    return (uint32_t)((uintptr_t)p >> 4) & (NMT_ADDRFILTER_SLOTS - 1);
-}
-
 /* 0 when no live sampled block starts on p's page: free()'s whole fast
  * path. One relaxed load, no write: safe from any thread, any time. */
 static inline int nmt_addrfilter_page_maybe(const struct nmt_addrfilter *f, const void *p)
 {
     return atomic_load_explicit(&f->page[nmt_addrfilter_page(p)], memory_order_relaxed) != 0;
-}
-
-/* The second level alone: for a free whose page already said maybe. */
-static inline int nmt_addrfilter_slot_maybe(const struct nmt_addrfilter *f, const void *p)
-{
-    return atomic_load_explicit(&f->count[nmt_addrfilter_slot(p)], memory_order_relaxed) != 0;
-}
-
-/* 1 when p may be a live sampled allocation, 0 when it certainly is not. */
-static inline int nmt_addrfilter_maybe(const struct nmt_addrfilter *f, const void *p)
-{
-    if (__builtin_expect(!nmt_addrfilter_page_maybe(f, p), 1))
-        return 0;
-    return nmt_addrfilter_slot_maybe(f, p);
 }
 
 /* One up, unless saturated. */
@@ -111,35 +77,29 @@ static inline void nmt_addrfilter_dec(_Atomic uint8_t *c)
         ;
 }
 
-/* Starts loading p's two counters for a write (see nmt_liveset_prefetch). */
+/* Starts loading p's counter for a write (see nmt_liveset_prefetch). */
 static inline void nmt_addrfilter_prefetch(const struct nmt_addrfilter *f, const void *p)
 {
     __builtin_prefetch(&f->page[nmt_addrfilter_page(p)], 1);
-    __builtin_prefetch(&f->count[nmt_addrfilter_slot(p)], 1);
 }
 
 /* Marks p as sampled. Called by the allocating thread before p is returned,
  * so a free of p on any thread that happens after sees it. */
 static inline void nmt_addrfilter_add(struct nmt_addrfilter *f, const void *p)
 {
-    /* The page first, so that no free can see the slot set but the page clear
-     * (both relaxed, but the same thread publishes p only afterwards). */
     nmt_addrfilter_inc(&f->page[nmt_addrfilter_page(p)]);
-    nmt_addrfilter_inc(&f->count[nmt_addrfilter_slot(p)]);
 }
 
 /* Unmarks p once its free has been matched. Each call must pair with one
- * nmt_addrfilter_add of the same pointer, or another pointer of the slot
+ * nmt_addrfilter_add of the same pointer, or another pointer of the page
  * could be reported "certainly not" while still live. */
 static inline void nmt_addrfilter_sub(struct nmt_addrfilter *f, const void *p)
 {
-    nmt_addrfilter_dec(&f->count[nmt_addrfilter_slot(p)]);
     nmt_addrfilter_dec(&f->page[nmt_addrfilter_page(p)]);
 }
 
 /* Makes every page of [lo, lo + len) "maybe" for good (saturated: no sub
- * lowers it), so that each free of an address there takes the slow path.
- * The slot level is left alone: only the fast path's answer changes. */
+ * lowers it), so that each free of an address there takes the slow path. */
 static inline void nmt_addrfilter_pin(struct nmt_addrfilter *f, const void *lo, size_t len)
 {
     uintptr_t a = (uintptr_t)lo & ~(((uintptr_t)1 << NMT_ADDRFILTER_PAGE_SHIFT) - 1);

@@ -43,7 +43,7 @@ NMT_HIDDEN _Atomic int nmt__resolved;
 NMT_HIDDEN char nmt__boot_arena[NMT_BOOT_ARENA_SIZE + NMT_WHEAP_SIZE] __attribute__((aligned(64)));
 static _Atomic size_t boot_used;
 static _Atomic int boot_pinned;
-static int pinned_whole; /* the page level is pinned whole (nmt__every) */
+static int pinned_whole; /* the filter is pinned whole (nmt__every) */
 
 NMT_HIDDEN void nmt__boot_pin(void)
 {
@@ -78,9 +78,8 @@ static void zero_static(void *p, size_t n)
 
 NMT_HIDDEN void nmt__tables_reset(void)
 {
-    /* At rate 1 the slot level and the live set stay empty and the page
-     * level is to stay pinned whole: nothing to write (a fork child then
-     * copies none of it). */
+    /* At rate 1 the live set stays empty and the filter is to stay pinned
+     * whole: nothing to write (a fork child then copies none of it). */
     if (nmt__every && pinned_whole)
         return;
     pinned_whole = 0;

@@ -2,10 +2,10 @@
  * nmt_hooks.c: the interposed allocation entry points and their hot path.
  *
  * An unsampled malloc costs a thread-local countdown compare and subtract; an
- * unsampled free costs one load from the address filter's page level. No
- * lock, no shared write, no syscall, and no other test: the recorder's own
- * static heaps are pinned in the filter (nmt__boot_pin), and until the real
- * free is known nmt__real.free is a stand-in that resolves it first.
+ * unsampled free costs one load from the address filter. No lock, no shared
+ * write, no syscall, and no other test: the recorder's own static heaps are
+ * pinned in the filter (nmt__boot_pin), and until the real free is known
+ * nmt__real.free is a stand-in that resolves it first.
  * At rate 1 the countdown is always 0 and every page is pinned: every call
  * takes the slow path, whose usual case (recording, not inside the
  * recorder) is tested first and costs no other test.
@@ -174,13 +174,14 @@ EXPORT void *calloc(size_t n, size_t size)
 /* Whether a free of p is to be recorded: at rate 1 every free is (the
  * writer sorts them out); otherwise p must be a live sample, which the
  * filter says it may be and the live set decides. If so its marks are
- * cleared now, by this thread. */
-static inline int claim_sampled(void *p)
+ * cleared now, by this thread. Inline in both its callers: a sampled free
+ * makes no call for it. */
+static inline __attribute__((always_inline)) int claim_sampled(void *p)
 {
     if (nmt__every)
         return 1;
-    if (!nmt_addrfilter_maybe(&nmt__filter, p) || !nmt_liveset_remove(&nmt__liveset, p))
-        return 0; /* a filter false positive: no event */
+    if (!nmt_addrfilter_page_maybe(&nmt__filter, p) || !nmt_liveset_remove(&nmt__liveset, p))
+        return 0; /* not a live sample: no event */
     nmt_addrfilter_sub(&nmt__filter, p);
     return 1;
 }
@@ -208,10 +209,10 @@ static NMT_NOINLINE void free_off(void *p)
     nmt__real.free(p);
 }
 
-/* A free that may have to be recorded: one of a live sample, a false
- * positive of both filter levels, or at rate 1 any free. Not a block of our
- * own static heaps. Recording implies resolution (nmt__state is set NMT_ON
- * after it, and read here with acquire). */
+/* A free that may have to be recorded: one of a live sample, or at rate 1
+ * any free. Not a block of our own static heaps. Recording implies
+ * resolution (nmt__state is set NMT_ON after it, and read here with
+ * acquire). */
 static NMT_NOINLINE void free_slow(void *p)
 {
     if (p == NULL)
@@ -220,8 +221,8 @@ static NMT_NOINLINE void free_slow(void *p)
         free_off(p);
         return;
     }
-    /* Almost always a live sample's free (the slot level said maybe): its
-     * event's lines load while the live set is searched. */
+    /* Almost always a live sample's free (the live set has it): its event's
+     * lines load while it is removed there. */
     if (nmt__exact)
         nmt__event_prefetch(&nmt__tls, 0);
     if (claim_sampled(p)) {
@@ -235,9 +236,9 @@ static NMT_NOINLINE void free_slow(void *p)
 /* A free on a page the filter marks: a block of our own static heaps (its
  * page is pinned; bootstrap blocks live as long as the process), or one on
  * a page with a live sample, or at rate 1 any block. Most at other rates
- * are the samples' neighbours, which the slot level rules out before
- * anything else is looked at. nmt__real.free is callable before resolution
- * too. */
+ * are the samples' neighbours, which the live set rules out by the one line
+ * of their page's bucket, without writing. nmt__real.free is callable
+ * before resolution too. */
 static NMT_NOINLINE void free_marked(void *p)
 {
     if (NMT_UNLIKELY(nmt__is_boot(p))) {
@@ -245,7 +246,7 @@ static NMT_NOINLINE void free_marked(void *p)
             nmt__wheap_free(p);
         return;
     }
-    if (nmt__every || nmt_addrfilter_slot_maybe(&nmt__filter, p)) {
+    if (nmt__every || nmt_liveset_has(&nmt__liveset, p)) {
         free_slow(p);
         return;
     }

@@ -1,32 +1,37 @@
 /*
  * nmt_liveset.h: the exact set of live sampled pointers, shared by all threads.
  *
- * The address filter (nmt_addrfilter.h) only says "maybe sampled". Before
- * this set existed, every maybe became a FREE event and the filter slot was
- * cleared by the writer a millisecond later; meanwhile the allocator handed
- * the same address out again and again, and each of those frees paid the slow
- * path (measured: ~45 extra slow frees per sample, docs/PERFORMANCE.md). With
- * the set, the freeing thread itself finds the pointer, removes it with one
- * CAS and clears its filter slot at once; a filter false positive costs one
- * cache-line scan and no event.
+ * The address filter (nmt_addrfilter.h) only says "a live sample may start
+ * on this page". Before this set existed, every maybe became a FREE event
+ * and the filter was cleared by the writer a millisecond later; meanwhile the
+ * allocator handed the same address out again and again, and each of those
+ * frees paid the slow path (measured: ~45 extra slow frees per sample,
+ * docs/PERFORMANCE.md). With the set, a free on a marked page looks for its
+ * pointer here (nmt_liveset_has: one line, nothing written), and the freeing
+ * thread itself removes a sample with one CAS and clears its page's mark at
+ * once.
  *
- * Layout: buckets of 8 pointer slots, one cache line each. A pointer lives in
- * its page's bucket when there is room, otherwise in its hash bucket or the
- * next one. The page buckets are the table's first half: consecutive pages
- * of a 16 MiB region have consecutive buckets (each region starts at a
- * scrambled bucket, so that glibc's 64 MiB-aligned arenas do not share
- * theirs). A thread's samples then touch the few hundred lines, on a few
- * pages, over its heap instead of a random line of the whole 512 KiB table
- * (perf: the random line's miss was half the sampled path's own time at the
- * default rate). The hash buckets are the other half, for pages with more
- * than 8 live samples (at low rates a page of small blocks has more); kept
- * apart, a crowded heap's full page buckets never stand in their way. 0 is
- * an empty slot. Insertion happens before the pointer is returned to the
- * application, removal by the one thread that frees it (the CAS makes a
- * double free harmless to us), so no other synchronisation is needed. Used
- * when NMTRACE_RATE > 1; at rate 1 every allocation is sampled and the set
- * could never hold them all, so every free is recorded and the writer
- * matches them (nmt_state.h, nmt__every).
+ * Layout: buckets of 8 slots, one cache line each. A pointer lives in its
+ * page's bucket when there is room, otherwise in its hash bucket or the next
+ * one. The page buckets are the table's first half: consecutive pages of a
+ * 16 MiB region have consecutive buckets (each region starts at a scrambled
+ * bucket, so that glibc's 64 MiB-aligned arenas do not share theirs). A
+ * thread's samples then touch the few hundred lines, on a few pages, over
+ * its heap instead of a random line of the whole 512 KiB table (perf: the
+ * random line's miss was half the sampled path's own time at the default
+ * rate). A page bucket holds 7 pointers; its last slot counts the pointers
+ * of its pages that went to the hash buckets, the other half, for pages
+ * with more than 7 live samples (at low rates a page of small blocks has
+ * more). A search that misses the page bucket reads the hash buckets only
+ * when that count is not 0, so the frees of a sample's neighbours read the
+ * one line the sample wrote; and kept apart, a crowded heap's full page
+ * buckets never stand in the hash buckets' way. 0 is an empty slot.
+ * Insertion happens before the pointer is returned to the application,
+ * removal by the one thread that frees it (the CAS makes a double free
+ * harmless to us), so no other synchronisation is needed. Used when
+ * NMTRACE_RATE > 1; at rate 1 every allocation is sampled and the set could
+ * never hold them all, so every free is recorded and the writer matches them
+ * (nmt_state.h, nmt__every).
  */
 #ifndef NMT_LIVESET_H
 #define NMT_LIVESET_H
@@ -34,9 +39,13 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#define NMT_LIVESET_BUCKET_BITS 13 /* 8192 buckets x 8 slots = 65536 pointers, 512 KiB */
+/* 8192 buckets of 8 slots, 512 KiB: 4096 x 7 + 4096 x 8 = 61440 pointers */
+#define NMT_LIVESET_BUCKET_BITS 13
 #define NMT_LIVESET_BUCKETS     (1u << NMT_LIVESET_BUCKET_BITS)
 #define NMT_LIVESET_WAYS        8
+/* A page bucket's pointer slots; the slot after them is its spill count. */
+#define NMT_LIVESET_PAGE_WAYS (NMT_LIVESET_WAYS - 1)
+#define NMT_LIVESET_SPILL     NMT_LIVESET_PAGE_WAYS
 
 struct nmt_liveset {
     struct {
@@ -73,36 +82,101 @@ static inline void nmt_liveset_prefetch(const struct nmt_liveset *s, const void 
     __builtin_prefetch(&s->bucket[nmt_liveset_page_bucket((uintptr_t)ptr)], 1);
 }
 
+/* The pointer slots of candidate k's bucket: a page bucket's last slot is
+ * its spill count. */
+static inline int nmt_liveset_ways(int k)
+{
+    return k == 0 ? NMT_LIVESET_PAGE_WAYS : NMT_LIVESET_WAYS;
+}
+
+/* The spill count of p's page bucket: how many live pointers whose page
+ * bucket it is are in the hash buckets. */
+static inline _Atomic uintptr_t *nmt_liveset_spill(struct nmt_liveset *s, uintptr_t p)
+{
+    return &s->bucket[nmt_liveset_page_bucket(p)].slot[NMT_LIVESET_SPILL];
+}
+
+/* Puts p into a free slot of candidate k's bucket: 1 when it did. */
+static inline int nmt_liveset_put(struct nmt_liveset *s, uintptr_t p, int k)
+{
+    uint32_t b = nmt_liveset_candidate(p, k);
+    for (int i = 0; i < nmt_liveset_ways(k); i++) {
+        uintptr_t expected = 0;
+        if (atomic_load_explicit(&s->bucket[b].slot[i], memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong_explicit(&s->bucket[b].slot[i], &expected, p,
+                                                    memory_order_release, memory_order_relaxed))
+            return 1;
+    }
+    return 0;
+}
+
 /* Adds p. Returns 0, or -1 when all its candidate buckets are full (the
- * caller then does not sample this allocation and counts it). */
+ * caller then does not sample this allocation and counts it). The spill
+ * count goes up before p goes to a hash bucket, and both before p is handed
+ * to the application, so the thread that frees p sees both. */
 static inline int nmt_liveset_insert(struct nmt_liveset *s, const void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
-    for (int k = 0; k < NMT_LIVESET_CANDIDATES; k++) {
-        uint32_t b = nmt_liveset_candidate(p, k);
-        for (int i = 0; i < NMT_LIVESET_WAYS; i++) {
-            uintptr_t expected = 0;
-            if (atomic_load_explicit(&s->bucket[b].slot[i], memory_order_relaxed) == 0 &&
-                atomic_compare_exchange_strong_explicit(&s->bucket[b].slot[i], &expected, p,
-                                                        memory_order_release, memory_order_relaxed))
-                return 0;
-        }
-    }
+    if (nmt_liveset_put(s, p, 0))
+        return 0;
+    _Atomic uintptr_t *spill = nmt_liveset_spill(s, p);
+    atomic_fetch_add_explicit(spill, 1, memory_order_relaxed);
+    for (int k = 1; k < NMT_LIVESET_CANDIDATES; k++)
+        if (nmt_liveset_put(s, p, k))
+            return 0;
+    atomic_fetch_sub_explicit(spill, 1, memory_order_relaxed);
     return -1;
 }
 
-/* Removes p if present. Returns 1 when this call removed it. */
+/* The slot of candidate k's bucket that holds p, or NULL. */
+static inline _Atomic uintptr_t *nmt_liveset_find(struct nmt_liveset *s, uintptr_t p, int k)
+{
+    uint32_t b = nmt_liveset_candidate(p, k);
+    for (int i = 0; i < nmt_liveset_ways(k); i++)
+        if (atomic_load_explicit(&s->bucket[b].slot[i], memory_order_acquire) == p)
+            return &s->bucket[b].slot[i];
+    return NULL;
+}
+
+/* Whether k > 0 may hold p: only when p's page bucket's spill count is not
+ * 0. For the free of p, which happens after p's insertion, that count is
+ * never too low: p's own increment happened before, and every decrement
+ * comes after its own pointer's increment in the count's order. */
+static inline int nmt_liveset_spilled(struct nmt_liveset *s, uintptr_t p)
+{
+    return atomic_load_explicit(nmt_liveset_spill(s, p), memory_order_relaxed) != 0;
+}
+
+/* 1 when p is in the set, exact for a free of p. Reads p's page bucket,
+ * and the hash buckets only when nmt_liveset_spilled; writes nothing. */
+static inline int nmt_liveset_has(struct nmt_liveset *s, const void *ptr)
+{
+    uintptr_t p = (uintptr_t)ptr;
+    if (nmt_liveset_find(s, p, 0))
+        return 1;
+    if (!nmt_liveset_spilled(s, p))
+        return 0;
+    for (int k = 1; k < NMT_LIVESET_CANDIDATES; k++)
+        if (nmt_liveset_find(s, p, k))
+            return 1;
+    return 0;
+}
+
+/* Removes p if present. Returns 1 when this call removed it (of two racing
+ * frees of p, one does). */
 static inline int nmt_liveset_remove(struct nmt_liveset *s, const void *ptr)
 {
     uintptr_t p = (uintptr_t)ptr;
     for (int k = 0; k < NMT_LIVESET_CANDIDATES; k++) {
-        uint32_t b = nmt_liveset_candidate(p, k);
-        for (int i = 0; i < NMT_LIVESET_WAYS; i++) {
-            uintptr_t expected = p;
-            if (atomic_load_explicit(&s->bucket[b].slot[i], memory_order_acquire) == p &&
-                atomic_compare_exchange_strong_explicit(&s->bucket[b].slot[i], &expected, 0,
-                                                        memory_order_acq_rel, memory_order_relaxed))
-                return 1;
+        if (k == 1 && !nmt_liveset_spilled(s, p))
+            return 0;
+        _Atomic uintptr_t *slot = nmt_liveset_find(s, p, k);
+        uintptr_t expected = p;
+        if (slot != NULL && atomic_compare_exchange_strong_explicit(
+                                slot, &expected, 0, memory_order_acq_rel, memory_order_relaxed)) {
+            if (k > 0)
+                atomic_fetch_sub_explicit(nmt_liveset_spill(s, p), 1, memory_order_relaxed);
+            return 1;
         }
     }
     return 0;

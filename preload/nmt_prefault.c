@@ -1,21 +1,20 @@
 /*
  * nmt_prefault.c: the static tables made resident by the writer thread.
  *
- * The live set, the address filter's slot level and the unwind-rule cache
- * are zero pages in .bss until written. A sample writes a random line of
- * the first two (and, for a new code address, of the third): without this,
+ * The live set and the unwind-rule cache are zero pages in .bss until
+ * written. A sample writes a line of the first (and, for a new code
+ * address, of the second): without this,
  * each of their pages costs the application thread that first touches it a
  * page fault, two when it was read first (the zero page mapped on the read,
  * a private page on the write), 0.6 to 2.4 us each in a VM. The writer thread
  * populates them once at its start instead (MADV_POPULATE_WRITE, Linux
  * 5.14; a word touched per page before that), so these faults are off the
  * application's threads. The cost is their resident memory from the start
- * (1 MiB at the default rate; at rate 1, which keeps neither the slot
- * level nor the live set, only the rule cache's 256 KiB; the rule cache only
- * when the fast unwinder is used), all of it
- * already counted in rec.own_fixed. The filter's page level (1 MiB) is left
- * as it is: free() reads it for every pointer, so only the few pages that
- * cover the heap ever hold a sample's mark.
+ * (768 KiB at the default rate; at rate 1, which keeps no live set, only
+ * the rule cache's 256 KiB; the rule cache only when the fast unwinder is
+ * used), all of it already counted in rec.own_fixed. The address filter
+ * (1 MiB) is left as it is: free() reads it for every pointer, so only the
+ * few pages that cover the heap ever hold a sample's mark.
  *
  * Populating writes no byte. The fallback adds 0 to one word per page with
  * an atomic read-modify-write, which other threads' atomic updates of the
@@ -39,11 +38,6 @@
 
 /* One relaxed atomic add of 0 to the element at e, of the table's type. */
 typedef void (*touch_fn)(void *e);
-
-static void touch_u8(void *e)
-{
-    atomic_fetch_add_explicit((_Atomic uint8_t *)e, 0, memory_order_relaxed);
-}
 
 static void touch_u64(void *e)
 {
@@ -69,10 +63,8 @@ static void populate(void *p, size_t n, size_t elem, touch_fn touch, int by_touc
 
 static void prefault(int by_touch)
 {
-    if (nmt__exact) { /* at rate 1 neither is kept (nmt__every) */
-        populate(nmt__filter.count, sizeof(nmt__filter.count), 1, touch_u8, by_touch);
+    if (nmt__exact) /* at rate 1 it is not kept (nmt__every) */
         populate(&nmt__liveset, sizeof(nmt__liveset), sizeof(uintptr_t), touch_u64, by_touch);
-    }
     if (nmt__cfg.unwind_mode == NMT_UNWIND_AUTO || nmt__cfg.unwind_mode == NMT_UNWIND_CHECK)
         populate(nmt__rule_cache_table(), nmt__rule_cache_bytes(), sizeof(uint64_t), touch_u64,
                  by_touch);

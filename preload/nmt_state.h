@@ -56,9 +56,9 @@ static inline uint64_t nmt__seq_take(void)
 }
 NMT_HIDDEN extern struct nmt_addrfilter nmt__filter;
 /* Exact mode (NMTRACE_RATE > 1): sampled pointers are also in nmt__liveset,
- * and the freeing thread removes them and clears their filter slot itself.
+ * and the freeing thread removes them and clears their page's mark itself.
  * At rate 1 (nmt__every) every allocation is recorded, so every free is
- * too: the filter is not kept, its page level is pinned whole so that every
+ * too: the filter is not kept, it is pinned whole so that every
  * free reaches the slow path, and the writer matches the frees
  * (nmt_liveset.h says why the set is not used there). Both are set from the
  * rate by nmt__rate_mode() before recording starts. */

@@ -1,11 +1,9 @@
 /*
  * test_addrfilter.c: units for the sampled-pointer filter
  * (preload/nmt_addrfilter.h): no false negatives, counting, saturation,
- * pinning, the page index, and the false-positive rate the header
- * documents.
+ * pinning, the page index, and that only a marked page says maybe.
  */
 #include <criterion/criterion.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -22,14 +20,14 @@ Test(addrfilter, add_sub_maybe)
 {
     struct nmt_addrfilter *f = filter_new();
     void *p = (void *)0x7f0012345670ull;
-    cr_assert_not(nmt_addrfilter_maybe(f, p));
+    cr_assert_not(nmt_addrfilter_page_maybe(f, p));
     nmt_addrfilter_add(f, p);
-    cr_assert(nmt_addrfilter_maybe(f, p));
+    cr_assert(nmt_addrfilter_page_maybe(f, p));
     nmt_addrfilter_add(f, p); /* the same address sampled twice (reuse) */
     nmt_addrfilter_sub(f, p);
-    cr_assert(nmt_addrfilter_maybe(f, p));
+    cr_assert(nmt_addrfilter_page_maybe(f, p));
     nmt_addrfilter_sub(f, p);
-    cr_assert_not(nmt_addrfilter_maybe(f, p));
+    cr_assert_not(nmt_addrfilter_page_maybe(f, p));
     free(f);
 }
 
@@ -38,12 +36,12 @@ Test(addrfilter, sub_never_underflows)
     struct nmt_addrfilter *f = filter_new();
     void *p = (void *)0x5550000ull;
     nmt_addrfilter_sub(f, p);
-    cr_assert_eq(f->count[nmt_addrfilter_slot(p)], 0);
+    cr_assert_eq(f->page[nmt_addrfilter_page(p)], 0);
     nmt_addrfilter_add(f, p);
     nmt_addrfilter_sub(f, p);
     nmt_addrfilter_sub(f, p);
-    cr_assert_eq(f->count[nmt_addrfilter_slot(p)], 0);
-    cr_assert_not(nmt_addrfilter_maybe(f, p));
+    cr_assert_eq(f->page[nmt_addrfilter_page(p)], 0);
+    cr_assert_not(nmt_addrfilter_page_maybe(f, p));
     free(f);
 }
 
@@ -59,87 +57,35 @@ Test(addrfilter, no_false_negatives)
         nmt_addrfilter_add(f, (void *)ptrs[i]);
     }
     for (int i = 0; i < N; i++)
-        cr_assert(nmt_addrfilter_maybe(f, (void *)ptrs[i]));
+        cr_assert(nmt_addrfilter_page_maybe(f, (void *)ptrs[i]));
     /* Removing half keeps the other half visible. */
     for (int i = 0; i < N; i += 2)
         nmt_addrfilter_sub(f, (void *)ptrs[i]);
     for (int i = 1; i < N; i += 2)
-        cr_assert(nmt_addrfilter_maybe(f, (void *)ptrs[i]));
+        cr_assert(nmt_addrfilter_page_maybe(f, (void *)ptrs[i]));
     for (int i = 1; i < N; i += 2)
         nmt_addrfilter_sub(f, (void *)ptrs[i]);
-    for (uint32_t s = 0; s < NMT_ADDRFILTER_SLOTS; s++)
-        cr_assert_eq(f->count[s], 0);
+    for (uint32_t pg = 0; pg < NMT_ADDRFILTER_PAGES; pg++)
+        cr_assert_eq(f->page[pg], 0);
     free(ptrs);
     free(f);
 }
 
-Test(addrfilter, neighbouring_chunks_spread)
-{
-    /* Consecutive 16-byte chunks, as a bump allocator hands them out, must
-     * not collide: they land in distinct slots. */
-    struct nmt_addrfilter *f = filter_new();
-    uint64_t base = 0x7f3a00000000ull;
-    for (uint64_t i = 0; i < 4096; i++) {
-        uint32_t s = nmt_addrfilter_slot((void *)(base + 16 * i));
-        cr_assert_eq(f->count[s], 0, "chunk %lu collides", i);
-        nmt_addrfilter_add(f, (void *)(base + 16 * i));
-    }
-    free(f);
-}
-
-/* The slot level's locality: a page's 256 granules are 256 neighbouring
- * bytes of the table (4 cache lines), so the frees of a sample's neighbours
- * read lines that are already cached. */
-Test(addrfilter, a_page_is_four_cache_lines_of_slots)
-{
-    uint64_t page = 0x7f3a5678a000ull;
-    uint32_t first = nmt_addrfilter_slot((void *)page);
-    for (uint64_t off = 0; off < 4096; off += 16)
-        cr_assert_eq(nmt_addrfilter_slot((void *)(page + off)), first + off / 16);
-    cr_assert_eq(first % 256, 0);
-}
-
-static void check_false_positive_rate(unsigned live)
-{
-    struct nmt_addrfilter *f = filter_new();
-    uint64_t x = 77;
-    for (unsigned i = 0; i < live; i++) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        nmt_addrfilter_add(f, (void *)((x >> 20) << 4));
-    }
-    /* Other 16-aligned addresses in a heap-like range. */
-    unsigned hits = 0, n = 200000;
-    for (unsigned i = 0; i < n; i++)
-        hits += nmt_addrfilter_maybe(f, (void *)(0x555500000000ull + 48ull * i));
-    /* The pointer level alone gives 1 - exp(-L / slots); the page level in
-     * front can only lower it (a hit needs both levels). */
-    double expect = 1.0 - exp(-(double)live / NMT_ADDRFILTER_SLOTS);
-    double got = (double)hits / n;
-    cr_assert(got < 1.1 * expect + 0.002, "live %u: fp %.4f, bound %.4f", live, got, expect);
-    free(f);
-}
-
-/* A page holding no live sample answers "certainly not" at the first level,
- * whatever the pointer level says. */
-Test(addrfilter, page_level_filters_first)
+/* A page holding no live sample answers "certainly not", however close the
+ * sample's page. */
+Test(addrfilter, only_marked_pages_say_maybe)
 {
     struct nmt_addrfilter *f = filter_new();
     void *sampled = (void *)0x7f0000001010ull;
     nmt_addrfilter_add(f, sampled);
-    cr_assert(nmt_addrfilter_maybe(f, sampled));
+    cr_assert(nmt_addrfilter_page_maybe(f, sampled));
     unsigned hits = 0;
     for (uint64_t i = 1; i < 4096; i++)
-        hits += nmt_addrfilter_maybe(f, (void *)(0x7f0000001010ull + (i << 12)));
+        hits += nmt_addrfilter_page_maybe(f, (void *)(0x7f0000001010ull + (i << 12)));
     cr_assert_eq(hits, 0, "%u frees on other pages said maybe", hits);
     nmt_addrfilter_sub(f, sampled);
-    cr_assert(!nmt_addrfilter_maybe(f, sampled));
+    cr_assert(!nmt_addrfilter_page_maybe(f, sampled));
     free(f);
-}
-
-Test(addrfilter, false_positive_rate_as_documented)
-{
-    check_false_positive_rate(1000);
-    check_false_positive_rate(100000);
 }
 
 struct adder {
@@ -169,11 +115,7 @@ Test(addrfilter, concurrent_updates_are_not_lost)
     pthread_create(&t2, NULL, add_sub_many, &b);
     pthread_join(t1, NULL);
     pthread_join(t2, NULL);
-    /* Each thread leaves its last 64 adds: 128 in all, two per address. */
-    uint64_t total = 0;
-    for (uint32_t s = 0; s < NMT_ADDRFILTER_SLOTS; s++)
-        total += f->count[s];
-    cr_assert_eq(total, 128);
+    /* Each thread leaves its last 64 adds: 128 in all, on one page. */
     cr_assert_eq(f->page[nmt_addrfilter_page((void *)0x10000000ull)], 128);
     free(f);
 }
@@ -186,11 +128,10 @@ Test(addrfilter, saturated_counters_stay_maybe)
     void *p = (void *)0x7f0012345670ull;
     for (int i = 0; i < 300; i++)
         nmt_addrfilter_add(f, p);
-    cr_assert_eq(f->count[nmt_addrfilter_slot(p)], NMT_ADDRFILTER_SATURATED);
     cr_assert_eq(f->page[nmt_addrfilter_page(p)], NMT_ADDRFILTER_SATURATED);
     for (int i = 0; i < 300; i++)
         nmt_addrfilter_sub(f, p);
-    cr_assert(nmt_addrfilter_maybe(f, p));
+    cr_assert(nmt_addrfilter_page_maybe(f, p));
     free(f);
 }
 
@@ -225,7 +166,6 @@ Test(addrfilter, pinned_pages_stay_maybe)
     nmt_addrfilter_add(f, p);
     nmt_addrfilter_sub(f, p);
     nmt_addrfilter_sub(f, p);
-    cr_assert(nmt_addrfilter_page_maybe(f, p));
-    cr_assert_not(nmt_addrfilter_maybe(f, p), "the slot level still filters");
+    cr_assert(nmt_addrfilter_page_maybe(f, p), "a sub unpinned a pinned page");
     free(f);
 }

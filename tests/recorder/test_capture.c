@@ -213,7 +213,7 @@ Test(capture, sampled_alloc_and_free_reach_the_threads_ring)
     cr_assert_not_null(thr, "the thread claimed a slot");
     /* Rate 1 keeps no filter: every free is recorded (the library pins the
      * filter's page level whole, so every free reaches the slow path). */
-    cr_assert_not(nmt_addrfilter_slot_maybe(&nmt__filter, sample_ptr), "rate 1 marked the filter");
+    cr_assert_not(nmt_addrfilter_page_maybe(&nmt__filter, sample_ptr), "rate 1 marked the filter");
 
     nmt__record_free(sample_ptr, 77);
     uint32_t len;
@@ -243,7 +243,7 @@ Test(capture, exact_mode_keeps_the_sample_in_the_live_set)
     sample_ptr = (void *)0x6660000;
     bottom = sample_now;
     chain_a();
-    cr_assert(nmt_addrfilter_maybe(&nmt__filter, sample_ptr), "a free may now look for it");
+    cr_assert(nmt_addrfilter_page_maybe(&nmt__filter, sample_ptr), "a free may now look for it");
     cr_assert_eq(nmt_liveset_remove(&nmt__liveset, sample_ptr), 1);
 }
 

@@ -2,9 +2,10 @@
  * test_liveset.c: units for the set of live sampled pointers
  * (preload/nmt_liveset.h): membership, where a pointer is placed (its page's
  * bucket, neighbouring pages in neighbouring buckets, regions apart), the
- * hash buckets taking a crowded page, the count at which a pointer is
- * refused, and exactly one removal per insertion with threads racing, in a
- * heap crowded enough that half of each page's samples overflow.
+ * hash buckets taking a crowded page and the page bucket's count of them,
+ * the count at which a pointer is refused, and exactly one removal per
+ * insertion with threads racing, in a heap crowded enough that half of each
+ * page's samples overflow.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -84,10 +85,17 @@ Test(liveset, regions_start_apart)
     cr_assert_geq(distinct, 56, "%d distinct buckets for 64 arenas' first pages", distinct);
 }
 
+/* The spill count of p's page bucket. */
+static uintptr_t spill_of(struct nmt_liveset *s, uintptr_t p)
+{
+    return atomic_load(&s->bucket[nmt_liveset_page_bucket(p)].slot[NMT_LIVESET_SPILL]);
+}
+
 Test(liveset, crowded_page_overflows_to_hash_buckets)
 {
     struct nmt_liveset *s = set_new();
-    /* 20 live samples on one page: 8 in its bucket, the rest in hash buckets. */
+    /* 20 live samples on one page: 7 in its bucket, the rest in hash buckets,
+     * which the page bucket counts. */
     uintptr_t base = HEAP + 0x7000;
     int in_page = 0;
     for (uintptr_t k = 0; k < 20; k++) {
@@ -100,13 +108,36 @@ Test(liveset, crowded_page_overflows_to_hash_buckets)
             cr_assert_geq(b, (int)NMT_LIVESET_HALF, "sample %lu: an overflow in the hash half",
                           (unsigned long)k);
     }
-    cr_assert_eq(in_page, NMT_LIVESET_WAYS);
-    /* Every one is found and removed exactly once, in any order. */
+    cr_assert_eq(in_page, NMT_LIVESET_PAGE_WAYS);
+    cr_assert_eq(spill_of(s, base), 20 - NMT_LIVESET_PAGE_WAYS);
+    for (uintptr_t k = 0; k < 20; k++)
+        cr_assert(nmt_liveset_has(s, (void *)(base + k * 32)), "sample %lu", (unsigned long)k);
+    cr_assert_not(nmt_liveset_has(s, (void *)(base + 20 * 32)), "a neighbour");
+    /* Every one is found and removed exactly once, in any order; the count
+     * goes back to 0 (checked with every other slot below). */
     for (uintptr_t k = 20; k-- > 0;)
         cr_assert_eq(nmt_liveset_remove(s, (void *)(base + k * 32)), 1);
     for (uint32_t b = 0; b < NMT_LIVESET_BUCKETS; b++)
         for (int i = 0; i < NMT_LIVESET_WAYS; i++)
             cr_assert_eq(atomic_load(&s->bucket[b].slot[i]), 0);
+    free(s);
+}
+
+/* A search that misses p's page bucket reads the hash buckets only when the
+ * page bucket's count says some of its pointers are there. */
+Test(liveset, hash_buckets_read_only_when_counted)
+{
+    struct nmt_liveset *s = set_new();
+    uintptr_t p = HEAP + 0x5670;
+    uint32_t b = nmt_liveset_candidate(p, 1);
+    atomic_store(&s->bucket[b].slot[2], p); /* there, but not counted */
+    cr_assert_not(nmt_liveset_has(s, (void *)p));
+    cr_assert_eq(nmt_liveset_remove(s, (void *)p), 0);
+    atomic_store(&s->bucket[nmt_liveset_page_bucket(p)].slot[NMT_LIVESET_SPILL], 1);
+    cr_assert(nmt_liveset_has(s, (void *)p));
+    cr_assert_eq(nmt_liveset_remove(s, (void *)p), 1);
+    cr_assert_eq(spill_of(s, p), 0, "the removal from a hash bucket took its count back");
+    cr_assert_eq(atomic_load(&s->bucket[b].slot[2]), 0);
     free(s);
 }
 
@@ -120,8 +151,10 @@ Test(liveset, refused_only_when_all_candidates_are_full)
         for (int i = 0; i < NMT_LIVESET_WAYS; i++)
             atomic_store(&s->bucket[b].slot[i], (uintptr_t)0x1000 + 16u * (unsigned)(k * 8 + i));
     }
+    uintptr_t spill = spill_of(s, p);
     cr_assert_eq(nmt_liveset_insert(s, (void *)p), -1);
     cr_assert_eq(where(s, p), -1);
+    cr_assert_eq(spill_of(s, p), spill, "a refused pointer left a count");
     /* One free slot in the last candidate is enough. */
     atomic_store(&s->bucket[nmt_liveset_candidate(p, NMT_LIVESET_CANDIDATES - 1)].slot[3], 0);
     cr_assert_eq(nmt_liveset_insert(s, (void *)p), 0);
@@ -176,6 +209,11 @@ Test(liveset, each_insertion_removed_once_under_races)
     }
     for (int k = 0; k < 2; k++)
         pthread_join(t[k], NULL);
+    /* Every slot empty again, the page buckets' counts of their overflows
+     * among them: each removal from a hash bucket took its count back once. */
+    for (uint32_t b = 0; b < NMT_LIVESET_BUCKETS; b++)
+        for (int i = 0; i < NMT_LIVESET_WAYS; i++)
+            cr_assert_eq(atomic_load(&r.s->bucket[b].slot[i]), 0, "bucket %u slot %d", b, i);
     pthread_barrier_destroy(&r.go);
     free(r.s);
 }

@@ -316,7 +316,7 @@ Test(writer, fork_child_starts_afresh)
     cr_assert_eq(nmt__w.snap_seq, 0);
     cr_assert_not(nmt__w.file_created, "the child writes a file of its own");
     cr_assert_not(nmt__w.tables_ok);
-    cr_assert_not(nmt_addrfilter_maybe(&nmt__filter, (void *)0x100040));
+    cr_assert_not(nmt_addrfilter_page_maybe(&nmt__filter, (void *)0x100040));
     cr_assert_eq(atomic_load(&nmt__main_exited), 0);
     cr_assert_eq(atomic_load(&nmt__ctr.ring_waits), 0);
     cr_assert_eq(nmt__ctr.internal_errors, 0);

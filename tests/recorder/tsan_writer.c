@@ -191,7 +191,7 @@ static void *app_malloc(uint32_t size, uint32_t stack)
 
 static void app_free(const struct block *b)
 {
-    if (!nmt_addrfilter_maybe(&nmt__filter, b->p))
+    if (!nmt_addrfilter_page_maybe(&nmt__filter, b->p))
         fail("the address filter lost a live block", (long)b->size, (long)b->stack);
     /* The sequence number before the block can be reused (nmt_hooks.c). */
     uint64_t seq = atomic_fetch_add_explicit(&seq_next, 1, memory_order_relaxed);

@@ -268,6 +268,11 @@ NMT_HIDDEN int nmt__writer_start(void);
 NMT_HIDDEN void nmt__writer_stop(void);          /* final snapshot, then stop */
 NMT_HIDDEN void nmt__writer_request(int reason); /* async-signal-safe */
 NMT_HIDDEN void nmt__writer_after_fork(void);
+/* On a thread's first sampling decision: 1 when the calling thread is the
+ * writer, before its start routine ran (code that wraps thread creation may
+ * allocate there); it then takes the guard and the writer's heap for good,
+ * as the start routine would, and the allocation is not sampled. */
+NMT_HIDDEN int nmt__writer_born(struct nmt_tls *t);
 /* A fork child's writer starts at its first recorded event (any thread,
  * guard held), once: a child that only execs leaves no file. */
 NMT_HIDDEN void nmt__child_start(void);

@@ -35,6 +35,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -775,6 +776,45 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* The writer thread's stack: mapped once, by the real mmap, and used by
+ * each writer in turn (a new one starts only once the last was joined, or
+ * in a fork child, where the last never ran). Code that runs on a new
+ * thread before its start routine (a sanitizer's, or another library's
+ * that wraps thread creation) may allocate there: those allocations are the
+ * recorder's own, and nmt__writer_born() tells them apart by this range. */
+#define WRITER_STACK (1u << 20)
+static _Atomic uintptr_t writer_stack; /* its lowest usable byte; 0: none */
+
+NMT_HIDDEN int nmt__writer_born(struct nmt_tls *t)
+{
+    uintptr_t lo = atomic_load_explicit(&writer_stack, memory_order_relaxed);
+    if ((uintptr_t)__builtin_frame_address(0) - lo >= WRITER_STACK)
+        return 0;
+    t->guard = 1; /* as writer_main makes it */
+    t->writer = 1;
+    return 1;
+}
+
+/* Sets attr's stack to the writer's own (mapped on the first call, with a
+ * guard page below it), or to a stack of that size from pthread_create
+ * when there is no memory for one. */
+static void writer_stack_attr(pthread_attr_t *attr)
+{
+    uintptr_t lo = atomic_load_explicit(&writer_stack, memory_order_relaxed);
+    if (lo == 0) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        void *m = nmt__real.mmap(NULL, WRITER_STACK + page, PROT_READ | PROT_WRITE,
+                                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (m != MAP_FAILED && nmt__real.mprotect(m, page, PROT_NONE) == 0)
+            lo = (uintptr_t)m + page;
+        else if (m != MAP_FAILED)
+            nmt__real.munmap(m, WRITER_STACK + page);
+        atomic_store_explicit(&writer_stack, lo, memory_order_relaxed);
+    }
+    if (lo == 0 || pthread_attr_setstack(attr, (void *)lo, WRITER_STACK) != 0)
+        pthread_attr_setstacksize(attr, WRITER_STACK);
+}
+
 NMT_HIDDEN int nmt__writer_start(void)
 {
     struct nmt_writer *w = &nmt__w;
@@ -804,7 +844,7 @@ NMT_HIDDEN int nmt__writer_start(void)
     }
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 1u << 20);
+    writer_stack_attr(&attr);
     nmt_wake_open(&nmt__bell, 1); /* before the first producer could need it */
     /* pthread_create allocates the new thread's TLS block (its DTV) on this
      * thread, usually the program's main thread before main: from the

@@ -672,6 +672,7 @@ def reload_run(env, attach):
     """prog_reload at rate 1, preloaded or attaching itself: two libraries
     with the same code and frames of different sizes are loaded, allocated
     through and unloaded in turn, the second usually where the first was.
+    Only the program's one thread is recorded.
     Every block's stack must go from the library's function on to one_load
     (an unload the unwinder missed leaves it the other library's rule for the
     same address, and that step reads the wrong slot), and libunwind must
@@ -699,6 +700,12 @@ def reload_run(env, attach):
           "nothing tested")
     check(c.get("rec.samples", 0) >= truth["blocks"],
           "%d samples for %d blocks at rate 1" % (c.get("rec.samples", 0), truth["blocks"]))
+    # The program has one thread. A second slot is the writer's: code that
+    # runs on a new thread before its start routine (ASan's, in the
+    # sanitized build) allocated there and was recorded as the program's,
+    # and its stack took the rule tables' rebuild from the program's thread.
+    check(c.get("rec.thread_slots") == 1,
+          "%s thread slots for a program of one thread" % c.get("rec.thread_slots"))
     check(c.get("rec.unwind_libunwind", -1) == c.get("rec.unwind_fallbacks", -2)
           and c.get("rec.unwind_libunwind", -1) <= c.get("rec.samples", 0) // 50,
           "libunwind took %s of %s stacks" % (c.get("rec.unwind_libunwind"), c.get("rec.samples")))

@@ -43,7 +43,7 @@ void rec_setup(uint64_t rate, int unwind_mode)
 }
 
 /* ---- nmt_bootstrap.c and nmt_wheap.c ---- */
-struct nmt_real nmt__real = {.mmap = mmap, .munmap = munmap};
+struct nmt_real nmt__real = {.mmap = mmap, .munmap = munmap, .mprotect = mprotect};
 
 size_t nmt__boot_used(void)
 {

@@ -46,7 +46,7 @@
 
 /* ---- what nmt_writer.c and nmt_thread.c use from the rest of the recorder ---- */
 struct nmt_config nmt__cfg = {.rate = 1, .depth = 16, .ring_kib = 4};
-struct nmt_real nmt__real = {.mmap = mmap};
+struct nmt_real nmt__real = {.mmap = mmap, .munmap = munmap, .mprotect = mprotect};
 static _Atomic uint64_t seq_next = 1; /* nmt__seq */
 static _Atomic int snapshots, exit_snapshots;
 

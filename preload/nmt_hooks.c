@@ -38,14 +38,14 @@ static inline int countdown_take(struct nmt_tls *t, size_t size)
  * countdown, while recording. Returns 1 when it is to be sampled. */
 static inline int sample_decision(struct nmt_tls *t, size_t size)
 {
+    /* A thread's first decision: on the writer's stack, before its start
+     * routine, the allocation is the recorder's own. */
+    if (NMT_UNLIKELY(!t->inited) && nmt__writer_born(t))
+        return 0;
     /* Rate 1: every allocation, and the countdown stays at 0 (one left
      * from an earlier attach at another rate ends here). */
     if (nmt__every) {
-        if (NMT_UNLIKELY(!t->inited)) {
-            if (nmt__writer_born(t))
-                return 0;
-            t->inited = 1;
-        }
+        t->inited = 1;
         t->countdown = 0;
         return 1;
     }
@@ -54,8 +54,6 @@ static inline int sample_decision(struct nmt_tls *t, size_t size)
      * lost one (nmt_countdown_lost). */
     if (NMT_UNLIKELY(!t->inited || t->session != nmt__attach_session ||
                      nmt_countdown_lost(t->countdown))) {
-        if (!t->inited && nmt__writer_born(t))
-            return 0;
         if (t->session != nmt__attach_session)
             t->ngaps = 0; /* drawn at that attach's rate */
         t->inited = 1;

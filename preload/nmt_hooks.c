@@ -214,10 +214,10 @@ static NMT_NOINLINE void free_off(void *p)
     nmt__real.free(p);
 }
 
-/* A free that may have to be recorded: one of a live sample, or at rate 1
- * any free. Not a block of our own static heaps. Recording implies
- * resolution (nmt__state is set NMT_ON after it, and read here with
- * acquire). */
+/* A free at rate 1, where every free is recorded (the writer sorts them
+ * out); at other rates a live sample's free is free_sample's. Not a block of
+ * our own static heaps. Recording implies resolution (nmt__state is set
+ * NMT_ON after it, and read here with acquire). */
 static NMT_NOINLINE void free_slow(void *p)
 {
     if (p == NULL)
@@ -226,10 +226,6 @@ static NMT_NOINLINE void free_slow(void *p)
         free_off(p);
         return;
     }
-    /* Almost always a live sample's free (the live set has it): its event's
-     * lines load while it is removed there. */
-    if (nmt__exact)
-        nmt__event_prefetch(&nmt__tls, 0);
     if (claim_sampled(p)) {
         /* Before the real free: the address may be reused at once. It
          * leaves errno alone. */
@@ -238,12 +234,33 @@ static NMT_NOINLINE void free_slow(void *p)
     nmt__real.free(p);
 }
 
+/* The free of a live sample, which free_marked found in slot of the live
+ * set's candidate bucket k: its marks are cleared here, once, and its event
+ * recorded, without asking the filter and the live set again. Recording
+ * implies resolution, and a sample was taken only after it: the real free
+ * is known. */
+static NMT_NOINLINE void free_sample(void *p, _Atomic uintptr_t *slot, int k)
+{
+    if (NMT_LIKELY(nmt__recording(&nmt__tls))) {
+        /* Its event's lines load while it is taken out of the live set. */
+        nmt__event_prefetch(&nmt__tls, 0);
+        if (nmt_liveset_take(&nmt__liveset, p, slot, k)) {
+            nmt_addrfilter_sub(&nmt__filter, p);
+            /* Before the real free: the address may be reused at once. It
+             * leaves errno alone. */
+            nmt__record_free(p, nmt__seq_take());
+        }
+    }
+    nmt__real.free(p);
+}
+
 /* A free on a page the filter marks: a block of our own static heaps (its
  * page is pinned; bootstrap blocks live as long as the process), or one on
  * a page with a live sample, or at rate 1 any block. Most at other rates
  * are the samples' neighbours, which the live set rules out by the one line
- * of their page's bucket, without writing. nmt__real.free is callable
- * before resolution too. */
+ * of their page's bucket, without writing; a live sample's own free goes on
+ * from the slot found there. nmt__real.free is callable before resolution
+ * too. */
 static NMT_NOINLINE void free_marked(void *p)
 {
     if (NMT_UNLIKELY(nmt__is_boot(p))) {
@@ -251,8 +268,14 @@ static NMT_NOINLINE void free_marked(void *p)
             nmt__wheap_free(p);
         return;
     }
-    if (nmt__every || nmt_liveset_has(&nmt__liveset, p)) {
+    if (nmt__every) {
         free_slow(p);
+        return;
+    }
+    int k;
+    _Atomic uintptr_t *slot = nmt_liveset_locate(&nmt__liveset, p, &k);
+    if (slot != NULL) {
+        free_sample(p, slot, k);
         return;
     }
     nmt__real.free(p);

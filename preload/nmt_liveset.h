@@ -147,39 +147,54 @@ static inline int nmt_liveset_spilled(struct nmt_liveset *s, uintptr_t p)
     return atomic_load_explicit(nmt_liveset_spill(s, p), memory_order_relaxed) != 0;
 }
 
-/* 1 when p is in the set, exact for a free of p. Reads p's page bucket,
- * and the hash buckets only when nmt_liveset_spilled; writes nothing. */
-static inline int nmt_liveset_has(struct nmt_liveset *s, const void *ptr)
+/* Where p is: the slot that holds it, and in *k which candidate bucket
+ * that is; NULL when p is not in the set, exact for a free of p. Reads p's
+ * page bucket, and the hash buckets only when nmt_liveset_spilled; writes
+ * nothing. */
+static inline _Atomic uintptr_t *nmt_liveset_locate(struct nmt_liveset *s, const void *ptr, int *k)
 {
     uintptr_t p = (uintptr_t)ptr;
-    if (nmt_liveset_find(s, p, 0))
-        return 1;
-    if (!nmt_liveset_spilled(s, p))
+    _Atomic uintptr_t *slot = nmt_liveset_find(s, p, 0);
+    *k = 0;
+    if (slot != NULL || !nmt_liveset_spilled(s, p))
+        return slot;
+    for (*k = 1; *k < NMT_LIVESET_CANDIDATES; ++*k)
+        if ((slot = nmt_liveset_find(s, p, *k)) != NULL)
+            return slot;
+    return NULL;
+}
+
+/* 1 when p is in the set (nmt_liveset_locate). */
+static inline int nmt_liveset_has(struct nmt_liveset *s, const void *ptr)
+{
+    int k;
+    return nmt_liveset_locate(s, ptr, &k) != NULL;
+}
+
+/* Removes p from slot, which nmt_liveset_locate found holding it in
+ * candidate k. Returns 1 when this call removed it: of two racing frees of
+ * p, one does. A pointer is in one slot at a time but for a stale entry
+ * (its free bypassed the hooks) and a new sample of the same address: each
+ * removal takes the first one found, as nmt_liveset_remove does. */
+static inline int nmt_liveset_take(struct nmt_liveset *s, const void *ptr, _Atomic uintptr_t *slot,
+                                   int k)
+{
+    uintptr_t p = (uintptr_t)ptr, expected = p;
+    if (!atomic_compare_exchange_strong_explicit(slot, &expected, 0, memory_order_acq_rel,
+                                                 memory_order_relaxed))
         return 0;
-    for (int k = 1; k < NMT_LIVESET_CANDIDATES; k++)
-        if (nmt_liveset_find(s, p, k))
-            return 1;
-    return 0;
+    if (k > 0)
+        atomic_fetch_sub_explicit(nmt_liveset_spill(s, p), 1, memory_order_relaxed);
+    return 1;
 }
 
 /* Removes p if present. Returns 1 when this call removed it (of two racing
  * frees of p, one does). */
 static inline int nmt_liveset_remove(struct nmt_liveset *s, const void *ptr)
 {
-    uintptr_t p = (uintptr_t)ptr;
-    for (int k = 0; k < NMT_LIVESET_CANDIDATES; k++) {
-        if (k == 1 && !nmt_liveset_spilled(s, p))
-            return 0;
-        _Atomic uintptr_t *slot = nmt_liveset_find(s, p, k);
-        uintptr_t expected = p;
-        if (slot != NULL && atomic_compare_exchange_strong_explicit(
-                                slot, &expected, 0, memory_order_acq_rel, memory_order_relaxed)) {
-            if (k > 0)
-                atomic_fetch_sub_explicit(nmt_liveset_spill(s, p), 1, memory_order_relaxed);
-            return 1;
-        }
-    }
-    return 0;
+    int k;
+    _Atomic uintptr_t *slot = nmt_liveset_locate(s, ptr, &k);
+    return slot != NULL && nmt_liveset_take(s, ptr, slot, k);
 }
 
 #endif

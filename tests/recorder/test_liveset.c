@@ -141,6 +141,40 @@ Test(liveset, hash_buckets_read_only_when_counted)
     free(s);
 }
 
+/* The free path's two steps (nmt_hooks.c: free_marked, free_sample):
+ * locate says where p is, and take removes it from there, once, taking the
+ * page bucket's count back when p was in a hash bucket. */
+Test(liveset, locate_then_take)
+{
+    struct nmt_liveset *s = set_new();
+    uintptr_t base = HEAP + 0x9000;
+    for (uintptr_t k = 0; k < NMT_LIVESET_PAGE_WAYS + 1; k++)
+        cr_assert_eq(nmt_liveset_insert(s, (void *)(base + k * 32)), 0);
+    int k;
+    cr_assert_null(nmt_liveset_locate(s, (void *)(base + 0x800), &k), "a neighbour");
+    /* The first in its page's bucket, the last in a hash bucket. */
+    uintptr_t first = base, last = base + NMT_LIVESET_PAGE_WAYS * 32;
+    _Atomic uintptr_t *slot = nmt_liveset_locate(s, (void *)first, &k);
+    cr_assert_not_null(slot);
+    cr_assert_eq(k, 0);
+    cr_assert_eq(atomic_load(slot), first);
+    _Atomic uintptr_t *spilled = nmt_liveset_locate(s, (void *)last, &k);
+    cr_assert_not_null(spilled);
+    cr_assert_gt(k, 0, "the eighth pointer of a page is in a hash bucket");
+    cr_assert_eq((uint32_t)where(s, last), nmt_liveset_candidate(last, k));
+    cr_assert_eq(spill_of(s, base), 1);
+    /* A slot that no longer holds p (another free of p took it): nothing. */
+    cr_assert_eq(nmt_liveset_take(s, (void *)first, slot, 0), 1);
+    cr_assert_eq(nmt_liveset_take(s, (void *)first, slot, 0), 0);
+    cr_assert_eq(nmt_liveset_take(s, (void *)last, spilled, k), 1);
+    cr_assert_eq(spill_of(s, base), 0, "the hash bucket's removal took its count back");
+    cr_assert_eq(nmt_liveset_take(s, (void *)last, spilled, k), 0);
+    cr_assert_eq(spill_of(s, base), 0, "a failed take leaves the count alone");
+    cr_assert_eq(where(s, first), -1);
+    cr_assert_eq(where(s, last), -1);
+    free(s);
+}
+
 Test(liveset, refused_only_when_all_candidates_are_full)
 {
     struct nmt_liveset *s = set_new();

@@ -77,12 +77,6 @@ static inline void nmt_addrfilter_dec(_Atomic uint8_t *c)
         ;
 }
 
-/* Starts loading p's counter for a write (see nmt_liveset_prefetch). */
-static inline void nmt_addrfilter_prefetch(const struct nmt_addrfilter *f, const void *p)
-{
-    __builtin_prefetch(&f->page[nmt_addrfilter_page(p)], 1);
-}
-
 /* Marks p as sampled. Called by the allocating thread before p is returned,
  * so a free of p on any thread that happens after sees it. */
 static inline void nmt_addrfilter_add(struct nmt_addrfilter *f, const void *p)

@@ -630,12 +630,21 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
         t->guard--;
         return ptr;
     }
-    /* The live set's and the filter's lines of ptr have left the caches since
-     * the last sample: they load while the stack is taken, and are written
-     * after it. Neither is kept at rate 1, where every free is recorded. */
+    /* ptr goes into the live set and the filter before the stack is taken:
+     * no free of ptr can come before this call returns it, and an event
+     * that is not published takes the marks back. Their atomic updates come
+     * before the stack's stores into the ring, which they would otherwise
+     * wait for. Neither is kept at rate 1, where every free is recorded. */
     if (nmt__exact) {
-        nmt_liveset_prefetch(&nmt__liveset, ptr);
-        nmt_addrfilter_prefetch(&nmt__filter, ptr);
+        if (nmt_liveset_insert(&nmt__liveset, ptr) != 0) {
+            /* Its page bucket and both hash buckets full. Lost, and counted. */
+            atomic_fetch_add_explicit(&nmt__ctr.liveset_full, 1, memory_order_relaxed);
+            count_drop(thr, size);
+            slot_leave(late);
+            t->guard--;
+            return ptr;
+        }
+        nmt_addrfilter_add(&nmt__filter, ptr);
     }
     uint32_t room = frame_room();
     /* The usual case: the record is reserved at its largest and the stack
@@ -648,14 +657,6 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
     uint32_t flags = 0;
     uint64_t walk;
     uint32_t n = take_stack(frames, room, entry, &flags, __builtin_frame_address(0), &walk);
-    if (nmt__exact && nmt_liveset_insert(&nmt__liveset, ptr) != 0) {
-        /* Its page bucket and both hash buckets full. Lost, and counted. */
-        atomic_fetch_add_explicit(&nmt__ctr.liveset_full, 1, memory_order_relaxed);
-        count_drop(thr, size);
-        slot_leave(late);
-        t->guard--;
-        return ptr;
-    }
     int published = 1;
     struct nmt_ring *r = thr->ring;
     if (ev != NULL && stack_repeats(r, walk, entry)) { /* the note stays as it is */
@@ -679,14 +680,12 @@ static void *sampled_alloc(void *ptr, size_t size, void *entry)
             note_stack(r, walk, entry);
     }
     if (published) {
-        if (nmt__exact)
-            nmt_addrfilter_add(&nmt__filter, ptr); /* only now may a free look for it */
         if (nmt__cfg.growth)
             growth_wake(t, size);
     } else {
         count_drop(thr, size);
-        if (nmt__exact)
-            nmt_liveset_remove(&nmt__liveset, ptr);
+        if (nmt__exact && nmt_liveset_remove(&nmt__liveset, ptr))
+            nmt_addrfilter_sub(&nmt__filter, ptr);
     }
     slot_leave(late);
     t->guard--;

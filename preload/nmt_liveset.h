@@ -75,13 +75,6 @@ static inline uint32_t nmt_liveset_candidate(uintptr_t p, int k)
     return NMT_LIVESET_HALF + ((h + (uint32_t)(k - 1)) & (NMT_LIVESET_HALF - 1));
 }
 
-/* Starts loading p's page bucket for a write: the sampled path asks before
- * it unwinds, so the line arrives meanwhile if it is not in cache. */
-static inline void nmt_liveset_prefetch(const struct nmt_liveset *s, const void *ptr)
-{
-    __builtin_prefetch(&s->bucket[nmt_liveset_page_bucket((uintptr_t)ptr)], 1);
-}
-
 /* The pointer slots of candidate k's bucket: a page bucket's last slot is
  * its spill count. */
 static inline int nmt_liveset_ways(int k)

@@ -321,6 +321,39 @@ Test(capture, full_ring_drops_are_counted_exactly)
     cr_assert_eq(atomic_load(&thr->drop_bytes), 100ull * (tries - kept));
 }
 
+/* In exact mode a sample marks the live set and the filter before its
+ * event is published; each event the full ring drops takes both marks back,
+ * so exactly the kept samples are marked: a free of a dropped one finds
+ * nothing to record. */
+Test(capture, a_dropped_sample_leaves_no_mark)
+{
+    rec_setup(4096, NMT_UNWIND_FP);
+    nmt__cfg.ring_kib = 4;
+    nmt__cfg.on_full_drop = 1;
+    bottom = sample_now;
+    const unsigned tries = 300;
+    for (unsigned i = 0; i < tries; i++) {
+        sample_ptr = (void *)(uintptr_t)(0x7780000 + 4096 * i); /* a page each */
+        chain_a();
+    }
+    struct nmt_thread *thr = nmt__tls.thr;
+    unsigned kept = 0, marked = 0;
+    uint32_t len;
+    while (nmt_ring_peek(thr->ring, &len) != NULL) {
+        kept++;
+        nmt_ring_release(thr->ring);
+    }
+    for (unsigned i = 0; i < tries; i++) {
+        void *p = (void *)(uintptr_t)(0x7780000 + 4096 * i);
+        int live = nmt_liveset_has(&nmt__liveset, p);
+        cr_assert_eq(live, nmt_addrfilter_page_maybe(&nmt__filter, p), "sample %u", i);
+        marked += (unsigned)live;
+    }
+    cr_assert_lt(kept, tries, "a 4 KiB ring cannot hold them all");
+    cr_assert_eq(atomic_load(&thr->drops), tries - kept);
+    cr_assert_eq(marked, kept);
+}
+
 /* ---- stacks sent once (NMT_EVF_SAME) ---- */
 
 /* The recorder's own text as set_self_range finds it, widened to take in

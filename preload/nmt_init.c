@@ -114,6 +114,9 @@ __attribute__((constructor(101))) static void nmt_init(void)
         return;
     }
     dl_iterate_phdr(find_self, (void *)(uintptr_t)&find_self);
+    /* Before any event, also of an attach later: the sequence's numbers of
+     * one process all come from one source. */
+    nmt__seq_clock = nmt__os_seq_clock_usable();
     nmt__unwind_init();
     nmt__thread_init_key();
     nmt__thread_arm_main();

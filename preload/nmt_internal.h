@@ -70,6 +70,11 @@ NMT_HIDDEN void nmt__config_describe(void (*add)(void *, const char *, const cha
 NMT_HIDDEN void nmt__say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* clock_gettime(clk) in nanoseconds (nmt_os.c; vDSO: no syscall) */
 NMT_HIDDEN uint64_t nmt__clock_ns(clockid_t clk);
+/* Whether the event sequence may come from the CPU's clock (nmt_state.h:
+ * nmt__seq_clock); the constructor asks once (nmt_os.c). */
+NMT_HIDDEN int nmt__os_seq_clock_usable(void);
+/* 1 when the clock-source file at path names the TSC (nmt_os.c). */
+NMT_HIDDEN int nmt__os_clocksource_is_tsc(const char *path);
 
 /* ---- the reader named in the exit line (nmt_hint.c) ---- */
 /* Remembers the path this library was loaded as (from the constructor). */
@@ -164,17 +169,18 @@ struct nmt_thread {
 NMT_HIDDEN extern struct nmt_thread *_Atomic nmt__threads;
 
 /* Starts loading, for writing, the lines the thread's next event will write:
- * the sequence, its ring's producer line and the start of the next record,
- * and with stack != 0 the head of the unwinder's memo and the rest of a
- * record with a short stack. At the default rate an event comes thousands of
- * operations after this thread's last one, when these lines have left the
- * CPU's caches; called before the real allocation or the live set's lookup,
- * whose work then hides their misses. Only loads and prefetches: a slot and
- * its ring are never unmapped, so even t->thr left from an exited owner is
- * safe to read. */
+ * the sequence's counter (unless the clock is its source), its ring's
+ * producer line and the start of the next record, and with stack != 0 the
+ * head of the unwinder's memo and the rest of a record with a short stack.
+ * At the default rate an event comes thousands of operations after this
+ * thread's last one, when these lines have left the CPU's caches; called
+ * before the real allocation or the live set's lookup, whose work then hides
+ * their misses. Only loads and prefetches: a slot and its ring are never
+ * unmapped, so even t->thr left from an exited owner is safe to read. */
 static inline void nmt__event_prefetch(const struct nmt_tls *t, int stack)
 {
-    __builtin_prefetch(&nmt__seq, 1);
+    if (!nmt__seq_clock)
+        __builtin_prefetch(&nmt__seq, 1);
     const struct nmt_thread *thr = t->thr;
     if (thr == NULL)
         return;

@@ -15,6 +15,9 @@
  */
 #include <elf.h>
 #include <errno.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -521,6 +524,47 @@ NMT_HIDDEN void nmt__say(const char *fmt, ...)
     memcpy(line + n, "\n", 1);
     ssize_t w = write(2, line, (size_t)n + 1);
     (void)w;
+}
+
+/* 1 when the kernel keeps time by the CPUs' time-stamp counters, as the
+ * clock-source file at path says ("tsc"): it has then found them in step,
+ * no CPU's behind another's, which its own monotonic clock relies on across
+ * CPUs. 0 for any other source, and when the file cannot be read. errno is
+ * left as it was. */
+NMT_HIDDEN int nmt__os_clocksource_is_tsc(const char *path)
+{
+    int saved = errno;
+    struct stat id;
+    char buf[32];
+    ssize_t n = -1;
+    int fd = open_own(path, O_RDONLY | O_CLOEXEC, &id);
+    if (fd >= 0) {
+        do
+            n = read(fd, buf, sizeof(buf) - 1);
+        while (n < 0 && errno == EINTR);
+        close_own(fd, &id);
+    }
+    errno = saved;
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    return strcmp(buf, "tsc\n") == 0 || strcmp(buf, "tsc") == 0;
+}
+
+/* Whether the event sequence may come from the clock (nmt__seq_take): the
+ * CPU has RDTSCP, and the kernel keeps time by the time-stamp counter. */
+NMT_HIDDEN int nmt__os_seq_clock_usable(void)
+{
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    /* CPUID 0x80000001, EDX bit 27: RDTSCP (cpuid.h names no bit for it) */
+    if (!__get_cpuid(0x80000001u, &a, &b, &c, &d) || !(d & (1u << 27)))
+        return 0;
+    return nmt__os_clocksource_is_tsc("/sys/devices/system/clocksource/clocksource0/"
+                                      "current_clocksource");
+#else
+    return 0;
+#endif
 }
 
 /* clock_gettime(clk) in nanoseconds: the vDSO's, no syscall. */

@@ -175,6 +175,7 @@ static void encode_counters(struct nmt_writer *w, struct nmt_enc *b)
     counter_add(&c, "rec.smaps_skipped", (int64_t)nmt__smaps_skipped);
     counter_add(&c, "rec.smaps_ns", (int64_t)nmt__smaps_ns);
     counter_add(&c, "rec.smaps_pagescan", (int64_t)nmt__smaps_scanned);
+    counter_add(&c, "rec.seq_clock", nmt__seq_clock);
     counter_add(&c, "rec.mmap_reserved", (int64_t)nmt_mm_reserved(&w->mm));
     counter_add(&c, "rec.mmap_committed", (int64_t)nmt_mm_committed(&w->mm));
     counter_add(&c, "rec.live_estimate", (int64_t)llround(w->live_est));

@@ -16,6 +16,7 @@ NMT_HIDDEN struct nmt_addrfilter nmt__filter;
 NMT_HIDDEN struct nmt_liveset nmt__liveset;
 NMT_HIDDEN NMT_READ_MOSTLY int nmt__exact;
 NMT_HIDDEN NMT_READ_MOSTLY int nmt__every;
+NMT_HIDDEN NMT_READ_MOSTLY int nmt__seq_clock;
 NMT_HIDDEN NMT_READ_MOSTLY uintptr_t nmt__self_lo, nmt__self_hi;
 /* Aligned to a line, so that the native path's read-mostly words share one:
  * the section starts with this file's words (linked before the other files

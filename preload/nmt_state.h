@@ -40,8 +40,9 @@ enum nmt_state {
 };
 NMT_HIDDEN extern _Atomic int nmt__state;
 NMT_HIDDEN extern _Atomic int nmt__disabled; /* never record in this process */
-/* The event sequence, which orders events across threads. Every sampled
- * allocation and every recorded free writes it, from any thread: it has a
+/* The event sequence's counter, which orders events across threads unless
+ * the clock does (nmt__seq_clock). Every sampled allocation and every
+ * recorded free then writes it, from any thread: it has a
  * cache line of its own, so that those writes do not take away the lines of
  * read-mostly state the sampled path reads (the configuration, the unwind
  * rules' generation) from the other threads' caches. */
@@ -49,9 +50,29 @@ struct nmt_seq {
     _Alignas(64) _Atomic uint64_t next;
 };
 NMT_HIDDEN extern struct nmt_seq nmt__seq;
-/* The next number of the sequence. */
+/* Where the sequence comes from, chosen before the first event and never
+ * changed (nmt__os_seq_clock_usable): 1, the CPU's time-stamp counter; 0,
+ * nmt__seq's counter. */
+NMT_HIDDEN extern int nmt__seq_clock;
+/* The next number of the sequence: larger than every number taken before it
+ * in the happens-before sense, on any thread (nmt_writer.c relies on that
+ * alone; the numbers need not be dense). From the counter, by an atomic add
+ * on a line every sampling thread writes, which at rate 1 moves between
+ * their CPUs at every event. From the clock, by RDTSCP, which reads the
+ * time-stamp counter only once the thread's earlier loads are complete
+ * (after whatever showed it an earlier event's effects) and before any
+ * later store of the thread is visible (before whatever shows another
+ * thread this event's): the kernel keeps its own monotonic time by that
+ * counter only when every CPU's is in step. */
 static inline uint64_t nmt__seq_take(void)
 {
+#if defined(__x86_64__)
+    if (__builtin_expect(nmt__seq_clock, 1)) {
+        uint32_t lo, hi, cpu;
+        __asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(cpu) : : "memory");
+        return (uint64_t)hi << 32 | lo;
+    }
+#endif
     return atomic_fetch_add_explicit(&nmt__seq.next, 1, memory_order_relaxed);
 }
 NMT_HIDDEN extern struct nmt_addrfilter nmt__filter;

@@ -111,6 +111,13 @@ nmt_unit_test(test_os
 if(TARGET test_os)
   target_include_directories(test_os PRIVATE ${NMT_PRELOAD_DIR})
 endif()
+# The event sequence from the counter and from the CPU's clock (nmt_state.h).
+nmt_unit_test(test_seq
+  SOURCES ${NMT_REC_DIR}/test_seq.c ${NMT_PRELOAD_DIR}/nmt_state.c ${NMT_PRELOAD_DIR}/nmt_os.c
+  LIBS nmtfmt Threads::Threads LABELS recorder)
+if(TARGET test_seq)
+  target_include_directories(test_seq PRIVATE ${NMT_PRELOAD_DIR})
+endif()
 # The writer's prefault of the static tables (nmt_prefault.c).
 nmt_unit_test(test_prefault
   SOURCES ${NMT_REC_DIR}/test_prefault.c ${NMT_REC_CORE}

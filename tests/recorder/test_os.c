@@ -379,3 +379,36 @@ Test(os_maps, own_maps_as_sscanf_reads_them)
     seen_free(&s);
     free(text);
 }
+
+/* ---- the clock source (nmt__os_clocksource_is_tsc) ---- */
+
+/* The answer for a clock-source file holding text (NULL: no file). */
+static int clocksource_says(const char *text)
+{
+    char path[] = "/tmp/nmt_clocksource_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    if (text != NULL)
+        cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    if (text == NULL)
+        unlink(path);
+    errno = 1234;
+    int r = nmt__os_clocksource_is_tsc(path);
+    cr_assert_eq(errno, 1234, "errno is left alone");
+    if (text != NULL)
+        unlink(path);
+    return r;
+}
+
+Test(os_clock, only_the_tsc_clock_source_counts)
+{
+    cr_assert_eq(clocksource_says("tsc\n"), 1);
+    cr_assert_eq(clocksource_says("tsc"), 1, "without its newline");
+    cr_assert_eq(clocksource_says("kvm-clock\n"), 0);
+    cr_assert_eq(clocksource_says("hpet\n"), 0);
+    cr_assert_eq(clocksource_says("tsc-early\n"), 0, "the boot-time source, not yet checked");
+    cr_assert_eq(clocksource_says("tsc\nkvm-clock\n"), 0, "not one name");
+    cr_assert_eq(clocksource_says(""), 0, "empty");
+    cr_assert_eq(clocksource_says(NULL), 0, "no such file");
+}

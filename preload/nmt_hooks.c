@@ -36,7 +36,7 @@ static inline int countdown_take(struct nmt_tls *t, size_t size)
 
 /* Called when an allocation of `size` bytes reaches the end of the
  * countdown, while recording. Returns 1 when it is to be sampled. */
-static inline int sample_decision(struct nmt_tls *t, size_t size)
+static inline __attribute__((always_inline)) int sample_decision(struct nmt_tls *t, size_t size)
 {
     /* A thread's first decision: on the writer's stack, before its start
      * routine, the allocation is the recorder's own. */

@@ -295,17 +295,17 @@ Test(capture, mmap_events_carry_a_stack_when_they_map)
     nmt_ring_release(r);
 }
 
-/* With NMTRACE_ON_FULL=drop (and no writer to wait for), what does not fit
- * is dropped and counted in the thread's slot: exactly the difference. */
-Test(capture, full_ring_drops_are_counted_exactly)
+/* Samples tries pointers from base, step apart, at rate into a 4 KiB ring
+ * that drops what does not fit (NMTRACE_ON_FULL=drop, no writer to wait
+ * for); returns how many records the ring kept, and empties it. */
+static unsigned fill_small_ring(uint64_t rate, uintptr_t base, uintptr_t step, unsigned tries)
 {
-    rec_setup(1, NMT_UNWIND_FP);
+    rec_setup(rate, NMT_UNWIND_FP);
     nmt__cfg.ring_kib = 4;
     nmt__cfg.on_full_drop = 1;
     bottom = sample_now;
-    const unsigned tries = 500;
     for (unsigned i = 0; i < tries; i++) {
-        sample_ptr = (void *)(uintptr_t)(0x7770000 + 64 * i);
+        sample_ptr = (void *)(base + step * i);
         chain_a();
     }
     struct nmt_thread *thr = nmt__tls.thr;
@@ -317,6 +317,16 @@ Test(capture, full_ring_drops_are_counted_exactly)
     }
     cr_assert_gt(kept, 0);
     cr_assert_lt(kept, tries, "a 4 KiB ring cannot hold them all");
+    return kept;
+}
+
+/* What does not fit is dropped and counted in the thread's slot: exactly
+ * the difference. */
+Test(capture, full_ring_drops_are_counted_exactly)
+{
+    const unsigned tries = 500;
+    unsigned kept = fill_small_ring(1, 0x7770000, 64, tries);
+    struct nmt_thread *thr = nmt__tls.thr;
     cr_assert_eq(atomic_load(&thr->drops), tries - kept);
     cr_assert_eq(atomic_load(&thr->drop_bytes), 100ull * (tries - kept));
 }
@@ -327,30 +337,16 @@ Test(capture, full_ring_drops_are_counted_exactly)
  * nothing to record. */
 Test(capture, a_dropped_sample_leaves_no_mark)
 {
-    rec_setup(4096, NMT_UNWIND_FP);
-    nmt__cfg.ring_kib = 4;
-    nmt__cfg.on_full_drop = 1;
-    bottom = sample_now;
     const unsigned tries = 300;
-    for (unsigned i = 0; i < tries; i++) {
-        sample_ptr = (void *)(uintptr_t)(0x7780000 + 4096 * i); /* a page each */
-        chain_a();
-    }
-    struct nmt_thread *thr = nmt__tls.thr;
-    unsigned kept = 0, marked = 0;
-    uint32_t len;
-    while (nmt_ring_peek(thr->ring, &len) != NULL) {
-        kept++;
-        nmt_ring_release(thr->ring);
-    }
+    unsigned kept = fill_small_ring(4096, 0x7780000, 4096, tries); /* a page each */
+    unsigned marked = 0;
     for (unsigned i = 0; i < tries; i++) {
         void *p = (void *)(uintptr_t)(0x7780000 + 4096 * i);
         int live = nmt_liveset_has(&nmt__liveset, p);
         cr_assert_eq(live, nmt_addrfilter_page_maybe(&nmt__filter, p), "sample %u", i);
         marked += (unsigned)live;
     }
-    cr_assert_lt(kept, tries, "a 4 KiB ring cannot hold them all");
-    cr_assert_eq(atomic_load(&thr->drops), tries - kept);
+    cr_assert_eq(atomic_load(&nmt__tls.thr->drops), tries - kept);
     cr_assert_eq(marked, kept);
 }
 

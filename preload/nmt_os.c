@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -552,13 +553,20 @@ NMT_HIDDEN int nmt__os_clocksource_is_tsc(const char *path)
 }
 
 /* Whether the event sequence may come from the clock (nmt__seq_take): the
- * CPU has RDTSCP, and the kernel keeps time by the time-stamp counter. */
+ * CPU has RDTSCP, this process may read the time-stamp counter (a process
+ * can forbid it itself, prctl PR_SET_TSC, and would then get SIGSEGV), and
+ * the kernel keeps time by it. */
 NMT_HIDDEN int nmt__os_seq_clock_usable(void)
 {
 #if defined(__x86_64__)
     unsigned a, b, c, d;
     /* CPUID 0x80000001, EDX bit 27: RDTSCP (cpuid.h names no bit for it) */
     if (!__get_cpuid(0x80000001u, &a, &b, &c, &d) || !(d & (1u << 27)))
+        return 0;
+    int saved = errno, tsc = 0;
+    int got = prctl(PR_GET_TSC, &tsc);
+    errno = saved;
+    if (got != 0 || tsc != PR_TSC_ENABLE)
         return 0;
     return nmt__os_clocksource_is_tsc("/sys/devices/system/clocksource/clocksource0/"
                                       "current_clocksource");

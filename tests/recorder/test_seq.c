@@ -3,13 +3,17 @@
  * either source, the counter and the CPU's clock: its numbers grow on one
  * thread, and a number taken after another thread's (happens-before: the
  * two threads hand a token back and forth with release and acquire) is the
- * larger, which is all the writer's merge relies on (nmt_writer.c).
+ * larger, which is all the writer's merge relies on (nmt_writer.c); and a
+ * process that may not read the time-stamp counter gets the counter.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "nmt_internal.h"
 
@@ -86,4 +90,25 @@ Test(seq, the_clock_orders_across_threads)
     cr_assert_gt(a, 1u << 20, "a clock reading, not the counter's");
     one_thread_grows();
     cr_assert_eq(relay_disorder(), 0);
+}
+
+/* A process that forbids itself the time-stamp counter (prctl PR_SET_TSC:
+ * any read then raises SIGSEGV) gets the counter: asked in a child, which
+ * after the prctl calls nothing that reads the clock (Criterion's timing
+ * would). */
+Test(seq, a_process_without_the_tsc_gets_the_counter)
+{
+    if (!nmt__os_seq_clock_usable())
+        cr_skip_test("the clock is not usable here in the first place");
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        if (prctl(PR_SET_TSC, PR_TSC_SIGSEGV) != 0)
+            _exit(2);
+        _exit(nmt__os_seq_clock_usable() ? 1 : 0);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "the child died (status %d)", status);
+    cr_assert_eq(WEXITSTATUS(status), 0, "the clock was taken as usable without the TSC");
 }

@@ -8,8 +8,8 @@
  * proves no live sampled block starts on the page (no false negatives).
  * Consecutive pages are neighbouring bytes, so a thread's frees touch a few
  * cache lines of it; the 1 MiB array is zero pages until a sample marks one.
- * A free on a marked page then asks the live set (nmt_liveset_has, one cache
- * line: the page's bucket, which the sample wrote), which is exact.
+ * A free on a marked page then asks the live set (nmt_liveset_locate, one
+ * cache line: the page's bucket, which the sample wrote), which is exact.
  *
  * The allocating thread increments the counter of each pointer it samples;
  * the freeing thread that matches the free in the live set (nmt_liveset.h)

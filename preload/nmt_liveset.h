@@ -7,9 +7,9 @@
  * allocator handed the same address out again and again, and each of those
  * frees paid the slow path (measured: ~45 extra slow frees per sample,
  * docs/PERFORMANCE.md). With the set, a free on a marked page looks for its
- * pointer here (nmt_liveset_has: one line, nothing written), and the freeing
- * thread itself removes a sample with one CAS and clears its page's mark at
- * once.
+ * pointer here (nmt_liveset_locate: one line, nothing written), and the
+ * freeing thread itself removes a sample from the slot found (one CAS,
+ * nmt_liveset_take) and clears its page's mark at once.
  *
  * Layout: buckets of 8 slots, one cache line each. A pointer lives in its
  * page's bucket when there is room, otherwise in its hash bucket or the next

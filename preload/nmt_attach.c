@@ -138,8 +138,9 @@ static int parse_opts(const char *s, struct att_opts *o, char *bad, size_t n)
 }
 
 /* The answer for the client (its status file): one line, and after "ok"
- * maybe a warning line. Without a status file (jcmd) a refusal is said on
- * stderr, where the bridge says its own warnings. */
+ * maybe a warning line. Without a status file (jcmd, which prints only the
+ * return code) a refusal or the warning is said on stderr, where the bridge
+ * says its own warnings; the "ok" itself is not. */
 static void answer(const struct att_opts *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void answer(const struct att_opts *o, const char *fmt, ...)
@@ -151,8 +152,11 @@ static void answer(const struct att_opts *o, const char *fmt, ...)
     va_end(ap);
     int fd = o->status[0] ? open(o->status, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC) : -1;
     if (fd < 0) {
+        const char *warning = strstr(line, "\nwarning ");
         if (strncmp(line, "ok ", 3) != 0)
             nmt__say("nmtrace attach: %s", line);
+        else if (warning)
+            nmt__say("nmtrace attach: %s", warning + strlen("\nwarning "));
         return;
     }
     size_t len = strlen(line);

@@ -69,6 +69,10 @@ early      the attach comes while the JVM is still starting, in the JVMTI start
            client from reading "still starting" in the perf data (by chance,
            an attach right after the JVM installs its SIGQUIT handler finds
            no perf data yet, and gets into the same window).
+early_jcmd  the same early attach by `jcmd PID JVMTI.agent_load`, which prints
+           only a return code: the note that Java frames wait for the JVM is
+           said on the JVM's stderr instead, in one line, and the JNI leak has
+           its Java frames.
 early_again  the same early attach, detached before the JVM is live; the
            bridge's start completes between sessions (and replays the JVM's
            code then). The next session's profile describes the JVM's code
@@ -166,12 +170,15 @@ def attach(c, *args, expect_ok=True):
 
 
 def finished_ok(c, t, what):
+    """Quits the target and checks that nothing of its own changed; returns
+    its stderr."""
     out, err, rc = t.quit()
     c.no_crash_files()
     left = glob.glob(os.path.join(c.tmp, ".attach_pid*")) + glob.glob("/tmp/nmtrace-attach-%d-*" % t.pid)
     nmtj.check(not left, "%s: attach or status files were left behind: %s" % (what, left))
     nmtj.check(rc == 0 and out == "ready\ndone\n",
                "%s: the JVM's output or status changed: exit %d, stdout %r, stderr %r" % (what, rc, out, err[-300:]))
+    return err
 
 
 def value_at(ticks, mono_ns, col):
@@ -491,6 +498,35 @@ def case_early(c):
                "nmtrace attach did not say that Java frames wait for the JVM: %r" % p.stderr)
 
 
+def case_early_jcmd(c):
+    if not c.jcmd:
+        nmtj.skip("no jcmd next to java")
+    gate = os.path.join(c.build, "tests", "java", "libnmtt_early_gate.so")
+    nmtj.check(os.path.exists(gate), "%s missing: build the nmtt_early_gate target" % gate)
+    prof = os.path.join(c.tmp, "early_jcmd.nmt")
+    t = Target(c, blocks=20, direct=0, tick_ms=10, jvm=("-XX:-UsePerfData", "-agentpath:" + gate),
+               gated=True)
+    try:
+        nmtj.check(jcmd(c, t.pid, "output:" + prof + ",rate:4096") == 0, "the agent refused to start")
+        t.release()
+        t.wait_ticks(50)
+        nmtj.check(jcmd(c, t.pid, "detach") == 0, "detach was refused")
+        err = finished_ok(c, t, "early_jcmd")
+    finally:
+        t.kill()
+    said = [line for line in err.splitlines() if line.startswith("nmtrace attach:")]
+    print("said on the JVM's stderr: %r" % said)
+    nmtj.check(said == ["nmtrace attach: JVM bridge: the JVM is still starting: Java frames are "
+                        "recorded once it has started"],
+               "jcmd's early attach did not say, in one line on the JVM's stderr, that Java frames "
+               "wait for the JVM: %r" % said)
+    js = java_counters(c, prof)
+    nmtj.check(js.get("java.live_wait_ns", 0) > 0,
+               "java.live_wait_ns is %s: the attach was not served in the start phase the test set up"
+               % js.get("java.live_wait_ns"))
+    java_named(c, prof, r"^nmex_session_open$", r"^NativeLib\.leak")
+
+
 def case_early_again(c):
     gate = os.path.join(c.build, "tests", "java", "libnmtt_early_gate.so")
     nmtj.check(os.path.exists(gate), "%s missing: build the nmtt_early_gate target" % gate)
@@ -666,7 +702,7 @@ def case_depth(c):
 
 CASES = {"leak": case_leak, "cycles": case_cycles, "rate1": case_rate1, "jemalloc": case_jemalloc, "preloaded": case_preloaded,
          "disabled": case_disabled, "late": case_late, "errors": case_errors, "jcmd": case_jcmd,
-         "early": case_early, "early_again": case_early_again, "starting": case_starting,
+         "early": case_early, "early_jcmd": case_early_jcmd, "early_again": case_early_again, "starting": case_starting,
          "depth": case_depth}
 
 

@@ -166,14 +166,21 @@ static void pick(void)
     naddr = p.n;
 }
 
-/* Reads 20000 rounds, or until told to stop; a stopped reader goes on
- * until it has had one answer right, so that a busy machine that runs the
- * readers only after the writer has finished still tests them. */
+/* Reads ROUNDS rounds and counts itself done, then reads on until told to
+ * stop. A stopped reader goes on until it has had one answer right: the
+ * thread that changes the list has stopped by then, and however the
+ * machine ran the threads (readers first, or a forgetting thread never
+ * preempted on a machine with cores to spare, so that no rebuild
+ * survived), the answers it agrees with are tested. A reader that cannot
+ * get one right gives up after many rounds, and the test fails. */
+#define ROUNDS 20000
 static void *reader(void *arg)
 {
     long *bad = arg;
     atomic_fetch_add(&readers_started, 1);
-    for (int round = 0; round < 20000; round++) {
+    for (int round = 0; round < 10 * ROUNDS; round++) {
+        if (round == ROUNDS)
+            atomic_fetch_add(&readers_done, 1);
         if (atomic_load(&readers_stop) && bad[1] > 0)
             break;
         for (int i = 0; i < naddr; i++) {
@@ -190,7 +197,6 @@ static void *reader(void *arg)
                 bad[1]++;
         }
     }
-    atomic_fetch_add(&readers_done, 1);
     return NULL;
 }
 
@@ -238,6 +244,7 @@ Test(cfi_life, readers_while_the_list_is_forgotten_and_rebuilt, .timeout = 120)
         for (volatile int spin = 0; spin < 2000; spin++)
             ;
     }
+    atomic_store(&readers_stop, 1);
     long wrong, right, nomodule;
     readers_join(t, res, 4, &wrong, &right, &nomodule);
     int walks = atomic_load(&cfi_iterate_calls) - calls0;

@@ -27,12 +27,16 @@ static double late_early(const struct nmr_profile *p, const int64_t *y, size_t n
 
 /* 1 when the series has been flat for at least half as long as it took to
  * grow: the time since its last step that grew by more than NMR_TREND_LEVEL
- * of the early steps' mean, against the time from the process's start to
- * that step. The flat time is measured up to the last snapshot taken while
- * the process still ran, not to the exit snapshot: a program that leaks
- * until it ends shows only the pause of its exit after its last growth,
- * and that pause, however long a busy machine makes it, is no evidence of
- * levelling. */
+ * of the early steps' mean, against the time from the start of its growth
+ * to that step. A series that was still empty at its first snapshots began
+ * to grow after the last of them (in a JVM, after the JVM's own start-up,
+ * however long a busy machine made that); one that already held something
+ * at the first snapshot may have grown since the process's start, and is
+ * measured from there. The flat time is measured up to the last snapshot
+ * taken while the process still ran, not to the exit snapshot: a program
+ * that leaks until it ends shows only the pause of its exit after its last
+ * growth, and that pause, however long a busy machine makes it, is no
+ * evidence of levelling. */
 static int plateau_long_enough(const struct nmr_profile *p, const int64_t *y, size_t n, size_t i2)
 {
     double early_step = ((double)y[i2] - (double)y[0]) / (double)i2;
@@ -45,9 +49,13 @@ static int plateau_long_enough(const struct nmr_profile *p, const int64_t *y, si
         running--;
     if (running <= last)
         return 0;
+    size_t empty = 0;
+    while (empty + 1 < n && y[empty] == 0 && y[empty + 1] == 0)
+        empty++;
+    double began = y[0] == 0 ? nmr_snap_time_s(p, &p->snaps[empty]) : 0;
     double grown_at = nmr_snap_time_s(p, &p->snaps[last]);
     double end = nmr_snap_time_s(p, &p->snaps[running]);
-    return end - grown_at >= 0.5 * grown_at;
+    return end - grown_at >= 0.5 * (grown_at - began);
 }
 
 void nmr__trend(const struct nmr_profile *p, const int64_t *y, size_t n, int by_step,

@@ -221,3 +221,35 @@ Test(diagnose, exit_pause_is_no_plateau)
     rr_done(&r);
     rw_free(&w);
 }
+
+/* A cache that began to fill only after a long start-up (empty in the
+ * snapshots of the first 3 s, full 0.4 s later, then flat for 0.3 s) has
+ * levelled off: its growth is timed from its last empty snapshot, not from
+ * the process's start, which would ask for 1.7 s of flat. */
+Test(diagnose, growth_is_timed_from_the_last_empty_snapshot)
+{
+    static const uint64_t mib[] = {0, 0, 0, 0, 1, 2, 3, 4, 4, 4, 4, 4};
+    static const uint64_t ms[] = {500,  1000, 2000, 3000, 3100, 3200,
+                                  3300, 3400, 3500, 3600, 3700, 3710};
+    const int n = (int)(sizeof(mib) / sizeof(mib[0]));
+    struct rw w;
+    rw_init(&w);
+    rw_magic(&w);
+    rw_header(&w, 1, 77, 1, "/usr/bin/prog");
+    uint64_t f[] = {BASE + 0x10, BASE + 0x100 + 1, BASE + 0x901};
+    rw_stack(&w, 1, f, 3);
+    for (int i = 0; i < n; i++) {
+        rw_snap_begin(&w, (uint32_t)i, i == n - 1 ? 1 : 3, ms[i] * 1000000ull);
+        rw_maps_one(&w, BASE, BASE + 0x10000, "/usr/bin/prog");
+        rw_counter(&w, "proc.rss", (int64_t)(200 * MiB));
+        struct rw_site s = {1, 1, mib[i] * MiB, mib[i], mib[i] * MiB, mib[i], mib[i], mib[i], 0, 0};
+        rw_sites(&w, &s, 1);
+        rw_snap_end(&w, (uint32_t)i, 1);
+    }
+    struct rr_run r;
+    cr_assert_eq(diagnose(&r, &w, (const char *[]){"--diagnose", NULL}), 0);
+    cr_assert(strstr(r.out, "levels-off"), "%s", r.out);
+    cr_assert_null(strstr(r.out, "leak-suspect"), "%s", r.out);
+    rr_done(&r);
+    rw_free(&w);
+}

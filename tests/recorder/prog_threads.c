@@ -2,16 +2,23 @@
  * prog_threads.c: waves of threads that allocate, free, leak a known amount
  * and exit, for the recorder's multithreading test (slot reuse, rings of
  * exited threads drained, nothing lost). Prints the ground truth as JSON.
- *   prog_threads [waves] [threads-per-wave]
+ *   prog_threads [waves] [threads-per-wave] [PROFILE]
+ * With PROFILE (the recorder's output; NMTRACE_SIGNAL=USR1 and
+ * NMTRACE_INTERVAL=0), after each wave it raises SIGUSR1 and waits until
+ * the snapshot is in PROFILE (snapshot_now): by then the writer has
+ * recycled the slots of the wave's threads, so the next wave finds them
+ * free however far behind the writer was.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #define LEAK_PER_THREAD (1 << 20) /* in 64 blocks of 16 KiB */
 
@@ -36,10 +43,48 @@ static void *worker(void *arg)
     return thread_leak_site();
 }
 
+static off_t size_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Asks the recorder for a snapshot and waits until it is in the file. The
+ * writer takes a snapshot asked for only after a round that began once it
+ * had seen the request (nmt_writer.c: snapshot_due, then a round, then the
+ * write), and a round recycles the slot of every thread that had exited
+ * when it began: here, every thread joined before the request. The file
+ * must grow for no other reason (NMTRACE_INTERVAL=0). The bound only stops
+ * a recorder that never answers: on a busy machine the writer may lag far
+ * behind, which is why this waits rather than sleeps. */
+static int snapshot_now(const char *profile)
+{
+    off_t before = size_of(profile); /* -1: not created yet */
+    raise(SIGUSR1);
+    double give_up = now_s() + 120;
+    while (size_of(profile) <= (before > 0 ? before : 0)) {
+        if (now_s() > give_up) {
+            fprintf(stderr, "prog_threads: no snapshot in %s within 120 s of SIGUSR1\n", profile);
+            return -1;
+        }
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int waves = argc > 1 ? atoi(argv[1]) : 6;
     int per = argc > 2 ? atoi(argv[2]) : 8;
+    const char *profile = argc > 3 ? argv[3] : NULL;
     void *leaked[4096];
     int n = 0;
     for (int w = 0; w < waves; w++) {
@@ -48,7 +93,9 @@ int main(int argc, char **argv)
             pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)(w * 100 + i + 1));
         for (int i = 0; i < per; i++)
             pthread_join(t[i], &leaked[n++]);
-        usleep(20000); /* lets the writer recycle the exited threads' rings */
+        /* The next wave's threads then find this wave's slots free. */
+        if (profile != NULL && snapshot_now(profile) != 0)
+            return 2;
     }
     printf("{\"thread_leak_site\": %ld}\n", (long)n * LEAK_PER_THREAD);
     return 0;

@@ -7,15 +7,19 @@ than from time, so which snapshots exist depends on the program's own steps,
 not on how fast a busy machine runs it; --diagnose judges trends per
 snapshot step for the same reason. The churn scenario snapshots every second
 and asserts what holds by construction: nothing it allocates stays live, so
-no finding may be a leak suspect, however many snapshots the run got.
+no finding may be a leak suspect; it runs until it has the three snapshots
+a leak suspect needs, so that this holds for a reason.
 
 Usage: test_diagnose.py --scenario NAME (see SCENARIOS)."""
 import json
 import os
 import re
+import subprocess
 import sys
+import time
 
 import nmtj
+from nmtj import nmtprof
 
 # Sampling rates keep the 95 % sampling error of each ground truth's
 # estimate (docs/nmreport.1, DIAGNOSE) under a third of the 15 % allowed.
@@ -106,11 +110,51 @@ def judge(c, name):
                 i + 1, nmtj.mib(f["bytes"]), nmtj.mib(truth)))
 
 
+def complete_snapshots(path):
+    """Whole snapshots in a profile being written (a cut record at its end is
+    the one being appended); 0 while it cannot be read yet."""
+    try:
+        return len(nmtprof.Profile(path).snapshots)
+    except (OSError, nmtprof.ProfileError):
+        return 0
+
+
 def churn(c):
-    out, prof = nmtj.record_java(c, "NativeChurn", 4, 4, classes="test", env={"NMTRACE_INTERVAL": 1},
-                                 timeout=120)
+    """At least three snapshots (fewer cannot make a leak suspect, so the
+    check would hold vacuously): the run goes on, past its 4 s, until three
+    periodic ones are in the file, however long a busy machine keeps the
+    writer from taking them."""
+    stop = os.path.join(c.tmp, "stop")
+    cmd = c.java_cmd("NativeChurn", 4, 4, stop, classes="test")
+    p = subprocess.Popen(cmd, env=c.recorded_env({"NMTRACE_INTERVAL": 1}), cwd=c.tmp, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        path = os.path.join(c.tmp, "p.%d.nmt" % p.pid)
+        # The bound only turns a hang into a failure before the test's own
+        # timeout (180 s).
+        deadline = time.monotonic() + 120
+        while complete_snapshots(path) < 3:
+            if p.poll() is not None:
+                nmtj.fail("NativeChurn ended before its stop file (exit %d): %s"
+                          % (p.returncode, p.stderr.read()[-500:]))
+            nmtj.check(time.monotonic() < deadline, "%s: fewer than 3 snapshots in 120 s at "
+                       "NMTRACE_INTERVAL=1" % path)
+            time.sleep(0.1)
+        open(stop, "w").close()
+        out, err = p.communicate(timeout=40)
+    except subprocess.TimeoutExpired:
+        nmtj.fail("NativeChurn did not end within 40 s of its stop file")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    c.no_crash_files()
+    nmtj.check(p.returncode == 0, "NativeChurn exited %d under the recorder; stderr: %s"
+               % (p.returncode, err.strip()[-500:]))
+    info = c.main_profile()
+    prof = info["path"]
     info, found = first_findings(c, prof, 0)
-    nmtj.check(info["snapshots"] >= 3, "only %d snapshots in a 4 s run at NMTRACE_INTERVAL=1" % info["snapshots"])
+    nmtj.check(info["snapshots"] >= 3, "only %d snapshots at NMTRACE_INTERVAL=1" % info["snapshots"])
     leaks = [f for f in found if f["verdict"] == "leak-suspect"]
     nmtj.check(not leaks, "a run that keeps nothing has leak suspects: %s" % leaks)
     p = c.run([c.nmreport, "--diagnose", "--fail-on", "leak-suspect", prof])

@@ -14,9 +14,12 @@
  * frees on another thread than the allocating one, short-lived mmaps) that is
  * all released before the ground truth is printed.
  *
- * Usage: prog_leaks [--hold-ms N] [--churn-ops N] [OUT.json]
- * Prints the ground truth as JSON to OUT.json, or to stdout. --hold-ms keeps
- * the process alive N ms afterwards (for interval or signal snapshots).
+ * Usage: prog_leaks [--hold-until-snapshot PROFILE] [--churn-ops N] [OUT.json]
+ * Prints the ground truth as JSON to OUT.json, or to stdout. With
+ * --hold-until-snapshot the process then stays until the recorder has
+ * written a whole snapshot into PROFILE (its output file) since main began,
+ * however long a busy machine makes that take (for interval snapshots:
+ * nothing else may grow the file before the exit snapshot).
  * --churn-ops sets the malloc-family operations of each churning thread
  * (default 300000; the main thread does two thirds of that): at rate 1 a
  * busy, loaded machine can overflow the recorder's rings, so exact tests
@@ -25,12 +28,14 @@
  * and the compiler cannot turn malloc + memset into calloc.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -275,17 +280,70 @@ static void print_truth(FILE *f)
     fprintf(f, "  ]\n}\n");
 }
 
+static off_t size_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* 1 while a descriptor of this process is open on path: the recorder opens
+ * its file for each snapshot and closes it once the snapshot is written. */
+static int held_open(const char *path)
+{
+    char fd_path[64], link[4096];
+    for (int fd = 0; fd < 1024; fd++) {
+        snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(fd_path, link, sizeof(link) - 1);
+        if (n > 0) {
+            link[n] = '\0';
+            if (strcmp(link, path) == 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Waits until profile has grown past `before` bytes and the recorder has
+ * closed it again: a snapshot taken since is whole in the file. The bound
+ * only stops a run without a recorder; a slow writer is waited for. */
+static void hold_until_snapshot(const char *profile, off_t before)
+{
+    double give_up = now_s() + 120;
+    char real[PATH_MAX]; /* as /proc/self/fd names it */
+    while (size_of(profile) <= (before > 0 ? before : 0) ||
+           held_open(realpath(profile, real) ? real : profile)) {
+        if (now_s() > give_up) {
+            fprintf(stderr, "prog_leaks: no snapshot in %s within 120 s\n", profile);
+            exit(1);
+        }
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int main(int argc, char **argv)
 {
-    const char *out = NULL;
-    long hold_ms = 0;
+    const char *out = NULL, *hold_profile = NULL;
+    off_t hold_from = -1;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--hold-ms") == 0 && i + 1 < argc) {
-            hold_ms = strtol(argv[++i], NULL, 10);
+        if (strcmp(argv[i], "--hold-until-snapshot") == 0 && i + 1 < argc) {
+            hold_profile = argv[++i];
+            /* Its size now, header and all (the recorder wrote them before
+             * main): a snapshot written during the work below counts. */
+            hold_from = size_of(hold_profile);
         } else if (strcmp(argv[i], "--churn-ops") == 0 && i + 1 < argc) {
             churn_ops = strtol(argv[++i], NULL, 10);
         } else if (argv[i][0] == '-') {
-            fprintf(stderr, "usage: prog_leaks [--hold-ms N] [--churn-ops N] [OUT.json]\n");
+            fprintf(
+                stderr,
+                "usage: prog_leaks [--hold-until-snapshot PROFILE] [--churn-ops N] [OUT.json]\n");
             return 2;
         } else {
             out = argv[i];
@@ -318,10 +376,7 @@ int main(int argc, char **argv)
     print_truth(f);
     if (fflush(f) != 0 || (f != stdout && fclose(f) != 0))
         die("writing the ground truth");
-    if (hold_ms > 0) {
-        struct timespec ts = {hold_ms / 1000, (hold_ms % 1000) * 1000000};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-            ;
-    }
+    if (hold_profile != NULL)
+        hold_until_snapshot(hold_profile, hold_from);
     return 0;
 }

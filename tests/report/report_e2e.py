@@ -41,13 +41,18 @@ def nmr(*args, expect=0):
 def record():
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
+    out = os.path.join(WORK, "leaks.nmt")
     env = dict(os.environ, LD_PRELOAD=LIB, NMTRACE_RATE="1", NMTRACE_INTERVAL="1",
                # Rate 1 sends every event through the rings: make them big
                # enough that no free is lost (lost frees overstate live bytes).
                NMTRACE_RING="1048576",
-               NMTRACE_OUTPUT=os.path.join(WORK, "leaks.%p.nmt"))
+               NMTRACE_OUTPUT=out)
     truth = os.path.join(WORK, "truth.json")
-    subprocess.run([PROG, "--hold-ms", "2500", truth], env=env, check=True, timeout=300)
+    # The program stays until an interval snapshot is in the file, however
+    # long a busy machine keeps the writer from taking one: a time to wait
+    # would not promise one.
+    subprocess.run([PROG, "--hold-until-snapshot", out, truth], env=env, check=True,
+                   timeout=300)
     files = [f for f in os.listdir(WORK) if f.endswith(".nmt")]
     if len(files) != 1:
         sys.exit(f"expected one profile in {WORK}, found {files}")

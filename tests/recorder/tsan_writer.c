@@ -15,16 +15,17 @@
  * FREE events of real malloc blocks as the recorder's sampled path does
  * (nmt_capture.c: sequence numbers, ring waits, the address filter), frees
  * some of its own blocks, hands some to other threads to free, keeps some,
- * and exits (slot DEAD). After each of the first waves the main thread
- * waits until the writer, woken by the exits, has drained and freed every
- * slot, so each wave reuses the first wave's slots. The last waves overlap:
- * their threads start together and each waits, with relaxed loads, for a
- * slot the writer has freed, so it takes over a ring from a thread it has no
- * ordering with except through the recorder's own (a missing release there
- * is a race TSan reports). Then the writer is stopped (final rounds), and its
- * figures must be exact: every allocation once, the live table holding
- * exactly the blocks never freed, each stack's live bytes and objects
- * exactly those of its blocks, no unmatched free.
+ * and exits (slot DEAD). In each of the first waves the threads all own
+ * their slots at once (a barrier), so each takes THREADS slots; after each
+ * the main thread waits until the writer, woken by the exits, has drained
+ * and freed every slot, so each wave reuses the first wave's slots. The
+ * last waves overlap: their threads start together and each waits, with
+ * relaxed loads, for a slot the writer has freed, so it takes over a ring
+ * from a thread it has no ordering with except through the recorder's own
+ * (a missing release there is a race TSan reports). Then the writer is
+ * stopped (final rounds), and its figures must be exact: every allocation
+ * once, the live table holding exactly the blocks never freed, each stack's
+ * live bytes and objects exactly those of its blocks, no unmatched free.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -210,6 +211,13 @@ static void app_free(const struct block *b)
 }
 
 static int overlap_from = WAVES; /* waves from here on start before the previous ends */
+/* The waves before overlap_from: each thread waits here once it owns its
+ * slot, so that a wave's threads all own theirs at once and a wave takes
+ * THREADS slots however the threads are scheduled. Without it a thread
+ * that finished before the next one was created (a busy machine) handed its
+ * slot on within the wave: the first wave took fewer slots than a later
+ * one that did overlap, and "slots were not reused" failed. */
+static pthread_barrier_t claimed[WAVES];
 
 /* A slot is free now (its state read relaxed: no ordering with its last
  * owner). */
@@ -232,6 +240,8 @@ static void *app_thread(void *arg)
         while (!any_free())
             sched_yield();
     slot();
+    if ((int)wave < overlap_from)
+        pthread_barrier_wait(&claimed[wave]);
     /* One thread of the last wave plays the main thread: its exit ends with
      * nmt__writer_main_exited, after its slot's wake-up, as pthread_exit in
      * main does (nmt_thread.c). */
@@ -285,7 +295,10 @@ int main(void)
      * Then waves that overlap: a thread takes over a slot whose last owner it
      * has no ordering with, except through the writer's recycling. */
     overlap_from = WAVES / 2;
-    uint32_t first = 0, n;
+    for (int wave = 0; wave < overlap_from; wave++)
+        if (pthread_barrier_init(&claimed[wave], NULL, THREADS) != 0)
+            fail("pthread_barrier_init", wave, 0);
+    uint32_t n;
     int all_free;
     pthread_t th[WAVES][THREADS];
     for (int wave = 0; wave < WAVES; wave++) {
@@ -301,10 +314,12 @@ int main(void)
              * alone: a lost wake-up leaves it asleep and the test never ends. */
             while ((n = slots(&all_free)), !all_free)
                 sched_yield();
-            if (wave == 0)
-                first = n;
-            else if (wave < overlap_from && n != first)
-                fail("slots were not reused: slots after the first wave, now", first, n);
+            /* The first wave's threads, alive at once, made THREADS slots;
+             * each next one's reused them. */
+            if (wave == 0 && n != THREADS)
+                fail("the first wave's threads, all alive at once, took slots", THREADS, n);
+            else if (wave < overlap_from && n != THREADS)
+                fail("slots were not reused: slots after the first wave, now", THREADS, n);
         }
     }
     /* The writer noticed the "main" thread's exit, woken by it alone. */

@@ -2,15 +2,20 @@
 (--case):
 
 leak       the JVM leaks through JNI and keeps DirectByteBuffers before and
-           during the attach; `attach --duration` names both leaks with their
-           Java frames, and the growth between the first and last snapshot is
-           within 15 % of what the program's own counters say for the same
-           instants (System.nanoTime is CLOCK_MONOTONIC, the snapshots' clock,
-           so a slow machine moves both alike). Sampling: 1000-byte JNI blocks
-           at rate 4096 are each sampled with p = 0.217; over the window at
-           least 2000 blocks leak (waited for), so the sampled count has a
-           relative standard deviation under 2.1 % and 15 % is over 7 of them.
-           Direct buffers of 64 KiB are sampled with p > 0.9999. --diagnose
+           during the attach; `attach --interval 1`, detached once the window
+           below has leaked, names both leaks with their Java frames, and the
+           growth between the first snapshot and the last before the
+           detach's is within 15 % of what the program's own counters say
+           for the same instants (System.nanoTime is CLOCK_MONOTONIC, the
+           snapshots' clock, so a slow machine moves both alike; the detach
+           puts the GOT entries back before it writes its own snapshot, and
+           what leaks in between is counted but not recorded). Sampling:
+           1000-byte JNI blocks at rate 4096 are each sampled with p = 0.217;
+           over the window at least 8000 blocks leak (waited for), so the
+           estimate's relative standard deviation, sqrt((1 - p) / (n p)), is
+           2.1 % and 15 % is over 7 of them; the counter lines lag by at most
+           one tick (20 blocks) at either end. Direct buffers of 64 KiB are
+           sampled with p > 0.9999. --diagnose
            names the mappings the JVM had at the attach as their own cause
            (before-attach), not as growth no rule explains.
 cycles     20 attach/detach cycles on one JVM: each gives a profile (one more
@@ -23,10 +28,12 @@ cycles     20 attach/detach cycles on one JVM: each gives a profile (one more
            JVM's own drift), and an attach that left 1 MiB behind adds 10 MiB.
 rate1      attaches at rate 1, 4096 and 1 again into one JVM, the sessions
            switching the recorder's tables between their two set-ups (at rate
-           1 no address filter, every free recorded): each profile names the
-           JNI leak with its Java frames, at rate 1 (every block recorded) its
-           growth is within 15 % of the program's count, and the JVM's output
-           is unchanged.
+           1 no address filter, every free recorded), each detached once at
+           least 1500 blocks leaked between its first snapshot and a later
+           one (waited for): each profile names the JNI leak with its Java
+           frames, at rate 1 (every block recorded) its growth over that
+           window is within 15 % of the program's count, and the JVM's
+           output is unchanged.
 jemalloc   the same JVM with libjemalloc.so.2 preloaded: the JNI leak is found.
 preloaded  a JVM started with LD_PRELOAD=libnmtrace.so: refused, with the
            profile it is already recording to.
@@ -141,9 +148,17 @@ class Target:
             return []
 
     def wait_ticks(self, n):
+        self.wait_for(lambda: len(self.ticks()) >= n, "AttachTarget made fewer than %d ticks" % n)
+
+    def wait_for(self, cond, what):
+        """Returns cond()'s first true value, asked every 50 ms for up to
+        WAIT_S while the program runs; what says what did not happen."""
         end = time.monotonic() + WAIT_S
-        while len(self.ticks()) < n:
-            nmtj.check(time.monotonic() < end, "AttachTarget made fewer than %d ticks in %d s" % (n, WAIT_S))
+        while True:
+            v = cond()
+            if v:
+                return v
+            nmtj.check(time.monotonic() < end, "%s in %d s" % (what, WAIT_S))
             nmtj.check(self.p.poll() is None, "AttachTarget ended early")
             time.sleep(0.05)
 
@@ -172,6 +187,47 @@ def attach(c, *args, expect_ok=True):
     return p
 
 
+def detach(c, t, prof):
+    d = c.run([c.launcher, "detach", str(t.pid)], timeout=WAIT_S)
+    nmtj.check(d.returncode == 0 and d.stdout.strip() == prof,
+               "detach failed or named another profile: %r %r" % (d.stdout, d.stderr))
+    return d
+
+
+def live_snapshots(prof):
+    """The complete snapshots of a profile an attach session is still
+    writing: none while its header or first snapshot is being written."""
+    try:
+        return nmtj.nmtprof.Profile(prof).snapshots
+    except (OSError, nmtj.nmtprof.ProfileError):
+        return []
+
+
+def record_growth(c, t, prof, jni_bytes):
+    """Lets the session writing prof record until, between its first
+    snapshot and a later one, the program has leaked jni_bytes (its counter
+    lines say so), however slowly it ticks; then detaches."""
+    def leaked():
+        snaps, ticks = live_snapshots(prof), t.ticks()
+        # A counter line after the first snapshot: every line before it is
+        # written. One before the last may not be yet: that only waits longer.
+        if len(snaps) < 2 or not ticks or ticks[-1][0] <= snaps[0].monotonic:
+            return False
+        return value_at(ticks, snaps[-1].monotonic, 1) - value_at(ticks, snaps[0].monotonic, 1) >= jni_bytes
+    t.wait_for(leaked, "%s: fewer than %d JNI bytes leaked between two snapshots" % (prof, jni_bytes))
+    detach(c, t, prof)
+
+
+def window(prof):
+    """The first snapshot of prof and the last before the detach's (reason
+    1, exit): the detach puts the GOT entries back before it writes its
+    snapshot, so blocks leaked in between are counted by the program and
+    not recorded, as many as the writer's stop takes ticks."""
+    snaps = [s for s in nmtj.nmtprof.Profile(prof).snapshots if s.reason != 1]
+    nmtj.check(len(snaps) >= 2, "%s: fewer than 2 snapshots before the detach's" % prof)
+    return snaps[0], snaps[-1]
+
+
 def finished_ok(c, t, what):
     """Quits the target and checks that nothing of its own changed; returns
     its stderr."""
@@ -191,8 +247,8 @@ def value_at(ticks, mono_ns, col):
     return before[-1][col]
 
 
-def site_growth(c, prof, base_seq, func_re):
-    js = c.report_json("--base-snapshot", base_seq, prof)
+def site_growth(c, prof, base_seq, seq, func_re):
+    js = c.report_json("--base-snapshot", base_seq, "--snapshot", seq, prof)
     return sum(s["values"]["inuse_space"] for s in nmtj.stacks_with_frame(js, func_re))
 
 
@@ -209,29 +265,33 @@ def java_named(c, prof, func_re, java_re):
     nmtj.check(weight > 0.9, "only %.0f %% of %s bytes have Java frames" % (100 * weight, func_re))
 
 
+LEAK_BLOCKS = 8000  # 1000-byte JNI blocks waited for between the first and the last snapshot
+
+
 def case_leak(c):
     t = Target(c, blocks=20, direct=65536, tick_ms=10)
     try:
         t.wait_ticks(50)  # it has been leaking before the attach
-        p = attach(c, "--duration", 4, "--interval", 1, "--rate", 4096, t.pid)
+        p = attach(c, "--interval", 1, "--rate", 4096, t.pid)
         prof = p.stdout.strip().splitlines()[-1]
         nmtj.check(os.path.isabs(prof) and os.path.exists(prof), "attach printed no profile path: %r" % p.stdout)
+        record_growth(c, t, prof, LEAK_BLOCKS * 1000)
         t.wait_ticks(len(t.ticks()) + 1)
         finished_ok(c, t, "leak")
     finally:
         t.kill()
     info = nmtj.read_profile(prof)
-    nmtj.check(info["snapshots"] >= 3, "%d snapshots in 4 s at --interval 1" % info["snapshots"])
-    start = nmtj.nmtprof.Profile(prof).header["start_monotonic"]
-    (s0, t0), (s1, t1) = info["times"][0], info["times"][-1]
+    nmtj.check(info["snapshots"] >= 3, "%d snapshots: 2 at --interval 1 were waited for, and the detach "
+               "writes one" % info["snapshots"])
+    first, last = window(prof)
     ticks = t.ticks()
-    m0, m1 = start + int(t0 * 1e9), start + int(t1 * 1e9)
+    m0, m1 = first.monotonic, last.monotonic
     truth_jni = value_at(ticks, m1, 1) - value_at(ticks, m0, 1)
     truth_direct = value_at(ticks, m1, 2) - value_at(ticks, m0, 2)
-    nmtj.check(truth_jni >= 2000 * 1000, "only %d JNI bytes leaked in the window: too few to judge" % truth_jni)
-    got_jni = site_growth(c, prof, s0, r"^nmex_session_open$")
-    got_direct = site_growth(c, prof, s0, r"^Unsafe_AllocateMemory0$")
-    dt = t1 - t0
+    nmtj.check(truth_jni >= LEAK_BLOCKS * 1000, "only %d JNI bytes leaked in the window: too few to judge" % truth_jni)
+    got_jni = site_growth(c, prof, first.seq, last.seq, r"^nmex_session_open$")
+    got_direct = site_growth(c, prof, first.seq, last.seq, r"^Unsafe_AllocateMemory0$")
+    dt = (m1 - m0) / 1e9
     print("window %.2f s: JNI %.0f B/s (truth %.0f), direct %.0f B/s (truth %.0f)" % (
         dt, got_jni / dt, truth_jni / dt, got_direct / dt, truth_direct / dt))
     nmtj.check(nmtj.within(got_jni, truth_jni, 0.15), "JNI growth rate off by more than 15 %")
@@ -311,6 +371,9 @@ def case_cycles(c):
         t.kill()
 
 
+RATE1_BLOCKS = 1500  # 1000-byte JNI blocks waited for in each session of case rate1
+
+
 def case_rate1(c):
     """Attaches at rate 1, then at 4096, then at 1 again, into one JVM."""
     t = Target(c, blocks=20, direct=0, tick_ms=10)
@@ -318,8 +381,10 @@ def case_rate1(c):
         t.wait_ticks(50)
         profs = []
         for rate in (1, 4096, 1):
-            p = attach(c, "--duration", 2, "--interval", 1, "--rate", rate, t.pid)
-            profs.append((rate, p.stdout.strip().splitlines()[-1]))
+            p = attach(c, "--interval", 1, "--rate", rate, t.pid)
+            prof = p.stdout.strip().splitlines()[-1]
+            record_growth(c, t, prof, RATE1_BLOCKS * 1000)
+            profs.append((rate, prof))
         t.wait_ticks(len(t.ticks()) + 1)
         finished_ok(c, t, "rate1")
     finally:
@@ -327,19 +392,22 @@ def case_rate1(c):
     ticks = t.ticks()
     for rate, prof in profs:
         info = nmtj.read_profile(prof)
-        nmtj.check(info["snapshots"] >= 2, "rate %d: %d snapshots in 2 s at --interval 1" % (rate, info["snapshots"]))
+        nmtj.check(info["snapshots"] >= 3, "rate %d: %d snapshots: 2 at --interval 1 were waited for, and the "
+                   "detach writes one" % (rate, info["snapshots"]))
         java_named(c, prof, r"^nmex_session_open$", r"^NativeLib\.leak")
         if rate != 1:
             continue
-        # Every block recorded: the growth between the first and the last
-        # snapshot is the program's own count between them (its counter
-        # lines are 10 ms apart: 15 % allows for where the instants fall).
-        start = nmtj.nmtprof.Profile(prof).header["start_monotonic"]
-        (s0, t0), (s1, t1) = info["times"][0], info["times"][-1]
-        truth = value_at(ticks, start + int(t1 * 1e9), 1) - value_at(ticks, start + int(t0 * 1e9), 1)
-        got = site_growth(c, prof, s0, r"^nmex_session_open$")
+        # Every block recorded: the growth between the first snapshot and
+        # the last before the detach's is the program's own count between
+        # them, but for where the instants fall: a counter line comes after
+        # its tick's 20 blocks, and what a snapshot holds ends a little
+        # before its time stamp. 15 % of RATE1_BLOCKS is 225 blocks, some
+        # 110 ms of ticks.
+        first, last = window(prof)
+        truth = value_at(ticks, last.monotonic, 1) - value_at(ticks, first.monotonic, 1)
+        got = site_growth(c, prof, first.seq, last.seq, r"^nmex_session_open$")
         print("rate 1: JNI growth %d bytes, truth %d" % (got, truth))
-        nmtj.check(truth >= 200 * 1000, "only %d JNI bytes leaked in the window: too few to judge" % truth)
+        nmtj.check(truth >= RATE1_BLOCKS * 1000, "only %d JNI bytes leaked in the window: too few to judge" % truth)
         nmtj.check(nmtj.within(got, truth, 0.15), "rate 1: JNI growth %d, truth %d" % (got, truth))
 
 

@@ -67,27 +67,37 @@ jcmd       `jcmd PID JVMTI.agent_load libnmtrace.so output:PATH` records like
            rate:, interval: and depth: take what the NMTRACE_* variables take
            (rate:2t is refused, rate:64k,interval:5m recorded as such, and
            interval:AUTO as the recorder's own cadence).
-early      the attach comes while the JVM is still starting, in the JVMTI start
-           phase, where JVMTI hands out no environment: the bridge's start
-           waits for the live phase on its own thread instead of failing, the
-           attach answers at once and says so, and the JNI leak has its Java
-           frames. The window is made deterministic by an agent
-           (early_gate.c, -agentpath) that holds the JVM in its VMStart
-           callback, after HotSpot started its Signal Dispatcher and before
-           the live phase, until the test writes "go" on its stdin, which it
-           does once `nmtrace attach` has returned; -XX:-UsePerfData keeps the
-           client from reading "still starting" in the perf data (by chance,
-           an attach right after the JVM installs its SIGQUIT handler finds
-           no perf data yet, and gets into the same window).
+early      the attach comes while the JVM is still starting, in the JVMTI
+           start phase, where JVMTI hands out no environment: the bridge's
+           start waits for the live phase on its own thread instead of
+           failing, the attach answers at once and says so, a snapshot
+           (--interval 1) shows the bridge attached (java.state 3), and the
+           JNI leak, which the program starts only then (a line "start"), has
+           its Java frames: however long the bridge's thread takes to see the
+           JVM live, no block is leaked before (those samples would have no
+           Java frames: java.err.not_attached), and the detach waits until the
+           profile names NativeLib.leak (the bridge's thread names a method
+           after a stack first has it; a detach before loses the name). The
+           window is made deterministic by an agent (early_gate.c, -agentpath)
+           that holds the JVM in its VMStart callback, after HotSpot started
+           its Signal Dispatcher and before the live phase, until the test
+           writes "go" on its stdin, which it does once `nmtrace attach` has
+           returned; -XX:-UsePerfData keeps the client from reading "still
+           starting" in the perf data (by chance, an attach right after the
+           JVM installs its SIGQUIT handler finds no perf data yet, and gets
+           into the same window).
 early_jcmd  the same early attach by `jcmd PID JVMTI.agent_load`, which prints
            only a return code: the note that Java frames wait for the JVM is
-           said on the JVM's stderr instead, in one line, and the JNI leak has
-           its Java frames.
+           said on the JVM's stderr instead, in one line, and the JNI leak,
+           started once the bridge is attached as in early, has its Java
+           frames.
 early_again  the same early attach, detached before the JVM is live; the
-           bridge's start completes between sessions (and replays the JVM's
-           code then). The next session's profile describes the JVM's code
-           once, as the session after it does (JCODE records of kind 3), and
-           its JNI leak has Java frames.
+           bridge's start completes after the detach, between sessions (and
+           replays the JVM's code then), or on a slow machine during the next
+           session. The next session's profile describes the JVM's code once,
+           as the session after it does (JCODE records of kind 3), and its JNI
+           leak, started once a snapshot shows the bridge attached as in
+           early, has Java frames.
 starting   a process that looks like a HotSpot JVM in its start-up without
            perf data (fake_starting_jvm.py: libjvm.so mapped, SIGQUIT caught,
            a thread named "VM Thread" but no "Service Thread" yet) is refused
@@ -134,10 +144,13 @@ class Target:
             nmtj.fail("AttachTarget did not start (%r expected): %r %s" % (
                 want, first, self.p.stderr.read()[-500:]))
 
+    def send(self, line):
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+
     def release(self):
         """Lets a JVM held by the early gate finish starting."""
-        self.p.stdin.write("go\n")
-        self.p.stdin.flush()
+        self.send("go")
         self.expect_line("ready\n")
 
     def ticks(self):
@@ -226,6 +239,17 @@ def window(prof):
     snaps = [s for s in nmtj.nmtprof.Profile(prof).snapshots if s.reason != 1]
     nmtj.check(len(snaps) >= 2, "%s: fewer than 2 snapshots before the detach's" % prof)
     return snaps[0], snaps[-1]
+
+
+def java_attached(t, prof):
+    """Waits for a snapshot of prof in which the JVM bridge is attached
+    (java.state 3): from then on sampled stacks get Java frames."""
+    def state():
+        snaps = live_snapshots(prof)
+        st = snaps[-1].counters.get("java.state") if snaps else None
+        nmtj.check(st != 4, "the JVM bridge failed to start (java.state 4)")
+        return st == 3
+    t.wait_for(state, "no snapshot of %s shows the JVM bridge attached" % prof)
 
 
 def finished_ok(c, t, what):
@@ -552,21 +576,72 @@ def java_counters(c, prof):
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^\s*(java\.\S+)\s+(-?\d+)", stats, re.M)}
 
 
+EARLY_BLOCKS = 20  # 1000-byte JNI blocks a tick, leaked in the early cases once the bridge is attached
+
+
+JMETHOD = 10  # docs/FORMAT.md section 5: a Java method's names
+
+
+class NamedProfile(nmtj.nmtprof.Profile):
+    """nmtprof's reader that also keeps the Java methods the JMETHOD records
+    name: methods[serial] = "Class.name"."""
+
+    def __init__(self, path):
+        self.methods = {}
+        super().__init__(path)
+
+    def _record(self, t, p, cur):
+        if t == JMETHOD:
+            r = nmtj.nmtprof.Reader(p)
+            serial, status = r.u32(), r.u32()
+            r.u64(), r.u32()  # method_id, modifiers
+            cls, name = r.str().decode(errors="replace"), r.str().decode(errors="replace")
+            if status == 0:
+                self.methods[serial] = cls[1:-1].replace("/", ".") + "." + name
+        return super()._record(t, p, cur)
+
+
+def method_named(t, prof, method):
+    """Waits until a JMETHOD record in prof names method. The bridge's
+    thread names a method shortly after a sampled stack first has it, and
+    the writer puts the name into the profile at its next snapshot: a
+    detach before then loses it, and the stacks show java:<serial>."""
+    def named():
+        try:
+            return method in NamedProfile(prof).methods.values()
+        except (OSError, nmtj.nmtprof.ProfileError):
+            return False
+    t.wait_for(named, "%s: no JMETHOD record names %s" % (prof, method))
+
+
+def leak_once_attached(t, prof, ticks=50):
+    """The early cases' leak (AttachTarget with blocks < 0): started once a
+    snapshot of prof shows the JVM bridge attached (a second "start" changes
+    nothing), then waited for until `ticks` ticks' worth more has leaked and
+    the profile names NativeLib.leak. However late the bridge's own thread
+    sees the JVM live, no block leaked in this session is sampled before
+    Java frames can be had, and the detach does not come before the name."""
+    java_attached(t, prof)
+    leaked = t.wait_for(t.ticks, "AttachTarget made no tick")[-1][1]
+    t.send("start")
+    want = leaked + ticks * EARLY_BLOCKS * 1000
+    t.wait_for(lambda: t.ticks()[-1][1] >= want, "the program leaked fewer than %d JNI bytes" % want)
+    method_named(t, prof, "NativeLib.leak")
+
+
 def case_early(c):
     gate = os.path.join(c.build, "tests", "java", "libnmtt_early_gate.so")
     nmtj.check(os.path.exists(gate), "%s missing: build the nmtt_early_gate target" % gate)
-    t = Target(c, blocks=20, direct=0, tick_ms=10, jvm=("-XX:-UsePerfData", "-agentpath:" + gate),
+    t = Target(c, blocks=-EARLY_BLOCKS, direct=0, tick_ms=10, jvm=("-XX:-UsePerfData", "-agentpath:" + gate),
                gated=True)
     try:
         # The JVM is in its VMStart callback until release(): the attach is
         # served in the start phase, whatever the machine's load.
-        p = attach(c, "--rate", 4096, t.pid)
+        p = attach(c, "--rate", 4096, "--interval", 1, t.pid)
         prof = p.stdout.strip()
         t.release()
-        t.wait_ticks(50)
-        d = c.run([c.launcher, "detach", str(t.pid)], timeout=WAIT_S)
-        nmtj.check(d.returncode == 0 and d.stdout.strip() == prof,
-                   "detach failed or named another profile: %r %r" % (d.stdout, d.stderr))
+        leak_once_attached(t, prof)
+        d = detach(c, t, prof)
         nmtj.check("JVM bridge" not in d.stderr, "the detach warned about the bridge: %r" % d.stderr)
         finished_ok(c, t, "early")
     finally:
@@ -593,12 +668,12 @@ def case_early_jcmd(c):
     gate = os.path.join(c.build, "tests", "java", "libnmtt_early_gate.so")
     nmtj.check(os.path.exists(gate), "%s missing: build the nmtt_early_gate target" % gate)
     prof = os.path.join(c.tmp, "early_jcmd.nmt")
-    t = Target(c, blocks=20, direct=0, tick_ms=10, jvm=("-XX:-UsePerfData", "-agentpath:" + gate),
+    t = Target(c, blocks=-EARLY_BLOCKS, direct=0, tick_ms=10, jvm=("-XX:-UsePerfData", "-agentpath:" + gate),
                gated=True)
     try:
-        nmtj.check(jcmd(c, t.pid, "output:" + prof + ",rate:4096") == 0, "the agent refused to start")
+        nmtj.check(jcmd(c, t.pid, "output:" + prof + ",rate:4096,interval:1") == 0, "the agent refused to start")
         t.release()
-        t.wait_ticks(50)
+        leak_once_attached(t, prof)
         nmtj.check(jcmd(c, t.pid, "detach") == 0, "detach was refused")
         err = finished_ok(c, t, "early_jcmd")
     finally:
@@ -619,15 +694,13 @@ def case_early_jcmd(c):
 def case_early_again(c):
     gate = os.path.join(c.build, "tests", "java", "libnmtt_early_gate.so")
     nmtj.check(os.path.exists(gate), "%s missing: build the nmtt_early_gate target" % gate)
-    t = Target(c, blocks=20, direct=0, tick_ms=10, jvm=("-XX:-UsePerfData", "-agentpath:" + gate),
+    t = Target(c, blocks=-EARLY_BLOCKS, direct=0, tick_ms=10, jvm=("-XX:-UsePerfData", "-agentpath:" + gate),
                gated=True)
 
     def session(name):
-        prof = attach(c, "--rate", 4096, "--output", name, t.pid).stdout.strip()
-        t.wait_ticks(len(t.ticks()) + 20)
-        d = c.run([c.launcher, "detach", str(t.pid)], timeout=WAIT_S)
-        nmtj.check(d.returncode == 0 and d.stdout.strip() == prof,
-                   "detach failed or named another profile: %r %r" % (d.stdout, d.stderr))
+        prof = attach(c, "--rate", 4096, "--interval", 1, "--output", name, t.pid).stdout.strip()
+        leak_once_attached(t, prof, ticks=20)
+        detach(c, t, prof)
         return prof
 
     try:

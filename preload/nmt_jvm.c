@@ -663,6 +663,22 @@ void nmt_jvm_shutdown(void)
     nmt__jvm_methods_stop();
 }
 
+/* How long a detach waits at most for the bridge thread's naming. */
+#define NAME_NOW_WAIT_MS 200
+
+void nmt_jvm_name_now(void)
+{
+    JavaVM *vm = atomic_load(&nmt__jvm_vm);
+    JNIEnv *jni = NULL;
+    if (atomic_load(&nmt__jvm_state) != NMT_JVM_ATTACHED || !names_ti || !vm ||
+        (*vm)->GetEnv(vm, (void **)&jni, JNI_VERSION_1_6) != JNI_OK || !jni)
+        return;
+    nmt__jvm_guard_enter();
+    nmt__jvm_methods_resolve(names_ti, jni);
+    nmt__jvm_methods_settle(NAME_NOW_WAIT_MS);
+    nmt__jvm_guard_leave();
+}
+
 void nmt_jvm_after_fork_child(void)
 {
     int st = atomic_load(&nmt__jvm_state);

@@ -95,6 +95,14 @@ NMT_JVM_API size_t nmt_jvm_pending_bytes(void);
 typedef void (*nmt_counter_fn)(void *ctx, const char *name, int64_t value);
 NMT_JVM_API void nmt_jvm_counters(nmt_counter_fn add, void *ctx);
 
+/* A detach, on the thread taking its final snapshot (a JVM thread: the
+ * attach listener), after the last rounds: names on this thread the methods
+ * those rounds found in stacks and queued, and waits (at most 200 ms) for
+ * the naming the bridge thread has in hand, so that the session's profile
+ * names every method its stacks show. Nothing when the bridge is not
+ * attached or this thread is not the JVM's. */
+NMT_JVM_API void nmt_jvm_name_now(void);
+
 /* Exit path: stop taking Java stacks and stop calling into the JVM, which
  * may be shutting down. Never blocks on the JVM. */
 NMT_JVM_API void nmt_jvm_shutdown(void);

@@ -121,8 +121,12 @@ NMT_JVM_HIDDEN uint32_t nmt__jvm_method_serial(jmethodID id);
 NMT_JVM_HIDDEN void nmt__jvm_methods_lock(void);
 NMT_JVM_HIDDEN uint32_t nmt__jvm_method_serial_locked(jmethodID id);
 NMT_JVM_HIDDEN void nmt__jvm_methods_unlock(void);
-/* Bridge thread: names the methods queued since the last call (JMETHOD records). */
+/* Names the methods queued since the last call (JMETHOD records): the
+ * bridge thread, or a JVM thread that must see them named now. */
 NMT_JVM_HIDDEN void nmt__jvm_methods_resolve(jvmtiEnv *ti, JNIEnv *jni);
+/* Waits up to ms until no nmt__jvm_methods_resolve is naming a batch it
+ * took off the queue; 1 when none is. */
+NMT_JVM_HIDDEN int nmt__jvm_methods_settle(int ms);
 /* Bridge thread: waits up to ms for methods to name or a stop; 1 = stop. */
 NMT_JVM_HIDDEN int nmt__jvm_methods_wait(int ms);
 NMT_JVM_HIDDEN void nmt__jvm_methods_stop(void);

@@ -41,6 +41,10 @@ static struct pending *pend;
 static size_t pend_len, pend_cap;
 static int m_stop;
 static int m_kick; /* nmt__jvm_methods_kick: wake up once */
+/* Batches taken off the queue and still being named (nmt__jvm_methods_
+ * resolve on any thread); m_idle_cv is signalled when one is done. */
+static int m_naming;
+static pthread_cond_t m_idle_cv = PTHREAD_COND_INITIALIZER;
 
 static size_t hash_id(uint64_t id)
 {
@@ -206,6 +210,8 @@ void nmt__jvm_methods_after_fork(void)
     pthread_cond_t fresh_cv = PTHREAD_COND_INITIALIZER;
     m_mu = fresh;
     m_cv = fresh_cv;
+    m_idle_cv = fresh_cv;
+    m_naming = 0;
     pend = NULL;
     pend_len = pend_cap = 0;
     m_stop = 1;
@@ -272,8 +278,28 @@ void nmt__jvm_methods_resolve(jvmtiEnv *ti, JNIEnv *jni)
     size_t n = pend_len;
     pend = NULL;
     pend_len = pend_cap = 0;
+    m_naming++;
     pthread_mutex_unlock(&m_mu);
     for (size_t i = 0; i < n; i++)
         name_method(ti, jni, work[i].id, work[i].serial);
     free(work);
+    pthread_mutex_lock(&m_mu);
+    m_naming--;
+    pthread_cond_broadcast(&m_idle_cv);
+    pthread_mutex_unlock(&m_mu);
+}
+
+int nmt__jvm_methods_settle(int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)ms * 1000000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&m_mu);
+    while (m_naming > 0 && pthread_cond_timedwait(&m_idle_cv, &m_mu, &ts) == 0)
+        ;
+    int settled = m_naming == 0;
+    pthread_mutex_unlock(&m_mu);
+    return settled;
 }

@@ -915,6 +915,10 @@ NMT_HIDDEN void nmt__writer_stop(void)
         nmt_jvm_shutdown(); /* a detach leaves the bridge to the next attach */
     nmt__writer_round(w, 0);
     nmt__writer_round(w, 1);
+    /* A detach leaves the JVM running: the methods those rounds found are
+     * named now, or this session's profile would never name them. */
+    if (nmt_jvm_name_now != NULL && nmt__attach_detaching())
+        nmt_jvm_name_now();
     /* Growth past NMTRACE_GROWTH that the writer had no time to snapshot
      * before the process ended still gets its own snapshot. */
     if (nmt__cfg.growth && w->live_est - w->last_snap_live >= (double)nmt__cfg.growth)

@@ -20,11 +20,19 @@ import java.util.List;
  * With blocksPerTick < 0 the JNI library is loaded, and leaks -blocksPerTick
  * blocks a tick, only once a line "start" arrives (a library loaded late).
  * After a line "pause" it leaks no more JNI blocks and keeps logging: two
- * equal JNI counts in a row say the leak has stopped.
+ * equal JNI counts in a row say the leak has stopped. After a line "once"
+ * it leaks one more block of 4 MiB through leakOnce, a method called
+ * nowhere else, and then logs "once <System.nanoTime()>".
  */
 public final class AttachTarget {
     static volatile boolean started;
     static volatile boolean paused;
+    static volatile boolean once;
+
+    /** The "once" block: its stack is the only one with this method. */
+    static void leakOnce() {
+        NativeLib.leak(1, 4 << 20);
+    }
 
     public static void main(String[] args) throws Exception {
         String counters = args[0];
@@ -44,6 +52,8 @@ public final class AttachTarget {
                         started = true;
                     else if (line.equals("pause"))
                         paused = true;
+                    else if (line.equals("once"))
+                        once = true;
             } catch (Exception e) {
                 // end of input ends the program too
             }
@@ -65,6 +75,11 @@ public final class AttachTarget {
                 }
                 long jni = started && perTick > 0 ? NativeLib.leakedBytes() : 0;
                 log.println(System.nanoTime() + " " + jni + " " + directBytes);
+                if (once) {
+                    once = false;
+                    leakOnce();
+                    log.println("once " + System.nanoTime());
+                }
                 log.flush();
                 Thread.sleep(tickMs);
             }

@@ -114,12 +114,13 @@ nmtj_test(java_bridge_inlined test_inlined.py TIMEOUT 180)
 # NMTRACE_DEPTH bounds the Java frames too, keeping the innermost.
 nmtj_test(java_bridge_depth test_depth.py TIMEOUT 180)
 # Issue 15: nmtrace attach / detach / jcmd JVMTI.agent_load into a live JVM;
+# detach_names: a method first met by the detach's last rounds is named;
 # early: into a JVM held in its start-up, before JVMTI serves anyone;
 # early_jcmd: the same by jcmd, whose note goes to the JVM's stderr;
 # early_again: that session detached before the start completes, then two more;
 # starting: no signal before HotSpot's attach mechanism has started.
 # depth: --depth N and jcmd's depth:N bound each session's stacks.
-foreach(c leak cycles rate1 jemalloc preloaded disabled late errors jcmd early early_jcmd early_again
-          starting depth)
+foreach(c leak cycles rate1 jemalloc preloaded disabled late errors jcmd detach_names early
+          early_jcmd early_again starting depth)
   nmtj_test(java_attach_${c} test_attach.py ARGS --case ${c} TIMEOUT 180 LABELS attach)
 endforeach()

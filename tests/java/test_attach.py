@@ -67,6 +67,17 @@ jcmd       `jcmd PID JVMTI.agent_load libnmtrace.so output:PATH` records like
            rate:, interval: and depth: take what the NMTRACE_* variables take
            (rate:2t is refused, rate:64k,interval:5m recorded as such, and
            interval:AUTO as the recorder's own cadence).
+detach_names  a method first met by the detach's own last rounds is named in
+           the session's profile: once a snapshot shows the bridge attached,
+           the program leaks one 4 MiB block through a method it never called
+           before (AttachTarget.leakOnce) and the test detaches at once; the
+           block's stack names that method (the detach names what its last
+           rounds found on its own thread, which is the JVM's, before the
+           final snapshot; before, such names came after it and were lost,
+           showing java:<serial>). It fails on the old order where the
+           bridge's thread lags: with its naming delayed 3 s, every Java
+           frame of the session was unnamed; on a quiet machine the bridge's
+           thread names the method before the detach comes, and it passes.
 early      the attach comes while the JVM is still starting, in the JVMTI
            start phase, where JVMTI hands out no environment: the bridge's
            start waits for the live phase on its own thread instead of
@@ -629,6 +640,33 @@ def leak_once_attached(t, prof, ticks=50):
     method_named(t, prof, "NativeLib.leak")
 
 
+def case_detach_names(c):
+    t = Target(c, blocks=1, direct=0, tick_ms=10)
+    try:
+        t.wait_ticks(5)  # the JNI library is loaded before the attach
+        prof = attach(c, "--interval", 1, "--rate", 4096, t.pid).stdout.strip().splitlines()[-1]
+        java_attached(t, prof)
+        t.send("once")
+
+        def once_logged():
+            with open(t.counters) as f:
+                return any(line.startswith("once ") for line in f)
+        t.wait_for(once_logged, "AttachTarget did not log its once block")
+        detach(c, t, prof)
+        finished_ok(c, t, "detach_names")
+    finally:
+        t.kill()
+    js = c.report_json(prof)
+    stacks = [s for s in nmtj.stacks_with_frame(js, r"^nmex_session_open$") if s["values"]["inuse_space"] >= 4 << 20]
+    nmtj.check(stacks, "no live stack of 4 MiB or more under nmex_session_open: the once block was not recorded")
+    for s in stacks:
+        java = [f["function"] for f in s["frames"] if f["class"] == "java"]
+        print("the once block's Java frames: %s" % java)
+        nmtj.check(any(re.search(r"^AttachTarget\.leakOnce", f) for f in java) and
+                   not any(f.startswith("java:") for f in java),
+                   "the once block's Java frames are not all named: %s" % java)
+
+
 def case_early(c):
     gate = os.path.join(c.build, "tests", "java", "libnmtt_early_gate.so")
     nmtj.check(os.path.exists(gate), "%s missing: build the nmtt_early_gate target" % gate)
@@ -864,7 +902,7 @@ def case_depth(c):
 
 CASES = {"leak": case_leak, "cycles": case_cycles, "rate1": case_rate1, "jemalloc": case_jemalloc, "preloaded": case_preloaded,
          "disabled": case_disabled, "late": case_late, "errors": case_errors, "jcmd": case_jcmd,
-         "early": case_early, "early_jcmd": case_early_jcmd, "early_again": case_early_again, "starting": case_starting,
+         "detach_names": case_detach_names, "early": case_early, "early_jcmd": case_early_jcmd, "early_again": case_early_again, "starting": case_starting,
          "depth": case_depth}
 
 

@@ -158,13 +158,20 @@ uint32_t nmt_jvm_translate(uint64_t *frames, uint32_t n)
     return out;
 }
 
-int nmt__jvm_methods_wait(int ms)
+/* The CLOCK_REALTIME instant ms from now (the conditions' clock). */
+static struct timespec deadline_in(int ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_nsec += (long)ms * 1000000L;
     ts.tv_sec += ts.tv_nsec / 1000000000L;
     ts.tv_nsec %= 1000000000L;
+    return ts;
+}
+
+int nmt__jvm_methods_wait(int ms)
+{
+    struct timespec ts = deadline_in(ms);
     pthread_mutex_lock(&m_mu);
     if (!m_stop && !pend_len && !m_kick)
         pthread_cond_timedwait(&m_cv, &m_mu, &ts);
@@ -291,11 +298,7 @@ void nmt__jvm_methods_resolve(jvmtiEnv *ti, JNIEnv *jni)
 
 int nmt__jvm_methods_settle(int ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += (long)ms * 1000000L;
-    ts.tv_sec += ts.tv_nsec / 1000000000L;
-    ts.tv_nsec %= 1000000000L;
+    struct timespec ts = deadline_in(ms);
     pthread_mutex_lock(&m_mu);
     while (m_naming > 0 && pthread_cond_timedwait(&m_idle_cv, &m_mu, &ts) == 0)
         ;

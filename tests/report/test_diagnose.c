@@ -191,6 +191,25 @@ Test(diagnose, one_late_step_is_no_levelling)
     rw_free(&w);
 }
 
+/* A profile whose one native site holds mib[i] MiB at snapshot i, taken
+ * ms[i] ms after the start: growth snapshots, the last one the exit's. */
+static void one_series(struct rw *w, const uint64_t *mib, const uint64_t *ms, int n)
+{
+    rw_init(w);
+    rw_magic(w);
+    rw_header(w, 1, 77, 1, "/usr/bin/prog");
+    uint64_t f[] = {BASE + 0x10, BASE + 0x100 + 1, BASE + 0x901};
+    rw_stack(w, 1, f, 3);
+    for (int i = 0; i < n; i++) {
+        rw_snap_begin(w, (uint32_t)i, i == n - 1 ? 1 : 3, ms[i] * 1000000ull);
+        rw_maps_one(w, BASE, BASE + 0x10000, "/usr/bin/prog");
+        rw_counter(w, "proc.rss", (int64_t)(200 * MiB));
+        struct rw_site s = {1, 1, mib[i] * MiB, mib[i], mib[i] * MiB, mib[i], mib[i], mib[i], 0, 0};
+        rw_sites(w, &s, 1);
+        rw_snap_end(w, (uint32_t)i, 1);
+    }
+}
+
 /* A leak whose first growth snapshots a busy writer took late (three
  * large steps, then one per 2 MiB up to the end) and whose exit snapshot
  * came long after its last growth (the process's exit took that long):
@@ -202,19 +221,7 @@ Test(diagnose, exit_pause_is_no_plateau)
     static const uint64_t ms[] = {100, 200, 300, 400, 402, 404, 406, 408, 410, 700};
     const int n = (int)(sizeof(mib) / sizeof(mib[0]));
     struct rw w;
-    rw_init(&w);
-    rw_magic(&w);
-    rw_header(&w, 1, 77, 1, "/usr/bin/prog");
-    uint64_t f[] = {BASE + 0x10, BASE + 0x100 + 1, BASE + 0x901};
-    rw_stack(&w, 1, f, 3);
-    for (int i = 0; i < n; i++) {
-        rw_snap_begin(&w, (uint32_t)i, i == n - 1 ? 1 : 3, ms[i] * 1000000ull);
-        rw_maps_one(&w, BASE, BASE + 0x10000, "/usr/bin/prog");
-        rw_counter(&w, "proc.rss", (int64_t)(200 * MiB));
-        struct rw_site s = {1, 1, mib[i] * MiB, mib[i], mib[i] * MiB, mib[i], mib[i], mib[i], 0, 0};
-        rw_sites(&w, &s, 1);
-        rw_snap_end(&w, (uint32_t)i, 1);
-    }
+    one_series(&w, mib, ms, n);
     struct rr_run r;
     cr_assert_eq(diagnose(&r, &w, (const char *[]){"--diagnose", NULL}), 0);
     cr_assert(strstr(r.out, "1. native code leak: leak-suspect"), "%s", r.out);
@@ -233,19 +240,7 @@ Test(diagnose, growth_is_timed_from_the_last_empty_snapshot)
                                   3300, 3400, 3500, 3600, 3700, 3710};
     const int n = (int)(sizeof(mib) / sizeof(mib[0]));
     struct rw w;
-    rw_init(&w);
-    rw_magic(&w);
-    rw_header(&w, 1, 77, 1, "/usr/bin/prog");
-    uint64_t f[] = {BASE + 0x10, BASE + 0x100 + 1, BASE + 0x901};
-    rw_stack(&w, 1, f, 3);
-    for (int i = 0; i < n; i++) {
-        rw_snap_begin(&w, (uint32_t)i, i == n - 1 ? 1 : 3, ms[i] * 1000000ull);
-        rw_maps_one(&w, BASE, BASE + 0x10000, "/usr/bin/prog");
-        rw_counter(&w, "proc.rss", (int64_t)(200 * MiB));
-        struct rw_site s = {1, 1, mib[i] * MiB, mib[i], mib[i] * MiB, mib[i], mib[i], mib[i], 0, 0};
-        rw_sites(&w, &s, 1);
-        rw_snap_end(&w, (uint32_t)i, 1);
-    }
+    one_series(&w, mib, ms, n);
     struct rr_run r;
     cr_assert_eq(diagnose(&r, &w, (const char *[]){"--diagnose", NULL}), 0);
     cr_assert(strstr(r.out, "levels-off"), "%s", r.out);

@@ -7,7 +7,9 @@
  * table into the profile. The table id -> serial is shared by the writer
  * thread (nmt_jvm_translate) and JVMTI callbacks under one short mutex that
  * is never held across a JVM call. Naming happens on the bridge thread, soon
- * after the method was first seen: the method id is never dereferenced by us,
+ * after the method was first seen (at a detach, what its last rounds found
+ * is named on the detaching thread: nmt_jvm_name_now, nmt_jvm.c; at VMDeath
+ * on the thread that posts it): the method id is never dereferenced by us,
  * only handed to JVMTI, which answers JVMTI_ERROR_INVALID_METHODID once the
  * class was unloaded (HotSpot clears, and never frees, the ids of unloaded
  * classes). Once GetMethodDeclaringClass succeeds, the local reference to the

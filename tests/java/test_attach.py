@@ -87,8 +87,9 @@ early      the attach comes while the JVM is still starting, in the JVMTI
            its Java frames: however long the bridge's thread takes to see the
            JVM live, no block is leaked before (those samples would have no
            Java frames: java.err.not_attached), and the detach waits until the
-           profile names NativeLib.leak (the bridge's thread names a method
-           after a stack first has it; a detach before loses the name). The
+           profile names NativeLib.leak (a detach names what its own last
+           rounds found, detach_names, but not a batch the bridge's thread
+           has held for over 200 ms). The
            window is made deterministic by an agent (early_gate.c, -agentpath)
            that holds the JVM in its VMStart callback, after HotSpot started
            its Signal Dispatcher and before the live phase, until the test
@@ -615,8 +616,7 @@ class NamedProfile(nmtj.nmtprof.Profile):
 def method_named(t, prof, method):
     """Waits until a JMETHOD record in prof names method. The bridge's
     thread names a method shortly after a sampled stack first has it, and
-    the writer puts the name into the profile at its next snapshot: a
-    detach before then loses it, and the stacks show java:<serial>."""
+    the writer puts the name into the profile at its next snapshot."""
     def named():
         try:
             return method in NamedProfile(prof).methods.values()
@@ -631,7 +631,9 @@ def leak_once_attached(t, prof, ticks=50):
     nothing), then waited for until `ticks` ticks' worth more has leaked and
     the profile names NativeLib.leak. However late the bridge's own thread
     sees the JVM live, no block leaked in this session is sampled before
-    Java frames can be had, and the detach does not come before the name."""
+    Java frames can be had, and the detach comes once the name is in the
+    profile (a detach names what its own last rounds found, but a batch the
+    bridge's thread has held for over 200 ms would still be lost)."""
     java_attached(t, prof)
     leaked = t.wait_for(t.ticks, "AttachTarget made no tick")[-1][1]
     t.send("start")

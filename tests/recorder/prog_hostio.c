@@ -35,29 +35,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "prog_snapshot.h"
+
 int hostio_nounwind_write(int fd, const char *text, size_t len);
-
-static off_t size_of(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? st.st_size : -1;
-}
-
-/* 1 while a descriptor of this process is open on path. */
-static int held_open(const char *path)
-{
-    char fds[64], link[4096];
-    for (int fd = 0; fd < 1024; fd++) {
-        snprintf(fds, sizeof(fds), "/proc/self/fd/%d", fd);
-        ssize_t n = readlink(fds, link, sizeof(link) - 1);
-        if (n > 0) {
-            link[n] = '\0';
-            if (strcmp(link, path) == 0)
-                return 1;
-        }
-    }
-    return 0;
-}
 
 /* Asks the recorder for a snapshot and waits until it is in the file and
  * the recorder has closed the file again: the program then closes and
@@ -67,13 +47,8 @@ static int held_open(const char *path)
  * moments in between.) */
 static void snapshot_now(const char *profile)
 {
-    off_t before = size_of(profile); /* -1: not created yet */
-    raise(SIGUSR1);
-    /* The file is created empty, then written: wait for the bytes. */
-    while (size_of(profile) <= (before > 0 ? before : 0) || held_open(profile)) {
-        struct timespec ts = {0, 2000000};
-        nanosleep(&ts, NULL);
-    }
+    if (prog_snapshot_now("prog_hostio", profile) != 0)
+        exit(2);
 }
 
 static int daemon_mode(const char *a, const char *b, const char *profile)

@@ -17,8 +17,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <time.h>
+
+#include "prog_snapshot.h"
 
 #define LEAK_PER_THREAD (1 << 20) /* in 64 blocks of 16 KiB */
 
@@ -43,19 +43,6 @@ static void *worker(void *arg)
     return thread_leak_site();
 }
 
-static off_t size_of(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? st.st_size : -1;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Asks the recorder for a snapshot and waits until it is in the file. The
  * writer takes a snapshot asked for only after a round that began once it
  * had seen the request (nmt_writer.c: snapshot_due, then a round, then the
@@ -66,18 +53,7 @@ static double now_s(void)
  * behind, which is why this waits rather than sleeps. */
 static int snapshot_now(const char *profile)
 {
-    off_t before = size_of(profile); /* -1: not created yet */
-    raise(SIGUSR1);
-    double give_up = now_s() + 120;
-    while (size_of(profile) <= (before > 0 ? before : 0)) {
-        if (now_s() > give_up) {
-            fprintf(stderr, "prog_threads: no snapshot in %s within 120 s of SIGUSR1\n", profile);
-            return -1;
-        }
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
-    return 0;
+    return prog_snapshot_now("prog_threads", profile);
 }
 
 int main(int argc, char **argv)

@@ -28,16 +28,16 @@
  * and the compiler cannot turn malloc + memset into calloc.
  */
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../recorder/prog_snapshot.h"
 
 #define MIB       (1024u * 1024u)
 #define SITE_MIN  (32u * MIB)
@@ -280,54 +280,6 @@ static void print_truth(FILE *f)
     fprintf(f, "  ]\n}\n");
 }
 
-static off_t size_of(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? st.st_size : -1;
-}
-
-/* 1 while a descriptor of this process is open on path: the recorder opens
- * its file for each snapshot and closes it once the snapshot is written. */
-static int held_open(const char *path)
-{
-    char fd_path[64], link[4096];
-    for (int fd = 0; fd < 1024; fd++) {
-        snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
-        ssize_t n = readlink(fd_path, link, sizeof(link) - 1);
-        if (n > 0) {
-            link[n] = '\0';
-            if (strcmp(link, path) == 0)
-                return 1;
-        }
-    }
-    return 0;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Waits until profile has grown past `before` bytes and the recorder has
- * closed it again: a snapshot taken since is whole in the file. The bound
- * only stops a run without a recorder; a slow writer is waited for. */
-static void hold_until_snapshot(const char *profile, off_t before)
-{
-    double give_up = now_s() + 120;
-    char real[PATH_MAX]; /* as /proc/self/fd names it */
-    while (size_of(profile) <= (before > 0 ? before : 0) ||
-           held_open(realpath(profile, real) ? real : profile)) {
-        if (now_s() > give_up) {
-            fprintf(stderr, "prog_leaks: no snapshot in %s within 120 s\n", profile);
-            exit(1);
-        }
-        struct timespec ts = {0, 10000000};
-        nanosleep(&ts, NULL);
-    }
-}
-
 int main(int argc, char **argv)
 {
     const char *out = NULL, *hold_profile = NULL;
@@ -337,7 +289,7 @@ int main(int argc, char **argv)
             hold_profile = argv[++i];
             /* Its size now, header and all (the recorder wrote them before
              * main): a snapshot written during the work below counts. */
-            hold_from = size_of(hold_profile);
+            hold_from = prog_size_of(hold_profile);
         } else if (strcmp(argv[i], "--churn-ops") == 0 && i + 1 < argc) {
             churn_ops = strtol(argv[++i], NULL, 10);
         } else if (argv[i][0] == '-') {
@@ -376,7 +328,7 @@ int main(int argc, char **argv)
     print_truth(f);
     if (fflush(f) != 0 || (f != stdout && fclose(f) != 0))
         die("writing the ground truth");
-    if (hold_profile != NULL)
-        hold_until_snapshot(hold_profile, hold_from);
+    if (hold_profile != NULL && prog_wait_snapshot("prog_leaks", hold_profile, hold_from) != 0)
+        return 1;
     return 0;
 }

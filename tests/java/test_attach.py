@@ -591,35 +591,13 @@ def java_counters(c, prof):
 EARLY_BLOCKS = 20  # 1000-byte JNI blocks a tick, leaked in the early cases once the bridge is attached
 
 
-JMETHOD = 10  # docs/FORMAT.md section 5: a Java method's names
-
-
-class NamedProfile(nmtj.nmtprof.Profile):
-    """nmtprof's reader that also keeps the Java methods the JMETHOD records
-    name: methods[serial] = "Class.name"."""
-
-    def __init__(self, path):
-        self.methods = {}
-        super().__init__(path)
-
-    def _record(self, t, p, cur):
-        if t == JMETHOD:
-            r = nmtj.nmtprof.Reader(p)
-            serial, status = r.u32(), r.u32()
-            r.u64(), r.u32()  # method_id, modifiers
-            cls, name = r.str().decode(errors="replace"), r.str().decode(errors="replace")
-            if status == 0:
-                self.methods[serial] = cls[1:-1].replace("/", ".") + "." + name
-        return super()._record(t, p, cur)
-
-
 def method_named(t, prof, method):
     """Waits until a JMETHOD record in prof names method. The bridge's
     thread names a method shortly after a sampled stack first has it, and
     the writer puts the name into the profile at its next snapshot."""
     def named():
         try:
-            return method in NamedProfile(prof).methods.values()
+            return method in nmtj.nmtprof.Profile(prof).methods.values()
         except (OSError, nmtj.nmtprof.ProfileError):
             return False
     t.wait_for(named, "%s: no JMETHOD record names %s" % (prof, method))

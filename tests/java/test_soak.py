@@ -42,7 +42,7 @@ def body(c):
             # The bridge starts before the main class loads, and VMDeath names
             # what was sampled: every run whose Java code allocates natively
             # names Java methods. WarmUp only touches the Java heap.
-            named = info["types"].get(10, 0)
+            named = info["types"].get(nmtj.nmtprof.JMETHOD, 0)
             via = nmtj.nmtprof.Profile(info["path"]).last().counters.get("java.attach_via")
             nmtj.check(via == 4, "%s run %d: java.attach_via is %s, not 4 (JNI_CreateJavaVM caught)"
                        % (main, i + 1, via))

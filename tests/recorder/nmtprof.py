@@ -14,7 +14,7 @@ import zlib
 
 MAGIC = b"\x89NMT\r\n\x1a\n"
 HEADER, INFO, STACK, MAPS, SNAP_BEGIN, COUNTERS, SITES, SNAP_END, SMAPS = range(1, 10)
-JCODE, JACCOUNTS = 11, 12
+JMETHOD, JCODE, JACCOUNTS = 10, 11, 12
 
 
 class ProfileError(Exception):
@@ -66,6 +66,7 @@ class Profile:
         self.other_records = {}
         self.types = {}  # record type -> number of valid records
         self.jcode_kinds = {}  # JCODE kind (1 loaded, 2 unloaded, 3 JVM code) -> records
+        self.methods = {}  # JMETHOD serial -> "java.lang.Class.name" (named ones; a later one replaces)
         data = open(path, "rb").read()
         if data[:8] != MAGIC:
             raise ProfileError("not an nmtrace profile (bad magic)")
@@ -144,6 +145,12 @@ class Profile:
                                       flags=f[9]))
             if r.o != len(p):
                 raise ProfileError("SMAPS length does not match its count")
+        elif t == JMETHOD:
+            serial, status = r.u32(), r.u32()
+            r.u64(), r.u32()  # method_id, modifiers
+            cls, name = r.str().decode(errors="replace"), r.str().decode(errors="replace")
+            if status == 0:
+                self.methods[serial] = cls[1:-1].replace("/", ".") + "." + name
         elif t == JCODE:
             kind = r.u32()
             self.jcode_kinds[kind] = self.jcode_kinds.get(kind, 0) + 1

@@ -5,7 +5,7 @@
  *   prog_threads [waves] [threads-per-wave] [PROFILE]
  * With PROFILE (the recorder's output; NMTRACE_SIGNAL=USR1 and
  * NMTRACE_INTERVAL=0), after each wave it raises SIGUSR1 and waits until
- * the snapshot is in PROFILE (snapshot_now): by then the writer has
+ * the snapshot is in PROFILE (prog_snapshot.h): by then the writer has
  * recycled the slots of the wave's threads, so the next wave finds them
  * free however far behind the writer was.
  */
@@ -43,19 +43,6 @@ static void *worker(void *arg)
     return thread_leak_site();
 }
 
-/* Asks the recorder for a snapshot and waits until it is in the file. The
- * writer takes a snapshot asked for only after a round that began once it
- * had seen the request (nmt_writer.c: snapshot_due, then a round, then the
- * write), and a round recycles the slot of every thread that had exited
- * when it began: here, every thread joined before the request. The file
- * must grow for no other reason (NMTRACE_INTERVAL=0). The bound only stops
- * a recorder that never answers: on a busy machine the writer may lag far
- * behind, which is why this waits rather than sleeps. */
-static int snapshot_now(const char *profile)
-{
-    return prog_snapshot_now("prog_threads", profile);
-}
-
 int main(int argc, char **argv)
 {
     int waves = argc > 1 ? atoi(argv[1]) : 6;
@@ -69,8 +56,15 @@ int main(int argc, char **argv)
             pthread_create(&t[i], NULL, worker, (void *)(uintptr_t)(w * 100 + i + 1));
         for (int i = 0; i < per; i++)
             pthread_join(t[i], &leaked[n++]);
-        /* The next wave's threads then find this wave's slots free. */
-        if (profile != NULL && snapshot_now(profile) != 0)
+        /* A snapshot asked for is taken only after a writer round that
+         * began once the writer had seen the request (nmt_writer.c:
+         * snapshot_due, then a round, then the write), and a round recycles
+         * the slot of every thread that had exited when it began: here,
+         * every thread joined above. Once the snapshot is in the file the
+         * next wave's threads find this wave's slots free, however far
+         * behind a busy machine left the writer. The file must grow for no
+         * other reason (NMTRACE_INTERVAL=0). */
+        if (profile != NULL && prog_snapshot_now("prog_threads", profile) != 0)
             return 2;
     }
     printf("{\"thread_leak_site\": %ld}\n", (long)n * LEAK_PER_THREAD);

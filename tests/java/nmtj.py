@@ -183,6 +183,24 @@ def skip(msg):
     raise Skip(msg)
 
 
+def profile_so_far(path):
+    """A profile a process is still writing, read up to its last whole record
+    (a cut record at its end is the one being appended): an nmtprof.Profile,
+    or None while it cannot be read yet (not created, its header not
+    written)."""
+    try:
+        return nmtprof.Profile(path)
+    except (OSError, nmtprof.ProfileError):
+        return None
+
+
+def snapshots_so_far(path):
+    """The complete snapshots of a profile still being written (profile_so_far);
+    none while it cannot be read yet."""
+    p = profile_so_far(path)
+    return p.snapshots if p is not None else []
+
+
 def read_profile(path):
     """The record-level facts of a profile, read with the recorder tests'
     FORMAT.md reader (tests/recorder/nmtprof.py): pid, ppid, exe, the

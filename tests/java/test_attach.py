@@ -219,21 +219,12 @@ def detach(c, t, prof):
     return d
 
 
-def live_snapshots(prof):
-    """The complete snapshots of a profile an attach session is still
-    writing: none while its header or first snapshot is being written."""
-    try:
-        return nmtj.nmtprof.Profile(prof).snapshots
-    except (OSError, nmtj.nmtprof.ProfileError):
-        return []
-
-
 def record_growth(c, t, prof, jni_bytes):
     """Lets the session writing prof record until, between its first
     snapshot and a later one, the program has leaked jni_bytes (its counter
     lines say so), however slowly it ticks; then detaches."""
     def leaked():
-        snaps, ticks = live_snapshots(prof), t.ticks()
+        snaps, ticks = nmtj.snapshots_so_far(prof), t.ticks()
         # A counter line after the first snapshot: every line before it is
         # written. One before the last may not be yet: that only waits longer.
         if len(snaps) < 2 or not ticks or ticks[-1][0] <= snaps[0].monotonic:
@@ -257,7 +248,7 @@ def java_attached(t, prof):
     """Waits for a snapshot of prof in which the JVM bridge is attached
     (java.state 3): from then on sampled stacks get Java frames."""
     def state():
-        snaps = live_snapshots(prof)
+        snaps = nmtj.snapshots_so_far(prof)
         st = snaps[-1].counters.get("java.state") if snaps else None
         nmtj.check(st != 4, "the JVM bridge failed to start (java.state 4)")
         return st == 3
@@ -596,10 +587,8 @@ def method_named(t, prof, method):
     thread names a method shortly after a sampled stack first has it, and
     the writer puts the name into the profile at its next snapshot."""
     def named():
-        try:
-            return method in nmtj.nmtprof.Profile(prof).methods.values()
-        except (OSError, nmtj.nmtprof.ProfileError):
-            return False
+        p = nmtj.profile_so_far(prof)
+        return p is not None and method in p.methods.values()
     t.wait_for(named, "%s: no JMETHOD record names %s" % (prof, method))
 
 

@@ -19,7 +19,6 @@ import sys
 import time
 
 import nmtj
-from nmtj import nmtprof
 
 # Sampling rates keep the 95 % sampling error of each ground truth's
 # estimate (docs/nmreport.1, DIAGNOSE) under a third of the 15 % allowed.
@@ -110,15 +109,6 @@ def judge(c, name):
                 i + 1, nmtj.mib(f["bytes"]), nmtj.mib(truth)))
 
 
-def complete_snapshots(path):
-    """Whole snapshots in a profile being written (a cut record at its end is
-    the one being appended); 0 while it cannot be read yet."""
-    try:
-        return len(nmtprof.Profile(path).snapshots)
-    except (OSError, nmtprof.ProfileError):
-        return 0
-
-
 def churn(c):
     """At least three snapshots (fewer cannot make a leak suspect, so the
     check would hold vacuously): the run goes on, past its 4 s, until three
@@ -133,7 +123,7 @@ def churn(c):
         # The bound only turns a hang into a failure before the test's own
         # timeout (180 s).
         deadline = time.monotonic() + 120
-        while complete_snapshots(path) < 3:
+        while len(nmtj.snapshots_so_far(path)) < 3:
             if p.poll() is not None:
                 nmtj.fail("NativeChurn ended before its stop file (exit %d): %s"
                           % (p.returncode, p.stderr.read()[-500:]))

@@ -636,11 +636,18 @@ def case_detach_names(c):
                    "the once block's Java frames are not all named: %s" % java)
 
 
-def case_early(c):
+def gated_target(c):
+    """The early cases' AttachTarget: held by the early gate agent in the
+    JVMTI start phase until release(), without perf data, leaking
+    EARLY_BLOCKS a tick once told "start" (leak_once_attached)."""
     gate = os.path.join(c.build, "tests", "java", "libnmtt_early_gate.so")
     nmtj.check(os.path.exists(gate), "%s missing: build the nmtt_early_gate target" % gate)
-    t = Target(c, blocks=-EARLY_BLOCKS, direct=0, tick_ms=10, jvm=("-XX:-UsePerfData", "-agentpath:" + gate),
-               gated=True)
+    return Target(c, blocks=-EARLY_BLOCKS, direct=0, tick_ms=10, jvm=("-XX:-UsePerfData", "-agentpath:" + gate),
+                  gated=True)
+
+
+def case_early(c):
+    t = gated_target(c)
     try:
         # The JVM is in its VMStart callback until release(): the attach is
         # served in the start phase, whatever the machine's load.
@@ -672,11 +679,8 @@ def case_early(c):
 def case_early_jcmd(c):
     if not c.jcmd:
         nmtj.skip("no jcmd next to java")
-    gate = os.path.join(c.build, "tests", "java", "libnmtt_early_gate.so")
-    nmtj.check(os.path.exists(gate), "%s missing: build the nmtt_early_gate target" % gate)
     prof = os.path.join(c.tmp, "early_jcmd.nmt")
-    t = Target(c, blocks=-EARLY_BLOCKS, direct=0, tick_ms=10, jvm=("-XX:-UsePerfData", "-agentpath:" + gate),
-               gated=True)
+    t = gated_target(c)
     try:
         nmtj.check(jcmd(c, t.pid, "output:" + prof + ",rate:4096,interval:1") == 0, "the agent refused to start")
         t.release()
@@ -699,10 +703,7 @@ def case_early_jcmd(c):
 
 
 def case_early_again(c):
-    gate = os.path.join(c.build, "tests", "java", "libnmtt_early_gate.so")
-    nmtj.check(os.path.exists(gate), "%s missing: build the nmtt_early_gate target" % gate)
-    t = Target(c, blocks=-EARLY_BLOCKS, direct=0, tick_ms=10, jvm=("-XX:-UsePerfData", "-agentpath:" + gate),
-               gated=True)
+    t = gated_target(c)
 
     def session(name):
         prof = attach(c, "--rate", 4096, "--interval", 1, "--output", name, t.pid).stdout.strip()

@@ -21,6 +21,9 @@ Configurations, each run once per round in a rotated order:
              allocations on Java threads also take the Java stack
   base-auto  (with --base-lib PATH) nmt-auto with another libnmtrace.so, an
              earlier build: before and after in the same invocation
+  nmt-asgct  (with --asgct) nmt-auto with NMTRACE_JAVA_WALK=asgct: every
+             Java stack taken by AsyncGetCallTrace instead of the bridge's
+             own walker, to compare the two in the same invocation
   nmt-attach (with --attach) started plain, then `nmtrace attach PID` as soon
              as the JVM takes SIGQUIT (during the untimed warm-up): the
              overhead once attached, hooks through the GOT instead of
@@ -115,10 +118,12 @@ def config_env(c, nmt, tmp, rate):
     """The environment of configuration c: none of the caller's NMTRACE_*."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("NMTRACE_") and k not in ("LD_PRELOAD", "JAVA_TOOL_OPTIONS")}
-    if c in ("nmt-off", "nmt-auto", "base-auto"):
+    if c in ("nmt-off", "nmt-auto", "base-auto", "nmt-asgct"):
         env.update(LD_PRELOAD=nmt, NMTRACE_QUIET="1",
                    NMTRACE_OUTPUT=os.path.join(tmp, "nmt.%p.nmt"),
                    NMTRACE_JAVA="off" if c == "nmt-off" else "auto")
+        if c == "nmt-asgct":
+            env["NMTRACE_JAVA_WALK"] = "asgct"
         if rate:
             env["NMTRACE_RATE"] = rate
     return env
@@ -188,7 +193,7 @@ def paired_diff(rows, num, den, key):
 def print_counters(rows, c):
     cs = [x[c]["counters"] for x in rows if x.get(c) and x[c].get("counters")]
     if cs:
-        keys = ("java.state", "java.asgct", "java.stacks", "java.classes", "rec.samples",
+        keys = ("java.state", "java.asgct", "java.stacks", "java.walk.own", "java.classes", "rec.samples",
                 "rec.ring_drops")
         print("  last run's counters: " + ", ".join(
             "%s %d" % (k, cs[-1][k]) for k in keys if k in cs[-1]))
@@ -263,7 +268,7 @@ def report_perf(configs, cmd, ctx, freq, runs):
     print("\nThe recorder's share of the process's CPU samples (perf record -g, cpu-clock, "
           "%d Hz; %d run%s each, samples pooled; bench/java/perfshare.py), and that CPU time "
           "per sampled allocation\n" % (freq, runs, "" if runs == 1 else "s"))
-    perf_configs = [c for c in configs if c in ("nmt-off", "nmt-auto", "base-auto")]
+    perf_configs = [c for c in configs if c in ("nmt-off", "nmt-auto", "base-auto", "nmt-asgct")]
     pooled = {c: [0, {}, {}] for c in perf_configs}  # total, parts, counters summed
     for r in range(runs):
         for c in bl.rotated(perf_configs, r):
@@ -341,6 +346,8 @@ def main():
     ap.add_argument("--timeout", type=int, default=120, help="seconds per run")
     ap.add_argument("--attach", action="store_true",
                     help="also measure nmt-attach (nmtrace attach into the running JVM)")
+    ap.add_argument("--asgct", action="store_true",
+                    help="also measure nmt-asgct (Java stacks by AsyncGetCallTrace only)")
     ap.add_argument("--perf", type=int, nargs="?", const=2000, metavar="HZ",
                     help="then run each nmtrace configuration once under perf record "
                          "(default 2000 Hz) and print the recorder's share of the CPU")
@@ -382,6 +389,8 @@ def main():
     configs = CONFIGS + (["nmt-attach"] if a.attach else [])
     if a.base_lib:
         configs.append("base-auto")
+    if a.asgct:
+        configs.append("nmt-asgct")
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="nmt-java-") as tmp:
         ctx = dict(nmt=nmt, base_lib=a.base_lib, tmp=tmp, rate=a.rate, timeout=a.timeout, notes=[],

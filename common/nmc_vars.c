@@ -14,6 +14,8 @@
 /* In the recorder's order (NMT_UNWIND_* in preload/nmt_internal.h). */
 static const char *const unwind_words[] = {"libunwind", "fp", "auto", "check", NULL};
 static const char *const java_words[] = {"auto", "off", "1", "0", NULL};
+/* In the bridge's order (NMT_WALK_* in preload/nmt_jvm_internal.h). */
+static const char *const java_walk_words[] = {"auto", "asgct", "check", NULL};
 static const char *const on_full_words[] = {"wait", "drop", NULL};
 static const char *const quiet_words[] = {"0", "1", NULL};
 static const char *const interval_words[] = {"auto", NULL};
@@ -31,6 +33,7 @@ const struct nmc_var nmc_vars[] = {
     {"NMTRACE_SIGNAL", NMC_SIGNAL, 0, 0, 0, NULL},
     {"NMTRACE_TRIGGER", NMC_TEXT, 1, 511, 0, NULL},
     {"NMTRACE_JAVA", NMC_KEYWORD, 0, 0, 0, java_words},
+    {"NMTRACE_JAVA_WALK", NMC_KEYWORD, 0, 0, 0, java_walk_words},
     {"NMTRACE_RING", NMC_COUNT, 4, UINT64_C(1) << 20, 0, NULL},
     {"NMTRACE_ON_FULL", NMC_KEYWORD, 0, 0, 0, on_full_words},
     {"NMTRACE_QUIET", NMC_KEYWORD, 0, 0, 0, quiet_words},

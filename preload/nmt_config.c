@@ -206,6 +206,8 @@ NMT_HIDDEN void nmt__config_load(void)
     nmt__cfg.unwind_fp = nmt__cfg.unwind_mode == NMT_UNWIND_FP;
     if (var("NMTRACE_JAVA", &v, "auto"))
         nmt__cfg.java = v == 0 || v == 2; /* auto, 1 */
+    if (var("NMTRACE_JAVA_WALK", &v, "auto"))
+        nmt__cfg.java_walk = (int)v;
     if (var("NMTRACE_ON_FULL", &v, "wait"))
         nmt__cfg.on_full_drop = v == 1;
     if (var("NMTRACE_SIGNAL", &v, "no dump signal"))
@@ -237,6 +239,8 @@ NMT_HIDDEN void nmt__config_describe(void (*add)(void *, const char *, const cha
     add(ctx, "config.TRIGGER", nmt__cfg.trigger[0] ? nmt__cfg.trigger : "off");
     add(ctx, "config.OUTPUT", nmt__cfg.output);
     add(ctx, "config.JAVA", nmt__cfg.java ? "auto" : "off");
+    static const char *const walk_names[] = {"auto", "asgct", "check"};
+    add(ctx, "config.JAVA_WALK", walk_names[nmt__cfg.java_walk % 3]);
     snprintf(buf, sizeof(buf), "%u", nmt__cfg.ring_kib);
     add(ctx, "config.RING", buf);
     add(ctx, "config.ON_FULL", nmt__cfg.on_full_drop ? "drop" : "wait");

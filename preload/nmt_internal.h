@@ -56,6 +56,7 @@ struct nmt_config {
     char trigger[512]; /* NMTRACE_TRIGGER path, "" = off */
     char output[512];  /* NMTRACE_OUTPUT pattern */
     int java;          /* NMTRACE_JAVA=auto (1) | off (0) */
+    int java_walk;     /* NMTRACE_JAVA_WALK: NMT_WALK_* (nmt_jvm_internal.h) */
     uint32_t ring_kib; /* NMTRACE_RING: per-thread ring size in KiB */
     int on_full_drop;  /* NMTRACE_ON_FULL=drop: a full ring drops instead of waiting */
     int quiet;         /* NMTRACE_QUIET=1: no notices on stderr */

@@ -2,7 +2,8 @@
  * nmt_jvm.h: the JVM bridge as the recorder sees it (docs/ARCHITECTURE.md).
  *
  * The bridge finds a HotSpot JVM in the process, attaches to it with a
- * thread of its own, splices Java frames (AsyncGetCallTrace) above the native
+ * thread of its own, splices Java frames (its own walker of HotSpot's frames,
+ * AsyncGetCallTrace where that declines) above the native
  * frames of sampled allocations, and writes the names of the Java methods
  * and the history of the code cache into the profile (docs/FORMAT.md §5).
  * Everything here is safe to call in a process without a JVM, and cheap:
@@ -48,7 +49,8 @@ NMT_JVM_API int nmt_jvm_settled(void);
  * calling thread in a raw form (bit 63 set) that only nmt_jvm_translate
  * understands, possibly dropping trailing native frames that are JIT or
  * interpreter code, and returns the new count (<= max). Takes no lock and
- * never calls into the JVM except AsyncGetCallTrace; returns n unchanged
+ * never calls into the JVM except GetEnv and AsyncGetCallTrace (only for a
+ * stack the bridge's own walker declines); returns n unchanged
  * (counting why) when no Java stack can be taken.
  */
 NMT_JVM_API uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max);

@@ -1,7 +1,7 @@
 /*
  * nmt_jvm_glue.c: the JVM bridge's only contact with the recorder's
  * internals: its re-entrancy guard, its stderr notices, the clock, the stack
- * depth, the link map through the fork gate, waking the writer, and waiting
+ * depth and walker, the link map through the fork gate, waking the writer, and waiting
  * for it at VMDeath. Kept apart so the bridge can be exercised by a test
  * harness that provides the guard, the notices and the clock (the rest is
  * optional there).
@@ -42,6 +42,11 @@ void nmt__jvm_say(const char *msg)
 uint32_t nmt__jvm_depth(void)
 {
     return nmt__cfg.depth;
+}
+
+int nmt__jvm_walk_config(void)
+{
+    return nmt__cfg.java_walk;
 }
 
 uint64_t nmt__jvm_now_ns(void)

@@ -5,7 +5,9 @@
  * bridge thread, shutdown); Agent_OnAttach is nmt_attach_agent.c, built
  * with the bridge. nmt_jvm_dlsym.c (with nmt_jvm_dlsym_stub.S):
  * the exported dlsym that catches JNI_CreateJavaVM. nmt_jvm_stack.c: the
- * sampled path (AsyncGetCallTrace) and the java.* counters of a snapshot.
+ * sampled path and the java.* counters of a snapshot. nmt_jvm_walk.c: the
+ * Java stack walker (HotSpot's frames read through its VMStructs), with
+ * AsyncGetCallTrace where it declines.
  * nmt_jvm_methods.c: method serials, naming methods (JMETHOD).
  * nmt_jvm_code.c: JVMTI code events (JCODE). nmt_jvm_queue.c: records
  * waiting for the writer. nmt_jvm_state.c: the state below that the others
@@ -95,10 +97,35 @@ enum nmt__jvm_stat {
     NMT_JST_LIVE_WAIT_NS,   /* ns the bridge's start waited for the JVM's live phase */
     NMT_JST_UNTRIMMED,      /* stacks with no native frame in the code cache: not written,
                                java.trimmed_native is java.stacks less these */
+    NMT_JST_WALK_OWN,       /* stacks taken by the bridge's own walker (nmt_jvm_walk.c) */
+    NMT_JST_WALK_DECLINED,  /* stacks it handed to AsyncGetCallTrace */
+    NMT_JST_WALK_CHECKED,   /* NMTRACE_JAVA_WALK=check: stacks both took and compared */
+    NMT_JST_WALK_MISMATCH,  /* ... of which differed */
+    NMT_JST_WALK_REFUSED,   /* ... the walker took, AsyncGetCallTrace refused */
     NMT_JST_COUNT
 };
 NMT_JVM_HIDDEN void nmt__jvm_count(enum nmt__jvm_stat s, uint64_t v);
 NMT_JVM_HIDDEN uint64_t nmt__jvm_stat_get(enum nmt__jvm_stat s);
+
+/*
+ * The bridge's own Java stack walker (nmt_jvm_walk.c). Modes, in
+ * NMTRACE_JAVA_WALK's order (common/nmc_vars.c): the walker with
+ * AsyncGetCallTrace where it declines, AsyncGetCallTrace only, or both on
+ * every stack, compared (the profile gets AsyncGetCallTrace's).
+ */
+enum nmt__jvm_walk_mode { NMT_WALK_AUTO = 0, NMT_WALK_ASGCT = 1, NMT_WALK_CHECK = 2 };
+/* A thread in native code with a JNIEnv, at each attach: reads HotSpot's
+ * layout once (jvm: libjvm's handle) and sets the mode. */
+NMT_JVM_HIDDEN void nmt__jvm_walk_init(void *jvm, JNIEnv *jni, int mode);
+NMT_JVM_HIDDEN int nmt__jvm_walk_mode(void);
+/* 1 once the layout was read and the walker can take stacks. */
+NMT_JVM_HIDDEN int nmt__jvm_walk_ready(void);
+/* Application thread, sampled path: the calling thread's Java frames, as
+ * AsyncGetCallTrace would give them (at most depth), or -1: declined. */
+NMT_JVM_HIDDEN int nmt__jvm_walk(JNIEnv *env, struct nmt__asgct_frame *out, uint32_t depth);
+/* NMTRACE_JAVA_WALK (nmt_jvm_glue.c). Weak: a test harness without it gets
+ * NMT_WALK_AUTO. */
+NMT_JVM_HIDDEN int nmt__jvm_walk_config(void) __attribute__((weak));
 
 /* The code cache's extent as seen in code events: [lo, hi), lo == 0 until known. */
 NMT_JVM_HIDDEN void nmt__jvm_code_range_add(uint64_t start, uint64_t size);

@@ -2,15 +2,15 @@
  * nmt_jvm_stack.c: the JVM bridge on the application's sampled path, and the
  * java.* counters it writes into each snapshot.
  *
- * nmt_jvm_append takes the Java stack of the calling thread with HotSpot's
- * AsyncGetCallTrace, which walks the thread's frames from its last Java frame
- * anchor without locks and without a safepoint (it is made to run in signal
- * handlers). It replaces the native frames that lie in the code cache (the
- * interpreter, a native-method wrapper, compiled code: native unwinding
- * cannot name them and usually derails there) with the Java frames, leaf
- * first, in a raw form that nmt_jvm_translate turns into file frames on the
- * writer thread. Every reason a Java stack could not be taken is counted
- * (nmt__jvm_count, nmt_jvm_state.c).
+ * nmt_jvm_append takes the Java stack of the calling thread with the
+ * bridge's own walker (nmt_jvm_walk.c) or, where that declines, with
+ * HotSpot's AsyncGetCallTrace, which walks the thread's frames from its last
+ * Java frame anchor without locks and without a safepoint (it is made to run
+ * in signal handlers). Both give the same frames. It replaces the native frames that lie in the
+ * code cache (the interpreter, a native-method wrapper, compiled code: native unwinding cannot name
+ * them and usually derails there) with the Java frames, leaf first, in a raw form that
+ * nmt_jvm_translate turns into file frames on the writer thread. Every reason a Java stack could
+ * not be taken is counted (nmt__jvm_count, nmt_jvm_state.c).
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -117,6 +117,53 @@ static __attribute__((noinline)) jint take_trace(nmt__asgct_fn asgct, JNIEnv *en
     return trace.num_frames;
 }
 
+/*
+ * NMTRACE_JAVA_WALK=check: both walkers take the stack and are compared.
+ * The profile gets AsyncGetCallTrace's stack, the reference. Out of line, so
+ * that the second buffer is on the stack only in this mode.
+ */
+static __attribute__((noinline)) jint take_checked(nmt__asgct_fn asgct, JNIEnv *env,
+                                                   struct nmt__asgct_frame *buf, uint32_t depth)
+{
+    struct nmt__asgct_frame own[JAVA_DEPTH_MAX + 1];
+    int mine = nmt__jvm_walk(env, own, depth);
+    jint got = take_trace(asgct, env, buf, depth);
+    if (mine <= 0) {
+        nmt__jvm_count(NMT_JST_WALK_DECLINED, 1);
+        return got;
+    }
+    if (got <= 0) {
+        nmt__jvm_count(NMT_JST_WALK_REFUSED, 1);
+        return got;
+    }
+    int same = mine == got;
+    for (int i = 0; same && i < got; i++)
+        same = own[i].lineno == buf[i].lineno && own[i].method == buf[i].method;
+    nmt__jvm_count(NMT_JST_WALK_CHECKED, 1);
+    if (!same)
+        nmt__jvm_count(NMT_JST_WALK_MISMATCH, 1);
+    return got;
+}
+
+/* The calling thread's Java frames: the bridge's own walker, and
+ * AsyncGetCallTrace where it declines (NMTRACE_JAVA_WALK). */
+static jint java_stack(nmt__asgct_fn asgct, JNIEnv *env, struct nmt__asgct_frame *buf,
+                       uint32_t depth)
+{
+    int mode = nmt__jvm_walk_mode();
+    if (mode == NMT_WALK_AUTO) {
+        int own = nmt__jvm_walk(env, buf, depth);
+        if (own > 0) {
+            nmt__jvm_count(NMT_JST_WALK_OWN, 1);
+            return own;
+        }
+        nmt__jvm_count(NMT_JST_WALK_DECLINED, 1);
+    } else if (mode == NMT_WALK_CHECK) {
+        return take_checked(asgct, env, buf, depth);
+    }
+    return take_trace(asgct, env, buf, depth);
+}
+
 /* Java frames a stack may keep: NMTRACE_DEPTH, as for its native frames
  * (each frame AsyncGetCallTrace walks costs 40-60 ns, so a deep Java stack
  * is bounded by what is kept), within the buffer below. */
@@ -165,7 +212,7 @@ uint32_t nmt_jvm_append(uint64_t *frames, uint32_t n, uint32_t max)
     /* One frame more than is kept, to tell a stack that was cut from one
      * that just fits: only a deeper stack pays for that frame's walk. */
     struct nmt__asgct_frame buf[JAVA_DEPTH_MAX + 1];
-    jint got_frames = take_trace(asgct, env, buf, keep + 1);
+    jint got_frames = java_stack(asgct, env, buf, keep + 1);
     if (got_frames <= 0) {
         int code = -got_frames;
         nmt__jvm_count(
@@ -229,6 +276,11 @@ static const char *const stat_names[NMT_JST_COUNT] = {
     [NMT_JST_RECORDS_LOST] = "java.records_lost",
     [NMT_JST_INTERNAL] = "java.internal_errors",
     [NMT_JST_LIVE_WAIT_NS] = "java.live_wait_ns",
+    [NMT_JST_WALK_OWN] = "java.walk.own",
+    [NMT_JST_WALK_DECLINED] = "java.walk.declined",
+    [NMT_JST_WALK_CHECKED] = "java.walk.checked",
+    [NMT_JST_WALK_MISMATCH] = "java.walk.mismatch",
+    [NMT_JST_WALK_REFUSED] = "java.walk.asgct_refused",
 };
 
 void nmt_jvm_counters(nmt_counter_fn add, void *ctx)
@@ -240,6 +292,7 @@ void nmt_jvm_counters(nmt_counter_fn add, void *ctx)
         return;
     add(ctx, "java.attach_via", atomic_load(&nmt__jvm_via));
     add(ctx, "java.asgct", atomic_load(&nmt__jvm_asgct) != NULL);
+    add(ctx, "java.walk.ready", nmt__jvm_walk_ready());
     uint64_t ok = nmt__jvm_stat_get(NMT_JST_OK);
     for (int i = 0; i < NMT_JST_COUNT; i++) {
         if (!stat_names[i])

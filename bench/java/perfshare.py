@@ -21,7 +21,7 @@ import subprocess
 LIB = "libnmtrace.so"
 NOT_OURS = {"create_wrapper", "dlsym", "nmt__jvm_dlsym_stub"}
 
-JAVA_PART = "Java stack (AsyncGetCallTrace)"
+JAVA_PART = "Java stack (own walker or AsyncGetCallTrace)"
 EVENTS_PART = "bridge set-up, JVMTI events, VMDeath"
 # (part, pattern over the recorder's function names on the chain), first match wins.
 PARTS = [
@@ -29,7 +29,8 @@ PARTS = [
     ("writer thread", r"^writer_main$"),
     ("bridge thread (naming, accounts)", r"^(names_main|bridge_main)$"),
     (EVENTS_PART, r"^(start_here|attach_here|on_class_prepare|on_class_load|on_vm_death|nmt__jvm_on_\w+|nmt__jvm_created)$"),
-    (JAVA_PART, r"^(nmt_jvm_append|take_trace)$"),
+    (JAVA_PART, r"^(nmt_jvm_append|java_stack|take_trace|take_checked|nmt__jvm_walk|find_nmethod|"
+                r"compiled_frames|pc_desc|method_id|read_int)$"),
     ("native unwind", r"^(nmt__capture|fp_walk|safe_access_mem|nmt_?_unwind\w*|nmt_cfi\w*)$|libunwind"),
     ("sampled path, the rest", r"^(sampled_alloc|free_slow|malloc_slow|calloc_slow|realloc_slow|record_mmap|take_stack|publish|\w+_slow\w*)$"),
     ("recorder start (its constructor)", r"^nmt_init$"),

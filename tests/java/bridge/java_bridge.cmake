@@ -16,6 +16,7 @@ endif()
 
 set(NMT_JB_BRIDGE_SOURCES
   ${PROJECT_SOURCE_DIR}/preload/nmt_jvm.c ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_stack.c
+  ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_walk.c
   ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_methods.c ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_code.c
   ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_queue.c ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_state.c
   ${PROJECT_SOURCE_DIR}/preload/nmt_jvm_accounts.c ${PROJECT_SOURCE_DIR}/preload/nmt_attach_agent.c)

@@ -22,7 +22,7 @@ if(Java_JAVAC_EXECUTABLE AND NMEX_HAVE_JAVA)
   set(NMTJ_JAVA "${NMEX_JAVA_BIN}")
   set(NMTJ_SOURCES)
   foreach(_j AttachTarget Children DeepStack ExitRace GcChurn Idle InlineHot JvmAccounts
-          ManyThreads NativeChurn)
+          ManyThreads NativeChurn NativeWalk WalkMix)
     list(APPEND NMTJ_SOURCES ${NMTJ_DIR}/${_j}.java)
   endforeach()
   add_custom_command(
@@ -44,6 +44,13 @@ if(Java_JAVAC_EXECUTABLE AND NMEX_HAVE_JAVA)
   target_include_directories(nmtt_early_gate PRIVATE ${_nmtj_jdk}/include
                              ${_nmtj_jdk}/include/linux)
   set_target_properties(nmtt_early_gate PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${NMTJ_OUT})
+  # NativeWalk's JNI library: mallocs in native code, and a call back into
+  # Java (test_walk.py, WalkMix's jni and upcall phases).
+  add_library(nmtt_walk_jni SHARED ${NMTJ_DIR}/walk_jni.c)
+  target_include_directories(nmtt_walk_jni PRIVATE ${_nmtj_jdk}/include
+                             ${_nmtj_jdk}/include/linux)
+  target_compile_options(nmtt_walk_jni PRIVATE -fno-omit-frame-pointer)
+  set_target_properties(nmtt_walk_jni PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${NMTJ_OUT})
 else()
   set(NMTJ_JAVA "")
   message(STATUS "java tests: no JDK found: they will report SKIP")
@@ -123,4 +130,11 @@ nmtj_test(java_bridge_depth test_depth.py TIMEOUT 180)
 foreach(c leak cycles rate1 jemalloc preloaded disabled late errors jcmd detach_names early
           early_jcmd early_again starting depth)
   nmtj_test(java_attach_${c} test_attach.py ARGS --case ${c} TIMEOUT 180 LABELS attach)
+endforeach()
+# The own Java walker (NMTRACE_JAVA_WALK) against AsyncGetCallTrace: check
+# mode compares both on every sampled Java stack (int, c1, c2, tiered: WalkMix
+# one phase a run; deep, inline, threads); auto: the default, its stacks whole;
+# asgct: the old walker alone; bad_value: one line, the default used.
+foreach(c int c1 c2 tiered deep inline threads auto asgct bad_value)
+  nmtj_test(java_walk_${c} test_walk.py ARGS --case ${c} TIMEOUT 300 LABELS walk)
 endforeach()

@@ -66,6 +66,7 @@ class Profile:
         self.other_records = {}
         self.types = {}  # record type -> number of valid records
         self.jcode_kinds = {}  # JCODE kind (1 loaded, 2 unloaded, 3 JVM code) -> records
+        self.compiled = set()  # serials of the methods with a JCODE kind 1 (compiled code loaded)
         self.methods = {}  # JMETHOD serial -> "java.lang.Class.name" (named ones; a later one replaces)
         data = open(path, "rb").read()
         if data[:8] != MAGIC:
@@ -154,6 +155,10 @@ class Profile:
         elif t == JCODE:
             kind = r.u32()
             self.jcode_kinds[kind] = self.jcode_kinds.get(kind, 0) + 1
+            if kind == 1 and len(p) >= 32:
+                serial = struct.unpack_from("<I", p, 28)[0]  # after monotonic_ns, start, size
+                if serial != 0:
+                    self.compiled.add(serial)
         elif t == JACCOUNTS and cur is not None:
             cur.accounts = read_accounts(r)
         elif t == SNAP_END:

@@ -955,6 +955,7 @@ BAD_VALUES = {
     "NMTRACE_SIGNAL": ["SEGV", "TERM", "NOPE", "RTMIN+999", "0x10"],
     "NMTRACE_TRIGGER": ["t" * 5000],
     "NMTRACE_JAVA": ["maybe"],
+    "NMTRACE_JAVA_WALK": ["bogus", "agct"],
     "NMTRACE_RING": ["1", "huge", "8g"],
     "NMTRACE_ON_FULL": ["sometimes", "block"],
     "NMTRACE_QUIET": ["yes"],

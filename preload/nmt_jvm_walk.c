@@ -17,10 +17,12 @@
  * It knows three kinds of frame: interpreted, compiled (a Java method or a
  * native method's wrapper, found through the code heap's segment map, its
  * scopes decoded from the method's debug information), and the entry frame
- * where the thread's Java stack begins. Anything else (a stub, an adapter, a
- * deoptimization handler, a Java stack entered again from native code, an
- * address outside the thread's stack or a code heap) makes it decline, and
- * the caller takes that stack with AsyncGetCallTrace.
+ * where Java was called from native code or the VM (the walk goes on below
+ * the native frames, from the anchor the call saved, or ends at the
+ * thread's first entry). Anything else (a stub, an adapter, a
+ * deoptimization handler, an address outside the thread's stack or a code
+ * heap) makes it decline, and the caller takes that stack with
+ * AsyncGetCallTrace.
  *
  * Every read of the stack is bounded by the thread's stack, every read of
  * the code cache by a code heap's committed part. Metadata (Method,
@@ -59,7 +61,9 @@ static const char NATIVE_NAME[] = "native nmethod";
 /* The layout this walker reads, filled once by nmt__jvm_walk_init. */
 static struct {
     /* JavaThread: the JNIEnv inside it, its frame anchor, state, stack. */
-    int64_t env, a_sp, a_pc, a_fp, state, stack_base, stack_size;
+    int64_t env, anchor, state, stack_base, stack_size;
+    /* JavaFrameAnchor, in a JavaThread or a JavaCallWrapper. */
+    int64_t af_sp, af_pc, af_fp, af_size;
     int32_t in_native, in_vm;
     /* The code heaps and their segment maps. */
     int n_heaps;
@@ -76,7 +80,7 @@ static struct {
     int64_t pcd_size, pcd_pc, pcd_scope;
     /* Method, ConstMethod, ConstantPool, InstanceKlass, JavaCallWrapper. */
     int64_t m_const, m_flags, c_constants, c_idnum, c_code_size, c_size;
-    int64_t cp_holder, ik_ids, jcw_sp;
+    int64_t cp_holder, ik_ids, jcw_anchor;
 } L;
 
 /* 0 not tried, 1 being read, 2 ready, 3 not walkable (the walker declines). */
@@ -258,10 +262,11 @@ static int read_layout(void *jvm, JNIEnv *jni)
     const int32_t *major = static_addr("Abstract_VM_Version", "_vm_major_version", &m);
     if (m != 0 || *major != WALK_JDK)
         return -1;
-    int64_t anchor = field_off("JavaThread", "_anchor", &m);
-    L.a_sp = anchor + field_off("JavaFrameAnchor", "_last_Java_sp", &m);
-    L.a_pc = anchor + field_off("JavaFrameAnchor", "_last_Java_pc", &m);
-    L.a_fp = anchor + field_off("JavaFrameAnchor", "_last_Java_fp", &m);
+    L.anchor = field_off("JavaThread", "_anchor", &m);
+    L.af_sp = field_off("JavaFrameAnchor", "_last_Java_sp", &m);
+    L.af_pc = field_off("JavaFrameAnchor", "_last_Java_pc", &m);
+    L.af_fp = field_off("JavaFrameAnchor", "_last_Java_fp", &m);
+    L.af_size = type_size("JavaFrameAnchor", &m);
     L.state = field_off("JavaThread", "_thread_state", &m);
     L.stack_base = field_off("JavaThread", "_stack_base", &m);
     L.stack_size = field_off("JavaThread", "_stack_size", &m);
@@ -301,8 +306,7 @@ static int read_layout(void *jvm, JNIEnv *jni)
     L.c_size = type_size("ConstMethod", &m);
     L.cp_holder = field_off("ConstantPool", "_pool_holder", &m);
     L.ik_ids = field_off("InstanceKlass", "_methods_jmethod_ids", &m);
-    L.jcw_sp = field_off("JavaCallWrapper", "_anchor", &m) +
-               field_off("JavaFrameAnchor", "_last_Java_sp", &m);
+    L.jcw_anchor = field_off("JavaCallWrapper", "_anchor", &m);
 
     /* The frame slots this file assumes, where the JVM says them. */
     if (int_const("frame::interpreter_frame_sender_sp_offset", &m) != INTERP_SENDER_SP ||
@@ -316,7 +320,8 @@ static int read_layout(void *jvm, JNIEnv *jni)
     int64_t q_limit = field_off("StubQueue", "_buffer_limit", &m);
     const void *const *call_stub = static_addr("StubRoutines", "_call_stub_return_address", &m);
     int64_t thread_size = type_size("JavaThread", &m);
-    if (m != 0 || L.pcd_size <= 0 || L.c_size <= 0 || L.block_size <= 0 || L.nm_size <= 0)
+    if (m != 0 || L.pcd_size <= 0 || L.c_size <= 0 || L.block_size <= 0 || L.nm_size <= 0 ||
+        L.af_size <= 0)
         return -1;
     const char *queue = *interp;
     if (!queue || !*call_stub)
@@ -515,6 +520,23 @@ static int compiled_frames(const char *nm, uint64_t pc, struct nmt__asgct_frame 
     return n;
 }
 
+/* The last Java frame a frame anchor (a thread's, or a call wrapper's for
+ * the Java frames below a native call) records: its stack, frame and
+ * instruction pointers; the instruction pointer, when not recorded, is the
+ * return address under the stack pointer (x86-64). 0, or -1 for none. */
+static int from_anchor(const struct stack *s, const char *anchor, uint64_t *sp, uint64_t *pc,
+                       uint64_t *fp)
+{
+    *sp = AT(uint64_t, anchor, L.af_sp);
+    *pc = AT(uint64_t, anchor, L.af_pc);
+    *fp = AT(uint64_t, anchor, L.af_fp);
+    if (!*sp || !in_stack(s, *sp - 8, 8))
+        return -1;
+    if (!*pc)
+        *pc = AT(uint64_t, *sp - 8, 0);
+    return 0;
+}
+
 int nmt__jvm_walk(JNIEnv *env, struct nmt__asgct_frame *out, uint32_t depth)
 {
     if (atomic_load_explicit(&layout_state, memory_order_acquire) != 2)
@@ -526,30 +548,32 @@ int nmt__jvm_walk(JNIEnv *env, struct nmt__asgct_frame *out, uint32_t depth)
     struct stack s;
     s.hi = AT(uint64_t, t, L.stack_base);
     s.lo = s.hi - AT(uint64_t, t, L.stack_size);
-    uint64_t sp = AT(uint64_t, t, L.a_sp), pc = AT(uint64_t, t, L.a_pc);
-    uint64_t fp = AT(uint64_t, t, L.a_fp);
-    if (!sp || !in_stack(&s, sp - 8, 8))
+    uint64_t sp, usp, pc, fp;
+    if (from_anchor(&s, t + L.anchor, &sp, &pc, &fp) != 0)
         return -1;
-    if (!pc)
-        pc = AT(uint64_t, sp - 8, 0);
     /* usp: the frame's unextended stack pointer, from which a compiled
      * frame's size is counted (an interpreted callee may have extended its
      * caller's frame). */
-    uint64_t usp = sp;
+    usp = sp;
     int n = 0;
     while (n < (int)depth) {
+        uint64_t next_sp, next_usp, next_pc, next_fp;
         if (pc == L.call_stub_ret) {
-            /* The entry frame: the end of the stack if the thread entered
-             * Java only once, else AsyncGetCallTrace follows the wrapper. */
+            /* The entry frame, where Java was called from native code or
+             * the VM: its call wrapper keeps the anchor of the Java frames
+             * below, if any (none: the thread's first entry, the end). */
             if (!in_stack(&s, fp + ENTRY_WRAPPER * 8, 8))
                 return -1;
             uint64_t wrapper = AT(uint64_t, fp + ENTRY_WRAPPER * 8, 0);
-            if (!in_stack(&s, wrapper + (uint64_t)L.jcw_sp, 8))
+            if (!in_stack(&s, wrapper + (uint64_t)L.jcw_anchor, (uint64_t)L.af_size))
                 return -1;
-            return AT(uint64_t, wrapper, L.jcw_sp) == 0 ? n : -1;
-        }
-        uint64_t next_sp, next_usp, next_pc, next_fp;
-        if (pc >= L.interp_lo && pc < L.interp_hi) {
+            const char *anchor = (const char *)(uintptr_t)wrapper + L.jcw_anchor;
+            if (AT(uint64_t, anchor, L.af_sp) == 0)
+                return n;
+            if (from_anchor(&s, anchor, &next_sp, &next_pc, &next_fp) != 0)
+                return -1;
+            next_usp = next_sp;
+        } else if (pc >= L.interp_lo && pc < L.interp_hi) {
             if (fp <= sp || !in_stack(&s, fp + INTERP_BCP * 8, (2 - INTERP_BCP) * 8))
                 return -1;
             const char *method = AT(const char *, fp + INTERP_METHOD * 8, 0);
@@ -615,6 +639,23 @@ int nmt__jvm_walk_mode(void)
 
 int nmt__jvm_walk_ready(void)
 {
+    return 0;
+}
+
+/* The last Java frame a frame anchor (a thread's, or a call wrapper's for
+ * the Java frames below a native call) records: its stack, frame and
+ * instruction pointers; the instruction pointer, when not recorded, is the
+ * return address under the stack pointer (x86-64). 0, or -1 for none. */
+static int from_anchor(const struct stack *s, const char *anchor, uint64_t *sp, uint64_t *pc,
+                       uint64_t *fp)
+{
+    *sp = AT(uint64_t, anchor, L.af_sp);
+    *pc = AT(uint64_t, anchor, L.af_pc);
+    *fp = AT(uint64_t, anchor, L.af_fp);
+    if (!*sp || !in_stack(s, *sp - 8, 8))
+        return -1;
+    if (!*pc)
+        *pc = AT(uint64_t, *sp - 8, 0);
     return 0;
 }
 

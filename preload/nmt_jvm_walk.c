@@ -642,23 +642,6 @@ int nmt__jvm_walk_ready(void)
     return 0;
 }
 
-/* The last Java frame a frame anchor (a thread's, or a call wrapper's for
- * the Java frames below a native call) records: its stack, frame and
- * instruction pointers; the instruction pointer, when not recorded, is the
- * return address under the stack pointer (x86-64). 0, or -1 for none. */
-static int from_anchor(const struct stack *s, const char *anchor, uint64_t *sp, uint64_t *pc,
-                       uint64_t *fp)
-{
-    *sp = AT(uint64_t, anchor, L.af_sp);
-    *pc = AT(uint64_t, anchor, L.af_pc);
-    *fp = AT(uint64_t, anchor, L.af_fp);
-    if (!*sp || !in_stack(s, *sp - 8, 8))
-        return -1;
-    if (!*pc)
-        *pc = AT(uint64_t, *sp - 8, 0);
-    return 0;
-}
-
 int nmt__jvm_walk(JNIEnv *env, struct nmt__asgct_frame *out, uint32_t depth)
 {
     (void)env, (void)out, (void)depth;

@@ -551,6 +551,9 @@ int nmt__jvm_walk(JNIEnv *env, struct nmt__asgct_frame *out, uint32_t depth)
     uint64_t sp, usp, pc, fp;
     if (from_anchor(&s, t + L.anchor, &sp, &pc, &fp) != 0)
         return -1;
+    /* Every frame the walk reads lies above the last Java frame: the rest
+     * of the stack, where its guard pages are, is never read. */
+    s.lo = sp - 8;
     /* usp: the frame's unextended stack pointer, from which a compiled
      * frame's size is counted (an interpreted callee may have extended its
      * caller's frame). */

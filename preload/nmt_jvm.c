@@ -389,7 +389,7 @@ static int attach_here(JavaVM *vm, JNIEnv *jni, uint64_t since, jvmtiEnv **out)
         *(void **)&asgct = nmt__jvm_dlsym(RTLD_DEFAULT, "AsyncGetCallTrace");
     if (!asgct)
         nmt__jvm_say("JVM bridge: this JVM has no AsyncGetCallTrace: native stacks only");
-    nmt__jvm_walk_init(jvm, jni,
+    nmt__jvm_walk_init(nmt__jvm_dlsym, jvm, jni,
                        nmt__jvm_walk_config != NULL ? nmt__jvm_walk_config() : NMT_WALK_AUTO);
     /* The interpreter and stubs first: their extent lets nmt_jvm_append
      * drop the native frames that Java frames replace. */

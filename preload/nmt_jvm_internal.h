@@ -115,8 +115,9 @@ NMT_JVM_HIDDEN uint64_t nmt__jvm_stat_get(enum nmt__jvm_stat s);
  */
 enum nmt__jvm_walk_mode { NMT_WALK_AUTO = 0, NMT_WALK_ASGCT = 1, NMT_WALK_CHECK = 2 };
 /* A thread in native code with a JNIEnv, at each attach: reads HotSpot's
- * layout once (jvm: libjvm's handle) and sets the mode. */
-NMT_JVM_HIDDEN void nmt__jvm_walk_init(void *jvm, JNIEnv *jni, int mode);
+ * layout once (sym: a dlsym for jvm, libjvm's handle) and sets the mode. */
+NMT_JVM_HIDDEN void nmt__jvm_walk_init(void *(*sym)(void *, const char *), void *jvm, JNIEnv *jni,
+                                       int mode);
 NMT_JVM_HIDDEN int nmt__jvm_walk_mode(void);
 /* 1 once the layout was read and the walker can take stacks. */
 NMT_JVM_HIDDEN int nmt__jvm_walk_ready(void);

@@ -96,9 +96,12 @@ struct table {
 static struct table t_structs, t_types, t_ints;
 static uint64_t s_type, s_field, s_static, s_offset, s_addr, ty_name, ty_size, i_name, i_value;
 
+/* libjvm's symbol lookup, for the duration of nmt__jvm_walk_init. */
+static void *(*lookup)(void *handle, const char *name);
+
 static int sym_u64(void *jvm, const char *name, uint64_t *out)
 {
-    const uint64_t *p = nmt__jvm_dlsym(jvm, name);
+    const uint64_t *p = lookup(jvm, name);
     if (!p)
         return -1;
     *out = *p;
@@ -107,7 +110,7 @@ static int sym_u64(void *jvm, const char *name, uint64_t *out)
 
 static int sym_table(void *jvm, const char *name, const char *stride, struct table *t)
 {
-    const char *const *p = nmt__jvm_dlsym(jvm, name);
+    const char *const *p = lookup(jvm, name);
     if (!p || !*p || sym_u64(jvm, stride, &t->stride) != 0 || t->stride == 0)
         return -1;
     t->base = *p;
@@ -336,13 +339,14 @@ static int read_layout(void *jvm, JNIEnv *jni)
     return find_env_offset(jni, thread_size);
 }
 
-void nmt__jvm_walk_init(void *jvm, JNIEnv *jni, int mode)
+void nmt__jvm_walk_init(void *(*sym)(void *, const char *), void *jvm, JNIEnv *jni, int mode)
 {
     atomic_store_explicit(&walk_mode, mode, memory_order_relaxed);
     int expect = 0;
-    if (mode == NMT_WALK_ASGCT || !jvm || !jni ||
+    if (mode == NMT_WALK_ASGCT || !sym || !jvm || !jni ||
         !atomic_compare_exchange_strong(&layout_state, &expect, 1))
         return;
+    lookup = sym;
     int ok = read_layout(jvm, jni) == 0;
     atomic_store_explicit(&layout_state, ok ? 2 : 3, memory_order_release);
 }
@@ -630,9 +634,9 @@ int nmt__jvm_walk(JNIEnv *env, struct nmt__asgct_frame *out, uint32_t depth)
 
 #else /* not x86-64: AsyncGetCallTrace takes every stack */
 
-void nmt__jvm_walk_init(void *jvm, JNIEnv *jni, int mode)
+void nmt__jvm_walk_init(void *(*sym)(void *, const char *), void *jvm, JNIEnv *jni, int mode)
 {
-    (void)jvm, (void)jni, (void)mode;
+    (void)sym, (void)jvm, (void)jni, (void)mode;
 }
 
 int nmt__jvm_walk_mode(void)

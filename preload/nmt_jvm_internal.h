@@ -124,6 +124,11 @@ NMT_JVM_HIDDEN int nmt__jvm_walk_ready(void);
 /* Application thread, sampled path: the calling thread's Java frames, as
  * AsyncGetCallTrace would give them (at most depth), or -1: declined. */
 NMT_JVM_HIDDEN int nmt__jvm_walk(JNIEnv *env, struct nmt__asgct_frame *out, uint32_t depth);
+/* Check mode, on the calling thread: lets AsyncGetCallTrace walk an anchor
+ * whose instruction pointer HotSpot has not filled in yet (1: filled, to be
+ * undone with nmt__jvm_walk_unfill after the call). */
+NMT_JVM_HIDDEN int nmt__jvm_walk_fill(JNIEnv *env);
+NMT_JVM_HIDDEN void nmt__jvm_walk_unfill(JNIEnv *env);
 /* NMTRACE_JAVA_WALK (nmt_jvm_glue.c). Weak: a test harness without it gets
  * NMT_WALK_AUTO. */
 NMT_JVM_HIDDEN int nmt__jvm_walk_config(void) __attribute__((weak));

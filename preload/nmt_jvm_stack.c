@@ -127,7 +127,10 @@ static __attribute__((noinline)) jint take_checked(nmt__asgct_fn asgct, JNIEnv *
 {
     struct nmt__asgct_frame own[JAVA_DEPTH_MAX + 1];
     int mine = nmt__jvm_walk(env, own, depth);
+    int filled = nmt__jvm_walk_fill(env);
     jint got = take_trace(asgct, env, buf, depth);
+    if (filled)
+        nmt__jvm_walk_unfill(env);
     if (mine <= 0) {
         nmt__jvm_count(NMT_JST_WALK_DECLINED, 1);
         return got;

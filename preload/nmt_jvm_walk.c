@@ -30,12 +30,9 @@
  * frame or a live compiled method, which keep it alive. x86-64 only: the
  * frame layouts below are that architecture's; elsewhere it always declines.
  */
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 #include "nmt_jvm_internal.h"
 
@@ -55,6 +52,8 @@
 static const char NMETHOD_NAME[] = "nmethod";
 static const char NATIVE_NAME[] = "native nmethod";
 #define MAX_HEAPS 8
+/* A field at a byte offset. */
+#define AT(type, base, off) (*(const type *)((const char *)(base) + (off)))
 /* The HotSpot release the walker knows. */
 #define WALK_JDK 17
 
@@ -212,46 +211,28 @@ static int read_heaps(int *missing)
 
 /*
  * The offset of the JNIEnv inside a JavaThread, which VMStructs does not
- * publish: of the offsets a JavaThread could have it, the one that puts the
- * calling thread's state at "in native" (the caller is a thread in native
- * code) and its stack around this frame. The bytes are copied with
- * process_vm_readv, which fails instead of faulting if they straddle an
- * unmapped page.
+ * publish: in HotSpot 17's JavaThread it follows the frame anchor and one
+ * pointer (the thread's entry point). It is checked on the calling thread,
+ * which is in native code: at that offset its state must say so, and its
+ * stack must hold this frame. The fields read lie inside the JavaThread
+ * (VMTypes gives its size); no system call is made (a seccomp filter may
+ * kill the process for one it does not expect).
  */
-static int find_env_offset(JNIEnv *jni, int64_t thread_size)
+static int find_env_offset(JNIEnv *jni, int64_t thread_base_size, int64_t thread_size)
 {
-    static char copy[2 * 4096];
-    if (thread_size <= 0 || 2 * thread_size > (int64_t)sizeof(copy))
+    int64_t off = L.anchor + L.af_size + 8;
+    if (off < thread_base_size || off + 8 > thread_size || L.state + 4 > thread_size ||
+        L.stack_base + 8 > thread_size || L.stack_size + 8 > thread_size)
         return -1;
-    const char *from = (const char *)jni - thread_size;
-    struct iovec local = {copy, (size_t)(2 * thread_size)};
-    struct iovec remote = {(void *)from, (size_t)(2 * thread_size)};
-    if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != 2 * thread_size) {
-        /* A seccomp filter may refuse the call: the same through /proc. */
-        int fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
-        ssize_t got =
-            fd >= 0 ? pread(fd, copy, (size_t)(2 * thread_size), (off_t)(uintptr_t)from) : -1;
-        if (fd >= 0)
-            close(fd);
-        if (got != 2 * thread_size)
-            return -1;
-    }
+    const char *t = (const char *)jni - off;
     uint64_t here = (uint64_t)(uintptr_t)__builtin_frame_address(0);
-    int found = 0;
-    for (int64_t off = 8; off < thread_size; off += 8) {
-        const char *t = copy + thread_size - off; /* the JavaThread if env is at off */
-        uint64_t base, size;
-        int32_t state;
-        memcpy(&state, t + L.state, sizeof(state));
-        memcpy(&base, t + L.stack_base, sizeof(base));
-        memcpy(&size, t + L.stack_size, sizeof(size));
-        if (state == L.in_native && size > 0 && size < (1ull << 32) && base > here &&
-            base - size < here) {
-            L.env = off;
-            found++;
-        }
-    }
-    return found == 1 ? 0 : -1;
+    int32_t state = AT(int32_t, t, L.state);
+    uint64_t base = AT(uint64_t, t, L.stack_base), size = AT(uint64_t, t, L.stack_size);
+    if (state != L.in_native || size == 0 || size >= (1ull << 32) || base <= here ||
+        base - size >= here)
+        return -1;
+    L.env = off;
+    return 0;
 }
 
 static int read_layout(void *jvm, JNIEnv *jni)
@@ -323,6 +304,7 @@ static int read_layout(void *jvm, JNIEnv *jni)
     int64_t q_limit = field_off("StubQueue", "_buffer_limit", &m);
     const void *const *call_stub = static_addr("StubRoutines", "_call_stub_return_address", &m);
     int64_t thread_size = type_size("JavaThread", &m);
+    int64_t thread_base_size = type_size("Thread", &m);
     if (m != 0 || L.pcd_size <= 0 || L.c_size <= 0 || L.block_size <= 0 || L.nm_size <= 0 ||
         L.af_size <= 0)
         return -1;
@@ -336,7 +318,7 @@ static int read_layout(void *jvm, JNIEnv *jni)
         return -1;
     if (read_heaps(&m) != 0)
         return -1;
-    return find_env_offset(jni, thread_size);
+    return find_env_offset(jni, thread_base_size, thread_size);
 }
 
 void nmt__jvm_walk_init(void *(*sym)(void *, const char *), void *jvm, JNIEnv *jni, int mode)
@@ -362,8 +344,6 @@ int nmt__jvm_walk_ready(void)
 }
 
 /* --- The walk ----------------------------------------------------------- */
-
-#define AT(type, base, off) (*(const type *)((const char *)(base) + (off)))
 
 /* The thread's stack, [lo, hi). */
 struct stack {
@@ -569,7 +549,7 @@ int nmt__jvm_walk(JNIEnv *env, struct nmt__asgct_frame *out, uint32_t depth)
             /* The entry frame, where Java was called from native code or
              * the VM: its call wrapper keeps the anchor of the Java frames
              * below, if any (none: the thread's first entry, the end). */
-            if (!in_stack(&s, fp + ENTRY_WRAPPER * 8, 8))
+            if (fp <= sp || !in_stack(&s, fp + ENTRY_WRAPPER * 8, 8))
                 return -1;
             uint64_t wrapper = AT(uint64_t, fp + ENTRY_WRAPPER * 8, 0);
             if (!in_stack(&s, wrapper + (uint64_t)L.jcw_anchor, (uint64_t)L.af_size))
@@ -632,6 +612,33 @@ int nmt__jvm_walk(JNIEnv *env, struct nmt__asgct_frame *out, uint32_t depth)
     return n;
 }
 
+/*
+ * NMTRACE_JAVA_WALK=check, around AsyncGetCallTrace: after a runtime call
+ * from the interpreter a thread in the VM has a frame anchor without its
+ * instruction pointer, which AsyncGetCallTrace refuses and the walker reads
+ * under the stack pointer. HotSpot fills it in the same way itself whenever
+ * such a thread leaves the VM (JavaFrameAnchor::make_walkable); doing so for
+ * the call, on the thread's own anchor, lets the check compare these stacks
+ * too. 1 when it was filled: nmt__jvm_walk_unfill puts it back.
+ */
+int nmt__jvm_walk_fill(JNIEnv *env)
+{
+    if (atomic_load_explicit(&layout_state, memory_order_acquire) != 2)
+        return 0;
+    char *anchor = (char *)env - L.env + L.anchor;
+    uint64_t sp = AT(uint64_t, anchor, L.af_sp);
+    if (sp == 0 || AT(uint64_t, anchor, L.af_pc) != 0)
+        return 0;
+    *(volatile uint64_t *)(anchor + L.af_pc) = AT(uint64_t, sp - 8, 0);
+    return 1;
+}
+
+void nmt__jvm_walk_unfill(JNIEnv *env)
+{
+    char *anchor = (char *)env - L.env + L.anchor;
+    *(volatile uint64_t *)(anchor + L.af_pc) = 0;
+}
+
 #else /* not x86-64: AsyncGetCallTrace takes every stack */
 
 void nmt__jvm_walk_init(void *(*sym)(void *, const char *), void *jvm, JNIEnv *jni, int mode)
@@ -653,6 +660,17 @@ int nmt__jvm_walk(JNIEnv *env, struct nmt__asgct_frame *out, uint32_t depth)
 {
     (void)env, (void)out, (void)depth;
     return -1;
+}
+
+int nmt__jvm_walk_fill(JNIEnv *env)
+{
+    (void)env;
+    return 0;
+}
+
+void nmt__jvm_walk_unfill(JNIEnv *env)
+{
+    (void)env;
 }
 
 #endif

@@ -22,7 +22,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #define UNW_LOCAL_ONLY
@@ -127,14 +126,17 @@ static inline int stack_bounds(struct nmt_tls *t, uintptr_t sp)
  * closes and reopens those numbers when a read from them fails. A program
  * that closed and reused 3 and 4 had its files read, written and closed.
  *
- * So the accessor is replaced by this one, which needs no descriptor: words
- * inside the calling thread's stack are read directly (every register save
- * slot on the DWARF path is there, so that path gains no syscall); other
- * reads for a cursor (arg != NULL: the frame-chain fallback, signal frames)
- * go through process_vm_readv on our own pid, which fails with EFAULT
- * instead of faulting on an unmapped or unreadable address. Reads that
- * libunwind makes without a cursor (arg == NULL: its own unwind tables)
- * were never validated and are read directly, as before.
+ * So the accessor is replaced by this one, which needs no descriptor and
+ * makes no system call: words inside the calling thread's stack are read
+ * directly (every register save slot on the DWARF path is there, and so is
+ * every frame of a frame chain that is one); other reads for a cursor
+ * (arg != NULL: the frame-chain fallback led out of the stack) fail, which
+ * ends the walk there. Such a read used to go through process_vm_readv,
+ * which fails instead of faulting on an unmapped address, but a seccomp
+ * filter that kills on it (systemd's SystemCallFilter=@system-service
+ * leaves it out) killed the program (tests/robust: robust_seccomp). Reads
+ * that libunwind makes without a cursor (arg == NULL: its own unwind
+ * tables) were never validated and are read directly, as before.
  */
 static NMT_NO_ASAN int safe_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val,
                                        int write, void *arg)
@@ -151,12 +153,7 @@ static NMT_NO_ASAN int safe_access_mem(unw_addr_space_t as, unw_word_t addr, unw
         *val = *(const unw_word_t *)addr;
         return 0;
     }
-    if (addr < 4096)
-        return -UNW_EINVAL;
-    struct iovec local = {val, sizeof(*val)};
-    struct iovec remote = {(void *)addr, sizeof(*val)};
-    ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-    return n == (ssize_t)sizeof(*val) ? 0 : -UNW_EINVAL;
+    return -UNW_EINVAL;
 }
 
 /* The two lowest free descriptor numbers, which the next pipe will get:

@@ -134,7 +134,8 @@ endforeach()
 # The own Java walker (NMTRACE_JAVA_WALK) against AsyncGetCallTrace: check
 # mode compares both on every sampled Java stack (int, c1, c2, tiered: WalkMix
 # one phase a run; deep, inline, threads); auto: the default, its stacks whole;
-# asgct: the old walker alone; bad_value: one line, the default used.
-foreach(c int c1 c2 tiered deep inline threads auto asgct bad_value)
+# asgct: the old walker alone; bad_value: one line, the default used;
+# seccomp: a JVM under a filter that kills on @debug system calls.
+foreach(c int c1 c2 tiered deep inline threads auto asgct bad_value seccomp)
   nmtj_test(java_walk_${c} test_walk.py ARGS --case ${c} TIMEOUT 300 LABELS walk)
 endforeach()

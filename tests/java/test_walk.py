@@ -94,15 +94,18 @@ class Run:
     next run's is the only p.*.nmt), its last snapshot's counters, stderr."""
 
     def __init__(self, c, label, main, *args, walk="check", jvm=(), env=None, expect=None,
-                 timeout=180):
+                 timeout=180, wrap=()):
         self.label = label
         e = {"NMTRACE_RATE": RATE, "NMTRACE_SEED": 7}
         if walk is not None:
             e["NMTRACE_JAVA_WALK"] = walk
         e.update(env or {})
         jvm = ["-Djava.library.path=" + os.path.join(c.build, "tests", "java")] + list(jvm)
-        cmd = c.java_cmd(main, *args, jvm=jvm)
-        p = c.run(cmd, env=c.recorded_env(e), timeout=timeout, what="%s (%s)" % (main, label))
+        cmd = list(wrap) + c.java_cmd(main, *args, jvm=jvm)
+        env = c.recorded_env(e)
+        if wrap:  # the wrapper preloads the recorder into the JVM only (rb_seccomp)
+            env["RB_PRELOAD"] = env.pop("LD_PRELOAD")
+        p = c.run(cmd, env=env, timeout=timeout, what="%s (%s)" % (main, label))
         c.no_crash_files()
         nmtj.check(p.returncode == 0, "%s: %s exited %d under the recorder; stderr: %s" % (
             label, main, p.returncode, p.stderr.strip()[-500:]))
@@ -401,10 +404,28 @@ def case_bad_value(c):
     check_said_once("launcher", p.stderr)
 
 
+def case_seccomp(c):
+    """A JVM under a seccomp filter that kills the process on the system
+    calls of systemd's @debug set (tests/robust/rb_seccomp.c), as a service
+    with SystemCallFilter=@system-service runs: the bridge reads HotSpot's
+    layout and walks stacks without one of them. The JVM ends normally, the
+    own walker is ready and takes the stacks, in default (auto) mode."""
+    wrapper = os.path.join(c.build, "bin", "rb_seccomp")
+    nmtj.check(os.path.exists(wrapper), "%s missing: build the rb_seccomp target" % wrapper)
+    r = Run(c, "seccomp", "DeepStack", 40, 20000, walk=None, wrap=[wrapper, "exec"],
+            expect="done 40")
+    w = r.walk()
+    print("%s: java.walk.ready %s, java.walk.* %s" % (
+        r.label, r.counters.get("java.walk.ready"), w))
+    nmtj.check(r.counters.get("java.walk.ready") == 1, "%s: the walker is not ready" % r.label)
+    nmtj.check(w["own"] >= MIN_CHECKED, "%s: the own walker took only %d stacks" % (
+        r.label, w["own"]))
+
+
 CASES = {"int": lambda c: case_mode(c, "int"), "c1": lambda c: case_mode(c, "c1"),
          "c2": lambda c: case_mode(c, "c2"), "tiered": lambda c: case_mode(c, "tiered"),
          "deep": case_deep, "inline": case_inline, "threads": case_threads, "auto": case_auto,
-         "asgct": case_asgct, "bad_value": case_bad_value}
+         "asgct": case_asgct, "bad_value": case_bad_value, "seccomp": case_seccomp}
 
 
 def body(c):

@@ -27,6 +27,13 @@ target_link_libraries(rb_daemon PRIVATE rb_nounwind)
 target_link_libraries(rb_dlopen PRIVATE ${CMAKE_DL_LIBS})
 add_dependencies(rb_dlopen rb_plugin)
 
+# A program under a seccomp filter that kills on @debug system calls; its
+# frame without unwind tables (rb_wild_fp.S) leads an unwinder out of the
+# stack.
+enable_language(ASM)
+add_executable(rb_seccomp ${NMT_RB_DIR}/rb_seccomp.c ${NMT_RB_DIR}/rb_wild_fp.S)
+target_compile_options(rb_seccomp PRIVATE -O1 -g -fno-inline -fno-optimize-sibling-calls)
+
 # A set-user-ID program that loads the recorder as a dependency (a setuid
 # program ignores LD_PRELOAD); not in the sanitized build, whose recorder
 # needs the ASan runtime preloaded.
@@ -38,7 +45,7 @@ endif()
 
 set(NMT_ROBUST_CASES
   pthread_exit pthread_exit_worker exit_threads abort segv
-  daemon_fds daemon_nounwind
+  daemon_fds daemon_nounwind seccomp
   ulimit_f0 ulimit_f_small ulimit_v ulimit_n heap_start
   prodcons fork_storm fork_threads exec_chain posix_spawn vfork dlopen thread_storm
   kill9 signal_burst unwritable_dir full_fs output_exists output_symlink

@@ -515,6 +515,23 @@ def case_daemon_nounwind(s):
     daemon(s, True, ("1",))
 
 
+def case_seccomp(s):
+    """A program under a seccomp filter that kills the process on the system
+    calls of systemd's @debug set (SystemCallFilter=@system-service leaves
+    them out, and kills by default), allocating from a frame without unwind
+    tables whose frame pointer leads out of the stack (rb_wild_fp.S): an
+    unwinder that follows it must not probe that memory with one of them.
+    Same output and exit status as unprofiled, with the default unwinder
+    (which hands that stack to libunwind) and with libunwind for every
+    stack, at the default rate and at rate 1."""
+    argv = [s.prog("rb_seccomp"), "churn", "3000"]
+    plain = s.run(argv, "seccomp-probe", profiled=False)
+    if plain.status == 77:
+        raise Skip("no seccomp filter here: " + snippet(plain.stderr))
+    same_everywhere(s, argv, "seccomp")
+    same_everywhere(s, argv, "seccomp_libunwind", env={"NMTRACE_UNWIND": "libunwind"})
+
+
 def case_ulimit_f0(s):
     same_everywhere(s, [s.prog("rb_limits"), "fsize", "0"], "ulimit_f0",
                     limits={resource.RLIMIT_FSIZE: 0}, need_exit=False, allow_empty=True)

@@ -77,9 +77,11 @@ static uintptr_t stack_end_above(uintptr_t sp)
 }
 
 /* Sets t->stack_lo/hi to a range of the current stack known to be mapped:
- * from the page of sp up to the stack's end, checked once with mincore
- * (which fails on any unmapped page) and remembered, so that later captures
- * on the same stack make no syscall. Everything below stack_lo down to the
+ * from the page of sp up to the stack's end, checked once with msync
+ * (MS_ASYNC does nothing but fail on any unmapped page; not mincore, on
+ * which the seccomp filter of a hardened service, systemd's
+ * @system-service, kills the process) and remembered, so that later
+ * captures on the same stack make no syscall. Everything below stack_lo down to the
  * caller's own frame is live stack as well. Returns 0 (and an empty range)
  * when the range is unknown or not wholly mapped. */
 static NMT_NOINLINE int stack_bounds_new(struct nmt_tls *t, uintptr_t sp)
@@ -96,13 +98,8 @@ static NMT_NOINLINE int stack_bounds_new(struct nmt_tls *t, uintptr_t sp)
     if (hi == 0)
         return 0;
     to = (to + 4095) & ~(uintptr_t)4095;
-    for (uintptr_t at = from; at < to;) {
-        unsigned char vec[256]; /* 1 MiB per call: no stack-sized buffer */
-        size_t len = to - at < sizeof(vec) * 4096 ? to - at : sizeof(vec) * 4096;
-        if (mincore((void *)at, len, vec) != 0)
-            return 0;
-        at += len;
-    }
+    if (to > from && msync((void *)from, to - from, MS_ASYNC) != 0)
+        return 0;
     t->stack_lo = page;
     t->stack_hi = hi;
     return 1;
@@ -192,10 +189,27 @@ static int is_unwind_pipe(int a, int b)
  * close the pipe, which nothing reads any more. Had libunwind been
  * initialised already, the check finds no fresh pipe and nothing is closed
  * (our reader still keeps libunwind off its descriptors). */
+/* 1 when libunwind is left alone (nmt__unwind_init): also the counter
+ * rec.libunwind_off. */
+static int libunwind_off;
+
 NMT_HIDDEN void nmt__unwind_init(void)
 {
     if (nmt__cfg.unwind_mode == NMT_UNWIND_FP)
         return;
+    /* libunwind's start-up probes mincore, on which the seccomp filter of a
+     * hardened service (systemd's SystemCallFilter=@system-service) kills
+     * the process; a filter cannot be asked what it allows. Under one,
+     * libunwind is never called: the stacks it would take are walked by
+     * frame pointers (unwind_raw). */
+    if (nmt__os_seccomp_filtered()) {
+        libunwind_off = 1;
+        atomic_store_explicit(&nmt__ctr.libunwind_off, 1, memory_order_relaxed);
+        nmt__say("nmtrace: a seccomp filter confines this process: libunwind is not used (its "
+                 "start-up makes a system call such filters may forbid); stacks the call-frame "
+                 "tables cannot unwind are walked by frame pointers");
+        return;
+    }
     int a, b;
     lowest_free_pair(&a, &b);
     unw_accessors_t *acc = unw_get_accessors(unw_local_addr_space);
@@ -293,7 +307,7 @@ static inline __attribute__((always_inline)) int fast_walk(void **out, int max, 
 static NMT_NOINLINE int unwind_raw(void **tmp, int want, int room)
 {
     int mode = nmt__cfg.unwind_mode;
-    if (mode == NMT_UNWIND_FP)
+    if (mode == NMT_UNWIND_FP || libunwind_off)
         return fp_walk(tmp, want);
     int cut, n = NMT_UNWIND_FALLBACK;
     uint64_t walk;

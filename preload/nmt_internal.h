@@ -74,6 +74,8 @@ NMT_HIDDEN uint64_t nmt__clock_ns(clockid_t clk);
 /* Whether the event sequence may come from the CPU's clock (nmt_state.h:
  * nmt__seq_clock); the constructor asks once (nmt_os.c). */
 NMT_HIDDEN int nmt__os_seq_clock_usable(void);
+/* 1 when a seccomp filter confines the process (nmt_os.c). */
+NMT_HIDDEN int nmt__os_seccomp_filtered(void);
 /* 1 when the clock-source file at path names the TSC (nmt_os.c). */
 NMT_HIDDEN int nmt__os_clocksource_is_tsc(const char *path);
 

@@ -552,6 +552,35 @@ NMT_HIDDEN int nmt__os_clocksource_is_tsc(const char *path)
     return strcmp(buf, "tsc\n") == 0 || strcmp(buf, "tsc") == 0;
 }
 
+/* 1 when a seccomp filter confines this process (/proc/self/status says
+ * "Seccomp: 2"): which system calls it allows, and whether it kills the
+ * process for another, cannot be asked. */
+NMT_HIDDEN int nmt__os_seccomp_filtered(void)
+{
+    char buf[4096];
+    struct stat id;
+    ssize_t n = -1;
+    int saved = errno;
+    int fd = open_own("/proc/self/status", O_RDONLY | O_CLOEXEC, &id);
+    if (fd >= 0) {
+        do
+            n = read(fd, buf, sizeof(buf) - 1);
+        while (n < 0 && errno == EINTR);
+        close_own(fd, &id);
+    }
+    errno = saved;
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    const char *at = strstr(buf, "\nSeccomp:");
+    if (at == NULL)
+        return 0;
+    at += strlen("\nSeccomp:");
+    while (*at == ' ' || *at == '\t')
+        at++;
+    return *at == '2';
+}
+
 /* Whether the event sequence may come from the clock (nmt__seq_take): the
  * CPU has RDTSCP, this process may read the time-stamp counter (a process
  * can forbid it itself, prctl PR_SET_TSC, and would then get SIGSEGV), and

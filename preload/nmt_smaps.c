@@ -14,11 +14,12 @@
  * committed it. A mapping the model knows in parts with different owners
  * (the kernel merges adjacent anonymous mappings of the same protection,
  * whoever made them) is written in pieces, one per owner, each with its
- * resident bytes measured by mincore. The report joins these with the sites to split RSS
- * by owner; the sum of Rss over the record is the process's RSS as the
- * kernel counts it page by page.
+ * resident bytes read from the page tables (pagemap). The report joins these with the sites to
+ * split RSS by owner; the sum of Rss over the record is the process's RSS as the kernel counts it
+ * page by page.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -48,6 +49,7 @@ struct smaps_ctx {
     uint32_t best_r, best_c;
     int how;     /* the open mapping's scan kind, or SCAN_NOTHING, SCAN_SMAPS */
     int scan_fd; /* by_page_tables: the pagemap descriptor */
+    int pm_fd1;  /* resident(): its pagemap descriptor + 1, 0 when not open */
     int unsure;  /* by_page_tables: a mapping only smaps can describe */
 };
 
@@ -56,21 +58,46 @@ struct smaps_ctx {
 #define SCAN_NOTHING (-1)
 #define SCAN_SMAPS   (-2)
 
-/* Resident bytes of [start, end) by mincore, in slices of the static
- * vector; -1 when the range is no longer (fully) mapped. */
-static int64_t resident(uint64_t start, uint64_t end, uint64_t page)
+/*
+ * Resident bytes of [start, end): the pages whose entries in
+ * /proc/thread-self/pagemap are present (what smaps counts as Rss), read in
+ * slices of the static buffer; -1 when the range is no longer (fully)
+ * mapped (msync says so) or pagemap cannot be read. Not mincore: a
+ * hardened service's seccomp filter (systemd's @system-service) kills the
+ * process on it.
+ */
+static int64_t resident(struct smaps_ctx *c, uint64_t start, uint64_t end)
 {
-    static unsigned char vec[65536];
+    static uint64_t entry[8192];
+    if (msync((void *)(uintptr_t)start, end - start, MS_ASYNC) != 0)
+        return -1;
+    if (c->pm_fd1 == 0) {
+        int fd = open("/proc/thread-self/pagemap", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        c->pm_fd1 = fd + 1;
+    }
     int64_t n = 0;
     for (uint64_t a = start; a < end;) {
-        uint64_t len = end - a < page * sizeof(vec) ? end - a : page * sizeof(vec);
-        if (mincore((void *)(uintptr_t)a, len, vec) != 0)
+        uint64_t pages = (end - a + c->page - 1) / c->page;
+        if (pages > sizeof(entry) / sizeof(entry[0]))
+            pages = sizeof(entry) / sizeof(entry[0]);
+        ssize_t got = pread(c->pm_fd1 - 1, entry, pages * 8, (off_t)(a / c->page * 8));
+        if (got != (ssize_t)(pages * 8))
             return -1;
-        for (uint64_t i = 0; i < (len + page - 1) / page; i++)
-            n += (vec[i] & 1) ? (int64_t)page : 0;
-        a += len;
+        for (uint64_t i = 0; i < pages; i++)
+            n += (entry[i] >> 63) ? (int64_t)c->page : 0;
+        a += pages * c->page;
     }
     return n;
+}
+
+/* The pagemap descriptor resident() opened, if any. */
+static void pagemap_close(struct smaps_ctx *c)
+{
+    if (c->pm_fd1 != 0)
+        close(c->pm_fd1 - 1);
+    c->pm_fd1 = 0;
 }
 
 /* 1 when [start, end) holds memory of the recorder itself: the bootstrap
@@ -155,7 +182,7 @@ static int pieces(struct smaps_ctx *c,
 static int put_piece(struct smaps_ctx *c, uint64_t s, uint64_t e, uint32_t r, uint32_t cm)
 {
     const struct vma *v = &c->cur;
-    int64_t rss = resident(s, e, c->page);
+    int64_t rss = resident(c, s, e);
     if (rss < 0)
         return -1;
     double share = v->rss ? (double)rss / (double)v->rss : 0;
@@ -372,10 +399,12 @@ static int smaps_record(struct nmt_enc *b, const struct nmt_mm *mm)
     int err = 0;
     if (by_page_tables(&c) != 0) {
         b->len = count_at + 4;
+        pagemap_close(&c);
         c = (struct smaps_ctx){.b = b, .mm = mm, .page = c.page};
         err = nmt__os_read_lines("/proc/thread-self/smaps", on_line, &c);
         flush(&c);
     }
+    pagemap_close(&c);
     if (err != 0) {
         b->len = r; /* no record rather than a partial one */
         return err;

@@ -164,6 +164,7 @@ static void encode_counters(struct nmt_writer *w, struct nmt_enc *b)
     counter_atomic(&c, "rec.unwind_fallbacks", &nmt__ctr.unwind_fallbacks);
     counter_atomic(&c, "rec.unwind_mismatch", &nmt__ctr.unwind_mismatch);
     counter_atomic(&c, "rec.unwind_libunwind", &nmt__ctr.unwind_libunwind);
+    counter_atomic(&c, "rec.libunwind_off", &nmt__ctr.libunwind_off);
     counter_atomic(&c, "rec.mmap_failed_after_record", &nmt__ctr.mmap_failed_after_record);
     counter_add(&c, "rec.orphan_frees", (int64_t)nmt_livetab_orphans(&w->live));
     counter_add(&c, "rec.expired_orphans", (int64_t)w->live.expired_orphans);

@@ -152,6 +152,7 @@ struct nmt_counters {
     _Atomic uint64_t unwind_fallbacks; /* stacks the fast unwinder left to libunwind */
     _Atomic uint64_t unwind_mismatch;  /* NMTRACE_UNWIND=check: stacks that differed */
     _Atomic uint64_t unwind_libunwind; /* stacks libunwind took, for any reason */
+    _Atomic uint64_t libunwind_off;    /* 1: a seccomp filter keeps libunwind out */
     /* munmap/mprotect/MAP_FIXED calls recorded before a syscall that then failed */
     _Atomic uint64_t mmap_failed_after_record;
     /* Waits for room in a full ring: how many, nanoseconds in all, and how

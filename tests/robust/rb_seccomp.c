@@ -1,16 +1,17 @@
 /*
- * rb_seccomp.c: a program under a seccomp filter that kills the process on
- * the system calls a hardened service does not expect (systemd's
- * SystemCallFilter=@system-service leaves out @debug: process_vm_readv,
- * process_vm_writev, ptrace, perf_event_open; its default action kills).
- * The recorder must never make one of them.
+ * rb_seccomp.c: a program under the seccomp filter of a hardened systemd
+ * service: SystemCallFilter=@system-service allows the system calls listed
+ * in $RB_ALLOW (numbers, comma-separated: seccomp_allow.py makes the list
+ * from system_service.txt) and, without SystemCallErrorNumber=, kills the
+ * process on any other. The recorder must make none of those.
  *   rb_seccomp churn N       N malloc/free pairs made from a frame with no
  *                            unwind tables whose frame pointer leads out of
  *                            the stack (rb_wild_fp.S), then one line
  *   rb_seccomp exec CMD ...  the same filter, then exec CMD (a JVM, say),
  *                            with LD_PRELOAD set to $RB_PRELOAD if that is
  *                            set (so that only CMD is recorded)
- * Exits 77 where the filter cannot be installed (not x86-64, no seccomp).
+ * Exits 77 where the filter cannot be installed (not x86-64, no seccomp, no
+ * $RB_ALLOW).
  */
 #include <errno.h>
 #include <linux/audit.h>
@@ -21,30 +22,39 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #if defined(__x86_64__)
 void *rb_wild_fp_call(void *(*fn)(size_t), size_t arg, void *fp);
 
-#define KILL_IF(nr)                                                                                \
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1),                                               \
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS)
+#define MAX_ALLOW 1024
 
 static int install_filter(void)
 {
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        KILL_IF(__NR_process_vm_readv),
-        KILL_IF(__NR_process_vm_writev),
-        KILL_IF(__NR_ptrace),
-        KILL_IF(__NR_perf_event_open),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {(unsigned short)(sizeof(f) / sizeof(f[0])), f};
+    static struct sock_filter f[4 + 2 * MAX_ALLOW + 1];
+    const char *list = getenv("RB_ALLOW");
+    if (list == NULL || *list == '\0') {
+        fprintf(stderr, "rb_seccomp: RB_ALLOW is not set\n");
+        return -1;
+    }
+    size_t n = 0;
+    f[n++] =
+        (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+    f[n++] =
+        (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    for (const char *p = list; *p != '\0' && n < sizeof(f) / sizeof(f[0]) - 1;) {
+        char *end;
+        unsigned long nr = strtoul(p, &end, 10);
+        if (end == p)
+            break;
+        f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1);
+        f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+        p = *end == ',' ? end + 1 : end;
+    }
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+    struct sock_fprog prog = {(unsigned short)n, f};
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
         fprintf(stderr, "rb_seccomp: cannot install the filter: %s\n", strerror(errno));

@@ -31,6 +31,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "recorder"))
 import nmtprof  # noqa: E402
+import seccomp_allow  # noqa: E402
 
 # Counters of FORMAT.md §3 that say something was not recorded. Names that
 # later versions add with "drop" or "lost" in them are taken as losses too.
@@ -396,7 +397,7 @@ def same_everywhere(s, argv, label, rates=RATES, env=None, limits=None, stdin=b"
                     need_exit=True, allow_empty=False, each=None):
     """Runs argv unprofiled and at each rate; checks output, files, status and
     the profiles. each(r, profs, rate) adds case-specific checks."""
-    plain = s.run(argv, label + "-plain", profiled=False, limits=limits, stdin=stdin)
+    plain = s.run(argv, label + "-plain", profiled=False, env=env, limits=limits, stdin=stdin)
     print("%s unprofiled: %s, %d bytes of stdout" % (label, status_text(plain.status),
                                                      len(plain.stdout)))
     for rate in rates:
@@ -516,20 +517,36 @@ def case_daemon_nounwind(s):
 
 
 def case_seccomp(s):
-    """A program under a seccomp filter that kills the process on the system
-    calls of systemd's @debug set (SystemCallFilter=@system-service leaves
-    them out, and kills by default), allocating from a frame without unwind
-    tables whose frame pointer leads out of the stack (rb_wild_fp.S): an
-    unwinder that follows it must not probe that memory with one of them.
-    Same output and exit status as unprofiled, with the default unwinder
-    (which hands that stack to libunwind) and with libunwind for every
-    stack, at the default rate and at rate 1."""
+    """A program under the seccomp filter of a hardened systemd service
+    (SystemCallFilter=@system-service: any other system call kills the
+    process; rb_seccomp.c), allocating from a frame without unwind tables
+    whose frame pointer leads out of the stack (rb_wild_fp.S), so that an
+    unwinder that follows it must not probe that memory with a system call
+    outside the set. Same output and exit status as unprofiled, with the
+    default unwinder (which hands that stack to libunwind) and with
+    libunwind for every stack, at the default rate and at rate 1, the exit
+    snapshot included."""
+    allow = seccomp_allow.allow_numbers()
+    if allow is None:
+        raise Skip("no x86-64 system call table here")
+    env = {"RB_ALLOW": allow}
     argv = [s.prog("rb_seccomp"), "churn", "3000"]
-    plain = s.run(argv, "seccomp-probe", profiled=False)
+    plain = s.run(argv, "seccomp-probe", profiled=False, env=env)
     if plain.status == 77:
         raise Skip("no seccomp filter here: " + snippet(plain.stderr))
-    same_everywhere(s, argv, "seccomp")
-    same_everywhere(s, argv, "seccomp_libunwind", env={"NMTRACE_UNWIND": "libunwind"})
+    same_everywhere(s, argv, "seccomp", env=env)
+    same_everywhere(s, argv, "seccomp_libunwind", env=dict(env, NMTRACE_UNWIND="libunwind"))
+
+    # Started under the filter (rb_seccomp exec): the recorder's start-up
+    # runs confined too, so libunwind is left alone (rec.libunwind_off).
+    def confined(r, profs, rate):
+        for p in profs:
+            check_profile(p, r.label, need_exit=False)
+        last = [p for p in profs if p.snapshots]
+        check(last and last[-1].last().counters.get("rec.libunwind_off") == 1,
+              "%s: rec.libunwind_off is not 1 in the confined program's profile" % r.label)
+    same_everywhere(s, [s.prog("rb_seccomp"), "exec"] + argv, "seccomp_exec", env=env,
+                    each=confined)
 
 
 def case_ulimit_f0(s):

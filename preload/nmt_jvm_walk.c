@@ -72,7 +72,7 @@ static struct {
     /* The interpreter's code and the call stub's return address. */
     uint64_t interp_lo, interp_hi, call_stub_ret;
     /* CodeBlob, CompiledMethod, nmethod. */
-    int64_t cb_name, cb_frame_size, cb_code_begin, cb_code_end;
+    int64_t cb_name, cb_frame_size, cb_code_begin;
     int64_t cm_method, cm_scopes_data, cm_deopt, cm_deopt_mh;
     int64_t nm_pcs, nm_deps, nm_metadata, nm_size;
     /* PcDesc. */
@@ -269,7 +269,6 @@ static int read_layout(void *jvm, JNIEnv *jni)
     L.cb_name = field_off("CodeBlob", "_name", &m);
     L.cb_frame_size = field_off("CodeBlob", "_frame_size", &m);
     L.cb_code_begin = field_off("CodeBlob", "_code_begin", &m);
-    L.cb_code_end = field_off("CodeBlob", "_code_end", &m);
     L.cm_method = field_off("CompiledMethod", "_method", &m);
     L.cm_scopes_data = field_off("CompiledMethod", "_scopes_data_begin", &m);
     L.cm_deopt = field_off("CompiledMethod", "_deopt_handler_begin", &m);

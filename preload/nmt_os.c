@@ -527,6 +527,28 @@ NMT_HIDDEN void nmt__say(const char *fmt, ...)
     (void)w;
 }
 
+/* The start of a small file (one read: /proc and /sys files give their
+ * whole text to it) into buf, NUL-terminated: its length, or -1. errno is
+ * left as it was. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+    int saved = errno;
+    struct stat id;
+    ssize_t n = -1;
+    int fd = open_own(path, O_RDONLY | O_CLOEXEC, &id);
+    if (fd >= 0) {
+        do
+            n = read(fd, buf, size - 1);
+        while (n < 0 && errno == EINTR);
+        close_own(fd, &id);
+    }
+    errno = saved;
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    return n;
+}
+
 /* 1 when the kernel keeps time by the CPUs' time-stamp counters, as the
  * clock-source file at path says ("tsc"): it has then found them in step,
  * no CPU's behind another's, which its own monotonic clock relies on across
@@ -534,21 +556,9 @@ NMT_HIDDEN void nmt__say(const char *fmt, ...)
  * left as it was. */
 NMT_HIDDEN int nmt__os_clocksource_is_tsc(const char *path)
 {
-    int saved = errno;
-    struct stat id;
     char buf[32];
-    ssize_t n = -1;
-    int fd = open_own(path, O_RDONLY | O_CLOEXEC, &id);
-    if (fd >= 0) {
-        do
-            n = read(fd, buf, sizeof(buf) - 1);
-        while (n < 0 && errno == EINTR);
-        close_own(fd, &id);
-    }
-    errno = saved;
-    if (n <= 0)
+    if (read_small(path, buf, sizeof(buf)) <= 0)
         return 0;
-    buf[n] = '\0';
     return strcmp(buf, "tsc\n") == 0 || strcmp(buf, "tsc") == 0;
 }
 
@@ -558,20 +568,8 @@ NMT_HIDDEN int nmt__os_clocksource_is_tsc(const char *path)
 NMT_HIDDEN int nmt__os_seccomp_filtered(void)
 {
     char buf[4096];
-    struct stat id;
-    ssize_t n = -1;
-    int saved = errno;
-    int fd = open_own("/proc/self/status", O_RDONLY | O_CLOEXEC, &id);
-    if (fd >= 0) {
-        do
-            n = read(fd, buf, sizeof(buf) - 1);
-        while (n < 0 && errno == EINTR);
-        close_own(fd, &id);
-    }
-    errno = saved;
-    if (n <= 0)
+    if (read_small("/proc/self/status", buf, sizeof(buf)) <= 0)
         return 0;
-    buf[n] = '\0';
     const char *at = strstr(buf, "\nSeccomp:");
     if (at == NULL)
         return 0;

@@ -24,11 +24,13 @@
  * heap) makes it decline, and the caller takes that stack with
  * AsyncGetCallTrace.
  *
- * Every read of the stack is bounded by the thread's stack, every read of
- * the code cache by a code heap's committed part. Metadata (Method,
+ * Every read of the stack is bounded by the part of the thread's stack
+ * above its last Java frame (its guard pages lie below), every read of the
+ * code cache by a code heap's committed part. Metadata (Method,
  * ConstMethod, ConstantPool, InstanceKlass) is reached only from a live
- * frame or a live compiled method, which keep it alive. x86-64 only: the
- * frame layouts below are that architecture's; elsewhere it always declines.
+ * frame or a live compiled method, which keep it alive. No system call is
+ * made, at start-up either. x86-64 only: the frame layouts below are that
+ * architecture's; elsewhere it always declines.
  */
 #include <stdatomic.h>
 #include <stdint.h>

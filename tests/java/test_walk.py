@@ -40,6 +40,9 @@ Cases (--case):
              Java stacks still taken; a valid value is taken silently.
   bad_value  NMTRACE_JAVA_WALK=bogus: one line on stderr naming the variable
              (under LD_PRELOAD and under the launcher), and the default is used.
+  seccomp    A JVM under systemd's @system-service seccomp filter (any other
+             system call kills it): it ends normally, the walker takes its
+             stacks, libunwind is left alone (rec.libunwind_off).
 """
 import os
 import sys

@@ -145,8 +145,10 @@ static NMT_NO_ASAN int safe_access_mem(unw_addr_space_t as, unw_word_t addr, unw
     }
     struct nmt_tls *t = &nmt__tls;
     uintptr_t live = (uintptr_t)__builtin_frame_address(0);
+    /* No addr + 8 here: a frame chain ending in 0 asks for -8, and the sum
+     * would wrap to 0 and pass. */
     if (arg == NULL ||
-        (addr >= live && addr + sizeof(unw_word_t) <= t->stack_hi && t->stack_hi != 0)) {
+        (addr >= live && addr < t->stack_hi && t->stack_hi - addr >= sizeof(unw_word_t))) {
         *val = *(const unw_word_t *)addr;
         return 0;
     }

@@ -60,6 +60,25 @@ def record():
         return os.path.join(WORK, files[0]), json.load(f)
 
 
+def payload_byte(data, at):
+    """A byte of a record's payload at or after offset at: one the record's
+    checksum covers, so changing it makes the file corrupt. A byte of a
+    record's length instead can make the file read as cut short there (the
+    record seems to run past its end), which depends on where the records of
+    this run happen to lie."""
+    off = 8  # after the magic
+    while off + 8 <= len(data):
+        length = struct.unpack_from("<I", data, off + 4)[0]
+        start, end = off + 8, off + 8 + length
+        if end + 4 > len(data):
+            break
+        if length > 0 and end > at:
+            return at if at >= start else start + length // 2
+        off = end + 4
+    check(False, f"no record payload after byte {at} of {len(data)}")
+    return at
+
+
 def main():
     prof, truth = record()
     digest = hashlib.sha256(open(prof, "rb").read()).hexdigest()
@@ -164,7 +183,7 @@ def main():
             check(p.returncode == 1 and len(lines) == 1 and bad in lines[0],
                   f"cut at {cut}: one line naming the file: {p.stderr!r}")
     dmg = bytearray(data)
-    dmg[len(data) // 2] ^= 0xFF
+    dmg[payload_byte(data, len(data) // 2)] ^= 0xFF
     bad = os.path.join(WORK, "damaged.nmt")
     open(bad, "wb").write(dmg)
     p = nmr(bad, expect=1)

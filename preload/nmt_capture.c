@@ -81,9 +81,9 @@ static uintptr_t stack_end_above(uintptr_t sp)
  * (MS_ASYNC does nothing but fail on any unmapped page; not mincore, on
  * which the seccomp filter of a hardened service, systemd's
  * @system-service, kills the process) and remembered, so that later
- * captures on the same stack make no syscall. Everything below stack_lo down to the
- * caller's own frame is live stack as well. Returns 0 (and an empty range)
- * when the range is unknown or not wholly mapped. */
+ * captures on the same stack make no syscall. Everything below stack_lo
+ * down to the caller's own frame is live stack as well. Returns 0 (and an
+ * empty range) when the range is unknown or not wholly mapped. */
 static NMT_NOINLINE int stack_bounds_new(struct nmt_tls *t, uintptr_t sp)
 {
     uintptr_t page = sp & ~(uintptr_t)4095;

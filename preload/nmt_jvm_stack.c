@@ -6,11 +6,13 @@
  * bridge's own walker (nmt_jvm_walk.c) or, where that declines, with
  * HotSpot's AsyncGetCallTrace, which walks the thread's frames from its last
  * Java frame anchor without locks and without a safepoint (it is made to run
- * in signal handlers). Both give the same frames. It replaces the native frames that lie in the
- * code cache (the interpreter, a native-method wrapper, compiled code: native unwinding cannot name
- * them and usually derails there) with the Java frames, leaf first, in a raw form that
- * nmt_jvm_translate turns into file frames on the writer thread. Every reason a Java stack could
- * not be taken is counted (nmt__jvm_count, nmt_jvm_state.c).
+ * in signal handlers). Both give the same frames. It replaces the native
+ * frames that lie in the code cache (the interpreter, a native-method
+ * wrapper, compiled code: native unwinding cannot name them and usually
+ * derails there) with the Java frames, leaf first, in a raw form that
+ * nmt_jvm_translate turns into file frames on the writer thread. Every
+ * reason a Java stack could not be taken is counted (nmt__jvm_count,
+ * nmt_jvm_state.c).
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -168,8 +170,9 @@ static jint java_stack(nmt__asgct_fn asgct, JNIEnv *env, struct nmt__asgct_frame
 }
 
 /* Java frames a stack may keep: NMTRACE_DEPTH, as for its native frames
- * (each frame AsyncGetCallTrace walks costs 40-60 ns, so a deep Java stack
- * is bounded by what is kept), within the buffer below. */
+ * (each frame walked costs time, ~17 ns with the own walker and 40-60 ns
+ * with AsyncGetCallTrace, so a deep Java stack is bounded by what is kept),
+ * within the buffer below. */
 static uint32_t java_depth(void)
 {
     uint32_t d = nmt__jvm_depth != NULL ? nmt__jvm_depth() : JAVA_DEPTH_MAX;

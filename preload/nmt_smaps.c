@@ -14,9 +14,9 @@
  * committed it. A mapping the model knows in parts with different owners
  * (the kernel merges adjacent anonymous mappings of the same protection,
  * whoever made them) is written in pieces, one per owner, each with its
- * resident bytes read from the page tables (pagemap). The report joins these with the sites to
- * split RSS by owner; the sum of Rss over the record is the process's RSS as the kernel counts it
- * page by page.
+ * resident bytes read from the page tables (pagemap). The report joins
+ * these with the sites to split RSS by owner; the sum of Rss over the
+ * record is the process's RSS as the kernel counts it page by page.
  */
 #include <errno.h>
 #include <fcntl.h>

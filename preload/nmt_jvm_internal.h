@@ -118,6 +118,7 @@ enum nmt__jvm_walk_mode { NMT_WALK_AUTO = 0, NMT_WALK_ASGCT = 1, NMT_WALK_CHECK 
  * layout once (sym: a dlsym for jvm, libjvm's handle) and sets the mode. */
 NMT_JVM_HIDDEN void nmt__jvm_walk_init(void *(*sym)(void *, const char *), void *jvm, JNIEnv *jni,
                                        int mode);
+/* The mode in effect: NMT_WALK_ASGCT while no layout was read. */
 NMT_JVM_HIDDEN int nmt__jvm_walk_mode(void);
 /* 1 once the layout was read and the walker can take stacks. */
 NMT_JVM_HIDDEN int nmt__jvm_walk_ready(void);

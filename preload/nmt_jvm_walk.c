@@ -40,9 +40,9 @@
 
 #if defined(__x86_64__)
 
-/* x86-64 frame slots, in words from the frame pointer (HotSpot's
- * frame_x86.hpp). VMStructs publishes some of them: those are checked, and a
- * JVM whose values differ is not walked. */
+/* x86-64 frame slots, in words from the frame pointer (HotSpot 17's frame
+ * layout on that architecture). VMStructs publishes some of them: those are
+ * checked, and a JVM whose values differ is not walked. */
 #define INTERP_SENDER_SP (-1)
 #define INTERP_LAST_SP   (-2)
 #define INTERP_METHOD    (-3)
@@ -259,8 +259,9 @@ static int read_layout(void *jvm, JNIEnv *jni)
     L.in_native = int_const("_thread_in_native", &m);
     L.in_vm = int_const("_thread_in_vm", &m);
 
-    L.heap_low = field_off("CodeHeap", "_memory", &m) + field_off("VirtualSpace", "_low", &m);
-    L.heap_high = field_off("CodeHeap", "_memory", &m) + field_off("VirtualSpace", "_high", &m);
+    int64_t memory = field_off("CodeHeap", "_memory", &m);
+    L.heap_low = memory + field_off("VirtualSpace", "_low", &m);
+    L.heap_high = memory + field_off("VirtualSpace", "_high", &m);
     L.heap_segmap_low =
         field_off("CodeHeap", "_segmap", &m) + field_off("VirtualSpace", "_low", &m);
     L.heap_log2 = field_off("CodeHeap", "_log2_segment_size", &m);
@@ -336,6 +337,10 @@ void nmt__jvm_walk_init(void *(*sym)(void *, const char *), void *jvm, JNIEnv *j
 
 int nmt__jvm_walk_mode(void)
 {
+    /* Without a layout every stack is AsyncGetCallTrace's: none is counted
+     * as declined by a walker that never looked at it. */
+    if (atomic_load_explicit(&layout_state, memory_order_acquire) != 2)
+        return NMT_WALK_ASGCT;
     return atomic_load_explicit(&walk_mode, memory_order_relaxed);
 }
 

@@ -49,7 +49,7 @@ struct smaps_ctx {
     uint32_t best_r, best_c;
     int how;     /* the open mapping's scan kind, or SCAN_NOTHING, SCAN_SMAPS */
     int scan_fd; /* by_page_tables: the pagemap descriptor */
-    int pm_fd1;  /* resident(): its pagemap descriptor + 1, 0 when not open */
+    int pm_fd1;  /* resident(): a pagemap descriptor + 1 (scan_fd's, or its own), 0: none */
     int unsure;  /* by_page_tables: a mapping only smaps can describe */
 };
 
@@ -375,12 +375,14 @@ static int by_page_tables(struct smaps_ctx *c)
         nmt__smaps_scan_off = 1;
         return -1;
     }
+    c->pm_fd1 = c->scan_fd + 1; /* resident() reads the same pagemap */
     batch.n = 0;
     int err = nmt__os_maps_walk("/proc/thread-self/maps", NULL, 0, on_maps_line, c);
     if (err == 0 && !c->unsure)
         run_batch(c);
     batch.n = 0;
     close(c->scan_fd);
+    c->pm_fd1 = 0;
     if (err == 0 && !c->unsure) {
         nmt__smaps_scanned++;
         return 0;
